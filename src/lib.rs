@@ -1,0 +1,1 @@
+//! monitor facade (in progress)
