@@ -1,1 +1,52 @@
-//! core
+//! Core of [`monitor`](https://docs.rs/monitor): callsites, the per-thread
+//! queues, the collector thread and its supervisor, statistics, alert rules,
+//! the sink and notifier traits, the builder and the `tracing` layer.
+//!
+//! Hosts use the `monitor` facade crate, which re-exports this crate's public
+//! API together with the `#[monitored]` attribute.
+//!
+//! Data flow: hot path → per-thread ring → collector → logs, statistics,
+//! alerts, sinks.
+#![warn(missing_docs, unreachable_pub)]
+
+mod callsite;
+mod capture;
+mod clock;
+mod collector;
+mod event;
+mod guard;
+mod install_error;
+mod monitor;
+mod queue;
+mod record;
+mod sink;
+mod span_trace;
+mod stats;
+mod ticks;
+mod timestamp;
+
+pub use callsite::Callsite;
+pub use capture::{CaptureLimits, Failure};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use event::Status;
+pub use install_error::InstallError;
+pub use monitor::{flush, stats, Monitor, MonitorBuilder, MonitorGuard};
+pub use queue::Overflow;
+pub use record::ExecutionRecord;
+pub use sink::Sink;
+pub use span_trace::{ExecutionTrace, TraceNode};
+pub use stats::{ErrorPattern, FunctionStats, FunctionStatus, LastError, StatsSnapshot};
+pub use timestamp::Timestamp;
+
+/// Items the `#[monitored]` expansion refers to. Not a public API: it can
+/// change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::callsite::Callsite;
+    pub use crate::capture::{
+        Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError, ClassifyError,
+        ClassifyResult, Outcome,
+    };
+    pub use crate::guard::{call, Completion, ExecutionGuard, InlineGuard, MonitoredFuture};
+    pub use core::any::type_name;
+}

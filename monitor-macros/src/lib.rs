@@ -1,1 +1,57 @@
-//! macros
+//! The `#[monitored]` attribute of the [`monitor`](https://docs.rs/monitor) crate.
+//!
+//! Use it through the facade: `use monitor::monitored;`. The pipeline is split
+//! by job: [`attr`] parses the arguments, [`item`] checks what the attribute is
+//! on, [`expand`] writes the code. Errors point at the offending token; on an
+//! error the function is emitted unchanged beside the `compile_error!`, so one
+//! mistake does not cascade into twenty.
+#![warn(missing_docs)]
+
+mod attr;
+mod duration;
+mod expand;
+mod item;
+
+use proc_macro::TokenStream;
+
+/// Records every execution of a function: start time, duration, and whether
+/// it succeeded, returned `Err`, panicked, or (async) was cancelled.
+///
+/// ```ignore
+/// use monitor::monitored;
+///
+/// #[monitored]
+/// fn turn_off_lights() -> std::io::Result<()> { Ok(()) }
+///
+/// #[monitored(name = "scale_ec2", trigger = "condition", slow = "2s", every = "1h")]
+/// async fn scale() -> Result<(), String> { Ok(()) }
+/// ```
+///
+/// Arguments (all optional, each at most once):
+///
+/// - `name = "…"`: the name in statistics and logs. Default: `module::function`,
+///   or `module::Type::method` for methods.
+/// - `trigger = "…"`: a free-form label written as `trigger_type`. Default `"call"`.
+/// - `slow = "200ms"`: executions longer than this raise a slow-call alert.
+/// - `every = "1h"`: the function is expected to run at least this often; a
+///   missed run raises an alert.
+///
+/// Durations are a number and a unit: `ns`, `us`, `ms`, `s`, `m`, `h`, `d`.
+#[proc_macro_attribute]
+pub fn monitored(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item2: proc_macro2::TokenStream = item.clone().into();
+    let args = match syn::parse::<attr::Args>(args) {
+        Ok(args) => args,
+        Err(error) => return with_original(error, item2),
+    };
+    match item::parse(item2.clone()) {
+        Ok(function) => expand::expand(&args, function).into(),
+        Err(error) => with_original(error, item2),
+    }
+}
+
+/// The error, plus the item unchanged so the rest of the crate still compiles.
+fn with_original(error: syn::Error, item: proc_macro2::TokenStream) -> TokenStream {
+    let error = error.to_compile_error();
+    quote::quote!(#error #item).into()
+}

@@ -1,0 +1,162 @@
+//! Static callsites: one per annotated function (or per `tracing` span metadata).
+//!
+//! The hot path only ever passes `&'static Callsite` around; names are resolved
+//! once, by the collector, the first time it sees the callsite.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Where executions come from: one `static` per `#[monitored]` function.
+///
+/// Built by the `#[monitored]` expansion through [`Callsite::new`]; hosts do not
+/// normally touch it.
+///
+/// ```
+/// use monitor_core::Callsite;
+/// static CALLSITE: Callsite = Callsite::new("", module_path!(), "job", "call", file!(), line!(), 0, 0);
+/// assert_eq!(CALLSITE.trigger_type(), "call");
+/// ```
+pub struct Callsite {
+    explicit_name: &'static str,
+    module_path: &'static str,
+    fn_name: &'static str,
+    trigger_type: &'static str,
+    file: &'static str,
+    line: u32,
+    slow_threshold_ns: u64,
+    every_ns: u64,
+    /// `type_name::<Self>` of the impl the function lives in, set by the first call
+    /// of a method; read by the collector when it names the callsite.
+    self_type: OnceLock<fn() -> &'static str>,
+    /// `(monitor generation << 32) | (function index + 1)`, written and read only by
+    /// the collector thread so it can skip a name lookup per event. Zero: unknown.
+    collector_slot: AtomicU64,
+}
+
+impl Callsite {
+    /// A callsite. `explicit_name` is `""` when the attribute gave no `name`;
+    /// `slow_threshold_ns` and `every_ns` are `0` when not set.
+    #[allow(clippy::too_many_arguments)]
+    pub const fn new(
+        explicit_name: &'static str,
+        module_path: &'static str,
+        fn_name: &'static str,
+        trigger_type: &'static str,
+        file: &'static str,
+        line: u32,
+        slow_threshold_ns: u64,
+        every_ns: u64,
+    ) -> Self {
+        Callsite {
+            explicit_name,
+            module_path,
+            fn_name,
+            trigger_type,
+            file,
+            line,
+            slow_threshold_ns,
+            every_ns,
+            self_type: OnceLock::new(),
+            collector_slot: AtomicU64::new(0),
+        }
+    }
+
+    /// Records the `Self` type of a method's impl (first call wins).
+    #[inline(always)]
+    pub fn note_self_type(&self, type_name: fn() -> &'static str) {
+        if self.self_type.get().is_none() {
+            let _ = self.self_type.set(type_name);
+        }
+    }
+
+    /// The function's name as it appears in statistics and logs: the explicit
+    /// `name`, else `module::function`, else `module::Type::method` for methods.
+    pub fn resolved_name(&self) -> String {
+        if !self.explicit_name.is_empty() {
+            return self.explicit_name.to_owned();
+        }
+        match self.self_type.get() {
+            Some(type_name) => {
+                let ty = short_type_name(type_name());
+                format!("{}::{}::{}", self.module_path, ty, self.fn_name)
+            }
+            None => format!("{}::{}", self.module_path, self.fn_name),
+        }
+    }
+
+    /// The free-form trigger label (`"call"` unless the attribute says otherwise).
+    pub fn trigger_type(&self) -> &'static str {
+        self.trigger_type
+    }
+
+    /// The module the function was written in.
+    pub fn module_path(&self) -> &'static str {
+        self.module_path
+    }
+
+    /// Source file of the function.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// Source line of the function.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// Per-function slow-call threshold in nanoseconds, if any.
+    pub fn slow_threshold_ns(&self) -> Option<u64> {
+        (self.slow_threshold_ns != 0).then_some(self.slow_threshold_ns)
+    }
+
+    /// Declared schedule interval in nanoseconds (`every = "1h"`), if any.
+    pub fn every_ns(&self) -> Option<u64> {
+        (self.every_ns != 0).then_some(self.every_ns)
+    }
+
+    pub(crate) fn cached_index(&self, generation: u32) -> Option<usize> {
+        let slot = self.collector_slot.load(Ordering::Relaxed);
+        if slot >> 32 == u64::from(generation) && slot & 0xffff_ffff != 0 {
+            Some((slot & 0xffff_ffff) as usize - 1)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn cache_index(&self, generation: u32, index: usize) {
+        let slot = (u64::from(generation) << 32) | (index as u64 + 1);
+        self.collector_slot.store(slot, Ordering::Relaxed);
+    }
+}
+
+/// `my_crate::db::Store<alloc::string::String>` → `Store`.
+fn short_type_name(full: &str) -> &str {
+    let without_generics = full.split('<').next().unwrap_or(full);
+    without_generics
+        .rsplit("::")
+        .next()
+        .unwrap_or(without_generics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_type_names_drop_paths_and_generics() {
+        assert_eq!(short_type_name("a::b::Store<alloc::string::String>"), "Store");
+        assert_eq!(short_type_name("Store"), "Store");
+        assert_eq!(short_type_name("&a::Thing"), "Thing");
+    }
+
+    #[test]
+    fn names_resolve_explicit_then_module_then_method() {
+        static EXPLICIT: Callsite = Callsite::new("job", "app", "f", "call", "f.rs", 1, 0, 0);
+        static PLAIN: Callsite = Callsite::new("", "app::jobs", "f", "call", "f.rs", 1, 0, 0);
+        static METHOD: Callsite = Callsite::new("", "app", "run", "call", "f.rs", 1, 0, 0);
+        METHOD.note_self_type(|| "app::Worker<u8>");
+        assert_eq!(EXPLICIT.resolved_name(), "job");
+        assert_eq!(PLAIN.resolved_name(), "app::jobs::f");
+        assert_eq!(METHOD.resolved_name(), "app::Worker::run");
+    }
+}

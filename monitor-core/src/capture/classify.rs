@@ -1,0 +1,253 @@
+//! Outcome classification by *type*, not by the spelling of the return type.
+//!
+//! The `#[monitored]` expansion calls
+//! `(&&&&&&&Classify(&value)).__monitor_outcome()` where the value's type is
+//! concrete. Method resolution then picks the most specific impl that applies
+//! ("autoref specialisation"): an `Err` of an `Error` type gets its `source()`
+//! chain, `anyhow::Error` and boxed errors get theirs through `AsRef<dyn Error>`,
+//! then `Display`, then `Debug`, then the type name; anything that is not a
+//! `Result` is a success. Aliases such as `io::Result<T>` or a crate's own
+//! `Result<T>` resolve to `core::result::Result` and are handled the same way.
+
+use std::error::Error;
+use std::fmt::{Debug, Display, Write};
+
+use super::limits::current_limits;
+use super::text::{cap_string, capture_text};
+use super::Failure;
+
+/// How a returned value is classified.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not an `Err`.
+    Success,
+    /// An `Err`, with its captured details.
+    Error(Box<Failure>),
+}
+
+/// Wraps a reference to the returned value for classification.
+pub struct Classify<'a, T>(pub &'a T);
+
+macro_rules! classify_trait {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub trait $name {
+            /// Classifies the wrapped value.
+            fn __monitor_outcome(&self) -> Outcome;
+        }
+    };
+}
+
+classify_trait!(
+    /// `Err(E)` with `E: Error`: message, type and `source()` chain.
+    ClassifyError
+);
+classify_trait!(
+    /// `Err(E)` with `E: AsRef<dyn Error + Send + Sync>` (`anyhow::Error`, boxed errors).
+    ClassifyDynError
+);
+classify_trait!(
+    /// `Err(E)` with `E: AsRef<dyn Error>` (`Box<dyn Error>`).
+    ClassifyBoxError
+);
+classify_trait!(
+    /// `Err(E)` with `E: Display`.
+    ClassifyDisplay
+);
+classify_trait!(
+    /// `Err(E)` with `E: Debug`.
+    ClassifyDebug
+);
+classify_trait!(
+    /// `Err(E)` for any `E`: the message is the type name.
+    ClassifyResult
+);
+classify_trait!(
+    /// Anything that is not a `Result`: a success.
+    ClassifyAny
+);
+
+impl<T, E: Error> ClassifyError for &&&&&&Classify<'_, Result<T, E>> {
+    fn __monitor_outcome(&self) -> Outcome {
+        match self.0 {
+            Ok(_) => Outcome::Success,
+            Err(error) => error_failure(core::any::type_name::<E>(), error),
+        }
+    }
+}
+
+impl<T, E: AsRef<dyn Error + Send + Sync>> ClassifyDynError for &&&&&Classify<'_, Result<T, E>> {
+    fn __monitor_outcome(&self) -> Outcome {
+        match self.0 {
+            Ok(_) => Outcome::Success,
+            Err(error) => error_failure(core::any::type_name::<E>(), error.as_ref()),
+        }
+    }
+}
+
+impl<T, E: AsRef<dyn Error>> ClassifyBoxError for &&&&Classify<'_, Result<T, E>> {
+    fn __monitor_outcome(&self) -> Outcome {
+        match self.0 {
+            Ok(_) => Outcome::Success,
+            Err(error) => error_failure(core::any::type_name::<E>(), error.as_ref()),
+        }
+    }
+}
+
+impl<T, E: Display> ClassifyDisplay for &&&Classify<'_, Result<T, E>> {
+    fn __monitor_outcome(&self) -> Outcome {
+        match self.0 {
+            Ok(_) => Outcome::Success,
+            Err(error) => text_failure(core::any::type_name::<E>(), error, |e, w| write!(w, "{e}")),
+        }
+    }
+}
+
+impl<T, E: Debug> ClassifyDebug for &&Classify<'_, Result<T, E>> {
+    fn __monitor_outcome(&self) -> Outcome {
+        match self.0 {
+            Ok(_) => Outcome::Success,
+            Err(error) => text_failure(core::any::type_name::<E>(), error, |e, w| write!(w, "{e:?}")),
+        }
+    }
+}
+
+impl<T, E> ClassifyResult for &Classify<'_, Result<T, E>> {
+    fn __monitor_outcome(&self) -> Outcome {
+        match self.0 {
+            Ok(_) => Outcome::Success,
+            Err(_) => {
+                let type_name = core::any::type_name::<E>();
+                Outcome::Error(Box::new(Failure {
+                    error_type: type_name.to_owned(),
+                    message: type_name.to_owned(),
+                    stack_trace: capture_stack_trace(),
+                    ..Failure::default()
+                }))
+            }
+        }
+    }
+}
+
+impl<T> ClassifyAny for Classify<'_, T> {
+    #[inline(always)]
+    fn __monitor_outcome(&self) -> Outcome {
+        Outcome::Success
+    }
+}
+
+fn error_failure(type_name: &str, error: &(dyn Error + '_)) -> Outcome {
+    let limits = current_limits();
+    let (message, message_truncated) =
+        capture_text(error, limits.max_message_bytes, |e, w| write!(w, "{e}"));
+    let mut chain = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if chain.len() == limits.max_chain_len {
+            break;
+        }
+        let (text, _) = capture_text(cause, limits.max_message_bytes / 4, |e, w| write!(w, "{e}"));
+        chain.push(text);
+        source = cause.source();
+    }
+    Outcome::Error(Box::new(Failure {
+        error_type: type_name.to_owned(),
+        message,
+        message_truncated,
+        chain,
+        stack_trace: capture_stack_trace(),
+        location: None,
+    }))
+}
+
+fn text_failure<E>(
+    type_name: &str,
+    error: &E,
+    format: impl FnOnce(&E, &mut super::text::CappedWriter) -> std::fmt::Result,
+) -> Outcome {
+    let limits = current_limits();
+    let (message, message_truncated) = capture_text(error, limits.max_message_bytes, format);
+    Outcome::Error(Box::new(Failure {
+        error_type: type_name.to_owned(),
+        message,
+        message_truncated,
+        chain: Vec::new(),
+        stack_trace: capture_stack_trace(),
+        location: None,
+    }))
+}
+
+/// A stack trace of the current thread, if enabled, capped in size.
+pub(crate) fn capture_stack_trace() -> Option<String> {
+    use std::backtrace::{Backtrace, BacktraceStatus};
+    let limits = current_limits();
+    let trace = match limits.backtraces {
+        Some(false) => return None,
+        Some(true) => Backtrace::force_capture(),
+        None => Backtrace::capture(),
+    };
+    if trace.status() != BacktraceStatus::Captured {
+        return None;
+    }
+    Some(cap_string(trace.to_string(), limits.max_stack_trace_bytes).0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt;
+
+    fn message(outcome: Outcome) -> Failure {
+        match outcome {
+            Outcome::Error(failure) => *failure,
+            Outcome::Success => panic!("expected an error"),
+        }
+    }
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("outer failed")
+        }
+    }
+    impl Error for Outer {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn errors_carry_their_source_chain() {
+        let value: Result<(), Outer> = Err(Outer(std::io::Error::other("disk gone")));
+        let failure = message((&&&&&&&Classify(&value)).__monitor_outcome());
+        assert_eq!(failure.message, "outer failed");
+        assert_eq!(failure.chain, vec!["disk gone".to_owned()]);
+        assert!(failure.error_type.ends_with("Outer"));
+    }
+
+    #[test]
+    fn display_then_debug_then_type_name() {
+        let displayed: Result<u8, &str> = Err("plain text");
+        assert_eq!(message((&&&&&&&Classify(&displayed)).__monitor_outcome()).message, "plain text");
+        #[derive(Debug)]
+        struct OnlyDebug;
+        let debugged: Result<u8, OnlyDebug> = Err(OnlyDebug);
+        assert_eq!(message((&&&&&&&Classify(&debugged)).__monitor_outcome()).message, "OnlyDebug");
+        struct Nothing;
+        let bare: Result<u8, Nothing> = Err(Nothing);
+        assert!(message((&&&&&&&Classify(&bare)).__monitor_outcome()).message.ends_with("Nothing"));
+    }
+
+    #[test]
+    fn boxed_errors_and_non_results() {
+        let boxed: Result<(), Box<dyn Error + Send + Sync>> = Err("boxed".into());
+        assert_eq!(message((&&&&&&&Classify(&boxed)).__monitor_outcome()).message, "boxed");
+        let plain_box: Result<(), Box<dyn Error>> = Err("plain".into());
+        assert_eq!(message((&&&&&&&Classify(&plain_box)).__monitor_outcome()).message, "plain");
+        let ok: Result<u8, std::io::Error> = Ok(1);
+        assert_eq!((&&&&&&&Classify(&ok)).__monitor_outcome(), Outcome::Success);
+        let none: Option<u8> = None;
+        assert_eq!((&&&&&&&Classify(&none)).__monitor_outcome(), Outcome::Success);
+    }
+}

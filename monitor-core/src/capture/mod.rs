@@ -1,0 +1,33 @@
+//! The failure path: turning an `Err` value or a panic into a capped,
+//! owned [`Failure`]. Nothing here runs on the success path.
+
+mod classify;
+mod limits;
+mod panic_hook;
+mod text;
+
+pub use classify::{Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError, ClassifyError, ClassifyResult, Outcome};
+pub use limits::CaptureLimits;
+pub(crate) use limits::current_limits;
+pub(crate) use limits::set_limits;
+pub(crate) use panic_hook::{install_panic_hook, take_panic_failure};
+
+use serde::Serialize;
+
+/// Details of an error or a panic, as written to the errors log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The error's type name (`std::io::Error`), or `"panic"`.
+    pub error_type: String,
+    /// `Display` of the error (else `Debug`, else the type name), or the panic message.
+    pub message: String,
+    /// True when `message` was cut at the configured limit.
+    pub message_truncated: bool,
+    /// Each `source()` of the error, outermost first.
+    pub chain: Vec<String>,
+    /// A stack trace, when backtraces are enabled (`RUST_BACKTRACE`/`RUST_LIB_BACKTRACE`,
+    /// or [`MonitorBuilder::capture_backtraces`](crate::MonitorBuilder::capture_backtraces)).
+    pub stack_trace: Option<String>,
+    /// `file:line:column` where a panic happened.
+    pub location: Option<String>,
+}

@@ -1,0 +1,102 @@
+//! Capped text capture: formatting that stops keeping bytes at a limit and
+//! never lets a panicking `Display` impl reach the host.
+
+use std::fmt::{self, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// A `fmt::Write` that keeps at most `limit` bytes (on a char boundary) and
+/// remembers whether anything was cut.
+pub(crate) struct CappedWriter {
+    pub(crate) text: String,
+    limit: usize,
+    pub(crate) truncated: bool,
+}
+
+impl CappedWriter {
+    pub(crate) fn new(limit: usize) -> Self {
+        CappedWriter {
+            text: String::new(),
+            limit,
+            truncated: false,
+        }
+    }
+}
+
+impl Write for CappedWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.truncated {
+            return Err(fmt::Error);
+        }
+        let room = self.limit - self.text.len();
+        if s.len() <= room {
+            self.text.push_str(s);
+            Ok(())
+        } else {
+            let mut cut = room;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.text.push_str(&s[..cut]);
+            self.truncated = true;
+            // Stop the formatter early: a 1 MB message costs no more than the cap.
+            Err(fmt::Error)
+        }
+    }
+}
+
+/// Formats `value` with `format` into at most `limit` bytes. A panic inside the
+/// formatting is caught and reported in the text instead.
+pub(crate) fn capture_text<T: ?Sized>(
+    value: &T,
+    limit: usize,
+    format: impl FnOnce(&T, &mut CappedWriter) -> fmt::Result,
+) -> (String, bool) {
+    let mut writer = CappedWriter::new(limit);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let _ = format(value, &mut writer);
+    }));
+    if result.is_err() {
+        writer.text.clear();
+        writer.truncated = false;
+        writer.text.push_str("<the error's formatting panicked>");
+    }
+    (writer.text, writer.truncated)
+}
+
+/// Cuts `text` to at most `limit` bytes on a char boundary.
+pub(crate) fn cap_string(mut text: String, limit: usize) -> (String, bool) {
+    if text.len() <= limit {
+        return (text, false);
+    }
+    let mut cut = limit;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    (text, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_on_a_char_boundary_and_marked() {
+        let long = "é".repeat(100);
+        let (text, truncated) = capture_text(&long, 5, |v, w| write!(w, "{v}"));
+        assert_eq!(text, "éé");
+        assert!(truncated);
+    }
+
+    #[test]
+    fn a_panicking_display_is_contained() {
+        struct Bad;
+        impl fmt::Display for Bad {
+            fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+                panic!("display panicked")
+            }
+        }
+        let (text, _) = capture_text(&Bad, 100, |v, w| write!(w, "{v}"));
+        assert!(text.contains("panicked"));
+    }
+}

@@ -1,0 +1,185 @@
+//! JSON Lines written by hand: no `core::fmt`, no allocation per line once the
+//! buffer has grown. Every string is escaped, so a line is always one complete
+//! JSON object whatever the message holds.
+
+use std::time::SystemTime;
+
+use crate::record::ExecutionRecord;
+
+/// Appends `text` as a JSON string (with quotes).
+pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => {
+                out.extend_from_slice(&bytes[start..index]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(byte >> 4) as usize]);
+                out.push(HEX[(byte & 0xf) as usize]);
+                start = index + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..index]);
+        out.extend_from_slice(escape);
+        start = index + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+pub(crate) fn push_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
+    if value.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+pub(crate) fn push_timestamp(out: &mut Vec<u8>, time: SystemTime, scratch: &mut String) {
+    scratch.clear();
+    monitor_sinks::time::format_rfc3339_micros(time, scratch);
+    out.push(b'"');
+    out.extend_from_slice(scratch.as_bytes());
+    out.push(b'"');
+}
+
+/// Starts an object with the `"key":` of its first field.
+fn key(out: &mut Vec<u8>, name: &str) {
+    out.push(b',');
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// Milliseconds, fractional.
+fn millis(nanos: u128) -> f64 {
+    nanos as f64 / 1e6
+}
+
+/// One line of the executions log (also the start of an errors-log line).
+pub(crate) fn execution_line(out: &mut Vec<u8>, record: &ExecutionRecord<'_>, scratch: &mut String, for_errors_log: bool) {
+    out.clear();
+    out.extend_from_slice(b"{\"timestamp\":");
+    push_timestamp(out, record.timestamp, scratch);
+    key(out, "name");
+    push_str(out, record.name);
+    key(out, "status");
+    push_str(out, record.status.as_str());
+    key(out, "duration_ms");
+    push_f64(out, millis(record.duration.as_nanos()));
+    key(out, "trigger_type");
+    push_str(out, record.trigger_type);
+    key(out, "thread");
+    push_str(out, record.thread);
+    if let Some(busy) = record.busy {
+        key(out, "busy_ms");
+        push_f64(out, millis(busy.as_nanos()));
+    }
+    if let Some(failure) = record.failure {
+        key(out, "error_type");
+        push_str(out, &failure.error_type);
+        key(out, "error_message");
+        push_str(out, &failure.message);
+        if failure.message_truncated {
+            key(out, "error_message_truncated");
+            out.extend_from_slice(b"true");
+        }
+        if for_errors_log {
+            key(out, "error_chain");
+            out.push(b'[');
+            for (index, cause) in failure.chain.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                push_str(out, cause);
+            }
+            out.push(b']');
+            key(out, "stack_trace");
+            match &failure.stack_trace {
+                Some(trace) => push_str(out, trace),
+                None => out.extend_from_slice(b"null"),
+            }
+            key(out, "context");
+            out.extend_from_slice(b"{\"module\":");
+            push_str(out, record.module_path);
+            key(out, "file");
+            push_str(out, record.file);
+            key(out, "line");
+            push_u64(out, u64::from(record.line));
+            if let Some(location) = &failure.location {
+                key(out, "panic_location");
+                push_str(out, location);
+            }
+            out.push(b'}');
+        }
+    }
+    if let Some(trace) = record.trace {
+        key(out, "execution_trace");
+        // The trace is plain data; serde_json cannot fail on it.
+        let _ = serde_json::to_writer(&mut *out, trace);
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// Starts a monitor record of the executions log: `status` is `gap`
+/// (executions dropped on overflow) or `clock_jump`.
+fn monitor_line_start(out: &mut Vec<u8>, time: SystemTime, status: &str, thread: &str, scratch: &mut String) {
+    out.clear();
+    out.extend_from_slice(b"{\"timestamp\":");
+    push_timestamp(out, time, scratch);
+    key(out, "name");
+    push_str(out, "monitor");
+    key(out, "status");
+    push_str(out, status);
+    key(out, "trigger_type");
+    push_str(out, "monitor");
+    key(out, "thread");
+    push_str(out, thread);
+}
+
+/// `{"status":"gap","dropped_events":N,...}`: executions lost on overflow.
+pub(crate) fn gap_line(out: &mut Vec<u8>, time: SystemTime, thread: &str, dropped: u64, scratch: &mut String) {
+    monitor_line_start(out, time, "gap", thread, scratch);
+    key(out, "dropped_events");
+    push_u64(out, dropped);
+    out.extend_from_slice(b"}\n");
+}
+
+/// `{"status":"clock_jump","jump_ms":X,...}`: the wall clock moved by X ms
+/// more than the monotonic clock (negative: backwards).
+pub(crate) fn clock_jump_line(out: &mut Vec<u8>, time: SystemTime, jump_ms: f64, scratch: &mut String) {
+    monitor_line_start(out, time, "clock_jump", "monitor-collector", scratch);
+    key(out, "jump_ms");
+    push_f64(out, jump_ms);
+    out.extend_from_slice(b"}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_text_stays_one_valid_json_string() {
+        let hostile = "quote \" backslash \\ newline \n cr \r tab \t nul \0 bell \x07 del \x7f é 🚀";
+        let mut out = Vec::new();
+        push_str(&mut out, hostile);
+        let line = String::from_utf8(out).unwrap();
+        assert!(!line.contains('\n'));
+        let back: String = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, hostile);
+    }
+}

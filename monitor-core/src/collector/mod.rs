@@ -1,0 +1,382 @@
+//! The collector thread: drains every ring, counts, writes, evaluates alerts.
+//!
+//! It owns all mutable monitoring state, so nothing on a caller's side locks.
+//! Each loop iteration runs under `catch_unwind`: if anything in it panics
+//! (a bug of ours, a sink), the supervisor counts a restart and the loop goes
+//! on with its state and with every event still queued in the rings.
+
+mod json;
+mod logs;
+
+pub(crate) use logs::{LogFiles, LogsConfig};
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use parking_lot::Mutex;
+
+use crate::callsite::Callsite;
+use crate::clock::Clock;
+use crate::event::Event;
+use crate::queue::{QueueShared, Ring, ORPHAN_DROPS};
+use crate::record::ExecutionRecord;
+use crate::sink::Sink;
+use crate::stats::{FunctionRecord, StatsSnapshot};
+use crate::ticks;
+
+/// Requests to the collector.
+pub(crate) enum Control {
+    /// Drain everything queued, write, evaluate, then answer.
+    Flush(Sender<()>),
+    /// Answer with a snapshot of the statistics.
+    Snapshot(Sender<StatsSnapshot>),
+    /// Drain, write, fsync, then answer and stop.
+    Shutdown(Sender<()>),
+    /// Test hook: panic inside the loop, to exercise the supervisor.
+    Crash,
+}
+
+/// How often the periodic work (alert tick, persistence, publishing) runs.
+pub(crate) const TICK_INTERVAL: Duration = Duration::from_millis(250);
+/// Longest idle sleep between drains.
+const MAX_IDLE_WAIT: Duration = Duration::from_millis(4);
+/// Events taken from one ring before moving to the next, so one busy thread
+/// cannot starve the others.
+const RING_BUDGET: usize = 4096;
+/// A wall-clock step larger than this (against the monotonic clock) is logged.
+const CLOCK_JUMP_THRESHOLD: Duration = Duration::from_secs(2);
+
+thread_local! {
+    static ON_COLLECTOR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True on the collector thread (a sink or notifier asking for stats must not
+/// wait for the collector it runs on).
+pub(crate) fn on_collector_thread() -> bool {
+    ON_COLLECTOR.with(|flag| flag.get())
+}
+
+/// A user sink with its panic count.
+struct SinkSlot {
+    sink: Box<dyn Sink>,
+}
+
+/// Counters about the monitor itself, readable from any thread.
+#[derive(Default)]
+pub(crate) struct SelfStats {
+    pub(crate) restarts: std::sync::atomic::AtomicU64,
+    pub(crate) sink_panics: std::sync::atomic::AtomicU64,
+}
+
+pub(crate) struct CollectorParts {
+    pub(crate) generation: u32,
+    pub(crate) queue: Arc<QueueShared>,
+    pub(crate) control: Receiver<Control>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) detect_clock_jumps: bool,
+    pub(crate) logs: LogFiles,
+    pub(crate) sinks: Vec<Box<dyn Sink>>,
+    pub(crate) published: Arc<Mutex<StatsSnapshot>>,
+    pub(crate) self_stats: Arc<SelfStats>,
+    pub(crate) orphan_baseline: u64,
+}
+
+pub(crate) struct Collector {
+    generation: u32,
+    queue: Arc<QueueShared>,
+    control: Receiver<Control>,
+    clock: Arc<dyn Clock>,
+    detect_clock_jumps: bool,
+    rings: Vec<Ring>,
+    functions: Vec<FunctionRecord>,
+    by_name: HashMap<Arc<str>, usize>,
+    logs: LogFiles,
+    sinks: Vec<SinkSlot>,
+    published: Arc<Mutex<StatsSnapshot>>,
+    self_stats: Arc<SelfStats>,
+    line: Vec<u8>,
+    scratch: String,
+    /// Executions dropped on overflow, reported so far.
+    dropped_total: u64,
+    orphan_seen: u64,
+    last_tick: Instant,
+    /// Wall and monotonic readings of the previous drain, to notice clock jumps.
+    previous_reading: Option<(SystemTime, u64)>,
+    idle_wait: Duration,
+}
+
+#[derive(Clone, Copy)]
+enum Pass {
+    /// At most `RING_BUDGET` events per ring.
+    Budgeted,
+    /// Every event in each ring at the moment the pass reaches it.
+    EverythingQueued,
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Collector {
+    pub(crate) fn new(parts: CollectorParts) -> Self {
+        Collector {
+            generation: parts.generation,
+            queue: parts.queue,
+            control: parts.control,
+            clock: parts.clock,
+            detect_clock_jumps: parts.detect_clock_jumps,
+            rings: Vec::new(),
+            functions: Vec::new(),
+            by_name: HashMap::new(),
+            logs: parts.logs,
+            sinks: parts.sinks.into_iter().map(|sink| SinkSlot { sink }).collect(),
+            published: parts.published,
+            self_stats: parts.self_stats,
+            line: Vec::with_capacity(512),
+            scratch: String::with_capacity(32),
+            dropped_total: 0,
+            orphan_seen: parts.orphan_baseline,
+            last_tick: Instant::now(),
+            previous_reading: None,
+            idle_wait: Duration::from_micros(250),
+        }
+    }
+
+    /// The supervised loop; returns after a shutdown request.
+    pub(crate) fn run(mut self) {
+        ON_COLLECTOR.with(|flag| flag.set(true));
+        loop {
+            match catch_unwind(AssertUnwindSafe(|| self.iteration())) {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Stop) => break,
+                Err(_) => {
+                    let restarts = self.self_stats.restarts.fetch_add(1, Ordering::Relaxed) + 1;
+                    eprintln!("monitor: the collector panicked and was restarted ({restarts} so far); queued executions are kept");
+                }
+            }
+        }
+    }
+
+    fn iteration(&mut self) -> Flow {
+        let drained = self.drain();
+        if self.last_tick.elapsed() >= TICK_INTERVAL {
+            self.tick();
+        }
+        let request = match self.control.try_recv() {
+            Ok(request) => request,
+            Err(TryRecvError::Disconnected) => {
+                self.shutdown();
+                return Flow::Stop;
+            }
+            Err(TryRecvError::Empty) => {
+                if drained == 0 && !self.queue.wake_requested.swap(false, Ordering::AcqRel) {
+                    std::thread::park_timeout(self.idle_wait);
+                    self.idle_wait = (self.idle_wait * 2).min(MAX_IDLE_WAIT);
+                } else {
+                    self.idle_wait = Duration::from_micros(250);
+                }
+                return Flow::Continue;
+            }
+        };
+        match request {
+            Control::Flush(reply) => {
+                self.drain_all();
+                self.tick();
+                self.flush_outputs(false);
+                let _ = reply.send(());
+            }
+            Control::Snapshot(reply) => {
+                let _ = reply.send(self.snapshot());
+            }
+            Control::Shutdown(reply) => {
+                self.shutdown();
+                let _ = reply.send(());
+                return Flow::Stop;
+            }
+            Control::Crash => panic!("collector crash requested (test hook)"),
+        }
+        Flow::Continue
+    }
+
+    fn shutdown(&mut self) {
+        self.drain_all();
+        self.tick();
+        self.flush_outputs(true);
+    }
+
+    /// Drains every event queued before this call (used by flush and
+    /// shutdown). Bounded: events pushed meanwhile are left for later, so a
+    /// flush cannot be starved by callers that keep recording.
+    fn drain_all(&mut self) {
+        self.drain_pass(Pass::EverythingQueued);
+    }
+
+    /// One budgeted pass over every ring; returns how many events it processed.
+    fn drain(&mut self) -> usize {
+        self.drain_pass(Pass::Budgeted)
+    }
+
+    fn adopt_new_rings(&mut self) {
+        let mut new_rings = self.queue.new_rings.lock();
+        self.rings.append(&mut new_rings);
+    }
+
+    fn drain_pass(&mut self, pass: Pass) -> usize {
+        self.adopt_new_rings();
+        let wall_now = self.clock.now();
+        self.notice_clock_jump(wall_now);
+        let mut rings = std::mem::take(&mut self.rings);
+        let mut processed = 0;
+        for ring in &mut rings {
+            let tick_now = ticks::now();
+            let limit = match pass {
+                Pass::Budgeted => RING_BUDGET,
+                Pass::EverythingQueued => ring.consumer.slots(),
+            };
+            let mut taken = 0;
+            while taken < limit {
+                let Ok(event) = ring.consumer.pop() else { break };
+                self.process(event, &ring.thread_name, wall_now, tick_now);
+                taken += 1;
+            }
+            processed += taken;
+            let dropped = ring.dropped.load(Ordering::Relaxed);
+            if dropped > ring.dropped_seen {
+                self.report_gap(dropped - ring.dropped_seen, &ring.thread_name, wall_now);
+                ring.dropped_seen = dropped;
+            }
+        }
+        rings.retain(|ring| !(ring.consumer.is_abandoned() && ring.consumer.is_empty()));
+        // Rings registered while we were draining were appended meanwhile.
+        rings.append(&mut self.rings);
+        self.rings = rings;
+        let orphans = ORPHAN_DROPS.load(Ordering::Relaxed);
+        if orphans > self.orphan_seen {
+            self.report_gap(orphans - self.orphan_seen, "thread-exit", wall_now);
+            self.orphan_seen = orphans;
+        }
+        processed
+    }
+
+    fn notice_clock_jump(&mut self, wall_now: SystemTime) {
+        if !self.detect_clock_jumps {
+            return;
+        }
+        let tick_now = ticks::now();
+        if let Some((wall_then, tick_then)) = self.previous_reading {
+            let monotonic = ticks::duration_between(tick_then, tick_now);
+            let expected = wall_then + monotonic;
+            let jump_ms = match wall_now.duration_since(expected) {
+                Ok(ahead) if ahead > CLOCK_JUMP_THRESHOLD => Some(ahead.as_secs_f64() * 1e3),
+                Err(behind) if behind.duration() > CLOCK_JUMP_THRESHOLD => Some(-behind.duration().as_secs_f64() * 1e3),
+                _ => None,
+            };
+            if let Some(jump_ms) = jump_ms {
+                eprintln!("monitor: the wall clock jumped by {jump_ms:.0} ms; timestamps follow it, durations are unaffected");
+                json::clock_jump_line(&mut self.line, wall_now, jump_ms, &mut self.scratch);
+                self.logs.executions.write_line(&self.line, wall_now);
+            }
+        }
+        self.previous_reading = Some((wall_now, tick_now));
+    }
+
+    fn report_gap(&mut self, dropped: u64, thread: &str, wall_now: SystemTime) {
+        self.dropped_total += dropped;
+        json::gap_line(&mut self.line, wall_now, thread, dropped, &mut self.scratch);
+        self.logs.executions.write_line(&self.line, wall_now);
+    }
+
+    fn function_index(&mut self, callsite: &'static Callsite) -> usize {
+        if let Some(index) = callsite.cached_index(self.generation) {
+            return index;
+        }
+        let name: Arc<str> = callsite.resolved_name().into();
+        let index = self.index_for_name(name, callsite.trigger_type());
+        let record = &mut self.functions[index];
+        record.every = callsite.every_ns().map(Duration::from_nanos).or(record.every);
+        record.slow_threshold = callsite.slow_threshold_ns().map(Duration::from_nanos).or(record.slow_threshold);
+        callsite.cache_index(self.generation, index);
+        index
+    }
+
+    fn index_for_name(&mut self, name: Arc<str>, trigger_type: &str) -> usize {
+        if let Some(&index) = self.by_name.get(&name) {
+            return index;
+        }
+        let index = self.functions.len();
+        self.functions.push(FunctionRecord::new(Arc::clone(&name), trigger_type));
+        self.by_name.insert(name, index);
+        index
+    }
+
+    fn process(&mut self, event: Event, thread: &str, wall_now: SystemTime, tick_now: u64) {
+        let index = self.function_index(event.callsite);
+        let nanos = ticks::nanos_between(event.start, event.end);
+        let age = Duration::from_nanos(ticks::nanos_between(event.start, tick_now));
+        let started = wall_now.checked_sub(age).unwrap_or(wall_now);
+        let failure = event.failure();
+        let span = event.span();
+        let function = &mut self.functions[index];
+        function.observe(event.status, nanos, started, failure);
+        let record = ExecutionRecord {
+            name: &function.name,
+            trigger_type: &function.trigger_type,
+            status: event.status,
+            timestamp: started,
+            duration: Duration::from_nanos(nanos),
+            thread,
+            failure,
+            busy: span.map(|span| Duration::from_nanos(span.busy_ns)),
+            trace: span.and_then(|span| span.trace.as_ref()),
+            module_path: event.callsite.module_path(),
+            file: event.callsite.file(),
+            line: event.callsite.line(),
+        };
+        json::execution_line(&mut self.line, &record, &mut self.scratch, false);
+        self.logs.executions.write_line(&self.line, wall_now);
+        if event.status.is_failure() {
+            json::execution_line(&mut self.line, &record, &mut self.scratch, true);
+            self.logs.errors.write_line(&self.line, wall_now);
+        }
+        for slot in &mut self.sinks {
+            if catch_unwind(AssertUnwindSafe(|| slot.sink.record(&record))).is_err() {
+                self.self_stats.sink_panics.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Periodic work: publish statistics.
+    fn tick(&mut self) {
+        self.last_tick = Instant::now();
+        let snapshot = self.snapshot();
+        *self.published.lock() = snapshot;
+    }
+
+    fn flush_outputs(&mut self, sync: bool) {
+        let now = self.clock.now();
+        if sync {
+            self.logs.sync(now);
+        } else {
+            self.logs.flush(now);
+        }
+        for slot in &mut self.sinks {
+            if catch_unwind(AssertUnwindSafe(|| slot.sink.flush())).is_err() {
+                self.self_stats.sink_panics.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn snapshot(&self) -> StatsSnapshot {
+        let mut functions: Vec<_> = self.functions.iter().map(FunctionRecord::snapshot).collect();
+        functions.sort_by(|a, b| a.name.cmp(&b.name));
+        StatsSnapshot {
+            functions,
+            dropped_events: self.dropped_total,
+        }
+    }
+}

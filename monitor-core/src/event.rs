@@ -1,0 +1,86 @@
+//! What travels through the queue: one small fixed-size [`Event`] per execution.
+//!
+//! On the success path an event is four words and a tag; failure details ride
+//! in a `Box` that only the failure path allocates.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::callsite::Callsite;
+use crate::capture::Failure;
+use crate::span_trace::SpanExtra;
+
+/// How an execution ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Returned normally (anything but `Err`).
+    Success,
+    /// Returned `Err(_)`, or a span saw an ERROR event.
+    Error,
+    /// Unwound with a panic.
+    Panic,
+    /// An async execution whose future was dropped before it completed.
+    Cancelled,
+}
+
+impl Status {
+    /// The lowercase word used in logs and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Error => "error",
+            Status::Panic => "panic",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// True for `Error` and `Panic`: the executions written to the errors log.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Error | Status::Panic)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything the caller hands the collector about one execution.
+pub(crate) struct Event {
+    pub(crate) callsite: &'static Callsite,
+    /// Raw monotonic ticks (see [`crate::ticks`]).
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) status: Status,
+    pub(crate) extra: Option<Box<EventExtra>>,
+}
+
+/// The rarely present parts of an event: failure details, span data.
+#[derive(Default)]
+pub(crate) struct EventExtra {
+    pub(crate) failure: Option<Failure>,
+    pub(crate) span: Option<SpanExtra>,
+}
+
+impl Event {
+    pub(crate) fn failure(&self) -> Option<&Failure> {
+        self.extra.as_ref().and_then(|extra| extra.failure.as_ref())
+    }
+
+    pub(crate) fn span(&self) -> Option<&SpanExtra> {
+        self.extra.as_ref().and_then(|extra| extra.span.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_success_path_event_stays_small() {
+        assert!(std::mem::size_of::<Event>() <= 40, "{}", std::mem::size_of::<Event>());
+    }
+}

@@ -1,0 +1,316 @@
+//! The caller's side of an execution: start a clock, run the body, classify
+//! the result, push one event. Everything `#[monitored]` expands to calls here
+//! (through `monitor::__private`).
+//!
+//! The outcome is decided by *how the guard ends*, never by
+//! `thread::panicking()` alone: [`ExecutionGuard::finish`] records a normal
+//! return; a guard dropped without `finish` was unwound through, a panic. A
+//! monitored `Drop` impl that runs fine during another panic's unwinding is
+//! therefore a success, as it should be.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::callsite::Callsite;
+use crate::capture::{take_panic_failure, Outcome};
+use crate::event::{Event, EventExtra, Status};
+use crate::queue;
+
+use crate::ticks::now;
+
+/// Times one synchronous execution. Dropped without [`finish`](Self::finish)
+/// (the body unwound), it records a panic.
+#[must_use = "an execution guard records nothing unless finished or unwound through"]
+pub struct ExecutionGuard {
+    callsite: &'static Callsite,
+    start: u64,
+    active: bool,
+}
+
+impl ExecutionGuard {
+    /// Starts timing when a monitor is installed; otherwise an inactive guard
+    /// that costs one relaxed atomic load.
+    #[inline(always)]
+    pub fn start(callsite: &'static Callsite) -> Self {
+        let active = queue::enabled();
+        ExecutionGuard {
+            callsite,
+            start: if active { now() } else { 0 },
+            active,
+        }
+    }
+
+    /// Like [`start`](Self::start), for methods: remembers the `Self` type so
+    /// the function is named `module::Type::method`.
+    #[inline(always)]
+    pub fn start_method(callsite: &'static Callsite, self_type: fn() -> &'static str) -> Self {
+        let guard = Self::start(callsite);
+        if guard.active {
+            callsite.note_self_type(self_type);
+        }
+        guard
+    }
+
+    /// Records a normal return. `classify` runs only when a monitor is installed.
+    #[inline(always)]
+    pub fn finish(mut self, classify: impl FnOnce() -> Outcome) {
+        if !self.active {
+            return;
+        }
+        self.active = false;
+        let end = now();
+        record(self.callsite, self.start, end, classify());
+    }
+}
+
+impl Drop for ExecutionGuard {
+    fn drop(&mut self) {
+        if self.active {
+            record_panic(self.callsite, self.start, now());
+        }
+    }
+}
+
+/// Times a body that cannot be wrapped in a closure (`-> impl Trait`, `-> !`,
+/// `#[track_caller]`). Ends as a success when dropped normally, as a panic when
+/// dropped by an unwind that began inside the body.
+#[must_use = "an inline guard times the scope it lives in"]
+pub struct InlineGuard {
+    inner: ExecutionGuard,
+    panicking_at_start: bool,
+}
+
+impl InlineGuard {
+    /// Starts timing (see [`ExecutionGuard::start`]).
+    #[inline(always)]
+    pub fn start(callsite: &'static Callsite) -> Self {
+        let inner = ExecutionGuard::start(callsite);
+        let panicking_at_start = inner.active && std::thread::panicking();
+        InlineGuard {
+            inner,
+            panicking_at_start,
+        }
+    }
+
+    /// Like [`start`](Self::start), for methods.
+    #[inline(always)]
+    pub fn start_method(callsite: &'static Callsite, self_type: fn() -> &'static str) -> Self {
+        let guard = Self::start(callsite);
+        if guard.inner.active {
+            callsite.note_self_type(self_type);
+        }
+        guard
+    }
+}
+
+impl Drop for InlineGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.inner.active {
+            return;
+        }
+        self.inner.active = false;
+        let end = now();
+        if std::thread::panicking() && !self.panicking_at_start {
+            record_panic(self.inner.callsite, self.inner.start, end);
+        } else {
+            record(self.inner.callsite, self.inner.start, end, Outcome::Success);
+        }
+    }
+}
+
+/// Calls `body`. Exists so the expansion can write
+/// `call(move || -> Ret { body })` and keep the body's type inference.
+#[inline(always)]
+pub fn call<R, F: FnOnce() -> R>(body: F) -> R {
+    body()
+}
+
+#[inline(always)]
+fn record(callsite: &'static Callsite, start: u64, end: u64, outcome: Outcome) {
+    let (status, extra) = match outcome {
+        Outcome::Success => (Status::Success, None),
+        Outcome::Error(failure) => (
+            Status::Error,
+            Some(Box::new(EventExtra {
+                failure: Some(*failure),
+                span: None,
+            })),
+        ),
+    };
+    queue::push(Event {
+        callsite,
+        start,
+        end,
+        status,
+        extra,
+    });
+}
+
+#[cold]
+fn record_panic(callsite: &'static Callsite, start: u64, end: u64) {
+    queue::push(Event {
+        callsite,
+        start,
+        end,
+        status: Status::Panic,
+        extra: Some(Box::new(EventExtra {
+            failure: Some(take_panic_failure()),
+            span: None,
+        })),
+    });
+}
+
+#[cold]
+fn record_cancelled(callsite: &'static Callsite, start: u64) {
+    queue::push(Event {
+        callsite,
+        start,
+        end: now(),
+        status: Status::Cancelled,
+        extra: None,
+    });
+}
+
+/// Times an async body from its first poll to completion. Completing yields
+/// the output and a [`Completion`] to classify it with; a panic inside a poll
+/// is recorded as a panic; dropped before completion, a cancellation.
+///
+/// The expansion writes `MonitoredFuture::<Ret, _>::new(&CALLSITE, async move { body })`,
+/// which pins the async block's output to the declared return type.
+#[must_use = "futures do nothing unless polled"]
+pub struct MonitoredFuture<R, F: Future<Output = R>> {
+    inner: F,
+    callsite: &'static Callsite,
+    self_type: Option<fn() -> &'static str>,
+    state: State,
+}
+
+#[derive(Clone, Copy)]
+enum State {
+    NotStarted,
+    Running(u64),
+    /// Completed, panicked, or started while no monitor was installed.
+    Done,
+}
+
+impl<R, F: Future<Output = R>> MonitoredFuture<R, F> {
+    /// Wraps `inner`.
+    #[inline]
+    pub fn new(callsite: &'static Callsite, inner: F) -> Self {
+        MonitoredFuture {
+            inner,
+            callsite,
+            self_type: None,
+            state: State::NotStarted,
+        }
+    }
+
+    /// Wraps `inner` of a method (see [`ExecutionGuard::start_method`]).
+    #[inline]
+    pub fn new_method(callsite: &'static Callsite, self_type: fn() -> &'static str, inner: F) -> Self {
+        MonitoredFuture {
+            inner,
+            callsite,
+            self_type: Some(self_type),
+            state: State::NotStarted,
+        }
+    }
+}
+
+/// The timing of a completed async execution, waiting to be classified.
+#[must_use = "a completion records nothing unless finished"]
+pub struct Completion {
+    callsite: &'static Callsite,
+    start: u64,
+    end: u64,
+    active: bool,
+}
+
+impl Completion {
+    /// Records the completed execution with the outcome `classify` gives.
+    #[inline(always)]
+    pub fn finish(self, classify: impl FnOnce() -> Outcome) {
+        if self.active {
+            record(self.callsite, self.start, self.end, classify());
+        }
+    }
+}
+
+/// Records a panic if a poll unwinds.
+struct PollGuard<'a> {
+    state: &'a mut State,
+    callsite: &'static Callsite,
+}
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        if let State::Running(start) = *self.state {
+            *self.state = State::Done;
+            record_panic(self.callsite, start, now());
+        }
+    }
+}
+
+impl<R, F: Future<Output = R>> Future for MonitoredFuture<R, F> {
+    type Output = (R, Completion);
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned: it is never moved out of `self`,
+        // and `MonitoredFuture` has no `Unpin` impl of its own beyond the auto
+        // trait (which requires `F: Unpin`). The other fields are plain data that
+        // are never pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if let State::NotStarted = this.state {
+            this.state = if queue::enabled() {
+                if let Some(self_type) = this.self_type {
+                    this.callsite.note_self_type(self_type);
+                }
+                State::Running(now())
+            } else {
+                State::Done
+            };
+        }
+        let callsite = this.callsite;
+        // SAFETY: see above; `inner` stays in place for as long as `self` is pinned.
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        let guard = PollGuard {
+            state: &mut this.state,
+            callsite,
+        };
+        let poll = inner.poll(cx);
+        std::mem::forget(guard);
+        match poll {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(output) => {
+                let completion = match this.state {
+                    State::Running(start) => Completion {
+                        callsite,
+                        start,
+                        end: now(),
+                        active: true,
+                    },
+                    _ => Completion {
+                        callsite,
+                        start: 0,
+                        end: 0,
+                        active: false,
+                    },
+                };
+                this.state = State::Done;
+                Poll::Ready((output, completion))
+            }
+        }
+    }
+}
+
+impl<R, F: Future<Output = R>> Drop for MonitoredFuture<R, F> {
+    fn drop(&mut self) {
+        if let State::Running(start) = self.state {
+            self.state = State::Done;
+            record_cancelled(self.callsite, start);
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Installing a monitor: [`Monitor::builder`], [`MonitorBuilder`], [`MonitorGuard`].
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Sender};
+use parking_lot::Mutex;
+
+use crate::capture::{install_panic_hook, set_limits, CaptureLimits};
+use crate::clock::{Clock, SystemClock};
+use crate::collector::{Collector, CollectorParts, Control, LogFiles, LogsConfig, SelfStats};
+use crate::install_error::InstallError;
+use crate::queue::{self, Overflow, QueueShared, ORPHAN_DROPS};
+use crate::sink::Sink;
+use crate::stats::StatsSnapshot;
+use crate::ticks;
+
+/// Entry point: `Monitor::builder()…install()`.
+///
+/// ```no_run
+/// let guard = monitor_core::Monitor::builder().log_dir(".monitor").install()?;
+/// // … run the application …
+/// guard.flush();
+/// # Ok::<(), monitor_core::InstallError>(())
+/// ```
+#[derive(Debug)]
+pub struct Monitor;
+
+impl Monitor {
+    /// A builder with the defaults: log directory `.monitor`, drop-newest
+    /// overflow, 8,192 queued executions per recording thread.
+    pub fn builder() -> MonitorBuilder {
+        MonitorBuilder::default()
+    }
+}
+
+/// Configures and installs the process's monitor. Every setter returns the
+/// builder; [`install`](Self::install) validates everything and starts the
+/// collector thread.
+#[must_use = "a builder does nothing until `.install()` is called"]
+pub struct MonitorBuilder {
+    log_dir: PathBuf,
+    overflow: Overflow,
+    queue_capacity: usize,
+    clock: Option<Arc<dyn Clock>>,
+    limits: CaptureLimits,
+    sinks: Vec<Box<dyn Sink>>,
+    flush_timeout: Duration,
+    shutdown_timeout: Duration,
+}
+
+impl Default for MonitorBuilder {
+    fn default() -> Self {
+        MonitorBuilder {
+            log_dir: PathBuf::from(".monitor"),
+            overflow: Overflow::DropNewest,
+            queue_capacity: 8192,
+            clock: None,
+            limits: CaptureLimits::default(),
+            sinks: Vec::new(),
+            flush_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl std::fmt::Debug for MonitorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorBuilder")
+            .field("log_dir", &self.log_dir)
+            .field("overflow", &self.overflow)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("sinks", &self.sinks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MonitorBuilder {
+    /// Directory for the logs and the statistics database (default `.monitor`).
+    pub fn log_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.log_dir = dir.as_ref().to_path_buf();
+        self
+    }
+
+    /// What a caller does when its queue is full (default [`Overflow::DropNewest`]).
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// Executions each recording thread can queue before overflow (default
+    /// 8,192; 1 to 16,777,216). Memory per thread is this × 40 bytes.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// The wall clock for timestamps, rotation, retention and alert windows
+    /// (default [`SystemClock`]). Tests inject a [`ManualClock`](crate::ManualClock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Caps on captured error text (see [`CaptureLimits`]).
+    pub fn capture_limits(mut self, limits: CaptureLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Capture a stack trace for every error and panic (`true`), never
+    /// (`false`). By default `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` decide.
+    pub fn capture_backtraces(mut self, capture: bool) -> Self {
+        self.limits.backtraces = Some(capture);
+        self
+    }
+
+    /// Adds a sink that receives every execution on the collector thread.
+    pub fn sink(mut self, sink: impl Sink) -> Self {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// Longest [`MonitorGuard::flush`] waits for the collector (default 30 s).
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = timeout;
+        self
+    }
+
+    /// Longest dropping the guard waits for the final drain and fsync (default 10 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    fn validate(&self) -> Result<(), InstallError> {
+        let invalid = |setting, reason: &str| {
+            Err(InstallError::InvalidConfig {
+                setting,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.log_dir.as_os_str().is_empty() {
+            return invalid("log_dir", "the log directory is empty; give a path such as \".monitor\"");
+        }
+        if !(1..=1 << 24).contains(&self.queue_capacity) {
+            return invalid("queue_capacity", "must be between 1 and 16777216 executions per thread");
+        }
+        if self.limits.max_message_bytes < 16 {
+            return invalid("capture_limits", "max_message_bytes must be at least 16");
+        }
+        if self.flush_timeout.is_zero() || self.shutdown_timeout.is_zero() {
+            return invalid("flush_timeout", "timeouts must be longer than zero");
+        }
+        Ok(())
+    }
+
+    /// Validates the configuration, opens the log directory and starts the
+    /// collector. Errors if a monitor is installed already; after its guard is
+    /// dropped, installing works again.
+    pub fn install(self) -> Result<MonitorGuard, InstallError> {
+        self.validate()?;
+        let mut current = CURRENT.lock();
+        if current.is_some() {
+            return Err(InstallError::AlreadyInstalled);
+        }
+        std::fs::create_dir_all(&self.log_dir).map_err(|source| InstallError::LogDir {
+            path: self.log_dir.clone(),
+            source,
+        })?;
+        let log_dir = self.log_dir.canonicalize().map_err(|source| InstallError::LogDir {
+            path: self.log_dir.clone(),
+            source,
+        })?;
+        if LOG_DIRS_IN_USE.lock().contains(&log_dir) {
+            return Err(InstallError::LogDirInUse { path: log_dir });
+        }
+        let detect_clock_jumps = self.clock.is_none();
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let logs = LogFiles::open(LogsConfig::defaults(&log_dir), clock.now()).map_err(|source| InstallError::LogDir {
+            path: log_dir.clone(),
+            source,
+        })?;
+
+        set_limits(self.limits);
+        install_panic_hook();
+        ticks::clock(); // calibrate now, not on the first monitored call
+
+        let generation = next_generation();
+        let queue = Arc::new(QueueShared::new(generation, self.queue_capacity, self.overflow));
+        let (control_tx, control_rx) = crossbeam_channel::unbounded();
+        let published = Arc::new(Mutex::new(StatsSnapshot::default()));
+        let self_stats = Arc::new(SelfStats::default());
+        let collector = Collector::new(CollectorParts {
+            generation,
+            queue: Arc::clone(&queue),
+            control: control_rx,
+            clock,
+            detect_clock_jumps,
+            logs,
+            sinks: self.sinks,
+            published: Arc::clone(&published),
+            self_stats: Arc::clone(&self_stats),
+            orphan_baseline: ORPHAN_DROPS.load(Ordering::Relaxed),
+        });
+        LOG_DIRS_IN_USE.lock().push(log_dir.clone());
+        let dir_for_thread = log_dir.clone();
+        let thread = std::thread::Builder::new()
+            .name("monitor-collector".to_owned())
+            .spawn(move || {
+                collector.run();
+                LOG_DIRS_IN_USE.lock().retain(|dir| dir != &dir_for_thread);
+            })
+            .map_err(|error| {
+                LOG_DIRS_IN_USE.lock().retain(|dir| dir != &log_dir);
+                InstallError::Spawn(error)
+            })?;
+        *queue.collector.lock() = Some(thread.thread().clone());
+        let handle = Arc::new(Handle {
+            generation,
+            control: control_tx,
+            collector: thread.thread().clone(),
+            published,
+            self_stats,
+            flush_timeout: self.flush_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+        });
+        queue::activate(queue);
+        *current = Some(Arc::clone(&handle));
+        Ok(MonitorGuard {
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+fn next_generation() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    loop {
+        let generation = NEXT.fetch_add(1, Ordering::Relaxed);
+        if generation != 0 {
+            return generation;
+        }
+    }
+}
+
+/// The installed monitor, for the free functions (`stats()`, `flush()`…).
+static CURRENT: Mutex<Option<Arc<Handle>>> = Mutex::new(None);
+/// Log directories a collector thread is still writing.
+static LOG_DIRS_IN_USE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// What callers need to reach the collector.
+pub(crate) struct Handle {
+    pub(crate) generation: u32,
+    control: Sender<Control>,
+    collector: std::thread::Thread,
+    pub(crate) published: Arc<Mutex<StatsSnapshot>>,
+    pub(crate) self_stats: Arc<SelfStats>,
+    flush_timeout: Duration,
+    shutdown_timeout: Duration,
+}
+
+impl Handle {
+    /// Sends a request and waits up to `timeout` for the answer.
+    pub(crate) fn request<T>(&self, make: impl FnOnce(Sender<T>) -> Control, timeout: Duration) -> Option<T> {
+        let (reply_tx, reply_rx) = bounded(1);
+        self.control.send(make(reply_tx)).ok()?;
+        self.collector.unpark();
+        reply_rx.recv_timeout(timeout).ok()
+    }
+
+    pub(crate) fn flush(&self) -> bool {
+        if crate::collector::on_collector_thread() {
+            return false; // a sink flushing would wait for itself
+        }
+        self.request(Control::Flush, self.flush_timeout).is_some()
+    }
+}
+
+/// The installed monitor, if any.
+pub(crate) fn current() -> Option<Arc<Handle>> {
+    CURRENT.lock().clone()
+}
+
+/// Keeps the monitor installed. Dropping it drains the queues, writes and
+/// fsyncs the logs and joins the collector, waiting at most the
+/// [`shutdown_timeout`](MonitorBuilder::shutdown_timeout).
+///
+/// `std::process::exit` and `panic = "abort"` skip destructors: call
+/// [`flush`](Self::flush) before exiting that way.
+#[must_use = "dropping the guard uninstalls the monitor at once"]
+pub struct MonitorGuard {
+    handle: Arc<Handle>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MonitorGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorGuard")
+            .field("generation", &self.handle.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MonitorGuard {
+    /// Returns once every execution recorded before the call is written to
+    /// the logs, counted in the statistics, seen by the alert rules, and the
+    /// notifications it caused are handed to every notifier. Returns `false`
+    /// if the collector did not answer within the flush timeout.
+    pub fn flush(&self) -> bool {
+        self.handle.flush()
+    }
+
+    /// Test hook: makes the collector panic once, to show that the supervisor
+    /// restarts it without losing queued executions.
+    #[doc(hidden)]
+    pub fn __crash_collector(&self) {
+        let _ = self.handle.control.send(Control::Crash);
+        self.handle.collector.unpark();
+    }
+}
+
+impl Drop for MonitorGuard {
+    fn drop(&mut self) {
+        queue::deactivate(self.handle.generation);
+        let finished = self
+            .handle
+            .request(Control::Shutdown, self.handle.shutdown_timeout)
+            .is_some();
+        if finished {
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
+        } else {
+            eprintln!(
+                "monitor: the collector did not shut down within {:?}; some executions may not be written",
+                self.handle.shutdown_timeout
+            );
+        }
+        let mut current = CURRENT.lock();
+        if current.as_ref().is_some_and(|h| h.generation == self.handle.generation) {
+            *current = None;
+        }
+    }
+}
+
+/// A consistent snapshot of every function's statistics. Empty when no
+/// monitor is installed. Called from a sink or notifier (on the collector
+/// thread), it returns the snapshot published at the latest flush or tick.
+pub fn stats() -> StatsSnapshot {
+    let Some(handle) = current() else {
+        return StatsSnapshot::default();
+    };
+    if crate::collector::on_collector_thread() {
+        return handle.published.lock().clone();
+    }
+    handle
+        .request(Control::Snapshot, handle.flush_timeout)
+        .unwrap_or_else(|| handle.published.lock().clone())
+}
+
+/// Flushes the installed monitor, if any (see [`MonitorGuard::flush`]).
+pub fn flush() -> bool {
+    current().is_some_and(|handle| handle.flush())
+}

@@ -1,0 +1,207 @@
+//! The queue between callers and the collector: one bounded single-producer
+//! ring per recording thread (rtrb, a wait-free SPSC ring buffer), drained by
+//! the one collector thread.
+//!
+//! A shared multi-producer queue makes every core fight over the same cache
+//! lines; per-thread rings (as fastrace does) keep a push to a few uncontended
+//! loads and stores. A thread registers its ring with the installed monitor on
+//! its first push (a mutex, once per thread and monitor); after that a push is a
+//! relaxed generation check, a thread-local borrow and a ring write.
+//!
+//! Overflow: with [`Overflow::DropNewest`] a full ring drops the new event and
+//! counts it in the ring's `dropped` counter, which the collector turns into
+//! `dropped_events`, a gap line and an alert. With [`Overflow::Block`] the caller
+//! wakes the collector and waits for room.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::event::Event;
+
+/// What a caller does when its queue is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overflow {
+    /// Drop the new execution and count it exactly (`dropped_events`). Never blocks.
+    #[default]
+    DropNewest,
+    /// Wait until the collector makes room: back-pressure, nothing lost.
+    Block,
+}
+
+/// Generation of the installed monitor; 0 when none is installed. The only
+/// thing a monitored function reads when no monitor is installed.
+static GENERATION: AtomicU32 = AtomicU32::new(0);
+/// The installed monitor's queue side, for ring registration (slow path).
+static ACTIVE: Mutex<Option<Arc<QueueShared>>> = Mutex::new(None);
+/// Executions that could not reach any ring (thread-local storage already torn
+/// down at thread exit). Counted into the monitor's `dropped_events`.
+pub(crate) static ORPHAN_DROPS: AtomicU64 = AtomicU64::new(0);
+
+/// True when a monitor is installed. One relaxed load.
+#[inline(always)]
+pub(crate) fn enabled() -> bool {
+    GENERATION.load(Ordering::Relaxed) != 0
+}
+
+/// The queue side of an installed monitor, shared by producers and the collector.
+pub(crate) struct QueueShared {
+    pub(crate) generation: u32,
+    pub(crate) capacity: usize,
+    pub(crate) overflow: Overflow,
+    /// Rings registered by threads but not yet adopted by the collector.
+    pub(crate) new_rings: Mutex<Vec<Ring>>,
+    /// Set by a blocked producer; the collector checks it instead of sleeping.
+    pub(crate) wake_requested: AtomicBool,
+    pub(crate) collector: Mutex<Option<std::thread::Thread>>,
+}
+
+impl QueueShared {
+    pub(crate) fn new(generation: u32, capacity: usize, overflow: Overflow) -> Self {
+        QueueShared {
+            generation,
+            capacity,
+            overflow,
+            new_rings: Mutex::new(Vec::new()),
+            wake_requested: AtomicBool::new(false),
+            collector: Mutex::new(None),
+        }
+    }
+
+    fn wake_collector(&self) {
+        self.wake_requested.store(true, Ordering::Release);
+        if let Some(thread) = self.collector.lock().as_ref() {
+            thread.unpark();
+        }
+    }
+}
+
+/// The collector's end of one thread's ring.
+pub(crate) struct Ring {
+    pub(crate) consumer: rtrb::Consumer<Event>,
+    pub(crate) dropped: Arc<AtomicU64>,
+    /// Dropped count already reported as a gap.
+    pub(crate) dropped_seen: u64,
+    pub(crate) thread_name: Arc<str>,
+}
+
+struct LocalProducer {
+    generation: u32,
+    producer: rtrb::Producer<Event>,
+    dropped: Arc<AtomicU64>,
+    shared: Arc<QueueShared>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<LocalProducer>> = const { RefCell::new(None) };
+}
+
+/// Makes `shared` the queue that pushes go to.
+pub(crate) fn activate(shared: Arc<QueueShared>) {
+    let generation = shared.generation;
+    *ACTIVE.lock() = Some(shared);
+    GENERATION.store(generation, Ordering::Release);
+}
+
+/// Stops new pushes from reaching `generation`'s queue.
+pub(crate) fn deactivate(generation: u32) {
+    let mut active = ACTIVE.lock();
+    if active.as_ref().is_some_and(|shared| shared.generation == generation) {
+        *active = None;
+        let _ = GENERATION.compare_exchange(generation, 0, Ordering::AcqRel, Ordering::Relaxed);
+    }
+}
+
+/// Hands an event to the installed monitor's collector.
+#[inline]
+pub(crate) fn push(event: Event) {
+    let generation = GENERATION.load(Ordering::Relaxed);
+    if generation == 0 {
+        return;
+    }
+    let handled = LOCAL
+        .try_with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else {
+                return false;
+            };
+            if local.as_ref().is_none_or(|p| p.generation != generation) {
+                *local = register(generation);
+            }
+            match local.as_mut() {
+                Some(producer) => push_local(producer, event),
+                // The monitor was uninstalled meanwhile: nothing to record into.
+                None => true,
+            }
+        })
+        .unwrap_or(false);
+    if !handled {
+        ORPHAN_DROPS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Pushes into this thread's ring. Always accounts for the event: queued, or
+/// counted as dropped.
+#[inline]
+fn push_local(local: &mut LocalProducer, event: Event) -> bool {
+    match local.producer.push(event) {
+        Ok(()) => true,
+        Err(rtrb::PushError::Full(event)) => push_full(local, event),
+    }
+}
+
+#[cold]
+fn push_full(local: &mut LocalProducer, mut event: Event) -> bool {
+    if local.shared.overflow == Overflow::DropNewest {
+        local.dropped.fetch_add(1, Ordering::Relaxed);
+        drop(event);
+        return true;
+    }
+    let mut spins = 0u32;
+    loop {
+        if GENERATION.load(Ordering::Relaxed) != local.generation {
+            // The monitor is shutting down: nobody will drain this ring again.
+            local.dropped.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        local.shared.wake_collector();
+        if spins < 64 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+        spins = spins.saturating_add(1);
+        match local.producer.push(event) {
+            Ok(()) => return true,
+            Err(rtrb::PushError::Full(back)) => event = back,
+        }
+    }
+}
+
+#[cold]
+fn register(generation: u32) -> Option<LocalProducer> {
+    let shared = ACTIVE.lock().clone()?;
+    if shared.generation != generation {
+        return None;
+    }
+    let (producer, consumer) = rtrb::RingBuffer::new(shared.capacity);
+    let dropped = Arc::new(AtomicU64::new(0));
+    let thread = std::thread::current();
+    let thread_name: Arc<str> = match thread.name() {
+        Some(name) => name.into(),
+        None => format!("{:?}", thread.id()).into(),
+    };
+    shared.new_rings.lock().push(Ring {
+        consumer,
+        dropped: Arc::clone(&dropped),
+        dropped_seen: 0,
+        thread_name,
+    });
+    Some(LocalProducer {
+        generation,
+        producer,
+        dropped,
+        shared,
+    })
+}

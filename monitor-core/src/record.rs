@@ -1,0 +1,36 @@
+//! What sinks are handed: one borrowed view of a finished execution.
+
+use std::time::{Duration, SystemTime};
+
+use crate::capture::Failure;
+use crate::event::Status;
+use crate::span_trace::ExecutionTrace;
+
+/// One finished execution, as the collector hands it to every [`Sink`](crate::Sink).
+#[derive(Clone, Copy, Debug)]
+pub struct ExecutionRecord<'a> {
+    /// The function's (or span's) name.
+    pub name: &'a str,
+    /// The `trigger` label.
+    pub trigger_type: &'a str,
+    /// How it ended.
+    pub status: Status,
+    /// When it started (UTC, from the monitor's clock).
+    pub timestamp: SystemTime,
+    /// How long it took (monotonic clock).
+    pub duration: Duration,
+    /// The name of the thread it ran on (`ThreadId(N)` for unnamed threads).
+    pub thread: &'a str,
+    /// Error or panic details.
+    pub failure: Option<&'a Failure>,
+    /// For spans: the time the span was entered.
+    pub busy: Option<Duration>,
+    /// For root spans: the tree of child spans.
+    pub trace: Option<&'a ExecutionTrace>,
+    /// Module the function was written in (`target` for spans).
+    pub module_path: &'a str,
+    /// Source file.
+    pub file: &'a str,
+    /// Source line.
+    pub line: u32,
+}

@@ -1,0 +1,131 @@
+//! A log-linear latency histogram: exact below 128 ns, then 64 sub-buckets per
+//! power of two (relative error under 1.6 %), like HdrHistogram with two
+//! significant digits. Recording is an index computation and an increment.
+
+use serde::{Deserialize, Serialize};
+
+const LINEAR: u64 = 128;
+const SUB_BUCKET_BITS: u32 = 6;
+const SUB_BUCKETS: u64 = 1 << SUB_BUCKET_BITS;
+
+/// Latency histogram over nanoseconds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Histogram {
+    counts: Vec<u64>,
+    total: u64,
+}
+
+fn index_of(value: u64) -> usize {
+    if value < LINEAR {
+        return value as usize;
+    }
+    let exponent = 63 - value.leading_zeros(); // >= 7
+    let shift = exponent - SUB_BUCKET_BITS;
+    let mantissa = (value >> shift) - SUB_BUCKETS; // 0..64
+    (LINEAR + u64::from(exponent - 7) * SUB_BUCKETS + mantissa) as usize
+}
+
+/// The smallest and largest value that land in bucket `index`.
+fn bounds_of(index: usize) -> (u64, u64) {
+    let index = index as u64;
+    if index < LINEAR {
+        return (index, index);
+    }
+    let exponent = (index - LINEAR) / SUB_BUCKETS + 7;
+    let mantissa = (index - LINEAR) % SUB_BUCKETS + SUB_BUCKETS;
+    let shift = exponent as u32 - SUB_BUCKET_BITS;
+    let low = mantissa << shift;
+    (low, low + ((1u64 << shift) - 1))
+}
+
+impl Histogram {
+    pub(crate) fn record(&mut self, nanos: u64) {
+        let index = index_of(nanos);
+        if index >= self.counts.len() {
+            self.counts.resize(index + 1, 0);
+        }
+        self.counts[index] += 1;
+        self.total += 1;
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The value at quantile `q` (0..=1): the midpoint of the bucket holding it.
+    pub(crate) fn quantile(&self, q: f64) -> Option<u64> {
+        if self.total == 0 {
+            return None;
+        }
+        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+        let mut seen = 0;
+        for (index, &count) in self.counts.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                let (low, high) = bounds_of(index);
+                return Some(low + (high - low) / 2);
+            }
+        }
+        None
+    }
+
+    /// Sparse form for persistence: `[[bucket, count], ...]`.
+    pub(crate) fn to_sparse(&self) -> SparseHistogram {
+        SparseHistogram(
+            self.counts
+                .iter()
+                .enumerate()
+                .filter(|(_, &count)| count > 0)
+                .map(|(index, &count)| (index as u32, count))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn from_sparse(sparse: &SparseHistogram) -> Self {
+        let mut histogram = Histogram::default();
+        for &(index, count) in &sparse.0 {
+            let index = index as usize;
+            if index >= 8192 {
+                continue; // not a bucket this histogram can produce
+            }
+            if index >= histogram.counts.len() {
+                histogram.counts.resize(index + 1, 0);
+            }
+            histogram.counts[index] += count;
+            histogram.total += count;
+        }
+        histogram
+    }
+}
+
+/// The persisted form of a [`Histogram`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SparseHistogram(pub(crate) Vec<(u32, u64)>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_lands_in_a_bucket_that_contains_it() {
+        for value in (0..10_000u64).chain([1 << 20, 123_456_789, u64::MAX / 3, u64::MAX]) {
+            let (low, high) = bounds_of(index_of(value));
+            assert!(low <= value && value <= high, "{value} not in {low}..={high}");
+            assert!((high - low) as f64 <= value as f64 / 63.0 + 1.0);
+        }
+    }
+
+    #[test]
+    fn quantiles_are_within_bucket_precision() {
+        let mut histogram = Histogram::default();
+        for value in 1..=1000u64 {
+            histogram.record(value * 1000);
+        }
+        let p50 = histogram.quantile(0.5).unwrap() as f64;
+        assert!((p50 - 500_000.0).abs() / 500_000.0 < 0.02, "{p50}");
+        let p99 = histogram.quantile(0.99).unwrap() as f64;
+        assert!((p99 - 990_000.0).abs() / 990_000.0 < 0.02, "{p99}");
+        let round_trip = Histogram::from_sparse(&histogram.to_sparse());
+        assert_eq!(round_trip, histogram);
+    }
+}

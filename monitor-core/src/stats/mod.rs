@@ -1,0 +1,173 @@
+//! Per-function statistics: what the collector keeps ([`FunctionRecord`]) and
+//! what hosts read ([`FunctionStats`] inside a [`StatsSnapshot`]).
+
+mod histogram;
+mod patterns;
+mod record;
+
+pub(crate) use histogram::{Histogram, SparseHistogram};
+pub(crate) use patterns::PatternTable;
+pub(crate) use record::FunctionRecord;
+
+use serde::Serialize;
+
+use crate::event::Status;
+use crate::timestamp::Timestamp;
+
+/// Whether a function is healthy, as judged by the alert rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunctionStatus {
+    /// Running normally.
+    #[default]
+    Active,
+    /// Failing often: the high-error-rate rule fires.
+    Degraded,
+    /// Failing every time: the consecutive-failures rule fires.
+    Error,
+}
+
+impl FunctionStatus {
+    /// The lowercase word used in reports and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionStatus::Active => "active",
+            FunctionStatus::Degraded => "degraded",
+            FunctionStatus::Error => "error",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> FunctionStatus {
+        match text {
+            "degraded" => FunctionStatus::Degraded,
+            "error" => FunctionStatus::Error,
+            _ => FunctionStatus::Active,
+        }
+    }
+}
+
+/// The latest error of a function.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LastError {
+    /// When it happened.
+    pub time: Timestamp,
+    /// The error's type name, or `panic`.
+    pub error_type: String,
+    /// Its message (capped).
+    pub message: String,
+}
+
+/// One recurring kind of error of a function: type plus message with numbers,
+/// ids and hex normalised away.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ErrorPattern {
+    /// The normalised `type: message` text.
+    pub fingerprint: String,
+    /// How many errors matched it.
+    pub count: u64,
+    /// The latest full message that matched it.
+    pub example: String,
+    /// When it was last seen.
+    pub last_seen: Timestamp,
+}
+
+/// Statistics of one monitored function (or span name).
+///
+/// `total_executions == success_count + error_count + panic_count`; futures
+/// dropped before completion are counted apart in `cancelled_count`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FunctionStats {
+    /// The function's name (`module::function`, `module::Type::method`, the
+    /// attribute's `name`, or `target::span` for spans).
+    pub name: String,
+    /// The `trigger` label (`call`, `span`, or what the attribute says).
+    pub trigger_type: String,
+    /// `active`, `degraded` or `error`.
+    pub status: FunctionStatus,
+    /// Completed executions: successes, errors and panics.
+    pub total_executions: u64,
+    /// Executions that returned anything but `Err`.
+    pub success_count: u64,
+    /// Executions that returned `Err` (or spans with an ERROR event).
+    pub error_count: u64,
+    /// Executions that panicked.
+    pub panic_count: u64,
+    /// Async executions dropped before they completed (not in `total_executions`).
+    pub cancelled_count: u64,
+    /// `success_count / total_executions`, from 0 to 1 (1 with no executions).
+    pub success_rate: f64,
+    /// Failures in a row up to the latest execution.
+    pub consecutive_failures: u64,
+    /// Mean duration in milliseconds.
+    pub mean_ms: Option<f64>,
+    /// Shortest duration in milliseconds.
+    pub min_ms: Option<f64>,
+    /// Longest duration in milliseconds.
+    pub max_ms: Option<f64>,
+    /// Median duration in milliseconds (histogram, within 1.6 %).
+    pub p50_ms: Option<f64>,
+    /// 95th percentile duration in milliseconds.
+    pub p95_ms: Option<f64>,
+    /// 99th percentile duration in milliseconds.
+    pub p99_ms: Option<f64>,
+    /// When the latest execution started.
+    pub last_execution_time: Option<Timestamp>,
+    /// How the latest execution ended.
+    pub last_execution_status: Option<Status>,
+    /// The latest error or panic.
+    pub last_error: Option<LastError>,
+    /// For functions declared `every = "…"`: when the next run is due.
+    pub next_scheduled_time: Option<Timestamp>,
+    /// The most frequent error patterns, most frequent first (at most 5).
+    pub top_error_patterns: Vec<ErrorPattern>,
+}
+
+/// A consistent copy of every function's statistics, taken by the collector.
+///
+/// ```
+/// let snapshot = monitor_core::stats();
+/// // Without an installed monitor the snapshot is empty.
+/// assert!(snapshot.iter().next().is_none());
+/// assert_eq!(snapshot.dropped_events, 0);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StatsSnapshot {
+    /// Every function seen, sorted by name.
+    pub functions: Vec<FunctionStats>,
+    /// Executions dropped because a queue was full (exact).
+    pub dropped_events: u64,
+}
+
+impl StatsSnapshot {
+    /// The statistics of the function called `name`.
+    pub fn get(&self, name: &str) -> Option<&FunctionStats> {
+        self.functions
+            .binary_search_by(|f| f.name.as_str().cmp(name))
+            .ok()
+            .map(|index| &self.functions[index])
+    }
+
+    /// Every function, sorted by name.
+    pub fn iter(&self) -> std::slice::Iter<'_, FunctionStats> {
+        self.functions.iter()
+    }
+
+    /// Number of functions.
+    pub fn len(&self) -> usize {
+        self.functions.len()
+    }
+
+    /// True when no function has been seen.
+    pub fn is_empty(&self) -> bool {
+        self.functions.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for &'a StatsSnapshot {
+    type Item = &'a FunctionStats;
+    type IntoIter = std::slice::Iter<'a, FunctionStats>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.functions.iter()
+    }
+}

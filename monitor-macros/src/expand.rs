@@ -1,0 +1,266 @@
+//! Code generation for `#[monitored]`.
+//!
+//! Three shapes, chosen from the signature:
+//!
+//! - **closure** (most functions): the body moves into
+//!   `call(move || -> Ret { body })`, which keeps the body's type inference
+//!   (`?`, `.into()`, `.collect()`, `return` inside loops) and lets the
+//!   expansion classify the returned value by type.
+//! - **async**: `MonitoredFuture::<Ret, _>::new(&CALLSITE, async move { body }).await`;
+//!   the same for the `Box::pin(async move { … })` body that `#[async_trait]`
+//!   produces, so the future's execution is timed, not its creation.
+//! - **inline** (`-> impl Trait`, `-> !`, `#[track_caller]`): a scope guard,
+//!   no closure (a closure would move the reported panic location).
+//!
+//! Generated code names only `::core::…` and `::monitor::__private::…`, and
+//! uses mixed-site hygiene for its own locals, so it cannot collide with or be
+//! shadowed by the host's names.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::visit::Visit;
+use syn::{Block, Expr, FnArg, ItemFn, Pat, ReturnType, Stmt, Type};
+
+use crate::attr::Args;
+
+pub(crate) fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
+    let callsite = callsite_static(args, &function);
+    let is_method = mentions_self(&function.sig);
+    let body = &function.block;
+    let new_body = if function.sig.asyncness.is_some() {
+        async_body(&function.sig.output, &function.sig.inputs, body, is_method)
+    } else if let Some(inner) = async_trait_future(body) {
+        boxed_future_body(inner, body, is_method)
+    } else if needs_inline(&function) {
+        inline_body(body, is_method)
+    } else {
+        closure_body(&function.sig.output, &function.sig.inputs, body, is_method)
+    };
+    let block: TokenStream = quote!({ #callsite #new_body });
+    function.block = Box::new(syn::parse2(block).expect("the expansion is a block"));
+    function.into_token_stream()
+}
+
+fn callsite_static(args: &Args, function: &ItemFn) -> TokenStream {
+    let fn_name = function.sig.ident.to_string();
+    let fn_name = fn_name.trim_start_matches("r#");
+    let name = args.name.as_ref().map(|lit| lit.value()).unwrap_or_default();
+    let trigger = args
+        .trigger
+        .as_ref()
+        .map(|lit| lit.value())
+        .unwrap_or_else(|| "call".to_owned());
+    let slow = args.slow_nanos.unwrap_or(0);
+    let every = args.every_nanos.unwrap_or(0);
+    let callsite = callsite_ident();
+    quote! {
+        static #callsite: ::monitor::__private::Callsite = ::monitor::__private::Callsite::new(
+            #name,
+            ::core::module_path!(),
+            #fn_name,
+            #trigger,
+            ::core::file!(),
+            ::core::line!(),
+            #slow,
+            #every,
+        );
+    }
+}
+
+fn callsite_ident() -> syn::Ident {
+    syn::Ident::new("__MONITOR_CALLSITE", Span::mixed_site())
+}
+
+fn local(name: &str) -> syn::Ident {
+    syn::Ident::new(name, Span::mixed_site())
+}
+
+/// A receiver, or `Self` anywhere in the signature: the function lives in an
+/// impl or trait, and is named after `Self`.
+fn mentions_self(sig: &syn::Signature) -> bool {
+    struct FindSelf(bool);
+    impl<'ast> Visit<'ast> for FindSelf {
+        fn visit_receiver(&mut self, _: &'ast syn::Receiver) {
+            self.0 = true;
+        }
+        fn visit_ident(&mut self, ident: &'ast proc_macro2::Ident) {
+            if ident == "Self" {
+                self.0 = true;
+            }
+        }
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            if mac.tokens.to_string().contains("Self") {
+                self.0 = true;
+            }
+        }
+    }
+    let mut finder = FindSelf(false);
+    finder.visit_signature(sig);
+    finder.0
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct FindImpl(bool);
+    impl<'ast> Visit<'ast> for FindImpl {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = FindImpl(false);
+    finder.visit_type(ty);
+    finder.0
+}
+
+fn needs_inline(function: &ItemFn) -> bool {
+    let track_caller = function.attrs.iter().any(|attr| attr.path().is_ident("track_caller"));
+    let awkward_return = match &function.sig.output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) => matches!(**ty, Type::Never(_)) || contains_impl_trait(ty),
+    };
+    track_caller || awkward_return
+}
+
+fn guard_start(kind: TokenStream, is_method: bool) -> TokenStream {
+    let callsite = callsite_ident();
+    if is_method {
+        quote!(#kind::start_method(&#callsite, ::monitor::__private::type_name::<Self>))
+    } else {
+        quote!(#kind::start(&#callsite))
+    }
+}
+
+/// `(&&&&&&&Classify(&value)).__monitor_outcome()`: picks the most specific
+/// classification that applies to the value's concrete type.
+fn classify(value: &syn::Ident) -> TokenStream {
+    quote! {
+        || {
+            #[allow(unused_imports)]
+            use ::monitor::__private::{
+                ClassifyAny as _, ClassifyBoxError as _, ClassifyDebug as _, ClassifyDisplay as _,
+                ClassifyDynError as _, ClassifyError as _, ClassifyResult as _,
+            };
+            (&&&&&&&::monitor::__private::Classify(&#value)).__monitor_outcome()
+        }
+    }
+}
+
+/// `let a = a;` for each plain parameter, so every parameter moves into the
+/// closure or async block and is dropped there in the usual order.
+fn rebind_parameters<'a>(inputs: impl IntoIterator<Item = &'a FnArg>) -> TokenStream {
+    let mut rebinds = TokenStream::new();
+    for input in inputs {
+        let FnArg::Typed(typed) = input else { continue };
+        let Pat::Ident(pat) = &*typed.pat else { continue };
+        if pat.by_ref.is_some() || pat.subpat.is_some() {
+            continue;
+        }
+        let ident = &pat.ident;
+        let mutability = &pat.mutability;
+        rebinds.extend(quote! {
+            #[allow(unused_variables, unused_mut, clippy::redundant_locals)]
+            let #mutability #ident = #ident;
+        });
+    }
+    rebinds
+}
+
+fn statements(block: &Block) -> TokenStream {
+    let stmts = &block.stmts;
+    quote!(#(#stmts)*)
+}
+
+fn closure_body(
+    output: &ReturnType,
+    inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
+    body: &Block,
+    is_method: bool,
+) -> TokenStream {
+    let ret = match output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    };
+    let guard = local("__monitor_guard");
+    let value = local("__monitor_value");
+    let start = guard_start(quote!(::monitor::__private::ExecutionGuard), is_method);
+    let rebinds = rebind_parameters(inputs);
+    let stmts = statements(body);
+    let classify = classify(&value);
+    quote_spanned! {Span::mixed_site()=>
+        let #guard = #start;
+        let #value = ::monitor::__private::call(move || -> #ret { #rebinds #stmts });
+        #guard.finish(#classify);
+        #value
+    }
+}
+
+fn async_body(
+    output: &ReturnType,
+    inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
+    body: &Block,
+    is_method: bool,
+) -> TokenStream {
+    let ret = match output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) if contains_impl_trait(ty) => quote!(_),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    };
+    let rebinds = rebind_parameters(inputs);
+    let stmts = statements(body);
+    monitored_future(ret, quote!({ #rebinds #stmts }), is_method)
+}
+
+/// The awaiting part shared by `async fn` and `#[async_trait]` bodies.
+fn monitored_future(ret: TokenStream, inner: TokenStream, is_method: bool) -> TokenStream {
+    let callsite = callsite_ident();
+    let value = local("__monitor_value");
+    let completion = local("__monitor_completion");
+    let classify = classify(&value);
+    let wrap = if is_method {
+        quote!(::monitor::__private::MonitoredFuture::<#ret, _>::new_method(&#callsite, ::monitor::__private::type_name::<Self>, async move #inner))
+    } else {
+        quote!(::monitor::__private::MonitoredFuture::<#ret, _>::new(&#callsite, async move #inner))
+    };
+    quote! {
+        let (#value, #completion) = #wrap.await;
+        #completion.finish(#classify);
+        #value
+    }
+}
+
+/// `#[async_trait]` turns `async fn f() -> T { body }` into
+/// `fn f() -> Pin<Box<dyn Future<Output = T> + …>> { Box::pin(async move { body }) }`.
+/// Returns the inner `async move` block when the body has that shape.
+fn async_trait_future(body: &Block) -> Option<&syn::ExprAsync> {
+    let [Stmt::Expr(Expr::Call(call), None)] = body.stmts.as_slice() else {
+        return None;
+    };
+    let Expr::Path(func) = &*call.func else { return None };
+    let segments: Vec<String> = func.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let is_box_pin = segments.len() >= 2 && segments[segments.len() - 1] == "pin" && segments[segments.len() - 2] == "Box";
+    if !is_box_pin || call.args.len() != 1 {
+        return None;
+    }
+    match call.args.first() {
+        Some(Expr::Async(inner)) if inner.capture.is_some() => Some(inner),
+        _ => None,
+    }
+}
+
+fn boxed_future_body(inner: &syn::ExprAsync, body: &Block, is_method: bool) -> TokenStream {
+    let Some(Stmt::Expr(Expr::Call(call), None)) = body.stmts.first() else {
+        unreachable!("checked by async_trait_future")
+    };
+    let func = &call.func;
+    let inner_block = &inner.block;
+    let awaited = monitored_future(quote!(_), inner_block.to_token_stream(), is_method);
+    quote!(#func(async move { #awaited }))
+}
+
+fn inline_body(body: &Block, is_method: bool) -> TokenStream {
+    let guard = local("__monitor_guard");
+    let start = guard_start(quote!(::monitor::__private::InlineGuard), is_method);
+    quote! {
+        let #guard = #start;
+        #body
+    }
+}

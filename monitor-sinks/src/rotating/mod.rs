@@ -1,0 +1,153 @@
+//! Rotating JSON Lines files with retention, that never lose or split a line.
+//!
+//! A [`RotatingLog`] is written by one thread (the collector). It receives
+//! already-serialized lines, each a complete JSON object ending in `\n`, and
+//! the current wall-clock time (`now`, UTC) on every call: it never reads the
+//! system clock itself.
+//!
+//! # File names (a stable format)
+//!
+//! In the directory of a log whose base name is `base`:
+//!
+//! | file | name |
+//! |---|---|
+//! | being written | `current{_base}.log` — `current.log` when `base` is empty, else e.g. `current_errors.log` |
+//! | rotated | `{stamp}{_base}.log`, e.g. `2026-12-03.log`, `20261204T101112Z_errors.log`, `2026-12-03_alerts.log` |
+//! | rotated, name taken | `{stamp}{_base}.{N}.log` with N = 1, 2, 3, … (no leading zeros), e.g. `2026-12-04.1.log`, `2026-12-04_alerts.2.log` |
+//! | compressed | the rotated name plus `.gz`, e.g. `2026-12-03.log.gz`, `2026-12-04.1.log.gz` |
+//! | compression in progress | the rotated name plus `.gz.tmp` (removed at [`RotatingLog::open`]) |
+//!
+//! The stamp, always UTC, depends on the [`Rotation`]:
+//!
+//! | policy | stamp | meaning |
+//! |---|---|---|
+//! | [`Rotation::Daily`] | `YYYY-MM-DD` | the day that ended |
+//! | [`Rotation::Hourly`] | `YYYY-MM-DDTHH` | the hour that ended |
+//! | [`Rotation::Size`] | `YYYYMMDDTHHMMSSZ` | the instant of the rotation |
+//! | [`Rotation::DailyOrSize`] | `YYYY-MM-DD` | the day of the file; several files of one day get counters in order |
+//!
+//! A rotation never replaces an existing file: when `{stamp}{_base}.log` (or
+//! its `.gz`) exists, the first free counter is used. Counters only grow
+//! within a run, so `(stamp, counter)` orders the files of a log.
+//!
+//! The presets: [`LogFileConfig::executions`] (`current.log`, daily,
+//! 30 days), [`LogFileConfig::errors`] (`current_errors.log`, before passing
+//! 10 MiB, `YYYYMMDDTHHMMSSZ_errors.log`, 90 days) and
+//! [`LogFileConfig::alerts`] (`current_alerts.log`, daily,
+//! `YYYY-MM-DD_alerts.log`, 90 days).
+//!
+//! # Rotation
+//!
+//! Rotation happens between lines, so a line never straddles two files.
+//!
+//! * **Size**: before writing a line, if the current file is not empty and
+//!   its size plus the line's length would *exceed* the limit, the file is
+//!   rotated first. A line that exactly reaches the limit stays; a line larger
+//!   than the limit goes alone into a fresh file.
+//! * **Daily / hourly**: before the first line whose `now` lies outside the
+//!   period of the current file. An empty current file is not rotated (it is
+//!   simply reused for the new period).
+//! * **Start-up**: a non-empty current file left by an earlier run is rotated
+//!   at [`RotatingLog::open`] under the name of *its* period when that differs
+//!   from the period of `now`. Its period is taken from the `"timestamp"`
+//!   field (RFC 3339) of its first line, else from its modification time. For
+//!   [`Rotation::Size`] and [`Rotation::Never`] the file is simply appended to.
+//!   A torn last line left by a crash is ended with `\n` before new lines.
+//!
+//! # Retention
+//!
+//! Run at open and after each rotation (after each compression when
+//! compressing). It considers exactly the names `{stamp}{_base}[.N].log` and
+//! `{stamp}{_base}[.N].log.gz` where the stamp is a valid date/time in any of
+//! the three stamp formats above; the current file, `.gz.tmp` files and any
+//! other name (`notes.txt`, `current.log.bak`, `2026-12-04-other.log`, files of
+//! other bases) are never deleted.
+//!
+//! * **Age** (`max_age`): a file is deleted when `now − stamp` is *strictly
+//!   greater* than `max_age`; a file whose stamp is exactly `max_age` old is
+//!   kept. The stamp is the start of the file's day or hour, or the rotation
+//!   instant. With 30 days, `2026-11-04.log` is kept at
+//!   `2026-12-04T00:00:00Z` and deleted from `2026-12-04T00:00:00.000000001Z`.
+//! * **Count** (`max_files = N`): the N newest rotated files (by stamp, then
+//!   counter) are kept — exactly N remain when there were more. The current
+//!   file does not count; `X.log` and `X.log.gz` count once.
+//!
+//! # Faults
+//!
+//! [`RotatingLog::write_line`], [`flush`](RotatingLog::flush) and
+//! [`sync`](RotatingLog::sync) never return errors and never panic. When
+//! opening, writing or rotating fails (disk full, permission denied, the
+//! directory removed):
+//!
+//! * lines are kept in memory, in order, up to
+//!   [`LogFileConfig::max_buffered_bytes`]; beyond that the **newest** lines
+//!   are dropped and counted in [`SinkHealth::dropped_lines`] (the lines kept
+//!   are the ones closest to the start of the problem, and the file gets one
+//!   gap);
+//! * [`RotatingLog::health`] reports `failing = true` with the error text;
+//! * one notice is printed on standard error per failure episode;
+//! * the write is retried on every [`flush`](RotatingLog::flush) and, from
+//!   `write_line`, every 1024 lines or once a second of `now`; the directory
+//!   and file are re-created when missing;
+//! * on success the buffered lines are written in order (with the rotations
+//!   that fell due meanwhile), `failing` becomes `false` and a recovery
+//!   notice is printed.
+//!
+//! Lines are only ever counted as written in whole: if a write stops inside a
+//! line, the torn part is cut off the file (or, if that fails too, ended with
+//! `\n`) and the whole line is written again.
+//!
+//! At every flush (about each 64 KiB of lines, and each explicit `flush`)
+//! the writer compares the device/inode of `current{_base}.log` with the
+//! open file; if it was renamed (logrotate) or removed, a fresh current file
+//! is opened.
+//!
+//! # Other behaviour
+//!
+//! * Created files have mode [`LogFileConfig::file_mode`] (default `0o640`)
+//!   on unix; created directories the same with `x` added where `r` is set.
+//! * With [`LogFileConfig::compress`], a rotated file `X.log` is gzipped on a
+//!   background thread to `X.log.gz.tmp`, synced, renamed to `X.log.gz`, and
+//!   only then is `X.log` removed. A crash leaves at worst a `.gz.tmp` (removed
+//!   at the next open) next to the intact `X.log`, which is compressed again.
+//! * One `RotatingLog` per directory and base name: two writers on the same
+//!   files are not coordinated.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use monitor_sinks::rotating::{LogFileConfig, Retention, Rotation, RotatingLog};
+//!
+//! let dir = std::env::temp_dir().join(format!("rotating-mod-doc-{}", std::process::id()));
+//! let mut config = LogFileConfig::new(&dir, "alerts", Rotation::Hourly, Retention::days(90));
+//! config.file_mode = 0o600;
+//! let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(20_791 * 86_400 + 10 * 3600);
+//! let mut log = RotatingLog::open(config, t0)?;
+//! log.write_line(b"{\"timestamp\":\"2026-12-04T10:00:00Z\",\"msg\":\"hi\"}\n", t0);
+//! log.write_line(b"{\"msg\":\"later\"}", t0 + Duration::from_secs(3600));
+//! log.flush(t0 + Duration::from_secs(3600));
+//! assert!(dir.join("2026-12-04T10_alerts.log").exists());
+//! assert!(dir.join("current_alerts.log").exists());
+//! # drop(log);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod compress;
+mod config;
+mod fs;
+mod naming;
+mod retention;
+mod writer;
+
+pub use config::{
+    LogFileConfig, Rotation, DEFAULT_FILE_MODE, DEFAULT_MAX_BUFFERED_BYTES, TEN_MIB,
+};
+pub use retention::Retention;
+pub use writer::{RotatingLog, SinkHealth};
+
+#[doc(hidden)]
+pub use fs::{FileId, FileMeta, LogFile, LogFs, ReadSeek, RealFs};

@@ -1,0 +1,367 @@
+//! [`PersistentStats`]: batching, retry and back-off around [`StatsStore`].
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{StatsStore, StoreError, StoreErrorKind, StoreOptions, StoredFunctionStats};
+
+/// The file name of the statistics database inside the log directory.
+pub const STATS_FILE_NAME: &str = "stats.db";
+
+/// Options of [`PersistentStats`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersistOptions {
+    /// The database file, normally `<log_dir>/stats.db`.
+    pub path: PathBuf,
+    /// Save pending rows at most this often. Default: 500 ms.
+    pub save_interval: Duration,
+    /// Save early once this many distinct rows are pending. Default: 10 000.
+    pub max_pending: usize,
+    /// Wait this long after the first failure before retrying; the wait
+    /// doubles after each further failure. Default: 250 ms.
+    pub initial_backoff: Duration,
+    /// The longest wait between retries. Default: 30 s.
+    pub max_backoff: Duration,
+    /// How long one SQLite call waits for another connection's lock.
+    /// Default: 200 ms.
+    pub busy_timeout: Duration,
+}
+
+impl PersistOptions {
+    /// Default options for the database file at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        PersistOptions {
+            path: path.into(),
+            save_interval: Duration::from_millis(500),
+            max_pending: 10_000,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+            busy_timeout: StoreOptions::default().busy_timeout,
+        }
+    }
+
+    /// Default options for `<log_dir>/stats.db`.
+    pub fn in_log_dir(log_dir: impl AsRef<Path>) -> Self {
+        Self::new(log_dir.as_ref().join(STATS_FILE_NAME))
+    }
+}
+
+/// What a save attempt of [`PersistentStats`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PersistEvent {
+    /// The pending rows were committed.
+    Saved {
+        /// How many rows were written.
+        rows: usize,
+    },
+    /// Opening, loading or saving failed; the pending rows are kept and the
+    /// next attempt waits for the back-off.
+    Failed {
+        /// The error, as a complete sentence.
+        error: String,
+        /// True for the first failure of a failure episode (alert once),
+        /// false for the retries that follow. A failure of
+        /// [`PersistentStats::open`] starts an episode without an event (see
+        /// [`PersistentStats::health`]), so the retries after it report false.
+        first_in_episode: bool,
+    },
+    /// The first successful save after failures: the episode is over.
+    Recovered {
+        /// How many rows were written.
+        rows: usize,
+    },
+    /// The database could not be opened by [`PersistentStats::open`] and has
+    /// now become available: these are the rows stored in it, which the
+    /// caller never saw. This event also ends the failure episode (it is the
+    /// recovery of the failed open).
+    ///
+    /// **Contract:** the caller must merge these rows into its in-memory
+    /// statistics (stored totals + what was counted since start, histograms
+    /// merged) and [`stage`](PersistentStats::stage) the merged rows.
+    /// Pending rows whose names appear here were staged from incomplete
+    /// totals and have been discarded, so that stored counts are never
+    /// overwritten by smaller ones; pending rows of other functions are kept
+    /// and saved by a later call.
+    LateLoad(Vec<StoredFunctionStats>),
+}
+
+/// The state of persistence, for health endpoints and alerts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// The last attempt (open, load or save) failed and no success followed.
+    pub failing: bool,
+    /// The most recent error, kept after recovery for diagnosis.
+    pub last_error: Option<String>,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    /// Rows waiting to be saved.
+    pub pending_rows: usize,
+    /// Where a corrupt database was moved by the most recent open that found
+    /// one (never deleted).
+    pub moved_aside: Option<PathBuf>,
+}
+
+/// The persistence side of the collector thread: keeps the latest row of
+/// every changed function in memory and writes them to the [`StatsStore`]
+/// in batches, with exponential back-off while the database is unavailable.
+///
+/// Time is passed in by the caller (`now`), so that the policy is
+/// deterministic and testable. Nothing here panics or blocks for longer than
+/// the busy timeout per SQLite call; a failing database only delays saving,
+/// rows stay pending in memory (at most one per function) until a save
+/// commits.
+#[derive(Debug)]
+pub struct PersistentStats {
+    options: PersistOptions,
+    store: Option<StatsStore>,
+    /// Latest row per function not yet committed; `index` maps names to
+    /// positions, so that staging is a hash lookup and saving needs no copy.
+    pending: Vec<StoredFunctionStats>,
+    index: HashMap<String, usize>,
+    /// The open at start failed: the stored rows must be handed to the caller
+    /// before anything is saved over them.
+    late_load_due: bool,
+    last_attempt: Instant,
+    retry_at: Option<Instant>,
+    next_backoff: Duration,
+    failing: bool,
+    consecutive_failures: u32,
+    last_error: Option<String>,
+    moved_aside: Option<PathBuf>,
+}
+
+impl PersistentStats {
+    /// Opens the database and loads the stored rows.
+    ///
+    /// Never fails: if the database cannot be opened or read (locked,
+    /// read-only, corrupt and impossible to move aside, newer schema, …), the
+    /// loaded rows are empty, [`health`](Self::health) reports the failure
+    /// (this starts a failure episode: alert from it), staged rows are kept in
+    /// memory, and opening is retried with back-off by later
+    /// [`maybe_save`](Self::maybe_save) calls. When it succeeds, the stored
+    /// rows arrive as [`PersistEvent::LateLoad`] and must be merged by the
+    /// caller; nothing is saved before that, so stored counts are not
+    /// overwritten by the counts since start.
+    pub fn open(options: PersistOptions, now: Instant) -> (Self, Vec<StoredFunctionStats>) {
+        let initial_backoff = options.initial_backoff.min(options.max_backoff);
+        let mut me = PersistentStats {
+            options,
+            store: None,
+            pending: Vec::new(),
+            index: HashMap::new(),
+            late_load_due: true,
+            last_attempt: now,
+            retry_at: None,
+            next_backoff: initial_backoff,
+            failing: false,
+            consecutive_failures: 0,
+            last_error: None,
+            moved_aside: None,
+        };
+        match me.connect() {
+            Ok(rows) => {
+                me.late_load_due = false;
+                (me, rows)
+            }
+            Err(err) => {
+                me.record_failure(now, err);
+                (me, Vec::new())
+            }
+        }
+    }
+
+    /// Stages the latest absolute values of one function, replacing a pending
+    /// row of the same name (the latest wins). Cheap: one hash lookup, no I/O.
+    pub fn stage(&mut self, row: StoredFunctionStats) {
+        match self.index.get(&row.name) {
+            Some(&i) => self.pending[i] = row,
+            None => {
+                self.index.insert(row.name.clone(), self.pending.len());
+                self.pending.push(row);
+            }
+        }
+    }
+
+    /// The number of rows waiting to be saved.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Saves the pending rows if a save is due and no back-off is running.
+    ///
+    /// A save is due when rows are pending and either `save_interval` has
+    /// passed since the last attempt, at least `max_pending` rows are pending,
+    /// or the previous attempt failed (retry as soon as the back-off ends).
+    /// While the database is not open, reopening is retried whenever the
+    /// back-off has ended, even with nothing pending, so that a
+    /// [`PersistEvent::LateLoad`] arrives as early as possible.
+    ///
+    /// Returns `None` when nothing was attempted.
+    pub fn maybe_save(&mut self, now: Instant) -> Option<PersistEvent> {
+        if self.retry_at.is_some_and(|at| now < at) {
+            return None;
+        }
+        if let Some(event) = self.ensure_ready(now) {
+            return Some(event);
+        }
+        if self.pending.is_empty() {
+            return None;
+        }
+        let due = self.failing
+            || self.pending.len() >= self.options.max_pending
+            || now.saturating_duration_since(self.last_attempt) >= self.options.save_interval;
+        if !due {
+            return None;
+        }
+        Some(self.attempt_save(now))
+    }
+
+    /// Saves the pending rows now, ignoring the save interval and any running
+    /// back-off (for flush and shutdown). A failure is recorded like any other
+    /// (and extends the back-off).
+    ///
+    /// If the database was unavailable at start and opens now, this returns
+    /// [`PersistEvent::LateLoad`] without saving: merge, stage and call
+    /// `save_now` again. Returns `None` when there was nothing to do.
+    pub fn save_now(&mut self, now: Instant) -> Option<PersistEvent> {
+        if let Some(event) = self.ensure_ready(now) {
+            return Some(event);
+        }
+        if self.pending.is_empty() {
+            return None;
+        }
+        Some(self.attempt_save(now))
+    }
+
+    /// The current state of persistence.
+    pub fn health(&self) -> StoreHealth {
+        StoreHealth {
+            failing: self.failing,
+            last_error: self.last_error.clone(),
+            consecutive_failures: self.consecutive_failures,
+            pending_rows: self.pending.len(),
+            moved_aside: self.moved_aside.clone(),
+        }
+    }
+
+    /// The options this was opened with.
+    pub fn options(&self) -> &PersistOptions {
+        &self.options
+    }
+
+    /// Opens the store if needed and, if a late load is due, loads the rows.
+    fn connect(&mut self) -> Result<Vec<StoredFunctionStats>, StoreError> {
+        if self.store.is_none() {
+            let store = StatsStore::open_with(
+                &self.options.path,
+                &StoreOptions {
+                    busy_timeout: self.options.busy_timeout,
+                },
+            )?;
+            if let Some(aside) = &store.report().moved_aside {
+                self.moved_aside = Some(aside.clone());
+            }
+            self.store = Some(store);
+        }
+        match (&self.store, self.late_load_due) {
+            (Some(store), true) => store.load_all(),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Makes sure the store is open and the late load done. Returns the event
+    /// to report if that took an attempt that ended the call (a failure, or
+    /// a late load); `None` when the store is ready to save.
+    fn ensure_ready(&mut self, now: Instant) -> Option<PersistEvent> {
+        if self.store.is_some() && !self.late_load_due {
+            return None;
+        }
+        self.last_attempt = now;
+        match self.connect() {
+            Err(err) => Some(self.record_failure(now, err)),
+            Ok(rows) if self.late_load_due => {
+                self.late_load_due = false;
+                let stored: HashSet<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+                if self
+                    .pending
+                    .iter()
+                    .any(|r| stored.contains(r.name.as_str()))
+                {
+                    self.pending.retain(|r| !stored.contains(r.name.as_str()));
+                    self.reindex();
+                }
+                self.record_success();
+                Some(PersistEvent::LateLoad(rows))
+            }
+            // Reopened (e.g. after a corrupt file was moved aside): go on and
+            // save in the same call.
+            Ok(_) => None,
+        }
+    }
+
+    fn attempt_save(&mut self, now: Instant) -> PersistEvent {
+        self.last_attempt = now;
+        let Some(store) = self.store.as_mut() else {
+            // Unreachable: callers run `ensure_ready` first. Report instead of
+            // panicking.
+            return self.record_failure(
+                now,
+                StoreError::Other {
+                    context: format!("saving to {}", self.options.path.display()),
+                    source: "the database is not open".into(),
+                },
+            );
+        };
+        match store.save(&self.pending) {
+            Ok(()) => {
+                let rows = self.pending.len();
+                self.pending.clear();
+                self.index.clear();
+                let recovered = self.failing;
+                self.record_success();
+                if recovered {
+                    PersistEvent::Recovered { rows }
+                } else {
+                    PersistEvent::Saved { rows }
+                }
+            }
+            Err(err) => self.record_failure(now, err),
+        }
+    }
+
+    fn record_success(&mut self) {
+        self.failing = false;
+        self.consecutive_failures = 0;
+        self.retry_at = None;
+        self.next_backoff = self.options.initial_backoff.min(self.options.max_backoff);
+    }
+
+    fn record_failure(&mut self, now: Instant, err: StoreError) -> PersistEvent {
+        if err.kind() == StoreErrorKind::Corrupt {
+            // Reopen next time: opening moves a corrupt file aside.
+            self.store = None;
+        }
+        let first_in_episode = !self.failing;
+        self.failing = true;
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        self.retry_at = Some(now.checked_add(self.next_backoff).unwrap_or(now));
+        self.next_backoff = self
+            .next_backoff
+            .saturating_mul(2)
+            .min(self.options.max_backoff);
+        let error = err.to_string();
+        self.last_error = Some(error.clone());
+        PersistEvent::Failed {
+            error,
+            first_in_episode,
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.index.clear();
+        for (i, row) in self.pending.iter().enumerate() {
+            self.index.insert(row.name.clone(), i);
+        }
+    }
+}

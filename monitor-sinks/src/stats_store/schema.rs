@@ -1,0 +1,329 @@
+//! Schema creation, version detection and migrations.
+
+use std::collections::HashSet;
+
+use rusqlite::Connection;
+
+/// The schema version written by this build.
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// Every column of `function_stats` with its declaration, in the order of the
+/// fields of [`StoredFunctionStats`](super::StoredFunctionStats). The
+/// declarations are valid both in `CREATE TABLE` and in `ALTER TABLE … ADD
+/// COLUMN` (the `NOT NULL` columns have a constant default).
+pub(crate) const COLUMNS: [(&str, &str); 24] = [
+    ("name", "TEXT PRIMARY KEY NOT NULL"),
+    ("trigger_type", "TEXT NOT NULL DEFAULT ''"),
+    ("status", "TEXT NOT NULL DEFAULT 'active'"),
+    ("total_executions", "INTEGER NOT NULL DEFAULT 0"),
+    ("success_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("error_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("panic_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("cancelled_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("total_duration_ms", "REAL NOT NULL DEFAULT 0"),
+    ("avg_execution_time_ms", "REAL NOT NULL DEFAULT 0"),
+    ("min_execution_time_ms", "REAL"),
+    ("max_execution_time_ms", "REAL"),
+    ("p50_execution_time_ms", "REAL"),
+    ("p95_execution_time_ms", "REAL"),
+    ("p99_execution_time_ms", "REAL"),
+    ("last_execution_time", "TEXT"),
+    ("last_execution_status", "TEXT"),
+    ("last_error_time", "TEXT"),
+    ("last_error_type", "TEXT"),
+    ("last_error_message", "TEXT"),
+    ("next_scheduled_time", "TEXT"),
+    ("latency_histogram", "TEXT"),
+    ("error_patterns", "TEXT"),
+    ("updated_at", "TEXT"),
+];
+
+/// Columns that version 1 had.
+pub(crate) const V1_COLUMNS: [&str; 19] = [
+    "name",
+    "trigger_type",
+    "status",
+    "total_executions",
+    "success_count",
+    "error_count",
+    "panic_count",
+    "last_execution_time",
+    "last_execution_status",
+    "avg_execution_time_ms",
+    "min_execution_time_ms",
+    "max_execution_time_ms",
+    "p50_execution_time_ms",
+    "p95_execution_time_ms",
+    "p99_execution_time_ms",
+    "last_error_time",
+    "last_error_type",
+    "last_error_message",
+    "next_scheduled_time",
+];
+
+/// Columns added by version 2.
+pub(crate) const V2_ADDED: [&str; 3] =
+    ["cancelled_count", "total_duration_ms", "latency_histogram"];
+
+/// Columns added by version 3.
+pub(crate) const V3_ADDED: [&str; 2] = ["error_patterns", "updated_at"];
+
+/// The column list `a, b, c` of every column, in field order.
+pub(crate) fn column_list() -> String {
+    COLUMNS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `CREATE TABLE` for `function_stats` with the given columns (in the order
+/// of [`COLUMNS`]).
+fn create_table_sql(columns: &[&str]) -> String {
+    let defs: Vec<String> = COLUMNS
+        .iter()
+        .filter(|(name, _)| columns.contains(name))
+        .map(|(name, decl)| format!("    {name} {decl}"))
+        .collect();
+    format!("CREATE TABLE function_stats (\n{}\n);\n", defs.join(",\n"))
+}
+
+/// The SQL creating the current schema, without the version row.
+fn create_current_sql() -> String {
+    let all: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
+    create_table_sql(&all)
+}
+
+/// What [`detect`] found in a database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Detected {
+    /// No `function_stats` table: a new (or foreign but empty) file.
+    Empty,
+    /// A stats file of this version (from `schema_version`, or inferred from
+    /// the columns when that table is missing).
+    Version(i64),
+}
+
+/// Reads the schema version without writing anything.
+pub(crate) fn detect(conn: &Connection) -> rusqlite::Result<Detected> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name IN ('function_stats', 'schema_version')",
+    )?;
+    let tables: HashSet<String> = stmt
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let recorded: Option<i64> = if tables.contains("schema_version") {
+        conn.query_row("SELECT max(version) FROM schema_version", [], |row| {
+            row.get(0)
+        })?
+    } else {
+        None
+    };
+    if let Some(version) = recorded {
+        if version > SCHEMA_VERSION || tables.contains("function_stats") {
+            return Ok(Detected::Version(version));
+        }
+    }
+    if !tables.contains("function_stats") {
+        return Ok(Detected::Empty);
+    }
+    // A table without a recorded version: infer it from the columns.
+    let columns = table_columns(conn)?;
+    let version = if V3_ADDED.iter().any(|c| columns.contains(*c)) {
+        3
+    } else if V2_ADDED.iter().any(|c| columns.contains(*c)) {
+        2
+    } else {
+        1
+    };
+    Ok(Detected::Version(version))
+}
+
+/// The column names of `function_stats`.
+fn table_columns(conn: &Connection) -> rusqlite::Result<HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('function_stats')")?;
+    let columns = stmt
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(columns)
+}
+
+/// Whether the file is at the current version with every column present, so
+/// that no write is needed.
+pub(crate) fn is_current(conn: &Connection, detected: Detected) -> rusqlite::Result<bool> {
+    if detected != Detected::Version(SCHEMA_VERSION) {
+        return Ok(false);
+    }
+    let columns = table_columns(conn)?;
+    let has_version_table: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(has_version_table && COLUMNS.iter().all(|(name, _)| columns.contains(*name)))
+}
+
+/// Creates or migrates the schema to [`SCHEMA_VERSION`]. Must run inside a
+/// write transaction; `detected` must have been read inside that transaction
+/// and must not be newer than [`SCHEMA_VERSION`].
+///
+/// Migrations only add missing columns (so they are idempotent and also
+/// repair a partially migrated or hand-made table):
+///
+/// * 1 → 2 adds `cancelled_count` (0), `total_duration_ms` (backfilled with
+///   `avg_execution_time_ms * total_executions` so the mean can be continued)
+///   and `latency_histogram` (NULL: percentiles restart from new samples).
+/// * 2 → 3 adds `error_patterns` and `updated_at` (NULL).
+pub(crate) fn create_or_migrate(conn: &Connection, detected: Detected) -> rusqlite::Result<()> {
+    match detected {
+        Detected::Empty => conn.execute_batch(&create_current_sql())?,
+        Detected::Version(_) => {
+            let existing = table_columns(conn)?;
+            for (name, decl) in COLUMNS.iter().filter(|(n, _)| !existing.contains(*n)) {
+                conn.execute_batch(&format!(
+                    "ALTER TABLE function_stats ADD COLUMN {name} {decl}"
+                ))?;
+                if *name == "total_duration_ms" {
+                    conn.execute_batch(
+                        "UPDATE function_stats \
+                         SET total_duration_ms = avg_execution_time_ms * total_executions \
+                         WHERE avg_execution_time_ms IS NOT NULL \
+                           AND total_executions IS NOT NULL",
+                    )?;
+                }
+            }
+        }
+    }
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);\n\
+         DELETE FROM schema_version;\n\
+         INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION});"
+    ))
+}
+
+/// The SQL of older schema versions, so that tests (here and in the core) can
+/// create an old stats file and check that it is migrated.
+#[doc(hidden)]
+pub mod legacy_schema {
+    use std::path::Path;
+
+    use rusqlite::types::ToSqlOutput;
+    use rusqlite::Connection;
+
+    use super::{COLUMNS, V1_COLUMNS, V2_ADDED};
+    use crate::stats_store::store::row_values;
+    use crate::stats_store::{StoreError, StoredFunctionStats};
+
+    /// SQL creating a version-1 file: the original minimal column set.
+    pub const V1: &str = "\
+CREATE TABLE function_stats (
+    name TEXT PRIMARY KEY NOT NULL,
+    trigger_type TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'active',
+    total_executions INTEGER NOT NULL DEFAULT 0,
+    success_count INTEGER NOT NULL DEFAULT 0,
+    error_count INTEGER NOT NULL DEFAULT 0,
+    panic_count INTEGER NOT NULL DEFAULT 0,
+    last_execution_time TEXT,
+    last_execution_status TEXT,
+    avg_execution_time_ms REAL NOT NULL DEFAULT 0,
+    min_execution_time_ms REAL,
+    max_execution_time_ms REAL,
+    p50_execution_time_ms REAL,
+    p95_execution_time_ms REAL,
+    p99_execution_time_ms REAL,
+    last_error_time TEXT,
+    last_error_type TEXT,
+    last_error_message TEXT,
+    next_scheduled_time TEXT
+);
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (1);
+";
+
+    /// SQL creating a version-2 file: version 1 plus `cancelled_count`,
+    /// `total_duration_ms` and `latency_histogram`.
+    pub const V2: &str = "\
+CREATE TABLE function_stats (
+    name TEXT PRIMARY KEY NOT NULL,
+    trigger_type TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'active',
+    total_executions INTEGER NOT NULL DEFAULT 0,
+    success_count INTEGER NOT NULL DEFAULT 0,
+    error_count INTEGER NOT NULL DEFAULT 0,
+    panic_count INTEGER NOT NULL DEFAULT 0,
+    last_execution_time TEXT,
+    last_execution_status TEXT,
+    avg_execution_time_ms REAL NOT NULL DEFAULT 0,
+    min_execution_time_ms REAL,
+    max_execution_time_ms REAL,
+    p50_execution_time_ms REAL,
+    p95_execution_time_ms REAL,
+    p99_execution_time_ms REAL,
+    last_error_time TEXT,
+    last_error_type TEXT,
+    last_error_message TEXT,
+    next_scheduled_time TEXT,
+    cancelled_count INTEGER NOT NULL DEFAULT 0,
+    total_duration_ms REAL NOT NULL DEFAULT 0,
+    latency_histogram TEXT
+);
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (2);
+";
+
+    /// Creates a version-1 or version-2 stats file at `path` (which must not
+    /// exist yet) holding `rows`; the columns the old version did not have are
+    /// ignored. Uses the default rollback journal, as old versions did.
+    pub fn write_legacy_file(
+        path: &Path,
+        version: u32,
+        rows: &[StoredFunctionStats],
+    ) -> Result<(), StoreError> {
+        let context = || format!("writing a version-{version} file {}", path.display());
+        let (sql, mut columns): (&str, Vec<&str>) = match version {
+            1 => (V1, V1_COLUMNS.to_vec()),
+            2 => (V2, V1_COLUMNS.to_vec()),
+            _ => {
+                return Err(StoreError::Other {
+                    context: context(),
+                    source: format!("no legacy schema for version {version}").into(),
+                })
+            }
+        };
+        if version == 2 {
+            columns.extend(V2_ADDED);
+        }
+        let mut conn = Connection::open(path).map_err(|e| StoreError::sqlite(e, context()))?;
+        let tx = conn
+            .transaction()
+            .map_err(|e| StoreError::sqlite(e, context()))?;
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::sqlite(e, context()))?;
+        // Values are produced in the order of COLUMNS: list the columns so.
+        columns.retain(|c| COLUMNS.iter().any(|(name, _)| name == c));
+        let ordered: Vec<&str> = COLUMNS
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| columns.contains(name))
+            .collect();
+        let placeholders = vec!["?"; ordered.len()].join(", ");
+        let insert = format!(
+            "INSERT INTO function_stats ({}) VALUES ({placeholders})",
+            ordered.join(", ")
+        );
+        for row in rows {
+            let all = row_values(row, None);
+            let values: Vec<ToSqlOutput<'_>> = COLUMNS
+                .iter()
+                .zip(all)
+                .filter(|((name, _), _)| columns.contains(name))
+                .map(|(_, value)| value)
+                .collect();
+            tx.execute(&insert, rusqlite::params_from_iter(values))
+                .map_err(|e| StoreError::sqlite(e, context()))?;
+        }
+        tx.commit().map_err(|e| StoreError::sqlite(e, context()))
+    }
+}

@@ -1,0 +1,500 @@
+//! [`StatsStore`]: the SQL layer.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, DatabaseName, Row, TransactionBehavior};
+
+use super::error::Message;
+use super::schema::{self, Detected, SCHEMA_VERSION};
+use super::time::rfc3339_utc_micros;
+use super::{StoreError, StoredFunctionStats};
+
+/// Options of [`StatsStore::open_with`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How long one SQLite call waits for a lock held by another connection
+    /// before failing with [`StoreErrorKind::Busy`](super::StoreErrorKind::Busy).
+    /// Default: 200 ms.
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            busy_timeout: Duration::from_millis(200),
+        }
+    }
+}
+
+/// What happened while opening a [`StatsStore`], for the caller to log or
+/// alert on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// The file was corrupt and was moved to this path (never deleted); a
+    /// fresh database was created in its place. Worth an alert.
+    pub moved_aside: Option<PathBuf>,
+    /// The file was migrated from this older schema version.
+    pub migrated_from: Option<i64>,
+    /// The schema was created (new or empty file).
+    pub created: bool,
+}
+
+/// The SQLite statistics database (`<log_dir>/stats.db`): one row per
+/// function in `function_stats`.
+///
+/// Not thread-safe by design: it is owned by the single collector thread.
+/// See the [module documentation](super) for the schema and useful queries.
+#[derive(Debug)]
+pub struct StatsStore {
+    conn: Connection,
+    path: PathBuf,
+    report: OpenReport,
+}
+
+const UPSERT_SQL: &str = "\
+INSERT INTO function_stats (name, trigger_type, status, total_executions, success_count,
+    error_count, panic_count, cancelled_count, total_duration_ms, avg_execution_time_ms,
+    min_execution_time_ms, max_execution_time_ms, p50_execution_time_ms,
+    p95_execution_time_ms, p99_execution_time_ms, last_execution_time,
+    last_execution_status, last_error_time, last_error_type, last_error_message,
+    next_scheduled_time, latency_histogram, error_patterns, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+    ?19, ?20, ?21, ?22, ?23, ?24)
+ON CONFLICT(name) DO UPDATE SET
+    trigger_type = excluded.trigger_type,
+    status = excluded.status,
+    total_executions = excluded.total_executions,
+    success_count = excluded.success_count,
+    error_count = excluded.error_count,
+    panic_count = excluded.panic_count,
+    cancelled_count = excluded.cancelled_count,
+    total_duration_ms = excluded.total_duration_ms,
+    avg_execution_time_ms = excluded.avg_execution_time_ms,
+    min_execution_time_ms = excluded.min_execution_time_ms,
+    max_execution_time_ms = excluded.max_execution_time_ms,
+    p50_execution_time_ms = excluded.p50_execution_time_ms,
+    p95_execution_time_ms = excluded.p95_execution_time_ms,
+    p99_execution_time_ms = excluded.p99_execution_time_ms,
+    last_execution_time = excluded.last_execution_time,
+    last_execution_status = excluded.last_execution_status,
+    last_error_time = excluded.last_error_time,
+    last_error_type = excluded.last_error_type,
+    last_error_message = excluded.last_error_message,
+    next_scheduled_time = excluded.next_scheduled_time,
+    latency_histogram = excluded.latency_histogram,
+    error_patterns = excluded.error_patterns,
+    updated_at = excluded.updated_at";
+
+impl StatsStore {
+    /// Opens (creating it and its parent directory if needed) the database at
+    /// `path` with default [`StoreOptions`]. See [`StatsStore::open_with`].
+    pub fn open(path: &Path) -> Result<StatsStore, StoreError> {
+        Self::open_with(path, &StoreOptions::default())
+    }
+
+    /// Opens (creating it and its parent directory if needed) the database at
+    /// `path`.
+    ///
+    /// Sets `busy_timeout`, then `journal_mode=WAL` and `synchronous=NORMAL`,
+    /// then creates or migrates the schema to [`SCHEMA_VERSION`].
+    ///
+    /// * A corrupt file (not a database, or failing `PRAGMA quick_check`) is
+    ///   moved aside to `<file>.corrupt-<unix seconds>` together with its
+    ///   `-wal`, `-shm` and `-journal` siblings, and a fresh database is
+    ///   created; [`OpenReport::moved_aside`] (see [`StatsStore::report`])
+    ///   tells where the old file went. If it cannot be moved, the error is
+    ///   [`StoreError::Corrupt`].
+    /// * A file with a newer schema version fails with
+    ///   [`StoreError::NewerSchema`] and is not written to.
+    /// * A read-only file or directory fails with [`StoreError::ReadOnly`], a
+    ///   lock held longer than the busy timeout with [`StoreError::Busy`].
+    pub fn open_with(path: &Path, options: &StoreOptions) -> Result<StatsStore, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(|e| {
+                StoreError::io(e, format!("creating the directory {}", parent.display()))
+            })?;
+        }
+        let mut report = OpenReport::default();
+        let move_aside_or_fail = |why: &dyn std::fmt::Display| {
+            move_aside(path).map_err(|io_err| StoreError::Corrupt {
+                context: format!(
+                    "opening {}: the file is corrupt ({why}) and could not be moved aside",
+                    path.display()
+                ),
+                source: Box::new(io_err),
+            })
+        };
+        // A file that is not SQLite at all is moved aside before SQLite opens
+        // it: SQLite would otherwise treat (and delete) a `-wal` sibling.
+        if let Some(why) = foreign_header(path)
+            .map_err(|e| StoreError::io(e, format!("reading {}", path.display())))?
+        {
+            report.moved_aside = Some(move_aside_or_fail(&why)?);
+        }
+        let conn = match Self::try_open(path, options, &mut report) {
+            Ok(conn) => conn,
+            Err(err @ StoreError::Corrupt { .. }) if report.moved_aside.is_none() => {
+                report.moved_aside = Some(move_aside_or_fail(&err)?);
+                Self::try_open(path, options, &mut report)?
+            }
+            Err(err) => return Err(err),
+        };
+        Ok(StatsStore {
+            conn,
+            path: path.to_path_buf(),
+            report,
+        })
+    }
+
+    fn try_open(
+        path: &Path,
+        options: &StoreOptions,
+        report: &mut OpenReport,
+    ) -> Result<Connection, StoreError> {
+        let ctx = || format!("opening {}", path.display());
+        let sql = |e| StoreError::sqlite(e, ctx());
+        let mut conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(options.busy_timeout).map_err(sql)?;
+
+        // Read-only checks first, so that a newer file is never written to.
+        let detected = schema::detect(&conn).map_err(sql)?;
+        if let Detected::Version(found) = detected {
+            if found > SCHEMA_VERSION {
+                return Err(newer(path, found));
+            }
+        }
+        if conn.is_readonly(DatabaseName::Main).map_err(sql)? {
+            return Err(StoreError::ReadOnly {
+                context: ctx(),
+                source: Box::new(Message(
+                    "SQLite could only open the file read-only".to_owned(),
+                )),
+            });
+        }
+        let check: String = conn
+            .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+            .map_err(sql)?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt {
+                context: ctx(),
+                source: Box::new(Message(format!("PRAGMA quick_check: {check}"))),
+            });
+        }
+
+        // WAL lets the sqlite3 shell read while we write. If the file system
+        // does not support it SQLite keeps the old mode, which still works.
+        let _mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
+
+        if !schema::is_current(&conn, detected).map_err(sql)? {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql)?;
+            // Re-read under the write lock: another process may have migrated.
+            let detected = schema::detect(&tx).map_err(sql)?;
+            match detected {
+                Detected::Version(found) if found > SCHEMA_VERSION => {
+                    return Err(newer(path, found));
+                }
+                Detected::Version(found) if found < SCHEMA_VERSION => {
+                    report.migrated_from = Some(found);
+                }
+                Detected::Version(_) => {}
+                Detected::Empty => report.created = true,
+            }
+            schema::create_or_migrate(&tx, detected).map_err(sql)?;
+            tx.commit().map_err(sql)?;
+        }
+        Ok(conn)
+    }
+
+    /// What happened while opening (file moved aside, migration, creation).
+    pub fn report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// The path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version recorded in the file (always [`SCHEMA_VERSION`]
+    /// after a successful open, unless another process changed it since).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT max(version) FROM schema_version", [], |row| {
+                row.get::<_, Option<i64>>(0)
+            })
+            .map(|v| v.unwrap_or(0))
+            .map_err(|e| {
+                StoreError::sqlite(
+                    e,
+                    format!("reading the schema version of {}", self.path.display()),
+                )
+            })
+    }
+
+    /// Reads every row, ordered by name.
+    ///
+    /// Tolerant of hand-edited values: NULL or negative counts read as 0,
+    /// NULL numbers as 0.0 (or `None` for the optional ones), text that does
+    /// not parse as a number as 0.
+    pub fn load_all(&self) -> Result<Vec<StoredFunctionStats>, StoreError> {
+        let ctx = || format!("loading the rows of {}", self.path.display());
+        let sql = format!(
+            "SELECT {} FROM function_stats ORDER BY name",
+            schema::column_list()
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| StoreError::sqlite(e, ctx()))?;
+        let rows = stmt
+            .query_map([], read_row)
+            .map_err(|e| StoreError::sqlite(e, ctx()))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| StoreError::sqlite(e, ctx()))?;
+        Ok(rows)
+    }
+
+    /// Writes `rows` (absolute values) in one `BEGIN IMMEDIATE` transaction
+    /// with an upsert per row: an existing row with the same name is replaced,
+    /// others are left alone. Either every row is written or none is, so a
+    /// retry after an error is idempotent.
+    ///
+    /// A row whose `updated_at` is `None` gets the current time. NaN numbers
+    /// are written as 0 (required columns) or NULL (optional ones); counts
+    /// above `i64::MAX` are saturated.
+    pub fn save(&mut self, rows: &[StoredFunctionStats]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let path = &self.path;
+        let ctx = || format!("saving {} rows to {}", rows.len(), path.display());
+        let now = rfc3339_utc_micros(SystemTime::now());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::sqlite(e, ctx()))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(UPSERT_SQL)
+                .map_err(|e| StoreError::sqlite(e, ctx()))?;
+            for row in rows {
+                stmt.execute(row_values(row, Some(&now)))
+                    .map_err(|e| StoreError::sqlite(e, ctx()))?;
+            }
+        }
+        // On error the dropped transaction rolls back.
+        tx.commit().map_err(|e| StoreError::sqlite(e, ctx()))
+    }
+}
+
+fn newer(path: &Path, found: i64) -> StoreError {
+    StoreError::NewerSchema {
+        path: path.to_path_buf(),
+        found,
+        supported: SCHEMA_VERSION,
+    }
+}
+
+/// The values of a row in the order of [`schema::COLUMNS`], borrowing its
+/// strings. `updated_default` replaces a missing `updated_at`.
+pub(crate) fn row_values<'a>(
+    row: &'a StoredFunctionStats,
+    updated_default: Option<&'a str>,
+) -> [ToSqlOutput<'a>; 24] {
+    fn text(s: &str) -> ValueRef<'_> {
+        ValueRef::Text(s.as_bytes())
+    }
+    fn opt_text(s: Option<&str>) -> ValueRef<'_> {
+        s.map_or(ValueRef::Null, text)
+    }
+    fn count(n: u64) -> ValueRef<'static> {
+        ValueRef::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+    fn real(x: f64) -> ValueRef<'static> {
+        ValueRef::Real(if x.is_nan() { 0.0 } else { x })
+    }
+    fn opt_real(x: Option<f64>) -> ValueRef<'static> {
+        match x {
+            Some(x) if !x.is_nan() => ValueRef::Real(x),
+            _ => ValueRef::Null,
+        }
+    }
+    [
+        text(&row.name),
+        text(&row.trigger_type),
+        text(&row.status),
+        count(row.total_executions),
+        count(row.success_count),
+        count(row.error_count),
+        count(row.panic_count),
+        count(row.cancelled_count),
+        real(row.total_duration_ms),
+        real(row.avg_execution_time_ms),
+        opt_real(row.min_execution_time_ms),
+        opt_real(row.max_execution_time_ms),
+        opt_real(row.p50_execution_time_ms),
+        opt_real(row.p95_execution_time_ms),
+        opt_real(row.p99_execution_time_ms),
+        opt_text(row.last_execution_time.as_deref()),
+        opt_text(row.last_execution_status.as_deref()),
+        opt_text(row.last_error_time.as_deref()),
+        opt_text(row.last_error_type.as_deref()),
+        opt_text(row.last_error_message.as_deref()),
+        opt_text(row.next_scheduled_time.as_deref()),
+        opt_text(row.latency_histogram.as_deref()),
+        opt_text(row.error_patterns.as_deref()),
+        opt_text(row.updated_at.as_deref().or(updated_default)),
+    ]
+    .map(ToSqlOutput::Borrowed)
+}
+
+fn read_row(row: &Row<'_>) -> rusqlite::Result<StoredFunctionStats> {
+    fn opt_text(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<String>> {
+        Ok(match row.get_ref(i)? {
+            ValueRef::Null => None,
+            ValueRef::Integer(n) => Some(n.to_string()),
+            ValueRef::Real(x) => Some(x.to_string()),
+            ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        })
+    }
+    fn text(row: &Row<'_>, i: usize) -> rusqlite::Result<String> {
+        Ok(opt_text(row, i)?.unwrap_or_default())
+    }
+    fn opt_real(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<f64>> {
+        Ok(match row.get_ref(i)? {
+            ValueRef::Null | ValueRef::Blob(_) => None,
+            ValueRef::Integer(n) => Some(n as f64),
+            ValueRef::Real(x) => Some(x),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|s| s.trim().parse().ok()),
+        })
+    }
+    fn real(row: &Row<'_>, i: usize) -> rusqlite::Result<f64> {
+        Ok(opt_real(row, i)?.unwrap_or(0.0))
+    }
+    fn count(row: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
+        Ok(match row.get_ref(i)? {
+            ValueRef::Integer(n) => u64::try_from(n).unwrap_or(0),
+            ValueRef::Real(x) if x.is_finite() && x > 0.0 => x as u64,
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0),
+            _ => 0,
+        })
+    }
+    Ok(StoredFunctionStats {
+        name: text(row, 0)?,
+        trigger_type: text(row, 1)?,
+        status: text(row, 2)?,
+        total_executions: count(row, 3)?,
+        success_count: count(row, 4)?,
+        error_count: count(row, 5)?,
+        panic_count: count(row, 6)?,
+        cancelled_count: count(row, 7)?,
+        total_duration_ms: real(row, 8)?,
+        avg_execution_time_ms: real(row, 9)?,
+        min_execution_time_ms: opt_real(row, 10)?,
+        max_execution_time_ms: opt_real(row, 11)?,
+        p50_execution_time_ms: opt_real(row, 12)?,
+        p95_execution_time_ms: opt_real(row, 13)?,
+        p99_execution_time_ms: opt_real(row, 14)?,
+        last_execution_time: opt_text(row, 15)?,
+        last_execution_status: opt_text(row, 16)?,
+        last_error_time: opt_text(row, 17)?,
+        last_error_type: opt_text(row, 18)?,
+        last_error_message: opt_text(row, 19)?,
+        next_scheduled_time: opt_text(row, 20)?,
+        latency_histogram: opt_text(row, 21)?,
+        error_patterns: opt_text(row, 22)?,
+        updated_at: opt_text(row, 23)?,
+    })
+}
+
+/// Why the file at `path` cannot be an SQLite database, judging by its
+/// header; `None` if it can be (or is missing or empty, which SQLite treats
+/// as a new database).
+fn foreign_header(path: &Path) -> io::Result<Option<String>> {
+    use std::io::Read;
+    const MAGIC: &[u8; 16] = b"SQLite format 3\0";
+    let file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Ok(None); // Let SQLite report what it is.
+    }
+    let mut header = Vec::with_capacity(100);
+    file.take(100).read_to_end(&mut header)?;
+    Ok(if header.is_empty() {
+        None
+    } else if header.len() < 100 {
+        Some(format!(
+            "{} bytes, shorter than an SQLite header",
+            header.len()
+        ))
+    } else if !header.starts_with(MAGIC) {
+        Some("no SQLite header: not a database".to_owned())
+    } else {
+        None
+    })
+}
+
+/// `path` with `suffix` appended to its file name (`stats.db` + `-wal`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn exists(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
+}
+
+const SIBLINGS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// Renames a corrupt database to `<file>.corrupt-<unix seconds>` (adding
+/// `.1`, `.2`, … if taken), and its `-wal`/`-shm`/`-journal` siblings to the
+/// same name plus the suffix, so that the sqlite3 shell can still open the
+/// set. Nothing is deleted.
+fn move_aside(path: &Path) -> io::Result<PathBuf> {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let base = with_suffix(path, &format!(".corrupt-{secs}"));
+    let mut target = base.clone();
+    let mut n = 0u32;
+    while exists(&target) || SIBLINGS.iter().any(|s| exists(&with_suffix(&target, s))) {
+        n += 1;
+        if n > 10_000 {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("no free name like {}", base.display()),
+            ));
+        }
+        target = with_suffix(&base, &format!(".{n}"));
+    }
+    if exists(path) {
+        fs::rename(path, &target)?;
+    }
+    for suffix in SIBLINGS {
+        let sibling = with_suffix(path, suffix);
+        if exists(&sibling) {
+            fs::rename(&sibling, with_suffix(&target, suffix))?;
+        }
+    }
+    Ok(target)
+}

@@ -1,0 +1,239 @@
+//! Every outcome kind, counted exactly in `stats()` and in both log files.
+
+mod common;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+
+use common::{block_on, errors, executions, exclusive, lines_named, poll_once, temp_dir};
+use monitor::{monitored, Monitor, Status};
+
+#[derive(Debug)]
+struct DbError {
+    source: std::io::Error,
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("query failed")
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+type AppResult<T> = Result<T, DbError>;
+
+#[monitored]
+fn query(fail: bool) -> AppResult<u32> {
+    if fail {
+        return Err(DbError {
+            source: std::io::Error::other("connection reset"),
+        });
+    }
+    Ok(7)
+}
+
+#[monitored(name = "io_job", trigger = "schedule")]
+fn io_job(fail: bool) -> std::io::Result<()> {
+    if fail {
+        Err(std::io::Error::new(std::io::ErrorKind::NotFound, "config.toml missing"))
+    } else {
+        Ok(())
+    }
+}
+
+#[monitored]
+fn lookup(key: u8) -> Option<u8> {
+    (key > 1).then_some(key)
+}
+
+#[monitored]
+fn explode(really: bool) -> u8 {
+    if really {
+        let pressure = 42;
+        panic!("boiler pressure {pressure} too high");
+    }
+    1
+}
+
+#[monitored]
+fn string_error() -> Result<(), String> {
+    Err("plain string error".to_owned())
+}
+
+#[monitored]
+async fn fetch(fail: bool) -> Result<u8, String> {
+    if fail {
+        Err("upstream 503".into())
+    } else {
+        Ok(3)
+    }
+}
+
+struct Pending;
+impl Future for Pending {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
+}
+
+#[monitored]
+async fn never_finishes() -> u8 {
+    Pending.await;
+    0
+}
+
+struct Thermostat {
+    target: u8,
+}
+
+impl Thermostat {
+    #[monitored]
+    fn set(&mut self, target: u8) -> Result<u8, String> {
+        if target > 30 {
+            return Err(format!("{target} is too hot"));
+        }
+        self.target = target;
+        Ok(self.target)
+    }
+
+    #[monitored]
+    fn target_mut(&mut self) -> &mut u8 {
+        &mut self.target
+    }
+}
+
+#[test]
+fn every_outcome_is_counted_and_logged() {
+    let _lock = exclusive();
+    let dir = temp_dir("outcomes");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+
+    assert_eq!(query(false).unwrap(), 7);
+    assert!(query(true).is_err());
+    io_job(false).unwrap();
+    io_job(true).unwrap_err();
+    assert_eq!(lookup(0), None);
+    assert_eq!(lookup(5), Some(5));
+    assert_eq!(explode(false), 1);
+    let panic = std::panic::catch_unwind(|| explode(true)).unwrap_err();
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+    assert_eq!(message.as_deref(), Some("boiler pressure 42 too high"), "the panic keeps unwinding unchanged");
+    string_error().unwrap_err();
+    assert_eq!(block_on(fetch(false)), Ok(3));
+    assert!(block_on(fetch(true)).is_err());
+    {
+        let mut future = pin!(never_finishes());
+        assert!(poll_once(future.as_mut()).is_pending());
+    }
+    let mut thermostat = Thermostat { target: 20 };
+    assert_eq!(thermostat.set(21), Ok(21));
+    assert!(thermostat.set(99).is_err());
+    *thermostat.target_mut() += 1;
+    assert_eq!(thermostat.target, 22);
+
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    let module = module_path!();
+    let get = |name: &str| stats.get(name).unwrap_or_else(|| panic!("no stats for {name}: {stats:#?}"));
+
+    let q = get(&format!("{module}::query"));
+    assert_eq!((q.total_executions, q.success_count, q.error_count), (2, 1, 1));
+    let last = q.last_error.as_ref().unwrap();
+    assert_eq!(last.message, "query failed");
+    assert!(last.error_type.ends_with("DbError"));
+
+    let io = get("io_job");
+    assert_eq!((io.total_executions, io.error_count, io.trigger_type.as_str()), (2, 1, "schedule"));
+
+    let l = get(&format!("{module}::lookup"));
+    assert_eq!((l.total_executions, l.success_count), (2, 2), "None is a success");
+
+    let e = get(&format!("{module}::explode"));
+    assert_eq!((e.total_executions, e.success_count, e.panic_count), (2, 1, 1));
+    assert_eq!(e.last_error.as_ref().unwrap().message, "boiler pressure 42 too high");
+
+    let s = get(&format!("{module}::string_error"));
+    assert_eq!(s.last_error.as_ref().unwrap().message, "plain string error");
+
+    let f = get(&format!("{module}::fetch"));
+    assert_eq!((f.total_executions, f.success_count, f.error_count), (2, 1, 1));
+
+    let n = get(&format!("{module}::never_finishes"));
+    assert_eq!((n.total_executions, n.cancelled_count), (0, 1));
+    assert_eq!(n.last_execution_status, Some(Status::Cancelled));
+
+    let t = get(&format!("{module}::Thermostat::set"));
+    assert_eq!((t.total_executions, t.error_count), (2, 1));
+    assert_eq!(t.last_error.as_ref().unwrap().message, "99 is too hot");
+    assert_eq!(get(&format!("{module}::Thermostat::target_mut")).total_executions, 1);
+
+    for function in stats.iter() {
+        assert_eq!(
+            function.total_executions,
+            function.success_count + function.error_count + function.panic_count
+        );
+    }
+
+    let lines = executions(&dir);
+    let query_lines = lines_named(&lines, &format!("{module}::query"));
+    assert_eq!(query_lines.len(), 2);
+    assert_eq!(query_lines[0]["status"], "success");
+    assert_eq!(query_lines[1]["status"], "error");
+    for line in &lines {
+        for field in ["timestamp", "name", "status", "duration_ms", "trigger_type", "thread"] {
+            assert!(line.get(field).is_some(), "{field} missing in {line}");
+        }
+        assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert!(line["duration_ms"].as_f64().unwrap() >= 0.0);
+    }
+    assert_eq!(lines_named(&lines, &format!("{module}::never_finishes"))[0]["status"], "cancelled");
+
+    let error_lines = errors(&dir);
+    // query, io_job, explode, string_error, fetch, Thermostat::set
+    assert_eq!(error_lines.len(), 6, "{error_lines:#?}");
+    let query_error = lines_named(&error_lines, &format!("{module}::query"))[0];
+    assert_eq!(query_error["error_message"], "query failed");
+    assert_eq!(query_error["error_chain"], serde_json::json!(["connection reset"]));
+    assert!(query_error.get("stack_trace").is_some());
+    assert_eq!(query_error["context"]["module"], module);
+    let panic_line = lines_named(&error_lines, &format!("{module}::explode"))[0];
+    assert_eq!(panic_line["status"], "panic");
+    assert_eq!(panic_line["error_type"], "panic");
+    assert!(panic_line["context"]["panic_location"].as_str().unwrap().contains("outcomes.rs"));
+    drop(guard);
+}
+
+#[test]
+fn a_drop_impl_running_during_another_panic_is_not_a_panic() {
+    struct Cleanup;
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            cleanup_step();
+        }
+    }
+    #[monitored(name = "cleanup_step")]
+    fn cleanup_step() {}
+
+    let _lock = exclusive();
+    let dir = temp_dir("drop-during-unwind");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let _cleanup = Cleanup;
+        panic!("outer failure");
+    });
+    assert!(result.is_err());
+    guard.flush();
+    let cleanup = monitor::stats().get("cleanup_step").cloned().unwrap();
+    assert_eq!((cleanup.success_count, cleanup.panic_count), (1, 0));
+}
