@@ -11,7 +11,8 @@ use parking_lot::Mutex;
 
 use crate::capture::{install_panic_hook, set_limits, CaptureLimits};
 use crate::clock::{Clock, SystemClock};
-use crate::collector::{Collector, CollectorParts, Control, LogFiles, LogsConfig, SelfStats};
+use crate::collector::{Collector, CollectorParts, Control, LogFiles, LogsConfig, Persistence, SelfStats};
+use monitor_sinks::stats_store::{PersistOptions, STATS_FILE_NAME};
 use crate::install_error::InstallError;
 use crate::queue::{self, Overflow, QueueShared, ORPHAN_DROPS};
 use crate::sink::Sink;
@@ -50,6 +51,17 @@ pub struct MonitorBuilder {
     sinks: Vec<Box<dyn Sink>>,
     flush_timeout: Duration,
     shutdown_timeout: Duration,
+    stats_db: StatsDb,
+    stats_save_interval: Duration,
+}
+
+/// Where statistics are persisted.
+#[derive(Clone, Debug)]
+enum StatsDb {
+    /// `<log_dir>/stats.db`.
+    InLogDir,
+    At(PathBuf),
+    Disabled,
 }
 
 impl Default for MonitorBuilder {
@@ -63,6 +75,8 @@ impl Default for MonitorBuilder {
             sinks: Vec::new(),
             flush_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
+            stats_db: StatsDb::InLogDir,
+            stats_save_interval: Duration::from_millis(500),
         }
     }
 }
@@ -136,6 +150,25 @@ impl MonitorBuilder {
         self
     }
 
+    /// Persist statistics in this SQLite file instead of `<log_dir>/stats.db`.
+    pub fn stats_db(mut self, path: impl AsRef<Path>) -> Self {
+        self.stats_db = StatsDb::At(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Keep statistics in memory only: no SQLite file, nothing survives a restart.
+    pub fn without_stats_db(mut self) -> Self {
+        self.stats_db = StatsDb::Disabled;
+        self
+    }
+
+    /// How often changed statistics are written to the database (default 500 ms;
+    /// also on every flush and at shutdown, and early after 10,000 changed functions).
+    pub fn stats_save_interval(mut self, interval: Duration) -> Self {
+        self.stats_save_interval = interval;
+        self
+    }
+
     fn validate(&self) -> Result<(), InstallError> {
         let invalid = |setting, reason: &str| {
             Err(InstallError::InvalidConfig {
@@ -185,6 +218,17 @@ impl MonitorBuilder {
             source,
         })?;
 
+        let persistence = match &self.stats_db {
+            StatsDb::Disabled => None,
+            StatsDb::InLogDir => Some(log_dir.join(STATS_FILE_NAME)),
+            StatsDb::At(path) => Some(path.clone()),
+        }
+        .map(|path| {
+            let mut options = PersistOptions::new(path);
+            options.save_interval = self.stats_save_interval;
+            Persistence::open(options)
+        });
+
         set_limits(self.limits);
         install_panic_hook();
         ticks::clock(); // calibrate now, not on the first monitored call
@@ -205,6 +249,7 @@ impl MonitorBuilder {
             published: Arc::clone(&published),
             self_stats: Arc::clone(&self_stats),
             orphan_baseline: ORPHAN_DROPS.load(Ordering::Relaxed),
+            persistence,
         });
         LOG_DIRS_IN_USE.lock().push(log_dir.clone());
         let dir_for_thread = log_dir.clone();

@@ -7,8 +7,10 @@
 
 mod json;
 mod logs;
+mod persistence;
 
 pub(crate) use logs::{LogFiles, LogsConfig};
+pub(crate) use persistence::Persistence;
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -83,6 +85,8 @@ pub(crate) struct CollectorParts {
     pub(crate) published: Arc<Mutex<StatsSnapshot>>,
     pub(crate) self_stats: Arc<SelfStats>,
     pub(crate) orphan_baseline: u64,
+    /// The stats store and the statistics it held at install.
+    pub(crate) persistence: Option<(Persistence, Vec<FunctionRecord>)>,
 }
 
 pub(crate) struct Collector {
@@ -107,6 +111,7 @@ pub(crate) struct Collector {
     /// Wall and monotonic readings of the previous drain, to notice clock jumps.
     previous_reading: Option<(SystemTime, u64)>,
     idle_wait: Duration,
+    persistence: Option<Persistence>,
 }
 
 #[derive(Clone, Copy)]
@@ -124,7 +129,11 @@ enum Flow {
 
 impl Collector {
     pub(crate) fn new(parts: CollectorParts) -> Self {
-        Collector {
+        let (persistence, loaded) = match parts.persistence {
+            Some((persistence, loaded)) => (Some(persistence), loaded),
+            None => (None, Vec::new()),
+        };
+        let mut collector = Collector {
             generation: parts.generation,
             queue: parts.queue,
             control: parts.control,
@@ -144,7 +153,13 @@ impl Collector {
             last_tick: Instant::now(),
             previous_reading: None,
             idle_wait: Duration::from_micros(250),
+            persistence,
+        };
+        for record in loaded {
+            let index = collector.index_for_name(Arc::clone(&record.name), &record.trigger_type);
+            collector.functions[index] = record;
         }
+        collector
     }
 
     /// The supervised loop; returns after a shutdown request.
@@ -350,14 +365,39 @@ impl Collector {
         }
     }
 
-    /// Periodic work: publish statistics.
+    /// Periodic work: persist and publish statistics.
     fn tick(&mut self) {
         self.last_tick = Instant::now();
+        self.persist(false);
         let snapshot = self.snapshot();
         *self.published.lock() = snapshot;
     }
 
+    /// Stages changed statistics and saves them when due (`force`: now).
+    fn persist(&mut self, force: bool) {
+        let Some(persistence) = self.persistence.as_mut() else {
+            return;
+        };
+        persistence.stage_dirty(&mut self.functions);
+        let late = persistence.save(force);
+        if late.is_empty() {
+            return;
+        }
+        for earlier in late {
+            let name = Arc::clone(&earlier.name);
+            let index = self.index_for_name(name, &earlier.trigger_type.clone());
+            self.functions[index].absorb(earlier);
+        }
+        if let Some(persistence) = self.persistence.as_mut() {
+            persistence.stage_dirty(&mut self.functions);
+            if force {
+                persistence.save(true);
+            }
+        }
+    }
+
     fn flush_outputs(&mut self, sync: bool) {
+        self.persist(true);
         let now = self.clock.now();
         if sync {
             self.logs.sync(now);

@@ -69,6 +69,17 @@ impl Histogram {
         None
     }
 
+    /// Adds another histogram's counts to this one.
+    pub(crate) fn merge(&mut self, other: &Histogram) {
+        if other.counts.len() > self.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.total += other.total;
+    }
+
     /// Sparse form for persistence: `[[bucket, count], ...]`.
     pub(crate) fn to_sparse(&self) -> SparseHistogram {
         SparseHistogram(

@@ -3,6 +3,7 @@
 
 mod histogram;
 mod patterns;
+mod persisted;
 mod record;
 
 pub(crate) use histogram::{Histogram, SparseHistogram};

@@ -115,6 +115,17 @@ impl PatternTable {
             .collect()
     }
 
+    /// Adds another table's patterns (counts of equal fingerprints add up).
+    pub(crate) fn merge(&mut self, other: PatternTable) {
+        for entry in other.entries {
+            if let Some(mine) = self.entries.iter_mut().find(|e| e.fingerprint == entry.fingerprint) {
+                mine.count += entry.count;
+            } else if self.entries.len() < MAX_PATTERNS {
+                self.entries.push(entry);
+            }
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

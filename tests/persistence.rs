@@ -1,0 +1,184 @@
+//! Statistics persist in `<log_dir>/stats.db` and continue across restarts.
+
+mod common;
+
+use common::{exclusive, temp_dir};
+use monitor::{monitored, Monitor};
+use monitor_sinks::stats_store::{legacy_schema, StoredFunctionStats};
+
+#[monitored(name = "nightly_backup")]
+fn nightly_backup(fail: bool) -> Result<(), String> {
+    if fail {
+        Err("bucket unreachable".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn stored_count(dir: &std::path::Path, name: &str) -> Option<(i64, i64)> {
+    let connection = rusqlite::Connection::open(dir.join("stats.db")).unwrap();
+    connection
+        .query_row(
+            "SELECT total_executions, error_count FROM function_stats WHERE name = ?1",
+            [name],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .ok()
+}
+
+#[test]
+fn counts_add_up_across_restarts() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-restart");
+    {
+        let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+        for i in 0..10 {
+            nightly_backup(i % 5 == 0).ok();
+        }
+        drop(guard);
+    }
+    assert_eq!(stored_count(&dir, "nightly_backup"), Some((10, 2)));
+    {
+        let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+        let before = monitor::stats();
+        let loaded = before.get("nightly_backup").expect("loaded from the store at install");
+        assert_eq!((loaded.total_executions, loaded.error_count), (10, 2));
+        assert!(loaded.p50_ms.is_some(), "percentiles continue from the stored histogram");
+        for _ in 0..5 {
+            nightly_backup(false).unwrap();
+        }
+        guard.flush();
+        let after = monitor::stats();
+        let stats = after.get("nightly_backup").unwrap();
+        assert_eq!((stats.total_executions, stats.success_count, stats.error_count), (15, 13, 2));
+        assert_eq!(stats.last_error.as_ref().unwrap().message, "bucket unreachable");
+    }
+    assert_eq!(stored_count(&dir, "nightly_backup"), Some((15, 2)));
+}
+
+#[test]
+fn a_fresh_log_dir_starts_from_nothing_and_the_store_can_be_disabled() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-disabled");
+    let guard = Monitor::builder().log_dir(&dir).without_stats_db().install().unwrap();
+    assert!(monitor::stats().is_empty());
+    nightly_backup(false).unwrap();
+    guard.flush();
+    drop(guard);
+    assert!(!dir.join("stats.db").exists());
+}
+
+#[test]
+fn nothing_is_lost_while_another_connection_holds_the_write_lock() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-locked");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    nightly_backup(false).unwrap();
+    guard.flush();
+    assert_eq!(stored_count(&dir, "nightly_backup"), Some((1, 0)));
+
+    let blocker = rusqlite::Connection::open(dir.join("stats.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    for _ in 0..20 {
+        nightly_backup(true).ok();
+    }
+    guard.flush(); // the save fails on the lock; statistics stay in memory
+    let stats = monitor::stats();
+    assert_eq!(stats.get("nightly_backup").unwrap().total_executions, 21);
+    blocker.execute_batch("COMMIT").unwrap();
+    drop(blocker);
+
+    guard.flush(); // the store is writable again: pending statistics land
+    assert_eq!(stored_count(&dir, "nightly_backup"), Some((21, 20)));
+    drop(guard);
+}
+
+#[test]
+fn a_corrupt_database_is_moved_aside_and_monitoring_goes_on() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-corrupt");
+    std::fs::write(dir.join("stats.db"), b"this is not a database, it is a shopping list").unwrap();
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    nightly_backup(false).unwrap();
+    guard.flush();
+    assert_eq!(monitor::stats().get("nightly_backup").unwrap().total_executions, 1);
+    drop(guard);
+    let moved: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("stats.db.corrupt-"))
+        .collect();
+    assert_eq!(moved.len(), 1, "the corrupt file is kept, never deleted");
+    let kept = std::fs::read(dir.join(&moved[0])).unwrap();
+    assert_eq!(kept, b"this is not a database, it is a shopping list");
+    assert_eq!(stored_count(&dir, "nightly_backup"), Some((1, 0)));
+}
+
+#[test]
+fn a_file_from_an_older_schema_is_migrated_and_its_counts_continue() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-migrate");
+    let old = StoredFunctionStats {
+        name: "nightly_backup".into(),
+        trigger_type: "call".into(),
+        status: "active".into(),
+        total_executions: 40,
+        success_count: 38,
+        error_count: 2,
+        avg_execution_time_ms: 2.5,
+        last_execution_status: Some("success".into()),
+        last_execution_time: Some("2026-12-01T03:00:00.000000Z".into()),
+        ..StoredFunctionStats::default()
+    };
+    legacy_schema::write_legacy_file(&dir.join("stats.db"), 1, &[old]).unwrap();
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    nightly_backup(false).unwrap();
+    guard.flush();
+    let stats = monitor::stats();
+    let backup = stats.get("nightly_backup").unwrap();
+    assert_eq!((backup.total_executions, backup.success_count, backup.error_count), (41, 39, 2));
+    drop(guard);
+    assert_eq!(stored_count(&dir, "nightly_backup"), Some((41, 2)));
+}
+
+#[test]
+fn a_read_only_database_keeps_statistics_in_memory() {
+    use std::os::unix::fs::PermissionsExt;
+    let _lock = exclusive();
+    let dir = temp_dir("persist-readonly");
+    {
+        let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+        nightly_backup(false).unwrap();
+        drop(guard);
+    }
+    let db = dir.join("stats.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    if std::fs::OpenOptions::new().write(true).open(&db).is_ok() {
+        // Running as root: permissions are not enforced, nothing to test here.
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        return;
+    }
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    nightly_backup(true).ok();
+    guard.flush();
+    assert_eq!(monitor::stats().get("nightly_backup").unwrap().total_executions, 2);
+    drop(guard);
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+#[test]
+fn an_unwritable_database_path_never_reaches_the_host() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-unwritable");
+    // Nobody, not even root, can create files under /proc.
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .stats_db("/proc/monitor-cannot-write-here/stats.db")
+        .install()
+        .unwrap();
+    for _ in 0..3 {
+        nightly_backup(false).unwrap();
+    }
+    assert!(guard.flush());
+    assert_eq!(monitor::stats().get("nightly_backup").unwrap().total_executions, 3);
+}
