@@ -238,6 +238,7 @@ impl MonitorBuilder {
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
         let published = Arc::new(Mutex::new(StatsSnapshot::default()));
         let self_stats = Arc::new(SelfStats::default());
+        let clock_for_handle = Arc::clone(&clock);
         let collector = Collector::new(CollectorParts {
             generation,
             queue: Arc::clone(&queue),
@@ -270,6 +271,7 @@ impl MonitorBuilder {
             collector: thread.thread().clone(),
             published,
             self_stats,
+            clock: clock_for_handle,
             flush_timeout: self.flush_timeout,
             shutdown_timeout: self.shutdown_timeout,
         });
@@ -304,6 +306,7 @@ pub(crate) struct Handle {
     collector: std::thread::Thread,
     pub(crate) published: Arc<Mutex<StatsSnapshot>>,
     pub(crate) self_stats: Arc<SelfStats>,
+    pub(crate) clock: Arc<dyn Clock>,
     flush_timeout: Duration,
     shutdown_timeout: Duration,
 }

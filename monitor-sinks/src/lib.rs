@@ -4,4 +4,4 @@ pub mod rotating;
 pub mod stats_store;
 pub mod time;
 
-pub use rotating::{LogFileConfig, Retention, Rotation, RotatingLog, SinkHealth};
+pub use rotating::{LogFileConfig, Retention, RotatingLog, Rotation, SinkHealth};

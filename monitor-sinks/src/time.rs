@@ -252,7 +252,10 @@ fn digits(s: &[u8]) -> Option<u32> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(s.iter().fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0')))
+    Some(
+        s.iter()
+            .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0')),
+    )
 }
 
 /// Number of days in `month` of `year` (proleptic Gregorian).
@@ -376,8 +379,14 @@ mod tests {
     fn known_dates() {
         assert_eq!(civil_from_unix_days(11_016), (2000, 2, 29));
         assert_eq!(days_from_civil(2026, 12, 4), 20_791);
-        assert_eq!(days_from_civil(2024, 2, 29) + 1, days_from_civil(2024, 3, 1));
-        assert_eq!(days_from_civil(2100, 2, 28) + 1, days_from_civil(2100, 3, 1));
+        assert_eq!(
+            days_from_civil(2024, 2, 29) + 1,
+            days_from_civil(2024, 3, 1)
+        );
+        assert_eq!(
+            days_from_civil(2100, 2, 28) + 1,
+            days_from_civil(2100, 3, 1)
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod support;
 use std::fs;
 use std::time::Duration;
 
-use monitor_sinks::rotating::{LogFileConfig, Retention, Rotation, RotatingLog};
+use monitor_sinks::rotating::{LogFileConfig, Retention, RotatingLog, Rotation};
 use support::*;
 
 #[test]
@@ -40,10 +40,16 @@ fn stale_tmp_is_removed_and_leftovers_are_compressed_at_open() {
     let (_tmp, dir) = tempdir();
     fs::create_dir_all(&dir).unwrap();
     // A crash during compression: the .gz.tmp is half written, the source intact.
-    write(&dir.join("2026-12-01.log"), &line(1, utc(2026, 12, 1, 1, 0, 0)));
+    write(
+        &dir.join("2026-12-01.log"),
+        &line(1, utc(2026, 12, 1, 1, 0, 0)),
+    );
     write(&dir.join("2026-12-01.log.gz.tmp"), b"\x1f\x8b half");
     // A crash between rename and removal: both exist.
-    write(&dir.join("2026-12-02.log"), &line(2, utc(2026, 12, 2, 1, 0, 0)));
+    write(
+        &dir.join("2026-12-02.log"),
+        &line(2, utc(2026, 12, 2, 1, 0, 0)),
+    );
     write(&dir.join("2026-12-02.log.gz"), b"whatever");
     // Foreign temporary files stay.
     write(&dir.join("other.gz.tmp"), b"foreign");
@@ -75,7 +81,10 @@ fn stale_tmp_is_removed_even_without_compression() {
     write(&dir.join("2026-12-01_alerts.3.log"), b"{}\n");
     let now = utc(2026, 12, 4, 1, 0, 0);
     drop(RotatingLog::open(LogFileConfig::alerts(&dir), now).unwrap());
-    assert_eq!(names(&dir), ["2026-12-01_alerts.3.log", "current_alerts.log"]);
+    assert_eq!(
+        names(&dir),
+        ["2026-12-01_alerts.3.log", "current_alerts.log"]
+    );
 }
 
 #[test]
@@ -91,15 +100,26 @@ fn an_existing_gz_name_is_not_reused() {
     let t1 = utc(2026, 12, 4, 0, 0, 0);
     log.write_line(&line(2, t1), t1);
     log.sync(t1);
-    assert_eq!(names(&dir), ["2026-12-03.1.log.gz", "2026-12-03.log.gz", "current.log"]);
-    assert_eq!(fs::read(dir.join("2026-12-03.log.gz")).unwrap(), b"precious");
+    assert_eq!(
+        names(&dir),
+        ["2026-12-03.1.log.gz", "2026-12-03.log.gz", "current.log"]
+    );
+    assert_eq!(
+        fs::read(dir.join("2026-12-03.log.gz")).unwrap(),
+        b"precious"
+    );
     assert_eq!(seq_of(&lines_of(&dir.join("2026-12-03.1.log.gz"))[0]), 1);
 }
 
 #[test]
 fn compression_with_size_rotation_and_retention() {
     let (_tmp, dir) = tempdir();
-    let mut cfg = LogFileConfig::new(&dir, "errors", Rotation::Size(1000), Retention::keep_all().with_max_files(3));
+    let mut cfg = LogFileConfig::new(
+        &dir,
+        "errors",
+        Rotation::Size(1000),
+        Retention::keep_all().with_max_files(3),
+    );
     cfg.compress = true;
     let t0 = utc(2026, 12, 4, 12, 0, 0);
     let mut log = RotatingLog::open(cfg, t0).unwrap();
@@ -113,13 +133,20 @@ fn compression_with_size_rotation_and_retention() {
     log.sync(end);
     let files = names(&dir);
     assert_eq!(files.len(), 4, "{files:?}");
-    assert!(files[..3].iter().all(|n| n.ends_with("_errors.log.gz")), "{files:?}");
+    assert!(
+        files[..3].iter().all(|n| n.ends_with("_errors.log.gz")),
+        "{files:?}"
+    );
     // The newest lines are all there, in order, across the kept files.
     let mut seqs: Vec<u64> = Vec::new();
     for n in &files[..3] {
         seqs.extend(lines_of(&dir.join(n)).iter().map(|l| seq_of(l)));
     }
-    seqs.extend(lines_of(&dir.join("current_errors.log")).iter().map(|l| seq_of(l)));
+    seqs.extend(
+        lines_of(&dir.join("current_errors.log"))
+            .iter()
+            .map(|l| seq_of(l)),
+    );
     assert_eq!(*seqs.last().unwrap(), total - 1);
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
     drop(log);

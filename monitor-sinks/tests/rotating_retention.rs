@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use monitor_sinks::rotating::{LogFileConfig, Retention, Rotation, RotatingLog};
+use monitor_sinks::rotating::{LogFileConfig, Retention, RotatingLog, Rotation};
 use monitor_sinks::time::{civil_from_unix_days, days_from_civil};
 use support::*;
 
@@ -47,7 +47,9 @@ fn assert_foreign_intact(dir: &Path) {
 fn ours(dir: &Path) -> Vec<String> {
     names(dir)
         .into_iter()
-        .filter(|n| !FOREIGN.contains(&n.as_str()) && !n.starts_with("current") && n != "2020-01-02.log")
+        .filter(|n| {
+            !FOREIGN.contains(&n.as_str()) && !n.starts_with("current") && n != "2020-01-02.log"
+        })
         .collect()
 }
 
@@ -74,7 +76,13 @@ fn thirty_days_exact_boundary_at_open() {
     assert_foreign_intact(&dir);
 
     // One nanosecond later it is older than 30 days.
-    drop(RotatingLog::open(LogFileConfig::executions(&dir), now + Duration::from_nanos(1)).unwrap());
+    drop(
+        RotatingLog::open(
+            LogFileConfig::executions(&dir),
+            now + Duration::from_nanos(1),
+        )
+        .unwrap(),
+    );
     let expected: Vec<String> = (today - 29..today).map(|d| day_name(d, ".log")).collect();
     assert_eq!(ours(&dir), expected);
     assert_foreign_intact(&dir);
@@ -96,7 +104,11 @@ fn ninety_days_while_time_moves_past_a_hundred_days() {
     // Rotated files exist for days first..first+118; a file is kept while
     // now - (start of its day) <= 90 days.
     let expected: Vec<String> = (first..first + 119)
-        .filter(|&d| now.duration_since(at(d) - Duration::from_secs(12 * 3600)).unwrap() <= 90 * DAY)
+        .filter(|&d| {
+            now.duration_since(at(d) - Duration::from_secs(12 * 3600))
+                .unwrap()
+                <= 90 * DAY
+        })
         .map(|d| day_name(d, "_alerts.log"))
         .collect();
     assert_eq!(expected.len(), 89);
@@ -123,7 +135,10 @@ fn ninety_days_for_size_stamps() {
     let now = *stamps.last().unwrap();
     log.flush(now);
     let files = ours(&dir);
-    let kept: Vec<&SystemTime> = stamps.iter().filter(|s| now.duration_since(**s).unwrap() <= 90 * DAY).collect();
+    let kept: Vec<&SystemTime> = stamps
+        .iter()
+        .filter(|s| now.duration_since(**s).unwrap() <= 90 * DAY)
+        .collect();
     assert_eq!(files.len(), kept.len());
     assert_eq!(files.len(), 90); // rotations on days 14..=104 minus day 14 (90 days + 90 s old)
     assert!(files.iter().all(|n| n.ends_with("Z_errors.log")));
@@ -174,7 +189,13 @@ fn keep_n_keeps_exactly_n_newest() {
     }
     assert_eq!(
         ours(&dir),
-        ["2026-11-24.1.log", "2026-11-25.log", "2026-12-04.log", "2026-12-05.log", "2026-12-06.log"]
+        [
+            "2026-11-24.1.log",
+            "2026-11-25.log",
+            "2026-12-04.log",
+            "2026-12-05.log",
+            "2026-12-06.log"
+        ]
     );
     assert_foreign_intact(&dir);
 }
@@ -185,7 +206,12 @@ fn keep_zero_and_age_zero_delete_every_rotated_file_but_nothing_else() {
         let (_tmp, dir) = tempdir();
         fs::create_dir_all(&dir).unwrap();
         plant_foreign(&dir);
-        for name in ["2026-11-20.log", "2026-11-21.3.log.gz", "2026-11-21T05.log", "20261121T050000Z.log"] {
+        for name in [
+            "2026-11-20.log",
+            "2026-11-21.3.log.gz",
+            "2026-11-21T05.log",
+            "20261121T050000Z.log",
+        ] {
             write(&dir.join(name), b"x\n");
         }
         let mut cfg = LogFileConfig::executions(&dir);

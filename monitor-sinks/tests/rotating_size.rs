@@ -6,7 +6,7 @@ mod support;
 use std::fs;
 use std::time::Duration;
 
-use monitor_sinks::rotating::{LogFileConfig, Rotation, RotatingLog};
+use monitor_sinks::rotating::{LogFileConfig, RotatingLog, Rotation};
 use support::*;
 
 /// A line of exactly `len` bytes (including the `\n`).
@@ -133,7 +133,10 @@ fn a_name_collision_gets_a_counter_and_never_overwrites() {
     let (_tmp, dir) = tempdir();
     fs::create_dir_all(&dir).unwrap();
     write(&dir.join("20261204T120000Z_errors.log"), b"precious\n");
-    write(&dir.join("20261204T120000Z_errors.1.log.gz"), b"also precious");
+    write(
+        &dir.join("20261204T120000Z_errors.1.log.gz"),
+        b"also precious",
+    );
     let now = utc(2026, 12, 4, 12, 0, 0);
     let mut log = RotatingLog::open(config(&dir, "errors", Rotation::Size(10)), now).unwrap();
     let short = |seq: u64| format!("{{\"n\":{seq:03}}}\n").into_bytes(); // 10 bytes
@@ -152,9 +155,18 @@ fn a_name_collision_gets_a_counter_and_never_overwrites() {
             "current_errors.log"
         ]
     );
-    assert_eq!(fs::read(dir.join("20261204T120000Z_errors.log")).unwrap(), b"precious\n");
-    assert_eq!(fs::read(dir.join("20261204T120000Z_errors.1.log.gz")).unwrap(), b"also precious");
-    assert_eq!(fs::read(dir.join("20261204T120000Z_errors.2.log")).unwrap(), short(0));
+    assert_eq!(
+        fs::read(dir.join("20261204T120000Z_errors.log")).unwrap(),
+        b"precious\n"
+    );
+    assert_eq!(
+        fs::read(dir.join("20261204T120000Z_errors.1.log.gz")).unwrap(),
+        b"also precious"
+    );
+    assert_eq!(
+        fs::read(dir.join("20261204T120000Z_errors.2.log")).unwrap(),
+        short(0)
+    );
     assert_eq!(fs::read(dir.join("current_errors.log")).unwrap(), short(3));
 }
 
@@ -188,7 +200,10 @@ fn lines_without_newline_get_one_and_empty_lines_are_ignored() {
     log.write_line(b"", now);
     log.write_line(b"{\"a\":2}\n", now);
     log.flush(now);
-    assert_eq!(fs::read(dir.join("current.log")).unwrap(), b"{\"a\":1}\n{\"a\":2}\n");
+    assert_eq!(
+        fs::read(dir.join("current.log")).unwrap(),
+        b"{\"a\":1}\n{\"a\":2}\n"
+    );
     assert_eq!(log.health().buffered_lines, 0);
 }
 

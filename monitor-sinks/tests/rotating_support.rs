@@ -62,7 +62,12 @@ pub fn lines_of(path: &Path) -> Vec<String> {
     if data.is_empty() {
         return Vec::new();
     }
-    assert_eq!(data.last(), Some(&b'\n'), "{} ends mid-line", path.display());
+    assert_eq!(
+        data.last(),
+        Some(&b'\n'),
+        "{} ends mid-line",
+        path.display()
+    );
     String::from_utf8(data)
         .unwrap()
         .lines()
@@ -108,11 +113,17 @@ impl Faults {
 }
 
 fn full() -> io::Error {
-    io::Error::new(io::ErrorKind::StorageFull, "injected: no space left on device")
+    io::Error::new(
+        io::ErrorKind::StorageFull,
+        "injected: no space left on device",
+    )
 }
 
 fn denied() -> io::Error {
-    io::Error::new(io::ErrorKind::PermissionDenied, "injected: permission denied")
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        "injected: permission denied",
+    )
 }
 
 /// The real file system with faults injected on command.

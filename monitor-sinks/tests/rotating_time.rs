@@ -6,7 +6,7 @@ mod support;
 use std::fs;
 use std::time::Duration;
 
-use monitor_sinks::rotating::{LogFileConfig, Rotation, RotatingLog};
+use monitor_sinks::rotating::{LogFileConfig, RotatingLog, Rotation};
 use support::*;
 
 #[test]
@@ -47,7 +47,14 @@ fn hourly_rotation_and_midnight() {
     let mut log = RotatingLog::open(cfg, t(10, 59, 59)).unwrap();
     assert_eq!(log.current_path(), dir.join("current_alerts.log"));
     let mut seq = 0;
-    for now in [t(10, 59, 59), t(11, 0, 0), t(11, 30, 0), t(11, 59, 59), t(12, 0, 0), t(23, 10, 0)] {
+    for now in [
+        t(10, 59, 59),
+        t(11, 0, 0),
+        t(11, 30, 0),
+        t(11, 59, 59),
+        t(12, 0, 0),
+        t(23, 10, 0),
+    ] {
         seq += 1;
         log.write_line(&line(seq, now), now);
     }
@@ -114,9 +121,19 @@ fn daily_or_size_counts_within_a_day() {
     log.flush(t1);
     assert_eq!(
         names(&dir),
-        ["2026-12-04.1.log", "2026-12-04.2.log", "2026-12-04.log", "current.log"]
+        [
+            "2026-12-04.1.log",
+            "2026-12-04.2.log",
+            "2026-12-04.log",
+            "current.log"
+        ]
     );
-    let seqs = |name: &str| -> Vec<u64> { lines_of(&dir.join(name)).iter().map(|l| seq_of(l)).collect() };
+    let seqs = |name: &str| -> Vec<u64> {
+        lines_of(&dir.join(name))
+            .iter()
+            .map(|l| seq_of(l))
+            .collect()
+    };
     assert_eq!(seqs("2026-12-04.log"), [0, 1]);
     assert_eq!(seqs("2026-12-04.1.log"), [2, 3]);
     assert_eq!(seqs("2026-12-04.2.log"), [4]);
@@ -129,7 +146,10 @@ fn startup_rotates_yesterdays_current_by_its_first_timestamp() {
     fs::create_dir_all(&dir).unwrap();
     // First line from 12-03 late evening, second one after midnight: the
     // file is named by its first line.
-    let mut old = line(1, utc(2026, 12, 3, 23, 59, 59) + Duration::from_micros(123_456));
+    let mut old = line(
+        1,
+        utc(2026, 12, 3, 23, 59, 59) + Duration::from_micros(123_456),
+    );
     old.extend(line(2, utc(2026, 12, 4, 0, 0, 1)));
     write(&dir.join("current.log"), &old);
     let now = utc(2026, 12, 4, 8, 0, 0);
@@ -161,12 +181,18 @@ fn startup_in_the_same_period_appends() {
     let (_tmp, dir) = tempdir();
     fs::create_dir_all(&dir).unwrap();
     let now = utc(2026, 12, 4, 8, 0, 0);
-    write(&dir.join("current.log"), &line(1, utc(2026, 12, 4, 0, 0, 0)));
+    write(
+        &dir.join("current.log"),
+        &line(1, utc(2026, 12, 4, 0, 0, 0)),
+    );
     let mut log = RotatingLog::open(LogFileConfig::executions(&dir), now).unwrap();
     log.write_line(&line(2, now), now);
     drop(log); // dropping flushes
     assert_eq!(names(&dir), ["current.log"]);
-    let seqs: Vec<u64> = lines_of(&dir.join("current.log")).iter().map(|l| seq_of(l)).collect();
+    let seqs: Vec<u64> = lines_of(&dir.join("current.log"))
+        .iter()
+        .map(|l| seq_of(l))
+        .collect();
     assert_eq!(seqs, [1, 2]);
 }
 
@@ -181,7 +207,10 @@ fn startup_collision_gets_a_counter_and_torn_line_is_ended() {
     write(&dir.join("current.log"), &old);
     let now = utc(2026, 12, 4, 8, 0, 0);
     drop(RotatingLog::open(LogFileConfig::executions(&dir), now).unwrap());
-    assert_eq!(names(&dir), ["2026-12-03.1.log", "2026-12-03.log", "current.log"]);
+    assert_eq!(
+        names(&dir),
+        ["2026-12-03.1.log", "2026-12-03.log", "current.log"]
+    );
     assert_eq!(fs::read(dir.join("2026-12-03.log")).unwrap(), b"precious\n");
     assert_eq!(fs::read(dir.join("2026-12-03.1.log")).unwrap(), old);
 
@@ -201,7 +230,10 @@ fn startup_collision_gets_a_counter_and_torn_line_is_ended() {
 fn size_policy_appends_to_an_old_current_file() {
     let (_tmp, dir) = tempdir();
     fs::create_dir_all(&dir).unwrap();
-    write(&dir.join("current_errors.log"), &line(1, utc(2026, 1, 1, 0, 0, 0)));
+    write(
+        &dir.join("current_errors.log"),
+        &line(1, utc(2026, 1, 1, 0, 0, 0)),
+    );
     let now = utc(2026, 12, 4, 8, 0, 0);
     let mut log = RotatingLog::open(LogFileConfig::errors(&dir), now).unwrap();
     log.write_line(&line(2, now), now);

@@ -68,7 +68,8 @@ impl Context {
     pub(crate) fn retention(&self, now: SystemTime) {
         let out = retention::apply(&*self.fs, &self.dir, &self.naming, &self.retention, now);
         if let Some(first) = out.errors.first() {
-            self.errors.fetch_add(out.errors.len() as u64, Ordering::Relaxed);
+            self.errors
+                .fetch_add(out.errors.len() as u64, Ordering::Relaxed);
             self.fs.notice(&format!(
                 "monitor-sinks: retention in {} failed for {} file(s): {first}",
                 self.dir.display(),
@@ -197,11 +198,7 @@ impl Maintenance {
 
     /// Blocks until every queued job has finished.
     pub(crate) fn wait_idle(&self) {
-        let mut done = self
-            .progress
-            .done
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut done = self.progress.done.lock().unwrap_or_else(|p| p.into_inner());
         while *done < self.sent {
             if self.worker.as_ref().is_none_or(|w| w.is_finished()) {
                 break; // the worker is gone; nothing more will finish

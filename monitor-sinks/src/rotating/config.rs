@@ -167,7 +167,10 @@ impl LogFileConfig {
             return bad("rotation size limit must be greater than 0".into());
         }
         if self.file_mode > 0o7777 {
-            return bad(format!("file mode {:o} is not a permission mode", self.file_mode));
+            return bad(format!(
+                "file mode {:o} is not a permission mode",
+                self.file_mode
+            ));
         }
         Ok(())
     }

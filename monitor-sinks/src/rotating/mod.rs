@@ -143,9 +143,7 @@ mod naming;
 mod retention;
 mod writer;
 
-pub use config::{
-    LogFileConfig, Rotation, DEFAULT_FILE_MODE, DEFAULT_MAX_BUFFERED_BYTES, TEN_MIB,
-};
+pub use config::{LogFileConfig, Rotation, DEFAULT_FILE_MODE, DEFAULT_MAX_BUFFERED_BYTES, TEN_MIB};
 pub use retention::Retention;
 pub use writer::{RotatingLog, SinkHealth};
 

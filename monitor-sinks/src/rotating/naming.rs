@@ -48,7 +48,8 @@ impl StampFormat {
         let b = s.as_bytes();
         let two = |i: usize| -> Option<u32> {
             let (h, l) = (*b.get(i)?, *b.get(i + 1)?);
-            (h.is_ascii_digit() && l.is_ascii_digit()).then(|| u32::from(h - b'0') * 10 + u32::from(l - b'0'))
+            (h.is_ascii_digit() && l.is_ascii_digit())
+                .then(|| u32::from(h - b'0') * 10 + u32::from(l - b'0'))
         };
         match b.len() {
             10 => {
@@ -177,8 +178,14 @@ mod tests {
         let n = Naming::new("errors");
         let t = secs(2026, 12, 4, 7, 8, 9);
         assert_eq!(n.current(), "current_errors.log");
-        assert_eq!(n.rotated(StampFormat::Instant, t, 0), "20261204T070809Z_errors.log");
-        assert_eq!(n.rotated(StampFormat::Hour, t, 2), "2026-12-04T07_errors.2.log");
+        assert_eq!(
+            n.rotated(StampFormat::Instant, t, 0),
+            "20261204T070809Z_errors.log"
+        );
+        assert_eq!(
+            n.rotated(StampFormat::Hour, t, 2),
+            "2026-12-04T07_errors.2.log"
+        );
         let e = Naming::new("");
         assert_eq!(e.current(), "current.log");
         assert_eq!(e.rotated(StampFormat::Day, t, 0), "2026-12-04.log");
@@ -190,8 +197,14 @@ mod tests {
         let e = Naming::new("");
         let day = secs(2026, 12, 4, 0, 0, 0);
         let p = e.parse("2026-12-04.12.log.gz").unwrap();
-        assert_eq!((p.stamp_secs, p.counter, p.gz, p.tmp), (day, 12, true, false));
-        assert_eq!(e.parse("2026-12-04T13.log").unwrap().stamp_secs, day + 13 * 3600);
+        assert_eq!(
+            (p.stamp_secs, p.counter, p.gz, p.tmp),
+            (day, 12, true, false)
+        );
+        assert_eq!(
+            e.parse("2026-12-04T13.log").unwrap().stamp_secs,
+            day + 13 * 3600
+        );
         assert_eq!(e.parse("20261204T000001Z.log").unwrap().stamp_secs, day + 1);
         assert!(e.parse("2026-12-04.log.gz.tmp").unwrap().tmp);
         for foreign in [

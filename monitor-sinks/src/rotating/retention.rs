@@ -99,9 +99,9 @@ pub(crate) fn apply(
     let (now_secs, now_nanos) = unix_parts(now);
     for (index, ((stamp, _), names)) in groups.into_iter().rev().enumerate() {
         let too_many = retention.max_files.is_some_and(|n| index >= n);
-        let too_old = retention.max_age.is_some_and(|max| {
-            age(now_secs, now_nanos, stamp).is_some_and(|a| a > max)
-        });
+        let too_old = retention
+            .max_age
+            .is_some_and(|max| age(now_secs, now_nanos, stamp).is_some_and(|a| a > max));
         if too_many || too_old {
             for name in names {
                 match fs.remove_file(&dir.join(&name)) {

@@ -521,8 +521,7 @@ impl RotatingLog {
         let mode = self.cfg.file_mode;
         let mut file = match self.fs.open_append(&self.current, mode) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.fs
-                    .create_dir_all(&self.cfg.dir, self.cfg.dir_mode())?;
+                self.fs.create_dir_all(&self.cfg.dir, self.cfg.dir_mode())?;
                 self.fs.open_append(&self.current, mode)?
             }
             other => other?,
@@ -617,7 +616,8 @@ impl RotatingLog {
                 .join(self.naming.rotated(format, stamp_secs, counter));
             let mut gz = target.clone().into_os_string();
             gz.push(".gz");
-            let taken = self.fs.metadata(&target).is_ok() || self.fs.metadata(Path::new(&gz)).is_ok();
+            let taken =
+                self.fs.metadata(&target).is_ok() || self.fs.metadata(Path::new(&gz)).is_ok();
             if !taken {
                 match self.fs.rename_noclobber(&self.current, &target) {
                     Ok(()) => {

@@ -1,0 +1,173 @@
+//! Callsites of spans, interned per span metadata.
+//!
+//! A span's [`Metadata`] is a `&'static` value, one per `span!` site, so its
+//! address identifies the site. The first span of a site anywhere in the
+//! process leaks one [`Callsite`] (bounded by the program's span sites); after
+//! that each thread finds it in its own small map keyed by the address: no
+//! string is hashed or formatted per span, and no lock is taken.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use parking_lot::RwLock;
+use tracing_core::Metadata;
+
+use crate::callsite::Callsite;
+
+/// Hashes a pointer-sized key with one multiplication (Fibonacci hashing):
+/// the keys are metadata addresses, already unique.
+#[derive(Default)]
+pub(super) struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, value: usize) {
+        self.0 = (value as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type AddressMap = HashMap<usize, &'static Callsite, BuildHasherDefault<AddressHasher>>;
+
+/// Every span callsite made so far, by metadata address.
+static INTERNED: RwLock<AddressMap> = RwLock::new(HashMap::with_hasher(BuildHasherDefault::new()));
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Unknown,
+    /// An ordinary host thread: its spans are recorded.
+    Record,
+    /// One of the monitor's own threads: nothing is recorded there.
+    Skip,
+}
+
+struct Local {
+    role: Cell<Role>,
+    callsites: RefCell<AddressMap>,
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local {
+            role: Cell::new(Role::Unknown),
+            callsites: RefCell::new(HashMap::with_hasher(BuildHasherDefault::new())),
+        }
+    };
+}
+
+/// The callsite for spans of `metadata`, or `None` on the monitor's own
+/// threads (the collector, or any thread named `monitor-…`), whose spans are
+/// never recorded.
+#[inline]
+pub(super) fn for_span(metadata: &'static Metadata<'static>) -> Option<&'static Callsite> {
+    let key = metadata as *const Metadata<'static> as usize;
+    LOCAL
+        .try_with(|local| {
+            match local.role.get() {
+                Role::Record => {}
+                Role::Skip => return None,
+                Role::Unknown => {
+                    let role = if is_monitor_thread() { Role::Skip } else { Role::Record };
+                    local.role.set(role);
+                    if role == Role::Skip {
+                        return None;
+                    }
+                }
+            }
+            if let Ok(map) = local.callsites.try_borrow() {
+                if let Some(&callsite) = map.get(&key) {
+                    return Some(callsite);
+                }
+            }
+            let callsite = interned(key, metadata);
+            if let Ok(mut map) = local.callsites.try_borrow_mut() {
+                map.insert(key, callsite);
+            }
+            Some(callsite)
+        })
+        // Thread-local storage is being torn down (a span in a TLS destructor):
+        // the shared map still answers.
+        .unwrap_or_else(|_| Some(interned(key, metadata)))
+}
+
+fn is_monitor_thread() -> bool {
+    crate::collector::on_collector_thread()
+        || std::thread::current()
+            .name()
+            .is_some_and(|name| name.starts_with("monitor-"))
+}
+
+#[cold]
+fn interned(key: usize, metadata: &'static Metadata<'static>) -> &'static Callsite {
+    if let Some(&callsite) = INTERNED.read().get(&key) {
+        return callsite;
+    }
+    let mut map = INTERNED.write();
+    map.entry(key).or_insert_with(|| {
+        Box::leak(Box::new(Callsite::for_span(
+            metadata.name(),
+            metadata.target(),
+            metadata.file().unwrap_or(""),
+            metadata.line().unwrap_or(0),
+        )))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata_of(span: &tracing::Span) -> &'static Metadata<'static> {
+        span.metadata().expect("a span with a subscriber that enables it")
+    }
+
+    #[test]
+    fn one_callsite_per_metadata_shared_by_threads() {
+        let subscriber = tracing_subscriber::registry();
+        tracing::subscriber::with_default(subscriber, || {
+            let make = |n: u32| tracing::info_span!(target: "unit::callsites", "interned", n = n);
+            let first = metadata_of(&make(1));
+            let again = metadata_of(&make(2));
+            assert!(std::ptr::eq(first, again));
+            let a = for_span(first).unwrap();
+            let b = for_span(again).unwrap();
+            assert!(std::ptr::eq(a, b));
+            let other = std::thread::scope(|scope| scope.spawn(|| for_span(first).unwrap() as *const Callsite as usize).join().unwrap());
+            assert_eq!(other, a as *const Callsite as usize);
+            assert_eq!(a.resolved_name(), "unit::callsites::interned");
+            assert_eq!(a.trigger_type(), "span");
+            assert_eq!(a.module_path(), "unit::callsites");
+            assert!(a.line() > 0);
+        });
+    }
+
+    #[test]
+    fn monitor_threads_are_skipped() {
+        let subscriber = tracing_subscriber::registry();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("skipped");
+            let metadata = metadata_of(&span);
+            let on_monitor_thread = std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .name("monitor-helper".into())
+                    .spawn_scoped(scope, || for_span(metadata).is_none())
+                    .unwrap()
+                    .join()
+                    .unwrap()
+            });
+            assert!(on_monitor_thread);
+            assert!(for_span(metadata).is_some());
+        });
+    }
+}

@@ -1,0 +1,146 @@
+//! The status report a person reads at a glance ([`status_report`]).
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::event::Status;
+use crate::stats::{FunctionStats, FunctionStatus, StatsSnapshot};
+use crate::timestamp::Timestamp;
+
+/// Every monitored function on one line: health icon, runs, success rate,
+/// p50/p99, the latest execution, error count. `Display` renders the text;
+/// `Serialize` gives the same data as JSON.
+///
+/// ```
+/// let report = monitor_core::status_report();
+/// assert!(report.to_string().starts_with("Monitored functions: 0"));
+/// ```
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReport {
+    /// When the report was made (the monitor's clock).
+    pub generated_at: Timestamp,
+    /// The statistics it shows.
+    pub stats: StatsSnapshot,
+}
+
+/// The installed monitor's status report (an empty one without a monitor).
+pub fn status_report() -> StatusReport {
+    let now = crate::monitor::current().map_or_else(SystemTime::now, |handle| handle.clock.now());
+    StatusReport {
+        generated_at: Timestamp(now),
+        stats: crate::monitor::stats(),
+    }
+}
+
+/// 🟢 healthy, 🟡 degraded or below 95 % success, 🔴 failing or below 90 %.
+pub(crate) fn icon(function: &FunctionStats) -> &'static str {
+    match function.status {
+        FunctionStatus::Error => "🔴",
+        FunctionStatus::Degraded => "🟡",
+        FunctionStatus::Active if function.total_executions == 0 => "⚪",
+        FunctionStatus::Active if function.success_rate >= 0.95 => "🟢",
+        FunctionStatus::Active if function.success_rate >= 0.90 => "🟡",
+        FunctionStatus::Active => "🔴",
+    }
+}
+
+/// `850 µs`, `2.1 ms`, `1.2 s`.
+pub(crate) fn human_ms(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms >= 1.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.0} µs", ms * 1000.0)
+    }
+}
+
+/// `just now`, `12 s ago`, `5 min ago`, `3 h ago`, `2 d ago`.
+pub(crate) fn human_ago(then: SystemTime, now: SystemTime) -> String {
+    let elapsed = now.duration_since(then).unwrap_or(Duration::ZERO).as_secs();
+    match elapsed {
+        0 => "just now".to_owned(),
+        1..=59 => format!("{elapsed} s ago"),
+        60..=3599 => format!("{} min ago", elapsed / 60),
+        3600..=86_399 => format!("{} h ago", elapsed / 3600),
+        _ => format!("{} d ago", elapsed / 86_400),
+    }
+}
+
+fn percent(rate: f64) -> String {
+    let percent = rate * 100.0;
+    if percent >= 99.95 || percent == 0.0 {
+        format!("{percent:.0}%")
+    } else {
+        format!("{percent:.1}%")
+    }
+}
+
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Monitored functions: {}", self.stats.len())?;
+        let width = self.stats.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
+        for function in self.stats.iter() {
+            let latency = match (function.p50_ms, function.p99_ms) {
+                (Some(p50), Some(p99)) => format!("p50 {:<8} p99 {:<8}", human_ms(p50), human_ms(p99)),
+                _ => format!("{:<26}", "no timings"),
+            };
+            write!(
+                f,
+                "{} {:<width$}  {:>6} runs  {:>6} ok   {}",
+                icon(function),
+                function.name,
+                function.total_executions,
+                percent(function.success_rate),
+                latency,
+            )?;
+            if let (Some(time), Some(status)) = (function.last_execution_time, function.last_execution_status) {
+                write!(f, "  last {}: {status}", human_ago(time.0, self.generated_at.0))?;
+                if status == Status::Error || status == Status::Panic {
+                    if let Some(error) = &function.last_error {
+                        let short: String = error.message.chars().take(60).collect();
+                        write!(f, " ({short})")?;
+                    }
+                }
+            }
+            let failures = function.error_count + function.panic_count;
+            if failures > 0 {
+                write!(f, "   {failures} errors")?;
+            }
+            if function.cancelled_count > 0 {
+                write!(f, "   {} cancelled", function.cancelled_count)?;
+            }
+            writeln!(f)?;
+            for pattern in function.top_error_patterns.iter().take(3) {
+                writeln!(f, "     {:>5}× {}", pattern.count, pattern.fingerprint)?;
+            }
+        }
+        if self.stats.dropped_events > 0 {
+            writeln!(
+                f,
+                "⚠ {} executions were dropped because a queue was full",
+                self.stats.dropped_events
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human_ms(0.85), "850 µs");
+        assert_eq!(human_ms(2.14), "2.1 ms");
+        assert_eq!(human_ms(1234.0), "1.2 s");
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100_000);
+        assert_eq!(human_ago(now - Duration::from_secs(300), now), "5 min ago");
+        assert_eq!(human_ago(now, now), "just now");
+        assert_eq!(percent(0.854), "85.4%");
+        assert_eq!(percent(1.0), "100%");
+    }
+}

@@ -1,0 +1,198 @@
+//! Installing, flushing, uninstalling; faults inside the monitor never reach
+//! the host.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{executions, exclusive, temp_dir};
+use monitor::{monitored, ExecutionRecord, InstallError, Monitor, Sink};
+
+#[monitored(name = "lifecycle_job")]
+fn job(i: u64) -> Result<u64, String> {
+    if i % 10 == 9 {
+        Err(format!("job {i} failed"))
+    } else {
+        Ok(i)
+    }
+}
+
+#[test]
+fn dropping_the_guard_writes_everything() {
+    let _lock = exclusive();
+    let dir = temp_dir("drop-flushes");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    for i in 0..500 {
+        let _ = job(i);
+    }
+    drop(guard); // no explicit flush
+    let lines = executions(&dir);
+    assert_eq!(lines.iter().filter(|l| l["name"] == "lifecycle_job").count(), 500);
+    assert_eq!(common::errors(&dir).len(), 50);
+}
+
+#[test]
+fn a_second_install_is_refused_until_the_first_guard_drops() {
+    let _lock = exclusive();
+    let dir = temp_dir("double-install");
+    let first = Monitor::builder().log_dir(&dir).install().unwrap();
+    let second = Monitor::builder().log_dir(temp_dir("double-install-2")).install();
+    assert!(matches!(second, Err(InstallError::AlreadyInstalled)));
+    job(1).unwrap();
+    drop(first);
+    let third = Monitor::builder().log_dir(&dir).install().expect("installing again works");
+    job(2).unwrap();
+    third.flush();
+    assert_eq!(monitor::stats().get("lifecycle_job").unwrap().total_executions, 2);
+}
+
+#[test]
+fn bad_configuration_is_an_error_from_install() {
+    let _lock = exclusive();
+    let err = Monitor::builder().queue_capacity(0).install().unwrap_err();
+    assert!(matches!(err, InstallError::InvalidConfig { setting: "queue_capacity", .. }), "{err}");
+    let err = Monitor::builder().log_dir("").install().unwrap_err();
+    assert!(err.to_string().contains("log_dir"), "{err}");
+    let file = temp_dir("log-dir-is-a-file").join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let err = Monitor::builder().log_dir(&file).install().unwrap_err();
+    assert!(matches!(err, InstallError::LogDir { .. }), "{err}");
+    // Nothing was installed by the failed attempts.
+    let guard = Monitor::builder().log_dir(temp_dir("after-bad-config")).install().unwrap();
+    drop(guard);
+}
+
+#[test]
+fn dropping_the_guard_under_load_loses_no_line_and_blocks_no_caller() {
+    let _lock = exclusive();
+    let dir = temp_dir("drop-under-load");
+    let guard = Monitor::builder().log_dir(&dir).without_stats_db().install().unwrap();
+    let stop = AtomicBool::new(false);
+    let calls = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = job(i);
+                    i += 1;
+                    calls.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        while calls.load(Ordering::Relaxed) < 20_000 {
+            std::thread::yield_now();
+        }
+        drop(guard);
+        stop.store(true, Ordering::Relaxed);
+    });
+    // Every line written is one complete JSON object (read_json_lines checks).
+    let lines = executions(&dir);
+    assert!(lines.iter().filter(|l| l["name"] == "lifecycle_job").count() >= 1);
+}
+
+struct PanickingSink(Arc<AtomicUsize>);
+impl Sink for PanickingSink {
+    fn record(&mut self, _: &ExecutionRecord<'_>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        panic!("sink bug");
+    }
+}
+
+struct StatsReadingSink(Arc<AtomicUsize>);
+impl Sink for StatsReadingSink {
+    fn record(&mut self, _: &ExecutionRecord<'_>) {
+        // Must not wait for the collector it runs on.
+        let _ = monitor::stats();
+        monitor::flush();
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_panicking_sink_and_a_re_entrant_sink_do_not_stop_the_collector() {
+    let _lock = exclusive();
+    let dir = temp_dir("bad-sinks");
+    let panics = Arc::new(AtomicUsize::new(0));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .sink(PanickingSink(Arc::clone(&panics)))
+        .sink(StatsReadingSink(Arc::clone(&reads)))
+        .install()
+        .unwrap();
+    for i in 0..20 {
+        let _ = job(i);
+    }
+    assert!(guard.flush());
+    assert_eq!(panics.load(Ordering::Relaxed), 20);
+    assert_eq!(reads.load(Ordering::Relaxed), 20);
+    assert_eq!(monitor::stats().get("lifecycle_job").unwrap().total_executions, 20);
+}
+
+#[test]
+fn the_collector_is_restarted_after_a_crash_without_losing_queued_executions() {
+    let _lock = exclusive();
+    let dir = temp_dir("collector-crash");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    for i in 0..100 {
+        let _ = job(i);
+    }
+    guard.__crash_collector();
+    for i in 0..100 {
+        let _ = job(i);
+    }
+    assert!(guard.flush());
+    assert_eq!(monitor::stats().get("lifecycle_job").unwrap().total_executions, 200);
+    assert_eq!(executions(&dir).len(), 200);
+}
+
+struct StuckSink(crossbeam_like::Gate);
+impl Sink for StuckSink {
+    fn record(&mut self, _: &ExecutionRecord<'_>) {
+        self.0.wait();
+    }
+}
+
+mod crossbeam_like {
+    use std::sync::{Arc, Condvar, Mutex};
+
+    /// Blocks until opened.
+    #[derive(Clone, Default)]
+    pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+    impl Gate {
+        pub fn wait(&self) {
+            let (open, condvar) = &*self.0;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = condvar.wait(open).unwrap();
+            }
+        }
+
+        pub fn open(&self) {
+            *self.0 .0.lock().unwrap() = true;
+            self.0 .1.notify_all();
+        }
+    }
+}
+
+#[test]
+fn flush_is_bounded_even_with_a_stuck_sink() {
+    let _lock = exclusive();
+    let dir = temp_dir("stuck-sink");
+    let gate = crossbeam_like::Gate::default();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .sink(StuckSink(gate.clone()))
+        .flush_timeout(Duration::from_millis(200))
+        .install()
+        .unwrap();
+    job(1).unwrap();
+    assert!(!guard.flush(), "the collector is stuck in the sink: flush gives up");
+    gate.open();
+    assert!(guard.flush());
+    assert_eq!(monitor::stats().get("lifecycle_job").unwrap().total_executions, 1);
+}
