@@ -61,6 +61,19 @@ impl Callsite {
         }
     }
 
+    /// The callsite of one `tracing` span site: named `target::name` (the
+    /// name is leaked, once per span metadata, so bounded by the program's
+    /// span sites), `trigger_type` `"span"`.
+    pub(crate) fn for_span(
+        name: &'static str,
+        target: &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> Self {
+        let explicit_name: &'static str = Box::leak(format!("{target}::{name}").into_boxed_str());
+        Callsite::new(explicit_name, target, name, "span", file, line, 0, 0)
+    }
+
     /// Records the `Self` type of a method's impl (first call wins).
     #[inline(always)]
     pub fn note_self_type(&self, type_name: fn() -> &'static str) {

@@ -36,6 +36,11 @@ pub(crate) fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
     } else {
         closure_body(&function.sig.output, &function.sig.inputs, body, is_method)
     };
+    if function.sig.asyncness.is_some() || !needs_inline(&function) {
+        // The parameters are rebound (with their `mut`) inside the closure or
+        // async block; on the outer binding `mut` would be unused.
+        strip_rebound_mut(&mut function.sig.inputs);
+    }
     let block: TokenStream = quote!({ #callsite #new_body });
     function.block = Box::new(syn::parse2(block).expect("the expansion is a block"));
     function.into_token_stream()
@@ -162,6 +167,18 @@ fn rebind_parameters<'a>(inputs: impl IntoIterator<Item = &'a FnArg>) -> TokenSt
         });
     }
     rebinds
+}
+
+fn strip_rebound_mut(inputs: &mut syn::punctuated::Punctuated<FnArg, syn::Token![,]>) {
+    for input in inputs.iter_mut() {
+        if let FnArg::Typed(typed) = input {
+            if let Pat::Ident(pat) = &mut *typed.pat {
+                if pat.by_ref.is_none() && pat.subpat.is_none() {
+                    pat.mutability = None;
+                }
+            }
+        }
+    }
 }
 
 fn statements(block: &Block) -> TokenStream {

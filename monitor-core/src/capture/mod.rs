@@ -11,6 +11,8 @@ pub use limits::CaptureLimits;
 pub(crate) use limits::current_limits;
 pub(crate) use limits::set_limits;
 pub(crate) use panic_hook::{install_panic_hook, take_panic_failure};
+pub(crate) use classify::capture_stack_trace;
+pub(crate) use text::capture_text;
 
 use serde::Serialize;
 

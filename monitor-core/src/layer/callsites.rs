@@ -78,7 +78,11 @@ pub(super) fn for_span(metadata: &'static Metadata<'static>) -> Option<&'static 
                 Role::Record => {}
                 Role::Skip => return None,
                 Role::Unknown => {
-                    let role = if is_monitor_thread() { Role::Skip } else { Role::Record };
+                    let role = if is_monitor_thread() {
+                        Role::Skip
+                    } else {
+                        Role::Record
+                    };
                     local.role.set(role);
                     if role == Role::Skip {
                         return None;
@@ -129,7 +133,8 @@ mod tests {
     use super::*;
 
     fn metadata_of(span: &tracing::Span) -> &'static Metadata<'static> {
-        span.metadata().expect("a span with a subscriber that enables it")
+        span.metadata()
+            .expect("a span with a subscriber that enables it")
     }
 
     #[test]
@@ -143,7 +148,12 @@ mod tests {
             let a = for_span(first).unwrap();
             let b = for_span(again).unwrap();
             assert!(std::ptr::eq(a, b));
-            let other = std::thread::scope(|scope| scope.spawn(|| for_span(first).unwrap() as *const Callsite as usize).join().unwrap());
+            let other = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| for_span(first).unwrap() as *const Callsite as usize)
+                    .join()
+                    .unwrap()
+            });
             assert_eq!(other, a as *const Callsite as usize);
             assert_eq!(a.resolved_name(), "unit::callsites::interned");
             assert_eq!(a.trigger_type(), "span");

@@ -48,7 +48,13 @@ pub(super) struct TraceBuilder {
 impl TraceBuilder {
     /// Adds a span created at `start` (raw ticks) at `depth` (1 for the root's
     /// children). Returns its node, or `None` when it was left out (counted).
-    pub(super) fn add(&mut self, parent: Parent, depth: usize, callsite: &'static Callsite, start: u64) -> Option<u32> {
+    pub(super) fn add(
+        &mut self,
+        parent: Parent,
+        depth: usize,
+        callsite: &'static Callsite,
+        start: u64,
+    ) -> Option<u32> {
         let parent = match parent {
             Parent::Root => ROOT,
             Parent::Node(index) => index,
@@ -111,7 +117,10 @@ impl TraceBuilder {
             root_start,
             root_end,
         };
-        let trace_children = top.iter().filter_map(|&index| context.build(index, &mut nodes)).collect();
+        let trace_children = top
+            .iter()
+            .filter_map(|&index| context.build(index, &mut nodes))
+            .collect();
         ExecutionTrace {
             children: trace_children,
             truncated: self.omitted > 0,

@@ -1,0 +1,938 @@
+//! Rule evaluation: plain logic, no threads, no I/O. The collector feeds it
+//! every execution ([`AlertEngine::observe`]) and asks it after each batch and
+//! on each tick ([`AlertEngine::evaluate`]) which notifications to send; it
+//! also sets each function's [`FunctionStatus`] and judges the monitor's health.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::health::{Health, Verdict};
+use super::rules::AlertRules;
+use super::state::{elapsed, RuleState, Timing, Transition};
+use super::text;
+use super::types::{Alert, AlertRule, AlertState, Severity};
+use super::window::Window;
+use crate::capture::Failure;
+use crate::event::Status;
+use crate::stats::{FunctionRecord, FunctionStatus};
+use crate::timestamp::Timestamp;
+
+/// New error patterns remembered per function (for the message).
+const NEW_PATTERNS_KEPT: usize = 8;
+
+/// What the collector knows about one processed execution.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExecutionFacts<'a> {
+    pub(crate) status: Status,
+    pub(crate) duration: Duration,
+    pub(crate) started: SystemTime,
+    pub(crate) failure: Option<&'a Failure>,
+    /// `FunctionRecord::observe` saw this error's fingerprint for the first time.
+    pub(crate) new_pattern: bool,
+}
+
+/// The state of one output of the monitor (a log file, the stats store).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ComponentHealth {
+    /// `executions log`, `errors log`, `alerts log`, `statistics database`.
+    pub(crate) name: &'static str,
+    pub(crate) failing: bool,
+    pub(crate) error: Option<String>,
+    /// Lines (or rows) lost for good, in total.
+    pub(crate) lost: u64,
+}
+
+impl ComponentHealth {
+    pub(crate) fn from_log(name: &'static str, health: &monitor_sinks::SinkHealth) -> Self {
+        ComponentHealth {
+            name,
+            failing: health.failing,
+            error: health.last_error.clone(),
+            lost: health.dropped_lines,
+        }
+    }
+
+    pub(crate) fn from_store(health: &monitor_sinks::stats_store::StoreHealth) -> Self {
+        ComponentHealth {
+            name: "statistics database",
+            failing: health.failing,
+            error: health.last_error.clone(),
+            lost: 0,
+        }
+    }
+}
+
+/// Failures of one notifier, in total.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NotifierHealth {
+    pub(crate) name: String,
+    /// Panics + timeouts + alerts dropped because its queue was full.
+    pub(crate) failures: u64,
+}
+
+/// The monitor's own state, read by the collector before each evaluation.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HealthInputs {
+    /// Executions dropped on overflow since install.
+    pub(crate) dropped_total: u64,
+    /// Collector restarts since install.
+    pub(crate) restarts: u64,
+    /// Panics of user sinks since install.
+    pub(crate) sink_panics: u64,
+    /// The fullest any recording queue was since the previous evaluation (0 to 1).
+    pub(crate) queue_fill: f64,
+    pub(crate) components: Vec<ComponentHealth>,
+    pub(crate) notifiers: Vec<NotifierHealth>,
+}
+
+const FUNCTION_RULES: [AlertRule; 5] = [
+    AlertRule::HighErrorRate,
+    AlertRule::ConsecutiveFailures,
+    AlertRule::SlowExecution,
+    AlertRule::MissedSchedule,
+    AlertRule::NewErrorPattern,
+];
+
+const MONITOR_RULES: [AlertRule; 5] = [
+    AlertRule::DroppedExecutions,
+    AlertRule::SinkFailing,
+    AlertRule::CollectorRestarted,
+    AlertRule::QueueFull,
+    AlertRule::NotifierFailing,
+];
+
+fn slot(rule: AlertRule) -> usize {
+    FUNCTION_RULES
+        .iter()
+        .chain(MONITOR_RULES.iter())
+        .position(|&r| r == rule)
+        .unwrap_or(0)
+        % 5
+}
+
+/// Alert state of one function.
+#[derive(Debug)]
+struct FunctionAlerts {
+    rules: Arc<AlertRules>,
+    window: Window,
+    /// Start of the current run of failures.
+    streak_start: Option<SystemTime>,
+    /// Highest run of failures at or above the threshold since the previous
+    /// evaluation, so a run that ended inside one batch still fires.
+    latched_streak: u64,
+    /// Highest run of failures while the rule fires.
+    peak_streak: u64,
+    /// Start time and duration of the latest slow execution.
+    last_slow: Option<(SystemTime, Duration)>,
+    /// New patterns seen in the window: when, and `Type: message`.
+    new_patterns: VecDeque<(SystemTime, String)>,
+    /// New patterns since the rule started firing.
+    new_patterns_in_episode: u64,
+    states: [RuleState; 5],
+    /// The latest notification of each rule while it fires.
+    last_alerts: [Option<Alert>; 5],
+    touched: bool,
+}
+
+impl FunctionAlerts {
+    fn new(rules: Arc<AlertRules>) -> Self {
+        FunctionAlerts {
+            window: Window::new(rules.window),
+            rules,
+            streak_start: None,
+            latched_streak: 0,
+            peak_streak: 0,
+            last_slow: None,
+            new_patterns: VecDeque::new(),
+            new_patterns_in_episode: 0,
+            states: Default::default(),
+            last_alerts: Default::default(),
+            touched: false,
+        }
+    }
+}
+
+/// Something that happens now and then (a drop, a restart), as a running total.
+#[derive(Debug, Default)]
+struct EventTrack {
+    seen: u64,
+    last: Option<SystemTime>,
+    /// Events since the rule started firing (or since the last resolve).
+    in_episode: u64,
+}
+
+impl EventTrack {
+    fn update(&mut self, total: u64, now: SystemTime) {
+        if total > self.seen {
+            self.in_episode += total - self.seen;
+            self.last = Some(now);
+        }
+        self.seen = total;
+    }
+
+    fn recent(&self, now: SystemTime, window: Duration) -> bool {
+        self.last.is_some_and(|last| elapsed(last, now) < window)
+    }
+}
+
+#[derive(Debug, Default)]
+struct MonitorAlerts {
+    dropped: EventTrack,
+    restarts: EventTrack,
+    sink_panics: EventTrack,
+    notifier_failures: EventTrack,
+    notifier_seen: HashMap<String, u64>,
+    failing_notifiers: BTreeSet<String>,
+    last_queue_full: Option<SystemTime>,
+    peak_queue_fill: f64,
+    components: Vec<ComponentHealth>,
+    states: [RuleState; 5],
+    last_alerts: [Option<Alert>; 5],
+}
+
+/// Evaluates every rule; owned by the collector thread.
+#[derive(Debug)]
+pub(crate) struct AlertEngine {
+    global: Arc<AlertRules>,
+    per_function: HashMap<String, Arc<AlertRules>>,
+    functions: Vec<Option<FunctionAlerts>>,
+    touched: Vec<usize>,
+    monitor: MonitorAlerts,
+    health: Health,
+}
+
+impl AlertEngine {
+    /// An engine with `global` rules, and whole rule sets for the functions
+    /// named in `per_function`.
+    pub(crate) fn new(global: AlertRules, per_function: HashMap<String, AlertRules>) -> Self {
+        AlertEngine {
+            global: Arc::new(global),
+            per_function: per_function.into_iter().map(|(name, rules)| (name, Arc::new(rules))).collect(),
+            functions: Vec::new(),
+            touched: Vec::new(),
+            monitor: MonitorAlerts::default(),
+            health: Health::green(),
+        }
+    }
+
+    fn function_state(&mut self, index: usize, name: &str) -> &mut FunctionAlerts {
+        if index >= self.functions.len() {
+            self.functions.resize_with(index + 1, || None);
+        }
+        let rules = &self.per_function;
+        let global = &self.global;
+        self.functions[index].get_or_insert_with(|| {
+            let rules = rules.get(name).map_or_else(|| Arc::clone(global), Arc::clone);
+            FunctionAlerts::new(rules)
+        })
+    }
+
+    /// Takes one processed execution into account; `record` is the
+    /// function's statistics *after* counting it. No allocation unless the
+    /// execution brought a new error pattern.
+    pub(crate) fn observe(&mut self, index: usize, record: &FunctionRecord, facts: &ExecutionFacts<'_>) {
+        if facts.status == Status::Cancelled {
+            return;
+        }
+        let state = self.function_state(index, &record.name);
+        let failed = facts.status.is_failure();
+        let slow = record
+            .slow_threshold
+            .or(state.rules.slow_threshold)
+            .filter(|&threshold| facts.duration > threshold && state.rules.is_enabled(AlertRule::SlowExecution))
+            .map(|_| facts.duration);
+        if let Some(duration) = slow {
+            state.last_slow = Some((facts.started, duration));
+        }
+        state
+            .window
+            .record(facts.started, failed, slow.map(|d| d.as_nanos().min(u128::from(u64::MAX)) as u64));
+        if failed {
+            if record.consecutive_failures <= 1 || state.streak_start.is_none() {
+                state.streak_start = Some(facts.started);
+            }
+            if record.consecutive_failures >= state.rules.consecutive_failures {
+                state.latched_streak = state.latched_streak.max(record.consecutive_failures);
+            }
+            if facts.new_pattern {
+                let description = facts.failure.map_or_else(
+                    || "an error".to_owned(),
+                    |failure| format!("{}: {}", failure.error_type, failure.message),
+                );
+                if state.new_patterns.len() >= NEW_PATTERNS_KEPT {
+                    state.new_patterns.pop_front();
+                }
+                state.new_patterns.push_back((facts.started, description));
+                state.new_patterns_in_episode += 1;
+            }
+        } else {
+            state.streak_start = None;
+        }
+        if !state.touched {
+            state.touched = true;
+            self.touched.push(index);
+        }
+    }
+
+    /// Evaluates the rules: every function when `full` (the periodic tick),
+    /// else only the functions with executions since the previous evaluation
+    /// (after a batch); the monitor rules always. Sets each evaluated
+    /// function's status and returns the notifications to send, in order.
+    pub(crate) fn evaluate(
+        &mut self,
+        now: SystemTime,
+        functions: &mut [FunctionRecord],
+        inputs: &HealthInputs,
+        full: bool,
+    ) -> Vec<Alert> {
+        let mut out = Vec::new();
+        if full {
+            self.touched.clear();
+            for (index, record) in functions.iter_mut().enumerate() {
+                self.evaluate_function(index, record, now, &mut out);
+            }
+        } else {
+            let touched = std::mem::take(&mut self.touched);
+            for &index in &touched {
+                if let Some(record) = functions.get_mut(index) {
+                    self.evaluate_function(index, record, now, &mut out);
+                }
+            }
+            self.touched = touched;
+            self.touched.clear();
+        }
+        self.evaluate_monitor(now, inputs, &mut out);
+        if full || !out.is_empty() {
+            self.health = self.judge(functions, now);
+        }
+        out
+    }
+
+    /// The verdict as of the latest evaluation that judged it (every tick,
+    /// and every evaluation that sent a notification).
+    pub(crate) fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// The latest notification of every pair that is firing now, functions
+    /// first, by name.
+    pub(crate) fn firing(&self, functions: &[FunctionRecord]) -> Vec<Alert> {
+        let mut alerts: Vec<Alert> = self
+            .functions
+            .iter()
+            .flatten()
+            .flat_map(|state| {
+                state
+                    .states
+                    .iter()
+                    .zip(&state.last_alerts)
+                    .filter(|(rule_state, _)| rule_state.is_firing())
+                    .filter_map(|(_, alert)| alert.clone())
+            })
+            .collect();
+        alerts.sort_by(|a, b| a.function.cmp(&b.function).then(a.rule.cmp(&b.rule)));
+        let _ = functions;
+        alerts.extend(
+            self.monitor
+                .states
+                .iter()
+                .zip(&self.monitor.last_alerts)
+                .filter(|(rule_state, _)| rule_state.is_firing())
+                .filter_map(|(_, alert)| alert.clone()),
+        );
+        alerts
+    }
+
+    /// The state of `rule` for the function at `index` (`None`: inactive).
+    #[cfg(test)]
+    pub(crate) fn state_of(&self, index: usize, rule: AlertRule) -> Option<AlertState> {
+        if rule.is_function_rule() {
+            self.functions.get(index)?.as_ref()?.states[slot(rule)].state()
+        } else {
+            self.monitor.states[slot(rule)].state()
+        }
+    }
+
+    fn evaluate_function(&mut self, index: usize, record: &mut FunctionRecord, now: SystemTime, out: &mut Vec<Alert>) {
+        let state = self.function_state(index, &record.name);
+        state.touched = false;
+        let rules = Arc::clone(&state.rules);
+        state.window.expire(now);
+        state
+            .new_patterns
+            .retain(|&(time, _)| elapsed(time, now) < rules.window);
+        let counts = state.window.counts();
+        let rate = if counts.executions == 0 {
+            0.0
+        } else {
+            counts.failures as f64 / counts.executions as f64
+        };
+        let grace = rules.schedule_grace;
+        let holds = [
+            counts.executions > rules.error_rate_min_executions && rate > rules.error_rate_threshold,
+            record.consecutive_failures >= rules.consecutive_failures || state.latched_streak >= rules.consecutive_failures,
+            counts.slow > 0,
+            record
+                .next_scheduled
+                .is_some_and(|due| now > due.checked_add(grace).unwrap_or(due)),
+            !state.new_patterns.is_empty(),
+        ];
+        let since = [
+            now,
+            state.streak_start.unwrap_or(now),
+            state.last_slow.map_or(now, |(time, _)| time),
+            record.next_scheduled.unwrap_or(now),
+            state.new_patterns.front().map_or(now, |&(time, _)| time),
+        ];
+        if holds[1] {
+            state.peak_streak = state
+                .peak_streak
+                .max(record.consecutive_failures)
+                .max(state.latched_streak);
+        }
+        state.latched_streak = 0;
+        for (k, &rule) in FUNCTION_RULES.iter().enumerate() {
+            let timing = Timing {
+                pending_for: rules.pending_for_of(rule),
+                repeat_interval: rules.repeat_interval,
+            };
+            let enabled = rules.is_enabled(rule);
+            let Some(transition) = state.states[k].step(enabled && holds[k], since[k], now, timing) else {
+                continue;
+            };
+            let alert = function_alert(rule, transition, record, state, &rules, now);
+            match transition {
+                Transition::Resolved { .. } => {
+                    state.last_alerts[k] = None;
+                    match rule {
+                        AlertRule::ConsecutiveFailures => state.peak_streak = 0,
+                        AlertRule::NewErrorPattern => state.new_patterns_in_episode = 0,
+                        _ => {}
+                    }
+                }
+                _ => state.last_alerts[k] = Some(alert.clone()),
+            }
+            out.push(alert);
+        }
+        if !state.states[1].is_firing() && !holds[1] {
+            state.peak_streak = 0;
+        }
+        if !state.states[4].is_firing() && state.new_patterns.is_empty() {
+            state.new_patterns_in_episode = 0;
+        }
+        let status = if state.states[1].is_firing() {
+            FunctionStatus::Error
+        } else if state.states[0].is_firing() {
+            FunctionStatus::Degraded
+        } else {
+            FunctionStatus::Active
+        };
+        if record.status != status {
+            record.status = status;
+            record.dirty = true;
+        }
+    }
+
+    fn evaluate_monitor(&mut self, now: SystemTime, inputs: &HealthInputs, out: &mut Vec<Alert>) {
+        let rules = Arc::clone(&self.global);
+        let monitor = &mut self.monitor;
+        monitor.dropped.update(inputs.dropped_total, now);
+        monitor.restarts.update(inputs.restarts, now);
+        monitor.sink_panics.update(inputs.sink_panics, now);
+        let notifier_total: u64 = inputs.notifiers.iter().map(|n| n.failures).sum();
+        for notifier in &inputs.notifiers {
+            let seen = monitor.notifier_seen.entry(notifier.name.clone()).or_default();
+            if notifier.failures > *seen {
+                monitor.failing_notifiers.insert(notifier.name.clone());
+            }
+            *seen = notifier.failures;
+        }
+        monitor.notifier_failures.update(notifier_total, now);
+        if inputs.queue_fill > rules.queue_fill_threshold {
+            monitor.last_queue_full = Some(now);
+            monitor.peak_queue_fill = monitor.peak_queue_fill.max(inputs.queue_fill);
+        }
+        monitor.components = inputs.components.clone();
+        let window = rules.window;
+        let holds = [
+            monitor.dropped.recent(now, window),
+            monitor.components.iter().any(|c| c.failing) || monitor.sink_panics.recent(now, window),
+            monitor.restarts.recent(now, window),
+            monitor.last_queue_full.is_some_and(|time| elapsed(time, now) < window),
+            monitor.notifier_failures.recent(now, window),
+        ];
+        for (k, &rule) in MONITOR_RULES.iter().enumerate() {
+            let timing = Timing {
+                pending_for: rules.pending_for_of(rule),
+                repeat_interval: rules.repeat_interval,
+            };
+            let holding = rules.is_enabled(rule) && holds[k];
+            let Some(transition) = monitor.states[k].step(holding, now, now, timing) else {
+                continue;
+            };
+            let alert = monitor_alert(rule, transition, monitor, &rules, inputs, now);
+            if let Transition::Resolved { .. } = transition {
+                monitor.last_alerts[k] = None;
+                match rule {
+                    AlertRule::DroppedExecutions => monitor.dropped.in_episode = 0,
+                    AlertRule::SinkFailing => monitor.sink_panics.in_episode = 0,
+                    AlertRule::CollectorRestarted => monitor.restarts.in_episode = 0,
+                    AlertRule::QueueFull => monitor.peak_queue_fill = 0.0,
+                    AlertRule::NotifierFailing => {
+                        monitor.notifier_failures.in_episode = 0;
+                        monitor.failing_notifiers.clear();
+                    }
+                    _ => {}
+                }
+            } else {
+                monitor.last_alerts[k] = Some(alert.clone());
+            }
+            out.push(alert);
+        }
+    }
+
+    /// Green, yellow or red, with reasons (red ones first).
+    fn judge(&self, functions: &[FunctionRecord], now: SystemTime) -> Health {
+        let mut reasons: Vec<(Verdict, String)> = Vec::new();
+        let verdict_of = |severity: Severity| match severity {
+            Severity::Info => Verdict::Green,
+            Severity::Warning => Verdict::Yellow,
+            Severity::Error | Severity::Critical => Verdict::Red,
+        };
+        for (index, state) in self.functions.iter().enumerate() {
+            let (Some(state), Some(record)) = (state, functions.get(index)) else {
+                continue;
+            };
+            let rules = &state.rules;
+            let counts = state.window.counts();
+            for (k, &rule) in FUNCTION_RULES.iter().enumerate() {
+                if !state.states[k].is_firing() {
+                    continue;
+                }
+                let verdict = verdict_of(rules.severity_of(rule));
+                if verdict != Verdict::Green {
+                    reasons.push((verdict, function_reason(rule, record, state, now)));
+                }
+            }
+            let failing_rules_fire = state.states[0].is_firing() || state.states[1].is_firing();
+            if !failing_rules_fire && counts.executions > rules.error_rate_min_executions {
+                let success = 1.0 - counts.failures as f64 / counts.executions as f64;
+                if success < rules.health_success_rate {
+                    reasons.push((
+                        Verdict::Yellow,
+                        format!(
+                            "{} success rate {} < {} (last {})",
+                            record.name,
+                            text::percent(success),
+                            text::percent(rules.health_success_rate),
+                            text::duration(rules.window)
+                        ),
+                    ));
+                }
+            }
+        }
+        let rules = &self.global;
+        for (k, &rule) in MONITOR_RULES.iter().enumerate() {
+            if !self.monitor.states[k].is_firing() {
+                continue;
+            }
+            let verdict = verdict_of(rules.severity_of(rule));
+            if verdict != Verdict::Green {
+                reasons.push((verdict, monitor_reason(rule, &self.monitor, rules)));
+            }
+        }
+        reasons.sort_by(|a, b| b.0.cmp(&a.0));
+        Health {
+            verdict: reasons.first().map_or(Verdict::Green, |(verdict, _)| *verdict),
+            reasons: reasons.into_iter().map(|(_, reason)| reason).collect(),
+        }
+    }
+}
+
+fn make_alert(
+    rule: AlertRule,
+    function: Option<&str>,
+    rules: &AlertRules,
+    transition: Transition,
+    now: SystemTime,
+    message: String,
+    numbers: Vec<(&'static str, f64)>,
+) -> Alert {
+    let (state, since, reminder) = match transition {
+        Transition::Fired { since } => (AlertState::Firing, since, false),
+        Transition::Reminder { since } => (AlertState::Firing, since, true),
+        Transition::Resolved { since } => (AlertState::Resolved, since, false),
+    };
+    Alert {
+        time: Timestamp(now),
+        rule,
+        function: function.map(str::to_owned),
+        state,
+        severity: rules.severity_of(rule),
+        message,
+        since: Timestamp(since),
+        reminder,
+        numbers: numbers.into_iter().map(|(key, value)| (key.to_owned(), value)).collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn last_error_clause(record: &FunctionRecord) -> String {
+    record.last_error.as_ref().map_or_else(String::new, |error| {
+        format!(", last error {}: {}", error.error_type, error.message)
+    })
+}
+
+fn suggestion(record: &FunctionRecord) -> &'static str {
+    let error = record.last_error.as_ref();
+    text::suggestion(error.map(|e| e.error_type.as_str()), error.map(|e| e.message.as_str()))
+}
+
+fn function_alert(
+    rule: AlertRule,
+    transition: Transition,
+    record: &FunctionRecord,
+    state: &FunctionAlerts,
+    rules: &AlertRules,
+    now: SystemTime,
+) -> Alert {
+    let name: &str = &record.name;
+    let counts = state.window.counts();
+    let rate = if counts.executions == 0 {
+        0.0
+    } else {
+        counts.failures as f64 / counts.executions as f64
+    };
+    let window = text::duration(rules.window);
+    let resolved = matches!(transition, Transition::Resolved { .. });
+    let since = match transition {
+        Transition::Fired { since } | Transition::Reminder { since } | Transition::Resolved { since } => since,
+    };
+    let lasted = text::duration(elapsed(since, now));
+    let window_numbers = [
+        ("failures", counts.failures as f64),
+        ("executions", counts.executions as f64),
+        ("error_rate", rate),
+        ("window_secs", rules.window.as_secs_f64()),
+    ];
+    let (message, numbers): (String, Vec<(&'static str, f64)>) = match rule {
+        AlertRule::HighErrorRate => {
+            let mut numbers = window_numbers.to_vec();
+            numbers.push(("threshold", rules.error_rate_threshold));
+            numbers.push(("min_executions", rules.error_rate_min_executions as f64));
+            let message = if resolved {
+                format!(
+                    "{name}: error rate back to {} ({} errors in the last {} executions within {window}); it was above {} since {} ({lasted}).",
+                    text::percent(rate),
+                    counts.failures,
+                    counts.executions,
+                    text::percent(rules.error_rate_threshold),
+                    text::time(since),
+                )
+            } else {
+                format!(
+                    "{name}: {} errors in the last {} executions ({}) within {window}, above {} since {}{}. Status degraded. Suggest: {}.",
+                    counts.failures,
+                    counts.executions,
+                    text::percent(rate),
+                    text::percent(rules.error_rate_threshold),
+                    text::time(since),
+                    last_error_clause(record),
+                    suggestion(record),
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::ConsecutiveFailures => {
+            let streak = if resolved {
+                state.peak_streak
+            } else {
+                record.consecutive_failures.max(state.peak_streak)
+            };
+            let mut numbers = window_numbers.to_vec();
+            numbers.push(("consecutive_failures", streak as f64));
+            numbers.push(("threshold", rules.consecutive_failures as f64));
+            let message = if resolved {
+                format!(
+                    "{name}: succeeded again after {streak} failures in a row (failing since {}, for {lasted}).",
+                    text::time(since)
+                )
+            } else {
+                format!(
+                    "{name}: {streak} failures in a row since {} ({} errors in the last {} executions, {}, within {window}){}. Status error. Suggest: {}.",
+                    text::time(since),
+                    counts.failures,
+                    counts.executions,
+                    text::percent(rate),
+                    last_error_clause(record),
+                    suggestion(record),
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::SlowExecution => {
+            let threshold = record.slow_threshold.or(rules.slow_threshold).unwrap_or_default();
+            let max = state.window.max_slow().or(state.last_slow.map(|(_, d)| d)).unwrap_or_default();
+            let numbers = vec![
+                ("slow_executions", counts.slow as f64),
+                ("executions", counts.executions as f64),
+                ("threshold_ms", threshold.as_secs_f64() * 1e3),
+                ("max_ms", max.as_secs_f64() * 1e3),
+                ("window_secs", rules.window.as_secs_f64()),
+            ];
+            let message = if resolved {
+                format!(
+                    "{name}: no execution slower than {} in the last {window} (slow executions since {}).",
+                    text::duration(threshold),
+                    text::time(since)
+                )
+            } else {
+                let latest = state.last_slow.map_or_else(String::new, |(time, duration)| {
+                    format!(", latest {} at {}", text::duration(duration), text::time(time))
+                });
+                format!(
+                    "{name}: {} of {} executions slower than {} in the last {window}, slowest {}{latest}. Suggest: look at what it waits on (I/O, locks, the services it calls), or raise its `slow` threshold.",
+                    counts.slow,
+                    counts.executions,
+                    text::duration(threshold),
+                    text::duration(max),
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::MissedSchedule => {
+            let every = record.every;
+            let last_run = record.last_execution.map(|(time, _)| time);
+            let due = record.next_scheduled.unwrap_or(since);
+            let overdue = elapsed(due, now);
+            let mut numbers = vec![
+                ("grace_secs", rules.schedule_grace.as_secs_f64()),
+                ("overdue_secs", overdue.as_secs_f64()),
+            ];
+            if let Some(every) = every {
+                numbers.push(("every_secs", every.as_secs_f64()));
+            }
+            let message = if resolved {
+                format!(
+                    "{name}: ran again{} after missing its schedule (it was due {}).",
+                    last_run.map_or_else(String::new, |time| format!(" at {}", text::time(time))),
+                    text::time(since)
+                )
+            } else {
+                format!(
+                    "{name}: did not run when due: declared every {}, last run {}, due {}, now {} overdue (grace {}). Suggest: check that whatever runs it (scheduler, timer task, cron) is alive.",
+                    every.map_or_else(|| "?".to_owned(), text::duration),
+                    last_run.map_or_else(|| "unknown".to_owned(), text::time),
+                    text::time(due),
+                    text::duration(overdue),
+                    text::duration(rules.schedule_grace),
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::NewErrorPattern => {
+            let in_window = state.new_patterns.len() as f64;
+            let numbers = vec![
+                ("new_patterns", state.new_patterns_in_episode.max(state.new_patterns.len() as u64) as f64),
+                ("new_patterns_in_window", in_window),
+                ("window_secs", rules.window.as_secs_f64()),
+            ];
+            let message = if resolved {
+                format!(
+                    "{name}: no new error pattern in the last {window} ({} new since {}).",
+                    state.new_patterns_in_episode.max(1),
+                    text::time(since)
+                )
+            } else {
+                let (first_seen, description) = state
+                    .new_patterns
+                    .back()
+                    .map_or((now, "an error"), |(time, text)| (*time, text.as_str()));
+                let more = state.new_patterns.len().saturating_sub(1);
+                let more = if more > 0 {
+                    format!("; {more} more new patterns in the last {window}")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{name}: new error pattern {description} (first seen {}{more}). Suggest: {}.",
+                    text::time(first_seen),
+                    suggestion(record),
+                )
+            };
+            (message, numbers)
+        }
+        _ => (format!("{name}: {rule}"), Vec::new()),
+    };
+    make_alert(rule, Some(name), rules, transition, now, message, numbers)
+}
+
+fn monitor_alert(
+    rule: AlertRule,
+    transition: Transition,
+    monitor: &MonitorAlerts,
+    rules: &AlertRules,
+    inputs: &HealthInputs,
+    now: SystemTime,
+) -> Alert {
+    let window = text::duration(rules.window);
+    let resolved = matches!(transition, Transition::Resolved { .. });
+    let since = match transition {
+        Transition::Fired { since } | Transition::Reminder { since } | Transition::Resolved { since } => since,
+    };
+    let since_text = text::time(since);
+    let (message, numbers): (String, Vec<(&'static str, f64)>) = match rule {
+        AlertRule::DroppedExecutions => {
+            let episode = monitor.dropped.in_episode;
+            let numbers = vec![("dropped", episode as f64), ("dropped_total", inputs.dropped_total as f64)];
+            let message = if resolved {
+                format!("monitor: no execution dropped in the last {window} ({episode} dropped since {since_text}).")
+            } else {
+                format!(
+                    "monitor: {episode} executions dropped since {since_text} because a recording queue was full ({} since start; counted in dropped_events, gap lines in the executions log). Suggest: raise `queue_capacity`, or use `Overflow::Block` to slow callers down instead.",
+                    inputs.dropped_total
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::SinkFailing => {
+            let failing: Vec<&ComponentHealth> = monitor.components.iter().filter(|c| c.failing).collect();
+            let lost: u64 = monitor.components.iter().map(|c| c.lost).sum();
+            let numbers = vec![
+                ("failing_sinks", failing.len() as f64),
+                ("lost_lines", lost as f64),
+                ("sink_panics", monitor.sink_panics.in_episode as f64),
+            ];
+            let message = if resolved {
+                format!("monitor: every sink is writing again (failing since {since_text}; {lost} lines lost in total).")
+            } else {
+                let mut parts: Vec<String> = failing
+                    .iter()
+                    .map(|c| match &c.error {
+                        Some(error) => format!("{} failing ({error})", c.name),
+                        None => format!("{} failing", c.name),
+                    })
+                    .collect();
+                if monitor.sink_panics.in_episode > 0 {
+                    parts.push(format!("a sink panicked {} times", monitor.sink_panics.in_episode));
+                }
+                format!(
+                    "monitor: {} since {since_text}; lines are kept in memory and retried ({lost} lost so far). Suggest: check free disk space and the permissions of the log directory, and the database file.",
+                    parts.join(", ")
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::CollectorRestarted => {
+            let episode = monitor.restarts.in_episode;
+            let numbers = vec![("restarts", episode as f64), ("restarts_total", inputs.restarts as f64)];
+            let message = if resolved {
+                format!("monitor: no collector restart in the last {window} ({episode} since {since_text}).")
+            } else {
+                format!(
+                    "monitor: the collector thread panicked and was restarted {episode} times since {since_text} ({} in total); queued executions were kept. Suggest: report a bug with the panic message printed on stderr.",
+                    inputs.restarts
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::QueueFull => {
+            let numbers = vec![
+                ("queue_fill", monitor.peak_queue_fill),
+                ("threshold", rules.queue_fill_threshold),
+            ];
+            let message = if resolved {
+                format!(
+                    "monitor: recording queues stayed below {} full for {window} (since {since_text} they reached {}).",
+                    text::percent(rules.queue_fill_threshold),
+                    text::percent(monitor.peak_queue_fill)
+                )
+            } else {
+                format!(
+                    "monitor: a recording queue was {} full since {since_text} (threshold {}). Suggest: raise `queue_capacity`; once a queue is full, executions are dropped (or callers wait, with `Overflow::Block`).",
+                    text::percent(monitor.peak_queue_fill),
+                    text::percent(rules.queue_fill_threshold)
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::NotifierFailing => {
+            let episode = monitor.notifier_failures.in_episode;
+            let names: Vec<&str> = monitor.failing_notifiers.iter().map(String::as_str).collect();
+            let numbers = vec![("failures", episode as f64)];
+            let message = if resolved {
+                format!("monitor: notifiers delivered without failure for {window} ({episode} failures since {since_text}).")
+            } else {
+                format!(
+                    "monitor: notifier {} failed {episode} times since {since_text} (panicked, blocked longer than the notifier timeout, or fell behind and missed alerts). Suggest: fix the notifier; the other notifiers still receive every alert.",
+                    names.join(", ")
+                )
+            };
+            (message, numbers)
+        }
+        _ => (format!("monitor: {rule}"), Vec::new()),
+    };
+    make_alert(rule, None, rules, transition, now, message, numbers)
+}
+
+fn function_reason(rule: AlertRule, record: &FunctionRecord, state: &FunctionAlerts, now: SystemTime) -> String {
+    let name = &record.name;
+    let counts = state.window.counts();
+    let window = text::duration(state.rules.window);
+    match rule {
+        AlertRule::HighErrorRate => format!(
+            "{name}: {} of the last {} executions failed ({}, last {window})",
+            counts.failures,
+            counts.executions,
+            text::percent(counts.failures as f64 / counts.executions.max(1) as f64)
+        ),
+        AlertRule::ConsecutiveFailures => format!(
+            "{name}: {} failures in a row",
+            record.consecutive_failures.max(state.peak_streak)
+        ),
+        AlertRule::SlowExecution => format!("{name}: {} slow executions in the last {window}", counts.slow),
+        AlertRule::MissedSchedule => {
+            let due = record.next_scheduled.unwrap_or(now);
+            format!(
+                "{name}: missed its schedule (due {}, {} overdue)",
+                text::time(due),
+                text::duration(elapsed(due, now))
+            )
+        }
+        AlertRule::NewErrorPattern => format!("{name}: new error pattern"),
+        _ => format!("{name}: {rule}"),
+    }
+}
+
+fn monitor_reason(rule: AlertRule, monitor: &MonitorAlerts, rules: &AlertRules) -> String {
+    match rule {
+        AlertRule::DroppedExecutions => format!(
+            "monitor: {} executions dropped (queue full) in the last {}",
+            monitor.dropped.in_episode,
+            text::duration(rules.window)
+        ),
+        AlertRule::SinkFailing => {
+            let failing: Vec<&str> = monitor.components.iter().filter(|c| c.failing).map(|c| c.name).collect();
+            if failing.is_empty() {
+                format!("monitor: a sink panicked {} times", monitor.sink_panics.in_episode)
+            } else {
+                format!("monitor: {} failing", failing.join(", "))
+            }
+        }
+        AlertRule::CollectorRestarted => {
+            format!("monitor: collector restarted {} times", monitor.restarts.in_episode)
+        }
+        AlertRule::QueueFull => format!(
+            "monitor: a recording queue was {} full",
+            text::percent(monitor.peak_queue_fill)
+        ),
+        AlertRule::NotifierFailing => format!(
+            "monitor: notifier failures ({})",
+            monitor.failing_notifiers.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        _ => format!("monitor: {rule}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

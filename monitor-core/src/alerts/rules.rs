@@ -1,0 +1,223 @@
+//! Configuration of the alert rules: [`AlertRules`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::types::{AlertRule, Severity};
+
+/// Thresholds and timings of every alert rule. Set globally with
+/// [`MonitorBuilder::alert_rules`](crate::MonitorBuilder::alert_rules) and
+/// adjusted per function with
+/// [`MonitorBuilder::alert_rules_for`](crate::MonitorBuilder::alert_rules_for).
+///
+/// The defaults:
+///
+/// | field | default | rule |
+/// |---|---|---|
+/// | `window` | 15 min | sliding window of the error rate, slow calls, new patterns, and of the monitor's own health events |
+/// | `error_rate_threshold` | 0.5 | high error rate: *more than* this fraction failed… |
+/// | `error_rate_min_executions` | 10 | …with *more than* this many executions in the window |
+/// | `consecutive_failures` | 5 | this many failures in a row |
+/// | `slow_threshold` | none | executions longer than this are slow (`#[monitored(slow = "…")]` wins) |
+/// | `schedule_grace` | 1 min | `every = "…"` functions alert when not run within interval + grace |
+/// | `repeat_interval` | 1 h | at most one reminder per (rule, function) per interval while firing |
+/// | `queue_fill_threshold` | 0.8 | a recording queue fuller than this raises `queue_full` |
+/// | `health_success_rate` | 0.9 | [`health`](crate::health) is yellow when a function's success rate in the window is below this (with more than `error_rate_min_executions` executions) |
+/// | `pending_for` | empty (all zero) | a rule fires only after its condition held this long |
+/// | `severities` | empty | overrides of [`AlertRule::default_severity`] |
+/// | `disabled` | empty | rules that never fire |
+///
+/// The monitor rules (dropped executions, failing sinks, collector restarts,
+/// queue fill, failing notifiers) fire when their event happened within the
+/// last `window`, and resolve once a whole `window` passed without it. They
+/// use the global rules only.
+///
+/// ```
+/// use std::time::Duration;
+/// use monitor_core::{AlertRule, AlertRules, Severity};
+///
+/// let rules = AlertRules {
+///     window: Duration::from_secs(5 * 60),
+///     consecutive_failures: 3,
+///     slow_threshold: Some(Duration::from_millis(500)),
+///     ..AlertRules::default()
+/// }
+/// .with_severity(AlertRule::ConsecutiveFailures, Severity::Critical)
+/// .with_pending_for(AlertRule::HighErrorRate, Duration::from_secs(60))
+/// .without(AlertRule::NewErrorPattern);
+/// assert_eq!(rules.severity_of(AlertRule::ConsecutiveFailures), Severity::Critical);
+/// assert!(!rules.is_enabled(AlertRule::NewErrorPattern));
+/// let builder = monitor_core::Monitor::builder().alert_rules(rules);
+/// # drop(builder);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertRules {
+    /// The sliding window (default 15 minutes).
+    pub window: Duration,
+    /// High error rate: fires when *more than* this fraction (0 to 1) of the
+    /// executions in the window failed (default 0.5).
+    pub error_rate_threshold: f64,
+    /// High error rate: only with *more than* this many executions in the
+    /// window (default 10).
+    pub error_rate_min_executions: u64,
+    /// Consecutive failures: fires at this many failures in a row (default 5, at least 1).
+    pub consecutive_failures: u64,
+    /// Slow execution: the threshold for functions whose attribute sets no
+    /// `slow = "…"` (default none: only functions with the attribute are checked).
+    pub slow_threshold: Option<Duration>,
+    /// Missed schedule: how late past its interval an `every = "…"` function
+    /// may run before the alert fires (default 1 minute).
+    pub schedule_grace: Duration,
+    /// At most one reminder per interval while a rule keeps firing (default 1 hour).
+    pub repeat_interval: Duration,
+    /// Queue full: the fill fraction (0 to 1) of a recording thread's queue
+    /// above which the alert fires (default 0.8).
+    pub queue_fill_threshold: f64,
+    /// [`health`](crate::health) turns yellow when a function's success rate
+    /// in the window is below this (default 0.9).
+    pub health_success_rate: f64,
+    /// Per rule: how long the condition must hold before the rule fires
+    /// (missing: zero, fire at once). Until then the pair is `pending`.
+    pub pending_for: BTreeMap<AlertRule, Duration>,
+    /// Per rule: severity overrides (missing: [`AlertRule::default_severity`]).
+    pub severities: BTreeMap<AlertRule, Severity>,
+    /// Rules that never fire.
+    pub disabled: BTreeSet<AlertRule>,
+}
+
+impl Default for AlertRules {
+    fn default() -> Self {
+        AlertRules {
+            window: Duration::from_secs(15 * 60),
+            error_rate_threshold: 0.5,
+            error_rate_min_executions: 10,
+            consecutive_failures: 5,
+            slow_threshold: None,
+            schedule_grace: Duration::from_secs(60),
+            repeat_interval: Duration::from_secs(3600),
+            queue_fill_threshold: 0.8,
+            health_success_rate: 0.9,
+            pending_for: BTreeMap::new(),
+            severities: BTreeMap::new(),
+            disabled: BTreeSet::new(),
+        }
+    }
+}
+
+impl AlertRules {
+    /// These rules with `rule`'s severity set to `severity`.
+    ///
+    /// ```
+    /// use monitor_core::{AlertRule, AlertRules, Severity};
+    /// let rules = AlertRules::default().with_severity(AlertRule::SlowExecution, Severity::Info);
+    /// assert_eq!(rules.severity_of(AlertRule::SlowExecution), Severity::Info);
+    /// ```
+    #[must_use]
+    pub fn with_severity(mut self, rule: AlertRule, severity: Severity) -> Self {
+        self.severities.insert(rule, severity);
+        self
+    }
+
+    /// These rules with `rule` pending for `duration` before it fires.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monitor_core::{AlertRule, AlertRules};
+    /// let rules = AlertRules::default().with_pending_for(AlertRule::SlowExecution, Duration::from_secs(30));
+    /// assert_eq!(rules.pending_for_of(AlertRule::SlowExecution), Duration::from_secs(30));
+    /// ```
+    #[must_use]
+    pub fn with_pending_for(mut self, rule: AlertRule, duration: Duration) -> Self {
+        self.pending_for.insert(rule, duration);
+        self
+    }
+
+    /// These rules with `rule` disabled.
+    ///
+    /// ```
+    /// use monitor_core::{AlertRule, AlertRules};
+    /// assert!(!AlertRules::default().without(AlertRule::QueueFull).is_enabled(AlertRule::QueueFull));
+    /// ```
+    #[must_use]
+    pub fn without(mut self, rule: AlertRule) -> Self {
+        self.disabled.insert(rule);
+        self
+    }
+
+    /// The severity `rule` fires with.
+    ///
+    /// ```
+    /// use monitor_core::{AlertRule, AlertRules, Severity};
+    /// assert_eq!(AlertRules::default().severity_of(AlertRule::HighErrorRate), Severity::Warning);
+    /// ```
+    pub fn severity_of(&self, rule: AlertRule) -> Severity {
+        self.severities.get(&rule).copied().unwrap_or_else(|| rule.default_severity())
+    }
+
+    /// How long `rule`'s condition must hold before it fires.
+    ///
+    /// ```
+    /// use monitor_core::{AlertRule, AlertRules};
+    /// assert!(AlertRules::default().pending_for_of(AlertRule::HighErrorRate).is_zero());
+    /// ```
+    pub fn pending_for_of(&self, rule: AlertRule) -> std::time::Duration {
+        self.pending_for.get(&rule).copied().unwrap_or_default()
+    }
+
+    /// False when `rule` is in [`disabled`](Self::disabled).
+    ///
+    /// ```
+    /// use monitor_core::{AlertRule, AlertRules};
+    /// assert!(AlertRules::default().is_enabled(AlertRule::MissedSchedule));
+    /// ```
+    pub fn is_enabled(&self, rule: AlertRule) -> bool {
+        !self.disabled.contains(&rule)
+    }
+
+    /// Checks the values; `Err` names the field and says what is wrong.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let fraction = |value: f64| (0.0..=1.0).contains(&value);
+        if self.window.is_zero() {
+            return Err("`window` must be longer than zero".into());
+        }
+        if self.repeat_interval.is_zero() {
+            return Err("`repeat_interval` must be longer than zero".into());
+        }
+        if !fraction(self.error_rate_threshold) {
+            return Err(format!("`error_rate_threshold` must be between 0 and 1, not {}", self.error_rate_threshold));
+        }
+        if !fraction(self.queue_fill_threshold) {
+            return Err(format!("`queue_fill_threshold` must be between 0 and 1, not {}", self.queue_fill_threshold));
+        }
+        if !fraction(self.health_success_rate) {
+            return Err(format!("`health_success_rate` must be between 0 and 1, not {}", self.health_success_rate));
+        }
+        if self.consecutive_failures == 0 {
+            return Err("`consecutive_failures` must be at least 1 (disable the rule with `.without(AlertRule::ConsecutiveFailures)`)".into());
+        }
+        if self.slow_threshold.is_some_and(|threshold| threshold.is_zero()) {
+            return Err("`slow_threshold` must be longer than zero (or `None`)".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_are_named() {
+        assert_eq!(AlertRules::default().validate(), Ok(()));
+        let bad = AlertRules {
+            error_rate_threshold: 1.5,
+            ..AlertRules::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("error_rate_threshold"));
+        let bad = AlertRules {
+            repeat_interval: Duration::ZERO,
+            ..AlertRules::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("repeat_interval"));
+    }
+}

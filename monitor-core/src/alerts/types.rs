@@ -1,0 +1,311 @@
+//! The public vocabulary of alerting: [`Alert`], [`AlertRule`], [`Severity`],
+//! [`AlertState`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::timestamp::Timestamp;
+
+/// The rules that raise alerts. Function rules are evaluated per function;
+/// monitor rules watch the monitor itself (their alerts have no `function`).
+///
+/// ```
+/// use monitor_core::{AlertRule, Severity};
+/// assert_eq!(AlertRule::ConsecutiveFailures.as_str(), "consecutive_failures");
+/// assert_eq!(AlertRule::ConsecutiveFailures.default_severity(), Severity::Error);
+/// assert!(AlertRule::HighErrorRate.is_function_rule());
+/// assert!(!AlertRule::DroppedExecutions.is_function_rule());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AlertRule {
+    /// More than [`error_rate_threshold`](crate::AlertRules::error_rate_threshold)
+    /// of the executions in the sliding [`window`](crate::AlertRules::window)
+    /// failed, with more than
+    /// [`error_rate_min_executions`](crate::AlertRules::error_rate_min_executions)
+    /// executions. The function's status is `degraded` while it fires.
+    HighErrorRate,
+    /// [`consecutive_failures`](crate::AlertRules::consecutive_failures)
+    /// failures in a row. The function's status is `error` while it fires.
+    ConsecutiveFailures,
+    /// An execution took longer than the function's slow threshold
+    /// (`#[monitored(slow = "200ms")]`, else
+    /// [`slow_threshold`](crate::AlertRules::slow_threshold)) within the window.
+    SlowExecution,
+    /// A function declared `#[monitored(every = "1h")]` has not run within its
+    /// interval plus [`schedule_grace`](crate::AlertRules::schedule_grace).
+    MissedSchedule,
+    /// An error whose fingerprint the function never produced before, within
+    /// the window.
+    NewErrorPattern,
+    /// Executions were dropped because a recording queue was full, within the window.
+    DroppedExecutions,
+    /// A log file or the statistics database cannot be written, or a user
+    /// [`Sink`](crate::Sink) panicked within the window.
+    SinkFailing,
+    /// The collector thread panicked and was restarted, within the window.
+    CollectorRestarted,
+    /// A recording queue was fuller than
+    /// [`queue_fill_threshold`](crate::AlertRules::queue_fill_threshold), within the window.
+    QueueFull,
+    /// A notifier panicked, blocked longer than the notifier timeout, or fell
+    /// behind so that alerts for it were dropped, within the window.
+    NotifierFailing,
+}
+
+impl AlertRule {
+    /// Every rule, function rules first.
+    pub const ALL: [AlertRule; 10] = [
+        AlertRule::HighErrorRate,
+        AlertRule::ConsecutiveFailures,
+        AlertRule::SlowExecution,
+        AlertRule::MissedSchedule,
+        AlertRule::NewErrorPattern,
+        AlertRule::DroppedExecutions,
+        AlertRule::SinkFailing,
+        AlertRule::CollectorRestarted,
+        AlertRule::QueueFull,
+        AlertRule::NotifierFailing,
+    ];
+
+    /// The snake_case name used in the alerts log and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertRule::HighErrorRate => "high_error_rate",
+            AlertRule::ConsecutiveFailures => "consecutive_failures",
+            AlertRule::SlowExecution => "slow_execution",
+            AlertRule::MissedSchedule => "missed_schedule",
+            AlertRule::NewErrorPattern => "new_error_pattern",
+            AlertRule::DroppedExecutions => "dropped_executions",
+            AlertRule::SinkFailing => "sink_failing",
+            AlertRule::CollectorRestarted => "collector_restarted",
+            AlertRule::QueueFull => "queue_full",
+            AlertRule::NotifierFailing => "notifier_failing",
+        }
+    }
+
+    /// True for the rules evaluated per function; false for the monitor's own health.
+    pub fn is_function_rule(self) -> bool {
+        matches!(
+            self,
+            AlertRule::HighErrorRate
+                | AlertRule::ConsecutiveFailures
+                | AlertRule::SlowExecution
+                | AlertRule::MissedSchedule
+                | AlertRule::NewErrorPattern
+        )
+    }
+
+    /// The severity used unless [`AlertRules::severities`](crate::AlertRules::severities)
+    /// says otherwise: `error` for consecutive failures, missed schedules and
+    /// failing sinks, `info` for new error patterns, `warning` for the rest.
+    pub fn default_severity(self) -> Severity {
+        match self {
+            AlertRule::ConsecutiveFailures | AlertRule::MissedSchedule | AlertRule::SinkFailing => Severity::Error,
+            AlertRule::NewErrorPattern => Severity::Info,
+            _ => Severity::Warning,
+        }
+    }
+}
+
+impl fmt::Display for AlertRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How urgent an alert is. Ordered: `Info < Warning < Error < Critical`.
+/// Firing alerts of severity `Warning` make [`health`](crate::health) yellow,
+/// `Error` and `Critical` make it red.
+///
+/// ```
+/// use monitor_core::Severity;
+/// assert!(Severity::Info < Severity::Critical);
+/// assert_eq!(Severity::Warning.to_string(), "warning");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing; does not change the health verdict.
+    Info,
+    /// Something is wrong but work goes on (health yellow).
+    Warning,
+    /// Work is failing (health red).
+    Error,
+    /// Work is failing and needs someone now (health red).
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase word used in the alerts log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a (rule, function) pair stands. Notifications are sent with
+/// `Firing` (when it starts firing, and as a reminder once per repeat
+/// interval while it keeps firing) and `Resolved` (when it stops).
+///
+/// ```
+/// use monitor_core::AlertState;
+/// assert_eq!(AlertState::Firing.as_str(), "firing");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// The condition holds, for less than the rule's `for` duration. No
+    /// notification is sent.
+    Pending,
+    /// The condition holds (for at least the rule's `for` duration).
+    Firing,
+    /// The condition stopped holding after firing.
+    Resolved,
+}
+
+impl AlertState {
+    /// The lowercase word used in the alerts log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Pending => "pending",
+            AlertState::Firing => "firing",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+impl fmt::Display for AlertState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One notification: a rule started firing, is still firing (a reminder,
+/// once per repeat interval), or resolved. Handed to every notifier (the
+/// [`on_alert`](crate::MonitorBuilder::on_alert) callback, each
+/// [`Notifier`](crate::Notifier), a `tracing` event with target
+/// `monitor::alert`) and written as one line of `alerts/current_alerts.log`
+/// (the line is this struct serialized).
+///
+/// `Display` gives a one-line text: severity, rule, state and the message,
+/// which names the function and says what happened, the numbers, since when
+/// and a suggested action.
+///
+/// ```
+/// use monitor_core::{Alert, AlertRule, AlertState, Severity, Timestamp};
+/// use std::time::UNIX_EPOCH;
+/// let alert = Alert {
+///     rule: AlertRule::ConsecutiveFailures,
+///     function: Some("scale_ec2".into()),
+///     severity: Severity::Error,
+///     state: AlertState::Firing,
+///     reminder: false,
+///     message: "scale_ec2: 5 failures in a row".into(),
+///     since: Timestamp(UNIX_EPOCH),
+///     time: Timestamp(UNIX_EPOCH),
+///     numbers: [("consecutive_failures".to_owned(), 5.0)].into(),
+/// };
+/// assert_eq!(alert.to_string(), "[error] consecutive_failures firing: scale_ec2: 5 failures in a row");
+/// assert_eq!(alert.number("consecutive_failures"), Some(5.0));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alert {
+    /// When the notification was made (the monitor's clock). Serialized as `timestamp`.
+    #[serde(rename = "timestamp")]
+    pub time: Timestamp,
+    /// The rule.
+    pub rule: AlertRule,
+    /// The function's name; `None` for the monitor's own health rules.
+    pub function: Option<String>,
+    /// `firing` or `resolved`.
+    pub state: AlertState,
+    /// How urgent.
+    pub severity: Severity,
+    /// What happened, where, the numbers, since when, and a suggested action.
+    pub message: String,
+    /// When the condition started (for `resolved`: when it had started).
+    pub since: Timestamp,
+    /// True for a reminder: the rule kept firing for a whole repeat interval.
+    pub reminder: bool,
+    /// The numbers behind the message, by name (`failures`, `executions`,
+    /// `error_rate`, `window_secs`, …; see each rule in the README). Whole
+    /// numbers are serialized as integers.
+    #[serde(serialize_with = "serialize_numbers")]
+    pub numbers: BTreeMap<String, f64>,
+}
+
+impl Alert {
+    /// The number called `name`, if the alert carries it.
+    pub fn number(&self, name: &str) -> Option<f64> {
+        self.numbers.get(name).copied()
+    }
+
+    /// True for `state == Firing`.
+    pub fn is_firing(&self) -> bool {
+        self.state == AlertState::Firing
+    }
+}
+
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {} {}", self.severity, self.rule, self.state)?;
+        if self.reminder {
+            f.write_str(" (reminder)")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+fn serialize_numbers<S: Serializer>(numbers: &BTreeMap<String, f64>, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(numbers.len()))?;
+    for (key, &value) in numbers {
+        if value.is_finite() && value.fract() == 0.0 && value.abs() < 9.0e15 {
+            map.serialize_entry(key, &(value as i64))?;
+        } else if value.is_finite() {
+            map.serialize_entry(key, &value)?;
+        } else {
+            map.serialize_entry(key, &Option::<f64>::None)?;
+        }
+    }
+    map.end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerts_serialize_with_integer_counts() {
+        let alert = Alert {
+            time: Timestamp(std::time::UNIX_EPOCH),
+            rule: AlertRule::HighErrorRate,
+            function: Some("f".into()),
+            state: AlertState::Resolved,
+            severity: Severity::Warning,
+            message: "f: ok \"again\"".into(),
+            since: Timestamp(std::time::UNIX_EPOCH),
+            reminder: false,
+            numbers: [("executions".to_owned(), 12.0), ("error_rate".to_owned(), 0.25)].into(),
+        };
+        let json = serde_json::to_string(&alert).unwrap();
+        assert_eq!(
+            json,
+            r#"{"timestamp":"1970-01-01T00:00:00.000000Z","rule":"high_error_rate","function":"f","state":"resolved","severity":"warning","message":"f: ok \"again\"","since":"1970-01-01T00:00:00.000000Z","reminder":false,"numbers":{"error_rate":0.25,"executions":12}}"#
+        );
+    }
+}

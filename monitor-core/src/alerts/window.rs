@@ -1,0 +1,182 @@
+//! A sliding time window of execution counts, in 60 buckets: bounded memory
+//! whatever the call rate, and O(1) per execution.
+//!
+//! An execution is counted from its start time until the end of its bucket
+//! lies a whole window in the past: at most `window / 60` longer than the
+//! window itself.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Buckets per window.
+pub(crate) const BUCKETS: u64 = 60;
+
+/// Counts over the window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) executions: u64,
+    pub(crate) failures: u64,
+    pub(crate) slow: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    id: u64,
+    counts: Counts,
+    /// Longest slow execution in the bucket, in nanoseconds.
+    max_slow_nanos: u64,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Window {
+    bucket_nanos: u64,
+    buckets: VecDeque<Bucket>,
+    totals: Counts,
+}
+
+fn nanos_since_epoch(time: SystemTime) -> u128 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos())
+}
+
+impl Window {
+    pub(crate) fn new(window: Duration) -> Self {
+        let bucket_nanos = (window.as_nanos() / u128::from(BUCKETS)).clamp(1, u128::from(u64::MAX)) as u64;
+        Window {
+            bucket_nanos,
+            buckets: VecDeque::with_capacity(4),
+            totals: Counts::default(),
+        }
+    }
+
+    fn bucket_id(&self, time: SystemTime) -> u64 {
+        (nanos_since_epoch(time) / u128::from(self.bucket_nanos)).min(u128::from(u64::MAX)) as u64
+    }
+
+    /// Counts one execution that started at `started`.
+    pub(crate) fn record(&mut self, started: SystemTime, failed: bool, slow_nanos: Option<u64>) {
+        let id = self.bucket_id(started);
+        let position = match self.buckets.back() {
+            Some(back) if back.id == id => self.buckets.len() - 1,
+            Some(back) if back.id > id => {
+                // Late (an older start time): find or insert its bucket in order.
+                match self.buckets.iter().rposition(|bucket| bucket.id <= id) {
+                    Some(index) if self.buckets[index].id == id => index,
+                    Some(index) => {
+                        self.buckets.insert(index + 1, Bucket::empty(id));
+                        index + 1
+                    }
+                    None => {
+                        self.buckets.push_front(Bucket::empty(id));
+                        0
+                    }
+                }
+            }
+            _ => {
+                self.buckets.push_back(Bucket::empty(id));
+                self.buckets.len() - 1
+            }
+        };
+        let bucket = &mut self.buckets[position];
+        bucket.counts.executions += 1;
+        self.totals.executions += 1;
+        if failed {
+            bucket.counts.failures += 1;
+            self.totals.failures += 1;
+        }
+        if let Some(nanos) = slow_nanos {
+            bucket.counts.slow += 1;
+            bucket.max_slow_nanos = bucket.max_slow_nanos.max(nanos);
+            self.totals.slow += 1;
+        }
+    }
+
+    /// Forgets the buckets that ended a whole window before `now`.
+    pub(crate) fn expire(&mut self, now: SystemTime) {
+        let now_id = self.bucket_id(now);
+        // Bucket `id` ends at (id + 1) * len; it is out once that is at or
+        // before now - window, i.e. id + 1 + BUCKETS <= now_id (in bucket units).
+        while let Some(front) = self.buckets.front() {
+            if front.id.saturating_add(BUCKETS) < now_id {
+                self.totals.executions -= front.counts.executions;
+                self.totals.failures -= front.counts.failures;
+                self.totals.slow -= front.counts.slow;
+                self.buckets.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Counts in the window (as of the latest [`expire`](Self::expire)).
+    pub(crate) fn counts(&self) -> Counts {
+        self.totals
+    }
+
+    /// The longest slow execution in the window.
+    pub(crate) fn max_slow(&self) -> Option<Duration> {
+        self.buckets
+            .iter()
+            .map(|bucket| bucket.max_slow_nanos)
+            .max()
+            .filter(|&nanos| nanos > 0)
+            .map(Duration::from_nanos)
+    }
+}
+
+impl Bucket {
+    fn empty(id: u64) -> Self {
+        Bucket {
+            id,
+            counts: Counts::default(),
+            max_slow_nanos: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    fn at(minutes: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_000_000 * 60) + minutes * MIN
+    }
+
+    #[test]
+    fn executions_leave_the_window_after_it_passed() {
+        let mut window = Window::new(15 * MIN);
+        window.record(at(0), true, None);
+        window.record(at(0), false, Some(5));
+        window.record(at(10), true, None);
+        window.expire(at(14));
+        assert_eq!(
+            window.counts(),
+            Counts {
+                executions: 3,
+                failures: 2,
+                slow: 1
+            }
+        );
+        assert_eq!(window.max_slow(), Some(Duration::from_nanos(5)));
+        window.expire(at(15) + Duration::from_secs(16));
+        assert_eq!(window.counts().executions, 1);
+        assert_eq!(window.max_slow(), None);
+        window.expire(at(26));
+        assert_eq!(window.counts(), Counts::default());
+    }
+
+    #[test]
+    fn late_executions_land_in_their_own_bucket() {
+        let mut window = Window::new(15 * MIN);
+        window.record(at(5), false, None);
+        window.record(at(1), true, None);
+        window.record(at(3), true, None);
+        window.record(at(3), true, None);
+        assert_eq!(window.counts().failures, 3);
+        window.expire(at(17));
+        assert_eq!(window.counts().executions, 3, "the minute-1 bucket expired");
+        window.expire(at(19));
+        assert_eq!(window.counts().executions, 1);
+    }
+}

@@ -1,0 +1,372 @@
+//! `tracing` spans as executions: the [`MonitorLayer`] returned by [`layer()`].
+//!
+//! Per span, the layer keeps one small [`SpanState`] in the registry's span
+//! extensions (freed by the registry with the span). Closing a span pushes one
+//! [`Event`] into the same per-thread ring `#[monitored]` uses. Spans below a
+//! root share the root's bounded [`TraceBuilder`], which becomes the root's
+//! `execution_trace`.
+
+mod callsites;
+mod fields;
+mod tree;
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tracing_core::span::{Attributes, Id};
+use tracing_core::{Level, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use crate::callsite::Callsite;
+use crate::capture::{take_panic_failure, Failure};
+use crate::event::{Event, EventExtra, Status};
+use crate::queue;
+use crate::span_trace::SpanExtra;
+use crate::ticks::{nanos_between, now};
+
+use tree::{Parent, TraceBuilder};
+
+/// A [`tracing_subscriber::Layer`] that records every closed `tracing` span as
+/// an execution, beside the `#[monitored]` functions: the same queue,
+/// statistics, logs, alert rules and sinks.
+///
+/// Build one with [`layer()`] and add it to a subscriber built on
+/// [`tracing_subscriber::Registry`] (it keeps its state in the registry's span
+/// extensions):
+///
+/// ```text
+/// tracing_subscriber::registry().with(monitor::layer()).with(tracing_subscriber::fmt::layer()).init();
+/// ```
+///
+/// What it records:
+///
+/// - **One execution per span**, when the span closes. Its name is
+///   `target::name` (for `#[instrument] fn f` in module `app::jobs`:
+///   `app::jobs::f`), its `trigger_type` is `"span"`, its duration runs from
+///   the span's creation to its close, and `busy_ms` is the time it was
+///   entered. Callsites are made once per span site (interned by metadata
+///   address), so recording a span formats and hashes no strings.
+/// - **Errors**: an ERROR-level event inside a span (including the one
+///   `#[instrument(err)]` emits for an `Err`) makes the span's execution an
+///   error, with `error_type` `"tracing::error"` and as message the event's
+///   `error` field if it has one, else its `message` (capped at the installed
+///   monitor's [`CaptureLimits`](crate::CaptureLimits)). With several, the
+///   last one wins. The event must reach this layer: a per-layer filter that
+///   rejects it hides it.
+/// - **Panics**: a panic unwinding through an entered span (exited while the
+///   thread panics, which it was not doing when it entered) makes the span's
+///   execution a panic with the panic's message. A panic caught inside the
+///   span is not the span's panic.
+/// - **Trees**: the execution of a root span (one with no recorded parent)
+///   that had child spans carries `execution_trace`, an
+///   [`ExecutionTrace`](crate::ExecutionTrace) of its descendants (name,
+///   status, duration, start offset from the root, error), bounded by
+///   [`ExecutionTrace::MAX_NODES`](crate::ExecutionTrace::MAX_NODES) nodes and
+///   [`ExecutionTrace::MAX_DEPTH`](crate::ExecutionTrace::MAX_DEPTH) levels;
+///   what does not fit is counted in `omitted`, and `truncated` is set. Child
+///   spans are also recorded as executions of their own unless
+///   [`roots_only`](Self::roots_only) is set.
+/// - **Async**: a future carrying a span (`.instrument(span)`,
+///   `#[instrument] async fn`) is one execution from the span's creation to
+///   its close however many polls and threads it takes; `busy_ms` counts the
+///   polls.
+///
+/// What it does not record: anything while no monitor is installed (spans
+/// created then are ignored even if a monitor is installed before they close;
+/// the cost is one relaxed atomic load per span callback); spans created on
+/// the monitor's own threads (the collector, threads named `monitor-…`), so
+/// the monitor never records its own work; spans a per-layer filter
+/// (`monitor::layer().with_filter(…)`) rejects: a filtered-out span's
+/// children hang from its nearest recorded ancestor.
+///
+/// Memory: a span's state lives in its registry extensions and goes with it;
+/// a root's tree never holds more than `MAX_NODES` nodes however many spans
+/// open and close below it, so spans that stay open (or never close) cannot
+/// make memory grow without bound. Each span site leaks one small callsite,
+/// bounded by the program's span sites.
+///
+/// # Example
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("monitor-layer-doc-{}", std::process::id()));
+/// let guard = monitor_core::Monitor::builder().log_dir(&dir).install()?;
+/// let subscriber = tracing_subscriber::registry().with(monitor_core::layer().roots_only(false));
+/// tracing::subscriber::with_default(subscriber, || {
+///     let _request = tracing::info_span!(target: "app", "request").entered();
+///     let _query = tracing::info_span!(target: "app::db", "query").entered();
+/// });
+/// guard.flush();
+/// let stats = monitor_core::stats();
+/// assert_eq!(stats.get("app::request").unwrap().total_executions, 1);
+/// assert_eq!(stats.get("app::db::query").unwrap().trigger_type, "span");
+/// # drop(guard);
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MonitorLayer {
+    roots_only: bool,
+}
+
+/// A [`MonitorLayer`] with the default settings: every span recorded, root
+/// spans with their trees.
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// use tracing_subscriber::Layer as _;
+///
+/// // Beside a `fmt` layer, and with a per-layer filter: only spans of the
+/// // `jobs` target become executions.
+/// let subscriber = tracing_subscriber::registry().with(
+///     monitor_core::layer().with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+///         metadata.target().starts_with("jobs")
+///     })),
+/// );
+/// tracing::subscriber::with_default(subscriber, || {
+///     // No monitor installed: recorded nowhere, at the cost of one atomic load.
+///     tracing::info_span!(target: "jobs", "nightly").in_scope(|| {});
+/// });
+/// ```
+#[must_use]
+pub fn layer() -> MonitorLayer {
+    MonitorLayer::default()
+}
+
+impl MonitorLayer {
+    /// With `true`, only root spans are recorded as executions; their
+    /// descendants still appear in the root's `execution_trace` (and count as
+    /// nothing in the statistics). Default: `false`, every span is recorded.
+    ///
+    /// ```
+    /// let layer = monitor_core::layer().roots_only(true);
+    /// assert!(layer.is_roots_only());
+    /// ```
+    #[must_use]
+    pub fn roots_only(mut self, roots_only: bool) -> Self {
+        self.roots_only = roots_only;
+        self
+    }
+
+    /// Whether only root spans are recorded (see [`roots_only`](Self::roots_only)).
+    pub fn is_roots_only(&self) -> bool {
+        self.roots_only
+    }
+}
+
+/// What the layer keeps about one open span, in its registry extensions.
+struct SpanState {
+    callsite: &'static Callsite,
+    /// Raw ticks at creation.
+    start: u64,
+    /// Raw ticks spent entered so far.
+    busy: u64,
+    /// Raw ticks at the outermost enter, while `entered > 0`.
+    entered_at: u64,
+    /// Nesting of enters (re-entry, or the same span entered on two threads).
+    entered: u32,
+    /// The thread was already unwinding when it entered the span.
+    panicking_at_enter: bool,
+    status: Status,
+    failure: Option<Box<Failure>>,
+    tree: Tree,
+}
+
+/// The span's place in a trace.
+enum Tree {
+    /// A root span without children so far.
+    Root,
+    /// A root span whose children write into this builder.
+    RootWithChildren(Arc<Mutex<TraceBuilder>>),
+    /// A span below a root: its node in the root's builder (`None`: left out)
+    /// and its depth (1 for the root's children).
+    Child {
+        builder: Arc<Mutex<TraceBuilder>>,
+        node: Option<u32>,
+        depth: usize,
+    },
+}
+
+impl<S> tracing_subscriber::Layer<S> for MonitorLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !queue::enabled() {
+            return;
+        }
+        let Some(callsite) = callsites::for_span(attrs.metadata()) else {
+            return;
+        };
+        let Some(span) = ctx.span(id) else { return };
+        let start = now();
+        let tree = match span.parent() {
+            Some(parent) => join(&parent, callsite, start),
+            None => Tree::Root,
+        };
+        span.extensions_mut().insert(SpanState {
+            callsite,
+            start,
+            busy: 0,
+            entered_at: 0,
+            entered: 0,
+            panicking_at_enter: false,
+            status: Status::Success,
+            failure: None,
+            tree,
+        });
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if !queue::enabled() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        let Some(state) = extensions.get_mut::<SpanState>() else {
+            return;
+        };
+        if state.entered == 0 {
+            state.entered_at = now();
+            state.panicking_at_enter = std::thread::panicking();
+        }
+        state.entered += 1;
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if !queue::enabled() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        let Some(state) = extensions.get_mut::<SpanState>() else {
+            return;
+        };
+        if state.entered == 0 {
+            return;
+        }
+        state.entered -= 1;
+        if state.entered == 0 {
+            state.busy += now().saturating_sub(state.entered_at);
+        }
+        if std::thread::panicking() && !state.panicking_at_enter && state.status != Status::Panic {
+            mark_panic(state);
+        }
+    }
+
+    fn on_event(&self, event: &tracing_core::Event<'_>, ctx: Context<'_, S>) {
+        if *event.metadata().level() != Level::ERROR || !queue::enabled() {
+            return;
+        }
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        if span.extensions().get::<SpanState>().is_none() {
+            return;
+        }
+        // Formatting runs host code (`Display` impls): not under the span's lock.
+        let failure = fields::failure_of(event);
+        let mut extensions = span.extensions_mut();
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            if state.status != Status::Panic {
+                state.status = Status::Error;
+                state.failure = Some(Box::new(failure));
+            }
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if !queue::enabled() {
+            return;
+        }
+        let Some(span) = ctx.span(&id) else { return };
+        let Some(state) = span.extensions_mut().remove::<SpanState>() else {
+            return;
+        };
+        drop(span);
+        let end = now();
+        let mut busy = state.busy;
+        if state.entered > 0 {
+            busy += end.saturating_sub(state.entered_at);
+        }
+        let trace = match state.tree {
+            Tree::Root => None,
+            Tree::RootWithChildren(builder) => Some(builder.lock().finish(state.start, end)),
+            Tree::Child { builder, node, .. } => {
+                if let Some(node) = node {
+                    let error = state
+                        .failure
+                        .as_ref()
+                        .map(|failure| failure.message.clone());
+                    builder.lock().close(node, end, state.status, error);
+                }
+                if self.roots_only {
+                    return;
+                }
+                None
+            }
+        };
+        queue::push(Event {
+            callsite: state.callsite,
+            start: state.start,
+            end,
+            status: state.status,
+            extra: Some(Box::new(EventExtra {
+                failure: state.failure.map(|failure| *failure),
+                span: Some(SpanExtra {
+                    busy_ns: nanos_between(0, busy),
+                    trace,
+                }),
+            })),
+        });
+    }
+}
+
+/// A new span below `parent`: takes a node in the root's trace (making the
+/// trace if `parent` is a root without children so far).
+fn join<S>(parent: &SpanRef<'_, S>, callsite: &'static Callsite, start: u64) -> Tree
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let (builder, position, parent_depth) = {
+        let mut extensions = parent.extensions_mut();
+        // A parent the layer does not know (created before the monitor was
+        // installed, or on a monitor thread): the new span is a root.
+        let Some(state) = extensions.get_mut::<SpanState>() else {
+            return Tree::Root;
+        };
+        match &state.tree {
+            Tree::Root => {
+                let builder = Arc::new(Mutex::new(TraceBuilder::default()));
+                state.tree = Tree::RootWithChildren(Arc::clone(&builder));
+                (builder, Parent::Root, 0)
+            }
+            Tree::RootWithChildren(builder) => (Arc::clone(builder), Parent::Root, 0),
+            Tree::Child {
+                builder,
+                node,
+                depth,
+            } => {
+                let position = node.map_or(Parent::Omitted, Parent::Node);
+                (Arc::clone(builder), position, *depth)
+            }
+        }
+    };
+    let depth = parent_depth + 1;
+    let node = builder.lock().add(position, depth, callsite, start);
+    Tree::Child {
+        builder,
+        node,
+        depth,
+    }
+}
+
+#[cold]
+fn mark_panic(state: &mut SpanState) {
+    state.status = Status::Panic;
+    state.failure = Some(Box::new(take_panic_failure()));
+}

@@ -1,0 +1,340 @@
+//! `#[monitored]` on every function shape real crates have, compiled under
+//! `deny(warnings)` with prelude names shadowed, and each one run and counted.
+#![deny(warnings, unsafe_op_in_unsafe_fn)]
+#![allow(clippy::needless_lifetimes)]
+
+mod common;
+
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+
+use common::{block_on, exclusive, temp_dir};
+use monitor::{monitored, Monitor};
+
+/// A crate that defines its own prelude-like names, as many do.
+mod shadowed {
+    #![allow(dead_code, non_camel_case_types)]
+    use monitor::monitored;
+
+    #[derive(Debug)]
+    pub struct Error(pub &'static str);
+    impl ::std::fmt::Display for Error {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    pub type Result<T> = ::core::result::Result<T, Error>;
+    struct Box;
+    struct Option;
+    struct Vec;
+    struct String;
+    mod core {}
+    mod std {}
+
+    #[monitored]
+    pub fn with_own_result(fail: bool) -> Result<u8> {
+        if fail {
+            return Err(Error("own result failed"));
+        }
+        Ok(1)
+    }
+}
+
+#[monitored]
+fn generic<T: Clone + Into<u64>, const N: usize>(items: [T; N]) -> u64
+where
+    T: Copy,
+{
+    items.iter().map(|&item| item.into()).sum()
+}
+
+#[monitored]
+fn impl_arg(value: impl Display) -> usize {
+    value.to_string().len()
+}
+
+#[monitored]
+fn impl_return(n: u32) -> impl Iterator<Item = u32> {
+    (0..n).map(|i| i * 2)
+}
+
+#[monitored]
+fn collects(n: u32) -> Vec<u32> {
+    (0..n).collect()
+}
+
+#[monitored]
+fn converts(n: u8) -> u64 {
+    n.into()
+}
+
+#[monitored]
+fn loop_with_return(limit: u32) -> u32 {
+    let mut i = 0;
+    loop {
+        if i >= limit {
+            return i;
+        }
+        i += 1;
+    }
+}
+
+#[monitored]
+fn question_mark(text: &str) -> Result<u32, std::num::ParseIntError> {
+    let value: u32 = text.parse()?;
+    Ok(value + 1)
+}
+
+#[monitored]
+fn option_question_mark(values: &[u8]) -> Option<u8> {
+    let first = values.first()?;
+    Some(first + 1)
+}
+
+#[monitored]
+fn diverges() -> ! {
+    panic!("diverging functions can only panic or loop")
+}
+
+/// # Safety
+/// `pointer` must be valid for reads.
+#[monitored]
+unsafe fn reads(pointer: *const u8) -> u8 {
+    // SAFETY: the caller promises `pointer` is valid.
+    unsafe { *pointer }
+}
+
+#[monitored]
+extern "C" fn c_callback(x: i32) -> i32 {
+    x + 1
+}
+
+#[monitored]
+#[track_caller]
+fn tracked(fail: bool) -> u8 {
+    if fail {
+        panic!("reported at the caller");
+    }
+    3
+}
+
+#[monitored]
+#[inline]
+fn inlined(x: u8) -> u8 {
+    x.wrapping_add(1)
+}
+
+#[monitored]
+fn with_lifetimes<'a, 'b: 'a>(a: &'a str, _b: &'b str) -> &'a str {
+    a
+}
+
+#[monitored]
+fn destructured((a, b): (u8, u8), mut c: u8) -> u8 {
+    c += a + b;
+    c
+}
+
+struct Counter {
+    value: u32,
+    items: Vec<String>,
+}
+
+impl Counter {
+    #[monitored]
+    fn new() -> Self {
+        Counter {
+            value: 0,
+            items: Vec::new(),
+        }
+    }
+
+    #[monitored]
+    fn bump(&mut self) -> &mut u32 {
+        self.value += 1;
+        &mut self.value
+    }
+
+    #[monitored]
+    fn first_item(&mut self) -> Option<&mut String> {
+        self.items.first_mut()
+    }
+
+    #[monitored]
+    fn pinned(self: Pin<&mut Self>) -> u32 {
+        self.value
+    }
+
+    #[monitored]
+    fn boxed(self: Box<Self>) -> u32 {
+        self.value
+    }
+
+    #[monitored]
+    fn consume(self) -> u32 {
+        self.value
+    }
+
+    #[monitored]
+    async fn async_method(&self) -> u32 {
+        self.value
+    }
+}
+
+trait Job {
+    fn id(&self) -> u32;
+
+    #[monitored]
+    fn describe(&self) -> String {
+        format!("job {}", self.id())
+    }
+
+    #[monitored]
+    async fn run(&self) -> Result<u32, String> {
+        Ok(self.id())
+    }
+}
+
+struct Backup;
+impl Job for Backup {
+    fn id(&self) -> u32 {
+        7
+    }
+}
+
+#[async_trait::async_trait]
+trait Service {
+    async fn call(&self, input: u32) -> Result<u32, String>;
+}
+
+struct Doubler;
+
+#[async_trait::async_trait]
+impl Service for Doubler {
+    #[monitored(name = "doubler_call")]
+    async fn call(&self, input: u32) -> Result<u32, String> {
+        if input == 0 {
+            return Err("zero".into());
+        }
+        Ok(input * 2)
+    }
+}
+
+#[monitored(name = "instrument_inside")]
+#[tracing::instrument]
+fn instrument_inside(x: u8) -> u8 {
+    x
+}
+
+#[tracing::instrument]
+#[monitored(name = "instrument_outside")]
+fn instrument_outside(x: u8) -> u8 {
+    x
+}
+
+#[monitored(name = "instrument_async_inside")]
+#[tracing::instrument]
+async fn instrument_async_inside(x: u8) -> u8 {
+    x
+}
+
+#[tracing::instrument]
+#[monitored(name = "instrument_async_outside")]
+async fn instrument_async_outside(x: u8) -> u8 {
+    x
+}
+
+#[monitored]
+async fn async_impl_return() -> impl Display {
+    5
+}
+
+fn boxed_future() -> Pin<Box<dyn Future<Output = u8>>> {
+    Box::pin(async { 1 })
+}
+
+#[test]
+fn every_shape_compiles_runs_and_is_counted() {
+    let _lock = exclusive();
+    let dir = temp_dir("shapes");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+
+    assert!(shadowed::with_own_result(false).is_ok());
+    assert!(shadowed::with_own_result(true).is_err());
+    assert_eq!(generic::<u8, 3>([1, 2, 3]), 6);
+    assert_eq!(impl_arg(12345), 5);
+    assert_eq!(impl_return(3).collect::<Vec<_>>(), vec![0, 2, 4]);
+    assert_eq!(collects(3), vec![0, 1, 2]);
+    assert_eq!(converts(7), 7);
+    assert_eq!(loop_with_return(4), 4);
+    assert_eq!(question_mark("41"), Ok(42));
+    assert!(question_mark("x").is_err());
+    assert_eq!(option_question_mark(&[1]), Some(2));
+    assert_eq!(option_question_mark(&[]), None);
+    assert!(std::panic::catch_unwind(|| diverges()).is_err());
+    let byte = 9u8;
+    // SAFETY: `byte` is a valid, live u8.
+    assert_eq!(unsafe { reads(&byte) }, 9);
+    assert_eq!(c_callback(1), 2);
+    assert_eq!(tracked(false), 3);
+    assert!(std::panic::catch_unwind(|| tracked(true)).is_err());
+    assert_eq!(inlined(1), 2);
+    assert_eq!(with_lifetimes("a", "b"), "a");
+    assert_eq!(destructured((1, 2), 3), 6);
+
+    let mut counter = Counter::new();
+    *counter.bump() += 10;
+    assert_eq!(counter.value, 11);
+    assert!(counter.first_item().is_none());
+    assert_eq!(Pin::new(&mut counter).pinned(), 11);
+    assert_eq!(block_on(counter.async_method()), 11);
+    assert_eq!(Box::new(Counter::new()).boxed(), 0);
+    assert_eq!(counter.consume(), 11);
+
+    assert_eq!(Backup.describe(), "job 7");
+    assert_eq!(block_on(Backup.run()), Ok(7));
+    assert_eq!(block_on(Doubler.call(4)), Ok(8));
+    assert!(block_on(Doubler.call(0)).is_err());
+    assert_eq!(instrument_inside(1), 1);
+    assert_eq!(instrument_outside(1), 1);
+    assert_eq!(block_on(instrument_async_inside(1)), 1);
+    assert_eq!(block_on(instrument_async_outside(1)), 1);
+    assert_eq!(block_on(async_impl_return()).to_string(), "5");
+    assert_eq!(block_on(boxed_future()), 1);
+
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    let here = module_path!();
+    let count = |name: &str| {
+        stats
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} not recorded; have {:?}", stats.iter().map(|s| &s.name).collect::<Vec<_>>()))
+            .total_executions
+    };
+    assert_eq!(count(&format!("{here}::shadowed::with_own_result")), 2);
+    assert_eq!(stats.get(&format!("{here}::shadowed::with_own_result")).unwrap().error_count, 1);
+    assert_eq!(count(&format!("{here}::generic")), 1);
+    assert_eq!(count(&format!("{here}::impl_return")), 1);
+    assert_eq!(count(&format!("{here}::question_mark")), 2);
+    assert_eq!(count(&format!("{here}::diverges")), 1);
+    assert_eq!(stats.get(&format!("{here}::diverges")).unwrap().panic_count, 1);
+    assert_eq!(count(&format!("{here}::reads")), 1);
+    assert_eq!(count(&format!("{here}::c_callback")), 1);
+    let tracked_stats = stats.get(&format!("{here}::tracked")).unwrap();
+    assert_eq!((tracked_stats.success_count, tracked_stats.panic_count), (1, 1));
+    assert_eq!(count(&format!("{here}::Counter::new")), 2);
+    assert_eq!(count(&format!("{here}::Counter::bump")), 1);
+    assert_eq!(count(&format!("{here}::Counter::pinned")), 1);
+    assert_eq!(count(&format!("{here}::Counter::boxed")), 1);
+    assert_eq!(count(&format!("{here}::Counter::consume")), 1);
+    assert_eq!(count(&format!("{here}::Counter::async_method")), 1);
+    assert_eq!(count(&format!("{here}::Backup::describe")), 1);
+    assert_eq!(count(&format!("{here}::Backup::run")), 1);
+    let doubler = stats.get("doubler_call").unwrap();
+    assert_eq!((doubler.total_executions, doubler.error_count), (2, 1));
+    for name in ["instrument_inside", "instrument_outside", "instrument_async_inside", "instrument_async_outside"] {
+        assert_eq!(count(name), 1, "{name}");
+    }
+    assert_eq!(count(&format!("{here}::async_impl_return")), 1);
+}

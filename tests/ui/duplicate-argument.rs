@@ -1,0 +1,6 @@
+use monitor::monitored;
+
+#[monitored(name = "a", name = "b")]
+fn job() {}
+
+fn main() {}

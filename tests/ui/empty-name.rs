@@ -1,0 +1,6 @@
+use monitor::monitored;
+
+#[monitored(name = "  ")]
+fn job() {}
+
+fn main() {}

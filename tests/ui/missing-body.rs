@@ -1,0 +1,8 @@
+use monitor::monitored;
+
+trait Job {
+    #[monitored]
+    fn run(&self);
+}
+
+fn main() {}

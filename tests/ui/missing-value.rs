@@ -1,0 +1,6 @@
+use monitor::monitored;
+
+#[monitored(trigger)]
+fn job() {}
+
+fn main() {}

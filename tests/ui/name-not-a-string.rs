@@ -1,0 +1,6 @@
+use monitor::monitored;
+
+#[monitored(name = job)]
+fn job() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use monitor::monitored;
+
+#[monitored]
+struct Job;
+
+fn main() {}

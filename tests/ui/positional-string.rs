@@ -1,0 +1,6 @@
+use monitor::monitored;
+
+#[monitored("job")]
+fn job() {}
+
+fn main() {}

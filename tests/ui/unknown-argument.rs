@@ -1,0 +1,6 @@
+use monitor::monitored;
+
+#[monitored(nmae = "job")]
+fn job() {}
+
+fn main() {}
