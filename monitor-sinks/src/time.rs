@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+use std::cell::Cell;
 use std::time::{Duration, SystemTime};
 
 /// Seconds in one UTC day (leap seconds are not counted, as in Unix time).
@@ -216,7 +217,8 @@ pub(crate) fn push_ascii(out: &mut String, bytes: &[u8]) {
 /// The sub-microsecond part is truncated. Times before year 0000 or after year
 /// 9999 are clamped to `0000-01-01T00:00:00.000000Z` and
 /// `9999-12-31T23:59:59.999999Z`. No allocation beyond growing `out`, no
-/// `format!`.
+/// `format!`; the date and time of the last second formatted is cached per
+/// thread, so consecutive calls within one second only write the micros.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -234,18 +236,38 @@ pub fn format_rfc3339_micros(t: SystemTime, out: &mut String) {
     } else if secs > MAX_SECS {
         (secs, nanos) = (MAX_SECS, 999_999_999);
     }
-    let dt = UtcDateTime::from_unix(secs, nanos);
     let mut b = *b"0000-00-00T00:00:00.000000Z";
+    b[..19].copy_from_slice(&second_prefix(secs));
+    let micros = nanos / 1000;
+    put2(&mut b[20..22], micros / 10_000);
+    put4(&mut b[22..26], micros % 10_000);
+    push_ascii(out, &b);
+}
+
+thread_local! {
+    /// The `YYYY-MM-DDTHH:MM:SS` of the last second formatted on this thread:
+    /// consecutive timestamps mostly share it.
+    static LAST_SECOND: Cell<(i64, [u8; 19])> = const { Cell::new((i64::MIN, [0; 19])) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of `secs` (year 0–9999), cached per thread.
+fn second_prefix(secs: i64) -> [u8; 19] {
+    let cached = LAST_SECOND.try_with(Cell::get).ok();
+    if let Some((s, prefix)) = cached {
+        if s == secs {
+            return prefix;
+        }
+    }
+    let dt = UtcDateTime::from_unix(secs, 0);
+    let mut b = *b"0000-00-00T00:00:00";
     put4(&mut b[0..4], dt.year as u32);
     put2(&mut b[5..7], dt.month);
     put2(&mut b[8..10], dt.day);
     put2(&mut b[11..13], dt.hour);
     put2(&mut b[14..16], dt.minute);
     put2(&mut b[17..19], dt.second);
-    let micros = nanos / 1000;
-    put2(&mut b[20..22], micros / 10_000);
-    put4(&mut b[22..26], micros % 10_000);
-    push_ascii(out, &b);
+    let _ = LAST_SECOND.try_with(|c| c.set((secs, b)));
+    b
 }
 
 fn digits(s: &[u8]) -> Option<u32> {

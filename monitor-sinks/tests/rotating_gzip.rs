@@ -4,9 +4,10 @@
 mod support;
 
 use std::fs;
+use std::sync::Arc;
 use std::time::Duration;
 
-use monitor_sinks::rotating::{LogFileConfig, Retention, RotatingLog, Rotation};
+use monitor_sinks::rotating::{LogFileConfig, LogFs, Retention, RotatingLog, Rotation};
 use support::*;
 
 #[test]
@@ -150,4 +151,28 @@ fn compression_with_size_rotation_and_retention() {
     assert_eq!(*seqs.last().unwrap(), total - 1);
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
     drop(log);
+}
+
+#[test]
+fn a_failed_compression_keeps_the_rotated_file_and_is_only_a_maintenance_error() {
+    let (_tmp, dir) = tempdir();
+    let fs = FaultFs::default();
+    fs.faults.set(&fs.faults.fail_creates, true);
+    let mut cfg = LogFileConfig::executions(&dir);
+    cfg.compress = true;
+    let t0 = utc(2026, 12, 3, 20, 0, 0);
+    let mut log =
+        RotatingLog::open_with_fs(cfg, t0, Arc::new(fs.clone()) as Arc<dyn LogFs>).unwrap();
+    log.write_line(&line(1, t0), t0);
+    let t1 = utc(2026, 12, 4, 0, 0, 0);
+    log.write_line(&line(2, t1), t1);
+    log.sync(t1);
+    assert_eq!(names(&dir), ["2026-12-03.log", "current.log"]);
+    assert_eq!(seq_of(&lines_of(&dir.join("2026-12-03.log"))[0]), 1);
+    let h = log.health();
+    assert!(!h.failing);
+    assert_eq!(h.maintenance_errors, 1);
+    let notices = fs.faults.notices();
+    assert_eq!(notices.len(), 1);
+    assert!(notices[0].contains("compressing"), "{notices:?}");
 }

@@ -94,6 +94,8 @@ pub struct Faults {
     pub fail_opens: AtomicBool,
     /// Renames fail.
     pub fail_renames: AtomicBool,
+    /// Creating files for compression (`create_truncate`) fails.
+    pub fail_creates: AtomicBool,
     /// When non-zero: bytes that may still be written before writes fail
     /// (then `fail_writes` is set). Models a disk filling up mid-line.
     pub partial_budget: AtomicU64,
@@ -193,7 +195,9 @@ impl LogFs for FaultFs {
         }))
     }
     fn create_truncate(&self, path: &Path, mode: u32) -> io::Result<Box<dyn LogFile>> {
-        if self.faults.fail_opens.load(Ordering::SeqCst) {
+        if self.faults.fail_opens.load(Ordering::SeqCst)
+            || self.faults.fail_creates.load(Ordering::SeqCst)
+        {
             return Err(denied());
         }
         RealFs.create_truncate(path, mode)

@@ -48,10 +48,6 @@ impl Histogram {
         self.total += 1;
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.total == 0
-    }
-
     /// The value at quantile `q` (0..=1): the midpoint of the bucket holding it.
     pub(crate) fn quantile(&self, q: f64) -> Option<u64> {
         if self.total == 0 {

@@ -38,9 +38,8 @@ pub(crate) fn gzip_file(fs: &dyn LogFs, path: &Path, mode: u32) -> io::Result<Pa
     match result {
         Ok(()) => Ok(gz),
         Err(e) => {
-            if fs.metadata(&gz).is_err() {
-                let _ = fs.remove_file(&tmp);
-            }
+            // Gone already if the rename happened; otherwise unfinished.
+            let _ = fs.remove_file(&tmp);
             Err(e)
         }
     }

@@ -344,13 +344,13 @@ impl RotatingLog {
     // ----- rotation decisions (per line, cheap) -----
 
     fn pending(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len().saturating_sub(self.start)
     }
 
     /// Bytes of the file the next line would go to (written + buffered).
     fn tail_size(&self) -> u64 {
         match self.markers.back() {
-            Some(m) => (self.buf.len() - m.at) as u64,
+            Some(m) => self.buf.len().saturating_sub(m.at) as u64,
             None => self.size + self.pending() as u64,
         }
     }
@@ -570,7 +570,7 @@ impl RotatingLog {
         } else {
             count_lines(&data[..committed])
         };
-        self.health.buffered_lines -= lines;
+        self.health.buffered_lines = self.health.buffered_lines.saturating_sub(lines);
         self.start += committed;
         self.size += committed as u64;
         if let Err(e) = result {
@@ -648,7 +648,7 @@ impl RotatingLog {
             self.buf.drain(..start);
         }
         for m in &mut self.markers {
-            m.at -= start;
+            m.at = m.at.saturating_sub(start);
         }
         self.start = 0;
     }
@@ -714,6 +714,12 @@ fn trim_start(b: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_can_move_to_the_collector_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<RotatingLog>();
+    }
 
     #[test]
     fn period_math() {
