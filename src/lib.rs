@@ -22,9 +22,13 @@
 //! }
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let guard = Monitor::builder().log_dir(".monitor").install()?;
+//!     let guard = Monitor::builder()
+//!         .log_dir(".monitor")
+//!         .on_alert(|alert: &monitor::Alert| eprintln!("{alert}"))
+//!         .install()?;
 //!     turn_off_lights()?;
-//!     guard.flush();
+//!     guard.flush(); // written, counted, alerted on; `on_alert` has been called
+//!     println!("{}", monitor::health()); // 🟢 green, or 🟡/🔴 with reasons
 //!     let stats = monitor::stats();
 //!     let lights = stats.get("my_app::turn_off_lights");
 //!     println!("{lights:?}");

@@ -9,6 +9,7 @@
 //! alerts, sinks.
 #![warn(missing_docs, unreachable_pub)]
 
+mod alerts;
 mod callsite;
 mod capture;
 mod clock;
@@ -16,6 +17,7 @@ mod collector;
 mod event;
 mod guard;
 mod install_error;
+mod log_settings;
 mod layer;
 mod monitor;
 mod queue;
@@ -27,11 +29,13 @@ mod stats;
 mod ticks;
 mod timestamp;
 
+pub use alerts::{health, Alert, AlertRule, AlertRules, AlertState, Health, Notifier, Severity, Verdict};
 pub use callsite::Callsite;
 pub use capture::{CaptureLimits, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::Status;
 pub use install_error::InstallError;
+pub use monitor_sinks::rotating::{Retention, Rotation};
 pub use layer::{layer, MonitorLayer};
 pub use monitor::{flush, stats, Monitor, MonitorBuilder, MonitorGuard};
 pub use queue::Overflow;

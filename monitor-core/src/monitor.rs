@@ -9,11 +9,13 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Sender};
 use parking_lot::Mutex;
 
+use crate::alerts::{AlertsConfig, AlertsShared};
 use crate::capture::{install_panic_hook, set_limits, CaptureLimits};
 use crate::clock::{Clock, SystemClock};
 use crate::collector::{Collector, CollectorParts, Control, LogFiles, LogsConfig, Persistence, SelfStats};
 use monitor_sinks::stats_store::{PersistOptions, STATS_FILE_NAME};
 use crate::install_error::InstallError;
+use crate::log_settings::LogSettings;
 use crate::queue::{self, Overflow, QueueShared, ORPHAN_DROPS};
 use crate::sink::Sink;
 use crate::stats::StatsSnapshot;
@@ -53,6 +55,10 @@ pub struct MonitorBuilder {
     shutdown_timeout: Duration,
     stats_db: StatsDb,
     stats_save_interval: Duration,
+    /// Alert rules and notifiers (setters in `alerts/builder.rs`).
+    pub(crate) alerts: AlertsConfig,
+    /// Rotation and retention of the logs (setters in `log_settings.rs`).
+    pub(crate) logs: LogSettings,
 }
 
 /// Where statistics are persisted.
@@ -77,6 +83,8 @@ impl Default for MonitorBuilder {
             shutdown_timeout: Duration::from_secs(10),
             stats_db: StatsDb::InLogDir,
             stats_save_interval: Duration::from_millis(500),
+            alerts: AlertsConfig::default(),
+            logs: LogSettings::default(),
         }
     }
 }
@@ -196,6 +204,7 @@ impl MonitorBuilder {
     /// dropped, installing works again.
     pub fn install(self) -> Result<MonitorGuard, InstallError> {
         self.validate()?;
+        let alerts = self.alerts.prepare()?;
         let mut current = CURRENT.lock();
         if current.is_some() {
             return Err(InstallError::AlreadyInstalled);
@@ -213,10 +222,17 @@ impl MonitorBuilder {
         }
         let detect_clock_jumps = self.clock.is_none();
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let logs = LogFiles::open(LogsConfig::defaults(&log_dir), clock.now()).map_err(|source| InstallError::LogDir {
+        let LogsConfig {
+            executions,
+            errors,
+            alerts: alerts_log,
+        } = self.logs.resolve(&log_dir)?;
+        let logs = LogFiles::open(executions, errors, clock.now()).map_err(|source| InstallError::LogDir {
             path: log_dir.clone(),
             source,
         })?;
+        let alerting = alerts.start(alerts_log, clock.now())?;
+        let alerts_shared = alerting.shared();
 
         let persistence = match &self.stats_db {
             StatsDb::Disabled => None,
@@ -248,9 +264,10 @@ impl MonitorBuilder {
             logs,
             sinks: self.sinks,
             published: Arc::clone(&published),
-            self_stats: Arc::clone(&self_stats),
+            self_stats,
             orphan_baseline: ORPHAN_DROPS.load(Ordering::Relaxed),
             persistence,
+            alerts: alerting,
         });
         LOG_DIRS_IN_USE.lock().push(log_dir.clone());
         let dir_for_thread = log_dir.clone();
@@ -270,8 +287,8 @@ impl MonitorBuilder {
             control: control_tx,
             collector: thread.thread().clone(),
             published,
-            self_stats,
             clock: clock_for_handle,
+            alerts: alerts_shared,
             flush_timeout: self.flush_timeout,
             shutdown_timeout: self.shutdown_timeout,
         });
@@ -305,8 +322,8 @@ pub(crate) struct Handle {
     control: Sender<Control>,
     collector: std::thread::Thread,
     pub(crate) published: Arc<Mutex<StatsSnapshot>>,
-    pub(crate) self_stats: Arc<SelfStats>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) alerts: Arc<AlertsShared>,
     flush_timeout: Duration,
     shutdown_timeout: Duration,
 }
@@ -324,7 +341,7 @@ impl Handle {
         if crate::collector::on_collector_thread() {
             return false; // a sink flushing would wait for itself
         }
-        self.request(Control::Flush, self.flush_timeout).is_some()
+        self.request(Control::Flush, self.flush_timeout).is_some() && self.alerts.wait_delivered()
     }
 }
 

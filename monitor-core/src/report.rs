@@ -5,13 +5,15 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::alerts::{Alert, Health};
 use crate::event::Status;
 use crate::stats::{FunctionStats, FunctionStatus, StatsSnapshot};
 use crate::timestamp::Timestamp;
 
-/// Every monitored function on one line: health icon, runs, success rate,
-/// p50/p99, the latest execution, error count. `Display` renders the text;
-/// `Serialize` gives the same data as JSON.
+/// The monitor's [`Health`] verdict, then every monitored function on one
+/// line: health icon, runs, success rate, p50/p99, the latest execution,
+/// error count, top error patterns; then the alerts firing now. `Display`
+/// renders the text; `Serialize` gives the same data as JSON.
 ///
 /// ```
 /// let report = monitor_core::status_report();
@@ -23,14 +25,22 @@ pub struct StatusReport {
     pub generated_at: Timestamp,
     /// The statistics it shows.
     pub stats: StatsSnapshot,
+    /// The verdict of [`health`](crate::health) and its reasons.
+    pub health: Health,
+    /// The latest notification of every alert firing now.
+    pub alerts: Vec<Alert>,
 }
 
 /// The installed monitor's status report (an empty one without a monitor).
 pub fn status_report() -> StatusReport {
-    let now = crate::monitor::current().map_or_else(SystemTime::now, |handle| handle.clock.now());
+    let handle = crate::monitor::current();
+    let now = handle.as_ref().map_or_else(SystemTime::now, |handle| handle.clock.now());
+    let stats = crate::monitor::stats();
     StatusReport {
         generated_at: Timestamp(now),
-        stats: crate::monitor::stats(),
+        stats,
+        health: crate::alerts::health(),
+        alerts: handle.map(|handle| handle.alerts.firing()).unwrap_or_default(),
     }
 }
 
@@ -80,7 +90,7 @@ fn percent(rate: f64) -> String {
 
 impl fmt::Display for StatusReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Monitored functions: {}", self.stats.len())?;
+        writeln!(f, "Monitored functions: {}      Health: {}", self.stats.len(), self.health)?;
         let width = self.stats.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
         for function in self.stats.iter() {
             let latency = match (function.p50_ms, function.p99_ms) {
@@ -123,6 +133,12 @@ impl fmt::Display for StatusReport {
                 "⚠ {} executions were dropped because a queue was full",
                 self.stats.dropped_events
             )?;
+        }
+        if !self.alerts.is_empty() {
+            writeln!(f, "Firing alerts: {}", self.alerts.len())?;
+            for alert in &self.alerts {
+                writeln!(f, "  {alert}")?;
+            }
         }
         Ok(())
     }

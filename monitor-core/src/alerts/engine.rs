@@ -66,7 +66,7 @@ impl ComponentHealth {
 /// Failures of one notifier, in total.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct NotifierHealth {
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     /// Panics + timeouts + alerts dropped because its queue was full.
     pub(crate) failures: u64,
 }
@@ -102,6 +102,7 @@ const MONITOR_RULES: [AlertRule; 5] = [
     AlertRule::NotifierFailing,
 ];
 
+#[cfg(test)]
 fn slot(rule: AlertRule) -> usize {
     FUNCTION_RULES
         .iter()
@@ -182,8 +183,8 @@ struct MonitorAlerts {
     restarts: EventTrack,
     sink_panics: EventTrack,
     notifier_failures: EventTrack,
-    notifier_seen: HashMap<String, u64>,
-    failing_notifiers: BTreeSet<String>,
+    notifier_seen: HashMap<Arc<str>, u64>,
+    failing_notifiers: BTreeSet<Arc<str>>,
     last_queue_full: Option<SystemTime>,
     peak_queue_fill: f64,
     components: Vec<ComponentHealth>,
@@ -208,7 +209,10 @@ impl AlertEngine {
     pub(crate) fn new(global: AlertRules, per_function: HashMap<String, AlertRules>) -> Self {
         AlertEngine {
             global: Arc::new(global),
-            per_function: per_function.into_iter().map(|(name, rules)| (name, Arc::new(rules))).collect(),
+            per_function: per_function
+                .into_iter()
+                .map(|(name, rules)| (name, Arc::new(rules)))
+                .collect(),
             functions: Vec::new(),
             touched: Vec::new(),
             monitor: MonitorAlerts::default(),
@@ -223,7 +227,9 @@ impl AlertEngine {
         let rules = &self.per_function;
         let global = &self.global;
         self.functions[index].get_or_insert_with(|| {
-            let rules = rules.get(name).map_or_else(|| Arc::clone(global), Arc::clone);
+            let rules = rules
+                .get(name)
+                .map_or_else(|| Arc::clone(global), Arc::clone);
             FunctionAlerts::new(rules)
         })
     }
@@ -231,7 +237,12 @@ impl AlertEngine {
     /// Takes one processed execution into account; `record` is the
     /// function's statistics *after* counting it. No allocation unless the
     /// execution brought a new error pattern.
-    pub(crate) fn observe(&mut self, index: usize, record: &FunctionRecord, facts: &ExecutionFacts<'_>) {
+    pub(crate) fn observe(
+        &mut self,
+        index: usize,
+        record: &FunctionRecord,
+        facts: &ExecutionFacts<'_>,
+    ) {
         if facts.status == Status::Cancelled {
             return;
         }
@@ -240,14 +251,18 @@ impl AlertEngine {
         let slow = record
             .slow_threshold
             .or(state.rules.slow_threshold)
-            .filter(|&threshold| facts.duration > threshold && state.rules.is_enabled(AlertRule::SlowExecution))
+            .filter(|&threshold| {
+                facts.duration > threshold && state.rules.is_enabled(AlertRule::SlowExecution)
+            })
             .map(|_| facts.duration);
         if let Some(duration) = slow {
             state.last_slow = Some((facts.started, duration));
         }
-        state
-            .window
-            .record(facts.started, failed, slow.map(|d| d.as_nanos().min(u128::from(u64::MAX)) as u64));
+        state.window.record(
+            facts.started,
+            failed,
+            slow.map(|d| d.as_nanos().min(u128::from(u64::MAX)) as u64),
+        );
         if failed {
             if record.consecutive_failures <= 1 || state.streak_start.is_none() {
                 state.streak_start = Some(facts.started);
@@ -317,7 +332,7 @@ impl AlertEngine {
 
     /// The latest notification of every pair that is firing now, functions
     /// first, by name.
-    pub(crate) fn firing(&self, functions: &[FunctionRecord]) -> Vec<Alert> {
+    pub(crate) fn firing(&self) -> Vec<Alert> {
         let mut alerts: Vec<Alert> = self
             .functions
             .iter()
@@ -332,7 +347,6 @@ impl AlertEngine {
             })
             .collect();
         alerts.sort_by(|a, b| a.function.cmp(&b.function).then(a.rule.cmp(&b.rule)));
-        let _ = functions;
         alerts.extend(
             self.monitor
                 .states
@@ -354,7 +368,13 @@ impl AlertEngine {
         }
     }
 
-    fn evaluate_function(&mut self, index: usize, record: &mut FunctionRecord, now: SystemTime, out: &mut Vec<Alert>) {
+    fn evaluate_function(
+        &mut self,
+        index: usize,
+        record: &mut FunctionRecord,
+        now: SystemTime,
+        out: &mut Vec<Alert>,
+    ) {
         let state = self.function_state(index, &record.name);
         state.touched = false;
         let rules = Arc::clone(&state.rules);
@@ -370,8 +390,10 @@ impl AlertEngine {
         };
         let grace = rules.schedule_grace;
         let holds = [
-            counts.executions > rules.error_rate_min_executions && rate > rules.error_rate_threshold,
-            record.consecutive_failures >= rules.consecutive_failures || state.latched_streak >= rules.consecutive_failures,
+            counts.executions > rules.error_rate_min_executions
+                && rate > rules.error_rate_threshold,
+            record.consecutive_failures >= rules.consecutive_failures
+                || state.latched_streak >= rules.consecutive_failures,
             counts.slow > 0,
             record
                 .next_scheduled
@@ -398,7 +420,8 @@ impl AlertEngine {
                 repeat_interval: rules.repeat_interval,
             };
             let enabled = rules.is_enabled(rule);
-            let Some(transition) = state.states[k].step(enabled && holds[k], since[k], now, timing) else {
+            let Some(transition) = state.states[k].step(enabled && holds[k], since[k], now, timing)
+            else {
                 continue;
             };
             let alert = function_alert(rule, transition, record, state, &rules, now);
@@ -442,9 +465,15 @@ impl AlertEngine {
         monitor.sink_panics.update(inputs.sink_panics, now);
         let notifier_total: u64 = inputs.notifiers.iter().map(|n| n.failures).sum();
         for notifier in &inputs.notifiers {
-            let seen = monitor.notifier_seen.entry(notifier.name.clone()).or_default();
+            let seen = match monitor.notifier_seen.get_mut(&notifier.name) {
+                Some(seen) => seen,
+                None => monitor
+                    .notifier_seen
+                    .entry(Arc::clone(&notifier.name))
+                    .or_default(),
+            };
             if notifier.failures > *seen {
-                monitor.failing_notifiers.insert(notifier.name.clone());
+                monitor.failing_notifiers.insert(Arc::clone(&notifier.name));
             }
             *seen = notifier.failures;
         }
@@ -453,13 +482,15 @@ impl AlertEngine {
             monitor.last_queue_full = Some(now);
             monitor.peak_queue_fill = monitor.peak_queue_fill.max(inputs.queue_fill);
         }
-        monitor.components = inputs.components.clone();
+        monitor.components.clone_from(&inputs.components);
         let window = rules.window;
         let holds = [
             monitor.dropped.recent(now, window),
             monitor.components.iter().any(|c| c.failing) || monitor.sink_panics.recent(now, window),
             monitor.restarts.recent(now, window),
-            monitor.last_queue_full.is_some_and(|time| elapsed(time, now) < window),
+            monitor
+                .last_queue_full
+                .is_some_and(|time| elapsed(time, now) < window),
             monitor.notifier_failures.recent(now, window),
         ];
         for (k, &rule) in MONITOR_RULES.iter().enumerate() {
@@ -542,9 +573,11 @@ impl AlertEngine {
                 reasons.push((verdict, monitor_reason(rule, &self.monitor, rules)));
             }
         }
-        reasons.sort_by(|a, b| b.0.cmp(&a.0));
+        reasons.sort_by_key(|reason| std::cmp::Reverse(reason.0));
         Health {
-            verdict: reasons.first().map_or(Verdict::Green, |(verdict, _)| *verdict),
+            verdict: reasons
+                .first()
+                .map_or(Verdict::Green, |(verdict, _)| *verdict),
             reasons: reasons.into_iter().map(|(_, reason)| reason).collect(),
         }
     }
@@ -573,19 +606,28 @@ fn make_alert(
         message,
         since: Timestamp(since),
         reminder,
-        numbers: numbers.into_iter().map(|(key, value)| (key.to_owned(), value)).collect::<BTreeMap<_, _>>(),
+        numbers: numbers
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect::<BTreeMap<_, _>>(),
     }
 }
 
 fn last_error_clause(record: &FunctionRecord) -> String {
-    record.last_error.as_ref().map_or_else(String::new, |error| {
-        format!(", last error {}: {}", error.error_type, error.message)
-    })
+    record
+        .last_error
+        .as_ref()
+        .map_or_else(String::new, |error| {
+            format!(", last error {}: {}", error.error_type, error.message)
+        })
 }
 
 fn suggestion(record: &FunctionRecord) -> &'static str {
     let error = record.last_error.as_ref();
-    text::suggestion(error.map(|e| e.error_type.as_str()), error.map(|e| e.message.as_str()))
+    text::suggestion(
+        error.map(|e| e.error_type.as_str()),
+        error.map(|e| e.message.as_str()),
+    )
 }
 
 fn function_alert(
@@ -606,7 +648,9 @@ fn function_alert(
     let window = text::duration(rules.window);
     let resolved = matches!(transition, Transition::Resolved { .. });
     let since = match transition {
-        Transition::Fired { since } | Transition::Reminder { since } | Transition::Resolved { since } => since,
+        Transition::Fired { since }
+        | Transition::Reminder { since }
+        | Transition::Resolved { since } => since,
     };
     let lasted = text::duration(elapsed(since, now));
     let window_numbers = [
@@ -671,13 +715,20 @@ fn function_alert(
             (message, numbers)
         }
         AlertRule::SlowExecution => {
-            let threshold = record.slow_threshold.or(rules.slow_threshold).unwrap_or_default();
-            let max = state.window.max_slow().or(state.last_slow.map(|(_, d)| d)).unwrap_or_default();
+            let threshold = record
+                .slow_threshold
+                .or(rules.slow_threshold)
+                .unwrap_or_default();
+            let max = state
+                .window
+                .max_slow()
+                .or(state.last_slow.map(|(_, d)| d))
+                .unwrap_or_default();
             let numbers = vec![
                 ("slow_executions", counts.slow as f64),
                 ("executions", counts.executions as f64),
-                ("threshold_ms", threshold.as_secs_f64() * 1e3),
-                ("max_ms", max.as_secs_f64() * 1e3),
+                ("threshold_ms", threshold.as_nanos() as f64 / 1e6),
+                ("max_ms", max.as_nanos() as f64 / 1e6),
                 ("window_secs", rules.window.as_secs_f64()),
             ];
             let message = if resolved {
@@ -687,9 +738,15 @@ fn function_alert(
                     text::time(since)
                 )
             } else {
-                let latest = state.last_slow.map_or_else(String::new, |(time, duration)| {
-                    format!(", latest {} at {}", text::duration(duration), text::time(time))
-                });
+                let latest = state
+                    .last_slow
+                    .map_or_else(String::new, |(time, duration)| {
+                        format!(
+                            ", latest {} at {}",
+                            text::duration(duration),
+                            text::time(time)
+                        )
+                    });
                 format!(
                     "{name}: {} of {} executions slower than {} in the last {window}, slowest {}{latest}. Suggest: look at what it waits on (I/O, locks, the services it calls), or raise its `slow` threshold.",
                     counts.slow,
@@ -733,7 +790,12 @@ fn function_alert(
         AlertRule::NewErrorPattern => {
             let in_window = state.new_patterns.len() as f64;
             let numbers = vec![
-                ("new_patterns", state.new_patterns_in_episode.max(state.new_patterns.len() as u64) as f64),
+                (
+                    "new_patterns",
+                    state
+                        .new_patterns_in_episode
+                        .max(state.new_patterns.len() as u64) as f64,
+                ),
                 ("new_patterns_in_window", in_window),
                 ("window_secs", rules.window.as_secs_f64()),
             ];
@@ -778,13 +840,18 @@ fn monitor_alert(
     let window = text::duration(rules.window);
     let resolved = matches!(transition, Transition::Resolved { .. });
     let since = match transition {
-        Transition::Fired { since } | Transition::Reminder { since } | Transition::Resolved { since } => since,
+        Transition::Fired { since }
+        | Transition::Reminder { since }
+        | Transition::Resolved { since } => since,
     };
     let since_text = text::time(since);
     let (message, numbers): (String, Vec<(&'static str, f64)>) = match rule {
         AlertRule::DroppedExecutions => {
             let episode = monitor.dropped.in_episode;
-            let numbers = vec![("dropped", episode as f64), ("dropped_total", inputs.dropped_total as f64)];
+            let numbers = vec![
+                ("dropped", episode as f64),
+                ("dropped_total", inputs.dropped_total as f64),
+            ];
             let message = if resolved {
                 format!("monitor: no execution dropped in the last {window} ({episode} dropped since {since_text}).")
             } else {
@@ -796,7 +863,8 @@ fn monitor_alert(
             (message, numbers)
         }
         AlertRule::SinkFailing => {
-            let failing: Vec<&ComponentHealth> = monitor.components.iter().filter(|c| c.failing).collect();
+            let failing: Vec<&ComponentHealth> =
+                monitor.components.iter().filter(|c| c.failing).collect();
             let lost: u64 = monitor.components.iter().map(|c| c.lost).sum();
             let numbers = vec![
                 ("failing_sinks", failing.len() as f64),
@@ -814,7 +882,10 @@ fn monitor_alert(
                     })
                     .collect();
                 if monitor.sink_panics.in_episode > 0 {
-                    parts.push(format!("a sink panicked {} times", monitor.sink_panics.in_episode));
+                    parts.push(format!(
+                        "a sink panicked {} times",
+                        monitor.sink_panics.in_episode
+                    ));
                 }
                 format!(
                     "monitor: {} since {since_text}; lines are kept in memory and retried ({lost} lost so far). Suggest: check free disk space and the permissions of the log directory, and the database file.",
@@ -825,7 +896,10 @@ fn monitor_alert(
         }
         AlertRule::CollectorRestarted => {
             let episode = monitor.restarts.in_episode;
-            let numbers = vec![("restarts", episode as f64), ("restarts_total", inputs.restarts as f64)];
+            let numbers = vec![
+                ("restarts", episode as f64),
+                ("restarts_total", inputs.restarts as f64),
+            ];
             let message = if resolved {
                 format!("monitor: no collector restart in the last {window} ({episode} since {since_text}).")
             } else {
@@ -858,7 +932,11 @@ fn monitor_alert(
         }
         AlertRule::NotifierFailing => {
             let episode = monitor.notifier_failures.in_episode;
-            let names: Vec<&str> = monitor.failing_notifiers.iter().map(String::as_str).collect();
+            let names: Vec<&str> = monitor
+                .failing_notifiers
+                .iter()
+                .map(|name| &**name)
+                .collect();
             let numbers = vec![("failures", episode as f64)];
             let message = if resolved {
                 format!("monitor: notifiers delivered without failure for {window} ({episode} failures since {since_text}).")
@@ -875,7 +953,12 @@ fn monitor_alert(
     make_alert(rule, None, rules, transition, now, message, numbers)
 }
 
-fn function_reason(rule: AlertRule, record: &FunctionRecord, state: &FunctionAlerts, now: SystemTime) -> String {
+fn function_reason(
+    rule: AlertRule,
+    record: &FunctionRecord,
+    state: &FunctionAlerts,
+    now: SystemTime,
+) -> String {
     let name = &record.name;
     let counts = state.window.counts();
     let window = text::duration(state.rules.window);
@@ -890,7 +973,10 @@ fn function_reason(rule: AlertRule, record: &FunctionRecord, state: &FunctionAle
             "{name}: {} failures in a row",
             record.consecutive_failures.max(state.peak_streak)
         ),
-        AlertRule::SlowExecution => format!("{name}: {} slow executions in the last {window}", counts.slow),
+        AlertRule::SlowExecution => format!(
+            "{name}: {} slow executions in the last {window}",
+            counts.slow
+        ),
         AlertRule::MissedSchedule => {
             let due = record.next_scheduled.unwrap_or(now);
             format!(
@@ -912,15 +998,26 @@ fn monitor_reason(rule: AlertRule, monitor: &MonitorAlerts, rules: &AlertRules) 
             text::duration(rules.window)
         ),
         AlertRule::SinkFailing => {
-            let failing: Vec<&str> = monitor.components.iter().filter(|c| c.failing).map(|c| c.name).collect();
+            let failing: Vec<&str> = monitor
+                .components
+                .iter()
+                .filter(|c| c.failing)
+                .map(|c| c.name)
+                .collect();
             if failing.is_empty() {
-                format!("monitor: a sink panicked {} times", monitor.sink_panics.in_episode)
+                format!(
+                    "monitor: a sink panicked {} times",
+                    monitor.sink_panics.in_episode
+                )
             } else {
                 format!("monitor: {} failing", failing.join(", "))
             }
         }
         AlertRule::CollectorRestarted => {
-            format!("monitor: collector restarted {} times", monitor.restarts.in_episode)
+            format!(
+                "monitor: collector restarted {} times",
+                monitor.restarts.in_episode
+            )
         }
         AlertRule::QueueFull => format!(
             "monitor: a recording queue was {} full",
@@ -928,7 +1025,12 @@ fn monitor_reason(rule: AlertRule, monitor: &MonitorAlerts, rules: &AlertRules) 
         ),
         AlertRule::NotifierFailing => format!(
             "monitor: notifier failures ({})",
-            monitor.failing_notifiers.iter().cloned().collect::<Vec<_>>().join(", ")
+            monitor
+                .failing_notifiers
+                .iter()
+                .map(|name| &**name)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         _ => format!("monitor: {rule}"),
     }

@@ -151,7 +151,10 @@ impl AlertRules {
     /// assert_eq!(AlertRules::default().severity_of(AlertRule::HighErrorRate), Severity::Warning);
     /// ```
     pub fn severity_of(&self, rule: AlertRule) -> Severity {
-        self.severities.get(&rule).copied().unwrap_or_else(|| rule.default_severity())
+        self.severities
+            .get(&rule)
+            .copied()
+            .unwrap_or_else(|| rule.default_severity())
     }
 
     /// How long `rule`'s condition must hold before it fires.
@@ -184,18 +187,30 @@ impl AlertRules {
             return Err("`repeat_interval` must be longer than zero".into());
         }
         if !fraction(self.error_rate_threshold) {
-            return Err(format!("`error_rate_threshold` must be between 0 and 1, not {}", self.error_rate_threshold));
+            return Err(format!(
+                "`error_rate_threshold` must be between 0 and 1, not {}",
+                self.error_rate_threshold
+            ));
         }
         if !fraction(self.queue_fill_threshold) {
-            return Err(format!("`queue_fill_threshold` must be between 0 and 1, not {}", self.queue_fill_threshold));
+            return Err(format!(
+                "`queue_fill_threshold` must be between 0 and 1, not {}",
+                self.queue_fill_threshold
+            ));
         }
         if !fraction(self.health_success_rate) {
-            return Err(format!("`health_success_rate` must be between 0 and 1, not {}", self.health_success_rate));
+            return Err(format!(
+                "`health_success_rate` must be between 0 and 1, not {}",
+                self.health_success_rate
+            ));
         }
         if self.consecutive_failures == 0 {
             return Err("`consecutive_failures` must be at least 1 (disable the rule with `.without(AlertRule::ConsecutiveFailures)`)".into());
         }
-        if self.slow_threshold.is_some_and(|threshold| threshold.is_zero()) {
+        if self
+            .slow_threshold
+            .is_some_and(|threshold| threshold.is_zero())
+        {
             return Err("`slow_threshold` must be longer than zero (or `None`)".into());
         }
         Ok(())

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+#[cfg(test)]
 use super::types::AlertState;
 
 /// `later - earlier`, zero when the clock went backwards.
@@ -15,9 +16,15 @@ enum Phase {
     #[default]
     Inactive,
     /// The condition holds since `held_since` (evaluation time), for less than `for`.
-    Pending { held_since: SystemTime, since: SystemTime },
+    Pending {
+        held_since: SystemTime,
+        since: SystemTime,
+    },
     /// Notified at `last_notified`.
-    Firing { since: SystemTime, last_notified: SystemTime },
+    Firing {
+        since: SystemTime,
+        last_notified: SystemTime,
+    },
 }
 
 /// What a step asks to notify.
@@ -46,11 +53,20 @@ pub(crate) struct RuleState {
 impl RuleState {
     /// Advances the machine. `holds`: the condition now; `since`: when the
     /// condition started (shown in the alert; `now` when unknown).
-    pub(crate) fn step(&mut self, holds: bool, since: SystemTime, now: SystemTime, timing: Timing) -> Option<Transition> {
+    pub(crate) fn step(
+        &mut self,
+        holds: bool,
+        since: SystemTime,
+        now: SystemTime,
+        timing: Timing,
+    ) -> Option<Transition> {
         match (self.phase, holds) {
             (Phase::Inactive, false) => None,
             (Phase::Inactive, true) => {
-                self.phase = Phase::Pending { held_since: now, since };
+                self.phase = Phase::Pending {
+                    held_since: now,
+                    since,
+                };
                 self.fire_if_due(now, timing)
             }
             (Phase::Pending { .. }, true) => self.fire_if_due(now, timing),
@@ -58,7 +74,13 @@ impl RuleState {
                 self.phase = Phase::Inactive;
                 None
             }
-            (Phase::Firing { since, last_notified }, true) => {
+            (
+                Phase::Firing {
+                    since,
+                    last_notified,
+                },
+                true,
+            ) => {
                 if elapsed(last_notified, now) >= timing.repeat_interval {
                     self.phase = Phase::Firing {
                         since,
@@ -92,6 +114,7 @@ impl RuleState {
     }
 
     /// Where the pair stands: `None` when inactive.
+    #[cfg(test)]
     pub(crate) fn state(&self) -> Option<AlertState> {
         match self.phase {
             Phase::Inactive => None,
@@ -102,14 +125,6 @@ impl RuleState {
 
     pub(crate) fn is_firing(&self) -> bool {
         matches!(self.phase, Phase::Firing { .. })
-    }
-
-    /// When the condition started, while pending or firing.
-    pub(crate) fn since(&self) -> Option<SystemTime> {
-        match self.phase {
-            Phase::Inactive => None,
-            Phase::Pending { since, .. } | Phase::Firing { since, .. } => Some(since),
-        }
     }
 }
 
@@ -133,15 +148,24 @@ mod tests {
         let mut state = RuleState::default();
         let t = timing(Duration::ZERO);
         assert_eq!(state.step(false, t0, t0, t), None);
-        assert_eq!(state.step(true, t0, t0, t), Some(Transition::Fired { since: t0 }));
+        assert_eq!(
+            state.step(true, t0, t0, t),
+            Some(Transition::Fired { since: t0 })
+        );
         assert_eq!(state.state(), Some(AlertState::Firing));
         for minute in 1..60 {
             let now = t0 + Duration::from_secs(60 * minute);
             assert_eq!(state.step(true, now, now, t), None);
         }
-        assert_eq!(state.step(true, t0, t0 + HOUR, t), Some(Transition::Reminder { since: t0 }));
+        assert_eq!(
+            state.step(true, t0, t0 + HOUR, t),
+            Some(Transition::Reminder { since: t0 })
+        );
         assert_eq!(state.step(true, t0, t0 + HOUR + HOUR / 2, t), None);
-        assert_eq!(state.step(false, t0, t0 + HOUR * 2, t), Some(Transition::Resolved { since: t0 }));
+        assert_eq!(
+            state.step(false, t0, t0 + HOUR * 2, t),
+            Some(Transition::Resolved { since: t0 })
+        );
         assert_eq!(state.state(), None);
         assert_eq!(state.step(false, t0, t0 + HOUR * 3, t), None);
     }

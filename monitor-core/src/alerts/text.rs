@@ -30,7 +30,8 @@ pub(crate) fn duration(duration: Duration) -> String {
     if secs < 60 {
         return format!("{} s", trim(duration.as_secs_f64()));
     }
-    let (days, hours, minutes, seconds) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let (days, hours, minutes, seconds) =
+        (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
     let mut parts = Vec::new();
     if days > 0 {
         parts.push(format!("{days} d"));
@@ -123,11 +124,18 @@ mod tests {
 
     #[test]
     fn times_percentages_and_suggestions() {
-        assert_eq!(time(UNIX_EPOCH + Duration::from_millis(1500)), "1970-01-01T00:00:01Z");
+        assert_eq!(
+            time(UNIX_EPOCH + Duration::from_millis(1500)),
+            "1970-01-01T00:00:01Z"
+        );
         assert_eq!(percent(1.0), "100%");
         assert_eq!(percent(0.854), "85.4%");
         assert_eq!(percent(0.0), "0%");
-        assert!(suggestion(Some("NoCredentialsError"), Some("unable to locate credentials")).starts_with("deactivate"));
+        assert!(suggestion(
+            Some("NoCredentialsError"),
+            Some("unable to locate credentials")
+        )
+        .starts_with("deactivate"));
         assert!(suggestion(Some("io"), Some("connection reset")).contains("service"));
         assert!(suggestion(Some("panic"), Some("boom")).contains("bug"));
     }

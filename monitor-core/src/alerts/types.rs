@@ -104,7 +104,9 @@ impl AlertRule {
     /// failing sinks, `info` for new error patterns, `warning` for the rest.
     pub fn default_severity(self) -> Severity {
         match self {
-            AlertRule::ConsecutiveFailures | AlertRule::MissedSchedule | AlertRule::SinkFailing => Severity::Error,
+            AlertRule::ConsecutiveFailures | AlertRule::MissedSchedule | AlertRule::SinkFailing => {
+                Severity::Error
+            }
             AlertRule::NewErrorPattern => Severity::Info,
             _ => Severity::Warning,
         }
@@ -241,9 +243,21 @@ pub struct Alert {
     pub since: Timestamp,
     /// True for a reminder: the rule kept firing for a whole repeat interval.
     pub reminder: bool,
-    /// The numbers behind the message, by name (`failures`, `executions`,
-    /// `error_rate`, `window_secs`, …; see each rule in the README). Whole
-    /// numbers are serialized as integers.
+    /// The numbers behind the message, by name. Whole numbers are
+    /// serialized as integers.
+    ///
+    /// | rule | numbers |
+    /// |---|---|
+    /// | `high_error_rate` | `failures`, `executions`, `error_rate` (0–1) in the window, `window_secs`, `threshold`, `min_executions` |
+    /// | `consecutive_failures` | `consecutive_failures`, `threshold`, and `failures`, `executions`, `error_rate`, `window_secs` |
+    /// | `slow_execution` | `slow_executions`, `executions` in the window, `threshold_ms`, `max_ms`, `window_secs` |
+    /// | `missed_schedule` | `every_secs` (when declared), `grace_secs`, `overdue_secs` |
+    /// | `new_error_pattern` | `new_patterns` (since it fired), `new_patterns_in_window`, `window_secs` |
+    /// | `dropped_executions` | `dropped` (since it fired), `dropped_total` (since install) |
+    /// | `sink_failing` | `failing_sinks`, `lost_lines`, `sink_panics` |
+    /// | `collector_restarted` | `restarts` (since it fired), `restarts_total` |
+    /// | `queue_full` | `queue_fill` (0–1, the fullest seen), `threshold` |
+    /// | `notifier_failing` | `failures` (since it fired) |
     #[serde(serialize_with = "serialize_numbers")]
     pub numbers: BTreeMap<String, f64>,
 }
@@ -270,7 +284,10 @@ impl fmt::Display for Alert {
     }
 }
 
-fn serialize_numbers<S: Serializer>(numbers: &BTreeMap<String, f64>, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_numbers<S: Serializer>(
+    numbers: &BTreeMap<String, f64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = serializer.serialize_map(Some(numbers.len()))?;
     for (key, &value) in numbers {
@@ -300,7 +317,11 @@ mod tests {
             message: "f: ok \"again\"".into(),
             since: Timestamp(std::time::UNIX_EPOCH),
             reminder: false,
-            numbers: [("executions".to_owned(), 12.0), ("error_rate".to_owned(), 0.25)].into(),
+            numbers: [
+                ("executions".to_owned(), 12.0),
+                ("error_rate".to_owned(), 0.25),
+            ]
+            .into(),
         };
         let json = serde_json::to_string(&alert).unwrap();
         assert_eq!(

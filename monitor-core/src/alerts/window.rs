@@ -32,19 +32,25 @@ pub(crate) struct Window {
     bucket_nanos: u64,
     buckets: VecDeque<Bucket>,
     totals: Counts,
+    /// `[start, end)` in nanoseconds since the epoch of the latest bucket
+    /// looked up, and its id: most executions land in it, without a division.
+    last_lookup: (u128, u128, u64),
 }
 
 fn nanos_since_epoch(time: SystemTime) -> u128 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos())
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos())
 }
 
 impl Window {
     pub(crate) fn new(window: Duration) -> Self {
-        let bucket_nanos = (window.as_nanos() / u128::from(BUCKETS)).clamp(1, u128::from(u64::MAX)) as u64;
+        let bucket_nanos =
+            (window.as_nanos() / u128::from(BUCKETS)).clamp(1, u128::from(u64::MAX)) as u64;
         Window {
             bucket_nanos,
             buckets: VecDeque::with_capacity(4),
             totals: Counts::default(),
+            last_lookup: (1, 0, 0),
         }
     }
 
@@ -52,9 +58,23 @@ impl Window {
         (nanos_since_epoch(time) / u128::from(self.bucket_nanos)).min(u128::from(u64::MAX)) as u64
     }
 
+    /// [`bucket_id`](Self::bucket_id), remembering the bucket's bounds.
+    fn cached_bucket_id(&mut self, time: SystemTime) -> u64 {
+        let nanos = nanos_since_epoch(time);
+        let (start, end, id) = self.last_lookup;
+        if (start..end).contains(&nanos) {
+            return id;
+        }
+        let len = u128::from(self.bucket_nanos);
+        let id = (nanos / len).min(u128::from(u64::MAX)) as u64;
+        let start = u128::from(id) * len;
+        self.last_lookup = (start, start + len, id);
+        id
+    }
+
     /// Counts one execution that started at `started`.
     pub(crate) fn record(&mut self, started: SystemTime, failed: bool, slow_nanos: Option<u64>) {
-        let id = self.bucket_id(started);
+        let id = self.cached_bucket_id(started);
         let position = match self.buckets.back() {
             Some(back) if back.id == id => self.buckets.len() - 1,
             Some(back) if back.id > id => {
@@ -140,7 +160,7 @@ mod tests {
     const MIN: Duration = Duration::from_secs(60);
 
     fn at(minutes: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(1_000_000 * 60) + minutes * MIN
+        UNIX_EPOCH + Duration::from_secs(1_000_000 * 60) + MIN * minutes as u32
     }
 
     #[test]

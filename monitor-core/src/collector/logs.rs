@@ -1,7 +1,7 @@
-//! The JSON Lines files the collector writes: executions and errors.
+//! The JSON Lines files the collector writes: executions and errors (the
+//! alerts log belongs to the alerting side).
 
 use std::io;
-use std::path::Path;
 use std::time::SystemTime;
 
 use monitor_sinks::rotating::{LogFileConfig, RotatingLog};
@@ -11,15 +11,7 @@ use monitor_sinks::rotating::{LogFileConfig, RotatingLog};
 pub(crate) struct LogsConfig {
     pub(crate) executions: LogFileConfig,
     pub(crate) errors: LogFileConfig,
-}
-
-impl LogsConfig {
-    pub(crate) fn defaults(log_dir: &Path) -> Self {
-        LogsConfig {
-            executions: LogFileConfig::executions(log_dir.join("executions")),
-            errors: LogFileConfig::errors(log_dir.join("errors")),
-        }
-    }
+    pub(crate) alerts: LogFileConfig,
 }
 
 /// The open log files.
@@ -29,10 +21,10 @@ pub(crate) struct LogFiles {
 }
 
 impl LogFiles {
-    pub(crate) fn open(config: LogsConfig, now: SystemTime) -> io::Result<Self> {
+    pub(crate) fn open(executions: LogFileConfig, errors: LogFileConfig, now: SystemTime) -> io::Result<Self> {
         Ok(LogFiles {
-            executions: RotatingLog::open(config.executions, now)?,
-            errors: RotatingLog::open(config.errors, now)?,
+            executions: RotatingLog::open(executions, now)?,
+            errors: RotatingLog::open(errors, now)?,
         })
     }
 

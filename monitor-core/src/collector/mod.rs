@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use parking_lot::Mutex;
 
+use crate::alerts::{Alerting, ComponentHealth, ExecutionFacts, HealthInputs};
 use crate::callsite::Callsite;
 use crate::clock::Clock;
 use crate::event::Event;
@@ -87,6 +88,7 @@ pub(crate) struct CollectorParts {
     pub(crate) orphan_baseline: u64,
     /// The stats store and the statistics it held at install.
     pub(crate) persistence: Option<(Persistence, Vec<FunctionRecord>)>,
+    pub(crate) alerts: Alerting,
 }
 
 pub(crate) struct Collector {
@@ -112,6 +114,9 @@ pub(crate) struct Collector {
     previous_reading: Option<(SystemTime, u64)>,
     idle_wait: Duration,
     persistence: Option<Persistence>,
+    alerts: Alerting,
+    /// The fullest a ring was (0 to 1) since the previous alert evaluation.
+    queue_fill: f64,
 }
 
 #[derive(Clone, Copy)]
@@ -154,6 +159,8 @@ impl Collector {
             previous_reading: None,
             idle_wait: Duration::from_micros(250),
             persistence,
+            alerts: parts.alerts,
+            queue_fill: 0.0,
         };
         for record in loaded {
             let index = collector.index_for_name(Arc::clone(&record.name), &record.trigger_type);
@@ -179,6 +186,9 @@ impl Collector {
 
     fn iteration(&mut self) -> Flow {
         let drained = self.drain();
+        if drained > 0 {
+            self.evaluate_alerts(false);
+        }
         if self.last_tick.elapsed() >= TICK_INTERVAL {
             self.tick();
         }
@@ -249,9 +259,11 @@ impl Collector {
         let mut processed = 0;
         for ring in &mut rings {
             let tick_now = ticks::now();
+            let queued = ring.consumer.slots();
+            self.queue_fill = self.queue_fill.max(queued as f64 / self.queue.capacity.max(1) as f64);
             let limit = match pass {
                 Pass::Budgeted => RING_BUDGET,
-                Pass::EverythingQueued => ring.consumer.slots(),
+                Pass::EverythingQueued => queued,
             };
             let mut taken = 0;
             while taken < limit {
@@ -337,7 +349,15 @@ impl Collector {
         let failure = event.failure();
         let span = event.span();
         let function = &mut self.functions[index];
-        function.observe(event.status, nanos, started, failure);
+        let observation = function.observe(event.status, nanos, started, failure);
+        let facts = ExecutionFacts {
+            status: event.status,
+            duration: Duration::from_nanos(nanos),
+            started,
+            failure,
+            new_pattern: observation.new_pattern,
+        };
+        self.alerts.observe(index, function, &facts);
         let record = ExecutionRecord {
             name: &function.name,
             trigger_type: &function.trigger_type,
@@ -365,9 +385,10 @@ impl Collector {
         }
     }
 
-    /// Periodic work: persist and publish statistics.
+    /// Periodic work: evaluate the alert rules, persist and publish statistics.
     fn tick(&mut self) {
         self.last_tick = Instant::now();
+        self.evaluate_alerts(true);
         self.persist(false);
         let snapshot = self.snapshot();
         *self.published.lock() = snapshot;
@@ -396,6 +417,28 @@ impl Collector {
         }
     }
 
+    /// Runs the alert rules (`full`: every function, else those with new
+    /// executions) with the monitor's own health as input.
+    fn evaluate_alerts(&mut self, full: bool) {
+        let mut components = vec![
+            ComponentHealth::from_log("executions log", &self.logs.executions.health()),
+            ComponentHealth::from_log("errors log", &self.logs.errors.health()),
+        ];
+        if let Some(persistence) = &self.persistence {
+            components.push(ComponentHealth::from_store(&persistence.health()));
+        }
+        let inputs = HealthInputs {
+            dropped_total: self.dropped_total,
+            restarts: self.self_stats.restarts.load(Ordering::Relaxed),
+            sink_panics: self.self_stats.sink_panics.load(Ordering::Relaxed),
+            queue_fill: std::mem::take(&mut self.queue_fill),
+            components,
+            notifiers: Vec::new(),
+        };
+        let now = self.clock.now();
+        self.alerts.evaluate(now, &mut self.functions, inputs, full);
+    }
+
     fn flush_outputs(&mut self, sync: bool) {
         self.persist(true);
         let now = self.clock.now();
@@ -404,6 +447,7 @@ impl Collector {
         } else {
             self.logs.flush(now);
         }
+        self.alerts.flush(now, sync);
         for slot in &mut self.sinks {
             if catch_unwind(AssertUnwindSafe(|| slot.sink.flush())).is_err() {
                 self.self_stats.sink_panics.fetch_add(1, Ordering::Relaxed);

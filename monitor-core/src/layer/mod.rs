@@ -7,6 +7,7 @@
 //! `execution_trace`.
 
 mod callsites;
+mod entered;
 mod fields;
 mod tree;
 
@@ -45,7 +46,9 @@ use tree::{Parent, TraceBuilder};
 ///   `target::name` (for `#[instrument] fn f` in module `app::jobs`:
 ///   `app::jobs::f`), its `trigger_type` is `"span"`, its duration runs from
 ///   the span's creation to its close, and `busy_ms` is the time it was
-///   entered. Callsites are made once per span site (interned by metadata
+///   entered (summed over its enters: the polls of an instrumented future;
+///   a re-entry of a span already entered on the thread counts once).
+///   Callsites are made once per span site (interned by metadata
 ///   address), so recording a span formats and hashes no strings.
 /// - **Errors**: an ERROR-level event inside a span (including the one
 ///   `#[instrument(err)]` emits for an `Err`) makes the span's execution an
@@ -74,11 +77,15 @@ use tree::{Parent, TraceBuilder};
 ///
 /// What it does not record: anything while no monitor is installed (spans
 /// created then are ignored even if a monitor is installed before they close;
-/// the cost is one relaxed atomic load per span callback); spans created on
+/// the cost is one relaxed atomic load per span callback, and a look at an
+/// empty thread-local stack on exit); spans created on
 /// the monitor's own threads (the collector, threads named `monitor-…`), so
 /// the monitor never records its own work; spans a per-layer filter
 /// (`monitor::layer().with_filter(…)`) rejects: a filtered-out span's
 /// children hang from its nearest recorded ancestor.
+///
+/// Add one `MonitorLayer` per subscriber: two in the same subscriber would
+/// share each span's state and count busy time twice.
 ///
 /// Memory: a span's state lives in its registry extensions and goes with it;
 /// a root's tree never holds more than `MAX_NODES` nodes however many spans
@@ -156,6 +163,14 @@ impl MonitorLayer {
     pub fn is_roots_only(&self) -> bool {
         self.roots_only
     }
+
+    /// Tells this layer's entries in the per-thread enter stack from those of
+    /// another subscriber's layer (span ids are per subscriber). A layer in use
+    /// lives inside its subscriber's `Dispatch`, so its address is stable.
+    #[inline]
+    fn key(&self) -> usize {
+        self as *const Self as usize
+    }
 }
 
 /// What the layer keeps about one open span, in its registry extensions.
@@ -163,14 +178,8 @@ struct SpanState {
     callsite: &'static Callsite,
     /// Raw ticks at creation.
     start: u64,
-    /// Raw ticks spent entered so far.
+    /// Raw ticks spent entered so far (added at each exit).
     busy: u64,
-    /// Raw ticks at the outermost enter, while `entered > 0`.
-    entered_at: u64,
-    /// Nesting of enters (re-entry, or the same span entered on two threads).
-    entered: u32,
-    /// The thread was already unwinding when it entered the span.
-    panicking_at_enter: bool,
     status: Status,
     failure: Option<Box<Failure>>,
     tree: Tree,
@@ -180,6 +189,8 @@ struct SpanState {
 enum Tree {
     /// A root span without children so far.
     Root,
+    /// The span was closed and recorded (its state awaits the registry).
+    Closed,
     /// A root span whose children write into this builder.
     RootWithChildren(Arc<Mutex<TraceBuilder>>),
     /// A span below a root: its node in the root's builder (`None`: left out)
@@ -212,33 +223,29 @@ where
             callsite,
             start,
             busy: 0,
-            entered_at: 0,
-            entered: 0,
-            panicking_at_enter: false,
             status: Status::Success,
             failure: None,
             tree,
         });
     }
 
-    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if !queue::enabled() {
-            return;
+    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        if queue::enabled() {
+            entered::push(self.key(), id.into_u64(), now());
         }
-        let Some(span) = ctx.span(id) else { return };
-        let mut extensions = span.extensions_mut();
-        let Some(state) = extensions.get_mut::<SpanState>() else {
-            return;
-        };
-        if state.entered == 0 {
-            state.entered_at = now();
-            state.panicking_at_enter = std::thread::panicking();
-        }
-        state.entered += 1;
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        // Popped even when the monitor went away meanwhile, so no stale entry
+        // stays behind for a later span with the same id.
+        let Some(entry) = entered::pop(self.key(), id.into_u64()) else {
+            return;
+        };
         if !queue::enabled() {
+            return;
+        }
+        let unwinding = std::thread::panicking() && !entry.panicking;
+        if entry.nested && !unwinding {
             return;
         }
         let Some(span) = ctx.span(id) else { return };
@@ -246,14 +253,10 @@ where
         let Some(state) = extensions.get_mut::<SpanState>() else {
             return;
         };
-        if state.entered == 0 {
-            return;
+        if !entry.nested {
+            state.busy += now().saturating_sub(entry.at);
         }
-        state.entered -= 1;
-        if state.entered == 0 {
-            state.busy += now().saturating_sub(state.entered_at);
-        }
-        if std::thread::panicking() && !state.panicking_at_enter && state.status != Status::Panic {
+        if unwinding && state.status != Status::Panic {
             mark_panic(state);
         }
     }
@@ -284,25 +287,34 @@ where
             return;
         }
         let Some(span) = ctx.span(&id) else { return };
-        let Some(state) = span.extensions_mut().remove::<SpanState>() else {
-            return;
+        // Taken out, not removed: the registry frees the state with the span,
+        // which saves a second map operation here.
+        let (callsite, start, busy, status, failure, tree) = {
+            let mut extensions = span.extensions_mut();
+            let Some(state) = extensions.get_mut::<SpanState>() else {
+                return;
+            };
+            if let Tree::Closed = state.tree {
+                return;
+            }
+            (
+                state.callsite,
+                state.start,
+                state.busy,
+                state.status,
+                state.failure.take(),
+                std::mem::replace(&mut state.tree, Tree::Closed),
+            )
         };
         drop(span);
         let end = now();
-        let mut busy = state.busy;
-        if state.entered > 0 {
-            busy += end.saturating_sub(state.entered_at);
-        }
-        let trace = match state.tree {
-            Tree::Root => None,
-            Tree::RootWithChildren(builder) => Some(builder.lock().finish(state.start, end)),
+        let trace = match tree {
+            Tree::Root | Tree::Closed => None,
+            Tree::RootWithChildren(builder) => Some(builder.lock().finish(start, end)),
             Tree::Child { builder, node, .. } => {
                 if let Some(node) = node {
-                    let error = state
-                        .failure
-                        .as_ref()
-                        .map(|failure| failure.message.clone());
-                    builder.lock().close(node, end, state.status, error);
+                    let error = failure.as_ref().map(|failure| failure.message.clone());
+                    builder.lock().close(node, end, status, error);
                 }
                 if self.roots_only {
                     return;
@@ -311,12 +323,12 @@ where
             }
         };
         queue::push(Event {
-            callsite: state.callsite,
-            start: state.start,
+            callsite,
+            start,
             end,
-            status: state.status,
+            status,
             extra: Some(Box::new(EventExtra {
-                failure: state.failure.map(|failure| *failure),
+                failure: failure.map(|failure| *failure),
                 span: Some(SpanExtra {
                     busy_ns: nanos_between(0, busy),
                     trace,
@@ -346,6 +358,7 @@ where
                 (builder, Parent::Root, 0)
             }
             Tree::RootWithChildren(builder) => (Arc::clone(builder), Parent::Root, 0),
+            Tree::Closed => return Tree::Root,
             Tree::Child {
                 builder,
                 node,

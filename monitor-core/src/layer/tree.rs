@@ -99,10 +99,11 @@ impl TraceBuilder {
         children.resize_with(nodes.len(), Vec::new);
         let mut top = Vec::new();
         for (index, node) in nodes.iter().enumerate() {
-            let list = if node.parent == ROOT {
-                &mut top
-            } else {
-                &mut children[node.parent as usize]
+            // Parents are added before their children, so the index is valid;
+            // anything else would hang from the root rather than panic.
+            let list = match children.get_mut(node.parent as usize) {
+                Some(list) if node.parent != ROOT && (node.parent as usize) < index => list,
+                _ => &mut top,
             };
             list.push(index as u32);
         }

@@ -1,0 +1,203 @@
+//! The builder's alert settings: [`MonitorBuilder::on_alert`],
+//! [`notifier`](MonitorBuilder::notifier), [`alert_rules`](MonitorBuilder::alert_rules),
+//! [`alert_rules_for`](MonitorBuilder::alert_rules_for),
+//! [`notifier_timeout`](MonitorBuilder::notifier_timeout).
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use monitor_sinks::rotating::{LogFileConfig, RotatingLog};
+
+use super::engine::AlertEngine;
+use super::notify::{Dispatcher, FnNotifier, Notifier, TracingNotifier};
+use super::rules::AlertRules;
+use super::types::Alert;
+use super::Alerting;
+use crate::install_error::InstallError;
+use crate::monitor::MonitorBuilder;
+
+type Adjust = Box<dyn FnOnce(&mut AlertRules) + Send>;
+
+/// Alert settings collected by the builder.
+pub(crate) struct AlertsConfig {
+    rules: AlertRules,
+    per_function: Vec<(String, Adjust)>,
+    notifiers: Vec<Box<dyn Notifier>>,
+    notifier_timeout: Duration,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            rules: AlertRules::default(),
+            per_function: Vec::new(),
+            notifiers: Vec::new(),
+            notifier_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Alert settings checked and resolved per function, ready to start.
+pub(crate) struct PreparedAlerts {
+    rules: AlertRules,
+    per_function: HashMap<String, AlertRules>,
+    notifiers: Vec<Box<dyn Notifier>>,
+    notifier_timeout: Duration,
+}
+
+impl AlertsConfig {
+    /// Applies the per-function adjustments to copies of the global rules
+    /// and checks every value.
+    pub(crate) fn prepare(self) -> Result<PreparedAlerts, InstallError> {
+        let invalid =
+            |setting: &'static str, reason: String| InstallError::InvalidConfig { setting, reason };
+        self.rules
+            .validate()
+            .map_err(|reason| invalid("alert_rules", reason))?;
+        if self.notifier_timeout.is_zero() {
+            return Err(invalid(
+                "notifier_timeout",
+                "must be longer than zero".into(),
+            ));
+        }
+        let mut per_function: HashMap<String, AlertRules> = HashMap::new();
+        for (name, adjust) in self.per_function {
+            let rules = per_function
+                .entry(name.clone())
+                .or_insert_with(|| self.rules.clone());
+            adjust(rules);
+            rules.validate().map_err(|reason| {
+                invalid("alert_rules_for", format!("rules for `{name}`: {reason}"))
+            })?;
+        }
+        Ok(PreparedAlerts {
+            rules: self.rules,
+            per_function,
+            notifiers: self.notifiers,
+            notifier_timeout: self.notifier_timeout,
+        })
+    }
+}
+
+impl PreparedAlerts {
+    /// Opens the alerts log (`<log_dir>/alerts/current_alerts.log`) and starts the notifier
+    /// threads (the `tracing` one first, then the builder's in order).
+    pub(crate) fn start(self, log: LogFileConfig, now: SystemTime) -> Result<Alerting, InstallError> {
+        let dir = log.dir.clone();
+        let log = RotatingLog::open(log, now).map_err(|source| InstallError::LogDir { path: dir, source })?;
+        let mut notifiers: Vec<Box<dyn Notifier>> = vec![Box::new(TracingNotifier)];
+        notifiers.extend(self.notifiers);
+        let dispatcher =
+            Dispatcher::start(notifiers, self.notifier_timeout).map_err(InstallError::Spawn)?;
+        Ok(Alerting::new(
+            AlertEngine::new(self.rules, self.per_function),
+            log,
+            dispatcher,
+        ))
+    }
+}
+
+impl MonitorBuilder {
+    /// Calls `callback` with every alert notification: when a rule starts
+    /// firing, once per repeat interval while it keeps firing, and when it
+    /// resolves. It runs on its own thread (`monitor-notifier-N`); a panic
+    /// is caught and counted. After [`flush`](crate::MonitorGuard::flush)
+    /// returns, the callback has been called for every notification the
+    /// flushed executions caused. Can be called several times.
+    ///
+    /// ```no_run
+    /// let guard = monitor_core::Monitor::builder()
+    ///     .on_alert(|alert: &monitor_core::Alert| eprintln!("{alert}"))
+    ///     .install()?;
+    /// # drop(guard);
+    /// # Ok::<(), monitor_core::InstallError>(())
+    /// ```
+    pub fn on_alert(mut self, callback: impl FnMut(&Alert) + Send + 'static) -> Self {
+        self.alerts.notifiers.push(Box::new(FnNotifier(callback)));
+        self
+    }
+
+    /// Adds a [`Notifier`]: it receives every alert notification on its own
+    /// thread. Can be called several times.
+    ///
+    /// ```
+    /// use monitor_core::{Alert, Notifier};
+    /// struct Stderr;
+    /// impl Notifier for Stderr {
+    ///     fn notify(&mut self, alert: &Alert) {
+    ///         eprintln!("{alert}");
+    ///     }
+    /// }
+    /// let builder = monitor_core::Monitor::builder().notifier(Stderr);
+    /// # drop(builder);
+    /// ```
+    pub fn notifier(mut self, notifier: impl Notifier) -> Self {
+        self.alerts.notifiers.push(Box::new(notifier));
+        self
+    }
+
+    /// The alert rules for every function (default [`AlertRules::default`]):
+    /// window, thresholds, slow threshold, schedule grace, repeat interval,
+    /// severities, `for` durations, disabled rules.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monitor_core::AlertRules;
+    /// let builder = monitor_core::Monitor::builder().alert_rules(AlertRules {
+    ///     repeat_interval: Duration::from_secs(4 * 3600),
+    ///     slow_threshold: Some(Duration::from_secs(2)),
+    ///     ..AlertRules::default()
+    /// });
+    /// # drop(builder);
+    /// ```
+    pub fn alert_rules(mut self, rules: AlertRules) -> Self {
+        self.alerts.rules = rules;
+        self
+    }
+
+    /// Adjusts the rules of one function, named as in the statistics: at
+    /// install, `adjust` is applied to a copy of the global
+    /// [`alert_rules`](Self::alert_rules) (whichever order the two calls
+    /// come in). The monitor's own rules (drops, sinks, queue) always use
+    /// the global rules. A `slow = "…"` in the function's attribute wins
+    /// over `slow_threshold`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monitor_core::AlertRule;
+    /// let builder = monitor_core::Monitor::builder()
+    ///     .alert_rules_for("scale_ec2", |rules| {
+    ///         rules.consecutive_failures = 2;
+    ///         rules.slow_threshold = Some(Duration::from_secs(30));
+    ///     })
+    ///     .alert_rules_for("flaky_probe", |rules| {
+    ///         rules.disabled.insert(AlertRule::HighErrorRate);
+    ///     });
+    /// # drop(builder);
+    /// ```
+    pub fn alert_rules_for(
+        mut self,
+        function: impl Into<String>,
+        adjust: impl FnOnce(&mut AlertRules) + Send + 'static,
+    ) -> Self {
+        self.alerts
+            .per_function
+            .push((function.into(), Box::new(adjust)));
+        self
+    }
+
+    /// How long one notifier call may take before it counts as blocked
+    /// (default 5 s): [`flush`](crate::MonitorGuard::flush) waits at most
+    /// this long for the notifiers, and stops waiting for a notifier stuck
+    /// in one call for longer; each such call is counted and raises the
+    /// `notifier_failing` alert.
+    ///
+    /// ```
+    /// let builder = monitor_core::Monitor::builder().notifier_timeout(std::time::Duration::from_secs(1));
+    /// # drop(builder);
+    /// ```
+    pub fn notifier_timeout(mut self, timeout: Duration) -> Self {
+        self.alerts.notifier_timeout = timeout;
+        self
+    }
+}

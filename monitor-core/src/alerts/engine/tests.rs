@@ -1,0 +1,521 @@
+use std::time::UNIX_EPOCH;
+
+use super::*;
+
+const MIN: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
+struct Harness {
+    engine: AlertEngine,
+    functions: Vec<FunctionRecord>,
+    now: SystemTime,
+    inputs: HealthInputs,
+}
+
+impl Harness {
+    fn new(rules: AlertRules) -> Self {
+        Self::with(rules, HashMap::new())
+    }
+
+    fn with(rules: AlertRules, per_function: HashMap<String, AlertRules>) -> Self {
+        Harness {
+            engine: AlertEngine::new(rules, per_function),
+            functions: Vec::new(),
+            now: UNIX_EPOCH + Duration::from_secs(20_000 * 86_400),
+            inputs: HealthInputs::default(),
+        }
+    }
+
+    fn index(&mut self, name: &str) -> usize {
+        if let Some(index) = self.functions.iter().position(|f| &*f.name == name) {
+            return index;
+        }
+        self.functions
+            .push(FunctionRecord::new(name.into(), "call"));
+        self.functions.len() - 1
+    }
+
+    fn run(&mut self, name: &str, status: Status, duration: Duration, error: Option<(&str, &str)>) {
+        let index = self.index(name);
+        let failure = error.map(|(error_type, message)| Failure {
+            error_type: error_type.into(),
+            message: message.into(),
+            ..Failure::default()
+        });
+        let record = &mut self.functions[index];
+        let nanos = duration.as_nanos() as u64;
+        let observation = record.observe(status, nanos, self.now, failure.as_ref());
+        let facts = ExecutionFacts {
+            status,
+            duration,
+            started: self.now,
+            failure: failure.as_ref(),
+            new_pattern: observation.new_pattern,
+        };
+        self.engine.observe(index, &self.functions[index], &facts);
+    }
+
+    fn fail(&mut self, name: &str, n: usize) {
+        for _ in 0..n {
+            self.run(
+                name,
+                Status::Error,
+                Duration::from_millis(1),
+                Some(("NoCredentialsError", "unable to locate credentials")),
+            );
+        }
+    }
+
+    fn succeed(&mut self, name: &str, n: usize) {
+        for _ in 0..n {
+            self.run(name, Status::Success, Duration::from_millis(1), None);
+        }
+    }
+
+    fn eval(&mut self, full: bool) -> Vec<Alert> {
+        self.engine
+            .evaluate(self.now, &mut self.functions, &self.inputs, full)
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+    }
+
+    fn status(&self, name: &str) -> FunctionStatus {
+        self.functions
+            .iter()
+            .find(|f| &*f.name == name)
+            .unwrap()
+            .status
+    }
+}
+
+fn of(alerts: &[Alert], rule: AlertRule) -> Vec<&Alert> {
+    alerts.iter().filter(|a| a.rule == rule).collect()
+}
+
+#[test]
+fn consecutive_failures_fire_once_remind_per_interval_and_resolve() {
+    let mut h = Harness::new(AlertRules::default());
+    let mut all = Vec::new();
+    for _ in 0..15 {
+        h.fail("scale_ec2", 1);
+        all.extend(h.eval(false));
+    }
+    let fired = of(&all, AlertRule::ConsecutiveFailures);
+    assert_eq!(fired.len(), 1, "{all:#?}");
+    let alert = fired[0];
+    assert_eq!(alert.state, AlertState::Firing);
+    assert_eq!(alert.severity, Severity::Error);
+    assert_eq!(alert.function.as_deref(), Some("scale_ec2"));
+    assert!(!alert.reminder);
+    assert_eq!(alert.number("consecutive_failures"), Some(5.0));
+    assert!(
+        alert
+            .message
+            .starts_with("scale_ec2: 5 failures in a row since "),
+        "{}",
+        alert.message
+    );
+    assert!(
+        alert
+            .message
+            .contains("last error NoCredentialsError: unable to locate credentials. Status error. Suggest: deactivate and fix configuration"),
+        "{}",
+        alert.message
+    );
+    assert_eq!(h.status("scale_ec2"), FunctionStatus::Error);
+    // The error rate fires once too (more than 10 executions), the new pattern once.
+    assert_eq!(of(&all, AlertRule::HighErrorRate).len(), 1);
+    assert_eq!(of(&all, AlertRule::NewErrorPattern).len(), 1);
+    let rate = of(&all, AlertRule::HighErrorRate)[0];
+    assert!(
+        rate.message
+            .starts_with("scale_ec2: 11 errors in the last 11 executions (100%) within 15 min"),
+        "{}",
+        rate.message
+    );
+
+    // Nothing more within the repeat interval, however often it is evaluated.
+    for _ in 0..59 {
+        h.advance(MIN);
+        h.fail("scale_ec2", 1);
+        let again = h.eval(true);
+        assert!(
+            of(&again, AlertRule::ConsecutiveFailures).is_empty(),
+            "{again:#?}"
+        );
+    }
+    h.advance(MIN);
+    let reminder = h.eval(true);
+    let reminder = of(&reminder, AlertRule::ConsecutiveFailures);
+    assert_eq!(reminder.len(), 1);
+    assert!(reminder[0].reminder);
+    assert_eq!(reminder[0].state, AlertState::Firing);
+    assert_eq!(reminder[0].number("consecutive_failures"), Some(74.0));
+
+    // Recovery: one resolved notification.
+    h.succeed("scale_ec2", 1);
+    let resolved = h.eval(false);
+    let resolved = of(&resolved, AlertRule::ConsecutiveFailures);
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].state, AlertState::Resolved);
+    assert!(
+        resolved[0]
+            .message
+            .starts_with("scale_ec2: succeeded again after 74 failures in a row"),
+        "{}",
+        resolved[0].message
+    );
+    // Still degraded: the window holds mostly errors.
+    assert_eq!(h.status("scale_ec2"), FunctionStatus::Degraded);
+    assert!(of(&h.eval(true), AlertRule::ConsecutiveFailures).is_empty());
+}
+
+#[test]
+fn a_run_of_failures_that_ended_inside_one_batch_still_fires_then_resolves() {
+    let mut h = Harness::new(AlertRules::default());
+    h.fail("job", 6);
+    h.succeed("job", 1);
+    let first = h.eval(false);
+    assert_eq!(of(&first, AlertRule::ConsecutiveFailures).len(), 1);
+    assert_eq!(
+        of(&first, AlertRule::ConsecutiveFailures)[0].number("consecutive_failures"),
+        Some(6.0)
+    );
+    let second = h.eval(true);
+    let resolved = of(&second, AlertRule::ConsecutiveFailures);
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].state, AlertState::Resolved);
+    assert!(resolved[0].message.contains("after 6 failures in a row"));
+}
+
+#[test]
+fn a_burst_of_200_failures_gives_a_handful_of_notifications() {
+    let mut h = Harness::new(AlertRules::default());
+    let mut all = Vec::new();
+    for i in 0..200 {
+        h.run(
+            "burst",
+            Status::Error,
+            Duration::from_millis(1),
+            Some(("E", &format!("request {i} failed"))),
+        );
+        all.extend(h.eval(false));
+    }
+    all.extend(h.eval(true));
+    assert_eq!(all.len(), 3, "{all:#?}");
+}
+
+#[test]
+fn high_error_rate_degrades_and_recovers_when_the_window_moves_on() {
+    let mut h = Harness::new(AlertRules::default());
+    // 6 of 11 fail: 54.5% > 50% with 11 > 10 executions, never 5 in a row.
+    for _ in 0..3 {
+        h.fail("api", 2);
+        h.succeed("api", 1);
+    }
+    h.succeed("api", 1);
+    let alerts = h.eval(false);
+    assert!(
+        of(&alerts, AlertRule::HighErrorRate).is_empty(),
+        "10 executions are not enough"
+    );
+    h.run(
+        "api",
+        Status::Panic,
+        Duration::from_millis(1),
+        Some(("panic", "boom")),
+    );
+    let alerts = h.eval(false);
+    let rate = of(&alerts, AlertRule::HighErrorRate);
+    assert_eq!(rate.len(), 1, "{alerts:#?}");
+    assert_eq!(rate[0].number("failures"), Some(7.0));
+    assert_eq!(rate[0].number("executions"), Some(11.0));
+    assert_eq!(h.status("api"), FunctionStatus::Degraded);
+    // More than a window later, nothing is left in it.
+    h.advance(16 * MIN);
+    let alerts = h.eval(true);
+    let resolved = of(&alerts, AlertRule::HighErrorRate);
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].state, AlertState::Resolved);
+    assert_eq!(h.status("api"), FunctionStatus::Active);
+}
+
+#[test]
+fn pending_for_delays_firing_and_a_short_episode_never_notifies() {
+    let rules = AlertRules::default().with_pending_for(AlertRule::ConsecutiveFailures, 5 * MIN);
+    let mut h = Harness::new(rules);
+    h.fail("job", 5);
+    assert!(of(&h.eval(false), AlertRule::ConsecutiveFailures).is_empty());
+    h.advance(4 * MIN);
+    assert!(of(&h.eval(true), AlertRule::ConsecutiveFailures).is_empty());
+    assert_eq!(
+        h.status("job"),
+        FunctionStatus::Active,
+        "pending is not firing"
+    );
+    h.advance(MIN);
+    let fired = h.eval(true);
+    assert_eq!(of(&fired, AlertRule::ConsecutiveFailures).len(), 1);
+    // A new episode that ends while pending sends nothing.
+    h.succeed("job", 1);
+    assert_eq!(of(&h.eval(false), AlertRule::ConsecutiveFailures).len(), 1);
+    h.fail("job", 5);
+    assert!(of(&h.eval(false), AlertRule::ConsecutiveFailures).is_empty());
+    h.succeed("job", 1);
+    assert!(of(&h.eval(false), AlertRule::ConsecutiveFailures).is_empty());
+}
+
+#[test]
+fn slow_executions_use_the_attribute_threshold_over_the_global_one() {
+    let rules = AlertRules {
+        slow_threshold: Some(Duration::from_millis(100)),
+        ..AlertRules::default()
+    };
+    let mut h = Harness::new(rules);
+    let attr = h.index("with_attr");
+    h.functions[attr].slow_threshold = Some(Duration::from_millis(10));
+    h.run(
+        "with_attr",
+        Status::Success,
+        Duration::from_millis(20),
+        None,
+    );
+    h.run("global", Status::Success, Duration::from_millis(20), None);
+    let alerts = h.eval(false);
+    let slow = of(&alerts, AlertRule::SlowExecution);
+    assert_eq!(slow.len(), 1, "{alerts:#?}");
+    assert_eq!(slow[0].function.as_deref(), Some("with_attr"));
+    assert_eq!(slow[0].number("threshold_ms"), Some(10.0));
+    assert_eq!(slow[0].number("max_ms"), Some(20.0));
+    assert!(
+        slow[0].message.contains("slower than 10 ms"),
+        "{}",
+        slow[0].message
+    );
+    h.run("global", Status::Success, Duration::from_millis(150), None);
+    assert_eq!(of(&h.eval(false), AlertRule::SlowExecution).len(), 1);
+    h.advance(16 * MIN);
+    let resolved = h.eval(true);
+    assert_eq!(of(&resolved, AlertRule::SlowExecution).len(), 2);
+    assert!(resolved.iter().all(|a| a.state == AlertState::Resolved));
+}
+
+#[test]
+fn a_missed_schedule_fires_after_interval_plus_grace_and_resolves_on_the_next_run() {
+    let mut h = Harness::new(AlertRules::default());
+    let index = h.index("nightly");
+    h.functions[index].every = Some(HOUR);
+    h.succeed("nightly", 1);
+    assert!(h.eval(false).is_empty());
+    h.advance(HOUR + MIN);
+    assert!(
+        h.eval(true).is_empty(),
+        "exactly interval + grace is still on time"
+    );
+    h.advance(Duration::from_secs(1));
+    let alerts = h.eval(true);
+    let missed = of(&alerts, AlertRule::MissedSchedule);
+    assert_eq!(missed.len(), 1);
+    assert_eq!(missed[0].severity, Severity::Error);
+    assert!(
+        missed[0]
+            .message
+            .starts_with("nightly: did not run when due: declared every 1 h"),
+        "{}",
+        missed[0].message
+    );
+    assert_eq!(missed[0].number("every_secs"), Some(3600.0));
+    assert_eq!(h.engine.health().verdict, Verdict::Red);
+    h.advance(10 * MIN);
+    assert!(h.eval(true).is_empty());
+    h.succeed("nightly", 1);
+    let resolved = h.eval(false);
+    let resolved = of(&resolved, AlertRule::MissedSchedule);
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].state, AlertState::Resolved);
+    assert!(resolved[0].message.starts_with("nightly: ran again at"));
+}
+
+#[test]
+fn a_new_error_pattern_fires_once_per_window_of_new_patterns() {
+    let mut h = Harness::new(AlertRules::default());
+    h.run(
+        "f",
+        Status::Error,
+        Duration::ZERO,
+        Some(("Timeout", "after 1503 ms")),
+    );
+    let alerts = h.eval(false);
+    let new = of(&alerts, AlertRule::NewErrorPattern);
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].severity, Severity::Info);
+    assert!(
+        new[0]
+            .message
+            .starts_with("f: new error pattern Timeout: after 1503 ms"),
+        "{}",
+        new[0].message
+    );
+    // The same pattern again (other numbers), then a success: nothing new.
+    h.run(
+        "f",
+        Status::Error,
+        Duration::ZERO,
+        Some(("Timeout", "after 998 ms")),
+    );
+    h.succeed("f", 1);
+    assert!(of(&h.eval(false), AlertRule::NewErrorPattern).is_empty());
+    assert_eq!(
+        h.engine.health().verdict,
+        Verdict::Green,
+        "info alerts keep the verdict"
+    );
+    h.advance(16 * MIN);
+    let resolved = h.eval(true);
+    assert_eq!(of(&resolved, AlertRule::NewErrorPattern).len(), 1);
+    assert_eq!(resolved[0].state, AlertState::Resolved);
+    h.run(
+        "f",
+        Status::Error,
+        Duration::ZERO,
+        Some(("Refused", "connection refused")),
+    );
+    assert_eq!(of(&h.eval(false), AlertRule::NewErrorPattern).len(), 1);
+}
+
+#[test]
+fn monitor_rules_fire_on_drops_sinks_restarts_queue_and_notifiers() {
+    let mut h = Harness::new(AlertRules::default());
+    assert!(h.eval(true).is_empty());
+    h.inputs.dropped_total = 7;
+    h.inputs.restarts = 1;
+    h.inputs.queue_fill = 0.9;
+    h.inputs.components = vec![ComponentHealth {
+        name: "errors log",
+        failing: true,
+        error: Some("No space left on device".into()),
+        lost: 3,
+    }];
+    h.inputs.notifiers = vec![NotifierHealth {
+        name: "pager".into(),
+        failures: 2,
+    }];
+    let alerts = h.eval(false);
+    let rules: Vec<AlertRule> = alerts.iter().map(|a| a.rule).collect();
+    assert_eq!(
+        rules,
+        [
+            AlertRule::DroppedExecutions,
+            AlertRule::SinkFailing,
+            AlertRule::CollectorRestarted,
+            AlertRule::QueueFull,
+            AlertRule::NotifierFailing
+        ]
+    );
+    assert!(alerts
+        .iter()
+        .all(|a| a.function.is_none() && a.message.starts_with("monitor: ")));
+    assert_eq!(alerts[0].number("dropped"), Some(7.0));
+    assert!(alerts[1]
+        .message
+        .contains("errors log failing (No space left on device)"));
+    assert!(alerts[4].message.contains("notifier pager failed 2 times"));
+    let health = h.engine.health().clone();
+    assert_eq!(health.verdict, Verdict::Red, "{health}");
+    assert_eq!(health.reasons[0], "monitor: errors log failing");
+    // More drops while firing: no new notification.
+    h.inputs.dropped_total = 50;
+    h.inputs.queue_fill = 0.0;
+    assert!(h.eval(false).is_empty());
+    // The sink recovers: resolved at once. The rest resolve a window after their last event.
+    h.inputs.components[0].failing = false;
+    let alerts = h.eval(true);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].rule, AlertRule::SinkFailing);
+    assert_eq!(alerts[0].state, AlertState::Resolved);
+    h.advance(16 * MIN);
+    let alerts = h.eval(true);
+    assert_eq!(alerts.len(), 4, "{alerts:#?}");
+    assert!(alerts.iter().all(|a| a.state == AlertState::Resolved));
+    assert_eq!(alerts[0].number("dropped"), Some(50.0));
+    assert!(h.engine.health().is_green());
+}
+
+#[test]
+fn health_is_yellow_below_the_success_rate_and_red_on_errors() {
+    let mut h = Harness::new(AlertRules::default());
+    h.succeed("lights", 24);
+    h.eval(true);
+    assert_eq!(h.engine.health(), &Health::green());
+    // 3 failures in 20: 85% success.
+    for _ in 0..3 {
+        h.succeed("scale_ec2", 5);
+        h.fail("scale_ec2", 1);
+    }
+    h.succeed("scale_ec2", 2);
+    h.eval(true);
+    let health = h.engine.health().clone();
+    assert_eq!(health.verdict, Verdict::Yellow);
+    assert_eq!(
+        health.reasons,
+        ["scale_ec2 success rate 85% < 90% (last 15 min)"]
+    );
+    assert_eq!(
+        health.to_string(),
+        "🟡 yellow — scale_ec2 success rate 85% < 90% (last 15 min)"
+    );
+    h.fail("broken", 5);
+    h.eval(false);
+    let health = h.engine.health().clone();
+    assert_eq!(health.verdict, Verdict::Red);
+    assert_eq!(health.reasons[0], "broken: 5 failures in a row");
+    assert_eq!(health.reasons.len(), 2);
+    // Firing alerts list for the status report.
+    let firing = h.engine.firing();
+    let names: Vec<(Option<&str>, AlertRule)> = firing
+        .iter()
+        .map(|a| (a.function.as_deref(), a.rule))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (Some("broken"), AlertRule::ConsecutiveFailures),
+            (Some("broken"), AlertRule::NewErrorPattern),
+            (Some("scale_ec2"), AlertRule::NewErrorPattern)
+        ]
+    );
+}
+
+#[test]
+fn per_function_rules_and_disabled_rules_apply() {
+    let global = AlertRules::default().without(AlertRule::NewErrorPattern);
+    let strict = AlertRules {
+        consecutive_failures: 2,
+        ..global.clone()
+    }
+    .with_severity(AlertRule::ConsecutiveFailures, Severity::Critical);
+    let mut h = Harness::with(global, [("strict".to_owned(), strict)].into());
+    h.fail("strict", 2);
+    h.fail("lenient", 2);
+    let alerts = h.eval(false);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].function.as_deref(), Some("strict"));
+    assert_eq!(alerts[0].severity, Severity::Critical);
+    assert_eq!(h.engine.state_of(1, AlertRule::ConsecutiveFailures), None);
+    assert_eq!(
+        h.engine.state_of(0, AlertRule::ConsecutiveFailures),
+        Some(AlertState::Firing)
+    );
+}
+
+#[test]
+fn cancelled_executions_are_not_counted() {
+    let mut h = Harness::new(AlertRules::default());
+    for _ in 0..20 {
+        h.run("f", Status::Cancelled, Duration::ZERO, None);
+    }
+    assert!(h.eval(true).is_empty());
+    assert!(h.engine.health().is_green());
+}

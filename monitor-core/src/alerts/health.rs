@@ -1,0 +1,188 @@
+//! The monitor's verdict on itself and on the functions it watches:
+//! [`health`], [`Health`], [`Verdict`].
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// The collector has not evaluated the rules for this long: yellow.
+pub(crate) const LAG_YELLOW: Duration = Duration::from_secs(5);
+/// The collector has not evaluated the rules for this long: red.
+pub(crate) const LAG_RED: Duration = Duration::from_secs(30);
+
+/// Green, yellow or red. Ordered: `Green < Yellow < Red`.
+///
+/// ```
+/// use monitor_core::Verdict;
+/// assert!(Verdict::Green < Verdict::Red);
+/// assert_eq!(Verdict::Yellow.to_string(), "yellow");
+/// assert_eq!(Verdict::Red.emoji(), "🔴");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Nothing to report.
+    #[default]
+    Green,
+    /// Something needs a look: a warning alert fires, or a success rate is low.
+    Yellow,
+    /// Something is broken: an error or critical alert fires, or the collector is stuck.
+    Red,
+}
+
+impl Verdict {
+    /// `green`, `yellow` or `red`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Green => "green",
+            Verdict::Yellow => "yellow",
+            Verdict::Red => "red",
+        }
+    }
+
+    /// 🟢, 🟡 or 🔴.
+    pub fn emoji(self) -> &'static str {
+        match self {
+            Verdict::Green => "🟢",
+            Verdict::Yellow => "🟡",
+            Verdict::Red => "🔴",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The verdict of [`health`] with its reasons (the worst first).
+///
+/// How it is judged (thresholds from the global [`AlertRules`](crate::AlertRules)):
+///
+/// * **red** — an alert of severity `error` or `critical` fires: with the
+///   default severities, a function has failed
+///   [`consecutive_failures`](crate::AlertRules::consecutive_failures) times
+///   in a row (its status is `error`), a scheduled function missed its
+///   schedule, or a log file or the statistics database cannot be written;
+///   or the collector has not evaluated the rules for 30 s.
+/// * **yellow** — an alert of severity `warning` fires: a high error rate
+///   (the function is `degraded`), slow executions, executions dropped,
+///   collector restarts, a queue over 80% full or failing notifiers, all
+///   within the last [`window`](crate::AlertRules::window); or a function's
+///   success rate over the window is below
+///   [`health_success_rate`](crate::AlertRules::health_success_rate) (90%)
+///   with more than
+///   [`error_rate_min_executions`](crate::AlertRules::error_rate_min_executions)
+///   executions in it; or the collector lags 5 s.
+/// * **green** — none of these. `info` alerts (new error patterns, by
+///   default) do not change the verdict.
+///
+/// ```
+/// use monitor_core::{Health, Verdict};
+/// let health = Health {
+///     verdict: Verdict::Yellow,
+///     reasons: vec!["scale_ec2 success rate 85% < 90% (last 15 min)".into()],
+/// };
+/// assert_eq!(health.to_string(), "🟡 yellow — scale_ec2 success rate 85% < 90% (last 15 min)");
+/// assert!(!health.is_green());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// Green, yellow or red.
+    pub verdict: Verdict,
+    /// Why it is not green, the worst first (empty when green).
+    pub reasons: Vec<String>,
+}
+
+impl Health {
+    pub(crate) fn green() -> Self {
+        Health::default()
+    }
+
+    /// True when the verdict is green.
+    pub fn is_green(&self) -> bool {
+        self.verdict == Verdict::Green
+    }
+
+    /// Adds the collector's lag since its latest evaluation (at `evaluated_at`).
+    pub(crate) fn with_lag(mut self, evaluated_at: Option<Instant>) -> Self {
+        let Some(at) = evaluated_at else {
+            return self;
+        };
+        let lag = at.elapsed();
+        let verdict = if lag >= LAG_RED {
+            Verdict::Red
+        } else if lag >= LAG_YELLOW {
+            Verdict::Yellow
+        } else {
+            return self;
+        };
+        let reason = format!(
+            "monitor: the collector has not evaluated the rules for {} (lag)",
+            super::text::duration(Duration::from_secs(lag.as_secs()))
+        );
+        let position = if verdict == Verdict::Red {
+            0
+        } else {
+            self.reasons.len()
+        };
+        self.reasons.insert(position, reason);
+        self.verdict = self.verdict.max(verdict);
+        self
+    }
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.verdict.emoji(), self.verdict)?;
+        if !self.reasons.is_empty() {
+            write!(f, " — {}", self.reasons.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The installed monitor's verdict on itself and on the functions it
+/// watches, as of the collector's latest evaluation (every 250 ms, and at
+/// every [`flush`](crate::flush)), plus the collector's lag. Green when no
+/// monitor is installed. See [`Health`] for the thresholds.
+///
+/// ```
+/// let health = monitor_core::health();
+/// // Without an installed monitor there is nothing wrong.
+/// assert_eq!(health.verdict, monitor_core::Verdict::Green);
+/// println!("{health}");
+/// ```
+pub fn health() -> Health {
+    match crate::monitor::current() {
+        Some(handle) => handle.alerts.health(),
+        None => Health::green(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_turns_the_verdict_yellow_then_red() {
+        let health = Health::green();
+        assert_eq!(health.clone().with_lag(Some(Instant::now())), health);
+        if let Some(earlier) = Instant::now().checked_sub(Duration::from_secs(6)) {
+            let yellow = Health::green().with_lag(Some(earlier));
+            assert_eq!(yellow.verdict, Verdict::Yellow);
+            assert!(yellow.reasons[0].contains("lag"), "{yellow}");
+        }
+        if let Some(earlier) = Instant::now().checked_sub(Duration::from_secs(31)) {
+            let red = Health {
+                verdict: Verdict::Yellow,
+                reasons: vec!["x".into()],
+            }
+            .with_lag(Some(earlier));
+            assert_eq!(red.verdict, Verdict::Red);
+            assert!(red.reasons[0].contains("lag"), "{red}");
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Alerts: rules evaluated on the collector thread, a state machine per
+//! (rule, function) pair, throttled notifications, and the health verdict.
+//!
+//! * [`engine`] — plain logic: the collector feeds it every execution and
+//!   asks it, after each batch and on each tick, which notifications to send.
+//! * [`notify`] — the [`Notifier`] trait and the dispatcher that runs each
+//!   notifier on its own `monitor-notifier-N` thread behind a bounded channel.
+//! * [`Alerting`] — what the collector owns: the engine, the alerts log
+//!   (`<log_dir>/alerts/current_alerts.log`) and the dispatcher.
+//!
+//! # The alerts log
+//!
+//! One JSON object per line, one line per notification (fired, reminder,
+//! resolved), rotated daily to `YYYY-MM-DD_alerts.log`, kept 90 days:
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `timestamp` | when the notification was made (RFC 3339 UTC, µs) |
+//! | `rule` | `high_error_rate`, `consecutive_failures`, `slow_execution`, `missed_schedule`, `new_error_pattern`, `dropped_executions`, `sink_failing`, `collector_restarted`, `queue_full`, `notifier_failing` |
+//! | `function` | the function's name, or `null` for the monitor's own rules |
+//! | `state` | `firing` or `resolved` |
+//! | `severity` | `info`, `warning`, `error` or `critical` |
+//! | `message` | what happened, where, the numbers, since when, a suggested action |
+//! | `since` | when the condition started (RFC 3339 UTC) |
+//! | `reminder` | `true` for the reminder sent once per repeat interval while firing |
+//! | `numbers` | the numbers behind the message (`failures`, `executions`, `error_rate`, `window_secs`, …) |
+
+mod builder;
+pub(crate) mod engine;
+mod health;
+pub(crate) mod notify;
+mod rules;
+mod state;
+mod text;
+mod types;
+mod window;
+
+pub use health::{health, Health, Verdict};
+pub use notify::Notifier;
+pub use rules::AlertRules;
+pub use types::{Alert, AlertRule, AlertState, Severity};
+
+pub(crate) use builder::AlertsConfig;
+pub(crate) use engine::{ComponentHealth, ExecutionFacts, HealthInputs};
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use monitor_sinks::rotating::RotatingLog;
+use parking_lot::Mutex;
+
+use engine::AlertEngine;
+use notify::{Dispatcher, Progress};
+
+use crate::stats::FunctionRecord;
+
+/// What `health()`, the status report and `flush()` read from any thread.
+pub(crate) struct AlertsShared {
+    published: Mutex<Published>,
+    progress: Arc<Progress>,
+}
+
+#[derive(Default)]
+struct Published {
+    health: Health,
+    firing: Vec<Alert>,
+    evaluated_at: Option<Instant>,
+}
+
+impl AlertsShared {
+    /// The verdict of the latest evaluation, with the collector's lag.
+    pub(crate) fn health(&self) -> Health {
+        let published = self.published.lock();
+        published.health.clone().with_lag(published.evaluated_at)
+    }
+
+    /// The latest notification of every rule that fires now.
+    pub(crate) fn firing(&self) -> Vec<Alert> {
+        self.published.lock().firing.clone()
+    }
+
+    /// Waits (bounded by the notifier timeout) until every notification sent
+    /// so far was handed to every notifier and it returned. True when done.
+    pub(crate) fn wait_delivered(&self) -> bool {
+        self.progress.wait_delivered()
+    }
+}
+
+/// The collector's alerting: rules, the alerts log, the notifiers.
+pub(crate) struct Alerting {
+    engine: AlertEngine,
+    log: RotatingLog,
+    dispatcher: Dispatcher,
+    shared: Arc<AlertsShared>,
+    line: Vec<u8>,
+}
+
+impl Alerting {
+    pub(crate) fn new(engine: AlertEngine, log: RotatingLog, dispatcher: Dispatcher) -> Self {
+        let shared = Arc::new(AlertsShared {
+            published: Mutex::new(Published::default()),
+            progress: dispatcher.progress(),
+        });
+        Alerting {
+            engine,
+            log,
+            dispatcher,
+            shared,
+            line: Vec::with_capacity(512),
+        }
+    }
+
+    /// The state other threads read.
+    pub(crate) fn shared(&self) -> Arc<AlertsShared> {
+        Arc::clone(&self.shared)
+    }
+
+    /// One processed execution (`record`: the function's statistics after it).
+    #[inline]
+    pub(crate) fn observe(
+        &mut self,
+        index: usize,
+        record: &FunctionRecord,
+        facts: &ExecutionFacts<'_>,
+    ) {
+        self.engine.observe(index, record, facts);
+    }
+
+    /// Evaluates the rules (every function when `full`, else those with new
+    /// executions), sets function statuses, writes each notification to the
+    /// alerts log and hands it to every notifier, and publishes the health.
+    pub(crate) fn evaluate(
+        &mut self,
+        now: SystemTime,
+        functions: &mut [FunctionRecord],
+        mut inputs: HealthInputs,
+        full: bool,
+    ) {
+        self.dispatcher.check_timeouts();
+        inputs
+            .components
+            .push(ComponentHealth::from_log("alerts log", &self.log.health()));
+        inputs.notifiers = self.dispatcher.health();
+        let alerts = self.engine.evaluate(now, functions, &inputs, full);
+        for alert in &alerts {
+            self.line.clear();
+            if serde_json::to_writer(&mut self.line, alert).is_ok() {
+                self.line.push(b'\n');
+                self.log.write_line(&self.line, now);
+            }
+        }
+        for alert in alerts.iter().cloned() {
+            self.dispatcher.send(&Arc::new(alert));
+        }
+        let mut published = self.shared.published.lock();
+        published.evaluated_at = Some(Instant::now());
+        if full || !alerts.is_empty() {
+            published.health = self.engine.health().clone();
+            published.firing = self.engine.firing();
+        }
+    }
+
+    /// Flushes (or, when `sync`, fsyncs) the alerts log.
+    pub(crate) fn flush(&mut self, now: SystemTime, sync: bool) {
+        if sync {
+            self.log.sync(now);
+        } else {
+            self.log.flush(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Status;
+    use monitor_sinks::rotating::LogFileConfig;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn notifications_reach_the_log_and_every_notifier_and_health_is_published() {
+        let dir =
+            std::env::temp_dir().join(format!("monitor-alerting-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let now = UNIX_EPOCH + Duration::from_secs(20_000 * 86_400);
+        let log = RotatingLog::open(LogFileConfig::alerts(dir.join("alerts")), now).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let notifier: Box<dyn Notifier> = Box::new(notify::FnNotifier(move |alert: &Alert| {
+            sink.lock().push(alert.clone())
+        }));
+        let dispatcher = Dispatcher::start(vec![notifier], Duration::from_secs(5)).unwrap();
+        let mut alerting = Alerting::new(
+            AlertEngine::new(AlertRules::default(), Default::default()),
+            log,
+            dispatcher,
+        );
+        let shared = alerting.shared();
+        let mut functions = vec![FunctionRecord::new("job".into(), "call")];
+        let failure = crate::capture::Failure {
+            error_type: "E".into(),
+            message: "boom".into(),
+            ..Default::default()
+        };
+        for _ in 0..5 {
+            functions[0].observe(Status::Error, 1_000, now, Some(&failure));
+            let facts = ExecutionFacts {
+                status: Status::Error,
+                duration: Duration::from_micros(1),
+                started: now,
+                failure: Some(&failure),
+                new_pattern: false,
+            };
+            alerting.observe(0, &functions[0], &facts);
+        }
+        alerting.evaluate(now, &mut functions, HealthInputs::default(), true);
+        assert!(shared.wait_delivered());
+        assert_eq!(seen.lock().len(), 1);
+        assert_eq!(functions[0].status, crate::stats::FunctionStatus::Error);
+        let health = shared.health();
+        assert_eq!(health.verdict, Verdict::Red, "{health}");
+        assert_eq!(shared.firing().len(), 1);
+        alerting.flush(now, true);
+        let text = std::fs::read_to_string(dir.join("alerts/current_alerts.log")).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line["rule"], "consecutive_failures");
+        assert_eq!(line["function"], "job");
+        assert_eq!(line["state"], "firing");
+        assert_eq!(line["severity"], "error");
+        assert_eq!(line["numbers"]["consecutive_failures"], 5);
+        drop(alerting);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,727 @@
+//! Alert rules end to end: an injected clock, `flush()`, and what `on_alert`,
+//! the notifiers, the alerts log and `health()` see. No sleeps.
+
+mod common;
+
+use std::fmt;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{exclusive, read_json_lines, temp_dir};
+use monitor::{
+    monitored, Alert, AlertRule, AlertRules, AlertState, ManualClock, Monitor, MonitorBuilder,
+    Notifier, Overflow, Severity, Verdict,
+};
+
+const MIN: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+struct NoCredentialsError;
+
+impl fmt::Display for NoCredentialsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unable to locate credentials")
+    }
+}
+
+impl std::error::Error for NoCredentialsError {}
+
+#[monitored(name = "scale_ec2")]
+fn scale_ec2(fail: bool) -> Result<(), NoCredentialsError> {
+    if fail {
+        Err(NoCredentialsError)
+    } else {
+        Ok(())
+    }
+}
+
+#[monitored(name = "burst_job")]
+fn burst_job(request: u32) -> Result<(), String> {
+    Err(format!("request {request} failed with status 503"))
+}
+
+#[monitored(name = "parse_feed")]
+fn parse_feed(line: u32) -> Result<(), String> {
+    Err(format!("unexpected token at line {line}"))
+}
+
+#[monitored(name = "hourly_report", every = "1h")]
+fn hourly_report() {}
+
+#[monitored(name = "slow_attr", slow = "1ns")]
+fn slow_attr() -> u64 {
+    (0..1_000u64).map(std::hint::black_box).sum()
+}
+
+#[monitored(name = "slow_global")]
+fn slow_global() -> u64 {
+    (0..1_000u64).map(std::hint::black_box).sum()
+}
+
+#[monitored(name = "tiny")]
+fn tiny(x: u64) -> u64 {
+    x + 1
+}
+
+#[monitored(name = "flaky")]
+fn flaky(fail: bool) -> Result<(), String> {
+    if fail {
+        Err("connection reset by peer".into())
+    } else {
+        Ok(())
+    }
+}
+
+#[monitored(name = "strict_job")]
+fn strict_job() -> Result<(), String> {
+    Err("disk quota exceeded".into())
+}
+
+#[monitored(name = "lenient_job")]
+fn lenient_job() -> Result<(), String> {
+    Err("disk quota exceeded".into())
+}
+
+/// Every notification `on_alert` received.
+#[derive(Clone, Default)]
+struct Received(Arc<Mutex<Vec<Alert>>>);
+
+impl Received {
+    fn all(&self) -> Vec<Alert> {
+        self.0.lock().unwrap().clone()
+    }
+
+    fn of(&self, rule: AlertRule) -> Vec<Alert> {
+        self.all().into_iter().filter(|a| a.rule == rule).collect()
+    }
+
+    fn count(&self, rule: AlertRule, state: AlertState) -> usize {
+        self.of(rule).iter().filter(|a| a.state == state).count()
+    }
+}
+
+fn start() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(20_000 * 86_400 + 10 * 3600)
+}
+
+/// A builder with a manual clock and an `on_alert` that collects.
+fn builder(name: &str) -> (MonitorBuilder, ManualClock, Received, std::path::PathBuf) {
+    let dir = temp_dir(name);
+    let clock = ManualClock::new(start());
+    let received = Received::default();
+    let sink = received.clone();
+    let builder = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .on_alert(move |alert: &Alert| sink.0.lock().unwrap().push(alert.clone()));
+    (builder, clock, received, dir)
+}
+
+#[test]
+fn fifteen_consecutive_errors_fire_once_remind_after_the_repeat_interval_and_resolve_once() {
+    let _lock = exclusive();
+    let (builder, clock, received, _dir) = builder("alerts-consecutive");
+    let guard = builder.install().unwrap();
+
+    for _ in 0..15 {
+        scale_ec2(true).unwrap_err();
+    }
+    assert!(guard.flush());
+    let fired = received.of(AlertRule::ConsecutiveFailures);
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    let alert = &fired[0];
+    assert_eq!(alert.state, AlertState::Firing);
+    assert_eq!(alert.severity, Severity::Error);
+    assert_eq!(alert.function.as_deref(), Some("scale_ec2"));
+    assert_eq!(alert.time.0, start(), "the clock stood still");
+    assert!(
+        alert.since <= alert.time,
+        "since: when the run of failures started"
+    );
+    assert!(alert.message.starts_with("scale_ec2: "), "{alert}");
+    assert!(
+        alert
+            .message
+            .contains("last error tests_alerts::NoCredentialsError: unable to locate credentials")
+            || alert
+                .message
+                .contains("NoCredentialsError: unable to locate credentials"),
+        "{alert}"
+    );
+    assert!(
+        alert
+            .message
+            .contains("Suggest: deactivate and fix configuration"),
+        "{alert}"
+    );
+    assert!(alert
+        .to_string()
+        .starts_with("[error] consecutive_failures firing: scale_ec2: "));
+    let stats = monitor::stats();
+    assert_eq!(
+        stats.get("scale_ec2").unwrap().status,
+        monitor::FunctionStatus::Error
+    );
+
+    // Nothing more within the repeat interval.
+    assert!(guard.flush());
+    clock.advance(30 * MIN);
+    assert!(guard.flush());
+    assert_eq!(received.of(AlertRule::ConsecutiveFailures).len(), 1);
+
+    // One reminder once the repeat interval (1 h) has passed.
+    clock.advance(31 * MIN);
+    assert!(guard.flush());
+    let after = received.of(AlertRule::ConsecutiveFailures);
+    assert_eq!(after.len(), 2, "{after:#?}");
+    assert!(after[1].reminder && after[1].state == AlertState::Firing);
+    assert!(guard.flush());
+    assert_eq!(received.of(AlertRule::ConsecutiveFailures).len(), 2);
+
+    // Recovery: exactly one resolved notification.
+    scale_ec2(false).unwrap();
+    assert!(guard.flush());
+    assert_eq!(
+        received.count(AlertRule::ConsecutiveFailures, AlertState::Resolved),
+        1
+    );
+    let resolved = received.of(AlertRule::ConsecutiveFailures).pop().unwrap();
+    assert!(
+        resolved
+            .message
+            .starts_with("scale_ec2: succeeded again after 15 failures in a row"),
+        "{resolved}"
+    );
+    assert!(guard.flush());
+    assert_eq!(received.of(AlertRule::ConsecutiveFailures).len(), 3);
+    assert_ne!(
+        monitor::stats().get("scale_ec2").unwrap().status,
+        monitor::FunctionStatus::Error
+    );
+}
+
+#[test]
+fn a_burst_of_200_failures_does_not_produce_200_notifications() {
+    let _lock = exclusive();
+    let (builder, _clock, received, _dir) = builder("alerts-burst");
+    let guard = builder.install().unwrap();
+    for request in 0..200 {
+        burst_job(request).unwrap_err();
+    }
+    assert!(guard.flush());
+    let all = received.all();
+    let rules: Vec<AlertRule> = all.iter().map(|a| a.rule).collect();
+    assert_eq!(all.len(), 3, "{rules:?}");
+    assert_eq!(
+        received.count(AlertRule::ConsecutiveFailures, AlertState::Firing),
+        1
+    );
+    assert_eq!(
+        received.count(AlertRule::HighErrorRate, AlertState::Firing),
+        1
+    );
+    assert_eq!(
+        received.count(AlertRule::NewErrorPattern, AlertState::Firing),
+        1
+    );
+    assert_eq!(
+        monitor::stats().get("burst_job").unwrap().status,
+        monitor::FunctionStatus::Error
+    );
+}
+
+#[test]
+fn a_missed_schedule_fires_after_interval_plus_grace_and_resolves_on_the_next_run() {
+    let _lock = exclusive();
+    let (builder, clock, received, _dir) = builder("alerts-schedule");
+    let guard = builder.install().unwrap();
+    hourly_report();
+    assert!(guard.flush());
+    // Due one hour after it ran; the default grace is one minute.
+    clock.advance(60 * MIN + MIN - Duration::from_secs(1));
+    assert!(guard.flush());
+    assert!(received.of(AlertRule::MissedSchedule).is_empty());
+    clock.advance(Duration::from_secs(2));
+    assert!(guard.flush());
+    let missed = received.of(AlertRule::MissedSchedule);
+    assert_eq!(missed.len(), 1);
+    assert_eq!(missed[0].state, AlertState::Firing);
+    assert!(
+        missed[0]
+            .message
+            .starts_with("hourly_report: did not run when due: declared every 1 h"),
+        "{}",
+        missed[0]
+    );
+    assert_eq!(monitor::health().verdict, Verdict::Red);
+    clock.advance(10 * MIN);
+    assert!(guard.flush());
+    assert_eq!(received.of(AlertRule::MissedSchedule).len(), 1);
+    hourly_report();
+    assert!(guard.flush());
+    let missed = received.of(AlertRule::MissedSchedule);
+    assert_eq!(missed.len(), 2);
+    assert_eq!(missed[1].state, AlertState::Resolved);
+    assert!(
+        missed[1].message.starts_with("hourly_report: ran again"),
+        "{}",
+        missed[1]
+    );
+    assert_eq!(
+        monitor::health().verdict,
+        Verdict::Green,
+        "{}",
+        monitor::health()
+    );
+}
+
+#[test]
+fn a_new_error_pattern_fires_once() {
+    let _lock = exclusive();
+    let (builder, _clock, received, _dir) = builder("alerts-pattern");
+    let guard = builder.install().unwrap();
+    for line in 0..4 {
+        parse_feed(line).unwrap_err();
+    }
+    assert!(guard.flush());
+    parse_feed(99).unwrap_err();
+    assert!(guard.flush());
+    let new = received.of(AlertRule::NewErrorPattern);
+    assert_eq!(new.len(), 1, "{new:#?}");
+    assert_eq!(new[0].severity, Severity::Info);
+    assert!(
+        new[0].message.starts_with(
+            "parse_feed: new error pattern alloc::string::String: unexpected token at line 0"
+        ),
+        "{}",
+        new[0]
+    );
+    let stats = monitor::stats();
+    let patterns = &stats.get("parse_feed").unwrap().top_error_patterns;
+    assert_eq!(patterns.len(), 1);
+    assert_eq!(patterns[0].count, 5);
+    assert!(monitor::status_report()
+        .to_string()
+        .contains("unexpected token at line <n>"));
+}
+
+struct Panicky;
+
+impl Notifier for Panicky {
+    fn notify(&mut self, _alert: &Alert) {
+        panic!("this notifier is broken");
+    }
+
+    fn name(&self) -> &str {
+        "panicky"
+    }
+}
+
+#[test]
+fn a_panicking_notifier_is_counted_and_the_others_and_the_collector_carry_on() {
+    let _lock = exclusive();
+    let (builder, _clock, received, _dir) = builder("alerts-panicky");
+    let guard = builder.notifier(Panicky).install().unwrap();
+    for _ in 0..5 {
+        scale_ec2(true).unwrap_err();
+    }
+    assert!(guard.flush());
+    assert_eq!(
+        received.count(AlertRule::ConsecutiveFailures, AlertState::Firing),
+        1
+    );
+    // The panics are noticed at the next evaluation and alerted on.
+    assert!(guard.flush());
+    let failing = received.of(AlertRule::NotifierFailing);
+    assert_eq!(failing.len(), 1, "{:#?}", received.all());
+    assert!(
+        failing[0].message.contains("notifier panicky failed"),
+        "{}",
+        failing[0]
+    );
+    assert!(failing[0].function.is_none());
+    // The collector keeps counting and alerting.
+    scale_ec2(false).unwrap();
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    assert_eq!(stats.get("scale_ec2").unwrap().total_executions, 6);
+    assert_eq!(
+        received.count(AlertRule::ConsecutiveFailures, AlertState::Resolved),
+        1
+    );
+    let health = monitor::health();
+    assert!(
+        health.reasons.iter().any(|r| r.contains("panicky")),
+        "{health}"
+    );
+}
+
+/// A notifier that blocks until the test lets it go.
+struct Stuck(Arc<Mutex<mpsc::Receiver<()>>>);
+
+impl Notifier for Stuck {
+    fn notify(&mut self, _alert: &Alert) {
+        let _ = self.0.lock().unwrap().recv();
+    }
+}
+
+#[test]
+fn a_blocked_notifier_cannot_hang_flush_or_the_collector() {
+    let _lock = exclusive();
+    let (builder, _clock, received, _dir) = builder("alerts-stuck");
+    let (release, blocked) = mpsc::channel::<()>();
+    let guard = builder
+        .notifier(Stuck(Arc::new(Mutex::new(blocked))))
+        .notifier_timeout(Duration::from_millis(200))
+        .install()
+        .unwrap();
+    for _ in 0..5 {
+        scale_ec2(true).unwrap_err();
+    }
+    let started = Instant::now();
+    let complete = guard.flush();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "flush is bounded"
+    );
+    assert!(!complete, "one notifier has not returned");
+    assert_eq!(
+        received.count(AlertRule::ConsecutiveFailures, AlertState::Firing),
+        1
+    );
+    scale_ec2(false).unwrap();
+    guard.flush();
+    assert_eq!(
+        monitor::stats().get("scale_ec2").unwrap().total_executions,
+        6
+    );
+    assert_eq!(
+        received.count(AlertRule::ConsecutiveFailures, AlertState::Resolved),
+        1
+    );
+    // The blocked call is counted once it has lasted the timeout; flushes
+    // meanwhile return at once (the stuck notifier is not waited for).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received.count(AlertRule::NotifierFailing, AlertState::Firing) == 0
+        && Instant::now() < deadline
+    {
+        guard.flush();
+    }
+    assert_eq!(
+        received.count(AlertRule::NotifierFailing, AlertState::Firing),
+        1
+    );
+    drop(release);
+    drop(guard);
+}
+
+#[test]
+fn the_alerts_log_has_one_line_per_notification() {
+    let _lock = exclusive();
+    let (builder, clock, received, dir) = builder("alerts-log");
+    let guard = builder.install().unwrap();
+    for _ in 0..5 {
+        flaky(true).unwrap_err();
+    }
+    assert!(guard.flush());
+    flaky(false).unwrap();
+    assert!(guard.flush());
+    clock.advance(16 * MIN);
+    assert!(guard.flush());
+    drop(guard);
+    let lines = read_json_lines(&dir.join("alerts/current_alerts.log"));
+    let all = received.all();
+    assert_eq!(lines.len(), all.len(), "{lines:#?}");
+    assert!(lines.len() >= 4, "{lines:#?}"); // consecutive fired + resolved, new pattern fired + resolved
+    for (line, alert) in lines.iter().zip(&all) {
+        for field in [
+            "timestamp",
+            "rule",
+            "state",
+            "severity",
+            "message",
+            "since",
+            "numbers",
+        ] {
+            assert!(!line[field].is_null(), "{field} missing in {line}");
+        }
+        assert_eq!(line["rule"], alert.rule.as_str());
+        assert_eq!(line["function"], "flaky");
+        assert_eq!(line["state"], alert.state.as_str());
+        assert_eq!(line["message"], alert.message.as_str());
+        assert_eq!(line["timestamp"], alert.time.to_string().as_str());
+    }
+    let first = lines
+        .iter()
+        .find(|l| l["rule"] == "consecutive_failures")
+        .unwrap();
+    assert_eq!(first["state"], "firing");
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["numbers"]["consecutive_failures"], 5);
+    assert_eq!(first["numbers"]["threshold"], 5);
+    assert_eq!(first["numbers"]["window_secs"], 900);
+    assert!(lines
+        .iter()
+        .any(|l| l["rule"] == "consecutive_failures" && l["state"] == "resolved"));
+}
+
+#[test]
+fn health_is_green_yellow_or_red_with_reasons() {
+    let _lock = exclusive();
+    let (builder, clock, _received, _dir) = builder("alerts-health");
+    let guard = builder.install().unwrap();
+    assert!(guard.flush());
+    let health = monitor::health();
+    assert_eq!(health.verdict, Verdict::Green, "{health}");
+    assert!(health.reasons.is_empty());
+
+    // 3 failures in 20 runs, never two in a row: 85% success.
+    for round in 0..20 {
+        flaky(round % 7 == 3).ok();
+    }
+    assert!(guard.flush());
+    let health = monitor::health();
+    assert_eq!(health.verdict, Verdict::Yellow, "{health}");
+    assert_eq!(
+        health.reasons,
+        ["flaky success rate 85% < 90% (last 15 min)"]
+    );
+    let report = monitor::status_report();
+    assert_eq!(report.health, health);
+    let text = report.to_string();
+    assert!(
+        text.starts_with(
+            "Monitored functions: 1      Health: 🟡 yellow — flaky success rate 85% < 90%"
+        ),
+        "{text}"
+    );
+
+    for _ in 0..5 {
+        flaky(true).unwrap_err();
+    }
+    assert!(guard.flush());
+    let health = monitor::health();
+    assert_eq!(health.verdict, Verdict::Red, "{health}");
+    assert_eq!(health.reasons[0], "flaky: 5 failures in a row");
+    let text = monitor::status_report().to_string();
+    assert!(text.contains("Firing alerts:"), "{text}");
+    assert!(
+        text.contains("[error] consecutive_failures firing: flaky: 5 failures in a row"),
+        "{text}"
+    );
+
+    flaky(false).unwrap();
+    clock.advance(16 * MIN);
+    assert!(guard.flush());
+    let health = monitor::health();
+    assert_eq!(health.verdict, Verdict::Green, "{health}");
+    assert_eq!(
+        monitor::stats().get("flaky").unwrap().status,
+        monitor::FunctionStatus::Active
+    );
+}
+
+#[test]
+fn slow_calls_fire_with_the_attribute_or_the_global_threshold() {
+    let _lock = exclusive();
+    let (builder, _clock, received, _dir) = builder("alerts-slow");
+    let guard = builder
+        .alert_rules_for("slow_global", |rules| {
+            rules.slow_threshold = Some(Duration::from_nanos(1));
+        })
+        .install()
+        .unwrap();
+    slow_attr();
+    slow_global();
+    tiny(1);
+    assert!(guard.flush());
+    let slow = received.of(AlertRule::SlowExecution);
+    let mut names: Vec<&str> = slow.iter().filter_map(|a| a.function.as_deref()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["slow_attr", "slow_global"], "{slow:#?}");
+    assert!(slow
+        .iter()
+        .all(|a| a.state == AlertState::Firing && a.severity == Severity::Warning));
+    let attr = slow
+        .iter()
+        .find(|a| a.function.as_deref() == Some("slow_attr"))
+        .unwrap();
+    assert!(
+        attr.message.contains("1 of 1 executions slower than 1 ns"),
+        "{attr}"
+    );
+    assert_eq!(attr.number("threshold_ms"), Some(1e-6));
+    assert_eq!(monitor::health().verdict, Verdict::Yellow);
+}
+
+#[test]
+fn a_global_slow_threshold_applies_to_every_function() {
+    let _lock = exclusive();
+    let (builder, _clock, received, _dir) = builder("alerts-slow-global");
+    let guard = builder
+        .alert_rules(AlertRules {
+            slow_threshold: Some(Duration::from_nanos(1)),
+            ..AlertRules::default()
+        })
+        .install()
+        .unwrap();
+    slow_global();
+    assert!(guard.flush());
+    assert_eq!(
+        received.count(AlertRule::SlowExecution, AlertState::Firing),
+        1
+    );
+}
+
+#[test]
+fn dropped_executions_raise_an_alert() {
+    let _lock = exclusive();
+    let (builder, _clock, received, _dir) = builder("alerts-dropped");
+    let guard = builder
+        .queue_capacity(1)
+        .overflow(Overflow::DropNewest)
+        .install()
+        .unwrap();
+    let mut sum = 0;
+    for x in 0..20_000 {
+        sum += tiny(x);
+    }
+    assert!(sum > 0);
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    assert!(
+        stats.dropped_events > 0,
+        "a one-slot queue under a burst drops"
+    );
+    let recorded = stats.get("tiny").map_or(0, |s| s.total_executions);
+    assert_eq!(recorded + stats.dropped_events, 20_000);
+    let dropped = received.of(AlertRule::DroppedExecutions);
+    assert_eq!(dropped.len(), 1, "{dropped:#?}");
+    assert_eq!(dropped[0].state, AlertState::Firing);
+    assert!(dropped[0].function.is_none());
+    assert!(
+        dropped[0].message.starts_with("monitor: "),
+        "{}",
+        dropped[0]
+    );
+    assert!(
+        dropped[0].message.contains("queue_capacity"),
+        "{}",
+        dropped[0]
+    );
+    let reported = dropped[0].number("dropped_total").unwrap();
+    assert!(reported > 0.0 && reported <= stats.dropped_events as f64);
+    assert_eq!(received.count(AlertRule::QueueFull, AlertState::Firing), 1);
+    let health = monitor::health();
+    assert_eq!(health.verdict, Verdict::Yellow, "{health}");
+    assert!(
+        health.reasons.iter().any(|r| r.contains("dropped")),
+        "{health}"
+    );
+}
+
+#[test]
+fn per_function_rules_override_the_global_ones() {
+    let _lock = exclusive();
+    let (builder, _clock, received, _dir) = builder("alerts-per-function");
+    let guard = builder
+        .alert_rules(AlertRules::default().without(AlertRule::NewErrorPattern))
+        .alert_rules_for("strict_job", |rules| {
+            rules.consecutive_failures = 2;
+            rules
+                .severities
+                .insert(AlertRule::ConsecutiveFailures, Severity::Critical);
+        })
+        .install()
+        .unwrap();
+    for _ in 0..2 {
+        strict_job().unwrap_err();
+        lenient_job().unwrap_err();
+    }
+    assert!(guard.flush());
+    let all = received.all();
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0].function.as_deref(), Some("strict_job"));
+    assert_eq!(all[0].severity, Severity::Critical);
+}
+
+#[test]
+fn invalid_alert_rules_are_refused_at_install() {
+    let _lock = exclusive();
+    let dir = temp_dir("alerts-invalid");
+    let error = Monitor::builder()
+        .log_dir(&dir)
+        .alert_rules(AlertRules {
+            error_rate_threshold: 2.0,
+            ..AlertRules::default()
+        })
+        .install()
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        monitor::InstallError::InvalidConfig {
+            setting: "alert_rules",
+            ..
+        }
+    ));
+    let error = Monitor::builder()
+        .log_dir(&dir)
+        .alert_rules_for("x", |rules| rules.repeat_interval = Duration::ZERO)
+        .install()
+        .unwrap_err();
+    assert!(error.to_string().contains("rules for `x`"), "{error}");
+}
+
+/// Alerts seen as `tracing` events with target `monitor::alert`, and the thread they came from.
+fn tracing_alerts() -> &'static Mutex<Vec<(String, String)>> {
+    use tracing_subscriber::layer::SubscriberExt;
+    static EVENTS: OnceLock<&'static Mutex<Vec<(String, String)>>> = OnceLock::new();
+    EVENTS.get_or_init(|| {
+        let events: &'static Mutex<Vec<(String, String)>> =
+            Box::leak(Box::new(Mutex::new(Vec::new())));
+        let subscriber = tracing_subscriber::registry().with(Capture(events));
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in this test binary");
+        events
+    })
+}
+
+struct Capture(&'static Mutex<Vec<(String, String)>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "monitor::alert" {
+            return;
+        }
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let thread = std::thread::current().name().unwrap_or("").to_owned();
+        self.0.lock().unwrap().push((thread, message.0));
+    }
+}
+
+#[test]
+fn alerts_are_also_tracing_events_from_a_notifier_thread() {
+    let _lock = exclusive();
+    let events = tracing_alerts();
+    let (builder, _clock, _received, _dir) = builder("alerts-tracing");
+    let guard = builder.install().unwrap();
+    for _ in 0..5 {
+        strict_job().unwrap_err();
+    }
+    assert!(guard.flush());
+    let events = events.lock().unwrap().clone();
+    let event = events
+        .iter()
+        .find(|(_, message)| message.starts_with("strict_job: 5 failures in a row"))
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert!(event.0.starts_with("monitor-notifier-"), "{}", event.0);
+}

@@ -1,0 +1,129 @@
+//! Rotation and retention through the builder, with an injected clock.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use common::{exclusive, read_json_lines, temp_dir};
+use monitor::{monitored, ManualClock, Monitor, Retention, Rotation, Timestamp};
+
+#[monitored(name = "rotating_job")]
+fn job(fail: bool) -> Result<(), String> {
+    if fail {
+        Err("x".repeat(200))
+    } else {
+        Ok(())
+    }
+}
+
+fn at(text: &str) -> SystemTime {
+    Timestamp::parse(text).unwrap().system_time()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn job_lines(path: &Path) -> usize {
+    read_json_lines(path).iter().filter(|l| l["name"] == "rotating_job").count()
+}
+
+#[test]
+fn executions_rotate_at_utc_midnight_and_expire_after_30_days() {
+    let _lock = exclusive();
+    let dir = temp_dir("rotation-daily");
+    std::fs::create_dir_all(dir.join("executions")).unwrap();
+    std::fs::write(dir.join("executions/notes.txt"), "not ours").unwrap();
+    let clock = ManualClock::new(at("2026-12-03T23:59:00Z"));
+    let guard = Monitor::builder().log_dir(&dir).clock(clock.clone()).install().unwrap();
+    for _ in 0..10 {
+        job(false).unwrap();
+    }
+    guard.flush();
+    clock.advance(Duration::from_secs(120));
+    for _ in 0..5 {
+        job(false).unwrap();
+    }
+    guard.flush();
+    let executions = dir.join("executions");
+    assert_eq!(names(&executions), ["2026-12-03.log", "current.log", "notes.txt"]);
+    assert_eq!(job_lines(&executions.join("2026-12-03.log")), 10);
+    assert_eq!(job_lines(&executions.join("current.log")), 5);
+
+    // Now 2027-01-03T00:00:00Z: the file of 2026-12-03 is 31 days old and goes;
+    // the file of 2026-12-04 is exactly 30 days old and stays; so does the foreign file.
+    clock.set(at("2027-01-03T00:00:00Z"));
+    job(false).unwrap();
+    guard.flush();
+    assert_eq!(names(&executions), ["2026-12-04.log", "current.log", "notes.txt"]);
+    assert_eq!(job_lines(&executions.join("current.log")), 1);
+}
+
+#[test]
+fn errors_rotate_by_size_and_every_line_survives() {
+    let _lock = exclusive();
+    let dir = temp_dir("rotation-size");
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .capture_backtraces(false)
+        .errors_rotation(Rotation::Size(4096))
+        .errors_retention(Retention::days(90))
+        .install()
+        .unwrap();
+    for _ in 0..100 {
+        job(true).unwrap_err();
+    }
+    guard.flush();
+    let errors = dir.join("errors");
+    let files = names(&errors);
+    assert!(files.len() > 5, "{files:?}");
+    let mut total = 0;
+    for file in &files {
+        assert!(file == "current_errors.log" || file.contains("Z_errors"), "{file}");
+        let path = errors.join(file);
+        assert!(std::fs::metadata(&path).unwrap().len() <= 4096);
+        total += job_lines(&path);
+    }
+    assert_eq!(total, 100);
+}
+
+#[test]
+fn yesterdays_file_is_rotated_at_start_up() {
+    let _lock = exclusive();
+    let dir = temp_dir("rotation-startup");
+    std::fs::create_dir_all(dir.join("executions")).unwrap();
+    std::fs::write(
+        dir.join("executions/current.log"),
+        "{\"timestamp\":\"2026-12-02T10:00:00.000000Z\",\"name\":\"old\",\"status\":\"success\"}\n",
+    )
+    .unwrap();
+    let clock = ManualClock::new(at("2026-12-03T08:00:00Z"));
+    let guard = Monitor::builder().log_dir(&dir).clock(clock).install().unwrap();
+    job(false).unwrap();
+    guard.flush();
+    assert_eq!(names(&dir.join("executions")), ["2026-12-02.log", "current.log"]);
+    assert_eq!(read_json_lines(&dir.join("executions/2026-12-02.log"))[0]["name"], "old");
+}
+
+#[test]
+fn an_unwritable_log_never_reaches_the_host() {
+    let _lock = exclusive();
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let dir = temp_dir("rotation-dev-full");
+    std::fs::create_dir_all(dir.join("executions")).unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.join("executions/current.log")).unwrap();
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    for _ in 0..100 {
+        job(false).unwrap();
+    }
+    assert!(guard.flush());
+    assert_eq!(monitor::stats().get("rotating_job").unwrap().total_executions, 100);
+}
