@@ -49,6 +49,9 @@ fn calibrate_boiler(pressure: u32) -> u32 {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
+    // A one-line panic report instead of the default (the monitor chains this hook
+    // and records every panic's message, location and stack trace itself).
+    std::panic::set_hook(Box::new(|info| eprintln!("panic (recorded by the monitor): {info}")));
     let guard = Monitor::builder()
         .log_dir(".monitor")
         .on_alert(|alert: &monitor::Alert| println!("🔔 {alert}"))
@@ -66,7 +69,6 @@ fn main() -> Result<(), Box<dyn Error>> {
         let _ = parse_temperature(raw);
     }
     calibrate_boiler(40);
-    // The default panic hook prints this panic; the monitor records it too.
     let _ = std::panic::catch_unwind(|| calibrate_boiler(140));
 
     // Everything recorded so far is now written, counted and alerted on.

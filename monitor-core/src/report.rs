@@ -56,14 +56,16 @@ pub(crate) fn icon(function: &FunctionStats) -> &'static str {
     }
 }
 
-/// `850 µs`, `2.1 ms`, `1.2 s`.
+/// `420 ns`, `850 µs`, `2.1 ms`, `1.2 s`.
 pub(crate) fn human_ms(ms: f64) -> String {
     if ms >= 1000.0 {
         format!("{:.1} s", ms / 1000.0)
     } else if ms >= 1.0 {
         format!("{ms:.1} ms")
-    } else {
+    } else if ms >= 0.001 {
         format!("{:.0} µs", ms * 1000.0)
+    } else {
+        format!("{:.0} ns", ms * 1e6)
     }
 }
 
@@ -117,7 +119,8 @@ impl fmt::Display for StatusReport {
             }
             let failures = function.error_count + function.panic_count;
             if failures > 0 {
-                write!(f, "   {failures} errors")?;
+                let noun = if failures == 1 { "error" } else { "errors" };
+                write!(f, "   {failures} {noun}")?;
             }
             if function.cancelled_count > 0 {
                 write!(f, "   {} cancelled", function.cancelled_count)?;
@@ -151,6 +154,7 @@ mod tests {
     #[test]
     fn human_units() {
         assert_eq!(human_ms(0.85), "850 µs");
+        assert_eq!(human_ms(0.00042), "420 ns");
         assert_eq!(human_ms(2.14), "2.1 ms");
         assert_eq!(human_ms(1234.0), "1.2 s");
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100_000);
