@@ -1,7 +1,7 @@
 //! `#[monitored]` on every function shape real crates have, compiled under
 //! `deny(warnings)` with prelude names shadowed, and each one run and counted.
 #![deny(warnings, unsafe_op_in_unsafe_fn)]
-#![allow(clippy::needless_lifetimes)]
+#![allow(clippy::needless_lifetimes, clippy::multiple_bound_locations)]
 
 mod common;
 

@@ -193,6 +193,8 @@ pub(crate) fn capture_stack_trace() -> Option<String> {
 }
 
 #[cfg(test)]
+// The borrows select the impl (autoref specialisation); they are the point.
+#[allow(clippy::needless_borrow)]
 mod tests {
     use super::*;
     use std::fmt;
