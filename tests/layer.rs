@@ -129,6 +129,43 @@ fn each_closed_span_is_one_execution_named_target_and_name() {
     assert!(errors(&dir).is_empty());
 }
 
+#[test]
+fn a_re_entered_span_is_one_execution_and_its_time_counts_once() {
+    let _lock = exclusive();
+    let dir = temp_dir("layer-re-enter");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+
+    with_layer(monitor::layer(), || {
+        let span = info_span!(target: "app", "session");
+        span.in_scope(|| {
+            span.in_scope(|| {
+                info_span!(target: "app", "step").in_scope(|| {});
+                // Work long enough that counting this stretch twice would
+                // push busy time past the span's whole duration.
+                let started = std::time::Instant::now();
+                while started.elapsed() < std::time::Duration::from_millis(2) {
+                    std::hint::spin_loop();
+                }
+            });
+        });
+        span.in_scope(|| {});
+    });
+
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    assert_eq!(stats.get("app::session").unwrap().total_executions, 1);
+    let lines = executions(&dir);
+    let session = lines_named(&lines, "app::session");
+    assert_eq!(session.len(), 1);
+    let busy = session[0]["busy_ms"].as_f64().unwrap();
+    let duration = session[0]["duration_ms"].as_f64().unwrap();
+    assert!(
+        busy <= duration,
+        "busy {busy} ms counted twice? duration {duration} ms"
+    );
+    assert_eq!(names_of_trace(session[0]), ["app::step"]);
+}
+
 #[derive(Debug)]
 struct ParseError(String);
 
@@ -435,6 +472,12 @@ fn a_future_that_hops_threads_is_one_execution_with_the_right_tree() {
         roots[0]["thread"],
         second_thread.as_str(),
         "recorded where it closed"
+    );
+    let busy = roots[0]["busy_ms"].as_f64().unwrap();
+    let duration = roots[0]["duration_ms"].as_f64().unwrap();
+    assert!(
+        busy < duration,
+        "not entered between the two threads' polls: busy {busy} ms, duration {duration} ms"
     );
 }
 
