@@ -171,8 +171,11 @@ fn an_unwritable_database_path_never_reaches_the_host() {
     let _lock = exclusive();
     let dir = temp_dir("persist-unwritable");
     // Nobody, not even root, can create files under /proc.
+    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&alerts);
     let guard = Monitor::builder()
         .log_dir(&dir)
+        .on_alert(move |alert: &monitor::Alert| seen.lock().unwrap().push(alert.clone()))
         .stats_db("/proc/monitor-cannot-write-here/stats.db")
         .install()
         .unwrap();
@@ -181,4 +184,9 @@ fn an_unwritable_database_path_never_reaches_the_host() {
     }
     assert!(guard.flush());
     assert_eq!(monitor::stats().get("nightly_backup").unwrap().total_executions, 3);
+    let alerts = alerts.lock().unwrap();
+    assert!(
+        alerts.iter().any(|a| a.rule == monitor::AlertRule::SinkFailing && a.is_firing()),
+        "an unavailable stats database is reported: {alerts:?}"
+    );
 }

@@ -120,10 +120,23 @@ fn an_unwritable_log_never_reaches_the_host() {
     let dir = temp_dir("rotation-dev-full");
     std::fs::create_dir_all(dir.join("executions")).unwrap();
     std::os::unix::fs::symlink("/dev/full", dir.join("executions/current.log")).unwrap();
-    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&alerts);
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .on_alert(move |alert: &monitor::Alert| seen.lock().unwrap().push(alert.clone()))
+        .install()
+        .unwrap();
     for _ in 0..100 {
         job(false).unwrap();
     }
     assert!(guard.flush());
     assert_eq!(monitor::stats().get("rotating_job").unwrap().total_executions, 100);
+    let alerts = alerts.lock().unwrap();
+    assert!(
+        alerts.iter().any(|a| a.rule == monitor::AlertRule::SinkFailing && a.is_firing()),
+        "a failing log raises a sink alert: {alerts:?}"
+    );
+    let health = monitor::health();
+    assert_ne!(health.verdict, monitor::Verdict::Green, "{health}");
 }

@@ -210,9 +210,7 @@ impl Collector {
         };
         match request {
             Control::Flush(reply) => {
-                self.drain_all();
-                self.tick();
-                self.flush_outputs(false);
+                self.flush_everything(false);
                 let _ = reply.send(());
             }
             Control::Snapshot(reply) => {
@@ -229,9 +227,19 @@ impl Collector {
     }
 
     fn shutdown(&mut self) {
+        self.flush_everything(true);
+    }
+
+    /// Everything queued is processed and written; then the alert rules see
+    /// the result (including whether the writes worked), statistics are
+    /// saved, and the alerts those rules raised are written too.
+    fn flush_everything(&mut self, sync: bool) {
         self.drain_all();
+        self.flush_outputs(sync);
         self.tick();
-        self.flush_outputs(true);
+        self.persist(true);
+        let now = self.clock.now();
+        self.alerts.flush(now, sync);
     }
 
     /// Drains every event queued before this call (used by flush and
@@ -439,15 +447,14 @@ impl Collector {
         self.alerts.evaluate(now, &mut self.functions, inputs, full);
     }
 
+    /// Writes the logs out (fsync with `sync`) and flushes the sinks.
     fn flush_outputs(&mut self, sync: bool) {
-        self.persist(true);
         let now = self.clock.now();
         if sync {
             self.logs.sync(now);
         } else {
             self.logs.flush(now);
         }
-        self.alerts.flush(now, sync);
         for slot in &mut self.sinks {
             if catch_unwind(AssertUnwindSafe(|| slot.sink.flush())).is_err() {
                 self.self_stats.sink_panics.fetch_add(1, Ordering::Relaxed);
