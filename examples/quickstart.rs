@@ -51,13 +51,19 @@ fn calibrate_boiler(pressure: u32) -> u32 {
 fn main() -> Result<(), Box<dyn Error>> {
     // A one-line panic report instead of the default (the monitor chains this hook
     // and records every panic's message, location and stack trace itself).
-    std::panic::set_hook(Box::new(|info| eprintln!("panic (recorded by the monitor): {info}")));
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("panic (recorded by the monitor): {info}")
+    }));
     let guard = Monitor::builder()
         .log_dir(".monitor")
         .on_alert(|alert: &monitor::Alert| println!("🔔 {alert}"))
         .install()?;
 
-    for room in ["kitchen", "hall", "garage", "office"].iter().cycle().take(24) {
+    for room in ["kitchen", "hall", "garage", "office"]
+        .iter()
+        .cycle()
+        .take(24)
+    {
         turn_off_lights(room)?;
     }
     for instances in 1..=6 {

@@ -27,7 +27,8 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.try_with(Cell::get).unwrap_or(false) {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
-        let live = LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
+        let live = LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed)
+            + layout.size() as isize;
         PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
         // SAFETY: same layout contract as our caller's.
         unsafe { System.alloc(layout) }
@@ -78,7 +79,11 @@ impl Meter {
 fn the_success_path_does_not_allocate() {
     let _lock = exclusive();
     let dir = temp_dir("alloc-success");
-    let guard = Monitor::builder().log_dir(&dir).queue_capacity(1 << 16).install().unwrap();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .queue_capacity(1 << 16)
+        .install()
+        .unwrap();
     // The first call on a thread registers its ring (one allocation, once).
     compute(1).unwrap();
     maybe(1);
@@ -126,7 +131,13 @@ fn memory_stays_bounded_under_sustained_overflow() {
     guard.flush();
     let growth = PEAK_BYTES.load(Ordering::Relaxed) - baseline;
     let stats = monitor::stats();
-    let recorded = stats.get(&format!("{}::compute", module_path!())).unwrap().total_executions;
+    let recorded = stats
+        .get(&format!("{}::compute", module_path!()))
+        .unwrap()
+        .total_executions;
     assert_eq!(recorded + stats.dropped_events, 1_000_001);
-    assert!(growth < 8 << 20, "peak memory grew by {growth} bytes while recording 1M executions");
+    assert!(
+        growth < 8 << 20,
+        "peak memory grew by {growth} bytes while recording 1M executions"
+    );
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{errors, executions, exclusive, temp_dir};
+use common::{errors, exclusive, executions, temp_dir};
 use monitor::{monitored, Monitor};
 
 #[monitored(name = "hostile")]
@@ -38,7 +38,10 @@ fn hostile_messages_stay_on_one_line() {
         assert_eq!(line["error_message"], message.as_str());
         assert!(line.get("error_message_truncated").is_none());
     }
-    assert!(error_lines[3]["error_message"].as_str().unwrap().contains('\u{fffd}'));
+    assert!(error_lines[3]["error_message"]
+        .as_str()
+        .unwrap()
+        .contains('\u{fffd}'));
     let capped = &error_lines[messages.len()];
     assert_eq!(capped["error_message"].as_str().unwrap().len(), 4096);
     assert_eq!(capped["error_message_truncated"], true);

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{executions, exclusive, temp_dir};
+use common::{exclusive, executions, temp_dir};
 use monitor::{monitored, ExecutionRecord, InstallError, Monitor, Sink};
 
 #[monitored(name = "lifecycle_job")]
@@ -29,7 +29,13 @@ fn dropping_the_guard_writes_everything() {
     }
     drop(guard); // no explicit flush
     let lines = executions(&dir);
-    assert_eq!(lines.iter().filter(|l| l["name"] == "lifecycle_job").count(), 500);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["name"] == "lifecycle_job")
+            .count(),
+        500
+    );
     assert_eq!(common::errors(&dir).len(), 50);
 }
 
@@ -38,21 +44,41 @@ fn a_second_install_is_refused_until_the_first_guard_drops() {
     let _lock = exclusive();
     let dir = temp_dir("double-install");
     let first = Monitor::builder().log_dir(&dir).install().unwrap();
-    let second = Monitor::builder().log_dir(temp_dir("double-install-2")).install();
+    let second = Monitor::builder()
+        .log_dir(temp_dir("double-install-2"))
+        .install();
     assert!(matches!(second, Err(InstallError::AlreadyInstalled)));
     job(1).unwrap();
     drop(first);
-    let third = Monitor::builder().log_dir(&dir).install().expect("installing again works");
+    let third = Monitor::builder()
+        .log_dir(&dir)
+        .install()
+        .expect("installing again works");
     job(2).unwrap();
     third.flush();
-    assert_eq!(monitor::stats().get("lifecycle_job").unwrap().total_executions, 2);
+    assert_eq!(
+        monitor::stats()
+            .get("lifecycle_job")
+            .unwrap()
+            .total_executions,
+        2
+    );
 }
 
 #[test]
 fn bad_configuration_is_an_error_from_install() {
     let _lock = exclusive();
     let err = Monitor::builder().queue_capacity(0).install().unwrap_err();
-    assert!(matches!(err, InstallError::InvalidConfig { setting: "queue_capacity", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            InstallError::InvalidConfig {
+                setting: "queue_capacity",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = Monitor::builder().log_dir("").install().unwrap_err();
     assert!(err.to_string().contains("log_dir"), "{err}");
     let file = temp_dir("log-dir-is-a-file").join("plain-file");
@@ -60,7 +86,10 @@ fn bad_configuration_is_an_error_from_install() {
     let err = Monitor::builder().log_dir(&file).install().unwrap_err();
     assert!(matches!(err, InstallError::LogDir { .. }), "{err}");
     // Nothing was installed by the failed attempts.
-    let guard = Monitor::builder().log_dir(temp_dir("after-bad-config")).install().unwrap();
+    let guard = Monitor::builder()
+        .log_dir(temp_dir("after-bad-config"))
+        .install()
+        .unwrap();
     drop(guard);
 }
 
@@ -68,7 +97,11 @@ fn bad_configuration_is_an_error_from_install() {
 fn dropping_the_guard_under_load_loses_no_line_and_blocks_no_caller() {
     let _lock = exclusive();
     let dir = temp_dir("drop-under-load");
-    let guard = Monitor::builder().log_dir(&dir).without_stats_db().install().unwrap();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .without_stats_db()
+        .install()
+        .unwrap();
     let stop = AtomicBool::new(false);
     let calls = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -90,7 +123,13 @@ fn dropping_the_guard_under_load_loses_no_line_and_blocks_no_caller() {
     });
     // Every line written is one complete JSON object (read_json_lines checks).
     let lines = executions(&dir);
-    assert!(lines.iter().filter(|l| l["name"] == "lifecycle_job").count() >= 1);
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["name"] == "lifecycle_job")
+            .count()
+            >= 1
+    );
 }
 
 struct PanickingSink(Arc<AtomicUsize>);
@@ -129,7 +168,13 @@ fn a_panicking_sink_and_a_re_entrant_sink_do_not_stop_the_collector() {
     assert!(guard.flush());
     assert_eq!(panics.load(Ordering::Relaxed), 20);
     assert_eq!(reads.load(Ordering::Relaxed), 20);
-    assert_eq!(monitor::stats().get("lifecycle_job").unwrap().total_executions, 20);
+    assert_eq!(
+        monitor::stats()
+            .get("lifecycle_job")
+            .unwrap()
+            .total_executions,
+        20
+    );
 }
 
 #[test]
@@ -145,7 +190,13 @@ fn the_collector_is_restarted_after_a_crash_without_losing_queued_executions() {
         let _ = job(i);
     }
     assert!(guard.flush());
-    assert_eq!(monitor::stats().get("lifecycle_job").unwrap().total_executions, 200);
+    assert_eq!(
+        monitor::stats()
+            .get("lifecycle_job")
+            .unwrap()
+            .total_executions,
+        200
+    );
     assert_eq!(executions(&dir).len(), 200);
 }
 
@@ -191,8 +242,17 @@ fn flush_is_bounded_even_with_a_stuck_sink() {
         .install()
         .unwrap();
     job(1).unwrap();
-    assert!(!guard.flush(), "the collector is stuck in the sink: flush gives up");
+    assert!(
+        !guard.flush(),
+        "the collector is stuck in the sink: flush gives up"
+    );
     gate.open();
     assert!(guard.flush());
-    assert_eq!(monitor::stats().get("lifecycle_job").unwrap().total_executions, 1);
+    assert_eq!(
+        monitor::stats()
+            .get("lifecycle_job")
+            .unwrap()
+            .total_executions,
+        1
+    );
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{executions, exclusive, temp_dir};
+use common::{exclusive, executions, temp_dir};
 use monitor::{monitored, Monitor, Overflow};
 
 const THREADS: usize = 4;
@@ -50,7 +50,10 @@ fn block_loses_nothing() {
     assert_eq!(unit.error_count, calls / 1000);
     assert_eq!(stats.dropped_events, 0);
     let lines = executions(&dir);
-    assert_eq!(lines.iter().filter(|l| l["name"] == "load_unit").count() as u64, calls);
+    assert_eq!(
+        lines.iter().filter(|l| l["name"] == "load_unit").count() as u64,
+        calls
+    );
     drop(guard);
 }
 
@@ -69,7 +72,12 @@ fn drop_newest_counts_every_dropped_execution() {
     let stats = monitor::stats();
     let recorded = stats.get("load_unit").map_or(0, |s| s.total_executions);
     let calls = (THREADS * CALLS) as u64;
-    assert_eq!(recorded + stats.dropped_events, calls, "recorded {recorded}, dropped {}", stats.dropped_events);
+    assert_eq!(
+        recorded + stats.dropped_events,
+        calls,
+        "recorded {recorded}, dropped {}",
+        stats.dropped_events
+    );
     let lines = executions(&dir);
     let logged = lines.iter().filter(|l| l["name"] == "load_unit").count() as u64;
     assert_eq!(logged, recorded);

@@ -27,5 +27,7 @@ fn monitored_functions_work_without_a_monitor() {
     assert!(monitor::stats().is_empty());
     assert_eq!(monitor::stats().dropped_events, 0);
     assert!(!monitor::flush());
-    assert!(monitor::status_report().to_string().starts_with("Monitored functions: 0"));
+    assert!(monitor::status_report()
+        .to_string()
+        .starts_with("Monitored functions: 0"));
 }

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::Poll;
 
-use common::{block_on, errors, executions, exclusive, lines_named, poll_once, temp_dir};
+use common::{block_on, errors, exclusive, executions, lines_named, poll_once, temp_dir};
 use monitor::{monitored, Monitor, Status};
 
 #[derive(Debug)]
@@ -42,7 +42,10 @@ fn query(fail: bool) -> AppResult<u32> {
 #[monitored(name = "io_job", trigger = "schedule")]
 fn io_job(fail: bool) -> std::io::Result<()> {
     if fail {
-        Err(std::io::Error::new(std::io::ErrorKind::NotFound, "config.toml missing"))
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "config.toml missing",
+        ))
     } else {
         Ok(())
     }
@@ -128,7 +131,11 @@ fn every_outcome_is_counted_and_logged() {
         .downcast_ref::<String>()
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
-    assert_eq!(message.as_deref(), Some("boiler pressure 42 too high"), "the panic keeps unwinding unchanged");
+    assert_eq!(
+        message.as_deref(),
+        Some("boiler pressure 42 too high"),
+        "the panic keeps unwinding unchanged"
+    );
     string_error().unwrap_err();
     assert_eq!(block_on(fetch(false)), Ok(3));
     assert!(block_on(fetch(true)).is_err());
@@ -145,29 +152,56 @@ fn every_outcome_is_counted_and_logged() {
     assert!(guard.flush());
     let stats = monitor::stats();
     let module = module_path!();
-    let get = |name: &str| stats.get(name).unwrap_or_else(|| panic!("no stats for {name}: {stats:#?}"));
+    let get = |name: &str| {
+        stats
+            .get(name)
+            .unwrap_or_else(|| panic!("no stats for {name}: {stats:#?}"))
+    };
 
     let q = get(&format!("{module}::query"));
-    assert_eq!((q.total_executions, q.success_count, q.error_count), (2, 1, 1));
+    assert_eq!(
+        (q.total_executions, q.success_count, q.error_count),
+        (2, 1, 1)
+    );
     let last = q.last_error.as_ref().unwrap();
     assert_eq!(last.message, "query failed");
     assert!(last.error_type.ends_with("DbError"));
 
     let io = get("io_job");
-    assert_eq!((io.total_executions, io.error_count, io.trigger_type.as_str()), (2, 1, "schedule"));
+    assert_eq!(
+        (
+            io.total_executions,
+            io.error_count,
+            io.trigger_type.as_str()
+        ),
+        (2, 1, "schedule")
+    );
 
     let l = get(&format!("{module}::lookup"));
-    assert_eq!((l.total_executions, l.success_count), (2, 2), "None is a success");
+    assert_eq!(
+        (l.total_executions, l.success_count),
+        (2, 2),
+        "None is a success"
+    );
 
     let e = get(&format!("{module}::explode"));
-    assert_eq!((e.total_executions, e.success_count, e.panic_count), (2, 1, 1));
-    assert_eq!(e.last_error.as_ref().unwrap().message, "boiler pressure 42 too high");
+    assert_eq!(
+        (e.total_executions, e.success_count, e.panic_count),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        e.last_error.as_ref().unwrap().message,
+        "boiler pressure 42 too high"
+    );
 
     let s = get(&format!("{module}::string_error"));
     assert_eq!(s.last_error.as_ref().unwrap().message, "plain string error");
 
     let f = get(&format!("{module}::fetch"));
-    assert_eq!((f.total_executions, f.success_count, f.error_count), (2, 1, 1));
+    assert_eq!(
+        (f.total_executions, f.success_count, f.error_count),
+        (2, 1, 1)
+    );
 
     let n = get(&format!("{module}::never_finishes"));
     assert_eq!((n.total_executions, n.cancelled_count), (0, 1));
@@ -176,7 +210,10 @@ fn every_outcome_is_counted_and_logged() {
     let t = get(&format!("{module}::Thermostat::set"));
     assert_eq!((t.total_executions, t.error_count), (2, 1));
     assert_eq!(t.last_error.as_ref().unwrap().message, "99 is too hot");
-    assert_eq!(get(&format!("{module}::Thermostat::target_mut")).total_executions, 1);
+    assert_eq!(
+        get(&format!("{module}::Thermostat::target_mut")).total_executions,
+        1
+    );
 
     for function in stats.iter() {
         assert_eq!(
@@ -191,26 +228,42 @@ fn every_outcome_is_counted_and_logged() {
     assert_eq!(query_lines[0]["status"], "success");
     assert_eq!(query_lines[1]["status"], "error");
     for line in &lines {
-        for field in ["timestamp", "name", "status", "duration_ms", "trigger_type", "thread"] {
+        for field in [
+            "timestamp",
+            "name",
+            "status",
+            "duration_ms",
+            "trigger_type",
+            "thread",
+        ] {
             assert!(line.get(field).is_some(), "{field} missing in {line}");
         }
         assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
         assert!(line["duration_ms"].as_f64().unwrap() >= 0.0);
     }
-    assert_eq!(lines_named(&lines, &format!("{module}::never_finishes"))[0]["status"], "cancelled");
+    assert_eq!(
+        lines_named(&lines, &format!("{module}::never_finishes"))[0]["status"],
+        "cancelled"
+    );
 
     let error_lines = errors(&dir);
     // query, io_job, explode, string_error, fetch, Thermostat::set
     assert_eq!(error_lines.len(), 6, "{error_lines:#?}");
     let query_error = lines_named(&error_lines, &format!("{module}::query"))[0];
     assert_eq!(query_error["error_message"], "query failed");
-    assert_eq!(query_error["error_chain"], serde_json::json!(["connection reset"]));
+    assert_eq!(
+        query_error["error_chain"],
+        serde_json::json!(["connection reset"])
+    );
     assert!(query_error.get("stack_trace").is_some());
     assert_eq!(query_error["context"]["module"], module);
     let panic_line = lines_named(&error_lines, &format!("{module}::explode"))[0];
     assert_eq!(panic_line["status"], "panic");
     assert_eq!(panic_line["error_type"], "panic");
-    assert!(panic_line["context"]["panic_location"].as_str().unwrap().contains("outcomes.rs"));
+    assert!(panic_line["context"]["panic_location"]
+        .as_str()
+        .unwrap()
+        .contains("outcomes.rs"));
     drop(guard);
 }
 

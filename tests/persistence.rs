@@ -41,17 +41,32 @@ fn counts_add_up_across_restarts() {
     {
         let guard = Monitor::builder().log_dir(&dir).install().unwrap();
         let before = monitor::stats();
-        let loaded = before.get("nightly_backup").expect("loaded from the store at install");
+        let loaded = before
+            .get("nightly_backup")
+            .expect("loaded from the store at install");
         assert_eq!((loaded.total_executions, loaded.error_count), (10, 2));
-        assert!(loaded.p50_ms.is_some(), "percentiles continue from the stored histogram");
+        assert!(
+            loaded.p50_ms.is_some(),
+            "percentiles continue from the stored histogram"
+        );
         for _ in 0..5 {
             nightly_backup(false).unwrap();
         }
         guard.flush();
         let after = monitor::stats();
         let stats = after.get("nightly_backup").unwrap();
-        assert_eq!((stats.total_executions, stats.success_count, stats.error_count), (15, 13, 2));
-        assert_eq!(stats.last_error.as_ref().unwrap().message, "bucket unreachable");
+        assert_eq!(
+            (
+                stats.total_executions,
+                stats.success_count,
+                stats.error_count
+            ),
+            (15, 13, 2)
+        );
+        assert_eq!(
+            stats.last_error.as_ref().unwrap().message,
+            "bucket unreachable"
+        );
     }
     assert_eq!(stored_count(&dir, "nightly_backup"), Some((15, 2)));
 }
@@ -60,7 +75,11 @@ fn counts_add_up_across_restarts() {
 fn a_fresh_log_dir_starts_from_nothing_and_the_store_can_be_disabled() {
     let _lock = exclusive();
     let dir = temp_dir("persist-disabled");
-    let guard = Monitor::builder().log_dir(&dir).without_stats_db().install().unwrap();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .without_stats_db()
+        .install()
+        .unwrap();
     assert!(monitor::stats().is_empty());
     nightly_backup(false).unwrap();
     guard.flush();
@@ -97,11 +116,21 @@ fn nothing_is_lost_while_another_connection_holds_the_write_lock() {
 fn a_corrupt_database_is_moved_aside_and_monitoring_goes_on() {
     let _lock = exclusive();
     let dir = temp_dir("persist-corrupt");
-    std::fs::write(dir.join("stats.db"), b"this is not a database, it is a shopping list").unwrap();
+    std::fs::write(
+        dir.join("stats.db"),
+        b"this is not a database, it is a shopping list",
+    )
+    .unwrap();
     let guard = Monitor::builder().log_dir(&dir).install().unwrap();
     nightly_backup(false).unwrap();
     guard.flush();
-    assert_eq!(monitor::stats().get("nightly_backup").unwrap().total_executions, 1);
+    assert_eq!(
+        monitor::stats()
+            .get("nightly_backup")
+            .unwrap()
+            .total_executions,
+        1
+    );
     drop(guard);
     let moved: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -136,7 +165,14 @@ fn a_file_from_an_older_schema_is_migrated_and_its_counts_continue() {
     guard.flush();
     let stats = monitor::stats();
     let backup = stats.get("nightly_backup").unwrap();
-    assert_eq!((backup.total_executions, backup.success_count, backup.error_count), (41, 39, 2));
+    assert_eq!(
+        (
+            backup.total_executions,
+            backup.success_count,
+            backup.error_count
+        ),
+        (41, 39, 2)
+    );
     drop(guard);
     assert_eq!(stored_count(&dir, "nightly_backup"), Some((41, 2)));
 }
@@ -161,7 +197,13 @@ fn a_read_only_database_keeps_statistics_in_memory() {
     let guard = Monitor::builder().log_dir(&dir).install().unwrap();
     nightly_backup(true).ok();
     guard.flush();
-    assert_eq!(monitor::stats().get("nightly_backup").unwrap().total_executions, 2);
+    assert_eq!(
+        monitor::stats()
+            .get("nightly_backup")
+            .unwrap()
+            .total_executions,
+        2
+    );
     drop(guard);
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
 }
@@ -183,10 +225,18 @@ fn an_unwritable_database_path_never_reaches_the_host() {
         nightly_backup(false).unwrap();
     }
     assert!(guard.flush());
-    assert_eq!(monitor::stats().get("nightly_backup").unwrap().total_executions, 3);
+    assert_eq!(
+        monitor::stats()
+            .get("nightly_backup")
+            .unwrap()
+            .total_executions,
+        3
+    );
     let alerts = alerts.lock().unwrap();
     assert!(
-        alerts.iter().any(|a| a.rule == monitor::AlertRule::SinkFailing && a.is_firing()),
+        alerts
+            .iter()
+            .any(|a| a.rule == monitor::AlertRule::SinkFailing && a.is_firing()),
         "an unavailable stats database is reported: {alerts:?}"
     );
 }

@@ -31,7 +31,10 @@ fn names(dir: &Path) -> Vec<String> {
 }
 
 fn job_lines(path: &Path) -> usize {
-    read_json_lines(path).iter().filter(|l| l["name"] == "rotating_job").count()
+    read_json_lines(path)
+        .iter()
+        .filter(|l| l["name"] == "rotating_job")
+        .count()
 }
 
 #[test]
@@ -41,7 +44,11 @@ fn executions_rotate_at_utc_midnight_and_expire_after_30_days() {
     std::fs::create_dir_all(dir.join("executions")).unwrap();
     std::fs::write(dir.join("executions/notes.txt"), "not ours").unwrap();
     let clock = ManualClock::new(at("2026-12-03T23:59:00Z"));
-    let guard = Monitor::builder().log_dir(&dir).clock(clock.clone()).install().unwrap();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .install()
+        .unwrap();
     for _ in 0..10 {
         job(false).unwrap();
     }
@@ -52,7 +59,10 @@ fn executions_rotate_at_utc_midnight_and_expire_after_30_days() {
     }
     guard.flush();
     let executions = dir.join("executions");
-    assert_eq!(names(&executions), ["2026-12-03.log", "current.log", "notes.txt"]);
+    assert_eq!(
+        names(&executions),
+        ["2026-12-03.log", "current.log", "notes.txt"]
+    );
     assert_eq!(job_lines(&executions.join("2026-12-03.log")), 10);
     assert_eq!(job_lines(&executions.join("current.log")), 5);
 
@@ -61,7 +71,10 @@ fn executions_rotate_at_utc_midnight_and_expire_after_30_days() {
     clock.set(at("2027-01-03T00:00:00Z"));
     job(false).unwrap();
     guard.flush();
-    assert_eq!(names(&executions), ["2026-12-04.log", "current.log", "notes.txt"]);
+    assert_eq!(
+        names(&executions),
+        ["2026-12-04.log", "current.log", "notes.txt"]
+    );
     assert_eq!(job_lines(&executions.join("current.log")), 1);
 }
 
@@ -85,7 +98,10 @@ fn errors_rotate_by_size_and_every_line_survives() {
     assert!(files.len() > 5, "{files:?}");
     let mut total = 0;
     for file in &files {
-        assert!(file == "current_errors.log" || file.contains("Z_errors"), "{file}");
+        assert!(
+            file == "current_errors.log" || file.contains("Z_errors"),
+            "{file}"
+        );
         let path = errors.join(file);
         assert!(std::fs::metadata(&path).unwrap().len() <= 4096);
         total += job_lines(&path);
@@ -104,11 +120,21 @@ fn yesterdays_file_is_rotated_at_start_up() {
     )
     .unwrap();
     let clock = ManualClock::new(at("2026-12-03T08:00:00Z"));
-    let guard = Monitor::builder().log_dir(&dir).clock(clock).install().unwrap();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock)
+        .install()
+        .unwrap();
     job(false).unwrap();
     guard.flush();
-    assert_eq!(names(&dir.join("executions")), ["2026-12-02.log", "current.log"]);
-    assert_eq!(read_json_lines(&dir.join("executions/2026-12-02.log"))[0]["name"], "old");
+    assert_eq!(
+        names(&dir.join("executions")),
+        ["2026-12-02.log", "current.log"]
+    );
+    assert_eq!(
+        read_json_lines(&dir.join("executions/2026-12-02.log"))[0]["name"],
+        "old"
+    );
 }
 
 #[test]
@@ -131,10 +157,18 @@ fn an_unwritable_log_never_reaches_the_host() {
         job(false).unwrap();
     }
     assert!(guard.flush());
-    assert_eq!(monitor::stats().get("rotating_job").unwrap().total_executions, 100);
+    assert_eq!(
+        monitor::stats()
+            .get("rotating_job")
+            .unwrap()
+            .total_executions,
+        100
+    );
     let alerts = alerts.lock().unwrap();
     assert!(
-        alerts.iter().any(|a| a.rule == monitor::AlertRule::SinkFailing && a.is_firing()),
+        alerts
+            .iter()
+            .any(|a| a.rule == monitor::AlertRule::SinkFailing && a.is_firing()),
         "a failing log raises a sink alert: {alerts:?}"
     );
     let health = monitor::health();

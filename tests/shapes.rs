@@ -309,20 +309,37 @@ fn every_shape_compiles_runs_and_is_counted() {
     let count = |name: &str| {
         stats
             .get(name)
-            .unwrap_or_else(|| panic!("{name} not recorded; have {:?}", stats.iter().map(|s| &s.name).collect::<Vec<_>>()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name} not recorded; have {:?}",
+                    stats.iter().map(|s| &s.name).collect::<Vec<_>>()
+                )
+            })
             .total_executions
     };
     assert_eq!(count(&format!("{here}::shadowed::with_own_result")), 2);
-    assert_eq!(stats.get(&format!("{here}::shadowed::with_own_result")).unwrap().error_count, 1);
+    assert_eq!(
+        stats
+            .get(&format!("{here}::shadowed::with_own_result"))
+            .unwrap()
+            .error_count,
+        1
+    );
     assert_eq!(count(&format!("{here}::generic")), 1);
     assert_eq!(count(&format!("{here}::impl_return")), 1);
     assert_eq!(count(&format!("{here}::question_mark")), 2);
     assert_eq!(count(&format!("{here}::diverges")), 1);
-    assert_eq!(stats.get(&format!("{here}::diverges")).unwrap().panic_count, 1);
+    assert_eq!(
+        stats.get(&format!("{here}::diverges")).unwrap().panic_count,
+        1
+    );
     assert_eq!(count(&format!("{here}::reads")), 1);
     assert_eq!(count(&format!("{here}::c_callback")), 1);
     let tracked_stats = stats.get(&format!("{here}::tracked")).unwrap();
-    assert_eq!((tracked_stats.success_count, tracked_stats.panic_count), (1, 1));
+    assert_eq!(
+        (tracked_stats.success_count, tracked_stats.panic_count),
+        (1, 1)
+    );
     assert_eq!(count(&format!("{here}::Counter::new")), 2);
     assert_eq!(count(&format!("{here}::Counter::bump")), 1);
     assert_eq!(count(&format!("{here}::Counter::pinned")), 1);
@@ -333,7 +350,12 @@ fn every_shape_compiles_runs_and_is_counted() {
     assert_eq!(count(&format!("{here}::Backup::run")), 1);
     let doubler = stats.get("doubler_call").unwrap();
     assert_eq!((doubler.total_executions, doubler.error_count), (2, 1));
-    for name in ["instrument_inside", "instrument_outside", "instrument_async_inside", "instrument_async_outside"] {
+    for name in [
+        "instrument_inside",
+        "instrument_outside",
+        "instrument_async_inside",
+        "instrument_async_outside",
+    ] {
         assert_eq!(count(name), 1, "{name}");
     }
     assert_eq!(count(&format!("{here}::async_impl_return")), 1);

@@ -157,7 +157,10 @@ mod tests {
 
     #[test]
     fn short_type_names_drop_paths_and_generics() {
-        assert_eq!(short_type_name("a::b::Store<alloc::string::String>"), "Store");
+        assert_eq!(
+            short_type_name("a::b::Store<alloc::string::String>"),
+            "Store"
+        );
         assert_eq!(short_type_name("Store"), "Store");
         assert_eq!(short_type_name("&a::Thing"), "Thing");
     }

@@ -81,6 +81,10 @@ mod tests {
 
     #[test]
     fn the_success_path_event_stays_small() {
-        assert!(std::mem::size_of::<Event>() <= 40, "{}", std::mem::size_of::<Event>());
+        assert!(
+            std::mem::size_of::<Event>() <= 40,
+            "{}",
+            std::mem::size_of::<Event>()
+        );
     }
 }

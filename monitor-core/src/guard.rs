@@ -211,7 +211,11 @@ impl<R, F: Future<Output = R>> MonitoredFuture<R, F> {
 
     /// Wraps `inner` of a method (see [`ExecutionGuard::start_method`]).
     #[inline]
-    pub fn new_method(callsite: &'static Callsite, self_type: fn() -> &'static str, inner: F) -> Self {
+    pub fn new_method(
+        callsite: &'static Callsite,
+        self_type: fn() -> &'static str,
+        inner: F,
+    ) -> Self {
         MonitoredFuture {
             inner,
             callsite,

@@ -17,8 +17,8 @@ mod collector;
 mod event;
 mod guard;
 mod install_error;
-mod log_settings;
 mod layer;
+mod log_settings;
 mod monitor;
 mod queue;
 mod record;
@@ -29,15 +29,17 @@ mod stats;
 mod ticks;
 mod timestamp;
 
-pub use alerts::{health, Alert, AlertRule, AlertRules, AlertState, Health, Notifier, Severity, Verdict};
+pub use alerts::{
+    health, Alert, AlertRule, AlertRules, AlertState, Health, Notifier, Severity, Verdict,
+};
 pub use callsite::Callsite;
 pub use capture::{CaptureLimits, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::Status;
 pub use install_error::InstallError;
-pub use monitor_sinks::rotating::{Retention, Rotation};
 pub use layer::{layer, MonitorLayer};
 pub use monitor::{flush, stats, Monitor, MonitorBuilder, MonitorGuard};
+pub use monitor_sinks::rotating::{Retention, Rotation};
 pub use queue::Overflow;
 pub use record::ExecutionRecord;
 pub use report::{status_report, StatusReport};
@@ -52,8 +54,8 @@ pub use timestamp::Timestamp;
 pub mod __private {
     pub use crate::callsite::Callsite;
     pub use crate::capture::{
-        Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError, ClassifyError,
-        ClassifyResult, Outcome,
+        Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError,
+        ClassifyError, ClassifyResult, Outcome,
     };
     pub use crate::guard::{call, Completion, ExecutionGuard, InlineGuard, MonitoredFuture};
     pub use core::any::type_name;

@@ -35,7 +35,9 @@ impl LogSettings {
     /// The configuration of every log under `log_dir`; an invalid value is an
     /// install error naming the builder method.
     pub(crate) fn resolve(&self, log_dir: &Path) -> Result<LogsConfig, InstallError> {
-        let build = |setting: &'static str, preset: LogFileConfig, (rotation, retention): (Rotation, Retention)| {
+        let build = |setting: &'static str,
+                     preset: LogFileConfig,
+                     (rotation, retention): (Rotation, Retention)| {
             let config = LogFileConfig {
                 rotation,
                 retention,
@@ -43,10 +45,12 @@ impl LogSettings {
                 file_mode: self.file_mode,
                 ..preset
             };
-            config.validate().map_err(|error| InstallError::InvalidConfig {
-                setting,
-                reason: error.to_string(),
-            })?;
+            config
+                .validate()
+                .map_err(|error| InstallError::InvalidConfig {
+                    setting,
+                    reason: error.to_string(),
+                })?;
             Ok(config)
         };
         Ok(LogsConfig {
@@ -55,8 +59,16 @@ impl LogSettings {
                 LogFileConfig::executions(log_dir.join("executions")),
                 self.executions,
             )?,
-            errors: build("errors_rotation", LogFileConfig::errors(log_dir.join("errors")), self.errors)?,
-            alerts: build("alerts_rotation", LogFileConfig::alerts(log_dir.join("alerts")), self.alerts)?,
+            errors: build(
+                "errors_rotation",
+                LogFileConfig::errors(log_dir.join("errors")),
+                self.errors,
+            )?,
+            alerts: build(
+                "alerts_rotation",
+                LogFileConfig::alerts(log_dir.join("alerts")),
+                self.alerts,
+            )?,
         })
     }
 }

@@ -12,14 +12,16 @@ use parking_lot::Mutex;
 use crate::alerts::{AlertsConfig, AlertsShared};
 use crate::capture::{install_panic_hook, set_limits, CaptureLimits};
 use crate::clock::{Clock, SystemClock};
-use crate::collector::{Collector, CollectorParts, Control, LogFiles, LogsConfig, Persistence, SelfStats};
-use monitor_sinks::stats_store::{PersistOptions, STATS_FILE_NAME};
+use crate::collector::{
+    Collector, CollectorParts, Control, LogFiles, LogsConfig, Persistence, SelfStats,
+};
 use crate::install_error::InstallError;
 use crate::log_settings::LogSettings;
 use crate::queue::{self, Overflow, QueueShared, ORPHAN_DROPS};
 use crate::sink::Sink;
 use crate::stats::StatsSnapshot;
 use crate::ticks;
+use monitor_sinks::stats_store::{PersistOptions, STATS_FILE_NAME};
 
 /// Entry point: `Monitor::builder()…install()`.
 ///
@@ -185,10 +187,16 @@ impl MonitorBuilder {
             })
         };
         if self.log_dir.as_os_str().is_empty() {
-            return invalid("log_dir", "the log directory is empty; give a path such as \".monitor\"");
+            return invalid(
+                "log_dir",
+                "the log directory is empty; give a path such as \".monitor\"",
+            );
         }
         if !(1..=1 << 24).contains(&self.queue_capacity) {
-            return invalid("queue_capacity", "must be between 1 and 16777216 executions per thread");
+            return invalid(
+                "queue_capacity",
+                "must be between 1 and 16777216 executions per thread",
+            );
         }
         if self.limits.max_message_bytes < 16 {
             return invalid("capture_limits", "max_message_bytes must be at least 16");
@@ -213,10 +221,13 @@ impl MonitorBuilder {
             path: self.log_dir.clone(),
             source,
         })?;
-        let log_dir = self.log_dir.canonicalize().map_err(|source| InstallError::LogDir {
-            path: self.log_dir.clone(),
-            source,
-        })?;
+        let log_dir = self
+            .log_dir
+            .canonicalize()
+            .map_err(|source| InstallError::LogDir {
+                path: self.log_dir.clone(),
+                source,
+            })?;
         if LOG_DIRS_IN_USE.lock().contains(&log_dir) {
             return Err(InstallError::LogDirInUse { path: log_dir });
         }
@@ -227,9 +238,11 @@ impl MonitorBuilder {
             errors,
             alerts: alerts_log,
         } = self.logs.resolve(&log_dir)?;
-        let logs = LogFiles::open(executions, errors, clock.now()).map_err(|source| InstallError::LogDir {
-            path: log_dir.clone(),
-            source,
+        let logs = LogFiles::open(executions, errors, clock.now()).map_err(|source| {
+            InstallError::LogDir {
+                path: log_dir.clone(),
+                source,
+            }
         })?;
         let alerting = alerts.start(alerts_log, clock.now())?;
         let alerts_shared = alerting.shared();
@@ -250,7 +263,11 @@ impl MonitorBuilder {
         ticks::clock(); // calibrate now, not on the first monitored call
 
         let generation = next_generation();
-        let queue = Arc::new(QueueShared::new(generation, self.queue_capacity, self.overflow));
+        let queue = Arc::new(QueueShared::new(
+            generation,
+            self.queue_capacity,
+            self.overflow,
+        ));
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
         let published = Arc::new(Mutex::new(StatsSnapshot::default()));
         let self_stats = Arc::new(SelfStats::default());
@@ -330,7 +347,11 @@ pub(crate) struct Handle {
 
 impl Handle {
     /// Sends a request and waits up to `timeout` for the answer.
-    pub(crate) fn request<T>(&self, make: impl FnOnce(Sender<T>) -> Control, timeout: Duration) -> Option<T> {
+    pub(crate) fn request<T>(
+        &self,
+        make: impl FnOnce(Sender<T>) -> Control,
+        timeout: Duration,
+    ) -> Option<T> {
         let (reply_tx, reply_rx) = bounded(1);
         self.control.send(make(reply_tx)).ok()?;
         self.collector.unpark();
@@ -406,7 +427,10 @@ impl Drop for MonitorGuard {
             );
         }
         let mut current = CURRENT.lock();
-        if current.as_ref().is_some_and(|h| h.generation == self.handle.generation) {
+        if current
+            .as_ref()
+            .is_some_and(|h| h.generation == self.handle.generation)
+        {
             *current = None;
         }
     }

@@ -108,7 +108,10 @@ pub(crate) fn activate(shared: Arc<QueueShared>) {
 /// Stops new pushes from reaching `generation`'s queue.
 pub(crate) fn deactivate(generation: u32) {
     let mut active = ACTIVE.lock();
-    if active.as_ref().is_some_and(|shared| shared.generation == generation) {
+    if active
+        .as_ref()
+        .is_some_and(|shared| shared.generation == generation)
+    {
         *active = None;
         let _ = GENERATION.compare_exchange(generation, 0, Ordering::AcqRel, Ordering::Relaxed);
     }

@@ -34,13 +34,17 @@ pub struct StatusReport {
 /// The installed monitor's status report (an empty one without a monitor).
 pub fn status_report() -> StatusReport {
     let handle = crate::monitor::current();
-    let now = handle.as_ref().map_or_else(SystemTime::now, |handle| handle.clock.now());
+    let now = handle
+        .as_ref()
+        .map_or_else(SystemTime::now, |handle| handle.clock.now());
     let stats = crate::monitor::stats();
     StatusReport {
         generated_at: Timestamp(now),
         stats,
         health: crate::alerts::health(),
-        alerts: handle.map(|handle| handle.alerts.firing()).unwrap_or_default(),
+        alerts: handle
+            .map(|handle| handle.alerts.firing())
+            .unwrap_or_default(),
     }
 }
 
@@ -92,11 +96,23 @@ fn percent(rate: f64) -> String {
 
 impl fmt::Display for StatusReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Monitored functions: {}      Health: {}", self.stats.len(), self.health)?;
-        let width = self.stats.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
+        writeln!(
+            f,
+            "Monitored functions: {}      Health: {}",
+            self.stats.len(),
+            self.health
+        )?;
+        let width = self
+            .stats
+            .iter()
+            .map(|s| s.name.chars().count())
+            .max()
+            .unwrap_or(0);
         for function in self.stats.iter() {
             let latency = match (function.p50_ms, function.p99_ms) {
-                (Some(p50), Some(p99)) => format!("p50 {:<8} p99 {:<8}", human_ms(p50), human_ms(p99)),
+                (Some(p50), Some(p99)) => {
+                    format!("p50 {:<8} p99 {:<8}", human_ms(p50), human_ms(p99))
+                }
                 _ => format!("{:<26}", "no timings"),
             };
             write!(
@@ -108,8 +124,14 @@ impl fmt::Display for StatusReport {
                 percent(function.success_rate),
                 latency,
             )?;
-            if let (Some(time), Some(status)) = (function.last_execution_time, function.last_execution_status) {
-                write!(f, "  last {}: {status}", human_ago(time.0, self.generated_at.0))?;
+            if let (Some(time), Some(status)) =
+                (function.last_execution_time, function.last_execution_status)
+            {
+                write!(
+                    f,
+                    "  last {}: {status}",
+                    human_ago(time.0, self.generated_at.0)
+                )?;
                 if status == Status::Error || status == Status::Panic {
                     if let Some(error) = &function.last_error {
                         let short: String = error.message.chars().take(60).collect();

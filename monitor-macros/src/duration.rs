@@ -7,9 +7,9 @@ pub(crate) fn parse_nanos(text: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(|| format!("`{text}` has no unit; write e.g. \"200ms\", \"5s\" or \"1h\""))?;
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` does not start with a number; write e.g. \"200ms\", \"5s\" or \"1h\""))?;
+    let value: f64 = number.parse().map_err(|_| {
+        format!("`{text}` does not start with a number; write e.g. \"200ms\", \"5s\" or \"1h\"")
+    })?;
     let scale = match unit.trim() {
         "ns" => 1.0,
         "us" | "µs" => 1e3,
@@ -18,11 +18,17 @@ pub(crate) fn parse_nanos(text: &str) -> Result<u64, String> {
         "m" | "min" => 60e9,
         "h" => 3600e9,
         "d" => 86_400e9,
-        other => return Err(format!("unknown unit `{other}`; use ns, us, ms, s, m, h or d")),
+        other => {
+            return Err(format!(
+                "unknown unit `{other}`; use ns, us, ms, s, m, h or d"
+            ))
+        }
     };
     let nanos = value * scale;
     if !(nanos >= 1.0 && nanos < u64::MAX as f64) {
-        return Err(format!("`{text}` must be longer than zero and shorter than 500 years"));
+        return Err(format!(
+            "`{text}` must be longer than zero and shorter than 500 years"
+        ));
     }
     Ok(nanos as u64)
 }

@@ -49,7 +49,11 @@ pub(crate) fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
 fn callsite_static(args: &Args, function: &ItemFn) -> TokenStream {
     let fn_name = function.sig.ident.to_string();
     let fn_name = fn_name.trim_start_matches("r#");
-    let name = args.name.as_ref().map(|lit| lit.value()).unwrap_or_default();
+    let name = args
+        .name
+        .as_ref()
+        .map(|lit| lit.value())
+        .unwrap_or_default();
     let trigger = args
         .trigger
         .as_ref()
@@ -117,7 +121,10 @@ fn contains_impl_trait(ty: &Type) -> bool {
 }
 
 fn needs_inline(function: &ItemFn) -> bool {
-    let track_caller = function.attrs.iter().any(|attr| attr.path().is_ident("track_caller"));
+    let track_caller = function
+        .attrs
+        .iter()
+        .any(|attr| attr.path().is_ident("track_caller"));
     let awkward_return = match &function.sig.output {
         ReturnType::Default => false,
         ReturnType::Type(_, ty) => matches!(**ty, Type::Never(_)) || contains_impl_trait(ty),
@@ -155,7 +162,9 @@ fn rebind_parameters<'a>(inputs: impl IntoIterator<Item = &'a FnArg>) -> TokenSt
     let mut rebinds = TokenStream::new();
     for input in inputs {
         let FnArg::Typed(typed) = input else { continue };
-        let Pat::Ident(pat) = &*typed.pat else { continue };
+        let Pat::Ident(pat) = &*typed.pat else {
+            continue;
+        };
         if pat.by_ref.is_some() || pat.subpat.is_some() {
             continue;
         }
@@ -251,9 +260,18 @@ fn async_trait_future(body: &Block) -> Option<&syn::ExprAsync> {
     let [Stmt::Expr(Expr::Call(call), None)] = body.stmts.as_slice() else {
         return None;
     };
-    let Expr::Path(func) = &*call.func else { return None };
-    let segments: Vec<String> = func.path.segments.iter().map(|s| s.ident.to_string()).collect();
-    let is_box_pin = segments.len() >= 2 && segments[segments.len() - 1] == "pin" && segments[segments.len() - 2] == "Box";
+    let Expr::Path(func) = &*call.func else {
+        return None;
+    };
+    let segments: Vec<String> = func
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let is_box_pin = segments.len() >= 2
+        && segments[segments.len() - 1] == "pin"
+        && segments[segments.len() - 2] == "Box";
     if !is_box_pin || call.args.len() != 1 {
         return None;
     }

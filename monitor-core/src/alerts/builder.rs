@@ -82,9 +82,14 @@ impl AlertsConfig {
 impl PreparedAlerts {
     /// Opens the alerts log (`<log_dir>/alerts/current_alerts.log`) and starts the notifier
     /// threads (the `tracing` one first, then the builder's in order).
-    pub(crate) fn start(self, log: LogFileConfig, now: SystemTime) -> Result<Alerting, InstallError> {
+    pub(crate) fn start(
+        self,
+        log: LogFileConfig,
+        now: SystemTime,
+    ) -> Result<Alerting, InstallError> {
         let dir = log.dir.clone();
-        let log = RotatingLog::open(log, now).map_err(|source| InstallError::LogDir { path: dir, source })?;
+        let log = RotatingLog::open(log, now)
+            .map_err(|source| InstallError::LogDir { path: dir, source })?;
         let mut notifiers: Vec<Box<dyn Notifier>> = vec![Box::new(TracingNotifier)];
         notifiers.extend(self.notifiers);
         let dispatcher =

@@ -107,7 +107,9 @@ impl<T, E: Debug> ClassifyDebug for &&Classify<'_, Result<T, E>> {
     fn __monitor_outcome(&self) -> Outcome {
         match self.0 {
             Ok(_) => Outcome::Success,
-            Err(error) => text_failure(core::any::type_name::<E>(), error, |e, w| write!(w, "{e:?}")),
+            Err(error) => text_failure(core::any::type_name::<E>(), error, |e, w| {
+                write!(w, "{e:?}")
+            }),
         }
     }
 }
@@ -231,25 +233,42 @@ mod tests {
     #[test]
     fn display_then_debug_then_type_name() {
         let displayed: Result<u8, &str> = Err("plain text");
-        assert_eq!(message((&&&&&&&Classify(&displayed)).__monitor_outcome()).message, "plain text");
+        assert_eq!(
+            message((&&&&&&&Classify(&displayed)).__monitor_outcome()).message,
+            "plain text"
+        );
         #[derive(Debug)]
         struct OnlyDebug;
         let debugged: Result<u8, OnlyDebug> = Err(OnlyDebug);
-        assert_eq!(message((&&&&&&&Classify(&debugged)).__monitor_outcome()).message, "OnlyDebug");
+        assert_eq!(
+            message((&&&&&&&Classify(&debugged)).__monitor_outcome()).message,
+            "OnlyDebug"
+        );
         struct Nothing;
         let bare: Result<u8, Nothing> = Err(Nothing);
-        assert!(message((&&&&&&&Classify(&bare)).__monitor_outcome()).message.ends_with("Nothing"));
+        assert!(message((&&&&&&&Classify(&bare)).__monitor_outcome())
+            .message
+            .ends_with("Nothing"));
     }
 
     #[test]
     fn boxed_errors_and_non_results() {
         let boxed: Result<(), Box<dyn Error + Send + Sync>> = Err("boxed".into());
-        assert_eq!(message((&&&&&&&Classify(&boxed)).__monitor_outcome()).message, "boxed");
+        assert_eq!(
+            message((&&&&&&&Classify(&boxed)).__monitor_outcome()).message,
+            "boxed"
+        );
         let plain_box: Result<(), Box<dyn Error>> = Err("plain".into());
-        assert_eq!(message((&&&&&&&Classify(&plain_box)).__monitor_outcome()).message, "plain");
+        assert_eq!(
+            message((&&&&&&&Classify(&plain_box)).__monitor_outcome()).message,
+            "plain"
+        );
         let ok: Result<u8, std::io::Error> = Ok(1);
         assert_eq!((&&&&&&&Classify(&ok)).__monitor_outcome(), Outcome::Success);
         let none: Option<u8> = None;
-        assert_eq!((&&&&&&&Classify(&none)).__monitor_outcome(), Outcome::Success);
+        assert_eq!(
+            (&&&&&&&Classify(&none)).__monitor_outcome(),
+            Outcome::Success
+        );
     }
 }

@@ -6,12 +6,15 @@ mod limits;
 mod panic_hook;
 mod text;
 
-pub use classify::{Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError, ClassifyError, ClassifyResult, Outcome};
-pub use limits::CaptureLimits;
+pub(crate) use classify::capture_stack_trace;
+pub use classify::{
+    Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError,
+    ClassifyError, ClassifyResult, Outcome,
+};
 pub(crate) use limits::current_limits;
 pub(crate) use limits::set_limits;
+pub use limits::CaptureLimits;
 pub(crate) use panic_hook::{install_panic_hook, take_panic_failure};
-pub(crate) use classify::capture_stack_trace;
 pub(crate) use text::capture_text;
 
 use serde::Serialize;

@@ -67,7 +67,8 @@ pub(crate) fn take_panic_failure() -> Failure {
         .flatten()
         .unwrap_or_else(|| Failure {
             error_type: "panic".to_owned(),
-            message: "panic (message unavailable: another panic hook replaced monitor's)".to_owned(),
+            message: "panic (message unavailable: another panic hook replaced monitor's)"
+                .to_owned(),
             ..Failure::default()
         })
 }

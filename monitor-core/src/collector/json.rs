@@ -71,7 +71,12 @@ fn millis(nanos: u128) -> f64 {
 }
 
 /// One line of the executions log (also the start of an errors-log line).
-pub(crate) fn execution_line(out: &mut Vec<u8>, record: &ExecutionRecord<'_>, scratch: &mut String, for_errors_log: bool) {
+pub(crate) fn execution_line(
+    out: &mut Vec<u8>,
+    record: &ExecutionRecord<'_>,
+    scratch: &mut String,
+    for_errors_log: bool,
+) {
     out.clear();
     out.extend_from_slice(b"{\"timestamp\":");
     push_timestamp(out, record.timestamp, scratch);
@@ -137,7 +142,13 @@ pub(crate) fn execution_line(out: &mut Vec<u8>, record: &ExecutionRecord<'_>, sc
 
 /// Starts a monitor record of the executions log: `status` is `gap`
 /// (executions dropped on overflow) or `clock_jump`.
-fn monitor_line_start(out: &mut Vec<u8>, time: SystemTime, status: &str, thread: &str, scratch: &mut String) {
+fn monitor_line_start(
+    out: &mut Vec<u8>,
+    time: SystemTime,
+    status: &str,
+    thread: &str,
+    scratch: &mut String,
+) {
     out.clear();
     out.extend_from_slice(b"{\"timestamp\":");
     push_timestamp(out, time, scratch);
@@ -152,7 +163,13 @@ fn monitor_line_start(out: &mut Vec<u8>, time: SystemTime, status: &str, thread:
 }
 
 /// `{"status":"gap","dropped_events":N,...}`: executions lost on overflow.
-pub(crate) fn gap_line(out: &mut Vec<u8>, time: SystemTime, thread: &str, dropped: u64, scratch: &mut String) {
+pub(crate) fn gap_line(
+    out: &mut Vec<u8>,
+    time: SystemTime,
+    thread: &str,
+    dropped: u64,
+    scratch: &mut String,
+) {
     monitor_line_start(out, time, "gap", thread, scratch);
     key(out, "dropped_events");
     push_u64(out, dropped);
@@ -161,7 +178,12 @@ pub(crate) fn gap_line(out: &mut Vec<u8>, time: SystemTime, thread: &str, droppe
 
 /// `{"status":"clock_jump","jump_ms":X,...}`: the wall clock moved by X ms
 /// more than the monotonic clock (negative: backwards).
-pub(crate) fn clock_jump_line(out: &mut Vec<u8>, time: SystemTime, jump_ms: f64, scratch: &mut String) {
+pub(crate) fn clock_jump_line(
+    out: &mut Vec<u8>,
+    time: SystemTime,
+    jump_ms: f64,
+    scratch: &mut String,
+) {
     monitor_line_start(out, time, "clock_jump", "monitor-collector", scratch);
     key(out, "jump_ms");
     push_f64(out, jump_ms);
@@ -174,7 +196,8 @@ mod tests {
 
     #[test]
     fn hostile_text_stays_one_valid_json_string() {
-        let hostile = "quote \" backslash \\ newline \n cr \r tab \t nul \0 bell \x07 del \x7f é 🚀";
+        let hostile =
+            "quote \" backslash \\ newline \n cr \r tab \t nul \0 bell \x07 del \x7f é 🚀";
         let mut out = Vec::new();
         push_str(&mut out, hostile);
         let line = String::from_utf8(out).unwrap();

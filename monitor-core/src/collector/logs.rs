@@ -21,7 +21,11 @@ pub(crate) struct LogFiles {
 }
 
 impl LogFiles {
-    pub(crate) fn open(executions: LogFileConfig, errors: LogFileConfig, now: SystemTime) -> io::Result<Self> {
+    pub(crate) fn open(
+        executions: LogFileConfig,
+        errors: LogFileConfig,
+        now: SystemTime,
+    ) -> io::Result<Self> {
         Ok(LogFiles {
             executions: RotatingLog::open(executions, now)?,
             errors: RotatingLog::open(errors, now)?,

@@ -148,7 +148,11 @@ impl Collector {
             functions: Vec::new(),
             by_name: HashMap::new(),
             logs: parts.logs,
-            sinks: parts.sinks.into_iter().map(|sink| SinkSlot { sink }).collect(),
+            sinks: parts
+                .sinks
+                .into_iter()
+                .map(|sink| SinkSlot { sink })
+                .collect(),
             published: parts.published,
             self_stats: parts.self_stats,
             line: Vec::with_capacity(512),
@@ -268,14 +272,18 @@ impl Collector {
         for ring in &mut rings {
             let tick_now = ticks::now();
             let queued = ring.consumer.slots();
-            self.queue_fill = self.queue_fill.max(queued as f64 / self.queue.capacity.max(1) as f64);
+            self.queue_fill = self
+                .queue_fill
+                .max(queued as f64 / self.queue.capacity.max(1) as f64);
             let limit = match pass {
                 Pass::Budgeted => RING_BUDGET,
                 Pass::EverythingQueued => queued,
             };
             let mut taken = 0;
             while taken < limit {
-                let Ok(event) = ring.consumer.pop() else { break };
+                let Ok(event) = ring.consumer.pop() else {
+                    break;
+                };
                 self.process(event, &ring.thread_name, wall_now, tick_now);
                 taken += 1;
             }
@@ -308,7 +316,9 @@ impl Collector {
             let expected = wall_then + monotonic;
             let jump_ms = match wall_now.duration_since(expected) {
                 Ok(ahead) if ahead > CLOCK_JUMP_THRESHOLD => Some(ahead.as_secs_f64() * 1e3),
-                Err(behind) if behind.duration() > CLOCK_JUMP_THRESHOLD => Some(-behind.duration().as_secs_f64() * 1e3),
+                Err(behind) if behind.duration() > CLOCK_JUMP_THRESHOLD => {
+                    Some(-behind.duration().as_secs_f64() * 1e3)
+                }
                 _ => None,
             };
             if let Some(jump_ms) = jump_ms {
@@ -333,8 +343,14 @@ impl Collector {
         let name: Arc<str> = callsite.resolved_name().into();
         let index = self.index_for_name(name, callsite.trigger_type());
         let record = &mut self.functions[index];
-        record.every = callsite.every_ns().map(Duration::from_nanos).or(record.every);
-        record.slow_threshold = callsite.slow_threshold_ns().map(Duration::from_nanos).or(record.slow_threshold);
+        record.every = callsite
+            .every_ns()
+            .map(Duration::from_nanos)
+            .or(record.every);
+        record.slow_threshold = callsite
+            .slow_threshold_ns()
+            .map(Duration::from_nanos)
+            .or(record.slow_threshold);
         callsite.cache_index(self.generation, index);
         index
     }
@@ -344,7 +360,8 @@ impl Collector {
             return index;
         }
         let index = self.functions.len();
-        self.functions.push(FunctionRecord::new(Arc::clone(&name), trigger_type));
+        self.functions
+            .push(FunctionRecord::new(Arc::clone(&name), trigger_type));
         self.by_name.insert(name, index);
         index
     }
@@ -463,7 +480,11 @@ impl Collector {
     }
 
     fn snapshot(&self) -> StatsSnapshot {
-        let mut functions: Vec<_> = self.functions.iter().map(FunctionRecord::snapshot).collect();
+        let mut functions: Vec<_> = self
+            .functions
+            .iter()
+            .map(FunctionRecord::snapshot)
+            .collect();
         functions.sort_by(|a, b| a.name.cmp(&b.name));
         StatsSnapshot {
             functions,

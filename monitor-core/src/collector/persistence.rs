@@ -80,4 +80,3 @@ impl Persistence {
         self.stats.health()
     }
 }
-

@@ -117,7 +117,10 @@ mod tests {
     fn every_value_lands_in_a_bucket_that_contains_it() {
         for value in (0..10_000u64).chain([1 << 20, 123_456_789, u64::MAX / 3, u64::MAX]) {
             let (low, high) = bounds_of(index_of(value));
-            assert!(low <= value && value <= high, "{value} not in {low}..={high}");
+            assert!(
+                low <= value && value <= high,
+                "{value} not in {low}..={high}"
+            );
             assert!((high - low) as f64 <= value as f64 / 63.0 + 1.0);
         }
     }

@@ -80,7 +80,11 @@ impl PatternTable {
     /// Counts one error; returns true when its pattern was not seen before.
     pub(crate) fn observe(&mut self, error_type: &str, message: &str, time: Timestamp) -> bool {
         let fingerprint = fingerprint(error_type, message);
-        if let Some(entry) = self.entries.iter_mut().find(|e| e.fingerprint == fingerprint) {
+        if let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.fingerprint == fingerprint)
+        {
             entry.count += 1;
             entry.example.clear();
             entry.example.push_str(message);
@@ -102,7 +106,11 @@ impl PatternTable {
     /// The `n` most frequent patterns.
     pub(crate) fn top(&self, n: usize) -> Vec<ErrorPattern> {
         let mut entries: Vec<&PatternEntry> = self.entries.iter().collect();
-        entries.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.fingerprint.cmp(&b.fingerprint)));
+        entries.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+        });
         entries
             .into_iter()
             .take(n)
@@ -110,7 +118,8 @@ impl PatternTable {
                 fingerprint: entry.fingerprint.clone(),
                 count: entry.count,
                 example: entry.example.clone(),
-                last_seen: Timestamp::parse(&entry.last_seen).unwrap_or(Timestamp(std::time::UNIX_EPOCH)),
+                last_seen: Timestamp::parse(&entry.last_seen)
+                    .unwrap_or(Timestamp(std::time::UNIX_EPOCH)),
             })
             .collect()
     }
@@ -118,7 +127,11 @@ impl PatternTable {
     /// Adds another table's patterns (counts of equal fingerprints add up).
     pub(crate) fn merge(&mut self, other: PatternTable) {
         for entry in other.entries {
-            if let Some(mine) = self.entries.iter_mut().find(|e| e.fingerprint == entry.fingerprint) {
+            if let Some(mine) = self
+                .entries
+                .iter_mut()
+                .find(|e| e.fingerprint == entry.fingerprint)
+            {
                 mine.count += entry.count;
             } else if self.entries.len() < MAX_PATTERNS {
                 self.entries.push(entry);
@@ -145,7 +158,10 @@ mod tests {
             fingerprint("E", "job 550e8400-e29b-41d4-a716-446655440000 failed"),
             "E: job <id> failed"
         );
-        assert_eq!(fingerprint("E", "timeout after 7 ms"), fingerprint("E", "timeout after 99999 ms"));
+        assert_eq!(
+            fingerprint("E", "timeout after 7 ms"),
+            fingerprint("E", "timeout after 99999 ms")
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@ fn status_from_str(text: &str) -> Option<Status> {
 }
 
 fn time(text: &Option<String>) -> Option<SystemTime> {
-    text.as_deref().and_then(Timestamp::parse).map(Timestamp::system_time)
+    text.as_deref()
+        .and_then(Timestamp::parse)
+        .map(Timestamp::system_time)
 }
 
 fn nanos_from_ms(ms: f64) -> u64 {
@@ -93,8 +95,11 @@ impl FunctionRecord {
             .and_then(|text| serde_json::from_str::<SparseHistogram>(text).ok())
             .map(|sparse| Histogram::from_sparse(&sparse))
             .unwrap_or_default();
-        record.last_execution = time(&row.last_execution_time)
-            .zip(row.last_execution_status.as_deref().and_then(status_from_str));
+        record.last_execution = time(&row.last_execution_time).zip(
+            row.last_execution_status
+                .as_deref()
+                .and_then(status_from_str),
+        );
         record.last_error = time(&row.last_error_time).map(|t| LastError {
             time: Timestamp(t),
             error_type: row.last_error_type.clone().unwrap_or_default(),

@@ -93,7 +93,9 @@ impl FunctionRecord {
                 self.consecutive_failures += 1;
                 if let Some(failure) = failure {
                     let time = Timestamp(started);
-                    new_pattern = self.patterns.observe(&failure.error_type, &failure.message, time);
+                    new_pattern =
+                        self.patterns
+                            .observe(&failure.error_type, &failure.message, time);
                     self.last_error = Some(LastError {
                         time,
                         error_type: failure.error_type.clone(),
