@@ -256,3 +256,100 @@ fn flush_is_bounded_even_with_a_stuck_sink() {
         1
     );
 }
+
+#[test]
+fn flush_on_panic_writes_what_was_recorded_before_a_panic() {
+    let _lock = exclusive();
+    let dir = temp_dir("flush-on-panic");
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .flush_on_panic(true)
+        .install()
+        .unwrap();
+    for i in 0..10 {
+        let _ = job(i);
+    }
+    // A thread dies; with `panic = "abort"` the process would end right after
+    // the hooks ran. The monitor's hook has flushed by then.
+    let _ = std::thread::spawn(|| panic!("worker died")).join();
+    let lines = executions(&dir);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["name"] == "lifecycle_job")
+            .count(),
+        10
+    );
+    drop(guard);
+}
+
+#[test]
+fn wall_clock_jumps_are_logged_and_durations_are_unaffected() {
+    let _lock = exclusive();
+    let dir = temp_dir("clock-jump");
+    let start = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let clock = monitor::ManualClock::new(start);
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .detect_clock_jumps(true)
+        .install()
+        .unwrap();
+    job(1).unwrap();
+    guard.flush();
+    clock.advance(Duration::from_secs(3600));
+    job(2).unwrap();
+    guard.flush();
+    clock.set(start);
+    job(3).unwrap();
+    guard.flush();
+    let lines = executions(&dir);
+    let jumps: Vec<f64> = lines
+        .iter()
+        .filter(|l| l["status"] == "clock_jump")
+        .map(|l| l["jump_ms"].as_f64().unwrap())
+        .collect();
+    assert_eq!(jumps.len(), 2, "{lines:#?}");
+    assert!(
+        jumps[0] > 3_500_000.0 && jumps[0] <= 3_600_000.0,
+        "{jumps:?}"
+    );
+    assert!(jumps[1] < -3_500_000.0, "{jumps:?}");
+    let runs: Vec<_> = lines
+        .iter()
+        .filter(|l| l["name"] == "lifecycle_job")
+        .collect();
+    assert_eq!(runs.len(), 3);
+    for run in runs {
+        assert!(
+            run["duration_ms"].as_f64().unwrap() < 60_000.0,
+            "durations come from the monotonic clock"
+        );
+    }
+}
+
+#[test]
+fn shutdown_is_bounded_even_with_a_stuck_sink() {
+    let _lock = exclusive();
+    let dir = temp_dir("stuck-shutdown");
+    let gate = crossbeam_like::Gate::default();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .sink(StuckSink(gate.clone()))
+        .flush_timeout(Duration::from_millis(100))
+        .shutdown_timeout(Duration::from_millis(200))
+        .install()
+        .unwrap();
+    job(1).unwrap();
+    drop(guard); // returns after the shutdown timeout although the sink is stuck
+                 // The stuck collector still owns the directory: a second monitor there is refused…
+    let err = Monitor::builder().log_dir(&dir).install().unwrap_err();
+    assert!(matches!(err, InstallError::LogDirInUse { .. }), "{err}");
+    // …while another directory works at once.
+    let other = Monitor::builder()
+        .log_dir(temp_dir("stuck-shutdown-2"))
+        .install()
+        .unwrap();
+    drop(other);
+    gate.open();
+}

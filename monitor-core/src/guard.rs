@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::callsite::Callsite;
-use crate::capture::{take_panic_failure, Outcome};
+use crate::capture::{take_panic_failure, Failure, Outcome};
 use crate::event::{Event, EventExtra, Status};
 use crate::queue;
 
@@ -131,22 +131,33 @@ pub fn call<R, F: FnOnce() -> R>(body: F) -> R {
 
 #[inline(always)]
 fn record(callsite: &'static Callsite, start: u64, end: u64, outcome: Outcome) {
-    let (status, extra) = match outcome {
-        Outcome::Success => (Status::Success, None),
-        Outcome::Error(failure) => (
-            Status::Error,
-            Some(Box::new(EventExtra {
-                failure: Some(*failure),
-                span: None,
-            })),
-        ),
-    };
+    match outcome {
+        Outcome::Success => queue::push(Event {
+            callsite,
+            start,
+            end,
+            status: Status::Success,
+            extra: None,
+        }),
+        Outcome::Error(failure) => record_error(callsite, start, end, failure),
+    }
+}
+
+/// The error arm of [`record`], out of line (benches/overhead.rs): inlined,
+/// its `Failure` move and second push made every monitored function's frame
+/// bigger and spilled the success path's registers.
+#[cold]
+#[inline(never)]
+fn record_error(callsite: &'static Callsite, start: u64, end: u64, failure: Box<Failure>) {
     queue::push(Event {
         callsite,
         start,
         end,
-        status,
-        extra,
+        status: Status::Error,
+        extra: Some(Box::new(EventExtra {
+            failure: Some(*failure),
+            span: None,
+        })),
     });
 }
 

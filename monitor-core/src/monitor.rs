@@ -10,7 +10,7 @@ use crossbeam_channel::{bounded, Sender};
 use parking_lot::Mutex;
 
 use crate::alerts::{AlertsConfig, AlertsShared};
-use crate::capture::{install_panic_hook, set_limits, CaptureLimits};
+use crate::capture::{install_panic_hook, set_limits, CaptureLimits, FLUSH_ON_PANIC};
 use crate::clock::{Clock, SystemClock};
 use crate::collector::{
     Collector, CollectorParts, Control, LogFiles, LogsConfig, Persistence, SelfStats,
@@ -57,6 +57,8 @@ pub struct MonitorBuilder {
     shutdown_timeout: Duration,
     stats_db: StatsDb,
     stats_save_interval: Duration,
+    flush_on_panic: bool,
+    detect_clock_jumps: Option<bool>,
     /// Alert rules and notifiers (setters in `alerts/builder.rs`).
     pub(crate) alerts: AlertsConfig,
     /// Rotation and retention of the logs (setters in `log_settings.rs`).
@@ -85,6 +87,8 @@ impl Default for MonitorBuilder {
             shutdown_timeout: Duration::from_secs(10),
             stats_db: StatsDb::InLogDir,
             stats_save_interval: Duration::from_millis(500),
+            flush_on_panic: false,
+            detect_clock_jumps: None,
             alerts: AlertsConfig::default(),
             logs: LogSettings::default(),
         }
@@ -145,6 +149,29 @@ impl MonitorBuilder {
     /// Adds a sink that receives every execution on the collector thread.
     pub fn sink(mut self, sink: impl Sink) -> Self {
         self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// Flush from the panic hook whenever any thread panics (default off), so
+    /// that executions recorded before a panic reach the logs even when the
+    /// process then aborts (`panic = "abort"`) or the panic kills `main`.
+    /// With `panic = "abort"` the panicking execution itself is not recorded:
+    /// no unwinding happens to end its guard.
+    ///
+    /// ```
+    /// let builder = monitor_core::Monitor::builder().flush_on_panic(true);
+    /// # drop(builder);
+    /// ```
+    pub fn flush_on_panic(mut self, flush: bool) -> Self {
+        self.flush_on_panic = flush;
+        self
+    }
+
+    /// Record the wall clock stepping by more than 2 s against the monotonic
+    /// clock as a `clock_jump` line in the executions log. Default: on with the
+    /// system clock, off with an injected [`clock`](Self::clock).
+    pub fn detect_clock_jumps(mut self, detect: bool) -> Self {
+        self.detect_clock_jumps = Some(detect);
         self
     }
 
@@ -231,7 +258,7 @@ impl MonitorBuilder {
         if LOG_DIRS_IN_USE.lock().contains(&log_dir) {
             return Err(InstallError::LogDirInUse { path: log_dir });
         }
-        let detect_clock_jumps = self.clock.is_none();
+        let detect_clock_jumps = self.detect_clock_jumps.unwrap_or(self.clock.is_none());
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let LogsConfig {
             executions,
@@ -309,6 +336,7 @@ impl MonitorBuilder {
             flush_timeout: self.flush_timeout,
             shutdown_timeout: self.shutdown_timeout,
         });
+        FLUSH_ON_PANIC.store(self.flush_on_panic, Ordering::Relaxed);
         queue::activate(queue);
         *current = Some(Arc::clone(&handle));
         Ok(MonitorGuard {
@@ -411,6 +439,7 @@ impl MonitorGuard {
 
 impl Drop for MonitorGuard {
     fn drop(&mut self) {
+        FLUSH_ON_PANIC.store(false, Ordering::Relaxed);
         queue::deactivate(self.handle.generation);
         let finished = self
             .handle
@@ -449,6 +478,18 @@ pub fn stats() -> StatsSnapshot {
     handle
         .request(Control::Snapshot, handle.flush_timeout)
         .unwrap_or_else(|| handle.published.lock().clone())
+}
+
+/// The panic hook's flush: never waits for a lock (the panic may have
+/// happened while one was held), never runs on the collector thread.
+pub(crate) fn flush_from_panic_hook() {
+    let handle = match CURRENT.try_lock() {
+        Some(current) => current.clone(),
+        None => return,
+    };
+    if let Some(handle) = handle {
+        handle.flush();
+    }
 }
 
 /// Flushes the installed monitor, if any (see [`MonitorGuard::flush`]).

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::panic::PanicHookInfo;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use super::classify::capture_stack_trace;
@@ -20,12 +21,20 @@ thread_local! {
 
 static INSTALL: Once = Once::new();
 
+/// Set while a monitor built with `flush_on_panic(true)` is installed.
+pub(crate) static FLUSH_ON_PANIC: AtomicBool = AtomicBool::new(false);
+
 /// Installs the recording hook in front of the current one (once per process).
 pub(crate) fn install_panic_hook() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             record(info);
+            if FLUSH_ON_PANIC.load(Ordering::Relaxed) {
+                // With `panic = "abort"` nothing runs after the hooks: write
+                // what was recorded so far while we still can.
+                crate::monitor::flush_from_panic_hook();
+            }
             previous(info);
         }));
     });
