@@ -16,7 +16,8 @@
 //! - `error`: `Err` path, one thread;
 //! - `success_2threads`, `error_2threads`: the same with a second thread
 //!   calling the same variant in a loop meanwhile (timing on the first);
-//! - `parts`: one clock read (std, quanta raw, quanta scaled), one ring push.
+//! - `parts`: one clock read (std `Instant`, quanta raw, quanta scaled, an
+//!   inline `rdtsc`), one ring push (push+pop pair, push into a pre-sized ring).
 //!
 //! Run: `cargo bench --bench overhead`; tabulate: `python3 benches/report.py`.
 
@@ -330,6 +331,11 @@ fn parts_group(c: &mut Criterion) {
     let clock = tsc();
     group.bench_function("quanta_clock_raw", |b| b.iter(|| clock.raw()));
     group.bench_function("quanta_instant_now", |b| b.iter(quanta::Instant::now));
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `rdtsc` has no preconditions; this is what `quanta::Clock::raw` runs.
+    group.bench_function("rdtsc_inline", |b| {
+        b.iter(|| unsafe { core::arch::x86_64::_rdtsc() })
+    });
     group.bench_function("rtrb_push_pop", |b| {
         let (mut producer, mut consumer) = rtrb::RingBuffer::<FakeEvent>::new(1024);
         b.iter(|| {

@@ -148,6 +148,7 @@ fn record(callsite: &'static Callsite, start: u64, end: u64, outcome: Outcome) {
 /// bigger and spilled the success path's registers.
 #[cold]
 #[inline(never)]
+#[allow(clippy::boxed_local)] // taken boxed: unboxing in the caller would put the copy back in its frame
 fn record_error(callsite: &'static Callsite, start: u64, end: u64, failure: Box<Failure>) {
     queue::push(Event {
         callsite,

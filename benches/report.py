@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Tabulates criterion's medians (target/criterion/**/new/estimates.json) for
+BENCHMARKS.md: per group, each benchmark's median, its overhead over the
+group's `bare` benchmark, and the ratios the targets are stated in.
+
+Usage: python3 benches/report.py [target/criterion]
+"""
+import json
+import os
+import sys
+
+root = sys.argv[1] if len(sys.argv) > 1 else os.path.join("target", "criterion")
+
+
+def median_ns(group, bench):
+    path = os.path.join(root, group, bench, "new", "estimates.json")
+    with open(path) as f:
+        return json.load(f)["median"]["point_estimate"]
+
+
+def fmt_ns(ns):
+    if ns >= 1000:
+        return f"{ns / 1000:.2f} µs"
+    return f"{ns:.1f} ns"
+
+
+def benches(group):
+    d = os.path.join(root, group)
+    return sorted(b for b in os.listdir(d) if os.path.exists(os.path.join(d, b, "new", "estimates.json")))
+
+
+order = ["bare", "monitored", "floor_2tsc_1push", "metered", "autometrics", "tracing_json_appender"]
+for group in ["success", "error", "success_2threads", "error_2threads"]:
+    if not os.path.isdir(os.path.join(root, group)):
+        continue
+    names = [b for b in order if b in benches(group)]
+    med = {b: median_ns(group, b) for b in names}
+    bare = med.get("bare", 0.0)
+    over = {b: med[b] - bare for b in names}
+    mon = over.get("monitored")
+    print(f"\n### `{group}` (median per call)\n")
+    print("| route | median | overhead over bare | overhead ÷ monitored's |")
+    print("| --- | ---: | ---: | ---: |")
+    for b in names:
+        ratio = "" if b == "bare" or not mon else f"{over[b] / mon:.2f}×"
+        oh = "" if b == "bare" else fmt_ns(over[b])
+        print(f"| {b} | {fmt_ns(med[b])} | {oh} | {ratio} |")
+    if mon and group.startswith("success"):
+        checks = []
+        if "metered" in over:
+            checks.append(f"monitored / metered overhead = {mon / over['metered']:.2f} (target ≤ 0.50)")
+        if "tracing_json_appender" in over:
+            checks.append(f"tracing / monitored overhead = {over['tracing_json_appender'] / mon:.0f}× (target ≥ 100×)")
+        if "floor_2tsc_1push" in over:
+            checks.append(f"monitored / floor overhead = {mon / over['floor_2tsc_1push']:.2f} (target ≤ 2)")
+        for c in checks:
+            print(f"\n- {c}", end="")
+        print()
+
+if os.path.isdir(os.path.join(root, "parts")):
+    print("\n### `parts` (median per operation)\n")
+    print("| part | median |")
+    print("| --- | ---: |")
+    for b in benches("parts"):
+        print(f"| {b} | {fmt_ns(median_ns('parts', b))} |")
+
+if os.path.isdir(os.path.join(root, "collector")):
+    print("\n### `collector` (one collector thread; wall time per execution, flush included)\n")
+    print("| benchmark | median per execution | executions/s |")
+    print("| --- | ---: | ---: |")
+    for b in benches("collector"):
+        ns = median_ns("collector", b)
+        print(f"| {b} | {fmt_ns(ns)} | {1e9 / ns / 1e6:.2f} M |")
+
+if os.path.isdir(os.path.join(root, "span_layer")):
+    names = benches("span_layer")
+    med = {b: median_ns("span_layer", b) for b in names}
+    ref = med.get("fmt_json_close_appender")
+    print("\n### `span_layer` (median per span: create, enter, exit, close)\n")
+    print("| subscriber | median per span | ÷ fmt JSON on close |")
+    print("| --- | ---: | ---: |")
+    order = ["registry_only", "monitor_layer", "fmt_json_close_appender", "fmt_json_no_span_events_appender"]
+    for b in [n for n in order if n in med] + [n for n in names if n not in order]:
+        ratio = f"{med[b] / ref:.2f}×" if ref else ""
+        print(f"| {b} | {fmt_ns(med[b])} | {ratio} |")
+    if ref and "monitor_layer" in med:
+        print(f"\n- monitor_layer / fmt_json_close_appender = {med['monitor_layer'] / ref:.2f} (target ≤ 0.20)")
