@@ -93,13 +93,23 @@ fn bad_configuration_is_an_error_from_install() {
     drop(guard);
 }
 
+/// Counts what the collector processed.
+struct CountingSink(Arc<AtomicUsize>);
+impl Sink for CountingSink {
+    fn record(&mut self, _: &ExecutionRecord<'_>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 #[test]
 fn dropping_the_guard_under_load_loses_no_line_and_blocks_no_caller() {
     let _lock = exclusive();
     let dir = temp_dir("drop-under-load");
+    let processed = Arc::new(AtomicUsize::new(0));
     let guard = Monitor::builder()
         .log_dir(&dir)
         .without_stats_db()
+        .sink(CountingSink(Arc::clone(&processed)))
         .install()
         .unwrap();
     let stop = AtomicBool::new(false);
@@ -118,18 +128,18 @@ fn dropping_the_guard_under_load_loses_no_line_and_blocks_no_caller() {
         while calls.load(Ordering::Relaxed) < 20_000 {
             std::thread::yield_now();
         }
-        drop(guard);
+        drop(guard); // the callers keep calling while the monitor shuts down
         stop.store(true, Ordering::Relaxed);
     });
-    // Every line written is one complete JSON object (read_json_lines checks).
+    // Every execution the collector processed is in the log, each line one
+    // complete JSON object (read_json_lines checks), none torn by the shutdown.
     let lines = executions(&dir);
-    assert!(
-        lines
-            .iter()
-            .filter(|l| l["name"] == "lifecycle_job")
-            .count()
-            >= 1
-    );
+    let logged = lines
+        .iter()
+        .filter(|l| l["name"] == "lifecycle_job")
+        .count();
+    assert_eq!(logged, processed.load(Ordering::Relaxed));
+    assert!(logged > 0);
 }
 
 struct PanickingSink(Arc<AtomicUsize>);
@@ -181,14 +191,21 @@ fn a_panicking_sink_and_a_re_entrant_sink_do_not_stop_the_collector() {
 fn the_collector_is_restarted_after_a_crash_without_losing_queued_executions() {
     let _lock = exclusive();
     let dir = temp_dir("collector-crash");
-    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    let (alerts, on_alert) = common::alert_recorder();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .on_alert(on_alert)
+        .install()
+        .unwrap();
     for i in 0..100 {
         let _ = job(i);
     }
+    // The collector panics in the middle of its next pass over the rings.
     guard.__crash_collector();
     for i in 0..100 {
         let _ = job(i);
     }
+    let _ = guard.flush(); // may be the request the crash interrupted
     assert!(guard.flush());
     assert_eq!(
         monitor::stats()
@@ -198,6 +215,87 @@ fn the_collector_is_restarted_after_a_crash_without_losing_queued_executions() {
         200
     );
     assert_eq!(executions(&dir).len(), 200);
+    let alerts = alerts.lock().unwrap();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.rule == monitor::AlertRule::CollectorRestarted && a.is_firing()),
+        "{alerts:?}"
+    );
+}
+
+struct PanicBomb;
+impl Drop for PanicBomb {
+    fn drop(&mut self) {
+        panic!("the panic payload's own drop panics");
+    }
+}
+
+struct BombSink;
+impl Sink for BombSink {
+    fn record(&mut self, execution: &ExecutionRecord<'_>) {
+        if execution.status != monitor::Status::Success {
+            std::panic::panic_any(PanicBomb);
+        }
+    }
+}
+
+#[test]
+fn a_sink_whose_panic_payload_panics_on_drop_loses_nothing() {
+    let _lock = exclusive();
+    let dir = temp_dir("bomb-sink");
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .sink(BombSink)
+        .install()
+        .unwrap();
+    let _ = job(9); // fails: the sink panics with a bomb
+    for i in 0..100 {
+        let _ = job(i);
+    }
+    assert!(guard.flush());
+    assert_eq!(
+        monitor::stats()
+            .get("lifecycle_job")
+            .unwrap()
+            .total_executions,
+        101
+    );
+}
+
+/// Records every execution it sees by calling a monitored function: on the
+/// collector thread that must not be recorded (or it would feed itself).
+struct MonitoredSink;
+impl Sink for MonitoredSink {
+    fn record(&mut self, _: &ExecutionRecord<'_>) {
+        for i in 0..8 {
+            let _ = job(i);
+        }
+    }
+}
+
+#[test]
+fn monitored_functions_called_by_a_sink_are_not_recorded_and_cannot_deadlock() {
+    use monitor::Overflow;
+    let _lock = exclusive();
+    for overflow in [Overflow::Block, Overflow::DropNewest] {
+        let dir = temp_dir("sink-calls-monitored");
+        let guard = Monitor::builder()
+            .log_dir(&dir)
+            .queue_capacity(4)
+            .overflow(overflow)
+            .sink(MonitoredSink)
+            .install()
+            .unwrap();
+        for i in 0..8 {
+            let _ = job(i);
+        }
+        assert!(guard.flush());
+        let stats = monitor::stats();
+        let recorded = stats.get("lifecycle_job").unwrap().total_executions;
+        assert_eq!(recorded + stats.dropped_events, 8, "{overflow:?}");
+        drop(guard);
+    }
 }
 
 struct StuckSink(crossbeam_like::Gate);

@@ -213,11 +213,10 @@ fn an_unwritable_database_path_never_reaches_the_host() {
     let _lock = exclusive();
     let dir = temp_dir("persist-unwritable");
     // Nobody, not even root, can create files under /proc.
-    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = std::sync::Arc::clone(&alerts);
+    let (alerts, on_alert) = common::alert_recorder();
     let guard = Monitor::builder()
         .log_dir(&dir)
-        .on_alert(move |alert: &monitor::Alert| seen.lock().unwrap().push(alert.clone()))
+        .on_alert(on_alert)
         .stats_db("/proc/monitor-cannot-write-here/stats.db")
         .install()
         .unwrap();

@@ -146,11 +146,10 @@ fn an_unwritable_log_never_reaches_the_host() {
     let dir = temp_dir("rotation-dev-full");
     std::fs::create_dir_all(dir.join("executions")).unwrap();
     std::os::unix::fs::symlink("/dev/full", dir.join("executions/current.log")).unwrap();
-    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = std::sync::Arc::clone(&alerts);
+    let (alerts, on_alert) = common::alert_recorder();
     let guard = Monitor::builder()
         .log_dir(&dir)
-        .on_alert(move |alert: &monitor::Alert| seen.lock().unwrap().push(alert.clone()))
+        .on_alert(on_alert)
         .install()
         .unwrap();
     for _ in 0..100 {

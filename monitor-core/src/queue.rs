@@ -89,9 +89,20 @@ pub(crate) struct Ring {
 
 struct LocalProducer {
     generation: u32,
-    producer: rtrb::Producer<Event>,
+    /// `None` on the monitor's own threads (see [`is_monitor_thread`]):
+    /// their executions are not recorded.
+    producer: Option<rtrb::Producer<Event>>,
     dropped: Arc<AtomicU64>,
     shared: Arc<QueueShared>,
+}
+
+/// The monitor's own threads: the collector and the notifier threads. A
+/// monitored function called there (by a sink or a notifier) is not
+/// recorded: its event would be processed by the very thread that must make
+/// room for it (a deadlock under `Overflow::Block`), and each processed event
+/// could produce another (an endless loop).
+fn is_monitor_thread(name: Option<&str>) -> bool {
+    name.is_some_and(|name| name == "monitor-collector" || name.starts_with("monitor-notifier-"))
 }
 
 thread_local! {
@@ -148,7 +159,10 @@ pub(crate) fn push(event: Event) {
 /// counted as dropped.
 #[inline]
 fn push_local(local: &mut LocalProducer, event: Event) -> bool {
-    match local.producer.push(event) {
+    let Some(producer) = local.producer.as_mut() else {
+        return true; // a monitor thread: not recorded, not a drop
+    };
+    match producer.push(event) {
         Ok(()) => true,
         Err(rtrb::PushError::Full(event)) => push_full(local, event),
     }
@@ -175,7 +189,10 @@ fn push_full(local: &mut LocalProducer, mut event: Event) -> bool {
             std::thread::yield_now();
         }
         spins = spins.saturating_add(1);
-        match local.producer.push(event) {
+        let Some(producer) = local.producer.as_mut() else {
+            return true;
+        };
+        match producer.push(event) {
             Ok(()) => return true,
             Err(rtrb::PushError::Full(back)) => event = back,
         }
@@ -188,9 +205,17 @@ fn register(generation: u32) -> Option<LocalProducer> {
     if shared.generation != generation {
         return None;
     }
-    let (producer, consumer) = rtrb::RingBuffer::new(shared.capacity);
     let dropped = Arc::new(AtomicU64::new(0));
     let thread = std::thread::current();
+    if is_monitor_thread(thread.name()) {
+        return Some(LocalProducer {
+            generation,
+            producer: None,
+            dropped,
+            shared,
+        });
+    }
+    let (producer, consumer) = rtrb::RingBuffer::new(shared.capacity);
     let thread_name: Arc<str> = match thread.name() {
         Some(name) => name.into(),
         None => format!("{:?}", thread.id()).into(),
@@ -203,7 +228,7 @@ fn register(generation: u32) -> Option<LocalProducer> {
     });
     Some(LocalProducer {
         generation,
-        producer,
+        producer: Some(producer),
         dropped,
         shared,
     })

@@ -76,3 +76,14 @@ pub fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
     future.poll(&mut Context::from_waker(&waker))
 }
+
+/// Alerts handed to `on_alert`, and the callback that collects them.
+pub fn alert_recorder() -> (
+    Arc<Mutex<Vec<monitor::Alert>>>,
+    impl FnMut(&monitor::Alert) + Send + 'static,
+) {
+    let alerts = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&alerts);
+    let callback = move |alert: &monitor::Alert| seen.lock().unwrap().push(alert.clone());
+    (alerts, callback)
+}

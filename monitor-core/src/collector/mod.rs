@@ -114,6 +114,8 @@ pub(crate) struct Collector {
     previous_reading: Option<(SystemTime, u64)>,
     idle_wait: Duration,
     persistence: Option<Persistence>,
+    /// Test hook: panic in the middle of the next drain.
+    crash_requested: bool,
     alerts: Alerting,
     /// The fullest a ring was (0 to 1) since the previous alert evaluation.
     queue_fill: f64,
@@ -125,6 +127,20 @@ enum Pass {
     Budgeted,
     /// Every event in each ring at the moment the pass reaches it.
     EverythingQueued,
+}
+
+/// Runs `f`, containing any panic — including one raised while dropping the
+/// panic's payload. Returns false if `f` panicked.
+fn contained(f: impl FnOnce()) -> bool {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(()) => true,
+        Err(payload) => {
+            if let Err(payload_of_drop) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+                std::mem::forget(payload_of_drop);
+            }
+            false
+        }
+    }
 }
 
 enum Flow {
@@ -165,6 +181,7 @@ impl Collector {
             persistence,
             alerts: parts.alerts,
             queue_fill: 0.0,
+            crash_requested: false,
         };
         for record in loaded {
             let index = collector.index_for_name(Arc::clone(&record.name), &record.trigger_type);
@@ -180,7 +197,10 @@ impl Collector {
             match catch_unwind(AssertUnwindSafe(|| self.iteration())) {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Stop) => break,
-                Err(_) => {
+                Err(payload) => {
+                    if let Err(payload_of_drop) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+                        std::mem::forget(payload_of_drop);
+                    }
                     let restarts = self.self_stats.restarts.fetch_add(1, Ordering::Relaxed) + 1;
                     eprintln!("monitor: the collector panicked and was restarted ({restarts} so far); queued executions are kept");
                 }
@@ -225,7 +245,7 @@ impl Collector {
                 let _ = reply.send(());
                 return Flow::Stop;
             }
-            Control::Crash => panic!("collector crash requested (test hook)"),
+            Control::Crash => self.crash_requested = true,
         }
         Flow::Continue
     }
@@ -267,11 +287,14 @@ impl Collector {
         self.adopt_new_rings();
         let wall_now = self.clock.now();
         self.notice_clock_jump(wall_now);
-        let mut rings = std::mem::take(&mut self.rings);
         let mut processed = 0;
-        for ring in &mut rings {
+        // The rings stay in `self.rings` throughout: if anything below panics,
+        // the supervisor resumes with every consumer still in place.
+        let mut index = 0;
+        while index < self.rings.len() {
             let tick_now = ticks::now();
-            let queued = ring.consumer.slots();
+            let thread_name = Arc::clone(&self.rings[index].thread_name);
+            let queued = self.rings[index].consumer.slots();
             self.queue_fill = self
                 .queue_fill
                 .max(queued as f64 / self.queue.capacity.max(1) as f64);
@@ -279,25 +302,35 @@ impl Collector {
                 Pass::Budgeted => RING_BUDGET,
                 Pass::EverythingQueued => queued,
             };
+            if std::mem::take(&mut self.crash_requested) {
+                panic!("collector crash requested (test hook)");
+            }
             let mut taken = 0;
             while taken < limit {
-                let Ok(event) = ring.consumer.pop() else {
+                let Ok(event) = self.rings[index].consumer.pop() else {
                     break;
                 };
-                self.process(event, &ring.thread_name, wall_now, tick_now);
+                self.process(event, &thread_name, wall_now, tick_now);
                 taken += 1;
             }
             processed += taken;
+            let ring = &mut self.rings[index];
+            let finished = ring.consumer.is_abandoned() && ring.consumer.is_empty();
+            // Pairs with the producer's release when its thread ended: every
+            // drop it counted before that is visible now.
+            std::sync::atomic::fence(Ordering::Acquire);
             let dropped = ring.dropped.load(Ordering::Relaxed);
-            if dropped > ring.dropped_seen {
-                self.report_gap(dropped - ring.dropped_seen, &ring.thread_name, wall_now);
-                ring.dropped_seen = dropped;
+            let unreported = dropped - ring.dropped_seen;
+            ring.dropped_seen = dropped;
+            if unreported > 0 {
+                self.report_gap(unreported, &thread_name, wall_now);
+            }
+            if finished {
+                self.rings.swap_remove(index);
+            } else {
+                index += 1;
             }
         }
-        rings.retain(|ring| !(ring.consumer.is_abandoned() && ring.consumer.is_empty()));
-        // Rings registered while we were draining were appended meanwhile.
-        rings.append(&mut self.rings);
-        self.rings = rings;
         let orphans = ORPHAN_DROPS.load(Ordering::Relaxed);
         if orphans > self.orphan_seen {
             self.report_gap(orphans - self.orphan_seen, "thread-exit", wall_now);
@@ -404,7 +437,7 @@ impl Collector {
             self.logs.errors.write_line(&self.line, wall_now);
         }
         for slot in &mut self.sinks {
-            if catch_unwind(AssertUnwindSafe(|| slot.sink.record(&record))).is_err() {
+            if !contained(|| slot.sink.record(&record)) {
                 self.self_stats.sink_panics.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -413,6 +446,11 @@ impl Collector {
     /// Periodic work: evaluate the alert rules, persist and publish statistics.
     fn tick(&mut self) {
         self.last_tick = Instant::now();
+        // Lines reach the files at least every tick, however quiet the host:
+        // a killed process loses at most one tick of executions and alerts.
+        let now = self.clock.now();
+        self.logs.flush(now);
+        self.alerts.flush(now, false);
         self.evaluate_alerts(true);
         self.persist(false);
         let snapshot = self.snapshot();
@@ -473,7 +511,7 @@ impl Collector {
             self.logs.flush(now);
         }
         for slot in &mut self.sinks {
-            if catch_unwind(AssertUnwindSafe(|| slot.sink.flush())).is_err() {
+            if !contained(|| slot.sink.flush()) {
                 self.self_stats.sink_panics.fetch_add(1, Ordering::Relaxed);
             }
         }
