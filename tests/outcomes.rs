@@ -290,3 +290,59 @@ fn a_drop_impl_running_during_another_panic_is_not_a_panic() {
     let cleanup = monitor::stats().get("cleanup_step").cloned().unwrap();
     assert_eq!((cleanup.success_count, cleanup.panic_count), (1, 0));
 }
+
+#[monitored(name = "rethrows")]
+fn rethrows(payload: Box<dyn std::any::Any + Send>) {
+    std::panic::resume_unwind(payload)
+}
+
+#[test]
+fn panics_resumed_without_a_hook_keep_their_own_message() {
+    let _lock = exclusive();
+    let dir = temp_dir("resume-unwind");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    // An unrelated earlier panic on this thread…
+    let _ = std::panic::catch_unwind(|| panic!("old unrelated panic"));
+    // …then a panic re-raised with resume_unwind (as thread pools do): no hook runs.
+    let caught = std::panic::catch_unwind(|| rethrows(Box::new("worker job failed")));
+    assert_eq!(
+        *caught.unwrap_err().downcast::<&str>().unwrap(),
+        "worker job failed"
+    );
+    guard.flush();
+    let stats = monitor::stats();
+    let rethrown = stats.get("rethrows").unwrap();
+    assert_eq!(rethrown.panic_count, 1);
+    assert_eq!(
+        rethrown.last_error.as_ref().unwrap().message,
+        "worker job failed"
+    );
+}
+
+#[test]
+fn errors_carry_a_stack_trace_when_backtraces_are_on() {
+    let _lock = exclusive();
+    let dir = temp_dir("backtraces-on");
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .capture_backtraces(true)
+        .install()
+        .unwrap();
+    string_error().unwrap_err();
+    guard.flush();
+    let error_lines = errors(&dir);
+    let trace = error_lines[0]["stack_trace"]
+        .as_str()
+        .expect("a stack trace string");
+    assert!(trace.contains("string_error"), "{trace}");
+    drop(guard);
+    let dir = temp_dir("backtraces-off");
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .capture_backtraces(false)
+        .install()
+        .unwrap();
+    string_error().unwrap_err();
+    guard.flush();
+    assert!(errors(&dir)[0]["stack_trace"].is_null());
+}

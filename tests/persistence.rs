@@ -239,3 +239,27 @@ fn an_unwritable_database_path_never_reaches_the_host() {
         "an unavailable stats database is reported: {alerts:?}"
     );
 }
+
+#[test]
+fn a_function_failing_every_time_is_still_failing_after_a_restart() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-streak");
+    {
+        let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+        for _ in 0..6 {
+            nightly_backup(true).ok();
+        }
+        guard.flush();
+        assert_eq!(
+            monitor::stats().get("nightly_backup").unwrap().status,
+            monitor::FunctionStatus::Error
+        );
+    }
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    nightly_backup(true).ok();
+    guard.flush();
+    let stats = monitor::stats();
+    let backup = stats.get("nightly_backup").unwrap();
+    assert_eq!(backup.consecutive_failures, 7);
+    assert_eq!(backup.status, monitor::FunctionStatus::Error);
+}

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::callsite::Callsite;
-use crate::capture::{take_panic_failure, Failure, Outcome};
+use crate::capture::{note_unwinding_payload, take_panic_failure, Failure, Outcome};
 use crate::event::{Event, EventExtra, Status};
 use crate::queue;
 
@@ -124,9 +124,19 @@ impl Drop for InlineGuard {
 
 /// Calls `body`. Exists so the expansion can write
 /// `call(move || -> Ret { body })` and keep the body's type inference.
+///
+/// A panic is caught only to read its payload — the exact message even when
+/// it was raised by `resume_unwind` (which runs no panic hook) or when the
+/// host replaced the panic hook — and resumed unchanged at once.
 #[inline(always)]
 pub fn call<R, F: FnOnce() -> R>(body: F) -> R {
-    body()
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(value) => value,
+        Err(payload) => {
+            note_unwinding_payload(&*payload);
+            std::panic::resume_unwind(payload)
+        }
+    }
 }
 
 #[inline(always)]

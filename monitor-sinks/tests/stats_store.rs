@@ -81,6 +81,7 @@ fn full_row(name: &str) -> StoredFunctionStats {
         latency_histogram: Some(r#"{"buckets":[[1,2],[3,4]]}"#.to_owned()),
         error_patterns: Some(r#"[{"pattern":"refused","count":70}]"#.to_owned()),
         updated_at: Some("2024-05-01T12:34:57.000001Z".to_owned()),
+        consecutive_failures: 3,
     }
 }
 
@@ -251,7 +252,7 @@ fn creates_the_parent_directory_and_uses_wal() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
-    assert_eq!(version_in_file(&path), 3);
+    assert_eq!(version_in_file(&path), 4);
 }
 
 #[test]
@@ -349,7 +350,7 @@ fn migrates_a_version_1_file() {
 
     let store = StatsStore::open(&dir.db()).unwrap();
     assert_eq!(store.report().migrated_from, Some(1));
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     let rows = store.load_all().unwrap();
     let expected = StoredFunctionStats {
         // Not in version 1: defaulted.
@@ -359,6 +360,7 @@ fn migrates_a_version_1_file() {
         latency_histogram: None,
         error_patterns: None,
         updated_at: None,
+        consecutive_failures: 0,
         ..migration_row()
     };
     assert_eq!(rows.len(), 1);
@@ -371,7 +373,7 @@ fn migrates_a_version_1_file() {
         expected
     );
     drop(store);
-    assert_eq!(version_in_file(&dir.db()), 3);
+    assert_eq!(version_in_file(&dir.db()), 4);
     let single_row: i64 = Connection::open(dir.db())
         .unwrap()
         .query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0))
@@ -414,7 +416,7 @@ fn migrates_a_version_1_file_from_the_raw_sql_and_without_a_version_table() {
             ..StoredFunctionStats::default()
         }]
     );
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
 }
 
 #[test]
@@ -430,11 +432,12 @@ fn migrates_a_version_2_file() {
         vec![StoredFunctionStats {
             error_patterns: None,
             updated_at: None,
+            consecutive_failures: 0,
             ..migration_row()
         }]
     );
     drop(persist);
-    assert_eq!(version_in_file(&dir.db()), 3);
+    assert_eq!(version_in_file(&dir.db()), 4);
 }
 
 #[test]
@@ -453,7 +456,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
         err,
         StoreError::NewerSchema {
             found: 99,
-            supported: 3,
+            supported: 4,
             ..
         }
     ));
@@ -926,5 +929,5 @@ fn the_documented_queries_run() {
         vec![r#"Text("failing")"#, r#"Text("healthy")"#]
     );
     assert_eq!(answer("'-1 hour'"), vec![r#"Text("healthy")"#]);
-    assert_eq!(answer("FROM schema_version"), vec!["Integer(3)"]);
+    assert_eq!(answer("FROM schema_version"), vec!["Integer(4)"]);
 }

@@ -14,7 +14,9 @@ pub use classify::{
 pub(crate) use limits::current_limits;
 pub(crate) use limits::set_limits;
 pub use limits::CaptureLimits;
-pub(crate) use panic_hook::{install_panic_hook, take_panic_failure, FLUSH_ON_PANIC};
+pub(crate) use panic_hook::{
+    install_panic_hook, note_unwinding_payload, take_panic_failure, FLUSH_ON_PANIC,
+};
 pub(crate) use text::capture_text;
 
 use serde::Serialize;

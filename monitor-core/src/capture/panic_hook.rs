@@ -40,15 +40,43 @@ pub(crate) fn install_panic_hook() {
     });
 }
 
-fn record(info: &PanicHookInfo<'_>) {
-    let payload = info.payload();
-    let raw = if let Some(text) = payload.downcast_ref::<&str>() {
+fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = payload.downcast_ref::<String>() {
         text.clone()
     } else {
         "Box<dyn Any>".to_owned()
-    };
+    }
+}
+
+/// Called with the payload of a panic unwinding out of a monitored body: the
+/// slot keeps the hook's record (with location and stack trace) only if it
+/// is about this very panic; otherwise (a `resume_unwind`, a replaced hook)
+/// the payload's message replaces the stale record.
+pub(crate) fn note_unwinding_payload(payload: &(dyn std::any::Any + Send)) {
+    let (message, message_truncated) =
+        cap_string(payload_text(payload), current_limits().max_message_bytes);
+    let _ = LAST_PANIC.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            if slot
+                .as_ref()
+                .is_some_and(|failure| failure.message == message)
+            {
+                return;
+            }
+            *slot = Some(Failure {
+                error_type: "panic".to_owned(),
+                message,
+                message_truncated,
+                ..Failure::default()
+            });
+        }
+    });
+}
+
+fn record(info: &PanicHookInfo<'_>) {
+    let raw = payload_text(info.payload());
     let (message, message_truncated) = cap_string(raw, current_limits().max_message_bytes);
     let failure = Failure {
         error_type: "panic".to_owned(),

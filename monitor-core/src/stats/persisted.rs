@@ -70,6 +70,7 @@ impl FunctionRecord {
                 .then(|| serde_json::to_string(&self.patterns).ok())
                 .flatten(),
             updated_at: None,
+            consecutive_failures: self.consecutive_failures,
         }
     }
 
@@ -81,6 +82,7 @@ impl FunctionRecord {
         record.error_count = row.error_count;
         record.panic_count = row.panic_count;
         record.cancelled_count = row.cancelled_count;
+        record.consecutive_failures = row.consecutive_failures;
         let total_ms = if row.total_duration_ms > 0.0 {
             row.total_duration_ms
         } else {
@@ -117,6 +119,10 @@ impl FunctionRecord {
     /// Adds statistics counted elsewhere (a row the store could only load
     /// late) to these.
     pub(crate) fn absorb(&mut self, earlier: FunctionRecord) {
+        if self.consecutive_failures == self.total_executions() {
+            // Every execution since the restart failed: the earlier streak goes on.
+            self.consecutive_failures += earlier.consecutive_failures;
+        }
         self.success_count += earlier.success_count;
         self.error_count += earlier.error_count;
         self.panic_count += earlier.panic_count;

@@ -116,9 +116,9 @@ impl FunctionRecord {
         if self.last_execution.is_none_or(|(last, _)| last <= started) {
             self.last_execution = Some((started, status));
         }
-        if let Some(every) = self.every {
-            self.next_scheduled = Some(started + every);
-        }
+        // Without a declared schedule in this process (removed, or never
+        // declared), a stored next run time would only raise false alarms.
+        self.next_scheduled = self.every.map(|every| started + every);
         Observation { new_pattern }
     }
 

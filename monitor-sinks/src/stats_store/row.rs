@@ -66,4 +66,8 @@ pub struct StoredFunctionStats {
     /// When this row was last written (RFC 3339 UTC, microseconds). If a row is
     /// saved with `None`, the store fills in the time of the save.
     pub updated_at: Option<String>,
+    /// Failures (errors and panics) in a row up to the latest execution, so
+    /// a function failing every time is still known as failing after a
+    /// restart. Added in schema version 4.
+    pub consecutive_failures: u64,
 }

@@ -5,13 +5,13 @@ use std::collections::HashSet;
 use rusqlite::Connection;
 
 /// The schema version written by this build.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Every column of `function_stats` with its declaration, in the order of the
 /// fields of [`StoredFunctionStats`](super::StoredFunctionStats). The
 /// declarations are valid both in `CREATE TABLE` and in `ALTER TABLE … ADD
 /// COLUMN` (the `NOT NULL` columns have a constant default).
-pub(crate) const COLUMNS: [(&str, &str); 24] = [
+pub(crate) const COLUMNS: [(&str, &str); 25] = [
     ("name", "TEXT PRIMARY KEY NOT NULL"),
     ("trigger_type", "TEXT NOT NULL DEFAULT ''"),
     ("status", "TEXT NOT NULL DEFAULT 'active'"),
@@ -36,6 +36,7 @@ pub(crate) const COLUMNS: [(&str, &str); 24] = [
     ("latency_histogram", "TEXT"),
     ("error_patterns", "TEXT"),
     ("updated_at", "TEXT"),
+    ("consecutive_failures", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// Columns that version 1 had.
@@ -67,6 +68,9 @@ pub(crate) const V2_ADDED: [&str; 3] =
 
 /// Columns added by version 3.
 pub(crate) const V3_ADDED: [&str; 2] = ["error_patterns", "updated_at"];
+
+/// Columns added by version 4.
+pub(crate) const V4_ADDED: [&str; 1] = ["consecutive_failures"];
 
 /// The column list `a, b, c` of every column, in field order.
 pub(crate) fn column_list() -> String {
@@ -130,7 +134,9 @@ pub(crate) fn detect(conn: &Connection) -> rusqlite::Result<Detected> {
     }
     // A table without a recorded version: infer it from the columns.
     let columns = table_columns(conn)?;
-    let version = if V3_ADDED.iter().any(|c| columns.contains(*c)) {
+    let version = if V4_ADDED.iter().any(|c| columns.contains(*c)) {
+        4
+    } else if V3_ADDED.iter().any(|c| columns.contains(*c)) {
         3
     } else if V2_ADDED.iter().any(|c| columns.contains(*c)) {
         2
@@ -175,6 +181,8 @@ pub(crate) fn is_current(conn: &Connection, detected: Detected) -> rusqlite::Res
 ///   `avg_execution_time_ms * total_executions` so the mean can be continued)
 ///   and `latency_histogram` (NULL: percentiles restart from new samples).
 /// * 2 → 3 adds `error_patterns` and `updated_at` (NULL).
+/// * 3 → 4 adds `consecutive_failures` (0: a streak of failures before the
+///   upgrade is not known).
 pub(crate) fn create_or_migrate(conn: &Connection, detected: Detected) -> rusqlite::Result<()> {
     match detected {
         Detected::Empty => conn.execute_batch(&create_current_sql())?,
