@@ -423,7 +423,8 @@ impl MonitorGuard {
     /// Returns once every execution recorded before the call is written to
     /// the logs, counted in the statistics, seen by the alert rules, and the
     /// notifications it caused are handed to every notifier. Returns `false`
-    /// if the collector did not answer within the flush timeout.
+    /// if the collector did not answer within the flush timeout, or a
+    /// notifier did not take its notifications within the notifier timeout.
     pub fn flush(&self) -> bool {
         self.handle.flush()
     }
@@ -465,9 +466,15 @@ impl Drop for MonitorGuard {
     }
 }
 
+/// Longest [`stats`] waits for the collector before it answers with the
+/// snapshot published at the latest tick (a health endpoint must not hang
+/// behind a slow sink).
+const STATS_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A consistent snapshot of every function's statistics. Empty when no
 /// monitor is installed. Called from a sink or notifier (on the collector
-/// thread), it returns the snapshot published at the latest flush or tick.
+/// thread), or when the collector is busy for more than a second, it returns
+/// the snapshot published at the latest flush or tick (at most 250 ms old).
 pub fn stats() -> StatsSnapshot {
     let Some(handle) = current() else {
         return StatsSnapshot::default();
@@ -476,7 +483,7 @@ pub fn stats() -> StatsSnapshot {
         return handle.published.lock().clone();
     }
     handle
-        .request(Control::Snapshot, handle.flush_timeout)
+        .request(Control::Snapshot, STATS_TIMEOUT.min(handle.flush_timeout))
         .unwrap_or_else(|| handle.published.lock().clone())
 }
 

@@ -20,7 +20,8 @@ pub struct StoredFunctionStats {
     pub trigger_type: String,
     /// Health of the function: `"active"`, `"degraded"` or `"error"`.
     pub status: String,
-    /// Number of executions recorded, whatever their outcome.
+    /// Completed executions: successes, errors and panics (cancelled async
+    /// executions are counted apart, in `cancelled_count`).
     pub total_executions: u64,
     /// Executions that returned successfully.
     pub success_count: u64,
@@ -45,7 +46,7 @@ pub struct StoredFunctionStats {
     pub p95_execution_time_ms: Option<f64>,
     /// 99th percentile of the execution time in milliseconds.
     pub p99_execution_time_ms: Option<f64>,
-    /// When the last execution finished (RFC 3339 UTC, microseconds).
+    /// When the last execution started (RFC 3339 UTC, microseconds).
     pub last_execution_time: Option<String>,
     /// Outcome of the last execution: `"success"`, `"error"`, `"panic"` or
     /// `"cancelled"`.
