@@ -13,7 +13,7 @@ use std::error::Error;
 use std::fmt::{Debug, Display, Write};
 
 use super::limits::current_limits;
-use super::text::{cap_string, capture_text};
+use super::text::capture_text;
 use super::Failure;
 
 /// How a returned value is classified.
@@ -123,7 +123,7 @@ impl<T, E> ClassifyResult for &Classify<'_, Result<T, E>> {
                 Outcome::Error(Box::new(Failure {
                     error_type: type_name.to_owned(),
                     message: type_name.to_owned(),
-                    stack_trace: capture_stack_trace(),
+                    unresolved_trace: capture_stack_trace(),
                     ..Failure::default()
                 }))
             }
@@ -157,7 +157,8 @@ fn error_failure(type_name: &str, error: &(dyn Error + '_)) -> Outcome {
         message,
         message_truncated,
         chain,
-        stack_trace: capture_stack_trace(),
+        stack_trace: None,
+        unresolved_trace: capture_stack_trace(),
         location: None,
     }))
 }
@@ -174,13 +175,15 @@ fn text_failure<E>(
         message,
         message_truncated,
         chain: Vec::new(),
-        stack_trace: capture_stack_trace(),
+        stack_trace: None,
+        unresolved_trace: capture_stack_trace(),
         location: None,
     }))
 }
 
-/// A stack trace of the current thread, if enabled, capped in size.
-pub(crate) fn capture_stack_trace() -> Option<String> {
+/// A stack trace of the current thread, if enabled; symbolised later by the
+/// collector ([`Failure::resolve_trace`]).
+pub(crate) fn capture_stack_trace() -> Option<super::UnresolvedTrace> {
     use std::backtrace::{Backtrace, BacktraceStatus};
     let limits = current_limits();
     let trace = match limits.backtraces {
@@ -191,7 +194,7 @@ pub(crate) fn capture_stack_trace() -> Option<String> {
     if trace.status() != BacktraceStatus::Captured {
         return None;
     }
-    Some(cap_string(trace.to_string(), limits.max_stack_trace_bytes).0)
+    Some(super::UnresolvedTrace::new(trace))
 }
 
 #[cfg(test)]

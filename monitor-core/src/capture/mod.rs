@@ -37,4 +37,44 @@ pub struct Failure {
     pub stack_trace: Option<String>,
     /// `file:line:column` where a panic happened.
     pub location: Option<String>,
+    /// A captured but not yet symbolised stack trace: symbolising takes
+    /// milliseconds, so the collector does it (into `stack_trace`), not the
+    /// host's thread.
+    #[serde(skip)]
+    pub(crate) unresolved_trace: Option<UnresolvedTrace>,
+}
+
+/// A stack trace captured on the failing thread, symbolised later.
+#[derive(Clone)]
+pub(crate) struct UnresolvedTrace(std::sync::Arc<std::backtrace::Backtrace>);
+
+impl UnresolvedTrace {
+    pub(crate) fn new(trace: std::backtrace::Backtrace) -> Self {
+        UnresolvedTrace(std::sync::Arc::new(trace))
+    }
+}
+
+impl std::fmt::Debug for UnresolvedTrace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnresolvedTrace")
+    }
+}
+
+impl PartialEq for UnresolvedTrace {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for UnresolvedTrace {}
+
+impl Failure {
+    /// Symbolises a captured stack trace into `stack_trace` (capped). Runs on
+    /// the collector thread.
+    pub(crate) fn resolve_trace(&mut self) {
+        if let Some(trace) = self.unresolved_trace.take() {
+            let limit = limits::current_limits().max_stack_trace_bytes;
+            self.stack_trace = Some(text::cap_string(trace.0.to_string(), limit).0);
+        }
+    }
 }

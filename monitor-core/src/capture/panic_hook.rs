@@ -83,7 +83,8 @@ fn record(info: &PanicHookInfo<'_>) {
         message,
         message_truncated,
         chain: Vec::new(),
-        stack_trace: capture_stack_trace(),
+        stack_trace: None,
+        unresolved_trace: capture_stack_trace(),
         location: info
             .location()
             .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),

@@ -399,7 +399,14 @@ impl Collector {
         index
     }
 
-    fn process(&mut self, event: Event, thread: &str, wall_now: SystemTime, tick_now: u64) {
+    fn process(&mut self, mut event: Event, thread: &str, wall_now: SystemTime, tick_now: u64) {
+        if let Some(failure) = event
+            .extra
+            .as_mut()
+            .and_then(|extra| extra.failure.as_mut())
+        {
+            failure.resolve_trace();
+        }
         let index = self.function_index(event.callsite);
         let nanos = ticks::nanos_between(event.start, event.end);
         let age = Duration::from_nanos(ticks::nanos_between(event.start, tick_now));

@@ -95,7 +95,8 @@ pub(super) fn failure_of(event: &tracing_core::Event<'_>) -> Failure {
         message,
         message_truncated,
         chain,
-        stack_trace: capture_stack_trace(),
+        stack_trace: None,
+        unresolved_trace: capture_stack_trace(),
         location: None,
     }
 }
