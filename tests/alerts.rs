@@ -14,6 +14,7 @@ use monitor::{
 };
 
 const MIN: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
 
 #[derive(Debug)]
 struct NoCredentialsError;
@@ -71,6 +72,18 @@ fn flaky(fail: bool) -> Result<(), String> {
         Ok(())
     }
 }
+
+#[monitored(name = "hovering")]
+fn hovering(fail: bool) -> Result<(), String> {
+    if fail {
+        Err("upstream timed out".into())
+    } else {
+        Ok(())
+    }
+}
+
+#[monitored(name = "retired_job", every = "1s")]
+fn retired_job() {}
 
 #[monitored(name = "strict_job")]
 fn strict_job() -> Result<(), String> {
@@ -724,4 +737,208 @@ fn alerts_are_also_tracing_events_from_a_notifier_thread() {
         .find(|(_, message)| message.starts_with("strict_job: 5 failures in a row"))
         .unwrap_or_else(|| panic!("{events:#?}"));
     assert!(event.0.starts_with("monitor-notifier-"), "{}", event.0);
+}
+
+/// The promise of every (rule, function) pair, however its condition flaps:
+/// notifications alternate between firing (fired or reminder) and resolved,
+/// start with firing, and firing ones are at least `repeat` apart.
+fn assert_throttled(alerts: &[Alert], repeat: Duration) {
+    let mut pairs: Vec<(AlertRule, Option<&str>)> = alerts
+        .iter()
+        .map(|a| (a.rule, a.function.as_deref()))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    for (rule, function) in pairs {
+        let mut told_firing = false;
+        let mut last_firing: Option<SystemTime> = None;
+        for alert in alerts
+            .iter()
+            .filter(|a| a.rule == rule && a.function.as_deref() == function)
+        {
+            match alert.state {
+                AlertState::Firing => {
+                    assert_eq!(alert.reminder, told_firing, "{alert}");
+                    if let Some(last) = last_firing {
+                        let apart = alert.time.0.duration_since(last).unwrap_or_default();
+                        assert!(apart >= repeat, "{apart:?} after the previous: {alert}");
+                    }
+                    last_firing = Some(alert.time.0);
+                    told_firing = true;
+                }
+                _ => {
+                    assert!(told_firing, "resolved without firing first: {alert}");
+                    told_firing = false;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_function_hovering_around_the_error_rate_threshold_notifies_once_per_repeat_interval() {
+    let _lock = exclusive();
+    let (builder, clock, received, _dir) = builder("alerts-flapping");
+    // A window longer than the repeat interval (1 h), so that the condition
+    // still holds once the interval has passed.
+    let guard = builder
+        .alert_rules(AlertRules {
+            window: 2 * HOUR,
+            ..AlertRules::default()
+        })
+        .install()
+        .unwrap();
+    let hovering_alerts = |rule: AlertRule| -> Vec<Alert> {
+        received
+            .of(rule)
+            .into_iter()
+            .filter(|a| a.function.as_deref() == Some("hovering"))
+            .collect()
+    };
+    let high_rate_reason = || {
+        monitor::health()
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("hovering: ") && r.contains("executions failed"))
+    };
+    let reported_firing = |rule: AlertRule| {
+        monitor::status_report()
+            .alerts
+            .iter()
+            .any(|a| a.rule == rule && a.function.as_deref() == Some("hovering"))
+    };
+
+    // The error rate crosses 50 % up and down, twice a second, for 40 s: the
+    // high error rate (and six failures in a row) start and stop 40 times.
+    for round in 0..40 {
+        clock.advance(Duration::from_secs(1));
+        for _ in 0..6 {
+            hovering(true).unwrap_err();
+        }
+        assert!(guard.flush());
+        if round > 0 {
+            // 6 (round + 1) of 12 round + 6 failed: above 50 %. Told or not,
+            // the rule fires, and health and the report say so.
+            assert!(high_rate_reason(), "{}", monitor::health());
+            assert!(reported_firing(AlertRule::HighErrorRate));
+            assert!(reported_firing(AlertRule::ConsecutiveFailures));
+            assert_eq!(monitor::health().verdict, Verdict::Red);
+        }
+        for _ in 0..6 {
+            hovering(false).unwrap();
+        }
+        assert!(guard.flush());
+        // Exactly 50 %: not above the threshold any more.
+        assert!(!high_rate_reason(), "{}", monitor::health());
+        assert!(!reported_firing(AlertRule::HighErrorRate));
+        assert!(!reported_firing(AlertRule::ConsecutiveFailures));
+    }
+    // The last batch leaves it above the threshold.
+    for _ in 0..6 {
+        hovering(true).unwrap_err();
+    }
+    assert!(guard.flush());
+    assert!(high_rate_reason(), "{}", monitor::health());
+
+    // Within the repeat interval: one firing and one resolved notice per rule
+    // (the first episode), nothing for the 39 episodes after it.
+    for rule in [AlertRule::HighErrorRate, AlertRule::ConsecutiveFailures] {
+        let told = hovering_alerts(rule);
+        let states: Vec<AlertState> = told.iter().map(|a| a.state).collect();
+        assert_eq!(
+            states,
+            [AlertState::Firing, AlertState::Resolved],
+            "{rule}: {told:#?}"
+        );
+    }
+    assert_eq!(hovering_alerts(AlertRule::NewErrorPattern).len(), 1);
+    let about_hovering: Vec<Alert> = received
+        .all()
+        .into_iter()
+        .filter(|a| a.function.as_deref() == Some("hovering"))
+        .collect();
+    assert_eq!(about_hovering.len(), 5, "{about_hovering:#?}");
+    let first_fired = hovering_alerts(AlertRule::HighErrorRate)[0].time.0;
+
+    // Still firing once the repeat interval has passed: told again, as a new
+    // firing (the latest notice said resolved).
+    clock.advance(HOUR);
+    assert!(guard.flush());
+    for rule in [AlertRule::HighErrorRate, AlertRule::ConsecutiveFailures] {
+        let told = hovering_alerts(rule);
+        assert_eq!(told.len(), 3, "{rule}: {told:#?}");
+        let again = &told[2];
+        assert_eq!(again.state, AlertState::Firing, "{again}");
+        assert!(!again.reminder, "{again}");
+        assert!(again.time.0 >= first_fired + HOUR, "{again}");
+    }
+    let high = hovering_alerts(AlertRule::HighErrorRate);
+    assert!(
+        high[2]
+            .message
+            .starts_with("hovering: 246 errors in the last 486 executions"),
+        "{}",
+        high[2]
+    );
+    assert!(guard.flush());
+    assert_eq!(hovering_alerts(AlertRule::HighErrorRate).len(), 3);
+
+    // Recovery is told once.
+    for _ in 0..6 {
+        hovering(false).unwrap();
+    }
+    assert!(guard.flush());
+    for rule in [AlertRule::HighErrorRate, AlertRule::ConsecutiveFailures] {
+        let told = hovering_alerts(rule);
+        assert_eq!(told.len(), 4, "{rule}: {told:#?}");
+        assert_eq!(told[3].state, AlertState::Resolved, "{}", told[3]);
+    }
+    assert_throttled(&received.all(), HOUR);
+}
+
+#[test]
+fn a_schedule_stored_by_an_earlier_run_and_no_longer_declared_does_not_fire() {
+    let _lock = exclusive();
+    let (builder, _clock, received, dir) = builder("alerts-stale-schedule");
+    let guard = builder.install().unwrap();
+    retired_job();
+    assert!(guard.flush());
+    drop(guard);
+    assert!(received.of(AlertRule::MissedSchedule).is_empty());
+    let stored: Option<String> = rusqlite::Connection::open(dir.join("stats.db"))
+        .unwrap()
+        .query_row(
+            "SELECT next_scheduled_time FROM function_stats WHERE name = 'retired_job'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(stored.is_some(), "the store keeps when it was due next");
+
+    // A later run (a day later) in which nothing runs `retired_job` any
+    // more (deleted, renamed, or its `every` removed): its schedule is not
+    // known in this process, so the stored due time means nothing.
+    let later = ManualClock::new(start() + 24 * HOUR);
+    let received = Received::default();
+    let sink = received.clone();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(later.clone())
+        .on_alert(move |alert: &Alert| sink.0.lock().unwrap().push(alert.clone()))
+        .install()
+        .unwrap();
+    assert!(guard.flush());
+    later.advance(10 * MIN);
+    assert!(guard.flush());
+    assert!(
+        monitor::stats().get("retired_job").is_some(),
+        "its statistics were loaded"
+    );
+    assert!(
+        received.of(AlertRule::MissedSchedule).is_empty(),
+        "{:#?}",
+        received.all()
+    );
+    let health = monitor::health();
+    assert_eq!(health.verdict, Verdict::Green, "{health}");
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use super::health::{Health, Verdict};
 use super::rules::AlertRules;
-use super::state::{elapsed, RuleState, Timing, Transition};
+use super::state::{elapsed, RuleState, Step, Timing, Transition};
 use super::text;
 use super::types::{Alert, AlertRule, AlertState, Severity};
 use super::window::Window;
@@ -201,6 +201,8 @@ pub(crate) struct AlertEngine {
     touched: Vec<usize>,
     monitor: MonitorAlerts,
     health: Health,
+    /// The latest evaluation changed the state of a pair (notified or not).
+    changed: bool,
 }
 
 impl AlertEngine {
@@ -217,6 +219,7 @@ impl AlertEngine {
             touched: Vec::new(),
             monitor: MonitorAlerts::default(),
             health: Health::green(),
+            changed: false,
         }
     }
 
@@ -302,6 +305,7 @@ impl AlertEngine {
         full: bool,
     ) -> Vec<Alert> {
         let mut out = Vec::new();
+        self.changed = false;
         if full {
             self.touched.clear();
             for (index, record) in functions.iter_mut().enumerate() {
@@ -318,16 +322,23 @@ impl AlertEngine {
             self.touched.clear();
         }
         self.evaluate_monitor(now, inputs, &mut out);
-        if full || !out.is_empty() {
+        if full || self.changed {
             self.health = self.judge(functions, now);
         }
         out
     }
 
     /// The verdict as of the latest evaluation that judged it (every tick,
-    /// and every evaluation that sent a notification).
+    /// and every evaluation that changed the state of a rule, notified or not).
     pub(crate) fn health(&self) -> &Health {
         &self.health
+    }
+
+    /// Whether the latest evaluation changed the state of a rule (started or
+    /// stopped firing, or notified), so the health and the firing alerts
+    /// should be published again.
+    pub(crate) fn changed(&self) -> bool {
+        self.changed
     }
 
     /// The latest notification of every pair that is firing now, functions
@@ -395,9 +406,13 @@ impl AlertEngine {
             record.consecutive_failures >= rules.consecutive_failures
                 || state.latched_streak >= rules.consecutive_failures,
             counts.slow > 0,
-            record
-                .next_scheduled
-                .is_some_and(|due| now > due.checked_add(grace).unwrap_or(due)),
+            // Only for a schedule declared in this process: a `next_scheduled`
+            // loaded from the store for a function whose callsite is gone (or
+            // no longer says `every`) would otherwise fire forever.
+            record.every.is_some()
+                && record
+                    .next_scheduled
+                    .is_some_and(|due| now > due.checked_add(grace).unwrap_or(due)),
             !state.new_patterns.is_empty(),
         ];
         let since = [
@@ -414,16 +429,25 @@ impl AlertEngine {
                 .max(state.latched_streak);
         }
         state.latched_streak = 0;
+        let mut changed = false;
         for (k, &rule) in FUNCTION_RULES.iter().enumerate() {
             let timing = Timing {
                 pending_for: rules.pending_for_of(rule),
                 repeat_interval: rules.repeat_interval,
+                // Each firing names a pattern never seen before, and the
+                // condition holds for a whole window after it: it cannot
+                // flap faster than once per window, and holding it back
+                // could hide a new pattern for good.
+                hold_back_refires: rule != AlertRule::NewErrorPattern,
             };
             let enabled = rules.is_enabled(rule);
-            let Some(transition) = state.states[k].step(enabled && holds[k], since[k], now, timing)
+            let Some(Step { transition, notify }) =
+                state.states[k].step(enabled && holds[k], since[k], now, timing)
             else {
                 continue;
             };
+            changed = true;
+            // Built for a change that is not notified too: `firing()` shows it.
             let alert = function_alert(rule, transition, record, state, &rules, now);
             match transition {
                 Transition::Resolved { .. } => {
@@ -436,7 +460,9 @@ impl AlertEngine {
                 }
                 _ => state.last_alerts[k] = Some(alert.clone()),
             }
-            out.push(alert);
+            if notify {
+                out.push(alert);
+            }
         }
         if !state.states[1].is_firing() && !holds[1] {
             state.peak_streak = 0;
@@ -455,6 +481,7 @@ impl AlertEngine {
             record.status = status;
             record.dirty = true;
         }
+        self.changed |= changed;
     }
 
     fn evaluate_monitor(&mut self, now: SystemTime, inputs: &HealthInputs, out: &mut Vec<Alert>) {
@@ -497,11 +524,15 @@ impl AlertEngine {
             let timing = Timing {
                 pending_for: rules.pending_for_of(rule),
                 repeat_interval: rules.repeat_interval,
+                hold_back_refires: true,
             };
             let holding = rules.is_enabled(rule) && holds[k];
-            let Some(transition) = monitor.states[k].step(holding, now, now, timing) else {
+            let Some(Step { transition, notify }) =
+                monitor.states[k].step(holding, now, now, timing)
+            else {
                 continue;
             };
+            self.changed = true;
             let alert = monitor_alert(rule, transition, monitor, &rules, inputs, now);
             if let Transition::Resolved { .. } = transition {
                 monitor.last_alerts[k] = None;
@@ -519,7 +550,9 @@ impl AlertEngine {
             } else {
                 monitor.last_alerts[k] = Some(alert.clone());
             }
-            out.push(alert);
+            if notify {
+                out.push(alert);
+            }
         }
     }
 

@@ -154,7 +154,7 @@ impl Alerting {
         }
         let mut published = self.shared.published.lock();
         published.evaluated_at = Some(Instant::now());
-        if full || !alerts.is_empty() {
+        if full || self.engine.changed() {
             published.health = self.engine.health().clone();
             published.firing = self.engine.firing();
         }

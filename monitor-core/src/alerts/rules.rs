@@ -20,7 +20,7 @@ use super::types::{AlertRule, Severity};
 /// | `consecutive_failures` | 5 | this many failures in a row |
 /// | `slow_threshold` | none | executions longer than this are slow (`#[monitored(slow = "…")]` wins) |
 /// | `schedule_grace` | 1 min | `every = "…"` functions alert when not run within interval + grace |
-/// | `repeat_interval` | 1 h | at most one reminder per (rule, function) per interval while firing |
+/// | `repeat_interval` | 1 h | at most one firing notification (first or reminder) per (rule, function) per interval, also when the condition stops and starts again (see [`repeat_interval`](Self::repeat_interval)) |
 /// | `queue_fill_threshold` | 0.8 | a recording queue fuller than this raises `queue_full` |
 /// | `health_success_rate` | 0.9 | [`health`](crate::health) is yellow when a function's success rate in the window is below this (with more than `error_rate_min_executions` executions) |
 /// | `pending_for` | empty (all zero) | a rule fires only after its condition held this long |
@@ -68,7 +68,13 @@ pub struct AlertRules {
     /// Missed schedule: how late past its interval an `every = "…"` function
     /// may run before the alert fires (default 1 minute).
     pub schedule_grace: Duration,
-    /// At most one reminder per interval while a rule keeps firing (default 1 hour).
+    /// At most one firing notification (the first, or a reminder) per
+    /// interval for each (rule, function) pair (default 1 hour). A pair that
+    /// starts firing again within the interval of its previous firing
+    /// notification fires (status, [`health`](crate::health) and the report
+    /// show it) without a notification, nor one when it resolves; if it still
+    /// fires when the interval has passed, it is notified then. Except
+    /// `new_error_pattern`, whose every firing names a new pattern.
     pub repeat_interval: Duration,
     /// Queue full: the fill fraction (0 to 1) of a recording thread's queue
     /// above which the alert fires (default 0.8).

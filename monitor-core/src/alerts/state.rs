@@ -1,5 +1,7 @@
 //! The state machine of one (rule, function) pair: inactive → pending →
-//! firing → resolved (inactive again), with reminders once per repeat interval.
+//! firing → resolved (inactive again), with reminders once per repeat interval,
+//! and at most one firing notification per repeat interval however the
+//! condition flaps.
 
 use std::time::{Duration, SystemTime};
 
@@ -20,17 +22,16 @@ enum Phase {
         held_since: SystemTime,
         since: SystemTime,
     },
-    /// Notified at `last_notified`.
-    Firing {
-        since: SystemTime,
-        last_notified: SystemTime,
-    },
+    /// The condition held for `for`; firing since `since` (notified or not:
+    /// see [`RuleState::announced`]).
+    Firing { since: SystemTime },
 }
 
-/// What a step asks to notify.
+/// What a step changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Transition {
-    /// Started firing.
+    /// Started firing (or, after a re-fire that was not notified, is
+    /// announced as firing once the repeat interval has passed).
     Fired { since: SystemTime },
     /// Still firing, a repeat interval after the previous notification.
     Reminder { since: SystemTime },
@@ -38,16 +39,60 @@ pub(crate) enum Transition {
     Resolved { since: SystemTime },
 }
 
+/// A change of state, and whether to notify it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Step {
+    pub(crate) transition: Transition,
+    /// False for a re-fire within the repeat interval of the previous firing
+    /// notification, and for the resolution of such a re-fire: the state
+    /// changes (health and the report follow it) but nobody is told.
+    pub(crate) notify: bool,
+}
+
+impl Step {
+    fn notified(transition: Transition) -> Option<Step> {
+        Some(Step {
+            transition,
+            notify: true,
+        })
+    }
+
+    fn silent(transition: Transition) -> Option<Step> {
+        Some(Step {
+            transition,
+            notify: false,
+        })
+    }
+}
+
 /// Timings of one rule.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timing {
     pub(crate) pending_for: Duration,
     pub(crate) repeat_interval: Duration,
+    /// Hold back a re-fire within the repeat interval of the previous firing
+    /// notification. False for a rule whose every firing is news (a new error
+    /// pattern) and whose condition cannot flap faster than its window.
+    pub(crate) hold_back_refires: bool,
 }
 
+/// The state of one (rule, function) pair.
+///
+/// Notifications keep two promises, however the condition flaps: they
+/// alternate between firing (fired or reminder) and resolved, and at most one
+/// firing notification is sent per repeat interval. So the time of the latest
+/// firing notification is kept across resolutions: a re-fire within the
+/// repeat interval of it is not notified (nor, then, is its resolution), and
+/// is notified as firing once the interval has passed if it still fires.
+/// ([`Timing::hold_back_refires`] false turns the hold-back off: every
+/// re-fire is notified, reminders stay once per interval.)
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RuleState {
     phase: Phase,
+    /// When the latest firing notification was sent, across resolutions.
+    last_firing_notice: Option<SystemTime>,
+    /// The latest notification said firing (no resolved notice followed it).
+    announced: bool,
 }
 
 impl RuleState {
@@ -59,7 +104,7 @@ impl RuleState {
         since: SystemTime,
         now: SystemTime,
         timing: Timing,
-    ) -> Option<Transition> {
+    ) -> Option<Step> {
         match (self.phase, holds) {
             (Phase::Inactive, false) => None,
             (Phase::Inactive, true) => {
@@ -74,43 +119,74 @@ impl RuleState {
                 self.phase = Phase::Inactive;
                 None
             }
-            (
-                Phase::Firing {
-                    since,
-                    last_notified,
-                },
-                true,
-            ) => {
-                if elapsed(last_notified, now) >= timing.repeat_interval {
-                    self.phase = Phase::Firing {
-                        since,
-                        last_notified: now,
-                    };
-                    Some(Transition::Reminder { since })
-                } else {
-                    None
+            (Phase::Firing { since }, true) => {
+                if !self.may_notify_firing(now, timing) {
+                    return None;
                 }
+                let transition = if self.announced {
+                    Transition::Reminder { since }
+                } else {
+                    // A re-fire that was held back and still fires.
+                    Transition::Fired { since }
+                };
+                self.notify_firing(now);
+                Step::notified(transition)
             }
-            (Phase::Firing { since, .. }, false) => {
+            (Phase::Firing { since }, false) => {
                 self.phase = Phase::Inactive;
-                Some(Transition::Resolved { since })
+                let transition = Transition::Resolved { since };
+                if self.announced {
+                    self.announced = false;
+                    Step::notified(transition)
+                } else {
+                    // Its firing was never notified: the user was last told
+                    // "resolved" already.
+                    Step::silent(transition)
+                }
             }
         }
     }
 
-    fn fire_if_due(&mut self, now: SystemTime, timing: Timing) -> Option<Transition> {
+    fn fire_if_due(&mut self, now: SystemTime, timing: Timing) -> Option<Step> {
         let Phase::Pending { held_since, since } = self.phase else {
             return None;
         };
-        if elapsed(held_since, now) >= timing.pending_for {
-            self.phase = Phase::Firing {
-                since,
-                last_notified: now,
-            };
-            Some(Transition::Fired { since })
-        } else {
-            None
+        if elapsed(held_since, now) < timing.pending_for {
+            return None;
         }
+        self.phase = Phase::Firing { since };
+        let transition = Transition::Fired { since };
+        if self.announced {
+            // Cannot happen (a notified firing is followed by a notified
+            // resolution), but never tell "firing" twice in a row.
+            return Step::silent(transition);
+        }
+        if !timing.hold_back_refires || self.may_notify_firing(now, timing) {
+            self.notify_firing(now);
+            Step::notified(transition)
+        } else {
+            Step::silent(transition)
+        }
+    }
+
+    /// Whether a repeat interval has passed since the latest firing
+    /// notification (or there was none).
+    fn may_notify_firing(&mut self, now: SystemTime, timing: Timing) -> bool {
+        match self.last_firing_notice {
+            None => true,
+            Some(last) if last > now => {
+                // The clock went backwards: count the interval from now, so
+                // a jump cannot silence the pair for longer than one interval.
+                self.last_firing_notice = Some(now);
+                false
+            }
+            Some(last) => elapsed(last, now) >= timing.repeat_interval,
+        }
+    }
+
+    fn notify_firing(&mut self, now: SystemTime) {
+        self.last_firing_notice = Some(now);
+        self.announced = true;
     }
 
     /// Where the pair stands: `None` when inactive.
@@ -134,12 +210,28 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     const HOUR: Duration = Duration::from_secs(3600);
+    const SEC: Duration = Duration::from_secs(1);
 
     fn timing(pending_for: Duration) -> Timing {
         Timing {
             pending_for,
             repeat_interval: HOUR,
+            hold_back_refires: true,
         }
+    }
+
+    /// Steps and returns what is notified.
+    fn told(
+        state: &mut RuleState,
+        holds: bool,
+        since: SystemTime,
+        now: SystemTime,
+        t: Timing,
+    ) -> Option<Transition> {
+        state
+            .step(holds, since, now, t)
+            .filter(|step| step.notify)
+            .map(|step| step.transition)
     }
 
     #[test]
@@ -149,7 +241,7 @@ mod tests {
         let t = timing(Duration::ZERO);
         assert_eq!(state.step(false, t0, t0, t), None);
         assert_eq!(
-            state.step(true, t0, t0, t),
+            told(&mut state, true, t0, t0, t),
             Some(Transition::Fired { since: t0 })
         );
         assert_eq!(state.state(), Some(AlertState::Firing));
@@ -158,12 +250,12 @@ mod tests {
             assert_eq!(state.step(true, now, now, t), None);
         }
         assert_eq!(
-            state.step(true, t0, t0 + HOUR, t),
+            told(&mut state, true, t0, t0 + HOUR, t),
             Some(Transition::Reminder { since: t0 })
         );
         assert_eq!(state.step(true, t0, t0 + HOUR + HOUR / 2, t), None);
         assert_eq!(
-            state.step(false, t0, t0 + HOUR * 2, t),
+            told(&mut state, false, t0, t0 + HOUR * 2, t),
             Some(Transition::Resolved { since: t0 })
         );
         assert_eq!(state.state(), None);
@@ -178,7 +270,7 @@ mod tests {
         assert_eq!(state.step(true, t0, t0, t), None);
         assert_eq!(state.state(), Some(AlertState::Pending));
         assert_eq!(state.step(true, t0, t0 + Duration::from_secs(59), t), None);
-        let fired = state.step(true, t0, t0 + Duration::from_secs(60), t);
+        let fired = told(&mut state, true, t0, t0 + Duration::from_secs(60), t);
         assert_eq!(fired, Some(Transition::Fired { since: t0 }));
         // A condition that stops while pending resolves silently.
         let mut state = RuleState::default();
@@ -194,5 +286,107 @@ mod tests {
         let t = timing(Duration::ZERO);
         state.step(true, t0, t0, t);
         assert_eq!(state.step(true, t0, t0 - HOUR * 5, t), None);
+        // The interval then counts from the earlier time.
+        assert_eq!(state.step(true, t0, t0 - HOUR * 4 - SEC, t), None);
+        assert_eq!(
+            told(&mut state, true, t0, t0 - HOUR * 4, t),
+            Some(Transition::Reminder { since: t0 })
+        );
+    }
+
+    #[test]
+    fn flapping_notifies_one_firing_and_one_resolved_per_repeat_interval() {
+        let t0 = UNIX_EPOCH + HOUR * 1000;
+        let t = timing(Duration::ZERO);
+        let mut state = RuleState::default();
+        let mut notices = Vec::new();
+        let mut now = t0;
+        for _ in 0..100 {
+            for holds in [true, false] {
+                let step = state.step(holds, now, now, t).expect("a change each time");
+                assert_eq!(state.is_firing(), holds, "the state follows the condition");
+                if step.notify {
+                    notices.push(step.transition);
+                }
+            }
+            now += SEC;
+        }
+        assert_eq!(
+            notices,
+            [
+                Transition::Fired { since: t0 },
+                Transition::Resolved { since: t0 }
+            ]
+        );
+        // A re-fire held back is announced once the interval has passed...
+        let refired = t0 + HOUR - SEC;
+        let step = state.step(true, refired, refired, t).unwrap();
+        assert!(!step.notify);
+        assert_eq!(state.state(), Some(AlertState::Firing));
+        assert_eq!(state.step(true, refired, t0 + HOUR - SEC / 2, t), None);
+        assert_eq!(
+            told(&mut state, true, refired, t0 + HOUR, t),
+            Some(Transition::Fired { since: refired })
+        );
+        // ...then reminded a whole interval later, and its end is notified.
+        assert_eq!(state.step(true, refired, t0 + HOUR * 2 - SEC, t), None);
+        assert_eq!(
+            told(&mut state, true, refired, t0 + HOUR * 2, t),
+            Some(Transition::Reminder { since: refired })
+        );
+        assert_eq!(
+            told(&mut state, false, refired, t0 + HOUR * 2 + SEC, t),
+            Some(Transition::Resolved { since: refired })
+        );
+        // A re-fire a whole interval after the latest firing notice is told at once.
+        assert_eq!(
+            told(&mut state, true, t0 + HOUR * 3, t0 + HOUR * 3, t),
+            Some(Transition::Fired {
+                since: t0 + HOUR * 3
+            })
+        );
+    }
+
+    #[test]
+    fn without_hold_back_every_re_fire_is_notified() {
+        let t0 = UNIX_EPOCH + HOUR * 1000;
+        let t = Timing {
+            hold_back_refires: false,
+            ..timing(Duration::ZERO)
+        };
+        let mut state = RuleState::default();
+        for minute in 0..3 {
+            let now = t0 + Duration::from_secs(60 * minute);
+            assert_eq!(
+                told(&mut state, true, now, now, t),
+                Some(Transition::Fired { since: now })
+            );
+            assert_eq!(state.step(true, now, now + SEC, t), None);
+            assert_eq!(
+                told(&mut state, false, now, now + SEC * 2, t),
+                Some(Transition::Resolved { since: now })
+            );
+        }
+    }
+
+    #[test]
+    fn a_held_back_re_fire_that_ends_before_the_interval_is_never_notified() {
+        let t0 = UNIX_EPOCH + HOUR * 1000;
+        let t = timing(Duration::ZERO);
+        let mut state = RuleState::default();
+        assert!(told(&mut state, true, t0, t0, t).is_some());
+        assert!(told(&mut state, false, t0, t0 + SEC, t).is_some());
+        let step = state.step(true, t0, t0 + SEC * 2, t).unwrap();
+        assert_eq!(
+            (step.transition, step.notify),
+            (Transition::Fired { since: t0 }, false)
+        );
+        let step = state.step(false, t0, t0 + SEC * 3, t).unwrap();
+        assert_eq!(
+            (step.transition, step.notify),
+            (Transition::Resolved { since: t0 }, false)
+        );
+        // Quiet for longer than the interval: nothing to tell.
+        assert_eq!(state.step(false, t0, t0 + HOUR * 2, t), None);
     }
 }

@@ -339,6 +339,91 @@ fn a_missed_schedule_fires_after_interval_plus_grace_and_resolves_on_the_next_ru
 }
 
 #[test]
+fn a_stored_due_time_without_a_schedule_declared_in_this_process_never_fires() {
+    let mut h = Harness::new(AlertRules::default());
+    // Loaded from the store: a due time, but no `every` (the callsite was
+    // not seen in this process: deleted, renamed, or `every` removed).
+    let index = h.index("retired");
+    h.functions[index].next_scheduled = Some(h.now - 24 * HOUR);
+    assert!(h.functions[index].every.is_none());
+    assert!(of(&h.eval(true), AlertRule::MissedSchedule).is_empty());
+    h.advance(2 * HOUR);
+    assert!(of(&h.eval(true), AlertRule::MissedSchedule).is_empty());
+    assert_eq!(h.engine.state_of(index, AlertRule::MissedSchedule), None);
+    assert_eq!(h.engine.health().verdict, Verdict::Green);
+    // Seen with `every` in this process: the schedule applies again.
+    h.functions[index].every = Some(HOUR);
+    let alerts = h.eval(true);
+    assert_eq!(of(&alerts, AlertRule::MissedSchedule).len(), 1);
+}
+
+#[test]
+fn flapping_around_the_error_rate_notifies_once_per_repeat_interval() {
+    // A window longer than the repeat interval, so that the condition can
+    // still hold once the interval has passed.
+    let rules = AlertRules {
+        window: 2 * HOUR,
+        ..AlertRules::default()
+    };
+    let mut h = Harness::new(rules.without(AlertRule::NewErrorPattern));
+    let mut all = Vec::new();
+    // Above, then exactly at, 50 % errors, every half second; never 5
+    // failures in a row.
+    for round in 0..40 {
+        h.advance(Duration::from_millis(500));
+        h.fail("hover", 4);
+        h.succeed("hover", 1);
+        h.fail("hover", 1);
+        let fired = h.eval(false);
+        if round > 0 {
+            assert_eq!(
+                h.engine.state_of(0, AlertRule::HighErrorRate),
+                Some(AlertState::Firing)
+            );
+            assert_eq!(h.status("hover"), FunctionStatus::Degraded);
+            assert!(
+                h.engine
+                    .health()
+                    .reasons
+                    .iter()
+                    .any(|r| r.starts_with("hover: ")),
+                "{}",
+                h.engine.health()
+            );
+            assert!(h
+                .engine
+                .firing()
+                .iter()
+                .any(|a| a.rule == AlertRule::HighErrorRate));
+        }
+        all.extend(fired);
+        h.succeed("hover", 4);
+        all.extend(h.eval(false));
+        assert_eq!(h.engine.state_of(0, AlertRule::HighErrorRate), None);
+        assert_eq!(h.status("hover"), FunctionStatus::Active);
+        assert!(h.engine.firing().is_empty());
+    }
+    let states: Vec<AlertState> = all.iter().map(|a| a.state).collect();
+    assert_eq!(
+        states,
+        [AlertState::Firing, AlertState::Resolved],
+        "{all:#?}"
+    );
+    // Still firing when the repeat interval has passed: told again.
+    h.fail("hover", 2);
+    assert!(h.eval(false).is_empty());
+    h.advance(HOUR);
+    let again = h.eval(true);
+    assert_eq!(again.len(), 1, "{again:#?}");
+    assert_eq!(again[0].state, AlertState::Firing);
+    assert!(!again[0].reminder);
+    h.succeed("hover", 4);
+    let resolved = h.eval(false);
+    assert_eq!(resolved.len(), 1, "{resolved:#?}");
+    assert_eq!(resolved[0].state, AlertState::Resolved);
+}
+
+#[test]
 fn a_new_error_pattern_fires_once_per_window_of_new_patterns() {
     let mut h = Harness::new(AlertRules::default());
     h.run(
