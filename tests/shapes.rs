@@ -9,7 +9,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
 
-use common::{block_on, exclusive, temp_dir};
+use common::{block_on, errors, exclusive, lines_named, temp_dir};
 use monitor::{monitored, Monitor};
 
 /// A crate that defines its own prelude-like names, as many do.
@@ -117,6 +117,104 @@ fn tracked(fail: bool) -> u8 {
         panic!("reported at the caller");
     }
     3
+}
+
+#[monitored]
+#[track_caller]
+fn tracked_question_mark(text: &str) -> Result<u8, String> {
+    let value: u8 = text.parse().map_err(|_| "not a number")?;
+    Ok(value)
+}
+
+#[monitored]
+#[track_caller]
+fn caller_line() -> u32 {
+    std::panic::Location::caller().line()
+}
+
+#[monitored]
+#[track_caller]
+fn tracked_impl_return() -> impl Display {
+    std::panic::Location::caller().line()
+}
+
+#[monitored]
+#[track_caller]
+fn tracked_unit(counter: &mut u32) {
+    *counter += 1;
+}
+
+#[monitored]
+#[track_caller]
+fn tracked_diverging_body() -> u8 {
+    panic!("the body's block diverges")
+}
+
+#[monitored]
+fn impl_in_result_tail(fail: bool) -> Result<impl Display, String> {
+    if fail {
+        Err("tail failure".to_owned())
+    } else {
+        Ok("fine")
+    }
+}
+
+/// Timed until it returns the future, and a success whatever the future
+/// resolves to (documented on the attribute).
+#[monitored]
+fn returns_future(fail: bool) -> impl Future<Output = Result<u8, String>> {
+    async move {
+        if fail {
+            Err("too late to classify".to_owned())
+        } else {
+            Ok(1)
+        }
+    }
+}
+
+/// Parameter and return shapes whose expansion must stay clean under
+/// `clippy::pedantic` in the host's code (`#[cfg]` and `_`-prefixed
+/// parameters, classified `#[track_caller]` and `impl Trait` returns).
+mod pedantic {
+    #![warn(clippy::pedantic)]
+    use monitor::monitored;
+    use std::fmt::Display;
+
+    #[monitored]
+    #[track_caller]
+    pub(super) fn tracked_result(fail: bool) -> Result<u8, String> {
+        if fail {
+            Err("tracked failure".to_owned())
+        } else {
+            Ok(1)
+        }
+    }
+
+    #[monitored]
+    pub(super) fn impl_in_result(text: &str) -> Result<impl Display, String> {
+        // `?` converts the `&str` error into the spelled-out `String`.
+        let value: u8 = text.parse().map_err(|_| "not a number")?;
+        if value == 0 {
+            return Err("zero".to_owned());
+        }
+        Ok(value)
+    }
+
+    #[monitored]
+    pub(super) fn cfg_parameter(#[cfg(any())] removed: u8, kept: u8) -> u8 {
+        kept
+    }
+
+    #[monitored]
+    pub(super) fn attributed_mut_parameter(#[allow(unused_mut)] mut value: u8) -> u8 {
+        value += 1;
+        value
+    }
+
+    #[monitored]
+    pub(super) fn underscored_parameters(_unused: String, _also_unused: &str, used: u8) -> u8 {
+        used
+    }
 }
 
 #[monitored]
@@ -250,6 +348,13 @@ async fn async_impl_return() -> impl Display {
     5
 }
 
+#[monitored]
+async fn async_impl_in_result(text: &str) -> Result<impl Display, String> {
+    // As in the sync shape, `?` converts into the spelled-out `String`.
+    let value: u8 = text.parse().map_err(|_| "not a number")?;
+    Ok(value)
+}
+
 fn boxed_future() -> Pin<Box<dyn Future<Output = u8>>> {
     Box::pin(async { 1 })
 }
@@ -278,7 +383,32 @@ fn every_shape_compiles_runs_and_is_counted() {
     assert_eq!(unsafe { reads(&byte) }, 9);
     assert_eq!(c_callback(1), 2);
     assert_eq!(tracked(false), 3);
-    assert!(std::panic::catch_unwind(|| tracked(true)).is_err());
+    let (unwound, tracked_panic_line) = (std::panic::catch_unwind(|| tracked(true)), line!());
+    assert!(unwound.is_err());
+    assert_eq!(pedantic::tracked_result(false), Ok(1));
+    assert!(pedantic::tracked_result(true).is_err());
+    assert_eq!(tracked_question_mark("7"), Ok(7));
+    assert_eq!(tracked_question_mark("x"), Err("not a number".to_owned()));
+    let (reported, expected) = (caller_line(), line!());
+    assert_eq!(reported, expected);
+    let (reported, expected) = (tracked_impl_return().to_string(), line!());
+    assert_eq!(reported, expected.to_string());
+    let mut tracked_counter = 0;
+    tracked_unit(&mut tracked_counter);
+    assert_eq!(tracked_counter, 1);
+    assert!(std::panic::catch_unwind(tracked_diverging_body).is_err());
+    assert_eq!(pedantic::impl_in_result("5").unwrap().to_string(), "5");
+    assert!(pedantic::impl_in_result("0").is_err());
+    assert_eq!(
+        pedantic::impl_in_result("x").err().as_deref(),
+        Some("not a number")
+    );
+    assert_eq!(impl_in_result_tail(false).unwrap().to_string(), "fine");
+    assert!(impl_in_result_tail(true).is_err());
+    assert!(block_on(returns_future(true)).is_err());
+    assert_eq!(pedantic::cfg_parameter(4), 4);
+    assert_eq!(pedantic::attributed_mut_parameter(4), 5);
+    assert_eq!(pedantic::underscored_parameters(String::new(), "", 6), 6);
     assert_eq!(inlined(1), 2);
     assert_eq!(with_lifetimes("a", "b"), "a");
     assert_eq!(destructured((1, 2), 3), 6);
@@ -302,6 +432,11 @@ fn every_shape_compiles_runs_and_is_counted() {
     assert_eq!(block_on(instrument_async_outside(1)), 1);
     assert_eq!(block_on(async_impl_return()).to_string(), "5");
     assert_eq!(block_on(boxed_future()), 1);
+    assert_eq!(
+        block_on(async_impl_in_result("3")).unwrap().to_string(),
+        "3"
+    );
+    assert!(block_on(async_impl_in_result("x")).is_err());
 
     assert!(guard.flush());
     let stats = monitor::stats();
@@ -339,6 +474,30 @@ fn every_shape_compiles_runs_and_is_counted() {
     assert_eq!(
         (tracked_stats.success_count, tracked_stats.panic_count),
         (1, 1)
+    );
+    let outcomes = |name: &str| {
+        let stats = stats.get(&format!("{here}::{name}")).unwrap();
+        (stats.success_count, stats.error_count, stats.panic_count)
+    };
+    assert_eq!(outcomes("pedantic::tracked_result"), (1, 1, 0));
+    assert_eq!(outcomes("tracked_question_mark"), (1, 1, 0));
+    assert_eq!(outcomes("caller_line"), (1, 0, 0));
+    assert_eq!(outcomes("tracked_impl_return"), (1, 0, 0));
+    assert_eq!(outcomes("tracked_unit"), (1, 0, 0));
+    assert_eq!(outcomes("tracked_diverging_body"), (0, 0, 1));
+    assert_eq!(outcomes("pedantic::impl_in_result"), (1, 2, 0));
+    assert_eq!(outcomes("impl_in_result_tail"), (1, 1, 0));
+    assert_eq!(outcomes("returns_future"), (1, 0, 0));
+    assert_eq!(outcomes("async_impl_in_result"), (1, 1, 0));
+    assert_eq!(outcomes("pedantic::cfg_parameter"), (1, 0, 0));
+    assert_eq!(outcomes("pedantic::attributed_mut_parameter"), (1, 0, 0));
+    assert_eq!(outcomes("pedantic::underscored_parameters"), (1, 0, 0));
+    let error_lines = errors(&dir);
+    let tracked_panic = lines_named(&error_lines, &format!("{here}::tracked"))[0];
+    let location = tracked_panic["context"]["panic_location"].as_str().unwrap();
+    assert!(
+        location.contains(&format!("shapes.rs:{tracked_panic_line}:")),
+        "{location} is not the caller's line {tracked_panic_line}"
     );
     assert_eq!(count(&format!("{here}::Counter::new")), 2);
     assert_eq!(count(&format!("{here}::Counter::bump")), 1);

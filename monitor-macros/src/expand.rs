@@ -1,24 +1,36 @@
 //! Code generation for `#[monitored]`.
 //!
-//! Three shapes, chosen from the signature:
+//! Four shapes, chosen from the signature and, for `#[track_caller]`, the body:
 //!
 //! - **closure** (most functions): the body moves into
 //!   `call(move || -> Ret { body })`, which keeps the body's type inference
 //!   (`?`, `.into()`, `.collect()`, `return` inside loops) and lets the
-//!   expansion classify the returned value by type.
+//!   expansion classify the returned value by type. Every `impl Trait` in
+//!   `Ret` is written `_` in the closure's annotation (`-> Result<_, E>`), so
+//!   `?` still converts into the spelled-out error type.
 //! - **async**: `MonitoredFuture::<Ret, _>::new(&CALLSITE, async move { body }).await`;
 //!   the same for the `Box::pin(async move { … })` body that `#[async_trait]`
-//!   produces, so the future's execution is timed, not its creation.
-//! - **inline** (`-> impl Trait`, `-> !`, `#[track_caller]`): a scope guard,
-//!   no closure (a closure would move the reported panic location).
+//!   produces, so the future's execution is timed, not its creation. A plain
+//!   `fn` that *returns* a future is a closure shape: it is timed until it
+//!   returns the future.
+//! - **tracked** (`#[track_caller]` whose body has no function-level `return`
+//!   or `?`): `let value: Ret = { body }; guard.finish(classify); value`, no
+//!   closure, so the caller's location still reaches `unwrap()` and
+//!   `Location::caller()` in the body. Without an early exit the only way out
+//!   of the block that skips `finish` is an unwind, so the guard's drop is a
+//!   panic, exactly as in the closure shape. A `#[track_caller]` body that
+//!   does exit early takes the closure shape (the caller's location is then
+//!   not propagated into it; documented on the attribute).
+//! - **inline** (`-> !`): a scope guard around the body.
 //!
 //! Generated code names only `::core::…` and `::monitor::__private::…`, and
 //! uses mixed-site hygiene for its own locals, so it cannot collide with or be
 //! shadowed by the host's names.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
 use syn::{Block, Expr, FnArg, ItemFn, Pat, ReturnType, Stmt, Type};
 
 use crate::attr::Args;
@@ -26,19 +38,26 @@ use crate::attr::Args;
 pub(crate) fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
     let callsite = callsite_static(args, &function);
     let is_method = mentions_self(&function.sig);
+    let sig = &function.sig;
     let body = &function.block;
-    let new_body = if function.sig.asyncness.is_some() {
-        async_body(&function.sig.output, &function.sig.inputs, body, is_method)
+    let (new_body, rebinds) = if sig.asyncness.is_some() {
+        let body = async_body(&sig.output, &sig.inputs, body, is_method);
+        (body, true)
     } else if let Some(inner) = async_trait_future(body) {
-        boxed_future_body(inner, body, is_method)
-    } else if needs_inline(&function) {
-        inline_body(body, is_method)
+        // `#[async_trait]` already rebinds the parameters inside its block.
+        (boxed_future_body(inner, body, is_method), true)
+    } else if returns_never(&sig.output) {
+        (inline_body(body, is_method), false)
+    } else if is_track_caller(&function) && !has_early_exit(body) {
+        let body = tracked_body(&sig.output, &sig.inputs, body, is_method);
+        (body, true)
     } else {
-        closure_body(&function.sig.output, &function.sig.inputs, body, is_method)
+        let body = closure_body(&sig.output, &sig.inputs, body, is_method);
+        (body, true)
     };
-    if function.sig.asyncness.is_some() || !needs_inline(&function) {
-        // The parameters are rebound (with their `mut`) inside the closure or
-        // async block; on the outer binding `mut` would be unused.
+    if rebinds {
+        // The parameters are rebound (with their `mut`) inside the closure,
+        // block or async block; on the outer binding `mut` would be unused.
         strip_rebound_mut(&mut function.sig.inputs);
     }
     let block: TokenStream = quote!({ #callsite #new_body });
@@ -120,16 +139,93 @@ fn contains_impl_trait(ty: &Type) -> bool {
     finder.0
 }
 
-fn needs_inline(function: &ItemFn) -> bool {
-    let track_caller = function
+/// `ty` with every `impl Trait` written `_`: the form a closure's return
+/// annotation or a `let` type can take, inferred from the body's value.
+fn infer_impl_trait(ty: &Type) -> Type {
+    struct ReplaceImpl;
+    impl VisitMut for ReplaceImpl {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](impl_trait.impl_token.span),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    ReplaceImpl.visit_type_mut(&mut ty);
+    ty
+}
+
+/// The declared return type, for a closure's annotation or a `let`.
+fn value_type(output: &ReturnType) -> TokenStream {
+    match output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) if contains_impl_trait(ty) => {
+            infer_impl_trait(ty).into_token_stream()
+        }
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    }
+}
+
+fn returns_never(output: &ReturnType) -> bool {
+    match output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) => {
+            let mut ty = &**ty;
+            while let Type::Paren(syn::TypeParen { elem, .. })
+            | Type::Group(syn::TypeGroup { elem, .. }) = ty
+            {
+                ty = elem;
+            }
+            matches!(ty, Type::Never(_))
+        }
+    }
+}
+
+fn is_track_caller(function: &ItemFn) -> bool {
+    function
         .attrs
         .iter()
-        .any(|attr| attr.path().is_ident("track_caller"));
-    let awkward_return = match &function.sig.output {
-        ReturnType::Default => false,
-        ReturnType::Type(_, ty) => matches!(**ty, Type::Never(_)) || contains_impl_trait(ty),
-    };
-    track_caller || awkward_return
+        .any(|attr| attr.path().is_ident("track_caller"))
+}
+
+/// Whether the body can leave the function other than by its tail value or
+/// an unwind: a `return` or `?` that belongs to the function itself (not to
+/// a nested closure, async block or item). Macro arguments are not parsed, so
+/// a `return` or `?` token anywhere in one counts.
+fn has_early_exit(body: &Block) -> bool {
+    struct FindExit(bool);
+    impl<'ast> Visit<'ast> for FindExit {
+        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_expr_try(&mut self, _: &'ast syn::ExprTry) {
+            self.0 = true;
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            if tokens_may_exit(mac.tokens.clone()) {
+                self.0 = true;
+            }
+        }
+    }
+    let mut finder = FindExit(false);
+    finder.visit_block(body);
+    finder.0
+}
+
+fn tokens_may_exit(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == "return",
+        TokenTree::Punct(punct) => punct.as_char() == '?',
+        TokenTree::Group(group) => tokens_may_exit(group.stream()),
+        TokenTree::Literal(_) => false,
+    })
 }
 
 fn guard_start(kind: TokenStream, is_method: bool) -> TokenStream {
@@ -156,18 +252,28 @@ fn classify(value: &syn::Ident) -> TokenStream {
     }
 }
 
+/// The binding of a parameter the expansion rebinds: a plain identifier
+/// pattern (not `ref`, no `@` subpattern), without attributes (`#[cfg]` may
+/// remove it) and not `_`-prefixed (rebinding would use an underscore binding,
+/// which `clippy::pedantic` rejects in the host's code).
+fn rebound(input: &FnArg) -> Option<&syn::PatIdent> {
+    let FnArg::Typed(typed) = input else {
+        return None;
+    };
+    let Pat::Ident(pat) = &*typed.pat else {
+        return None;
+    };
+    let plain = pat.by_ref.is_none() && pat.subpat.is_none();
+    let has_attrs = !typed.attrs.is_empty() || !pat.attrs.is_empty();
+    let underscored = pat.ident.to_string().starts_with('_');
+    (plain && !has_attrs && !underscored).then_some(pat)
+}
+
 /// `let a = a;` for each plain parameter, so every parameter moves into the
 /// closure or async block and is dropped there in the usual order.
 fn rebind_parameters<'a>(inputs: impl IntoIterator<Item = &'a FnArg>) -> TokenStream {
     let mut rebinds = TokenStream::new();
-    for input in inputs {
-        let FnArg::Typed(typed) = input else { continue };
-        let Pat::Ident(pat) = &*typed.pat else {
-            continue;
-        };
-        if pat.by_ref.is_some() || pat.subpat.is_some() {
-            continue;
-        }
+    for pat in inputs.into_iter().filter_map(rebound) {
         let ident = &pat.ident;
         let mutability = &pat.mutability;
         rebinds.extend(quote! {
@@ -180,11 +286,12 @@ fn rebind_parameters<'a>(inputs: impl IntoIterator<Item = &'a FnArg>) -> TokenSt
 
 fn strip_rebound_mut(inputs: &mut syn::punctuated::Punctuated<FnArg, syn::Token![,]>) {
     for input in inputs.iter_mut() {
+        if rebound(input).is_none() {
+            continue;
+        }
         if let FnArg::Typed(typed) = input {
             if let Pat::Ident(pat) = &mut *typed.pat {
-                if pat.by_ref.is_none() && pat.subpat.is_none() {
-                    pat.mutability = None;
-                }
+                pat.mutability = None;
             }
         }
     }
@@ -201,10 +308,7 @@ fn closure_body(
     body: &Block,
     is_method: bool,
 ) -> TokenStream {
-    let ret = match output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
-    };
+    let ret = value_type(output);
     let guard = local("__monitor_guard");
     let value = local("__monitor_value");
     let start = guard_start(quote!(::monitor::__private::ExecutionGuard), is_method);
@@ -219,17 +323,52 @@ fn closure_body(
     }
 }
 
+/// `#[track_caller]` without early exits: the body stays in the function (see
+/// the module docs), and its tail value is classified. The guard is the
+/// closure shape's: only an unwind can skip `finish`.
+fn tracked_body(
+    output: &ReturnType,
+    inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
+    body: &Block,
+    is_method: bool,
+) -> TokenStream {
+    let ret = value_type(output);
+    let guard = local("__monitor_guard");
+    let value = local("__monitor_value");
+    let start = guard_start(quote!(::monitor::__private::ExecutionGuard), is_method);
+    let rebinds = rebind_parameters(inputs);
+    let stmts = statements(body);
+    let classify = classify(&value);
+    // `clippy::diverging_sub_expression` looks into a `let`'s block when it
+    // is one expression or statement (besides items): `{ panic!("…") }` in
+    // the host's `-> u8 { panic!("…") }` would be linted here.
+    let single = rebinds.is_empty()
+        && body
+            .stmts
+            .iter()
+            .filter(|stmt| !matches!(stmt, Stmt::Item(_)))
+            .count()
+            <= 1;
+    let allow_diverging = single.then(|| quote!(#[allow(clippy::diverging_sub_expression)]));
+    quote_spanned! {Span::mixed_site()=>
+        let #guard = #start;
+        #allow_diverging
+        let #value: #ret = { #rebinds #stmts };
+        // A body that always panics (`-> u8 { panic!() }`) has a diverging
+        // block; the lint then points here, not at anything the host wrote.
+        #[allow(unreachable_code)]
+        #guard.finish(#classify);
+        #value
+    }
+}
+
 fn async_body(
     output: &ReturnType,
     inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
     body: &Block,
     is_method: bool,
 ) -> TokenStream {
-    let ret = match output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) if contains_impl_trait(ty) => quote!(_),
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
-    };
+    let ret = value_type(output);
     let rebinds = rebind_parameters(inputs);
     let stmts = statements(body);
     monitored_future(ret, quote!({ #rebinds #stmts }), is_method)

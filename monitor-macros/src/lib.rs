@@ -37,6 +37,22 @@ use proc_macro::TokenStream;
 ///   missed run raises an alert.
 ///
 /// Durations are a number and a unit: `ns`, `us`, `ms`, `s`, `m`, `h`, `d`.
+///
+/// What is timed and classified is the function's returned value, by its
+/// type (`impl Trait` in the return type included: `-> Result<impl Display, E>`
+/// returning `Err` is an error):
+///
+/// - An `async fn` (also inside `#[async_trait]`) is timed from the first poll
+///   of its future to completion. A plain `fn` that *returns* a future
+///   (`fn f() -> impl Future<Output = …>`) is timed until it returns the
+///   future, and classified as a success: make it an `async fn` to time the work.
+/// - `#[track_caller]` functions keep propagating the caller's location to
+///   `unwrap()`, `Location::caller()` and other `#[track_caller]` calls in the
+///   body, unless the body leaves the function early: a `return` or `?` of the
+///   function itself (not of a closure, async block or nested item inside it;
+///   one anywhere inside a macro's arguments counts). Such a body runs inside
+///   a closure so that its returned value can still be classified, and the
+///   locations reported inside it are then the body's own.
 #[proc_macro_attribute]
 pub fn monitored(args: TokenStream, item: TokenStream) -> TokenStream {
     let item2: proc_macro2::TokenStream = item.clone().into();
