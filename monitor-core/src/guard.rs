@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::callsite::Callsite;
-use crate::capture::{note_unwinding_payload, take_panic_failure, Failure, Outcome};
+use crate::capture::{take_panic_failure, Failure, Outcome};
 use crate::event::{Event, EventExtra, Status};
 use crate::queue;
 
@@ -125,18 +125,12 @@ impl Drop for InlineGuard {
 /// Calls `body`. Exists so the expansion can write
 /// `call(move || -> Ret { body })` and keep the body's type inference.
 ///
-/// A panic is caught only to read its payload — the exact message even when
-/// it was raised by `resume_unwind` (which runs no panic hook) or when the
-/// host replaced the panic hook — and resumed unchanged at once.
+/// Deliberately no `catch_unwind` here: it cost the success path a few
+/// nanoseconds (benches/overhead.rs). A panic's details come from the panic
+/// hook's record instead, used only if it was made during this execution.
 #[inline(always)]
 pub fn call<R, F: FnOnce() -> R>(body: F) -> R {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
-        Ok(value) => value,
-        Err(payload) => {
-            note_unwinding_payload(&*payload);
-            std::panic::resume_unwind(payload)
-        }
-    }
+    body()
 }
 
 #[inline(always)]
@@ -180,7 +174,7 @@ fn record_panic(callsite: &'static Callsite, start: u64, end: u64) {
         end,
         status: Status::Panic,
         extra: Some(Box::new(EventExtra {
-            failure: Some(take_panic_failure()),
+            failure: Some(take_panic_failure(start)),
             span: None,
         })),
     });

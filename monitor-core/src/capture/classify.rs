@@ -120,12 +120,8 @@ impl<T, E> ClassifyResult for &Classify<'_, Result<T, E>> {
             Ok(_) => Outcome::Success,
             Err(_) => {
                 let type_name = core::any::type_name::<E>();
-                Outcome::Error(Box::new(Failure {
-                    error_type: type_name.to_owned(),
-                    message: type_name.to_owned(),
-                    unresolved_trace: capture_stack_trace(),
-                    ..Failure::default()
-                }))
+                let message = (type_name.to_owned(), false);
+                Outcome::Error(Box::new(Failure::captured(type_name, message, Vec::new())))
             }
         }
     }
@@ -152,15 +148,11 @@ fn error_failure(type_name: &str, error: &(dyn Error + '_)) -> Outcome {
         chain.push(text);
         source = cause.source();
     }
-    Outcome::Error(Box::new(Failure {
-        error_type: type_name.to_owned(),
-        message,
-        message_truncated,
+    Outcome::Error(Box::new(Failure::captured(
+        type_name,
+        (message, message_truncated),
         chain,
-        stack_trace: None,
-        unresolved_trace: capture_stack_trace(),
-        location: None,
-    }))
+    )))
 }
 
 fn text_failure<E>(
@@ -170,15 +162,11 @@ fn text_failure<E>(
 ) -> Outcome {
     let limits = current_limits();
     let (message, message_truncated) = capture_text(error, limits.max_message_bytes, format);
-    Outcome::Error(Box::new(Failure {
-        error_type: type_name.to_owned(),
-        message,
-        message_truncated,
-        chain: Vec::new(),
-        stack_trace: None,
-        unresolved_trace: capture_stack_trace(),
-        location: None,
-    }))
+    Outcome::Error(Box::new(Failure::captured(
+        type_name,
+        (message, message_truncated),
+        Vec::new(),
+    )))
 }
 
 /// A stack trace of the current thread, if enabled; symbolised later by the

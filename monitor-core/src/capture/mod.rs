@@ -14,9 +14,7 @@ pub use classify::{
 pub(crate) use limits::current_limits;
 pub(crate) use limits::set_limits;
 pub use limits::CaptureLimits;
-pub(crate) use panic_hook::{
-    install_panic_hook, note_unwinding_payload, take_panic_failure, FLUSH_ON_PANIC,
-};
+pub(crate) use panic_hook::{install_panic_hook, take_panic_failure, FLUSH_ON_PANIC};
 pub(crate) use text::capture_text;
 
 use serde::Serialize;
@@ -69,6 +67,25 @@ impl PartialEq for UnresolvedTrace {
 impl Eq for UnresolvedTrace {}
 
 impl Failure {
+    /// An error's details, with a stack trace of the current thread when
+    /// backtraces are enabled. `message` is the capped text and whether it
+    /// was cut.
+    pub(crate) fn captured(
+        error_type: &str,
+        message: (String, bool),
+        chain: Vec<String>,
+    ) -> Failure {
+        Failure {
+            error_type: error_type.to_owned(),
+            message: message.0,
+            message_truncated: message.1,
+            chain,
+            stack_trace: None,
+            location: None,
+            unresolved_trace: capture_stack_trace(),
+        }
+    }
+
     /// Symbolises a captured stack trace into `stack_trace` (capped). Runs on
     /// the collector thread.
     pub(crate) fn resolve_trace(&mut self) {

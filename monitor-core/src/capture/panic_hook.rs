@@ -16,7 +16,8 @@ use super::text::cap_string;
 use super::Failure;
 
 thread_local! {
-    static LAST_PANIC: RefCell<Option<Failure>> = const { RefCell::new(None) };
+    /// The latest panic on this thread and when (raw ticks) the hook saw it.
+    static LAST_PANIC: RefCell<Option<(u64, Failure)>> = const { RefCell::new(None) };
 }
 
 static INSTALL: Once = Once::new();
@@ -50,31 +51,6 @@ fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Called with the payload of a panic unwinding out of a monitored body: the
-/// slot keeps the hook's record (with location and stack trace) only if it
-/// is about this very panic; otherwise (a `resume_unwind`, a replaced hook)
-/// the payload's message replaces the stale record.
-pub(crate) fn note_unwinding_payload(payload: &(dyn std::any::Any + Send)) {
-    let (message, message_truncated) =
-        cap_string(payload_text(payload), current_limits().max_message_bytes);
-    let _ = LAST_PANIC.try_with(|slot| {
-        if let Ok(mut slot) = slot.try_borrow_mut() {
-            if slot
-                .as_ref()
-                .is_some_and(|failure| failure.message == message)
-            {
-                return;
-            }
-            *slot = Some(Failure {
-                error_type: "panic".to_owned(),
-                message,
-                message_truncated,
-                ..Failure::default()
-            });
-        }
-    });
-}
-
 fn record(info: &PanicHookInfo<'_>) {
     let raw = payload_text(info.payload());
     let (message, message_truncated) = cap_string(raw, current_limits().max_message_bytes);
@@ -91,21 +67,30 @@ fn record(info: &PanicHookInfo<'_>) {
     };
     let _ = LAST_PANIC.try_with(|slot| {
         if let Ok(mut slot) = slot.try_borrow_mut() {
-            *slot = Some(failure);
+            *slot = Some((crate::ticks::now(), failure));
         }
     });
 }
 
-/// The details of the panic unwinding this thread now (a copy: nested monitored
-/// functions unwinding through the same panic each record it).
-pub(crate) fn take_panic_failure() -> Failure {
+/// The details of the panic unwinding an execution that started at
+/// `started` (raw ticks): the hook's latest record if it was made since then
+/// (a copy: nested monitored functions unwinding through the same panic each
+/// record it). An older record belongs to another panic, so it is not used:
+/// the panic was re-raised with `resume_unwind` (no hook runs) or another
+/// hook replaced ours.
+pub(crate) fn take_panic_failure(started: u64) -> Failure {
     LAST_PANIC
-        .try_with(|slot| slot.try_borrow().ok().and_then(|slot| slot.clone()))
+        .try_with(|slot| {
+            slot.try_borrow().ok().and_then(|slot| match &*slot {
+                Some((seen, failure)) if *seen >= started => Some(failure.clone()),
+                _ => None,
+            })
+        })
         .ok()
         .flatten()
         .unwrap_or_else(|| Failure {
             error_type: "panic".to_owned(),
-            message: "panic (message unavailable: another panic hook replaced monitor's)"
+            message: "panic (message unavailable: re-raised with resume_unwind, or another panic hook replaced monitor's)"
                 .to_owned(),
             ..Failure::default()
         })

@@ -6,7 +6,7 @@ use std::fmt::{self, Write};
 
 use tracing_core::field::{Field, Visit};
 
-use crate::capture::{capture_stack_trace, capture_text, current_limits, Failure};
+use crate::capture::{capture_text, current_limits, Failure};
 
 /// `error_type` of failures that come from an ERROR event.
 pub(super) const ERROR_TYPE: &str = "tracing::error";
@@ -90,13 +90,5 @@ pub(super) fn failure_of(event: &tracing_core::Event<'_>) -> Failure {
         .error
         .or(fields.message)
         .unwrap_or_else(|| (event.metadata().name().to_owned(), false));
-    Failure {
-        error_type: ERROR_TYPE.to_owned(),
-        message,
-        message_truncated,
-        chain,
-        stack_trace: None,
-        unresolved_trace: capture_stack_trace(),
-        location: None,
-    }
+    Failure::captured(ERROR_TYPE, (message, message_truncated), chain)
 }

@@ -381,5 +381,6 @@ where
 #[cold]
 fn mark_panic(state: &mut SpanState) {
     state.status = Status::Panic;
-    state.failure = Some(Box::new(take_panic_failure()));
+    // The span's panic is the latest one on this thread, whenever it began.
+    state.failure = Some(Box::new(take_panic_failure(0)));
 }
