@@ -1,8 +1,8 @@
 //! The `#[monitored]` attribute of the [`monitor`](https://docs.rs/monitor) crate.
 //!
 //! Use it through the facade: `use monitor::monitored;`. The pipeline is split
-//! by job: [`attr`] parses the arguments, [`item`] checks what the attribute is
-//! on, [`expand`] writes the code. Errors point at the offending token; on an
+//! by job: `attr.rs` parses the arguments, `item.rs` checks what the attribute is
+//! on, `expand.rs` writes the code. Errors point at the offending token; on an
 //! error the function is emitted unchanged beside the `compile_error!`, so one
 //! mistake does not cascade into twenty.
 #![warn(missing_docs)]

@@ -96,11 +96,19 @@ impl FunctionRecord {
                     new_pattern =
                         self.patterns
                             .observe(&failure.error_type, &failure.message, time);
-                    self.last_error = Some(LastError {
-                        time,
-                        error_type: failure.error_type.clone(),
-                        message: failure.message.clone(),
-                    });
+                    // Rings are drained one after another: an older error of
+                    // another thread may arrive after a newer one.
+                    if self
+                        .last_error
+                        .as_ref()
+                        .is_none_or(|last| last.time <= time)
+                    {
+                        self.last_error = Some(LastError {
+                            time,
+                            error_type: failure.error_type.clone(),
+                            message: failure.message.clone(),
+                        });
+                    }
                 }
             }
             Status::Cancelled => {
@@ -113,12 +121,17 @@ impl FunctionRecord {
         self.min_nanos = Some(self.min_nanos.map_or(nanos, |min| min.min(nanos)));
         self.max_nanos = Some(self.max_nanos.map_or(nanos, |max| max.max(nanos)));
         self.histogram.record(nanos);
+        // Rings are drained one after another: only the latest execution
+        // moves "last execution" and the next scheduled run.
         if self.last_execution.is_none_or(|(last, _)| last <= started) {
             self.last_execution = Some((started, status));
+            self.next_scheduled = self.every.map(|every| started + every);
+        } else if self.every.is_none() {
+            self.next_scheduled = None;
         }
         // Without a declared schedule in this process (removed, or never
-        // declared), a stored next run time would only raise false alarms.
-        self.next_scheduled = self.every.map(|every| started + every);
+        // declared), a stored next run time would only raise false alarms:
+        // both branches above clear it then.
         Observation { new_pattern }
     }
 
