@@ -39,8 +39,8 @@
 //! Without an installed monitor, `#[monitored]` functions run normally and
 //! record nothing, at the cost of one relaxed atomic load.
 //!
-//! See the README for the file formats, the alert rules and the SQL to query
-//! the statistics database.
+//! See FORMAT.md for the file formats, and the README for the alert rules
+//! and the SQL to query the statistics database.
 #![warn(missing_docs)]
 
 pub use monitor_core::*;

@@ -79,6 +79,34 @@ fn bad_configuration_is_an_error_from_install() {
         ),
         "{err}"
     );
+    let err = Monitor::builder()
+        .shutdown_timeout(Duration::ZERO)
+        .install()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            InstallError::InvalidConfig {
+                setting: "shutdown_timeout",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = Monitor::builder()
+        .log_file_mode(0o17777)
+        .install()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            InstallError::InvalidConfig {
+                setting: "log_file_mode",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = Monitor::builder().log_dir("").install().unwrap_err();
     assert!(err.to_string().contains("log_dir"), "{err}");
     let file = temp_dir("log-dir-is-a-file").join("plain-file");

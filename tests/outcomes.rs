@@ -347,3 +347,29 @@ fn errors_carry_a_stack_trace_when_backtraces_are_on() {
     guard.flush();
     assert!(errors(&dir)[0]["stack_trace"].is_null());
 }
+
+#[test]
+fn the_status_report_reads_at_a_glance_and_serializes_to_json() {
+    let _lock = exclusive();
+    let dir = temp_dir("status-report");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    for _ in 0..3 {
+        io_job(false).unwrap();
+    }
+    io_job(true).unwrap_err();
+    guard.flush();
+    let report = monitor::status_report();
+    let text = report.to_string();
+    assert!(text.starts_with("Monitored functions: 1"), "{text}");
+    let line = text.lines().find(|l| l.contains("io_job")).unwrap();
+    assert!(line.contains("4 runs"), "{line}");
+    assert!(line.contains("75.0% ok"), "{line}");
+    assert!(line.contains("error (config.toml missing)"), "{line}");
+    assert!(line.contains("1 error"), "{line}");
+    let json = serde_json::to_value(&report).unwrap();
+    let function = &json["stats"]["functions"][0];
+    assert_eq!(function["name"], "io_job");
+    assert_eq!(function["total_executions"], 4);
+    assert_eq!(function["last_error"]["message"], "config.toml missing");
+    assert!(json["generated_at"].as_str().unwrap().ends_with('Z'));
+}

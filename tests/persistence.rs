@@ -263,3 +263,33 @@ fn a_function_failing_every_time_is_still_failing_after_a_restart() {
     assert_eq!(backup.consecutive_failures, 7);
     assert_eq!(backup.status, monitor::FunctionStatus::Error);
 }
+
+#[test]
+fn the_sources_trigger_wins_over_the_stored_one() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-trigger");
+    {
+        let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+        nightly_backup(false).unwrap();
+        drop(guard);
+    }
+    let connection = rusqlite::Connection::open(dir.join("stats.db")).unwrap();
+    connection
+        .execute(
+            "UPDATE function_stats SET trigger_type = 'cron' WHERE name = 'nightly_backup'",
+            [],
+        )
+        .unwrap();
+    drop(connection);
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    nightly_backup(false).unwrap();
+    guard.flush();
+    assert_eq!(
+        monitor::stats().get("nightly_backup").unwrap().trigger_type,
+        "call"
+    );
+    let lines = common::executions(&dir);
+    assert!(lines
+        .iter()
+        .all(|l| l["name"] != "nightly_backup" || l["trigger_type"] == "call"));
+}

@@ -74,8 +74,8 @@ impl Drop for ExecutionGuard {
     }
 }
 
-/// Times a body that cannot be wrapped in a closure (`-> impl Trait`, `-> !`,
-/// `#[track_caller]`). Ends as a success when dropped normally, as a panic when
+/// Times the body of a `-> !` function (it never returns a value to
+/// classify). Ends as a success when dropped normally, as a panic when
 /// dropped by an unwind that began inside the body.
 #[must_use = "an inline guard times the scope it lives in"]
 pub struct InlineGuard {

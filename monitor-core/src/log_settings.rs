@@ -35,6 +35,15 @@ impl LogSettings {
     /// The configuration of every log under `log_dir`; an invalid value is an
     /// install error naming the builder method.
     pub(crate) fn resolve(&self, log_dir: &Path) -> Result<LogsConfig, InstallError> {
+        if self.file_mode > 0o7777 {
+            return Err(InstallError::InvalidConfig {
+                setting: "log_file_mode",
+                reason: format!(
+                    "{:o} is not a permission mode; write e.g. 0o640",
+                    self.file_mode
+                ),
+            });
+        }
         let build = |setting: &'static str,
                      preset: LogFileConfig,
                      (rotation, retention): (Rotation, Retention)| {

@@ -228,8 +228,11 @@ impl MonitorBuilder {
         if self.limits.max_message_bytes < 16 {
             return invalid("capture_limits", "max_message_bytes must be at least 16");
         }
-        if self.flush_timeout.is_zero() || self.shutdown_timeout.is_zero() {
-            return invalid("flush_timeout", "timeouts must be longer than zero");
+        if self.flush_timeout.is_zero() {
+            return invalid("flush_timeout", "must be longer than zero");
+        }
+        if self.shutdown_timeout.is_zero() {
+            return invalid("shutdown_timeout", "must be longer than zero");
         }
         Ok(())
     }

@@ -4,8 +4,8 @@ use crate::record::ExecutionRecord;
 
 /// Receives every execution, on the collector thread, after it was counted and
 /// logged. A sink must not block for long: it delays everything behind it. A
-/// sink that panics is caught, counted (`sink_panics` in [`health`](crate::health)),
-/// and called again for later executions.
+/// sink that panics is caught, counted (`sink_panics` in the `sink_failing`
+/// alert's numbers), and called again for later executions.
 ///
 /// ```
 /// use monitor_core::{ExecutionRecord, Sink, Status};

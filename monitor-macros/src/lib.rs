@@ -36,7 +36,8 @@ use proc_macro::TokenStream;
 /// - `every = "1h"`: the function is expected to run at least this often; a
 ///   missed run raises an alert.
 ///
-/// Durations are a number and a unit: `ns`, `us`, `ms`, `s`, `m`, `h`, `d`.
+/// Durations are a number (fractions allowed: `"1.5s"`) and a unit: `ns`,
+/// `us` (or `µs`), `ms`, `s`, `m` (or `min`), `h`, `d`.
 ///
 /// What is timed and classified is the function's returned value, by its
 /// type (`impl Trait` in the return type included: `-> Result<impl Display, E>`

@@ -1,4 +1,6 @@
-//! monitor-sinks (in progress)
+//! File and database sinks for `monitor`: rotating JSON Lines files with
+//! retention ([`rotating`]), the SQLite statistics store ([`stats_store`]),
+//! and UTC time formatting ([`time`]).
 
 pub mod rotating;
 pub mod stats_store;

@@ -22,7 +22,7 @@ use serde::Serialize;
 /// Details of an error or a panic, as written to the errors log.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Failure {
-    /// The error's type name (`std::io::Error`), or `"panic"`.
+    /// The error's type name (`std::io::error::Error`), or `"panic"`.
     pub error_type: String,
     /// `Display` of the error (else `Debug`, else the type name), or the panic message.
     pub message: String,

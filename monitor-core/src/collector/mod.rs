@@ -376,6 +376,11 @@ impl Collector {
         let name: Arc<str> = callsite.resolved_name().into();
         let index = self.index_for_name(name, callsite.trigger_type());
         let record = &mut self.functions[index];
+        if record.trigger_type != callsite.trigger_type() {
+            // The source's `trigger` wins over one loaded from the store.
+            record.trigger_type = callsite.trigger_type().to_owned();
+            record.dirty = true;
+        }
         record.every = callsite
             .every_ns()
             .map(Duration::from_nanos)

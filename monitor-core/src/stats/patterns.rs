@@ -11,7 +11,8 @@ use crate::timestamp::Timestamp;
 /// counted in the statistics but raise no new-pattern alert.
 pub(crate) const MAX_PATTERNS: usize = 100;
 
-/// `std::io::Error` + `"read 42 bytes from 0xdeadbeef"` → `std::io::Error: read <n> bytes from <hex>`.
+/// `std::io::error::Error` + `"read 42 bytes from 0xdeadbeef"` →
+/// `std::io::error::Error: read <n> bytes from <hex>`.
 pub(crate) fn fingerprint(error_type: &str, message: &str) -> String {
     let mut out = String::with_capacity(error_type.len() + 2 + message.len().min(256));
     out.push_str(error_type);

@@ -113,7 +113,9 @@ impl FunctionRecord {
             }
             Status::Cancelled => {
                 self.cancelled_count += 1;
-                self.last_execution = Some((started, status));
+                if self.last_execution.is_none_or(|(last, _)| last <= started) {
+                    self.last_execution = Some((started, status));
+                }
                 return Observation { new_pattern };
             }
         }
