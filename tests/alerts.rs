@@ -404,10 +404,7 @@ fn a_blocked_notifier_cannot_hang_flush_or_the_collector() {
     );
     scale_ec2(false).unwrap();
     guard.flush();
-    assert_eq!(
-        monitor::stats().get("scale_ec2").unwrap().total_executions,
-        6
-    );
+    assert_eq!(common::total_executions("scale_ec2"), 6);
     assert_eq!(
         received.count(AlertRule::ConsecutiveFailures, AlertState::Resolved),
         1

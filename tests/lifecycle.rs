@@ -56,13 +56,7 @@ fn a_second_install_is_refused_until_the_first_guard_drops() {
         .expect("installing again works");
     job(2).unwrap();
     third.flush();
-    assert_eq!(
-        monitor::stats()
-            .get("lifecycle_job")
-            .unwrap()
-            .total_executions,
-        2
-    );
+    assert_eq!(common::total_executions("lifecycle_job"), 2);
 }
 
 #[test]
@@ -206,13 +200,7 @@ fn a_panicking_sink_and_a_re_entrant_sink_do_not_stop_the_collector() {
     assert!(guard.flush());
     assert_eq!(panics.load(Ordering::Relaxed), 20);
     assert_eq!(reads.load(Ordering::Relaxed), 20);
-    assert_eq!(
-        monitor::stats()
-            .get("lifecycle_job")
-            .unwrap()
-            .total_executions,
-        20
-    );
+    assert_eq!(common::total_executions("lifecycle_job"), 20);
 }
 
 #[test]
@@ -235,13 +223,7 @@ fn the_collector_is_restarted_after_a_crash_without_losing_queued_executions() {
     }
     let _ = guard.flush(); // may be the request the crash interrupted
     assert!(guard.flush());
-    assert_eq!(
-        monitor::stats()
-            .get("lifecycle_job")
-            .unwrap()
-            .total_executions,
-        200
-    );
+    assert_eq!(common::total_executions("lifecycle_job"), 200);
     assert_eq!(executions(&dir).len(), 200);
     let alerts = alerts.lock().unwrap();
     assert!(
@@ -282,13 +264,7 @@ fn a_sink_whose_panic_payload_panics_on_drop_loses_nothing() {
         let _ = job(i);
     }
     assert!(guard.flush());
-    assert_eq!(
-        monitor::stats()
-            .get("lifecycle_job")
-            .unwrap()
-            .total_executions,
-        101
-    );
+    assert_eq!(common::total_executions("lifecycle_job"), 101);
 }
 
 /// Records every execution it sees by calling a monitored function: on the
@@ -374,13 +350,7 @@ fn flush_is_bounded_even_with_a_stuck_sink() {
     );
     gate.open();
     assert!(guard.flush());
-    assert_eq!(
-        monitor::stats()
-            .get("lifecycle_job")
-            .unwrap()
-            .total_executions,
-        1
-    );
+    assert_eq!(common::total_executions("lifecycle_job"), 1);
 }
 
 #[test]

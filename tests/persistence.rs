@@ -124,13 +124,7 @@ fn a_corrupt_database_is_moved_aside_and_monitoring_goes_on() {
     let guard = Monitor::builder().log_dir(&dir).install().unwrap();
     nightly_backup(false).unwrap();
     guard.flush();
-    assert_eq!(
-        monitor::stats()
-            .get("nightly_backup")
-            .unwrap()
-            .total_executions,
-        1
-    );
+    assert_eq!(common::total_executions("nightly_backup"), 1);
     drop(guard);
     let moved: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -197,13 +191,7 @@ fn a_read_only_database_keeps_statistics_in_memory() {
     let guard = Monitor::builder().log_dir(&dir).install().unwrap();
     nightly_backup(true).ok();
     guard.flush();
-    assert_eq!(
-        monitor::stats()
-            .get("nightly_backup")
-            .unwrap()
-            .total_executions,
-        2
-    );
+    assert_eq!(common::total_executions("nightly_backup"), 2);
     drop(guard);
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
 }
@@ -224,13 +212,7 @@ fn an_unwritable_database_path_never_reaches_the_host() {
         nightly_backup(false).unwrap();
     }
     assert!(guard.flush());
-    assert_eq!(
-        monitor::stats()
-            .get("nightly_backup")
-            .unwrap()
-            .total_executions,
-        3
-    );
+    assert_eq!(common::total_executions("nightly_backup"), 3);
     let alerts = alerts.lock().unwrap();
     assert!(
         alerts

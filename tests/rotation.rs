@@ -156,13 +156,7 @@ fn an_unwritable_log_never_reaches_the_host() {
         job(false).unwrap();
     }
     assert!(guard.flush());
-    assert_eq!(
-        monitor::stats()
-            .get("rotating_job")
-            .unwrap()
-            .total_executions,
-        100
-    );
+    assert_eq!(common::total_executions("rotating_job"), 100);
     let alerts = alerts.lock().unwrap();
     assert!(
         alerts

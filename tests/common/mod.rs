@@ -87,3 +87,11 @@ pub fn alert_recorder() -> (
     let callback = move |alert: &monitor::Alert| seen.lock().unwrap().push(alert.clone());
     (alerts, callback)
 }
+
+/// `total_executions` of `name` in a fresh snapshot; panics if it was never seen.
+pub fn total_executions(name: &str) -> u64 {
+    monitor::stats()
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} was never recorded"))
+        .total_executions
+}
