@@ -302,19 +302,51 @@ fn statements(block: &Block) -> TokenStream {
     quote!(#(#stmts)*)
 }
 
+/// What the closure and the tracked shapes both generate: the value's type,
+/// the guard, the rebound parameters, the body's statements, the classifier.
+struct SyncParts {
+    ret: TokenStream,
+    guard: syn::Ident,
+    value: syn::Ident,
+    start: TokenStream,
+    rebinds: TokenStream,
+    stmts: TokenStream,
+    classify: TokenStream,
+}
+
+fn sync_parts(
+    output: &ReturnType,
+    inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
+    body: &Block,
+    is_method: bool,
+) -> SyncParts {
+    let value = local("__monitor_value");
+    SyncParts {
+        ret: value_type(output),
+        guard: local("__monitor_guard"),
+        start: guard_start(quote!(::monitor::__private::ExecutionGuard), is_method),
+        rebinds: rebind_parameters(inputs),
+        stmts: statements(body),
+        classify: classify(&value),
+        value,
+    }
+}
+
 fn closure_body(
     output: &ReturnType,
     inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
     body: &Block,
     is_method: bool,
 ) -> TokenStream {
-    let ret = value_type(output);
-    let guard = local("__monitor_guard");
-    let value = local("__monitor_value");
-    let start = guard_start(quote!(::monitor::__private::ExecutionGuard), is_method);
-    let rebinds = rebind_parameters(inputs);
-    let stmts = statements(body);
-    let classify = classify(&value);
+    let SyncParts {
+        ret,
+        guard,
+        value,
+        start,
+        rebinds,
+        stmts,
+        classify,
+    } = sync_parts(output, inputs, body, is_method);
     quote_spanned! {Span::mixed_site()=>
         let #guard = #start;
         let #value = ::monitor::__private::call(move || -> #ret { #rebinds #stmts });
@@ -332,13 +364,15 @@ fn tracked_body(
     body: &Block,
     is_method: bool,
 ) -> TokenStream {
-    let ret = value_type(output);
-    let guard = local("__monitor_guard");
-    let value = local("__monitor_value");
-    let start = guard_start(quote!(::monitor::__private::ExecutionGuard), is_method);
-    let rebinds = rebind_parameters(inputs);
-    let stmts = statements(body);
-    let classify = classify(&value);
+    let SyncParts {
+        ret,
+        guard,
+        value,
+        start,
+        rebinds,
+        stmts,
+        classify,
+    } = sync_parts(output, inputs, body, is_method);
     // `clippy::diverging_sub_expression` looks into a `let`'s block when it
     // is one expression or statement (besides items): `{ panic!("…") }` in
     // the host's `-> u8 { panic!("…") }` would be linted here.
