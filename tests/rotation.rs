@@ -167,3 +167,45 @@ fn an_unwritable_log_never_reaches_the_host() {
     let health = monitor::health();
     assert_ne!(health.verdict, monitor::Verdict::Green, "{health}");
 }
+
+#[test]
+fn a_million_executions_across_fifty_rotations_lose_no_line() {
+    let _lock = exclusive();
+    let dir = temp_dir("rotation-million");
+    const CALLS: usize = 1_000_000;
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .overflow(monitor::Overflow::Block)
+        .without_stats_db()
+        .executions_rotation(Rotation::Size(2 << 20))
+        .executions_retention(Retention::keep_all())
+        .install()
+        .unwrap();
+    for _ in 0..CALLS {
+        job(false).unwrap();
+    }
+    assert!(guard.flush());
+    drop(guard);
+    let executions = dir.join("executions");
+    let files = names(&executions);
+    assert!(files.len() > 50, "{} files", files.len());
+    let mut total = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(executions.join(file)).unwrap();
+        assert!(text.len() <= 2 << 20, "{file} is {} bytes", text.len());
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "{file} ends mid-line"
+        );
+        for line in text.lines() {
+            assert!(
+                line.starts_with("{\"timestamp\":") && line.ends_with('}'),
+                "torn line in {file}: {line}"
+            );
+            if line.contains("\"name\":\"rotating_job\"") {
+                total += 1;
+            }
+        }
+    }
+    assert_eq!(total, CALLS);
+}
