@@ -61,13 +61,15 @@ pub(crate) struct Event {
 /// The rarely present parts of an event: failure details, span data.
 #[derive(Default)]
 pub(crate) struct EventExtra {
-    pub(crate) failure: Option<Failure>,
+    pub(crate) failure: Option<Box<Failure>>,
     pub(crate) span: Option<SpanExtra>,
 }
 
 impl Event {
     pub(crate) fn failure(&self) -> Option<&Failure> {
-        self.extra.as_ref().and_then(|extra| extra.failure.as_ref())
+        self.extra
+            .as_ref()
+            .and_then(|extra| extra.failure.as_deref())
     }
 
     pub(crate) fn span(&self) -> Option<&SpanExtra> {

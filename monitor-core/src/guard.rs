@@ -160,7 +160,7 @@ fn record_error(callsite: &'static Callsite, start: u64, end: u64, failure: Box<
         end,
         status: Status::Error,
         extra: Some(Box::new(EventExtra {
-            failure: Some(*failure),
+            failure: Some(failure),
             span: None,
         })),
     });
@@ -174,7 +174,7 @@ fn record_panic(callsite: &'static Callsite, start: u64, end: u64) {
         end,
         status: Status::Panic,
         extra: Some(Box::new(EventExtra {
-            failure: Some(take_panic_failure(start)),
+            failure: Some(Box::new(take_panic_failure(start))),
             span: None,
         })),
     });

@@ -134,7 +134,7 @@ impl<T> ClassifyAny for Classify<'_, T> {
     }
 }
 
-fn error_failure(type_name: &str, error: &(dyn Error + '_)) -> Outcome {
+fn error_failure(type_name: &'static str, error: &(dyn Error + '_)) -> Outcome {
     let limits = current_limits();
     let (message, message_truncated) =
         capture_text(error, limits.max_message_bytes, |e, w| write!(w, "{e}"));
@@ -156,7 +156,7 @@ fn error_failure(type_name: &str, error: &(dyn Error + '_)) -> Outcome {
 }
 
 fn text_failure<E>(
-    type_name: &str,
+    type_name: &'static str,
     error: &E,
     format: impl FnOnce(&E, &mut super::text::CappedWriter) -> std::fmt::Result,
 ) -> Outcome {

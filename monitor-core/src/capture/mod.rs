@@ -17,13 +17,15 @@ pub use limits::CaptureLimits;
 pub(crate) use panic_hook::{install_panic_hook, take_panic_failure, FLUSH_ON_PANIC};
 pub(crate) use text::capture_text;
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 /// Details of an error or a panic, as written to the errors log.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Failure {
     /// The error's type name (`std::io::error::Error`), or `"panic"`.
-    pub error_type: String,
+    pub error_type: Cow<'static, str>,
     /// `Display` of the error (else `Debug`, else the type name), or the panic message.
     pub message: String,
     /// True when `message` was cut at the configured limit.
@@ -71,12 +73,12 @@ impl Failure {
     /// backtraces are enabled. `message` is the capped text and whether it
     /// was cut.
     pub(crate) fn captured(
-        error_type: &str,
+        error_type: &'static str,
         message: (String, bool),
         chain: Vec<String>,
     ) -> Failure {
         Failure {
-            error_type: error_type.to_owned(),
+            error_type: Cow::Borrowed(error_type),
             message: message.0,
             message_truncated: message.1,
             chain,

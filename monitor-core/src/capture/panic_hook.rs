@@ -55,7 +55,7 @@ fn record(info: &PanicHookInfo<'_>) {
     let raw = payload_text(info.payload());
     let (message, message_truncated) = cap_string(raw, current_limits().max_message_bytes);
     let failure = Failure {
-        error_type: "panic".to_owned(),
+        error_type: "panic".into(),
         message,
         message_truncated,
         chain: Vec::new(),
@@ -89,7 +89,7 @@ pub(crate) fn take_panic_failure(started: u64) -> Failure {
         .ok()
         .flatten()
         .unwrap_or_else(|| Failure {
-            error_type: "panic".to_owned(),
+            error_type: "panic".into(),
             message: "panic (message unavailable: re-raised with resume_unwind, or another panic hook replaced monitor's)"
                 .to_owned(),
             ..Failure::default()

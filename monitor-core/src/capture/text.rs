@@ -15,7 +15,8 @@ pub(crate) struct CappedWriter {
 impl CappedWriter {
     pub(crate) fn new(limit: usize) -> Self {
         CappedWriter {
-            text: String::new(),
+            // Most messages fit: one allocation instead of a few regrowths.
+            text: String::with_capacity(limit.min(128)),
             limit,
             truncated: false,
         }

@@ -328,7 +328,7 @@ where
             end,
             status,
             extra: Some(Box::new(EventExtra {
-                failure: failure.map(|failure| *failure),
+                failure,
                 span: Some(SpanExtra {
                     busy_ns: nanos_between(0, busy),
                     trace,

@@ -105,7 +105,7 @@ impl FunctionRecord {
                     {
                         self.last_error = Some(LastError {
                             time,
-                            error_type: failure.error_type.clone(),
+                            error_type: failure.error_type.to_string(),
                             message: failure.message.clone(),
                         });
                     }
