@@ -38,7 +38,7 @@ impl Harness {
     fn run(&mut self, name: &str, status: Status, duration: Duration, error: Option<(&str, &str)>) {
         let index = self.index(name);
         let failure = error.map(|(error_type, message)| Failure {
-            error_type: error_type.into(),
+            error_type: error_type.to_owned().into(),
             message: message.into(),
             ..Failure::default()
         });
