@@ -214,7 +214,7 @@ impl Collector {
             self.evaluate_alerts(false);
         }
         if self.last_tick.elapsed() >= TICK_INTERVAL {
-            self.tick();
+            self.periodic_tick();
         }
         let request = match self.control.try_recv() {
             Ok(request) => request,
@@ -458,15 +458,20 @@ impl Collector {
     /// Periodic work: evaluate the alert rules, persist and publish statistics.
     fn tick(&mut self) {
         self.last_tick = Instant::now();
-        // Lines reach the files at least every tick, however quiet the host:
-        // a killed process loses at most one tick of executions and alerts.
-        let now = self.clock.now();
-        self.logs.flush(now);
-        self.alerts.flush(now, false);
         self.evaluate_alerts(true);
         self.persist(false);
         let snapshot = self.snapshot();
         *self.published.lock() = snapshot;
+    }
+
+    /// The loop's periodic tick: [`tick`](Self::tick), then the lines out to
+    /// the files, however quiet the host — a killed process loses at most one
+    /// tick of executions and alerts (the alerts just raised included).
+    fn periodic_tick(&mut self) {
+        self.tick();
+        let now = self.clock.now();
+        self.logs.flush(now);
+        self.alerts.flush(now, false);
     }
 
     /// Stages changed statistics and saves them when due (`force`: now).
