@@ -519,3 +519,236 @@ fn every_shape_compiles_runs_and_is_counted() {
     }
     assert_eq!(count(&format!("{here}::async_impl_return")), 1);
 }
+
+/// Shapes whose returned value is type-checked against the declared return
+/// type: closures with reference parameters are higher-ranked only when that
+/// type is their expected type, and `#[monitored]` must not take it away.
+mod expected_type {
+    use std::cmp::Ordering;
+
+    use monitor::monitored;
+
+    /// The shape that broke a whole iterator crate (issue 11).
+    #[monitored]
+    pub(crate) fn key_to_cmp<T, K, F>(mut key: F) -> impl FnMut(&T, &T) -> Ordering
+    where
+        F: FnMut(&T) -> K,
+        K: Ord,
+    {
+        move |a, b| key(a).cmp(&key(b))
+    }
+
+    #[monitored]
+    pub(crate) fn at_least<T: PartialOrd + Copy>(min: T) -> impl Fn(&T) -> bool {
+        move |value| *value >= min
+    }
+
+    #[monitored]
+    pub(crate) fn above<'a, T: PartialOrd>(
+        items: &'a [T],
+        min: &'a T,
+    ) -> impl Iterator<Item = &'a T> {
+        items
+            .iter()
+            .filter(move |item| *item > min)
+            .take_while(|_| true)
+    }
+
+    #[monitored]
+    pub(crate) fn prefix_matcher(prefix: &str) -> Result<impl Fn(&str) -> bool, String> {
+        let prefix: String = prefix.parse().map_err(|_| "never")?;
+        if prefix.is_empty() {
+            return Err("empty prefix".to_owned());
+        }
+        Ok(move |text: &str| text.starts_with(prefix.as_str()))
+    }
+
+    #[monitored]
+    pub(crate) fn counter_sink<T>(enabled: bool) -> Option<impl FnMut(&T)> {
+        if !enabled {
+            return None;
+        }
+        Some(move |_item: &T| {})
+    }
+
+    #[monitored]
+    pub(crate) fn boxed_equals<T: PartialEq + 'static>(expected: T) -> Box<dyn Fn(&T) -> bool> {
+        Box::new(move |value| *value == expected)
+    }
+
+    #[monitored]
+    pub(crate) fn positive_or_panic(fail: bool) -> impl Fn(&u8) -> bool {
+        assert!(!fail, "no predicate");
+        |value| *value > 0
+    }
+
+    #[monitored]
+    pub(crate) fn with_length(text: &str) -> (impl Fn(&str) -> bool, usize) {
+        let length = text.len();
+        (move |other| other.len() == length, length)
+    }
+
+    #[monitored]
+    pub(crate) fn higher_ranked() -> impl for<'a> Fn(&'a str) -> &'a str {
+        |text| text.trim()
+    }
+
+    #[monitored]
+    pub(crate) fn boxed_higher_ranked(trim: bool) -> Box<dyn for<'a> Fn(&'a str) -> &'a str> {
+        if trim {
+            return Box::new(|text| text.trim());
+        }
+        Box::new(|text| text)
+    }
+
+    #[monitored]
+    pub(crate) fn negate<T>(predicate: impl Fn(&T) -> bool) -> impl Fn(&T) -> bool {
+        move |value| !predicate(value)
+    }
+
+    #[monitored]
+    pub(crate) fn sorted_by_key(mut items: Vec<(u8, &str)>) -> Vec<(u8, &str)> {
+        items.sort_by(|a, b| a.1.cmp(b.1));
+        items.select_nth_unstable_by(0, |a, b| a.0.cmp(&b.0));
+        items.sort_by(key_to_cmp(|item: &(u8, &str)| item.1));
+        items
+    }
+
+    #[monitored]
+    #[track_caller]
+    pub(crate) fn tracked_measure() -> impl Fn(&str) -> usize {
+        let line = std::panic::Location::caller().line() as usize;
+        move |text| text.len() + line
+    }
+
+    #[monitored]
+    pub(crate) async fn async_boxed_equals(expected: u8, any: bool) -> Box<dyn Fn(&u8) -> bool> {
+        if any {
+            return Box::new(|_| true);
+        }
+        Box::new(move |value| *value == expected)
+    }
+
+    pub(crate) struct Sorter {
+        pub(crate) descending: bool,
+    }
+
+    impl Sorter {
+        #[monitored]
+        pub(crate) fn comparator<T: Ord>(&self) -> impl Fn(&T, &T) -> Ordering + '_ {
+            move |a, b| {
+                let order = a.cmp(b);
+                if self.descending {
+                    order.reverse()
+                } else {
+                    order
+                }
+            }
+        }
+
+        #[monitored]
+        pub(crate) fn checked<T: Ord>(&self, limit: T) -> Result<impl Fn(&T) -> bool, String> {
+            if self.descending {
+                return Err("no limit when descending".to_owned());
+            }
+            Ok(move |value: &T| *value <= limit)
+        }
+    }
+
+    pub(crate) trait Filter<T> {
+        fn predicate(&self) -> impl Fn(&T) -> bool;
+        fn boxed(&self) -> Box<dyn Fn(&T) -> bool>;
+    }
+
+    pub(crate) struct Even;
+
+    impl Filter<u32> for Even {
+        #[monitored]
+        fn predicate(&self) -> impl Fn(&u32) -> bool {
+            |value| value % 2 == 0
+        }
+
+        #[monitored]
+        fn boxed(&self) -> Box<dyn Fn(&u32) -> bool> {
+            Box::new(|value| value % 2 == 0)
+        }
+    }
+}
+
+#[test]
+fn shapes_that_need_their_declared_return_type_compile_and_are_timed() {
+    use expected_type::*;
+
+    let _lock = exclusive();
+    let dir = temp_dir("shapes-expected-type");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+
+    let mut words = vec!["pear", "fig", "apple"];
+    words.sort_by(key_to_cmp(|word: &&str| word.len()));
+    assert_eq!(words, ["fig", "pear", "apple"]);
+    assert!(at_least(3)(&4) && !at_least(3)(&2));
+    assert_eq!(above(&[1, 5, 2, 7], &2).collect::<Vec<_>>(), [&5, &7]);
+    assert!(prefix_matcher("ab").unwrap()("abc"));
+    assert!(prefix_matcher("").is_err());
+    let mut sink = counter_sink::<u8>(true).unwrap();
+    sink(&1);
+    assert!(counter_sink::<u8>(false).is_none());
+    assert!(boxed_equals(4)(&4));
+    let (same_length, length) = with_length("abc");
+    assert!(same_length("xyz") && length == 3);
+    assert_eq!(higher_ranked()("  x "), "x");
+    assert_eq!(boxed_higher_ranked(true)(" y "), "y");
+    assert_eq!(boxed_higher_ranked(false)(" y "), " y ");
+    assert!(negate(|value: &u8| *value > 3)(&1));
+    assert_eq!(
+        sorted_by_key(vec![(2, "b"), (1, "c"), (3, "a")]),
+        [(3, "a"), (2, "b"), (1, "c")]
+    );
+    let (measure, line) = (tracked_measure(), line!());
+    assert_eq!(measure("ab"), 2 + line as usize, "the caller's location");
+    assert!(block_on(async_boxed_equals(2, false))(&2));
+    assert!(block_on(async_boxed_equals(2, true))(&9));
+    let ascending = Sorter { descending: false };
+    let mut numbers = vec![3, 1, 2];
+    numbers.sort_by(ascending.comparator());
+    assert_eq!(numbers, [1, 2, 3]);
+    numbers.sort_by(Sorter { descending: true }.comparator());
+    assert_eq!(numbers, [3, 2, 1]);
+    assert!(ascending.checked(5).unwrap()(&5));
+    assert!(Sorter { descending: true }.checked(5).is_err());
+    assert!(Even.predicate()(&4));
+    assert!(!Even.boxed()(&3));
+    assert!(std::panic::catch_unwind(|| positive_or_panic(true)).is_err());
+    assert!(positive_or_panic(false)(&1));
+
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    let here = module_path!();
+    let outcomes = |name: &str| {
+        let stats = stats
+            .get(&format!("{here}::expected_type::{name}"))
+            .unwrap_or_else(|| panic!("{name} was not recorded"));
+        (stats.success_count, stats.error_count, stats.panic_count)
+    };
+    // `sorted_by_key` calls `key_to_cmp` once more.
+    assert_eq!(outcomes("key_to_cmp"), (2, 0, 0));
+    assert_eq!(outcomes("at_least"), (2, 0, 0));
+    assert_eq!(outcomes("above"), (1, 0, 0));
+    assert_eq!(outcomes("positive_or_panic"), (1, 0, 1));
+    // An `impl` inside `Result` or `Option` is classified as usual.
+    assert_eq!(outcomes("prefix_matcher"), (1, 1, 0));
+    assert_eq!(outcomes("counter_sink"), (2, 0, 0));
+    assert_eq!(outcomes("with_length"), (1, 0, 0));
+    // A spelled-out `Box<dyn Fn…>` is classified as usual.
+    assert_eq!(outcomes("boxed_equals"), (1, 0, 0));
+    assert_eq!(outcomes("higher_ranked"), (1, 0, 0));
+    assert_eq!(outcomes("boxed_higher_ranked"), (2, 0, 0));
+    assert_eq!(outcomes("negate"), (1, 0, 0));
+    assert_eq!(outcomes("sorted_by_key"), (1, 0, 0));
+    assert_eq!(outcomes("tracked_measure"), (1, 0, 0));
+    assert_eq!(outcomes("async_boxed_equals"), (2, 0, 0));
+    assert_eq!(outcomes("Sorter::comparator"), (2, 0, 0));
+    assert_eq!(outcomes("Sorter::checked"), (1, 1, 0));
+    assert_eq!(outcomes("Even::predicate"), (1, 0, 0));
+    assert_eq!(outcomes("Even::boxed"), (1, 0, 0));
+}

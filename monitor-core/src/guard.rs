@@ -122,15 +122,16 @@ impl Drop for InlineGuard {
     }
 }
 
-/// Calls `body`. Exists so the expansion can write
-/// `call(move || -> Ret { body })` and keep the body's type inference.
-///
-/// Deliberately no `catch_unwind` here: it cost the success path a few
-/// nanoseconds (benches/overhead.rs). A panic's details come from the panic
-/// hook's record instead, used only if it was made during this execution.
-#[inline(always)]
-pub fn call<R, F: FnOnce() -> R>(body: F) -> R {
-    body()
+/// A token the closure shape moves into the body's closure, so the closure
+/// is `FnOnce` (and may return borrows of what it captured) although it is
+/// called in place, with no helper frame between the caller and the body.
+#[derive(Debug)]
+pub struct CallOnce;
+
+impl CallOnce {
+    /// Consumes the token.
+    #[inline(always)]
+    pub fn take(self) {}
 }
 
 #[inline(always)]

@@ -3,12 +3,14 @@
 //! Four shapes, chosen from the signature and, for `#[track_caller]`, the body:
 //!
 //! - **closure** (most functions): the body moves into
-//!   `call(move || -> Ret { body })`, which keeps the body's type inference
+//!   `(move || -> Ret { body })()`, which keeps the body's type inference
 //!   (`?`, `.into()`, `.collect()`, `return` inside loops) and lets the
-//!   expansion classify the returned value by type. Every `impl Trait` in
+//!   expansion classify the returned value by type. Every `impl Trait` inside
 //!   `Ret` is written `_` in the closure's annotation (`-> Result<_, E>`), so
 //!   `?` still converts into the spelled-out error type.
-//! - **async**: `MonitoredFuture::<Ret, _>::new(&CALLSITE, async move { body }).await`;
+//! - **async**: `MonitoredFuture::<Ret, _>::new(&CALLSITE, async move { body }).await`,
+//!   the block starting with a `return` of type `Ret` that never runs, so the
+//!   body's `return`s and tail are checked against `Ret`;
 //!   the same for the `Box::pin(async move { … })` body that `#[async_trait]`
 //!   produces, so the future's execution is timed, not its creation. A plain
 //!   `fn` that *returns* a future is a closure shape: it is timed until it
@@ -21,7 +23,9 @@
 //!   panic, exactly as in the closure shape. A `#[track_caller]` body that
 //!   does exit early takes the closure shape (the caller's location is then
 //!   not propagated into it; documented on the attribute).
-//! - **inline** (`-> !`): a scope guard around the body.
+//! - **inline** (`-> !`, and a return type that is `impl Trait` or holds one
+//!   in a tuple, array or reference): a scope guard before the body, which
+//!   stays the function's own tail (see `keeps_body_in_place`).
 //!
 //! Generated code names only `::core::…` and `::monitor::__private::…`, and
 //! uses mixed-site hygiene for its own locals, so it cannot collide with or be
@@ -46,7 +50,7 @@ pub(crate) fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
     } else if let Some(inner) = async_trait_future(body) {
         // `#[async_trait]` already rebinds the parameters inside its block.
         (boxed_future_body(inner, body, is_method), true)
-    } else if returns_never(&sig.output) {
+    } else if returns_never(&sig.output) || keeps_body_in_place(&sig.output) {
         (inline_body(body, is_method), false)
     } else if is_track_caller(&function) && !has_early_exit(body) {
         let body = tracked_body(&sig.output, &sig.inputs, body, is_method);
@@ -170,18 +174,53 @@ fn value_type(output: &ReturnType) -> TokenStream {
     }
 }
 
+/// Whether the body must stay where it is, as the function's own tail, to
+/// type-check as it does without the attribute: an `impl Trait` in the return
+/// type that the tail's expected type reaches (`-> impl Trait`, or one inside
+/// a tuple, array or reference).
+///
+/// Rust gives a closure its signature (higher-ranked `&T` parameters
+/// included) only from an *expected* type, and only the function's own tail
+/// and its `return`s have the declared `impl Trait` as theirs. Moved into a
+/// closure returning `_`, `move |a, b| key(a).cmp(&key(b))` no longer
+/// implements `FnMut(&T, &T)` for every lifetime. An `impl` inside a generic
+/// type (`Result<impl Fn(&str) -> bool, E>`, `Option<impl …>`, `Box<impl …>`)
+/// is not reached: `Ok(…)` is a call, which passes no expected `impl` type on
+/// to its argument, so such a body type-checks the same in the closure and
+/// stays classified.
+///
+/// Kept in place, the body is timed by a scope guard and recorded as a
+/// success or, when unwound through, a panic. Such a value is never an `Err`.
+fn keeps_body_in_place(output: &ReturnType) -> bool {
+    fn reaches_impl(ty: &Type) -> bool {
+        match peel(ty) {
+            Type::ImplTrait(_) => true,
+            Type::Tuple(tuple) => tuple.elems.iter().any(reaches_impl),
+            Type::Array(array) => reaches_impl(&array.elem),
+            Type::Reference(reference) => reaches_impl(&reference.elem),
+            _ => false,
+        }
+    }
+    match output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) => reaches_impl(ty),
+    }
+}
+
+/// `ty` without the parentheses and invisible groups around it.
+fn peel(mut ty: &Type) -> &Type {
+    while let Type::Paren(syn::TypeParen { elem, .. }) | Type::Group(syn::TypeGroup { elem, .. }) =
+        ty
+    {
+        ty = elem;
+    }
+    ty
+}
+
 fn returns_never(output: &ReturnType) -> bool {
     match output {
         ReturnType::Default => false,
-        ReturnType::Type(_, ty) => {
-            let mut ty = &**ty;
-            while let Type::Paren(syn::TypeParen { elem, .. })
-            | Type::Group(syn::TypeGroup { elem, .. }) = ty
-            {
-                ty = elem;
-            }
-            matches!(ty, Type::Never(_))
-        }
+        ReturnType::Type(_, ty) => matches!(peel(ty), Type::Never(_)),
     }
 }
 
@@ -347,9 +386,17 @@ fn closure_body(
         stmts,
         classify,
     } = sync_parts(output, inputs, body, is_method);
+    // Called in place rather than through a helper function, so a host's
+    // backtrace shows no frame of this crate between the caller and the body
+    // (the closure's frame is named after the host's function). Moving the
+    // token in makes the closure `FnOnce`, as a helper's bound would: a body
+    // may then return a borrow of what it captured (`&mut self.value`).
+    let once = local("__monitor_once");
     quote_spanned! {Span::mixed_site()=>
         let #guard = #start;
-        let #value = ::monitor::__private::call(move || -> #ret { #rebinds #stmts });
+        let #once = ::monitor::__private::CallOnce;
+        #[allow(clippy::redundant_closure_call)]
+        let #value = (move || -> #ret { let _ = ::monitor::__private::CallOnce::take(#once); #rebinds #stmts })();
         #guard.finish(#classify);
         #value
     }
@@ -403,9 +450,43 @@ fn async_body(
     is_method: bool,
 ) -> TokenStream {
     let ret = value_type(output);
+    let fake_return = fake_return(output);
     let rebinds = rebind_parameters(inputs);
     let stmts = statements(body);
-    monitored_future(ret, quote!({ #rebinds #stmts }), is_method)
+    monitored_future(ret, quote!({ #fake_return #rebinds #stmts }), is_method)
+}
+
+/// An async block has no declared output: without help, its `return`s and
+/// tail are checked with no expected type, so a returned closure
+/// (`Box::new(|x| …)` for `-> Box<dyn Fn(&T) -> bool>`) gets no
+/// higher-ranked signature. A `return` of the declared type that can never
+/// run, checked before the body, fixes the block's output first (as
+/// `#[tracing::instrument]` does). An `impl Trait` cannot be written in a
+/// `let`, so those outputs get none.
+fn fake_return(output: &ReturnType) -> TokenStream {
+    let ReturnType::Type(_, ty) = output else {
+        return TokenStream::new();
+    };
+    if contains_impl_trait(ty) {
+        return TokenStream::new();
+    }
+    let fake = local("__monitor_fake_return");
+    quote! {
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::let_with_type_underscore,
+            clippy::needless_return,
+            clippy::unreachable
+        )]
+        if false {
+            let #fake: #ty = loop {};
+            return #fake;
+        }
+    }
 }
 
 /// The awaiting part shared by `async fn` and `#[async_trait]` bodies.

@@ -1,4 +1,5 @@
-//! What the attribute is on: a function with a body, and not a `const fn`.
+//! What the attribute is on: a function with a body, not a `const fn`, and
+//! not already `#[monitored]`.
 
 use proc_macro2::TokenStream;
 use syn::spanned::Spanned;
@@ -11,6 +12,12 @@ pub(crate) fn parse(item: TokenStream) -> syn::Result<syn::ItemFn> {
             return Err(syn::Error::new(
                 constness.span(),
                 "#[monitored] cannot time a `const fn` (it may run at compile time); remove `const` or the attribute",
+            ));
+        }
+        if let Some(second) = function.attrs.iter().find(|attr| is_monitored(attr)) {
+            return Err(syn::Error::new_spanned(
+                second,
+                "#[monitored] is applied twice, which would record every call twice; remove this one",
             ));
         }
         return Ok(function);
@@ -29,6 +36,14 @@ pub(crate) fn parse(item: TokenStream) -> syn::Result<syn::ItemFn> {
         span,
         "#[monitored] can only be put on functions and methods (`fn`, `async fn`)",
     ))
+}
+
+/// `#[monitored]` or `#[any::path::monitored]` (with or without arguments).
+fn is_monitored(attr: &syn::Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|segment| segment.ident == "monitored")
 }
 
 fn item_keyword_span(item: &syn::Item) -> proc_macro2::Span {

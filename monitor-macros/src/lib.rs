@@ -40,9 +40,17 @@ use proc_macro::TokenStream;
 /// `us` (or `µs`), `ms`, `s`, `m` (or `min`), `h`, `d`.
 ///
 /// What is timed and classified is the function's returned value, by its
-/// type (`impl Trait` in the return type included: `-> Result<impl Display, E>`
+/// type (`impl Trait` inside the return type included: `-> Result<impl Display, E>`
 /// returning `Err` is an error):
 ///
+/// - A function whose return type is `impl Trait` itself (or holds one in a
+///   tuple, array or reference), such as `-> impl FnMut(&T, &T) -> Ordering`,
+///   keeps its body where it is, so a returned closure is type-checked against
+///   the declared type exactly as without the attribute. It is timed and
+///   recorded as a success, or a panic when it unwinds; its value is not
+///   classified (it cannot be an `Err`).
+/// - The attribute is applied once: a second `#[monitored]` on the same
+///   function is a compile error.
 /// - An `async fn` (also inside `#[async_trait]`) is timed from the first poll
 ///   of its future to completion. A plain `fn` that *returns* a future
 ///   (`fn f() -> impl Future<Output = …>`) is timed until it returns the
