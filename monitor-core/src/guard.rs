@@ -192,18 +192,32 @@ fn record_cancelled(callsite: &'static Callsite, start: u64) {
     });
 }
 
-/// Times an async body from its first poll to completion. Completing yields
-/// the output and a [`Completion`] to classify it with; a panic inside a poll
-/// is recorded as a panic; dropped before completion, a cancellation.
-///
-/// The expansion writes `MonitoredFuture::<Ret, _>::new(&CALLSITE, async move { body })`,
-/// which pins the async block's output to the declared return type.
-#[must_use = "futures do nothing unless polled"]
-pub struct MonitoredFuture<R, F: Future<Output = R>> {
-    inner: F,
-    callsite: &'static Callsite,
-    self_type: Option<fn() -> &'static str>,
-    state: State,
+pin_project_lite::pin_project! {
+    /// Times an async body from its first poll to completion. Completing
+    /// yields the output and a [`Completion`] to classify it with; a panic
+    /// inside a poll is recorded as a panic; dropped before completion, a
+    /// cancellation.
+    ///
+    /// The expansion writes `MonitoredFuture::<Ret, _>::new(&CALLSITE, async move { body })`,
+    /// which pins the async block's output to the declared return type.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct MonitoredFuture<R, F: Future<Output = R>> {
+        #[pin]
+        inner: F,
+        callsite: &'static Callsite,
+        self_type: Option<fn() -> &'static str>,
+        state: State,
+    }
+
+    impl<R, F: Future<Output = R>> PinnedDrop for MonitoredFuture<R, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let State::Running(start) = *this.state {
+                *this.state = State::Done;
+                record_cancelled(this.callsite, start);
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -281,34 +295,28 @@ impl<R, F: Future<Output = R>> Future for MonitoredFuture<R, F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `inner` is structurally pinned: it is never moved out of `self`,
-        // and `MonitoredFuture` has no `Unpin` impl of its own beyond the auto
-        // trait (which requires `F: Unpin`). The other fields are plain data that
-        // are never pinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        if let State::NotStarted = this.state {
-            this.state = if queue::enabled() {
+        let this = self.project();
+        if let State::NotStarted = *this.state {
+            *this.state = if queue::enabled() {
                 if let Some(self_type) = this.self_type {
-                    this.callsite.note_self_type(self_type);
+                    this.callsite.note_self_type(*self_type);
                 }
                 State::Running(now())
             } else {
                 State::Done
             };
         }
-        let callsite = this.callsite;
-        // SAFETY: see above; `inner` stays in place for as long as `self` is pinned.
-        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        let callsite = *this.callsite;
         let guard = PollGuard {
-            state: &mut this.state,
+            state: &mut *this.state,
             callsite,
         };
-        let poll = inner.poll(cx);
+        let poll = this.inner.poll(cx);
         std::mem::forget(guard);
         match poll {
             Poll::Pending => Poll::Pending,
             Poll::Ready(output) => {
-                let completion = match this.state {
+                let completion = match *this.state {
                     State::Running(start) => Completion {
                         callsite,
                         start,
@@ -322,18 +330,9 @@ impl<R, F: Future<Output = R>> Future for MonitoredFuture<R, F> {
                         active: false,
                     },
                 };
-                this.state = State::Done;
+                *this.state = State::Done;
                 Poll::Ready((output, completion))
             }
-        }
-    }
-}
-
-impl<R, F: Future<Output = R>> Drop for MonitoredFuture<R, F> {
-    fn drop(&mut self) {
-        if let State::Running(start) = self.state {
-            self.state = State::Done;
-            record_cancelled(self.callsite, start);
         }
     }
 }

@@ -8,6 +8,7 @@
 //! Data flow: hot path → per-thread ring → collector → logs, statistics,
 //! alerts, sinks.
 #![warn(missing_docs, unreachable_pub)]
+#![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
 
 mod alerts;
 mod callsite;

@@ -6,6 +6,7 @@
 //! error the function is emitted unchanged beside the `compile_error!`, so one
 //! mistake does not cascade into twenty.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod attr;
 mod duration;

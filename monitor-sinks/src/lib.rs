@@ -2,6 +2,8 @@
 //! retention ([`rotating`]), the SQLite statistics store ([`stats_store`]),
 //! and UTC time formatting ([`time`]).
 
+#![forbid(unsafe_code)]
+
 pub mod rotating;
 pub mod stats_store;
 pub mod time;
