@@ -752,3 +752,31 @@ fn shapes_that_need_their_declared_return_type_compile_and_are_timed() {
     assert_eq!(outcomes("Even::predicate"), (1, 0, 0));
     assert_eq!(outcomes("Even::boxed"), (1, 0, 0));
 }
+
+/// A host that re-exports `monitor` under a path of its own.
+mod reexport {
+    pub use monitor as instrumentation;
+}
+
+#[reexport::instrumentation::monitored(crate = "crate::reexport::instrumentation")]
+fn through_reexport(fail: bool) -> Result<u8, String> {
+    if fail {
+        return Err("through the re-export".to_owned());
+    }
+    Ok(1)
+}
+
+#[test]
+fn a_reexported_runtime_is_named_through_the_crate_argument() {
+    let _lock = exclusive();
+    let dir = temp_dir("shapes-reexport");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    assert_eq!(through_reexport(false), Ok(1));
+    assert!(through_reexport(true).is_err());
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    let record = stats
+        .get(&format!("{}::through_reexport", module_path!()))
+        .unwrap();
+    assert_eq!((record.success_count, record.error_count), (1, 1));
+}

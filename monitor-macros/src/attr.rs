@@ -1,5 +1,6 @@
-//! Parsing `#[monitored(name = "…", trigger = "…", slow = "…", every = "…")]`.
+//! Parsing `#[monitored(name = "…", trigger = "…", slow = "…", every = "…", crate = "…")]`.
 
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{LitStr, Token};
 
@@ -19,43 +20,85 @@ pub(crate) struct Args {
     pub(crate) trigger: Option<LitStr>,
     pub(crate) slow_nanos: Option<u64>,
     pub(crate) every_nanos: Option<u64>,
+    /// `crate = "path"`: where the host re-exports `monitor`.
+    pub(crate) krate: Option<syn::Path>,
+}
+
+/// One argument's key. Adding one is a compile error in every `match` that
+/// must handle it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Name,
+    Trigger,
+    Slow,
+    Every,
+    Crate,
+}
+
+impl Key {
+    const EXPECTED: &'static str = "expected `name`, `trigger`, `slow`, `every` or `crate`";
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Key::Name => "name",
+            Key::Trigger => "trigger",
+            Key::Slow => "slow",
+            Key::Every => "every",
+            Key::Crate => "crate",
+        }
+    }
+
+    /// Parses the next key, or says what is wrong at the token.
+    fn parse(input: ParseStream<'_>) -> syn::Result<(Key, proc_macro2::Span)> {
+        let span = input.span();
+        let key = if input.peek(kw::name) {
+            input.parse::<kw::name>()?;
+            Key::Name
+        } else if input.peek(kw::trigger) {
+            input.parse::<kw::trigger>()?;
+            Key::Trigger
+        } else if input.peek(kw::slow) {
+            input.parse::<kw::slow>()?;
+            Key::Slow
+        } else if input.peek(kw::every) {
+            input.parse::<kw::every>()?;
+            Key::Every
+        } else if input.peek(Token![crate]) {
+            input.parse::<Token![crate]>()?;
+            Key::Crate
+        } else if input.peek(syn::Ident::peek_any) {
+            let unknown: syn::Ident = input.call(syn::Ident::parse_any)?;
+            return Err(syn::Error::new(
+                unknown.span(),
+                format!("unknown argument `{unknown}`; {}", Key::EXPECTED),
+            ));
+        } else {
+            return Err(syn::Error::new(
+                span,
+                "expected an argument such as `name = \"my_job\"`",
+            ));
+        };
+        Ok((key, span))
+    }
 }
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut args = Args::default();
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: Vec<Key> = Vec::new();
         while !input.is_empty() {
-            let lookahead = input.lookahead1();
-            let key: syn::Ident = if lookahead.peek(kw::name)
-                || lookahead.peek(kw::trigger)
-                || lookahead.peek(kw::slow)
-                || lookahead.peek(kw::every)
-            {
-                input.call(syn::ext::IdentExt::parse_any)?
-            } else if input.peek(syn::Ident) {
-                let unknown: syn::Ident = input.call(syn::ext::IdentExt::parse_any)?;
+            let (key, key_span) = Key::parse(input)?;
+            let key_name = key.as_str();
+            if seen.contains(&key) {
                 return Err(syn::Error::new(
-                    unknown.span(),
-                    format!("unknown argument `{unknown}`; expected `name`, `trigger`, `slow` or `every`"),
-                ));
-            } else {
-                return Err(syn::Error::new(
-                    input.span(),
-                    "expected an argument such as `name = \"my_job\"`",
-                ));
-            };
-            let key_name = key.to_string();
-            if seen.contains(&key_name) {
-                return Err(syn::Error::new(
-                    key.span(),
+                    key_span,
                     format!("`{key_name}` is given twice; keep one"),
                 ));
             }
-            seen.push(key_name.clone());
+            seen.push(key);
             if !input.peek(Token![=]) {
                 return Err(syn::Error::new(
-                    key.span(),
+                    key_span,
                     format!("`{key_name}` needs a value: write `{key_name} = \"…\"`"),
                 ));
             }
@@ -66,28 +109,37 @@ impl Parse for Args {
                     format!("`{key_name}` takes a string literal, e.g. `{key_name} = \"…\"`"),
                 )
             })?;
-            match key_name.as_str() {
-                "name" | "trigger" => {
+            match key {
+                Key::Name | Key::Trigger => {
                     if value.value().trim().is_empty() {
                         return Err(syn::Error::new(
                             value.span(),
                             format!("`{key_name}` cannot be empty"),
                         ));
                     }
-                    if key_name == "name" {
+                    if key == Key::Name {
                         args.name = Some(value);
                     } else {
                         args.trigger = Some(value);
                     }
                 }
-                _ => {
+                Key::Slow | Key::Every => {
                     let nanos = parse_nanos(&value.value())
                         .map_err(|message| syn::Error::new(value.span(), message))?;
-                    if key_name == "slow" {
+                    if key == Key::Slow {
                         args.slow_nanos = Some(nanos);
                     } else {
                         args.every_nanos = Some(nanos);
                     }
+                }
+                Key::Crate => {
+                    let path = value.parse::<syn::Path>().map_err(|_| {
+                        syn::Error::new(
+                            value.span(),
+                            "`crate` takes the path the host re-exports `monitor` under, e.g. `crate = \"my_app::monitor\"`",
+                        )
+                    })?;
+                    args.krate = Some(path);
                 }
             }
             if input.is_empty() {

@@ -27,7 +27,8 @@
 //!   in a tuple, array or reference): a scope guard before the body, which
 //!   stays the function's own tail (see `keeps_body_in_place`).
 //!
-//! Generated code names only `::core::…` and `::monitor::__private::…`, and
+//! Generated code names only `::core::…` and `::monitor::__private::…` (through
+//! one `use … as __monitor_private`, from the `crate = "…"` argument if any), and
 //! uses mixed-site hygiene for its own locals, so it cannot collide with or be
 //! shadowed by the host's names.
 
@@ -64,7 +65,17 @@ pub(crate) fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
         // block or async block; on the outer binding `mut` would be unused.
         strip_rebound_mut(&mut function.sig.inputs);
     }
-    let block: TokenStream = quote!({ #callsite #new_body });
+    let krate = args
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::monitor), ToTokens::to_token_stream);
+    // Every path the expansion writes starts from this alias, so a host that
+    // re-exports `monitor` elsewhere only says so once (`crate = "…"`).
+    let alias = quote! {
+        #[allow(unused_imports)]
+        use #krate::__private as __monitor_private;
+    };
+    let block: TokenStream = quote!({ #alias #callsite #new_body });
     function.block = Box::new(syn::parse2(block).expect("the expansion is a block"));
     function.into_token_stream()
 }
@@ -86,7 +97,7 @@ fn callsite_static(args: &Args, function: &ItemFn) -> TokenStream {
     let every = args.every_nanos.unwrap_or(0);
     let callsite = callsite_ident();
     quote! {
-        static #callsite: ::monitor::__private::Callsite = ::monitor::__private::Callsite::new(
+        static #callsite: __monitor_private::Callsite = __monitor_private::Callsite::new(
             #name,
             ::core::module_path!(),
             #fn_name,
@@ -270,7 +281,7 @@ fn tokens_may_exit(tokens: TokenStream) -> bool {
 fn guard_start(kind: TokenStream, is_method: bool) -> TokenStream {
     let callsite = callsite_ident();
     if is_method {
-        quote!(#kind::start_method(&#callsite, ::monitor::__private::type_name::<Self>))
+        quote!(#kind::start_method(&#callsite, __monitor_private::type_name::<Self>))
     } else {
         quote!(#kind::start(&#callsite))
     }
@@ -282,11 +293,11 @@ fn classify(value: &syn::Ident) -> TokenStream {
     quote! {
         || {
             #[allow(unused_imports)]
-            use ::monitor::__private::{
+            use __monitor_private::{
                 ClassifyAny as _, ClassifyBoxError as _, ClassifyDebug as _, ClassifyDisplay as _,
                 ClassifyDynError as _, ClassifyError as _, ClassifyResult as _,
             };
-            (&&&&&&&::monitor::__private::Classify(&#value)).__monitor_outcome()
+            (&&&&&&&__monitor_private::Classify(&#value)).__monitor_outcome()
         }
     }
 }
@@ -363,7 +374,7 @@ fn sync_parts(
     SyncParts {
         ret: value_type(output),
         guard: local("__monitor_guard"),
-        start: guard_start(quote!(::monitor::__private::ExecutionGuard), is_method),
+        start: guard_start(quote!(__monitor_private::ExecutionGuard), is_method),
         rebinds: rebind_parameters(inputs),
         stmts: statements(body),
         classify: classify(&value),
@@ -394,9 +405,9 @@ fn closure_body(
     let once = local("__monitor_once");
     quote_spanned! {Span::mixed_site()=>
         let #guard = #start;
-        let #once = ::monitor::__private::CallOnce;
+        let #once = __monitor_private::CallOnce;
         #[allow(clippy::redundant_closure_call)]
-        let #value = (move || -> #ret { let _ = ::monitor::__private::CallOnce::take(#once); #rebinds #stmts })();
+        let #value = (move || -> #ret { let _ = __monitor_private::CallOnce::take(#once); #rebinds #stmts })();
         #guard.finish(#classify);
         #value
     }
@@ -496,9 +507,9 @@ fn monitored_future(ret: TokenStream, inner: TokenStream, is_method: bool) -> To
     let completion = local("__monitor_completion");
     let classify = classify(&value);
     let wrap = if is_method {
-        quote!(::monitor::__private::MonitoredFuture::<#ret, _>::new_method(&#callsite, ::monitor::__private::type_name::<Self>, async move #inner))
+        quote!(__monitor_private::MonitoredFuture::<#ret, _>::new_method(&#callsite, __monitor_private::type_name::<Self>, async move #inner))
     } else {
-        quote!(::monitor::__private::MonitoredFuture::<#ret, _>::new(&#callsite, async move #inner))
+        quote!(__monitor_private::MonitoredFuture::<#ret, _>::new(&#callsite, async move #inner))
     };
     quote! {
         let (#value, #completion) = #wrap.await;
@@ -547,7 +558,7 @@ fn boxed_future_body(inner: &syn::ExprAsync, body: &Block, is_method: bool) -> T
 
 fn inline_body(body: &Block, is_method: bool) -> TokenStream {
     let guard = local("__monitor_guard");
-    let start = guard_start(quote!(::monitor::__private::InlineGuard), is_method);
+    let start = guard_start(quote!(__monitor_private::InlineGuard), is_method);
     quote! {
         let #guard = #start;
         #body

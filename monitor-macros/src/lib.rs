@@ -36,6 +36,8 @@ use proc_macro::TokenStream;
 /// - `slow = "200ms"`: executions longer than this raise a slow-call alert.
 /// - `every = "1h"`: the function is expected to run at least this often; a
 ///   missed run raises an alert.
+/// - `crate = "my_app::instrumentation"`: the path a host re-exports `monitor`
+///   under; the expansion names the runtime only through it. Default `::monitor`.
 ///
 /// Durations are a number (fractions allowed: `"1.5s"`) and a unit: `ns`,
 /// `us` (or `µs`), `ms`, `s`, `m` (or `min`), `h`, `d`.

@@ -1,0 +1,8 @@
+use monitor::monitored;
+
+#[monitored(crate = "my app::monitor")]
+fn job() {}
+
+fn main() {
+    job();
+}
