@@ -67,19 +67,30 @@ use proc_macro::TokenStream;
 ///   locations reported inside it are then the body's own.
 #[proc_macro_attribute]
 pub fn monitored(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item2: proc_macro2::TokenStream = item.clone().into();
-    let args = match syn::parse::<attr::Args>(args) {
+    monitored_tokens(args.into(), item.into()).into()
+}
+
+/// The attribute on `proc_macro2` tokens: an expansion, or a compile error
+/// plus the item unchanged. Never panics, whatever the tokens (`fuzz_tests`).
+fn monitored_tokens(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let args = match syn::parse2::<attr::Args>(args) {
         Ok(args) => args,
-        Err(error) => return with_original(error, item2),
+        Err(error) => return with_original(error, item),
     };
-    match item::parse(item2.clone()) {
-        Ok(function) => expand::expand(&args, function).into(),
-        Err(error) => with_original(error, item2),
+    match item::parse(item.clone()) {
+        Ok(function) => expand::expand(&args, function),
+        Err(error) => with_original(error, item),
     }
 }
 
 /// The error, plus the item unchanged so the rest of the crate still compiles.
-fn with_original(error: syn::Error, item: proc_macro2::TokenStream) -> TokenStream {
+fn with_original(error: syn::Error, item: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
     let error = error.to_compile_error();
-    quote::quote!(#error #item).into()
+    quote::quote!(#error #item)
 }
+
+#[cfg(test)]
+mod fuzz_tests;
