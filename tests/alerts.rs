@@ -318,6 +318,47 @@ fn a_new_error_pattern_fires_once() {
         .contains("unexpected token at line <n>"));
 }
 
+#[monitored(name = "lookup_user")]
+fn lookup_user(database_up: bool) -> Result<(), String> {
+    if database_up {
+        Err("user 7 not found".into())
+    } else {
+        Err("database unavailable".into())
+    }
+}
+
+#[test]
+fn each_new_error_pattern_is_named_with_its_own_first_seen_time() {
+    use monitor::Clock as _;
+    let _lock = exclusive();
+    let (builder, clock, received, _dir) = builder("alerts-two-patterns");
+    let guard = builder.install().unwrap();
+    lookup_user(false).unwrap_err();
+    assert!(guard.flush());
+    let first_seen = clock.now();
+    clock.advance(MIN);
+    lookup_user(true).unwrap_err();
+    assert!(guard.flush());
+    let second_seen = clock.now();
+    let new = received.of(AlertRule::NewErrorPattern);
+    assert_eq!(new.len(), 2, "one notice per new pattern: {new:#?}");
+    // Each execution is stamped with the (manual) clock when it was
+    // collected, minus its age: a little before the flush that collected it.
+    for (alert, pattern, after, until) in [
+        (&new[0], "database unavailable", first_seen - MIN, first_seen),
+        (&new[1], "user 7 not found", first_seen, second_seen),
+    ] {
+        assert_eq!(alert.state, AlertState::Firing);
+        assert!(alert.message.contains(pattern), "{alert}");
+        assert!(
+            after < alert.since.0 && alert.since.0 <= until,
+            "`since` is this pattern's first-seen time: {alert}"
+        );
+        assert_eq!(alert.number("new_patterns"), Some(1.0), "{alert}");
+    }
+    assert!(!new[1].message.contains("database"), "{}", new[1]);
+}
+
 struct Panicky;
 
 impl Notifier for Panicky {
@@ -557,7 +598,7 @@ fn slow_calls_fire_with_the_attribute_or_the_global_threshold() {
         .find(|a| a.function.as_deref() == Some("slow_attr"))
         .unwrap();
     assert!(
-        attr.message.contains("1 of 1 executions slower than 1 ns"),
+        attr.message.contains("1 of 1 execution slower than 1 ns"),
         "{attr}"
     );
     assert_eq!(attr.number("threshold_ms"), Some(1e-6));
@@ -734,6 +775,55 @@ fn alerts_are_also_tracing_events_from_a_notifier_thread() {
         .find(|(_, message)| message.starts_with("strict_job: 5 failures in a row"))
         .unwrap_or_else(|| panic!("{events:#?}"));
     assert!(event.0.starts_with("monitor-notifier-"), "{}", event.0);
+}
+
+#[monitored(name = "quiet_job")]
+fn quiet_job() -> Result<(), String> {
+    Err("disk quota exceeded".into())
+}
+
+#[test]
+fn alert_tracing_events_false_turns_the_tracing_notifier_off() {
+    let _lock = exclusive();
+    let events = tracing_alerts();
+    let (builder, _clock, received, _dir) = builder("alerts-tracing-off");
+    let guard = builder.alert_tracing_events(false).install().unwrap();
+    for _ in 0..5 {
+        quiet_job().unwrap_err();
+    }
+    assert!(guard.flush());
+    assert_eq!(
+        received.count(AlertRule::ConsecutiveFailures, AlertState::Firing),
+        1,
+        "on_alert still gets it: {:#?}",
+        received.all()
+    );
+    let events = events.lock().unwrap().clone();
+    assert!(
+        !events
+            .iter()
+            .any(|(_, message)| message.starts_with("quiet_job:")),
+        "no tracing event: {events:#?}"
+    );
+}
+
+#[test]
+fn health_without_an_installed_monitor_is_not_installed_and_never_green() {
+    let _lock = exclusive();
+    let health = monitor::health();
+    assert_eq!(health.verdict, Verdict::NotInstalled, "{health}");
+    assert!(!health.is_green());
+    assert!(health.verdict >= Verdict::Yellow, "a `>= Yellow` check catches it");
+    assert!(health.to_string().contains("not installed"), "{health}");
+    let report = monitor::status_report();
+    assert_eq!(report.health.verdict, Verdict::NotInstalled);
+
+    let (builder, _clock, _received, _dir) = builder("alerts-not-installed");
+    let guard = builder.install().unwrap();
+    assert!(guard.flush());
+    assert_eq!(monitor::health().verdict, Verdict::Green);
+    drop(guard);
+    assert_eq!(monitor::health().verdict, Verdict::NotInstalled);
 }
 
 /// The promise of every (rule, function) pair, however its condition flaps:

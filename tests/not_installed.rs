@@ -30,4 +30,7 @@ fn monitored_functions_work_without_a_monitor() {
     assert!(monitor::status_report()
         .to_string()
         .starts_with("Monitored functions: 0"));
+    let health = monitor::health();
+    assert_eq!(health.verdict, monitor::Verdict::NotInstalled, "{health}");
+    assert!(!health.is_green());
 }

@@ -5,13 +5,14 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::alerts::{Alert, Health};
+use crate::alerts::text::{count, printable};
+use crate::alerts::{Alert, Health, Verdict};
 use crate::event::Status;
-use crate::stats::{FunctionStats, FunctionStatus, StatsSnapshot};
+use crate::stats::{FunctionStats, StatsSnapshot};
 use crate::timestamp::Timestamp;
 
 /// The monitor's [`Health`] verdict, then every monitored function on one
-/// line: health icon, runs, success rate, p50/p99, the latest execution,
+/// line: its icon (its share of the verdict, see [`FunctionStats::health`]), runs, success rate, p50/p99, the latest execution,
 /// error count, top error patterns; then the alerts firing now. `Display`
 /// renders the text; `Serialize` gives the same data as JSON.
 ///
@@ -48,15 +49,13 @@ pub fn status_report() -> StatusReport {
     }
 }
 
-/// 🟢 healthy, 🟡 degraded or below 95 % success, 🔴 failing or below 90 %.
+/// The function's colour: its verdict in [`health`](crate::health) (see
+/// [`FunctionStats::health`]), ⚪ instead of 🟢 before its first completed
+/// execution.
 pub(crate) fn icon(function: &FunctionStats) -> &'static str {
-    match function.status {
-        FunctionStatus::Error => "🔴",
-        FunctionStatus::Degraded => "🟡",
-        FunctionStatus::Active if function.total_executions == 0 => "⚪",
-        FunctionStatus::Active if function.success_rate >= 0.95 => "🟢",
-        FunctionStatus::Active if function.success_rate >= 0.90 => "🟡",
-        FunctionStatus::Active => "🔴",
+    match function.health {
+        Verdict::Green if function.total_executions == 0 => "⚪",
+        verdict => verdict.emoji(),
     }
 }
 
@@ -95,6 +94,9 @@ fn percent(rate: f64) -> String {
 }
 
 impl fmt::Display for StatusReport {
+    /// One line per function; names, messages and patterns have their control
+    /// characters escaped (`\n`, `\u{1b}`), so no line splits and nothing
+    /// drives the terminal.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
@@ -105,7 +107,7 @@ impl fmt::Display for StatusReport {
         let width = self
             .stats
             .iter()
-            .map(|s| s.name.chars().count())
+            .map(|s| printable(&s.name).chars().count())
             .max()
             .unwrap_or(0);
         for function in self.stats.iter() {
@@ -115,13 +117,24 @@ impl fmt::Display for StatusReport {
                 }
                 _ => format!("{:<26}", "no timings"),
             };
+            let runs = if function.total_executions == 1 {
+                "run "
+            } else {
+                "runs"
+            };
+            // No completed execution: no success rate to show.
+            let ok = if function.total_executions == 0 {
+                "–".to_owned()
+            } else {
+                percent(function.success_rate)
+            };
             write!(
                 f,
-                "{} {:<width$}  {:>6} runs  {:>6} ok   {}",
+                "{} {:<width$}  {:>6} {runs}  {:>6} ok   {}",
                 icon(function),
-                function.name,
+                printable(&function.name),
                 function.total_executions,
-                percent(function.success_rate),
+                ok,
                 latency,
             )?;
             if let (Some(time), Some(status)) =
@@ -135,28 +148,32 @@ impl fmt::Display for StatusReport {
                 if status == Status::Error || status == Status::Panic {
                     if let Some(error) = &function.last_error {
                         let short: String = error.message.chars().take(60).collect();
-                        write!(f, " ({short})")?;
+                        write!(f, " ({})", printable(&short))?;
                     }
                 }
             }
             let failures = function.error_count + function.panic_count;
             if failures > 0 {
-                let noun = if failures == 1 { "error" } else { "errors" };
-                write!(f, "   {failures} {noun}")?;
+                write!(f, "   {}", count(failures, "error", "errors"))?;
             }
             if function.cancelled_count > 0 {
                 write!(f, "   {} cancelled", function.cancelled_count)?;
             }
             writeln!(f)?;
             for pattern in function.top_error_patterns.iter().take(3) {
-                writeln!(f, "     {:>5}× {}", pattern.count, pattern.fingerprint)?;
+                writeln!(
+                    f,
+                    "     {:>5}× {}",
+                    pattern.count,
+                    printable(&pattern.fingerprint)
+                )?;
             }
         }
         if self.stats.dropped_events > 0 {
             writeln!(
                 f,
-                "⚠ {} executions were dropped because a queue was full",
-                self.stats.dropped_events
+                "⚠ {} dropped because a queue was full",
+                count(self.stats.dropped_events, "execution was", "executions were")
             )?;
         }
         if !self.alerts.is_empty() {

@@ -1,7 +1,8 @@
 //! The builder's alert settings: [`MonitorBuilder::on_alert`],
 //! [`notifier`](MonitorBuilder::notifier), [`alert_rules`](MonitorBuilder::alert_rules),
 //! [`alert_rules_for`](MonitorBuilder::alert_rules_for),
-//! [`notifier_timeout`](MonitorBuilder::notifier_timeout).
+//! [`notifier_timeout`](MonitorBuilder::notifier_timeout),
+//! [`alert_tracing_events`](MonitorBuilder::alert_tracing_events).
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -24,6 +25,7 @@ pub(crate) struct AlertsConfig {
     per_function: Vec<(String, Adjust)>,
     notifiers: Vec<Box<dyn Notifier>>,
     notifier_timeout: Duration,
+    tracing_events: bool,
 }
 
 impl Default for AlertsConfig {
@@ -33,6 +35,7 @@ impl Default for AlertsConfig {
             per_function: Vec::new(),
             notifiers: Vec::new(),
             notifier_timeout: Duration::from_secs(5),
+            tracing_events: true,
         }
     }
 }
@@ -43,6 +46,7 @@ pub(crate) struct PreparedAlerts {
     per_function: HashMap<String, AlertRules>,
     notifiers: Vec<Box<dyn Notifier>>,
     notifier_timeout: Duration,
+    tracing_events: bool,
 }
 
 impl AlertsConfig {
@@ -75,13 +79,15 @@ impl AlertsConfig {
             per_function,
             notifiers: self.notifiers,
             notifier_timeout: self.notifier_timeout,
+            tracing_events: self.tracing_events,
         })
     }
 }
 
 impl PreparedAlerts {
     /// Opens the alerts log (`<log_dir>/alerts/current_alerts.log`) and starts the notifier
-    /// threads (the `tracing` one first, then the builder's in order).
+    /// threads (the `tracing` one first unless it was turned off, then the
+    /// builder's in order).
     pub(crate) fn start(
         self,
         log: LogFileConfig,
@@ -90,7 +96,10 @@ impl PreparedAlerts {
         let dir = log.dir.clone();
         let log = RotatingLog::open(log, now)
             .map_err(|source| InstallError::LogDir { path: dir, source })?;
-        let mut notifiers: Vec<Box<dyn Notifier>> = vec![Box::new(TracingNotifier)];
+        let mut notifiers: Vec<Box<dyn Notifier>> = Vec::with_capacity(self.notifiers.len() + 1);
+        if self.tracing_events {
+            notifiers.push(Box::new(TracingNotifier));
+        }
         notifiers.extend(self.notifiers);
         let dispatcher =
             Dispatcher::start(notifiers, self.notifier_timeout).map_err(InstallError::Spawn)?;
@@ -203,6 +212,27 @@ impl MonitorBuilder {
     /// ```
     pub fn notifier_timeout(mut self, timeout: Duration) -> Self {
         self.alerts.notifier_timeout = timeout;
+        self
+    }
+
+    /// Whether every alert notification is also emitted as a `tracing`
+    /// event with target `monitor::alert` (default: on). Firing alerts are
+    /// emitted at the level of their severity (`info`, `warn`, `error`),
+    /// resolved ones at `info`, with the fields `rule`, `function`, `state`,
+    /// `severity` and `reminder`.
+    ///
+    /// A host that prints its `tracing` events (a `fmt` layer) *and* prints
+    /// alerts in [`on_alert`](Self::on_alert) sees each alert twice: turn one
+    /// of them off. The alerts log and the other notifiers are unaffected.
+    ///
+    /// ```
+    /// let builder = monitor_core::Monitor::builder()
+    ///     .on_alert(|alert: &monitor_core::Alert| eprintln!("{alert}"))
+    ///     .alert_tracing_events(false);
+    /// # drop(builder);
+    /// ```
+    pub fn alert_tracing_events(mut self, enabled: bool) -> Self {
+        self.alerts.tracing_events = enabled;
         self
     }
 }

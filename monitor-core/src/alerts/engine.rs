@@ -126,8 +126,11 @@ struct FunctionAlerts {
     peak_streak: u64,
     /// Start time and duration of the latest slow execution.
     last_slow: Option<(SystemTime, Duration)>,
-    /// New patterns seen in the window: when, and `Type: message`.
-    new_patterns: VecDeque<(SystemTime, String)>,
+    /// New patterns seen in the window, oldest first.
+    new_patterns: VecDeque<NewPattern>,
+    /// New patterns pushed out of `new_patterns` (more than
+    /// [`NEW_PATTERNS_KEPT`] at once) before a notification named them.
+    unlisted_patterns: u64,
     /// New patterns since the rule started firing.
     new_patterns_in_episode: u64,
     states: [RuleState; 5],
@@ -136,7 +139,33 @@ struct FunctionAlerts {
     touched: bool,
 }
 
+/// An error pattern the function never produced before.
+#[derive(Clone, Debug)]
+struct NewPattern {
+    /// When it was first seen (the start of the execution that produced it).
+    time: SystemTime,
+    /// `Type: message` of that first error.
+    description: String,
+    /// A notification named it already.
+    announced: bool,
+}
+
 impl FunctionAlerts {
+    /// When the oldest new pattern no notification named yet was first seen.
+    fn first_unannounced_pattern(&self) -> Option<SystemTime> {
+        self.new_patterns
+            .iter()
+            .find(|pattern| !pattern.announced)
+            .map(|pattern| pattern.time)
+    }
+
+    fn mark_patterns_announced(&mut self) {
+        for pattern in &mut self.new_patterns {
+            pattern.announced = true;
+        }
+        self.unlisted_patterns = 0;
+    }
+
     fn new(rules: Arc<AlertRules>) -> Self {
         FunctionAlerts {
             window: Window::new(rules.window),
@@ -146,6 +175,7 @@ impl FunctionAlerts {
             peak_streak: 0,
             last_slow: None,
             new_patterns: VecDeque::new(),
+            unlisted_patterns: 0,
             new_patterns_in_episode: 0,
             states: Default::default(),
             last_alerts: Default::default(),
@@ -279,9 +309,24 @@ impl AlertEngine {
                     |failure| format!("{}: {}", failure.error_type, failure.message),
                 );
                 if state.new_patterns.len() >= NEW_PATTERNS_KEPT {
-                    state.new_patterns.pop_front();
+                    if state.new_patterns.pop_front().is_some_and(|p| !p.announced) {
+                        state.unlisted_patterns += 1;
+                    }
                 }
-                state.new_patterns.push_back((facts.started, description));
+                // Rings are drained one after another: keep them in time order.
+                let position = state
+                    .new_patterns
+                    .iter()
+                    .rposition(|p| p.time <= facts.started)
+                    .map_or(0, |i| i + 1);
+                state.new_patterns.insert(
+                    position,
+                    NewPattern {
+                        time: facts.started,
+                        description,
+                        announced: false,
+                    },
+                );
                 state.new_patterns_in_episode += 1;
             }
         } else {
@@ -392,7 +437,7 @@ impl AlertEngine {
         state.window.expire(now);
         state
             .new_patterns
-            .retain(|&(time, _)| elapsed(time, now) < rules.window);
+            .retain(|pattern| elapsed(pattern.time, now) < rules.window);
         let counts = state.window.counts();
         let rate = if counts.executions == 0 {
             0.0
@@ -420,7 +465,11 @@ impl AlertEngine {
             state.streak_start.unwrap_or(now),
             state.last_slow.map_or(now, |(time, _)| time),
             record.next_scheduled.unwrap_or(now),
-            state.new_patterns.front().map_or(now, |&(time, _)| time),
+            // The patterns the notification will name start here.
+            state
+                .first_unannounced_pattern()
+                .or(state.new_patterns.front().map(|p| p.time))
+                .unwrap_or(now),
         ];
         if holds[1] {
             state.peak_streak = state
@@ -444,6 +493,18 @@ impl AlertEngine {
             let Some(Step { transition, notify }) =
                 state.states[k].step(enabled && holds[k], since[k], now, timing)
             else {
+                if rule == AlertRule::NewErrorPattern && state.states[k].is_firing() {
+                    if let Some(since) = state.first_unannounced_pattern() {
+                        // Already firing, and another pattern is new: it is
+                        // news too, named with its own first-seen time.
+                        changed = true;
+                        let transition = Transition::Fired { since };
+                        let alert = function_alert(rule, transition, record, state, &rules, now);
+                        state.last_alerts[k] = Some(alert.clone());
+                        state.mark_patterns_announced();
+                        out.push(alert);
+                    }
+                }
                 continue;
             };
             changed = true;
@@ -461,6 +522,9 @@ impl AlertEngine {
                 _ => state.last_alerts[k] = Some(alert.clone()),
             }
             if notify {
+                if rule == AlertRule::NewErrorPattern {
+                    state.mark_patterns_announced();
+                }
                 out.push(alert);
             }
         }
@@ -481,6 +545,10 @@ impl AlertEngine {
             record.status = status;
             record.dirty = true;
         }
+        record.health = function_verdicts(state)
+            .map(|(verdict, _)| verdict)
+            .max()
+            .unwrap_or(Verdict::Green);
         self.changed |= changed;
     }
 
@@ -559,41 +627,12 @@ impl AlertEngine {
     /// Green, yellow or red, with reasons (red ones first).
     fn judge(&self, functions: &[FunctionRecord], now: SystemTime) -> Health {
         let mut reasons: Vec<(Verdict, String)> = Vec::new();
-        let verdict_of = |severity: Severity| match severity {
-            Severity::Info => Verdict::Green,
-            Severity::Warning => Verdict::Yellow,
-            Severity::Error | Severity::Critical => Verdict::Red,
-        };
         for (index, state) in self.functions.iter().enumerate() {
             let (Some(state), Some(record)) = (state, functions.get(index)) else {
                 continue;
             };
-            let rules = &state.rules;
-            let counts = state.window.counts();
-            for (k, &rule) in FUNCTION_RULES.iter().enumerate() {
-                if !state.states[k].is_firing() {
-                    continue;
-                }
-                let verdict = verdict_of(rules.severity_of(rule));
-                if verdict != Verdict::Green {
-                    reasons.push((verdict, function_reason(rule, record, state, now)));
-                }
-            }
-            let failing_rules_fire = state.states[0].is_firing() || state.states[1].is_firing();
-            if !failing_rules_fire && counts.executions > rules.error_rate_min_executions {
-                let success = 1.0 - counts.failures as f64 / counts.executions as f64;
-                if success < rules.health_success_rate {
-                    reasons.push((
-                        Verdict::Yellow,
-                        format!(
-                            "{} success rate {} < {} (last {})",
-                            record.name,
-                            text::percent(success),
-                            text::percent(rules.health_success_rate),
-                            text::duration(rules.window)
-                        ),
-                    ));
-                }
+            for (verdict, reason) in function_verdicts(state) {
+                reasons.push((verdict, reason.text(record, state, now)));
             }
         }
         let rules = &self.global;
@@ -616,6 +655,62 @@ impl AlertEngine {
     }
 }
 
+/// The verdict a firing alert of this severity gives.
+fn verdict_of(severity: Severity) -> Verdict {
+    match severity {
+        Severity::Info => Verdict::Green,
+        Severity::Warning => Verdict::Yellow,
+        Severity::Error | Severity::Critical => Verdict::Red,
+    }
+}
+
+/// Why a function is not green.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum FunctionReason {
+    /// This rule fires with a severity above `info`.
+    Firing(AlertRule),
+    /// Its success rate over the window is below `health_success_rate`.
+    LowSuccessRate(f64),
+}
+
+impl FunctionReason {
+    fn text(self, record: &FunctionRecord, state: &FunctionAlerts, now: SystemTime) -> String {
+        match self {
+            FunctionReason::Firing(rule) => function_reason(rule, record, state, now),
+            FunctionReason::LowSuccessRate(success) => format!(
+                "{} success rate {} < {} (last {})",
+                record.name,
+                text::percent(success),
+                text::percent(state.rules.health_success_rate),
+                text::duration(state.rules.window)
+            ),
+        }
+    }
+}
+
+/// The one rule for a function's verdict, shared by [`health`](crate::health)
+/// (whose reasons these are) and the status report (whose icon is their
+/// worst): red or yellow for each firing rule by its severity (`info` ones
+/// do not count); yellow when neither failure rule fires but the success
+/// rate over the window is below `health_success_rate` with more than
+/// `error_rate_min_executions` executions in it. No reason: green.
+fn function_verdicts(state: &FunctionAlerts) -> impl Iterator<Item = (Verdict, FunctionReason)> + '_ {
+    let rules = &state.rules;
+    let firing = FUNCTION_RULES
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| state.states[k].is_firing())
+        .map(|(_, &rule)| (verdict_of(rules.severity_of(rule)), FunctionReason::Firing(rule)))
+        .filter(|(verdict, _)| *verdict != Verdict::Green);
+    let counts = state.window.counts();
+    let failing_rules_fire = state.states[0].is_firing() || state.states[1].is_firing();
+    let low = (!failing_rules_fire && counts.executions > rules.error_rate_min_executions)
+        .then(|| 1.0 - counts.failures as f64 / counts.executions as f64)
+        .filter(|&success| success < rules.health_success_rate)
+        .map(|success| (Verdict::Yellow, FunctionReason::LowSuccessRate(success)));
+    firing.chain(low)
+}
+
 fn make_alert(
     rule: AlertRule,
     function: Option<&str>,
@@ -636,13 +731,33 @@ fn make_alert(
         function: function.map(str::to_owned),
         state,
         severity: rules.severity_of(rule),
-        message,
+        // Names and error messages come from the host: the message goes to
+        // terminals (a `tracing` fmt layer, `on_alert` printing it) as is.
+        message: text::printable_owned(message),
         since: Timestamp(since),
         reminder,
         numbers: numbers
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+/// `3 errors in the last 7 executions`, `1 error in the last 1 execution`.
+fn in_the_last(failures: u64, executions: u64) -> String {
+    format!(
+        "{} in the last {}",
+        text::count(failures, "error", "errors"),
+        text::count(executions, "execution", "executions")
+    )
+}
+
+/// `once`, `2 times`.
+fn times(n: u64) -> String {
+    if n == 1 {
+        "once".to_owned()
+    } else {
+        format!("{n} times")
     }
 }
 
@@ -699,18 +814,16 @@ fn function_alert(
             numbers.push(("min_executions", rules.error_rate_min_executions as f64));
             let message = if resolved {
                 format!(
-                    "{name}: error rate back to {} ({} errors in the last {} executions within {window}); it was above {} since {} ({lasted}).",
+                    "{name}: error rate back to {} ({} within {window}); it was above {} since {} ({lasted}).",
                     text::percent(rate),
-                    counts.failures,
-                    counts.executions,
+                    in_the_last(counts.failures, counts.executions),
                     text::percent(rules.error_rate_threshold),
                     text::time(since),
                 )
             } else {
                 format!(
-                    "{name}: {} errors in the last {} executions ({}) within {window}, above {} since {}{}. Status degraded. Suggest: {}.",
-                    counts.failures,
-                    counts.executions,
+                    "{name}: {} ({}) within {window}, above {} since {}{}. Status degraded. Suggest: {}.",
+                    in_the_last(counts.failures, counts.executions),
                     text::percent(rate),
                     text::percent(rules.error_rate_threshold),
                     text::time(since),
@@ -731,15 +844,16 @@ fn function_alert(
             numbers.push(("threshold", rules.consecutive_failures as f64));
             let message = if resolved {
                 format!(
-                    "{name}: succeeded again after {streak} failures in a row (failing since {}, for {lasted}).",
+                    "{name}: succeeded again after {} in a row (failing since {}, for {lasted}).",
+                    text::count(streak, "failure", "failures"),
                     text::time(since)
                 )
             } else {
                 format!(
-                    "{name}: {streak} failures in a row since {} ({} errors in the last {} executions, {}, within {window}){}. Status error. Suggest: {}.",
+                    "{name}: {} in a row since {} ({}, {}, within {window}){}. Status error. Suggest: {}.",
+                    text::count(streak, "failure", "failures"),
                     text::time(since),
-                    counts.failures,
-                    counts.executions,
+                    in_the_last(counts.failures, counts.executions),
                     text::percent(rate),
                     last_error_clause(record),
                     suggestion(record),
@@ -781,9 +895,9 @@ fn function_alert(
                         )
                     });
                 format!(
-                    "{name}: {} of {} executions slower than {} in the last {window}, slowest {}{latest}. Suggest: look at what it waits on (I/O, locks, the services it calls), or raise its `slow` threshold.",
+                    "{name}: {} of {} slower than {} in the last {window}, slowest {}{latest}. Suggest: look at what it waits on (I/O, locks, the services it calls), or raise its `slow` threshold.",
                     counts.slow,
-                    counts.executions,
+                    text::count(counts.executions, "execution", "executions"),
                     text::duration(threshold),
                     text::duration(max),
                 )
@@ -822,38 +936,58 @@ fn function_alert(
         }
         AlertRule::NewErrorPattern => {
             let in_window = state.new_patterns.len() as f64;
+            let reminder = matches!(transition, Transition::Reminder { .. });
+            // A firing notice names the patterns no notice named yet (each
+            // with its own first-seen time; `since` is the first of them); a
+            // reminder names every new pattern in the window.
+            let listed: Vec<&NewPattern> = state
+                .new_patterns
+                .iter()
+                .filter(|pattern| reminder || !pattern.announced)
+                .collect();
+            let unlisted = if reminder { 0 } else { state.unlisted_patterns };
+            let named = if resolved {
+                state.new_patterns_in_episode.max(1)
+            } else {
+                listed.len() as u64 + unlisted
+            };
             let numbers = vec![
-                (
-                    "new_patterns",
-                    state
-                        .new_patterns_in_episode
-                        .max(state.new_patterns.len() as u64) as f64,
-                ),
+                ("new_patterns", named as f64),
                 ("new_patterns_in_window", in_window),
                 ("window_secs", rules.window.as_secs_f64()),
             ];
             let message = if resolved {
                 format!(
-                    "{name}: no new error pattern in the last {window} ({} new since {}).",
-                    state.new_patterns_in_episode.max(1),
+                    "{name}: no new error pattern in the last {window} ({} since {}).",
+                    text::count(named, "new pattern", "new patterns"),
                     text::time(since)
                 )
             } else {
-                let (first_seen, description) = state
-                    .new_patterns
-                    .back()
-                    .map_or((now, "an error"), |(time, text)| (*time, text.as_str()));
-                let more = state.new_patterns.len().saturating_sub(1);
-                let more = if more > 0 {
-                    format!("; {more} more new patterns in the last {window}")
+                let list = listed
+                    .iter()
+                    .map(|pattern| {
+                        format!(
+                            "{} (first seen {})",
+                            pattern.description,
+                            text::time(pattern.time)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let more = if unlisted > 0 {
+                    format!("; and {unlisted} more not listed")
                 } else {
                     String::new()
                 };
-                format!(
-                    "{name}: new error pattern {description} (first seen {}{more}). Suggest: {}.",
-                    text::time(first_seen),
-                    suggestion(record),
-                )
+                let head = match (reminder, listed.len()) {
+                    (true, _) => format!(
+                        "{name}: new error patterns since {}; in the last {window}: ",
+                        text::time(since)
+                    ),
+                    (false, 1) => format!("{name}: new error pattern "),
+                    (false, n) => format!("{name}: {n} new error patterns: "),
+                };
+                format!("{head}{list}{more}. Suggest: {}.", suggestion(record))
             };
             (message, numbers)
         }
@@ -889,7 +1023,8 @@ fn monitor_alert(
                 format!("monitor: no execution dropped in the last {window} ({episode} dropped since {since_text}).")
             } else {
                 format!(
-                    "monitor: {episode} executions dropped since {since_text} because a recording queue was full ({} since start; counted in dropped_events, gap lines in the executions log). Suggest: raise `queue_capacity`, or use `Overflow::Block` to slow callers down instead.",
+                    "monitor: {} dropped since {since_text} because a recording queue was full ({} since start; counted in dropped_events, gap lines in the executions log). Suggest: raise `queue_capacity`, or use `Overflow::Block` to slow callers down instead.",
+                    text::count(episode, "execution", "executions"),
                     inputs.dropped_total
                 )
             };
@@ -905,7 +1040,7 @@ fn monitor_alert(
                 ("sink_panics", monitor.sink_panics.in_episode as f64),
             ];
             let message = if resolved {
-                format!("monitor: every sink is writing again (failing since {since_text}; {lost} lines lost in total).")
+                format!("monitor: every sink is writing again (failing since {since_text}; {} lost in total).", text::count(lost, "line", "lines"))
             } else {
                 let mut parts: Vec<String> = failing
                     .iter()
@@ -916,8 +1051,8 @@ fn monitor_alert(
                     .collect();
                 if monitor.sink_panics.in_episode > 0 {
                     parts.push(format!(
-                        "a sink panicked {} times",
-                        monitor.sink_panics.in_episode
+                        "a sink panicked {}",
+                        times(monitor.sink_panics.in_episode)
                     ));
                 }
                 format!(
@@ -937,7 +1072,8 @@ fn monitor_alert(
                 format!("monitor: no collector restart in the last {window} ({episode} since {since_text}).")
             } else {
                 format!(
-                    "monitor: the collector thread panicked and was restarted {episode} times since {since_text} ({} in total); queued executions were kept. Suggest: report a bug with the panic message printed on stderr.",
+                    "monitor: the collector thread panicked and was restarted {} since {since_text} ({} in total); queued executions were kept. Suggest: report a bug with the panic message printed on stderr.",
+                    times(episode),
                     inputs.restarts
                 )
             };
@@ -975,8 +1111,9 @@ fn monitor_alert(
                 format!("monitor: notifiers delivered without failure for {window} ({episode} failures since {since_text}).")
             } else {
                 format!(
-                    "monitor: notifier {} failed {episode} times since {since_text} (panicked, blocked longer than the notifier timeout, or fell behind and missed alerts). Suggest: fix the notifier; the other notifiers still receive every alert.",
-                    names.join(", ")
+                    "monitor: notifier {} failed {} since {since_text} (panicked, blocked longer than the notifier timeout, or fell behind and missed alerts). Suggest: fix the notifier; the other notifiers still receive every alert.",
+                    names.join(", "),
+                    times(episode)
                 )
             };
             (message, numbers)
@@ -997,18 +1134,22 @@ fn function_reason(
     let window = text::duration(state.rules.window);
     match rule {
         AlertRule::HighErrorRate => format!(
-            "{name}: {} of the last {} executions failed ({}, last {window})",
+            "{name}: {} of the last {} failed ({}, last {window})",
             counts.failures,
-            counts.executions,
+            text::count(counts.executions, "execution", "executions"),
             text::percent(counts.failures as f64 / counts.executions.max(1) as f64)
         ),
         AlertRule::ConsecutiveFailures => format!(
-            "{name}: {} failures in a row",
-            record.consecutive_failures.max(state.peak_streak)
+            "{name}: {} in a row",
+            text::count(
+                record.consecutive_failures.max(state.peak_streak),
+                "failure",
+                "failures"
+            )
         ),
         AlertRule::SlowExecution => format!(
-            "{name}: {} slow executions in the last {window}",
-            counts.slow
+            "{name}: {} in the last {window}",
+            text::count(counts.slow, "slow execution", "slow executions")
         ),
         AlertRule::MissedSchedule => {
             let due = record.next_scheduled.unwrap_or(now);
@@ -1026,8 +1167,8 @@ fn function_reason(
 fn monitor_reason(rule: AlertRule, monitor: &MonitorAlerts, rules: &AlertRules) -> String {
     match rule {
         AlertRule::DroppedExecutions => format!(
-            "monitor: {} executions dropped (queue full) in the last {}",
-            monitor.dropped.in_episode,
+            "monitor: {} dropped (queue full) in the last {}",
+            text::count(monitor.dropped.in_episode, "execution", "executions"),
             text::duration(rules.window)
         ),
         AlertRule::SinkFailing => {
@@ -1039,8 +1180,8 @@ fn monitor_reason(rule: AlertRule, monitor: &MonitorAlerts, rules: &AlertRules) 
                 .collect();
             if failing.is_empty() {
                 format!(
-                    "monitor: a sink panicked {} times",
-                    monitor.sink_panics.in_episode
+                    "monitor: a sink panicked {}",
+                    times(monitor.sink_panics.in_episode)
                 )
             } else {
                 format!("monitor: {} failing", failing.join(", "))
@@ -1048,8 +1189,8 @@ fn monitor_reason(rule: AlertRule, monitor: &MonitorAlerts, rules: &AlertRules) 
         }
         AlertRule::CollectorRestarted => {
             format!(
-                "monitor: collector restarted {} times",
-                monitor.restarts.in_episode
+                "monitor: collector restarted {}",
+                times(monitor.restarts.in_episode)
             )
         }
         AlertRule::QueueFull => format!(

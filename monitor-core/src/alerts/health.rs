@@ -11,12 +11,16 @@ pub(crate) const LAG_YELLOW: Duration = Duration::from_secs(5);
 /// The collector has not evaluated the rules for this long: red.
 pub(crate) const LAG_RED: Duration = Duration::from_secs(30);
 
-/// Green, yellow or red. Ordered: `Green < Yellow < Red`.
+/// Green, yellow or red; or `not_installed` when no monitor is installed.
+/// Ordered: `Green < Yellow < Red < NotInstalled`, so a check such as
+/// `verdict >= Verdict::Yellow` also catches a monitor that is not there.
 ///
 /// ```
 /// use monitor_core::Verdict;
 /// assert!(Verdict::Green < Verdict::Red);
+/// assert!(Verdict::Red < Verdict::NotInstalled);
 /// assert_eq!(Verdict::Yellow.to_string(), "yellow");
+/// assert_eq!(Verdict::NotInstalled.to_string(), "not_installed");
 /// assert_eq!(Verdict::Red.emoji(), "🔴");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -29,24 +33,30 @@ pub enum Verdict {
     Yellow,
     /// Something is broken: an error or critical alert fires, or the collector is stuck.
     Red,
+    /// No monitor is installed (never installed, `install()` failed, or its
+    /// guard was dropped): nothing is being watched, so nothing can be said
+    /// to be healthy. Never green.
+    NotInstalled,
 }
 
 impl Verdict {
-    /// `green`, `yellow` or `red`.
+    /// `green`, `yellow`, `red` or `not_installed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Green => "green",
             Verdict::Yellow => "yellow",
             Verdict::Red => "red",
+            Verdict::NotInstalled => "not_installed",
         }
     }
 
-    /// 🟢, 🟡 or 🔴.
+    /// 🟢, 🟡, 🔴, or ⚪ when no monitor is installed.
     pub fn emoji(self) -> &'static str {
         match self {
             Verdict::Green => "🟢",
             Verdict::Yellow => "🟡",
             Verdict::Red => "🔴",
+            Verdict::NotInstalled => "⚪",
         }
     }
 }
@@ -57,7 +67,9 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// The verdict of [`health`] with its reasons (the worst first).
+/// The verdict of [`health`] with its reasons (the worst first). `Display`
+/// gives one line; control characters in a reason (from a function's name)
+/// are escaped there (`\n`, `\u{1b}`).
 ///
 /// How it is judged (thresholds from the global [`AlertRules`](crate::AlertRules)):
 ///
@@ -78,6 +90,9 @@ impl fmt::Display for Verdict {
 ///   executions in it; or the collector lags 5 s.
 /// * **green** — none of these. `info` alerts (new error patterns, by
 ///   default) do not change the verdict.
+/// * **not_installed** — [`health`] was called while no monitor is
+///   installed: never green, so a health endpoint built on it cannot hide a
+///   failed install.
 ///
 /// ```
 /// use monitor_core::{Health, Verdict};
@@ -90,7 +105,7 @@ impl fmt::Display for Verdict {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Health {
-    /// Green, yellow or red.
+    /// Green, yellow, red, or not installed.
     pub verdict: Verdict,
     /// Why it is not green, the worst first (empty when green).
     pub reasons: Vec<String>,
@@ -99,6 +114,16 @@ pub struct Health {
 impl Health {
     pub(crate) fn green() -> Self {
         Health::default()
+    }
+
+    /// The verdict when no monitor is installed.
+    pub(crate) fn not_installed() -> Self {
+        Health {
+            verdict: Verdict::NotInstalled,
+            reasons: vec![
+                "monitor: not installed (nothing is recorded until `install()` succeeds)".into(),
+            ],
+        }
     }
 
     /// True when the verdict is green.
@@ -137,8 +162,9 @@ impl Health {
 impl fmt::Display for Health {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.verdict.emoji(), self.verdict)?;
-        if !self.reasons.is_empty() {
-            write!(f, " — {}", self.reasons.join("; "))?;
+        for (i, reason) in self.reasons.iter().enumerate() {
+            let separator = if i == 0 { " — " } else { "; " };
+            write!(f, "{separator}{}", super::text::printable(reason))?;
         }
         Ok(())
     }
@@ -146,19 +172,22 @@ impl fmt::Display for Health {
 
 /// The installed monitor's verdict on itself and on the functions it
 /// watches, as of the collector's latest evaluation (every 250 ms, and at
-/// every [`flush`](crate::flush)), plus the collector's lag. Green when no
-/// monitor is installed. See [`Health`] for the thresholds.
+/// every [`flush`](crate::flush)), plus the collector's lag. See [`Health`]
+/// for the thresholds.
+///
+/// Without an installed monitor the verdict is [`Verdict::NotInstalled`],
+/// never green: nothing is watched.
 ///
 /// ```
 /// let health = monitor_core::health();
-/// // Without an installed monitor there is nothing wrong.
-/// assert_eq!(health.verdict, monitor_core::Verdict::Green);
-/// println!("{health}");
+/// assert_eq!(health.verdict, monitor_core::Verdict::NotInstalled);
+/// assert!(!health.is_green());
+/// assert_eq!(health.to_string(), "⚪ not_installed — monitor: not installed (nothing is recorded until `install()` succeeds)");
 /// ```
 pub fn health() -> Health {
     match crate::monitor::current() {
         Some(handle) => handle.alerts.health(),
-        None => Health::green(),
+        None => Health::not_installed(),
     }
 }
 

@@ -31,7 +31,7 @@ mod health;
 pub(crate) mod notify;
 mod rules;
 mod state;
-mod text;
+pub(crate) mod text;
 mod types;
 mod window;
 

@@ -1,7 +1,52 @@
-//! Wording helpers for alert messages: durations, times, percentages and
-//! suggested actions.
+//! Wording helpers for alert messages: durations, times, percentages,
+//! suggested actions, and escaping for a terminal.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
+
+/// Characters that must not reach a terminal or a text line raw: control
+/// characters (C0 with `\n` and `\x1b`, DEL, C1) and the Unicode bidi
+/// overrides and isolates, which reorder what a terminal shows.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` safe for one line of human-readable output: every control
+/// character (and bidi override) is written as an escape (`\n`, `\r`, `\t`,
+/// else `\u{1b}`), so a name or message cannot split a line or send escape
+/// sequences to a terminal. Borrowed when nothing needed escaping.
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// [`printable`], keeping the `String` when nothing needed escaping.
+pub(crate) fn printable_owned(text: String) -> String {
+    match printable(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(escaped) => escaped,
+    }
+}
+
+/// `1 error`, `2 errors`: a count with its noun in the right number.
+pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
 
 /// `2026-12-04T15:29:49Z`: the RFC 3339 form without the fraction.
 pub(crate) fn time(time: SystemTime) -> String {
@@ -120,6 +165,22 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(3600 + 90)), "1 h 1 min");
         assert_eq!(duration(Duration::from_secs(90)), "1 min 30 s");
         assert_eq!(duration(Duration::from_secs(2 * 86_400)), "2 d");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_a_terminal() {
+        assert!(matches!(printable("plain text ü"), Cow::Borrowed(_)));
+        assert_eq!(printable("a\nb\r\tc"), "a\\nb\\r\\tc");
+        assert_eq!(printable("\x1b[31mred"), "\\u{1b}[31mred");
+        assert_eq!(printable("x\u{7f}\u{9b}\u{202e}y"), "x\\u{7f}\\u{9b}\\u{202e}y");
+        assert_eq!(printable_owned("ok".to_owned()), "ok");
+    }
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(count(1, "error", "errors"), "1 error");
+        assert_eq!(count(0, "error", "errors"), "0 errors");
+        assert_eq!(count(2, "slow execution", "slow executions"), "2 slow executions");
     }
 
     #[test]

@@ -200,12 +200,17 @@ impl fmt::Display for AlertState {
 /// once per repeat interval), or resolved. Handed to every notifier (the
 /// [`on_alert`](crate::MonitorBuilder::on_alert) callback, each
 /// [`Notifier`](crate::Notifier), a `tracing` event with target
-/// `monitor::alert`) and written as one line of `alerts/current_alerts.log`
+/// `monitor::alert` unless
+/// [`alert_tracing_events(false)`](crate::MonitorBuilder::alert_tracing_events))
+/// and written as one line of `alerts/current_alerts.log`
 /// (the line is this struct serialized).
 ///
 /// `Display` gives a one-line text: severity, rule, state and the message,
 /// which names the function and says what happened, the numbers, since when
-/// and a suggested action.
+/// and a suggested action. Control characters in the message (a newline or
+/// an escape sequence in a function name or an error message) are escaped
+/// (`\n`, `\u{1b}`) there and in `message` itself, so an alert is always one
+/// line and never drives a terminal.
 ///
 /// ```
 /// use monitor_core::{Alert, AlertRule, AlertState, Severity, Timestamp};
@@ -252,7 +257,7 @@ pub struct Alert {
     /// | `consecutive_failures` | `consecutive_failures`, `threshold`, and `failures`, `executions`, `error_rate`, `window_secs` |
     /// | `slow_execution` | `slow_executions`, `executions` in the window, `threshold_ms`, `max_ms`, `window_secs` |
     /// | `missed_schedule` | `every_secs` (when declared), `grace_secs`, `overdue_secs` |
-    /// | `new_error_pattern` | `new_patterns` (since it fired), `new_patterns_in_window`, `window_secs` |
+    /// | `new_error_pattern` | `new_patterns` (named in this notification; resolved: new since it fired), `new_patterns_in_window`, `window_secs` |
     /// | `dropped_executions` | `dropped` (since it fired), `dropped_total` (since install) |
     /// | `sink_failing` | `failing_sinks`, `lost_lines`, `sink_panics` |
     /// | `collector_restarted` | `restarts` (since it fired), `restarts_total` |
@@ -280,7 +285,7 @@ impl fmt::Display for Alert {
         if self.reminder {
             f.write_str(" (reminder)")?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", super::text::printable(&self.message))
     }
 }
 

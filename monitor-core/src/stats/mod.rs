@@ -85,6 +85,12 @@ pub struct FunctionStats {
     pub trigger_type: String,
     /// `active`, `degraded` or `error`.
     pub status: FunctionStatus,
+    /// This function's share of [`health`](crate::health): red or yellow
+    /// while an alert about it of severity `error`/`critical` or `warning`
+    /// fires, yellow while its success rate over the window is low, else
+    /// green. The status report's icon shows it (⚪ instead of green before
+    /// the first completed execution). Never `not_installed`.
+    pub health: crate::alerts::Verdict,
     /// Completed executions: successes, errors and panics.
     pub total_executions: u64,
     /// Executions that returned anything but `Err`.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{FunctionStats, FunctionStatus, Histogram, LastError, PatternTable};
+use crate::alerts::Verdict;
 use crate::capture::Failure;
 use crate::event::Status;
 use crate::timestamp::Timestamp;
@@ -14,6 +15,8 @@ pub(crate) struct FunctionRecord {
     pub(crate) name: Arc<str>,
     pub(crate) trigger_type: String,
     pub(crate) status: FunctionStatus,
+    /// Its verdict as of the latest evaluation of the alert rules.
+    pub(crate) health: Verdict,
     pub(crate) success_count: u64,
     pub(crate) error_count: u64,
     pub(crate) panic_count: u64,
@@ -47,6 +50,7 @@ impl FunctionRecord {
             name,
             trigger_type: trigger_type.to_owned(),
             status: FunctionStatus::Active,
+            health: Verdict::Green,
             success_count: 0,
             error_count: 0,
             panic_count: 0,
@@ -158,6 +162,7 @@ impl FunctionRecord {
             name: self.name.to_string(),
             trigger_type: self.trigger_type.clone(),
             status: self.status,
+            health: self.health,
             total_executions: self.total_executions(),
             success_count: self.success_count,
             error_count: self.error_count,

@@ -471,6 +471,50 @@ fn a_new_error_pattern_fires_once_per_window_of_new_patterns() {
 }
 
 #[test]
+fn every_new_pattern_is_named_with_its_own_first_seen_time() {
+    let mut h = Harness::new(AlertRules::default());
+    let t0 = h.now;
+    h.run("f", Status::Error, Duration::ZERO, Some(("Db", "database unavailable")));
+    h.advance(MIN);
+    let t1 = h.now;
+    h.run("f", Status::Error, Duration::ZERO, Some(("NotFound", "user 7 not found")));
+    // Both in one batch: one notice names both, each with its time, and
+    // `since` is the first of them.
+    let alerts = h.eval(false);
+    let new = of(&alerts, AlertRule::NewErrorPattern);
+    assert_eq!(new.len(), 1, "{new:#?}");
+    assert_eq!(new[0].since.0, t0);
+    assert_eq!(new[0].number("new_patterns"), Some(2.0));
+    let expected = format!(
+        "f: 2 new error patterns: Db: database unavailable (first seen {}); NotFound: user 7 not found (first seen {}).",
+        text::time(t0),
+        text::time(t1)
+    );
+    assert!(new[0].message.starts_with(&expected), "{}", new[0].message);
+    // A third pattern while the rule fires is news too, with its own time.
+    h.advance(MIN);
+    let t2 = h.now;
+    h.run("f", Status::Error, Duration::ZERO, Some(("Refused", "connection refused")));
+    let alerts = h.eval(false);
+    let new = of(&alerts, AlertRule::NewErrorPattern);
+    assert_eq!(new.len(), 1, "{new:#?}");
+    assert_eq!(new[0].since.0, t2);
+    assert_eq!(new[0].state, AlertState::Firing);
+    assert!(
+        new[0].message.starts_with(&format!(
+            "f: new error pattern Refused: connection refused (first seen {})",
+            text::time(t2)
+        )),
+        "{}",
+        new[0].message
+    );
+    assert!(!new[0].message.contains("database"), "{}", new[0].message);
+    // Nothing new: nothing sent.
+    h.run("f", Status::Error, Duration::ZERO, Some(("Refused", "connection refused")));
+    assert!(of(&h.eval(false), AlertRule::NewErrorPattern).is_empty());
+}
+
+#[test]
 fn monitor_rules_fire_on_drops_sinks_restarts_queue_and_notifiers() {
     let mut h = Harness::new(AlertRules::default());
     assert!(h.eval(true).is_empty());
