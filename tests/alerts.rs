@@ -345,7 +345,12 @@ fn each_new_error_pattern_is_named_with_its_own_first_seen_time() {
     // Each execution is stamped with the (manual) clock when it was
     // collected, minus its age: a little before the flush that collected it.
     for (alert, pattern, after, until) in [
-        (&new[0], "database unavailable", first_seen - MIN, first_seen),
+        (
+            &new[0],
+            "database unavailable",
+            first_seen - MIN,
+            first_seen,
+        ),
         (&new[1], "user 7 not found", first_seen, second_seen),
     ] {
         assert_eq!(alert.state, AlertState::Firing);
@@ -813,7 +818,10 @@ fn health_without_an_installed_monitor_is_not_installed_and_never_green() {
     let health = monitor::health();
     assert_eq!(health.verdict, Verdict::NotInstalled, "{health}");
     assert!(!health.is_green());
-    assert!(health.verdict >= Verdict::Yellow, "a `>= Yellow` check catches it");
+    assert!(
+        health.verdict >= Verdict::Yellow,
+        "a `>= Yellow` check catches it"
+    );
     assert!(health.to_string().contains("not installed"), "{health}");
     let report = monitor::status_report();
     assert_eq!(report.health.verdict, Verdict::NotInstalled);

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{exclusive, poll_once, temp_dir};
 use monitor::{
-    monitored, Alert, AlertRule, AlertState, Health, ManualClock, Monitor, MonitorGuard,
-    Severity, Timestamp, Verdict,
+    monitored, Alert, AlertRule, AlertState, Health, ManualClock, Monitor, MonitorGuard, Severity,
+    Timestamp, Verdict,
 };
 
 fn start() -> SystemTime {
@@ -18,7 +18,10 @@ fn start() -> SystemTime {
 }
 
 /// Installs a monitor with a manual clock; returns what `on_alert` receives.
-fn install(name: &str, adjust: impl FnOnce(monitor::MonitorBuilder) -> monitor::MonitorBuilder) -> (MonitorGuard, Arc<Mutex<Vec<Alert>>>) {
+fn install(
+    name: &str,
+    adjust: impl FnOnce(monitor::MonitorBuilder) -> monitor::MonitorBuilder,
+) -> (MonitorGuard, Arc<Mutex<Vec<Alert>>>) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&received);
     let builder = Monitor::builder()
@@ -69,17 +72,28 @@ fn control_characters_never_reach_the_terminal_raw() {
     );
 
     let alerts = received.lock().unwrap().clone();
-    assert!(alerts.iter().any(|a| a.rule == AlertRule::ConsecutiveFailures));
+    assert!(alerts
+        .iter()
+        .any(|a| a.rule == AlertRule::ConsecutiveFailures));
     for alert in &alerts {
         assert!(controls(&alert.message).is_empty(), "{:?}", alert.message);
         let shown = alert.to_string();
-        assert!(controls(&shown).is_empty() && !shown.contains('\n'), "{shown:?}");
+        assert!(
+            controls(&shown).is_empty() && !shown.contains('\n'),
+            "{shown:?}"
+        );
     }
     let health = monitor::health();
     assert_eq!(health.verdict, Verdict::Red);
     let shown = health.to_string();
-    assert!(shown.contains("evil\\nname: 5 failures in a row"), "{shown}");
-    assert!(controls(&shown).is_empty() && !shown.contains('\n'), "{shown:?}");
+    assert!(
+        shown.contains("evil\\nname: 5 failures in a row"),
+        "{shown}"
+    );
+    assert!(
+        controls(&shown).is_empty() && !shown.contains('\n'),
+        "{shown:?}"
+    );
     drop(guard);
 
     // Values a host builds itself are escaped when displayed too.
@@ -186,7 +200,12 @@ fn a_functions_icon_is_its_share_of_health() {
     let text = report.to_string();
     let health = &report.health;
     assert_eq!(health.verdict, Verdict::Red, "{health}");
-    let mentioned = |name: &str| health.reasons.iter().any(|r| r.starts_with(&format!("{name}:")) || r.starts_with(&format!("{name} ")));
+    let mentioned = |name: &str| {
+        health
+            .reasons
+            .iter()
+            .any(|r| r.starts_with(&format!("{name}:")) || r.starts_with(&format!("{name} ")))
+    };
     for (name, verdict, icon) in [
         ("crunch", Verdict::Green, "🟢"),
         ("Cache::put", Verdict::Green, "🟢"),
@@ -205,10 +224,16 @@ fn a_functions_icon_is_its_share_of_health() {
     }
     let cancelled = function_line(&text, "never_finishes");
     assert!(cancelled.contains(" 0 runs"), "{cancelled}");
-    assert!(!cancelled.contains("100%"), "no success rate without a run: {cancelled}");
+    assert!(
+        !cancelled.contains("100%"),
+        "no success rate without a run: {cancelled}"
+    );
     assert!(cancelled.contains("1 cancelled"), "{cancelled}");
     let crunch_line = function_line(&text, "crunch");
-    assert!(crunch_line.contains(" 1 error") && !crunch_line.contains("1 errors"), "{crunch_line}");
+    assert!(
+        crunch_line.contains(" 1 error") && !crunch_line.contains("1 errors"),
+        "{crunch_line}"
+    );
 }
 
 #[monitored(name = "one_shot")]
@@ -242,7 +267,9 @@ fn counts_of_one_read_in_the_singular() {
         "{streak}"
     );
     assert!(
-        streak.message.contains("(1 error in the last 1 execution, 100%"),
+        streak
+            .message
+            .contains("(1 error in the last 1 execution, 100%"),
         "{streak}"
     );
     let slow = alerts
@@ -250,17 +277,30 @@ fn counts_of_one_read_in_the_singular() {
         .find(|a| a.rule == AlertRule::SlowExecution)
         .unwrap_or_else(|| panic!("{alerts:#?}"));
     assert!(
-        slow.message.starts_with("slow_once: 1 of 1 execution slower than 1 ns"),
+        slow.message
+            .starts_with("slow_once: 1 of 1 execution slower than 1 ns"),
         "{slow}"
     );
     let health = monitor::health().to_string();
-    assert!(health.contains("slow_once: 1 slow execution in the last 15 min"), "{health}");
+    assert!(
+        health.contains("slow_once: 1 slow execution in the last 15 min"),
+        "{health}"
+    );
     assert!(health.contains("one_shot: 1 failure in a row"), "{health}");
     let text = monitor::status_report().to_string();
     let line = function_line(&text, "one_shot");
-    assert!(line.contains("1 run ") && line.contains(" 1 error"), "{line}");
+    assert!(
+        line.contains("1 run ") && line.contains(" 1 error"),
+        "{line}"
+    );
     for text in [text.as_str(), health.as_str()] {
-        for wrong in ["1 errors", "1 executions", "1 slow executions", "1 failures", "1 runs"] {
+        for wrong in [
+            "1 errors",
+            "1 executions",
+            "1 slow executions",
+            "1 failures",
+            "1 runs",
+        ] {
             assert!(!text.contains(wrong), "{wrong:?} in {text}");
         }
     }

@@ -173,7 +173,11 @@ impl fmt::Display for StatusReport {
             writeln!(
                 f,
                 "⚠ {} dropped because a queue was full",
-                count(self.stats.dropped_events, "execution was", "executions were")
+                count(
+                    self.stats.dropped_events,
+                    "execution was",
+                    "executions were"
+                )
             )?;
         }
         if !self.alerts.is_empty() {

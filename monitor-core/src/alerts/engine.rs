@@ -694,13 +694,20 @@ impl FunctionReason {
 /// do not count); yellow when neither failure rule fires but the success
 /// rate over the window is below `health_success_rate` with more than
 /// `error_rate_min_executions` executions in it. No reason: green.
-fn function_verdicts(state: &FunctionAlerts) -> impl Iterator<Item = (Verdict, FunctionReason)> + '_ {
+fn function_verdicts(
+    state: &FunctionAlerts,
+) -> impl Iterator<Item = (Verdict, FunctionReason)> + '_ {
     let rules = &state.rules;
     let firing = FUNCTION_RULES
         .iter()
         .enumerate()
         .filter(|&(k, _)| state.states[k].is_firing())
-        .map(|(_, &rule)| (verdict_of(rules.severity_of(rule)), FunctionReason::Firing(rule)))
+        .map(|(_, &rule)| {
+            (
+                verdict_of(rules.severity_of(rule)),
+                FunctionReason::Firing(rule),
+            )
+        })
         .filter(|(verdict, _)| *verdict != Verdict::Green);
     let counts = state.window.counts();
     let failing_rules_fire = state.states[0].is_firing() || state.states[1].is_firing();

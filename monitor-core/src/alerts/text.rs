@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 /// characters (C0 with `\n` and `\x1b`, DEL, C1) and the Unicode bidi
 /// overrides and isolates, which reorder what a terminal shows.
 fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `text` safe for one line of human-readable output: every control
@@ -172,7 +173,10 @@ mod tests {
         assert!(matches!(printable("plain text ü"), Cow::Borrowed(_)));
         assert_eq!(printable("a\nb\r\tc"), "a\\nb\\r\\tc");
         assert_eq!(printable("\x1b[31mred"), "\\u{1b}[31mred");
-        assert_eq!(printable("x\u{7f}\u{9b}\u{202e}y"), "x\\u{7f}\\u{9b}\\u{202e}y");
+        assert_eq!(
+            printable("x\u{7f}\u{9b}\u{202e}y"),
+            "x\\u{7f}\\u{9b}\\u{202e}y"
+        );
         assert_eq!(printable_owned("ok".to_owned()), "ok");
     }
 
@@ -180,7 +184,10 @@ mod tests {
     fn counts_agree_with_their_noun() {
         assert_eq!(count(1, "error", "errors"), "1 error");
         assert_eq!(count(0, "error", "errors"), "0 errors");
-        assert_eq!(count(2, "slow execution", "slow executions"), "2 slow executions");
+        assert_eq!(
+            count(2, "slow execution", "slow executions"),
+            "2 slow executions"
+        );
     }
 
     #[test]

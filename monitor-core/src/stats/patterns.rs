@@ -1,6 +1,21 @@
-//! Error fingerprints: the error's type plus its message with numbers, ids and
-//! hex normalised away, so "timeout after 1503 ms" and "timeout after 998 ms"
+//! Error fingerprints: the error's type plus its message with numbers and
+//! ids normalised away, so "timeout after 1503 ms" and "timeout after 998 ms"
 //! are one pattern.
+//!
+//! The message is cut into words (letters, digits, `-`, `_`) and the rest.
+//! A word that is a UUID becomes `<id>`; any other word is cut at `-` and
+//! `_`, and each part is judged on its own:
+//!
+//! | part | becomes | examples |
+//! |---|---|---|
+//! | digits only | `<n>` | `42`, `2024` |
+//! | `0x` and hex digits | `<hex>` | `0xdeadbeef` |
+//! | 8 or more hex digits, at least one a digit | `<hex>` | `3f2a9c1b`, a git hash |
+//! | starts with a digit | each run of digits `<n>` | `5ms` → `<n>ms`, `12T08` → `<n>T<n>` |
+//! | starts with a letter | kept | `line1`, `sha256`, `v2`, `ipv4` |
+//!
+//! So `user_42` → `user_<n>` and `req-7f3a9c1b` → `req-<hex>`, while a word
+//! that merely ends in a digit (`line1`) stays a word.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +26,9 @@ use crate::timestamp::Timestamp;
 /// counted in the statistics but raise no new-pattern alert.
 pub(crate) const MAX_PATTERNS: usize = 100;
 
+/// Fingerprints are cut after this many bytes of normalised message.
+const MAX_FINGERPRINT: usize = 512;
+
 /// `std::io::error::Error` + `"read 42 bytes from 0xdeadbeef"` →
 /// `std::io::error::Error: read <n> bytes from <hex>`.
 pub(crate) fn fingerprint(error_type: &str, message: &str) -> String {
@@ -18,12 +36,16 @@ pub(crate) fn fingerprint(error_type: &str, message: &str) -> String {
     out.push_str(error_type);
     out.push_str(": ");
     for word in split_keep_separators(message) {
-        if out.len() > 512 {
+        if out.len() > MAX_FINGERPRINT {
             break;
         }
-        out.push_str(normalise_word(word));
+        normalise_word(word, &mut out);
     }
     out
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '-' || c == '_'
 }
 
 fn split_keep_separators(text: &str) -> impl Iterator<Item = &str> {
@@ -32,11 +54,10 @@ fn split_keep_separators(text: &str) -> impl Iterator<Item = &str> {
         if rest.is_empty() {
             return None;
         }
-        let is_word = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
-        let first_is_word = rest.chars().next().is_some_and(is_word);
+        let first_is_word = rest.chars().next().is_some_and(is_word_char);
         let end = rest
             .char_indices()
-            .find(|&(_, c)| is_word(c) != first_is_word)
+            .find(|&(_, c)| is_word_char(c) != first_is_word)
             .map_or(rest.len(), |(index, _)| index);
         let (word, tail) = rest.split_at(end);
         rest = tail;
@@ -44,23 +65,70 @@ fn split_keep_separators(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-fn normalise_word(word: &str) -> &str {
-    let has_digit = word.bytes().any(|b| b.is_ascii_digit());
+/// `550e8400-e29b-41d4-a716-446655440000`: 8-4-4-4-12 hex digits.
+fn is_uuid(word: &str) -> bool {
+    let groups: Vec<&str> = word.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Appends `word` (a run of word characters, or of separators) normalised.
+fn normalise_word(word: &str, out: &mut String) {
+    if !word.bytes().any(|b| b.is_ascii_digit()) {
+        out.push_str(word);
+        return;
+    }
+    if is_uuid(word) {
+        out.push_str("<id>");
+        return;
+    }
+    let mut rest = word;
+    while !rest.is_empty() {
+        let end = rest.find(['-', '_']).unwrap_or(rest.len());
+        normalise_part(&rest[..end], out);
+        // The separator itself, if any, is kept.
+        let separator = rest[end..].chars().next().map_or(0, char::len_utf8);
+        out.push_str(&rest[end..end + separator]);
+        rest = &rest[end + separator..];
+    }
+}
+
+/// Appends one part of a word (no `-` or `_` in it) normalised.
+fn normalise_part(part: &str, out: &mut String) {
+    let bytes = part.as_bytes();
+    let has_digit = bytes.iter().any(u8::is_ascii_digit);
     if !has_digit {
-        return word;
+        out.push_str(part);
+    } else if bytes.iter().all(u8::is_ascii_digit) {
+        out.push_str("<n>");
+    } else if part
+        .strip_prefix("0x")
+        .or_else(|| part.strip_prefix("0X"))
+        .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        || (bytes.len() >= 8 && bytes.iter().all(u8::is_ascii_hexdigit))
+    {
+        out.push_str("<hex>");
+    } else if bytes[0].is_ascii_digit() {
+        // A number with a unit or a compact date/time: each run of digits.
+        let mut in_digits = false;
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                if !in_digits {
+                    out.push_str("<n>");
+                }
+                in_digits = true;
+            } else {
+                out.push(c);
+                in_digits = false;
+            }
+        }
+    } else {
+        // A word that contains or ends in a digit (`line1`, `sha256`).
+        out.push_str(part);
     }
-    if word.bytes().all(|b| b.is_ascii_digit()) {
-        return "<n>";
-    }
-    let hex_body = word.strip_prefix("0x").unwrap_or(word);
-    if hex_body.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return "<hex>";
-    }
-    if word.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') && word.len() >= 8 {
-        return "<id>";
-    }
-    // Mixed words with digits (`user42`, `req_7f3a`) are ids.
-    "<id>"
 }
 
 /// The pattern table of one function.
@@ -148,12 +216,13 @@ impl PatternTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn numbers_ids_and_hex_are_normalised() {
         assert_eq!(
-            fingerprint("E", "timeout after 1503 ms on 0xdeadbeef for user42"),
-            "E: timeout after <n> ms on <hex> for <id>"
+            fingerprint("E", "timeout after 1503 ms on 0xdeadbeef for user_42"),
+            "E: timeout after <n> ms on <hex> for user_<n>"
         );
         assert_eq!(
             fingerprint("E", "job 550e8400-e29b-41d4-a716-446655440000 failed"),
@@ -162,6 +231,30 @@ mod tests {
         assert_eq!(
             fingerprint("E", "timeout after 7 ms"),
             fingerprint("E", "timeout after 99999 ms")
+        );
+        assert_eq!(
+            fingerprint(
+                "E",
+                "commit 3f2a9c1b7e not found, req-7f3a9c1b0d retried 3x"
+            ),
+            "E: commit <hex> not found, req-<hex> retried <n>x"
+        );
+        assert_eq!(
+            fingerprint("E", "at 2026-12-04T16:07:54.123Z took 250ms, -5 left"),
+            "E: at <n>-<n>-<n>T<n>:<n>:<n>.<n>Z took <n>ms, -<n> left"
+        );
+    }
+
+    #[test]
+    fn words_that_end_in_a_digit_stay_words() {
+        assert_eq!(
+            fingerprint("E", "unexpected token at line1 of sha256 in v2 (ipv4)"),
+            "E: unexpected token at line1 of sha256 in v2 (ipv4)"
+        );
+        assert_eq!(fingerprint("E", "utf8 error"), "E: utf8 error");
+        assert_ne!(
+            fingerprint("E", "line1 failed"),
+            fingerprint("E", "line2 failed")
         );
     }
 
@@ -173,5 +266,115 @@ mod tests {
         assert!(!table.observe("E", "timeout after 6 ms", now));
         assert!(table.observe("E", "refused", now));
         assert_eq!(table.top(5)[0].count, 2);
+    }
+
+    /// A word of a message that is not an id: letters, maybe ending in
+    /// digits (starting with a letter past `f`, so it cannot read as hex).
+    fn plain_word() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z]{1,10}",
+            "[g-z][a-z]{0,7}[0-9]{1,3}",
+            Just("line1".to_owned()),
+            Just("sha256".to_owned()),
+        ]
+    }
+
+    /// How messages carry numbers and ids.
+    const KINDS: u8 = 6;
+
+    /// A number or id of `kind`, made from `n`.
+    fn render(kind: u8, n: u128) -> String {
+        match kind {
+            0 => (n as u64).to_string(),
+            1 => format!("0x{:x}", n as u32),
+            // A 16-digit hex id with a letter in it.
+            2 => format!("{:016x}", (n as u64) | (0xa << 60)),
+            3 => {
+                let h = format!("{n:032x}");
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..]
+                )
+            }
+            4 => format!("{}ms", n % 100_000),
+            _ => format!("user_{}", n % 10_000),
+        }
+    }
+
+    /// A message template: words, and slots (`None`) for numbers and ids.
+    fn template() -> impl Strategy<Value = Vec<Option<String>>> {
+        prop::collection::vec(prop::option::weighted(0.7, plain_word()), 1..12)
+    }
+
+    /// The message of `template` with slot `i` filled by `render(kinds[i], values[i])`.
+    fn fill(
+        template: &[Option<String>],
+        kinds: &[u8],
+        values: &[u128],
+        separators: &[&str],
+    ) -> String {
+        let mut message = String::new();
+        for (i, word) in template.iter().enumerate() {
+            if i > 0 {
+                message.push_str(separators[i % separators.len()]);
+            }
+            match word {
+                Some(word) => message.push_str(word),
+                None => message.push_str(&render(kinds[i], values[i])),
+            }
+        }
+        message
+    }
+
+    proptest! {
+        /// Two messages that differ only in their numbers and ids are one pattern.
+        #[test]
+        fn messages_differing_only_in_numbers_and_ids_share_a_fingerprint(
+            template in template(),
+            kinds in prop::collection::vec(0..KINDS, 12),
+            a in prop::collection::vec(any::<u128>(), 12),
+            b in prop::collection::vec(any::<u128>(), 12),
+        ) {
+            let separators = [" ", ": ", " (", ") ", ", ", "="];
+            let first = fingerprint("E", &fill(&template, &kinds, &a, &separators));
+            let second = fingerprint("E", &fill(&template, &kinds, &b, &separators));
+            prop_assert_eq!(first, second);
+        }
+
+        /// Words are kept, whatever digits they end in; numbers and ids never are.
+        #[test]
+        fn plain_words_are_kept_and_numbers_and_ids_are_not(
+            template in template(),
+            kinds in prop::collection::vec(0..KINDS, 12),
+            values in prop::collection::vec(any::<u128>(), 12),
+        ) {
+            let message = fill(&template, &kinds, &values, &[" "]);
+            let normalised = fingerprint("E", &message);
+            let words: Vec<&str> = normalised["E: ".len()..].split(' ').collect();
+            prop_assert_eq!(words.len(), template.len());
+            for (word, slot) in words.iter().zip(&template) {
+                match slot {
+                    Some(plain) => prop_assert_eq!(*word, plain.as_str()),
+                    None => prop_assert!(
+                        word.contains('<') && !word.bytes().any(|b| b.is_ascii_digit()),
+                        "{} in {}", word, message
+                    ),
+                }
+            }
+        }
+
+        /// Normalising twice changes nothing, and any text is handled
+        /// (each byte grows to at most `<n>`).
+        #[test]
+        fn normalising_is_idempotent_and_total(message in "\\PC{0,120}") {
+            let once = fingerprint("E", &message);
+            let twice = fingerprint("E", &once["E: ".len()..]);
+            prop_assert_eq!(&once, &twice);
+            prop_assert!(once.len() <= "E: ".len() + 3 * message.len());
+        }
     }
 }

@@ -474,10 +474,20 @@ fn a_new_error_pattern_fires_once_per_window_of_new_patterns() {
 fn every_new_pattern_is_named_with_its_own_first_seen_time() {
     let mut h = Harness::new(AlertRules::default());
     let t0 = h.now;
-    h.run("f", Status::Error, Duration::ZERO, Some(("Db", "database unavailable")));
+    h.run(
+        "f",
+        Status::Error,
+        Duration::ZERO,
+        Some(("Db", "database unavailable")),
+    );
     h.advance(MIN);
     let t1 = h.now;
-    h.run("f", Status::Error, Duration::ZERO, Some(("NotFound", "user 7 not found")));
+    h.run(
+        "f",
+        Status::Error,
+        Duration::ZERO,
+        Some(("NotFound", "user 7 not found")),
+    );
     // Both in one batch: one notice names both, each with its time, and
     // `since` is the first of them.
     let alerts = h.eval(false);
@@ -494,7 +504,12 @@ fn every_new_pattern_is_named_with_its_own_first_seen_time() {
     // A third pattern while the rule fires is news too, with its own time.
     h.advance(MIN);
     let t2 = h.now;
-    h.run("f", Status::Error, Duration::ZERO, Some(("Refused", "connection refused")));
+    h.run(
+        "f",
+        Status::Error,
+        Duration::ZERO,
+        Some(("Refused", "connection refused")),
+    );
     let alerts = h.eval(false);
     let new = of(&alerts, AlertRule::NewErrorPattern);
     assert_eq!(new.len(), 1, "{new:#?}");
@@ -510,7 +525,12 @@ fn every_new_pattern_is_named_with_its_own_first_seen_time() {
     );
     assert!(!new[0].message.contains("database"), "{}", new[0].message);
     // Nothing new: nothing sent.
-    h.run("f", Status::Error, Duration::ZERO, Some(("Refused", "connection refused")));
+    h.run(
+        "f",
+        Status::Error,
+        Duration::ZERO,
+        Some(("Refused", "connection refused")),
+    );
     assert!(of(&h.eval(false), AlertRule::NewErrorPattern).is_empty());
 }
 
