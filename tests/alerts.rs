@@ -1037,3 +1037,113 @@ fn a_schedule_stored_by_an_earlier_run_and_no_longer_declared_does_not_fire() {
     let health = monitor::health();
     assert_eq!(health.verdict, Verdict::Green, "{health}");
 }
+
+#[monitored(name = "restart_job")]
+fn restart_job(fail: bool) -> Result<(), NoCredentialsError> {
+    if fail {
+        Err(NoCredentialsError)
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_restart_neither_notifies_a_firing_alert_again_nor_misdates_it() {
+    use monitor::Clock as _;
+    let _lock = exclusive();
+    // Run A: six failures in a row fire once.
+    let (builder, clock, received, dir) = builder("alerts-restart");
+    let guard = builder.install().unwrap();
+    for _ in 0..6 {
+        restart_job(true).unwrap_err();
+    }
+    assert!(guard.flush());
+    let fired = received.of(AlertRule::ConsecutiveFailures);
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    let since = fired[0].since.to_string();
+    let noticed = clock.now();
+    drop(guard);
+
+    // Run B, two minutes later, on the same directory: one more failure.
+    let later = ManualClock::new(noticed + 2 * MIN);
+    let received = Received::default();
+    let sink = received.clone();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(later.clone())
+        .on_alert(move |alert: &Alert| sink.0.lock().unwrap().push(alert.clone()))
+        .install()
+        .unwrap();
+    restart_job(true).unwrap_err();
+    assert!(guard.flush());
+    assert!(
+        received.all().is_empty(),
+        "nothing is sent again: {:#?}",
+        received.all()
+    );
+    let report = monitor::status_report();
+    let firing = report
+        .alerts
+        .iter()
+        .find(|a| a.rule == AlertRule::ConsecutiveFailures)
+        .unwrap_or_else(|| panic!("still firing: {report}"));
+    assert_eq!(firing.function.as_deref(), Some("restart_job"));
+    assert_eq!(
+        firing.since.to_string(),
+        since,
+        "the streak started in run A"
+    );
+    assert_eq!(firing.number("consecutive_failures"), Some(7.0), "{firing}");
+    assert_eq!(firing.number("failures"), Some(7.0), "{firing}");
+    assert_eq!(firing.number("executions"), Some(7.0), "{firing}");
+    let since_text = &since[..19];
+    assert!(
+        firing.message.starts_with(&format!(
+            "restart_job: 7 failures in a row since {since_text}Z (7 errors in the last 7 executions, 100%"
+        )),
+        "{firing}"
+    );
+    let health = monitor::health();
+    assert_eq!(health.verdict, Verdict::Red, "{health}");
+    assert_eq!(
+        monitor::stats().get("restart_job").unwrap().status,
+        monitor::FunctionStatus::Error
+    );
+
+    // The repeat interval counts from run A's notification.
+    later.advance(HOUR - 2 * MIN - Duration::from_secs(1));
+    assert!(guard.flush());
+    assert!(
+        received.of(AlertRule::ConsecutiveFailures).is_empty(),
+        "{:#?}",
+        received.all()
+    );
+    // (Run A's new error pattern is older than the window now: resolved.)
+    let patterns = received.of(AlertRule::NewErrorPattern);
+    assert_eq!(patterns.len(), 1, "{patterns:#?}");
+    assert_eq!(patterns[0].state, AlertState::Resolved);
+    later.advance(Duration::from_secs(1));
+    assert!(guard.flush());
+    let reminders = received.of(AlertRule::ConsecutiveFailures);
+    assert_eq!(reminders.len(), 1, "{reminders:#?}");
+    assert!(reminders[0].reminder && reminders[0].is_firing());
+    assert_eq!(reminders[0].since.to_string(), since);
+
+    // A success resolves what run A fired, with run A's start.
+    restart_job(false).unwrap();
+    assert!(guard.flush());
+    let resolved: Vec<Alert> = received
+        .of(AlertRule::ConsecutiveFailures)
+        .into_iter()
+        .filter(|a| a.state == AlertState::Resolved)
+        .collect();
+    assert_eq!(resolved.len(), 1, "{:#?}", received.all());
+    assert_eq!(resolved[0].since.to_string(), since);
+    assert!(
+        resolved[0]
+            .message
+            .starts_with("restart_job: succeeded again after 7 failures in a row"),
+        "{}",
+        resolved[0]
+    );
+}

@@ -82,6 +82,7 @@ fn full_row(name: &str) -> StoredFunctionStats {
         error_patterns: Some(r#"[{"pattern":"refused","count":70}]"#.to_owned()),
         updated_at: Some("2024-05-01T12:34:57.000001Z".to_owned()),
         consecutive_failures: 3,
+        alert_state: Some(r#"{"streak_start":"2024-05-01T12:30:00.000000Z"}"#.to_owned()),
     }
 }
 
@@ -252,7 +253,7 @@ fn creates_the_parent_directory_and_uses_wal() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
-    assert_eq!(version_in_file(&path), 4);
+    assert_eq!(version_in_file(&path), SCHEMA_VERSION);
 }
 
 #[test]
@@ -350,7 +351,7 @@ fn migrates_a_version_1_file() {
 
     let store = StatsStore::open(&dir.db()).unwrap();
     assert_eq!(store.report().migrated_from, Some(1));
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let rows = store.load_all().unwrap();
     let expected = StoredFunctionStats {
         // Not in version 1: defaulted.
@@ -361,6 +362,7 @@ fn migrates_a_version_1_file() {
         error_patterns: None,
         updated_at: None,
         consecutive_failures: 0,
+        alert_state: None,
         ..migration_row()
     };
     assert_eq!(rows.len(), 1);
@@ -373,7 +375,7 @@ fn migrates_a_version_1_file() {
         expected
     );
     drop(store);
-    assert_eq!(version_in_file(&dir.db()), 4);
+    assert_eq!(version_in_file(&dir.db()), SCHEMA_VERSION);
     let single_row: i64 = Connection::open(dir.db())
         .unwrap()
         .query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0))
@@ -416,7 +418,7 @@ fn migrates_a_version_1_file_from_the_raw_sql_and_without_a_version_table() {
             ..StoredFunctionStats::default()
         }]
     );
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
 }
 
 #[test]
@@ -433,11 +435,41 @@ fn migrates_a_version_2_file() {
             error_patterns: None,
             updated_at: None,
             consecutive_failures: 0,
+            alert_state: None,
             ..migration_row()
         }]
     );
     drop(persist);
+    assert_eq!(version_in_file(&dir.db()), SCHEMA_VERSION);
+}
+
+#[test]
+fn migrates_a_version_4_file_adding_the_alert_state() {
+    let dir = TempDir::new("v4");
+    {
+        let mut store = StatsStore::open(&dir.db()).unwrap();
+        store.save(&[full_row("job")]).unwrap();
+    }
+    {
+        // What version 4 wrote: every column but `alert_state`.
+        let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE function_stats DROP COLUMN alert_state;
+             UPDATE schema_version SET version = 4;",
+        )
+        .unwrap();
+    }
     assert_eq!(version_in_file(&dir.db()), 4);
+    let store = StatsStore::open(&dir.db()).unwrap();
+    assert_eq!(store.report().migrated_from, Some(4));
+    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(
+        store.load_all().unwrap(),
+        vec![StoredFunctionStats {
+            alert_state: None,
+            ..full_row("job")
+        }]
+    );
 }
 
 #[test]
@@ -456,7 +488,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
         err,
         StoreError::NewerSchema {
             found: 99,
-            supported: 4,
+            supported: SCHEMA_VERSION,
             ..
         }
     ));
@@ -929,5 +961,5 @@ fn the_documented_queries_run() {
         vec![r#"Text("failing")"#, r#"Text("healthy")"#]
     );
     assert_eq!(answer("'-1 hour'"), vec![r#"Text("healthy")"#]);
-    assert_eq!(answer("FROM schema_version"), vec!["Integer(4)"]);
+    assert_eq!(answer("FROM schema_version"), vec!["Integer(5)"]);
 }

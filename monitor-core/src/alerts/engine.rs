@@ -253,7 +253,9 @@ impl AlertEngine {
         }
     }
 
-    fn function_state(&mut self, index: usize, name: &str) -> &mut FunctionAlerts {
+    /// The alert state of the function at `index`; made on first use, from
+    /// the state an earlier run stored with its statistics, if any.
+    fn function_state(&mut self, index: usize, record: &FunctionRecord) -> &mut FunctionAlerts {
         if index >= self.functions.len() {
             self.functions.resize_with(index + 1, || None);
         }
@@ -261,10 +263,23 @@ impl AlertEngine {
         let global = &self.global;
         self.functions[index].get_or_insert_with(|| {
             let rules = rules
-                .get(name)
+                .get(&*record.name)
                 .map_or_else(|| Arc::clone(global), Arc::clone);
-            FunctionAlerts::new(rules)
+            let mut state = FunctionAlerts::new(rules);
+            if let Some(stored) = record.alert_state.as_deref().and_then(persisted::from_text) {
+                state.restore(stored);
+            }
+            state
         })
+    }
+
+    /// The alert state of the function at `index` as text for the stats
+    /// store; `None` when the engine has none for it yet.
+    pub(crate) fn stored_state(&self, index: usize) -> Option<String> {
+        self.functions
+            .get(index)?
+            .as_ref()
+            .and_then(persisted::to_text)
     }
 
     /// Takes one processed execution into account; `record` is the
@@ -279,7 +294,7 @@ impl AlertEngine {
         if facts.status == Status::Cancelled {
             return;
         }
-        let state = self.function_state(index, &record.name);
+        let state = self.function_state(index, record);
         let failed = facts.status.is_failure();
         let slow = record
             .slow_threshold
@@ -431,7 +446,7 @@ impl AlertEngine {
         now: SystemTime,
         out: &mut Vec<Alert>,
     ) {
-        let state = self.function_state(index, &record.name);
+        let state = self.function_state(index, record);
         state.touched = false;
         let rules = Arc::clone(&state.rules);
         state.window.expire(now);
@@ -527,6 +542,20 @@ impl AlertEngine {
                 }
                 out.push(alert);
             }
+        }
+        // A pair that fires since an earlier run has no notification of this
+        // run to show in `firing()`: describe it as it stands (not sent).
+        for (k, &rule) in FUNCTION_RULES.iter().enumerate() {
+            if let (Some(since), None) = (state.states[k].firing_since(), &state.last_alerts[k]) {
+                let transition = Transition::Fired { since };
+                state.last_alerts[k] =
+                    Some(function_alert(rule, transition, record, state, &rules, now));
+                changed = true;
+            }
+        }
+        if changed {
+            // Its new state (a notice, a change of phase) is saved with it.
+            record.dirty = true;
         }
         if !state.states[1].is_firing() && !holds[1] {
             state.peak_streak = 0;
@@ -1217,5 +1246,6 @@ fn monitor_reason(rule: AlertRule, monitor: &MonitorAlerts, rules: &AlertRules) 
     }
 }
 
+mod persisted;
 #[cfg(test)]
 mod tests;

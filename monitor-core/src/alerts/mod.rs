@@ -31,6 +31,7 @@ mod health;
 pub(crate) mod notify;
 mod rules;
 mod state;
+mod stored_time;
 pub(crate) mod text;
 mod types;
 mod window;
@@ -157,6 +158,18 @@ impl Alerting {
         if full || self.engine.changed() {
             published.health = self.engine.health().clone();
             published.firing = self.engine.firing();
+        }
+    }
+
+    /// Refreshes the stored alert state of every function changed since the
+    /// stats store last took a copy, so the copy carries it.
+    pub(crate) fn store_states(&self, functions: &mut [FunctionRecord]) {
+        for (index, function) in functions.iter_mut().enumerate() {
+            if function.dirty {
+                if let Some(text) = self.engine.stored_state(index) {
+                    function.alert_state = Some(text);
+                }
+            }
         }
     }
 

@@ -5,6 +5,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
+
+use super::stored_time;
+
 #[cfg(test)]
 use super::types::AlertState;
 
@@ -202,6 +206,83 @@ impl RuleState {
     pub(crate) fn is_firing(&self) -> bool {
         matches!(self.phase, Phase::Firing { .. })
     }
+
+    /// When the condition of a firing pair started.
+    pub(crate) fn firing_since(&self) -> Option<SystemTime> {
+        match self.phase {
+            Phase::Firing { since } => Some(since),
+            _ => None,
+        }
+    }
+
+    /// What the stats store keeps of this pair; `None` when there is
+    /// nothing to keep (inactive, never notified).
+    pub(crate) fn to_stored(&self) -> Option<StoredRuleState> {
+        let (phase, since, held_since) = match self.phase {
+            Phase::Inactive => (StoredPhase::Inactive, None, None),
+            Phase::Pending { held_since, since } => {
+                (StoredPhase::Pending, Some(since), Some(held_since))
+            }
+            Phase::Firing { since } => (StoredPhase::Firing, Some(since), None),
+        };
+        if phase == StoredPhase::Inactive && self.last_firing_notice.is_none() && !self.announced {
+            return None;
+        }
+        Some(StoredRuleState {
+            phase,
+            since,
+            held_since,
+            last_notice: self.last_firing_notice,
+            announced: self.announced,
+        })
+    }
+
+    /// The pair as an earlier run left it.
+    pub(crate) fn from_stored(stored: &StoredRuleState) -> RuleState {
+        let phase = match (stored.phase, stored.since, stored.held_since) {
+            (StoredPhase::Firing, Some(since), _) => Phase::Firing { since },
+            (StoredPhase::Pending, Some(since), Some(held_since)) => {
+                Phase::Pending { held_since, since }
+            }
+            _ => Phase::Inactive,
+        };
+        RuleState {
+            phase,
+            last_firing_notice: stored.last_notice,
+            // Announced firing implies a firing phase; a damaged row must
+            // not make the next firing silent.
+            announced: stored.announced && matches!(phase, Phase::Firing { .. }),
+        }
+    }
+}
+
+/// Where a pair stood, as kept in the stats store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum StoredPhase {
+    Inactive,
+    Pending,
+    Firing,
+}
+
+/// A [`RuleState`] as kept in the stats store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredRuleState {
+    /// `inactive`, `pending` or `firing`.
+    #[serde(rename = "state")]
+    pub(crate) phase: StoredPhase,
+    /// When the condition started (pending, firing).
+    #[serde(default, with = "stored_time::option")]
+    pub(crate) since: Option<SystemTime>,
+    /// When it was first seen holding (pending).
+    #[serde(default, with = "stored_time::option")]
+    pub(crate) held_since: Option<SystemTime>,
+    /// The latest firing notification, across resolutions.
+    #[serde(default, with = "stored_time::option")]
+    pub(crate) last_notice: Option<SystemTime>,
+    /// The latest notification said firing.
+    #[serde(default)]
+    pub(crate) announced: bool,
 }
 
 #[cfg(test)]

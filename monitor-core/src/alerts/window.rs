@@ -8,6 +8,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
+
 /// Buckets per window.
 pub(crate) const BUCKETS: u64 = 60;
 
@@ -143,6 +145,63 @@ impl Window {
     }
 }
 
+/// A window as kept in the stats store: its bucket length and, per bucket,
+/// `[id, executions, failures, slow, longest slow in ns]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredWindow {
+    bucket_nanos: u64,
+    buckets: Vec<[u64; 5]>,
+}
+
+impl Window {
+    /// What the stats store keeps of this window.
+    pub(crate) fn to_stored(&self) -> StoredWindow {
+        StoredWindow {
+            bucket_nanos: self.bucket_nanos,
+            buckets: self
+                .buckets
+                .iter()
+                .map(|b| {
+                    [
+                        b.id,
+                        b.counts.executions,
+                        b.counts.failures,
+                        b.counts.slow,
+                        b.max_slow_nanos,
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    /// Adds the stored buckets to this (empty) window; ignored when they were
+    /// cut for another window length or are out of order.
+    pub(crate) fn restore(&mut self, stored: &StoredWindow) {
+        let ordered = stored
+            .buckets
+            .windows(2)
+            .all(|pair| pair[0][0] < pair[1][0]);
+        if stored.bucket_nanos != self.bucket_nanos || !ordered || !self.buckets.is_empty() {
+            return;
+        }
+        for &[id, executions, failures, slow, max_slow_nanos] in &stored.buckets {
+            let counts = Counts {
+                executions,
+                failures: failures.min(executions),
+                slow: slow.min(executions),
+            };
+            self.totals.executions += counts.executions;
+            self.totals.failures += counts.failures;
+            self.totals.slow += counts.slow;
+            self.buckets.push_back(Bucket {
+                id,
+                counts,
+                max_slow_nanos,
+            });
+        }
+    }
+}
+
 impl Bucket {
     fn empty(id: u64) -> Self {
         Bucket {
@@ -184,6 +243,24 @@ mod tests {
         assert_eq!(window.max_slow(), None);
         window.expire(at(26));
         assert_eq!(window.counts(), Counts::default());
+    }
+
+    #[test]
+    fn a_stored_window_counts_on_where_it_left_off() {
+        let mut window = Window::new(15 * MIN);
+        window.record(at(0), true, None);
+        window.record(at(5), false, Some(9));
+        let stored = window.to_stored();
+        let mut again = Window::new(15 * MIN);
+        again.restore(&stored);
+        assert_eq!(again.counts(), window.counts());
+        assert_eq!(again.max_slow(), Some(Duration::from_nanos(9)));
+        again.expire(at(17));
+        assert_eq!(again.counts().executions, 1);
+        // Cut for another window length: not used.
+        let mut other = Window::new(60 * MIN);
+        other.restore(&stored);
+        assert_eq!(other.counts(), Counts::default());
     }
 
     #[test]

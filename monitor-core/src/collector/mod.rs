@@ -479,6 +479,7 @@ impl Collector {
         let Some(persistence) = self.persistence.as_mut() else {
             return;
         };
+        self.alerts.store_states(&mut self.functions);
         persistence.stage_dirty(&mut self.functions);
         let late = persistence.save(force);
         if late.is_empty() {

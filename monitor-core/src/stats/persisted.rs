@@ -71,6 +71,7 @@ impl FunctionRecord {
                 .flatten(),
             updated_at: None,
             consecutive_failures: self.consecutive_failures,
+            alert_state: self.alert_state.clone(),
         }
     }
 
@@ -113,6 +114,7 @@ impl FunctionRecord {
             .as_deref()
             .and_then(|text| serde_json::from_str::<PatternTable>(text).ok())
             .unwrap_or_default();
+        record.alert_state = row.alert_state.clone();
         record
     }
 
@@ -145,6 +147,11 @@ impl FunctionRecord {
         }
         self.next_scheduled = self.next_scheduled.or(earlier.next_scheduled);
         self.patterns.merge(earlier.patterns);
+        // The alert engine reads a stored state only when it first meets the
+        // function; a state of this run (if any) replaces it on the next save.
+        if self.alert_state.is_none() {
+            self.alert_state = earlier.alert_state;
+        }
         self.dirty = true;
     }
 }

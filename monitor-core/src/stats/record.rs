@@ -35,6 +35,10 @@ pub(crate) struct FunctionRecord {
     pub(crate) every: Option<Duration>,
     /// Per-function slow-call threshold.
     pub(crate) slow_threshold: Option<Duration>,
+    /// The alert engine's state of this function as stored text (JSON):
+    /// loaded from the stats store, and refreshed from the engine before each
+    /// copy for the store.
+    pub(crate) alert_state: Option<String>,
     /// Changed since the stats store last took a copy.
     pub(crate) dirty: bool,
 }
@@ -66,6 +70,7 @@ impl FunctionRecord {
             patterns: PatternTable::default(),
             every: None,
             slow_threshold: None,
+            alert_state: None,
             dirty: false,
         }
     }

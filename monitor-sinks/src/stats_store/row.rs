@@ -71,4 +71,10 @@ pub struct StoredFunctionStats {
     /// a function failing every time is still known as failing after a
     /// restart. Added in schema version 4.
     pub consecutive_failures: u64,
+    /// Opaque text (JSON) owned by the core: the state of the function's
+    /// alert rules (which fire, since when, when they last notified, where
+    /// the current run of failures started, the recent executions the rules
+    /// count), so that a restart neither notifies again nor misdates an
+    /// alert. Added in schema version 5.
+    pub alert_state: Option<String>,
 }

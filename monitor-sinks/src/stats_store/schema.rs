@@ -5,13 +5,13 @@ use std::collections::HashSet;
 use rusqlite::Connection;
 
 /// The schema version written by this build.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Every column of `function_stats` with its declaration, in the order of the
 /// fields of [`StoredFunctionStats`](super::StoredFunctionStats). The
 /// declarations are valid both in `CREATE TABLE` and in `ALTER TABLE … ADD
 /// COLUMN` (the `NOT NULL` columns have a constant default).
-pub(crate) const COLUMNS: [(&str, &str); 25] = [
+pub(crate) const COLUMNS: [(&str, &str); 26] = [
     ("name", "TEXT PRIMARY KEY NOT NULL"),
     ("trigger_type", "TEXT NOT NULL DEFAULT ''"),
     ("status", "TEXT NOT NULL DEFAULT 'active'"),
@@ -37,6 +37,7 @@ pub(crate) const COLUMNS: [(&str, &str); 25] = [
     ("error_patterns", "TEXT"),
     ("updated_at", "TEXT"),
     ("consecutive_failures", "INTEGER NOT NULL DEFAULT 0"),
+    ("alert_state", "TEXT"),
 ];
 
 /// Columns that version 1 had.
@@ -71,6 +72,9 @@ pub(crate) const V3_ADDED: [&str; 2] = ["error_patterns", "updated_at"];
 
 /// Columns added by version 4.
 pub(crate) const V4_ADDED: [&str; 1] = ["consecutive_failures"];
+
+/// Columns added by version 5.
+pub(crate) const V5_ADDED: [&str; 1] = ["alert_state"];
 
 /// The column list `a, b, c` of every column, in field order.
 pub(crate) fn column_list() -> String {
@@ -134,7 +138,9 @@ pub(crate) fn detect(conn: &Connection) -> rusqlite::Result<Detected> {
     }
     // A table without a recorded version: infer it from the columns.
     let columns = table_columns(conn)?;
-    let version = if V4_ADDED.iter().any(|c| columns.contains(*c)) {
+    let version = if V5_ADDED.iter().any(|c| columns.contains(*c)) {
+        5
+    } else if V4_ADDED.iter().any(|c| columns.contains(*c)) {
         4
     } else if V3_ADDED.iter().any(|c| columns.contains(*c)) {
         3
@@ -183,6 +189,8 @@ pub(crate) fn is_current(conn: &Connection, detected: Detected) -> rusqlite::Res
 /// * 2 → 3 adds `error_patterns` and `updated_at` (NULL).
 /// * 3 → 4 adds `consecutive_failures` (0: a streak of failures before the
 ///   upgrade is not known).
+/// * 4 → 5 adds `alert_state` (NULL: the alert rules of each function start
+///   from scratch once, as before the upgrade).
 pub(crate) fn create_or_migrate(conn: &Connection, detected: Detected) -> rusqlite::Result<()> {
     match detected {
         Detected::Empty => conn.execute_batch(&create_current_sql())?,

@@ -61,9 +61,10 @@ INSERT INTO function_stats (name, trigger_type, status, total_executions, succes
     min_execution_time_ms, max_execution_time_ms, p50_execution_time_ms,
     p95_execution_time_ms, p99_execution_time_ms, last_execution_time,
     last_execution_status, last_error_time, last_error_type, last_error_message,
-    next_scheduled_time, latency_histogram, error_patterns, updated_at, consecutive_failures)
+    next_scheduled_time, latency_histogram, error_patterns, updated_at, consecutive_failures,
+    alert_state)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-    ?19, ?20, ?21, ?22, ?23, ?24, ?25)
+    ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)
 ON CONFLICT(name) DO UPDATE SET
     trigger_type = excluded.trigger_type,
     status = excluded.status,
@@ -88,7 +89,8 @@ ON CONFLICT(name) DO UPDATE SET
     latency_histogram = excluded.latency_histogram,
     error_patterns = excluded.error_patterns,
     updated_at = excluded.updated_at,
-    consecutive_failures = excluded.consecutive_failures";
+    consecutive_failures = excluded.consecutive_failures,
+    alert_state = excluded.alert_state";
 
 impl StatsStore {
     /// Opens (creating it and its parent directory if needed) the database at
@@ -311,7 +313,7 @@ fn newer(path: &Path, found: i64) -> StoreError {
 pub(crate) fn row_values<'a>(
     row: &'a StoredFunctionStats,
     updated_default: Option<&'a str>,
-) -> [ToSqlOutput<'a>; 25] {
+) -> [ToSqlOutput<'a>; 26] {
     fn text(s: &str) -> ValueRef<'_> {
         ValueRef::Text(s.as_bytes())
     }
@@ -356,6 +358,7 @@ pub(crate) fn row_values<'a>(
         opt_text(row.error_patterns.as_deref()),
         opt_text(row.updated_at.as_deref().or(updated_default)),
         count(row.consecutive_failures),
+        opt_text(row.alert_state.as_deref()),
     ]
     .map(ToSqlOutput::Borrowed)
 }
@@ -422,6 +425,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<StoredFunctionStats> {
         error_patterns: opt_text(row, 22)?,
         updated_at: opt_text(row, 23)?,
         consecutive_failures: count(row, 24)?,
+        alert_state: opt_text(row, 25)?,
     })
 }
 
