@@ -323,10 +323,10 @@ impl AlertEngine {
                     || "an error".to_owned(),
                     |failure| format!("{}: {}", failure.error_type, failure.message),
                 );
-                if state.new_patterns.len() >= NEW_PATTERNS_KEPT {
-                    if state.new_patterns.pop_front().is_some_and(|p| !p.announced) {
-                        state.unlisted_patterns += 1;
-                    }
+                if state.new_patterns.len() >= NEW_PATTERNS_KEPT
+                    && state.new_patterns.pop_front().is_some_and(|p| !p.announced)
+                {
+                    state.unlisted_patterns += 1;
                 }
                 // Rings are drained one after another: keep them in time order.
                 let position = state

@@ -94,6 +94,10 @@ impl fmt::Display for Verdict {
 ///   installed: never green, so a health endpoint built on it cannot hide a
 ///   failed install.
 ///
+/// Each function's share of the verdict (the reasons about it, at their
+/// colour) is its [`FunctionStats::health`](crate::FunctionStats::health),
+/// the icon of its line in the [status report](crate::status_report).
+///
 /// ```
 /// use monitor_core::{Health, Verdict};
 /// let health = Health {
