@@ -245,17 +245,55 @@ fn dev_full_reports_failing_without_panicking() {
     assert_eq!(seqs(&dir.join("current.log")), (0..100).collect::<Vec<_>>());
 }
 
-#[cfg(unix)]
 #[test]
 fn a_read_only_directory_gives_permission_denied() {
+    let (_tmp, dir) = tempdir();
+    fs::create_dir_all(&dir).unwrap();
+    let now = utc(2026, 12, 4, 12, 0, 0);
+    // The directory refuses new files with the operating system's EACCES,
+    // whoever runs the test (root ignores real directory permissions).
+    let fs = FaultFs::default();
+    fs.faults.set(&fs.faults.read_only_dirs, true);
+    let mut log = RotatingLog::open_with_fs(
+        LogFileConfig::executions(&dir),
+        now,
+        Arc::new(fs.clone()) as Arc<dyn LogFs>,
+    )
+    .unwrap();
+    log.write_line(&line(1, now), now);
+    log.flush(now);
+    let h = log.health();
+    assert!(h.failing);
+    assert_eq!(h.buffered_lines, 1);
+    assert!(
+        h.last_error
+            .as_deref()
+            .unwrap()
+            .contains("Permission denied (os error 13)"),
+        "{h:?}"
+    );
+    assert!(!dir.join("current.log").exists());
+    assert_eq!(fs.faults.notices().len(), 1, "{:?}", fs.faults.notices());
+    fs.faults.set(&fs.faults.read_only_dirs, false);
+    log.flush(now);
+    assert!(!log.health().failing);
+    assert_eq!(seqs(&dir.join("current.log")), [1]);
+}
+
+/// The same with real directory permissions, which only bind a user without
+/// privileges: run with `cargo test -- --ignored` as such a user.
+#[cfg(unix)]
+#[test]
+#[ignore = "needs non-root: root ignores directory permissions"]
+fn a_read_only_directory_gives_permission_denied_for_real() {
     use std::os::unix::fs::PermissionsExt;
     let (_tmp, dir) = tempdir();
     fs::create_dir_all(&dir).unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();
-    if fs::write(dir.join("probe"), b"").is_ok() {
-        eprintln!("skipped: running with privileges that ignore directory permissions");
-        return;
-    }
+    assert!(
+        fs::write(dir.join("probe"), b"").is_err(),
+        "this user ignores directory permissions: run this test as a user without privileges"
+    );
     let now = utc(2026, 12, 4, 12, 0, 0);
     let mut log = RotatingLog::open(LogFileConfig::executions(&dir), now).unwrap();
     log.write_line(&line(1, now), now);

@@ -96,6 +96,11 @@ pub struct Faults {
     pub fail_renames: AtomicBool,
     /// Creating files for compression (`create_truncate`) fails.
     pub fail_creates: AtomicBool,
+    /// Directories refuse new entries, as a read-only directory does for a
+    /// user without privileges: creating a file or a directory, renaming and
+    /// removing fail with the operating system's own `EACCES` error, while
+    /// files that already exist can still be written.
+    pub read_only_dirs: AtomicBool,
     /// When non-zero: bytes that may still be written before writes fail
     /// (then `fail_writes` is set). Models a disk filling up mid-line.
     pub partial_budget: AtomicU64,
@@ -126,6 +131,11 @@ fn denied() -> io::Error {
         io::ErrorKind::PermissionDenied,
         "injected: permission denied",
     )
+}
+
+/// The error a read-only directory gives: `EACCES`, "Permission denied (os error 13)".
+fn eacces() -> io::Error {
+    io::Error::from_raw_os_error(13)
 }
 
 /// The real file system with faults injected on command.
@@ -177,10 +187,19 @@ impl LogFile for FaultFile {
     }
 }
 
+impl FaultFs {
+    fn read_only_dirs(&self) -> bool {
+        self.faults.read_only_dirs.load(Ordering::SeqCst)
+    }
+}
+
 impl LogFs for FaultFs {
     fn create_dir_all(&self, dir: &Path, mode: u32) -> io::Result<()> {
         if self.faults.fail_opens.load(Ordering::SeqCst) {
             return Err(denied());
+        }
+        if self.read_only_dirs() && !dir.is_dir() {
+            return Err(eacces());
         }
         RealFs.create_dir_all(dir, mode)
     }
@@ -188,6 +207,9 @@ impl LogFs for FaultFs {
         self.faults.opens.fetch_add(1, Ordering::SeqCst);
         if self.faults.fail_opens.load(Ordering::SeqCst) {
             return Err(denied());
+        }
+        if self.read_only_dirs() && !path.exists() {
+            return Err(eacces());
         }
         Ok(Box::new(FaultFile {
             inner: RealFs.open_append(path, mode)?,
@@ -199,6 +221,9 @@ impl LogFs for FaultFs {
             || self.faults.fail_creates.load(Ordering::SeqCst)
         {
             return Err(denied());
+        }
+        if self.read_only_dirs() && !path.exists() {
+            return Err(eacces());
         }
         RealFs.create_truncate(path, mode)
     }
@@ -215,15 +240,24 @@ impl LogFs for FaultFs {
         if self.faults.fail_renames.load(Ordering::SeqCst) {
             return Err(denied());
         }
+        if self.read_only_dirs() {
+            return Err(eacces());
+        }
         RealFs.rename_noclobber(from, to)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         if self.faults.fail_renames.load(Ordering::SeqCst) {
             return Err(denied());
         }
+        if self.read_only_dirs() {
+            return Err(eacces());
+        }
         RealFs.rename(from, to)
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
+        if self.read_only_dirs() {
+            return Err(eacces());
+        }
         RealFs.remove_file(path)
     }
     fn notice(&self, message: &str) {

@@ -825,33 +825,71 @@ fn save_now_while_unavailable_at_start_hands_over_the_stored_rows_first() {
     assert_eq!(total_of(&rows_in_db(&dir.db()), "a"), Some(11));
 }
 
-#[cfg(unix)]
+/// Sets the "file format write version" byte of an SQLite database header
+/// (offset 18) and returns the previous value. Above 2, SQLite opens the file
+/// read-only for every user, root included: a read-only database that does
+/// not depend on file permissions.
+fn set_sqlite_write_version(db: &Path, version: u8) -> u8 {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(db)
+        .unwrap();
+    let mut previous = [0u8];
+    file.seek(SeekFrom::Start(18)).unwrap();
+    file.read_exact(&mut previous).unwrap();
+    file.seek(SeekFrom::Start(18)).unwrap();
+    file.write_all(&[version]).unwrap();
+    previous[0]
+}
+
 #[test]
 fn a_read_only_database_is_reported_as_failing() {
+    let dir = TempDir::new("readonly");
+    {
+        let mut store = StatsStore::open(&dir.db()).unwrap();
+        store.save(&[counted_row("a", 42)]).unwrap();
+    }
+    assert!(
+        !dir.0.join("stats.db-wal").exists(),
+        "checkpointed on close: the header read is the file's own"
+    );
+    let writable = set_sqlite_write_version(&dir.db(), 3);
+    assert!(writable <= 2, "{writable}");
+    assert_read_only_then_recovering(&dir, || {
+        set_sqlite_write_version(&dir.db(), writable);
+    });
+}
+
+/// The same with real file and directory permissions, which only bind a
+/// user without privileges: run with `cargo test -- --ignored` as such a user.
+#[cfg(unix)]
+#[test]
+#[ignore = "needs non-root: root ignores file permissions"]
+fn a_read_only_database_is_reported_as_failing_for_real() {
     use std::os::unix::fs::PermissionsExt;
 
-    let dir = TempDir::new("readonly");
+    let dir = TempDir::new("readonly-for-real");
     {
         let mut store = StatsStore::open(&dir.db()).unwrap();
         store.save(&[counted_row("a", 42)]).unwrap();
     }
     fs::set_permissions(dir.db(), fs::Permissions::from_mode(0o444)).unwrap();
     fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o555)).unwrap();
-    let restore = || {
+    assert!(
+        fs::write(dir.0.join("probe"), b"x").is_err(),
+        "this user ignores file permissions: run this test as a user without privileges"
+    );
+    assert_read_only_then_recovering(&dir, || {
         fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).unwrap();
         fs::set_permissions(dir.db(), fs::Permissions::from_mode(0o644)).unwrap();
-    };
+    });
+}
 
-    // Running as root (or on a file system ignoring modes) keeps it writable:
-    // nothing to test then.
-    let probe = dir.0.join("probe");
-    if fs::write(&probe, b"x").is_ok() {
-        let _ = fs::remove_file(&probe);
-        restore();
-        eprintln!("skipped: permissions are not enforced for this user");
-        return;
-    }
-
+/// The database at `dir` holds row `a` = 42 and cannot be written until
+/// `restore` runs.
+fn assert_read_only_then_recovering(dir: &TempDir, restore: impl FnOnce()) {
     let err = StatsStore::open(&dir.db()).unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::ReadOnly, "{err}");
     assert!(err.to_string().contains("read-only"), "{err}");
