@@ -5,7 +5,8 @@ mod common;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use common::{block_on, errors, exclusive, executions, lines_named, poll_once, temp_dir};
@@ -685,34 +686,102 @@ fn a_very_wide_or_deep_tree_is_truncated_and_says_so() {
     assert_eq!(depth, ExecutionTrace::MAX_DEPTH);
 }
 
+#[monitor::monitored(name = "layer_host_job")]
+fn host_job() {}
+
+#[monitor::monitored(name = "layer_failing_job")]
+fn failing_job() -> Result<(), String> {
+    Err("refused".to_owned())
+}
+
+/// Called only by the sink and the notifier below: never recorded.
+#[monitor::monitored(name = "layer_internal_job")]
+fn internal_job() {}
+
+/// What a real sink or notifier may do: call a monitored function, inside a
+/// span of a subscriber with the monitor layer.
+fn internal_work(dispatch: &Dispatch, calls: &AtomicUsize, span_name: &'static str) {
+    calls.fetch_add(1, Ordering::Relaxed);
+    internal_job();
+    tracing::dispatcher::with_default(dispatch, || match span_name {
+        "sink" => info_span!(target: "internal", "sink").in_scope(internal_job),
+        _ => info_span!(target: "internal", "notifier").in_scope(internal_job),
+    });
+}
+
+struct BusySink(Dispatch, Arc<AtomicUsize>);
+
+impl monitor::Sink for BusySink {
+    fn record(&mut self, _: &monitor::ExecutionRecord<'_>) {
+        internal_work(&self.0, &self.1, "sink");
+    }
+}
+
+struct BusyNotifier(Dispatch, Arc<AtomicUsize>);
+
+impl monitor::Notifier for BusyNotifier {
+    fn notify(&mut self, _: &monitor::Alert) {
+        internal_work(&self.0, &self.1, "notifier");
+    }
+}
+
 #[test]
-fn spans_on_monitor_threads_are_not_recorded() {
+fn the_monitors_own_threads_record_nothing_and_host_threads_named_monitor_do() {
     let _lock = exclusive();
     let dir = temp_dir("layer-monitor-threads");
-    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
-
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(monitor::layer()));
-    let ran = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("monitor-helper".to_owned())
-            .spawn_scoped(scope, || {
-                tracing::dispatcher::with_default(&dispatch, || {
-                    info_span!(target: "internal", "work")
-                        .in_scope(|| ran.store(true, Ordering::Relaxed));
-                });
-            })
-            .unwrap()
-            .join()
-            .unwrap();
-    });
-    assert!(ran.load(Ordering::Relaxed));
-    tracing::dispatcher::with_default(&dispatch, || {
-        info_span!(target: "host", "work").in_scope(|| {})
-    });
+    let (sink_calls, notifier_calls) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .sink(BusySink(dispatch.clone(), Arc::clone(&sink_calls)))
+        .notifier(BusyNotifier(dispatch.clone(), Arc::clone(&notifier_calls)))
+        .install()
+        .unwrap();
 
+    // Host threads whose names happen to look like the monitor's own.
+    for name in ["monitor-worker", "monitor-collector", "monitor-notifier-0"] {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn_scoped(scope, || {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        info_span!(target: "host", "work").in_scope(host_job);
+                    });
+                })
+                .unwrap()
+                .join()
+                .unwrap();
+        });
+    }
+    // Five failures in a row: the notifier is called.
+    for _ in 0..5 {
+        failing_job().unwrap_err();
+    }
     assert!(guard.flush());
+    assert!(guard.flush()); // anything the notifier pushed is drained too
+
+    assert_eq!(sink_calls.load(Ordering::Relaxed), 3 + 3 + 5);
+    assert!(notifier_calls.load(Ordering::Relaxed) > 0);
     let stats = monitor::stats();
-    let names: Vec<&str> = stats.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["host::work"]);
+    let mut names: Vec<&str> = stats.iter().map(|f| f.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["host::work", "layer_failing_job", "layer_host_job"],
+        "nothing from the sink or the notifier"
+    );
+    assert_eq!(common::total_executions("host::work"), 3);
+    assert_eq!(common::total_executions("layer_host_job"), 3);
+    assert_eq!(stats.dropped_events, 0);
+    let lines = executions(&dir);
+    let mut threads: Vec<&str> = lines_named(&lines, "host::work")
+        .iter()
+        .map(|line| line["thread"].as_str().unwrap())
+        .collect();
+    threads.sort_unstable();
+    assert_eq!(
+        threads,
+        ["monitor-collector", "monitor-notifier-0", "monitor-worker"]
+    );
 }

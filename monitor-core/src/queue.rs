@@ -96,13 +96,15 @@ struct LocalProducer {
     shared: Arc<QueueShared>,
 }
 
-/// The monitor's own threads: the collector and the notifier threads. A
-/// monitored function called there (by a sink or a notifier) is not
-/// recorded: its event would be processed by the very thread that must make
-/// room for it (a deadlock under `Overflow::Block`), and each processed event
-/// could produce another (an endless loop).
-fn is_monitor_thread(name: Option<&str>) -> bool {
-    name.is_some_and(|name| name == "monitor-collector" || name.starts_with("monitor-notifier-"))
+/// True on the monitor's own threads: the collector and the notifier
+/// threads, which set a thread-local flag when they start (a host thread is
+/// never mistaken for one, whatever its name). A monitored function called
+/// there (by a sink or a notifier) is not recorded: its event would be
+/// processed by the very thread that must make room for it (a deadlock under
+/// `Overflow::Block`), and each processed event could produce another (an
+/// endless loop).
+pub(crate) fn is_monitor_thread() -> bool {
+    crate::collector::on_collector_thread() || crate::alerts::notify::on_notifier_thread()
 }
 
 thread_local! {
@@ -207,7 +209,7 @@ fn register(generation: u32) -> Option<LocalProducer> {
     }
     let dropped = Arc::new(AtomicU64::new(0));
     let thread = std::thread::current();
-    if is_monitor_thread(thread.name()) {
+    if is_monitor_thread() {
         return Some(LocalProducer {
             generation,
             producer: None,

@@ -67,8 +67,8 @@ thread_local! {
 }
 
 /// The callsite for spans of `metadata`, or `None` on the monitor's own
-/// threads (the collector, or any thread named `monitor-…`), whose spans are
-/// never recorded.
+/// threads (the collector and the notifier threads, known by a thread-local
+/// flag, not by name), whose spans are never recorded.
 #[inline]
 pub(super) fn for_span(metadata: &'static Metadata<'static>) -> Option<&'static Callsite> {
     let key = metadata as *const Metadata<'static> as usize;
@@ -78,7 +78,7 @@ pub(super) fn for_span(metadata: &'static Metadata<'static>) -> Option<&'static 
                 Role::Record => {}
                 Role::Skip => return None,
                 Role::Unknown => {
-                    let role = if is_monitor_thread() {
+                    let role = if crate::queue::is_monitor_thread() {
                         Role::Skip
                     } else {
                         Role::Record
@@ -103,13 +103,6 @@ pub(super) fn for_span(metadata: &'static Metadata<'static>) -> Option<&'static 
         // Thread-local storage is being torn down (a span in a TLS destructor):
         // the shared map still answers.
         .unwrap_or_else(|_| Some(interned(key, metadata)))
-}
-
-fn is_monitor_thread() -> bool {
-    crate::collector::on_collector_thread()
-        || std::thread::current()
-            .name()
-            .is_some_and(|name| name.starts_with("monitor-"))
 }
 
 #[cold]
@@ -163,21 +156,22 @@ mod tests {
     }
 
     #[test]
-    fn monitor_threads_are_skipped() {
+    fn a_host_thread_is_recorded_whatever_its_name() {
         let subscriber = tracing_subscriber::registry();
         tracing::subscriber::with_default(subscriber, || {
-            let span = tracing::info_span!("skipped");
+            let span = tracing::info_span!("named");
             let metadata = metadata_of(&span);
-            let on_monitor_thread = std::thread::scope(|scope| {
-                std::thread::Builder::new()
-                    .name("monitor-helper".into())
-                    .spawn_scoped(scope, || for_span(metadata).is_none())
-                    .unwrap()
-                    .join()
-                    .unwrap()
-            });
-            assert!(on_monitor_thread);
-            assert!(for_span(metadata).is_some());
+            for name in ["monitor-worker", "monitor-collector", "monitor-notifier-0"] {
+                let recorded = std::thread::scope(|scope| {
+                    std::thread::Builder::new()
+                        .name(name.into())
+                        .spawn_scoped(scope, || for_span(metadata).is_some())
+                        .unwrap()
+                        .join()
+                        .unwrap()
+                });
+                assert!(recorded, "{name}");
+            }
         });
     }
 }

@@ -79,8 +79,9 @@ use tree::{Parent, TraceBuilder};
 /// created then are ignored even if a monitor is installed before they close;
 /// the cost is one relaxed atomic load per span callback, and a look at an
 /// empty thread-local stack on exit); spans created on
-/// the monitor's own threads (the collector, threads named `monitor-…`), so
-/// the monitor never records its own work; spans a per-layer filter
+/// the monitor's own threads (the collector and the notifier threads, known
+/// by a flag they set when they start, not by their names), so the monitor
+/// never records its own work; spans a per-layer filter
 /// (`monitor::layer().with_filter(…)`) rejects: a filtered-out span's
 /// children hang from its nearest recorded ancestor.
 ///
