@@ -234,6 +234,81 @@ fn the_collector_is_restarted_after_a_crash_without_losing_queued_executions() {
     );
 }
 
+/// A panic inside the processing of an event already popped from its ring
+/// (the realistic case: a bug in the statistics, the alert rules, the JSON)
+/// must not lose that event uncounted. Before it reached the statistics it is
+/// counted as dropped, with a gap line; after, it is counted once, as an
+/// execution.
+#[test]
+fn a_collector_crash_while_processing_an_event_counts_that_event_exactly_once() {
+    let _lock = exclusive();
+    let here = std::thread::current().name().unwrap().to_owned();
+    for after_counting in [false, true] {
+        let dir = temp_dir("collector-crash-mid-event");
+        let (alerts, on_alert) = common::alert_recorder();
+        let guard = Monitor::builder()
+            .log_dir(&dir)
+            .on_alert(on_alert)
+            .install()
+            .unwrap();
+        guard.__crash_collector_mid_event(after_counting);
+        assert!(
+            guard.flush(),
+            "nothing queued: the hook is armed, not fired"
+        );
+        for i in 0..100 {
+            let _ = job(i);
+        }
+        let _ = guard.flush(); // may be the request the crash interrupted
+        assert!(guard.flush());
+
+        let stats = monitor::stats();
+        let job_stats = stats.get("lifecycle_job").unwrap();
+        let lines = executions(&dir);
+        let written = lines
+            .iter()
+            .filter(|l| l["name"] == "lifecycle_job")
+            .count();
+        let gaps: Vec<_> = lines.iter().filter(|l| l["status"] == "gap").collect();
+        assert_eq!(
+            job_stats.total_executions + stats.dropped_events,
+            100,
+            "after_counting: {after_counting}"
+        );
+        if after_counting {
+            assert_eq!(job_stats.total_executions, 100);
+            assert_eq!(stats.dropped_events, 0);
+            assert!(gaps.is_empty(), "{gaps:?}");
+            // The one line being written when the collector panicked is the
+            // only thing missing.
+            assert_eq!(written, 99);
+        } else {
+            assert_eq!(job_stats.total_executions, 99);
+            assert_eq!(stats.dropped_events, 1);
+            assert_eq!(gaps.len(), 1, "{gaps:?}");
+            assert_eq!(gaps[0]["dropped_events"], 1);
+            assert_eq!(gaps[0]["thread"], here.as_str());
+            assert_eq!(written, 99);
+        }
+        let alerts = alerts.lock().unwrap();
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a.rule == monitor::AlertRule::CollectorRestarted && a.is_firing()),
+            "{alerts:?}"
+        );
+        assert_eq!(
+            alerts
+                .iter()
+                .any(|a| a.rule == monitor::AlertRule::DroppedExecutions && a.is_firing()),
+            !after_counting,
+            "{alerts:?}"
+        );
+        drop(alerts);
+        drop(guard);
+    }
+}
+
 struct PanicBomb;
 impl Drop for PanicBomb {
     fn drop(&mut self) {

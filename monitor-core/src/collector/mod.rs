@@ -40,7 +40,18 @@ pub(crate) enum Control {
     /// Drain, write, fsync, then answer and stop.
     Shutdown(Sender<()>),
     /// Test hook: panic inside the loop, to exercise the supervisor.
-    Crash,
+    Crash(CrashPoint),
+}
+
+/// Where the test hook ([`Control::Crash`]) makes the collector panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CrashPoint {
+    /// At the start of the next pass over a ring, before anything is popped.
+    BeforePop,
+    /// While processing the next event: popped, not yet in the statistics.
+    BeforeCounting,
+    /// While processing the next event: counted, its lines not yet written.
+    AfterCounting,
 }
 
 /// How often the periodic work (alert tick, persistence, publishing) runs.
@@ -114,8 +125,12 @@ pub(crate) struct Collector {
     previous_reading: Option<(SystemTime, u64)>,
     idle_wait: Duration,
     persistence: Option<Persistence>,
-    /// Test hook: panic in the middle of the next drain.
-    crash_requested: bool,
+    /// Test hook: panic at this point of the next drain.
+    crash_requested: Option<CrashPoint>,
+    /// The ring (index in `rings`) whose popped event is being processed and
+    /// is not yet in the statistics: if processing panics, the supervisor
+    /// counts that event as dropped, so no execution vanishes uncounted.
+    in_flight: Option<usize>,
     alerts: Alerting,
     /// The fullest a ring was (0 to 1) since the previous alert evaluation.
     queue_fill: f64,
@@ -127,6 +142,15 @@ enum Pass {
     Budgeted,
     /// Every event in each ring at the moment the pass reaches it.
     EverythingQueued,
+}
+
+/// Test hook: panics if a crash was requested at `point`.
+#[inline]
+fn crash_hook(requested: &mut Option<CrashPoint>, point: CrashPoint) {
+    if *requested == Some(point) {
+        *requested = None;
+        panic!("collector crash requested (test hook, {point:?})");
+    }
 }
 
 /// Runs `f`, containing any panic — including one raised while dropping the
@@ -181,7 +205,8 @@ impl Collector {
             persistence,
             alerts: parts.alerts,
             queue_fill: 0.0,
-            crash_requested: false,
+            crash_requested: None,
+            in_flight: None,
         };
         for record in loaded {
             let index = collector.index_for_name(Arc::clone(&record.name), &record.trigger_type);
@@ -201,6 +226,7 @@ impl Collector {
                     if let Err(payload_of_drop) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
                         std::mem::forget(payload_of_drop);
                     }
+                    self.count_event_lost_in_panic();
                     let restarts = self.self_stats.restarts.fetch_add(1, Ordering::Relaxed) + 1;
                     eprintln!("monitor: the collector panicked and was restarted ({restarts} so far); queued executions are kept");
                 }
@@ -245,7 +271,7 @@ impl Collector {
                 let _ = reply.send(());
                 return Flow::Stop;
             }
-            Control::Crash => self.crash_requested = true,
+            Control::Crash(point) => self.crash_requested = Some(point),
         }
         Flow::Continue
     }
@@ -302,14 +328,13 @@ impl Collector {
                 Pass::Budgeted => RING_BUDGET,
                 Pass::EverythingQueued => queued,
             };
-            if std::mem::take(&mut self.crash_requested) {
-                panic!("collector crash requested (test hook)");
-            }
+            crash_hook(&mut self.crash_requested, CrashPoint::BeforePop);
             let mut taken = 0;
             while taken < limit {
                 let Ok(event) = self.rings[index].consumer.pop() else {
                     break;
                 };
+                self.in_flight = Some(index);
                 self.process(event, &thread_name, wall_now, tick_now);
                 taken += 1;
             }
@@ -337,6 +362,27 @@ impl Collector {
             self.orphan_seen = orphans;
         }
         processed
+    }
+
+    /// The supervisor's accounting after a panic: an event that was popped
+    /// but had not reached the statistics is counted as dropped (with a gap
+    /// line), so `total_executions + cancelled + dropped_events` still
+    /// equals the calls made.
+    fn count_event_lost_in_panic(&mut self) {
+        let Some(index) = self.in_flight.take() else {
+            return;
+        };
+        self.dropped_total += 1;
+        let thread = self.rings.get(index).map_or_else(
+            || Arc::from("unknown"),
+            |ring| Arc::clone(&ring.thread_name),
+        );
+        // Writing the gap line may fail like anything else here; the count stands.
+        contained(|| {
+            let now = self.clock.now();
+            json::gap_line(&mut self.line, now, &thread, 1, &mut self.scratch);
+            self.logs.executions.write_line(&self.line, now);
+        });
     }
 
     fn notice_clock_jump(&mut self, wall_now: SystemTime) {
@@ -412,6 +458,7 @@ impl Collector {
         {
             failure.resolve_trace();
         }
+        crash_hook(&mut self.crash_requested, CrashPoint::BeforeCounting);
         let index = self.function_index(event.callsite);
         let nanos = ticks::nanos_between(event.start, event.end);
         let age = Duration::from_nanos(ticks::nanos_between(event.start, tick_now));
@@ -420,6 +467,8 @@ impl Collector {
         let span = event.span();
         let function = &mut self.functions[index];
         let observation = function.observe(event.status, nanos, started, failure);
+        // Counted: from here on a panic loses at most this event's lines.
+        self.in_flight = None;
         let facts = ExecutionFacts {
             status: event.status,
             duration: Duration::from_nanos(nanos),
@@ -428,6 +477,7 @@ impl Collector {
             new_pattern: observation.new_pattern,
         };
         self.alerts.observe(index, function, &facts);
+        crash_hook(&mut self.crash_requested, CrashPoint::AfterCounting);
         let record = ExecutionRecord {
             name: &function.name,
             trigger_type: &function.trigger_type,
