@@ -136,11 +136,16 @@ impl Health {
     }
 
     /// Adds the collector's lag since its latest evaluation (at `evaluated_at`).
-    pub(crate) fn with_lag(mut self, evaluated_at: Option<Instant>) -> Self {
+    pub(crate) fn with_lag(self, evaluated_at: Option<Instant>) -> Self {
+        self.with_lag_as_of(evaluated_at, Instant::now())
+    }
+
+    /// [`with_lag`](Self::with_lag) with the present passed in.
+    fn with_lag_as_of(mut self, evaluated_at: Option<Instant>, now: Instant) -> Self {
         let Some(at) = evaluated_at else {
             return self;
         };
-        let lag = at.elapsed();
+        let lag = now.saturating_duration_since(at);
         let verdict = if lag >= LAG_RED {
             Verdict::Red
         } else if lag >= LAG_YELLOW {
@@ -201,21 +206,36 @@ mod tests {
 
     #[test]
     fn lag_turns_the_verdict_yellow_then_red() {
+        let at = Instant::now();
+        let after = |secs: f64| at + Duration::from_secs_f64(secs);
         let health = Health::green();
-        assert_eq!(health.clone().with_lag(Some(Instant::now())), health);
-        if let Some(earlier) = Instant::now().checked_sub(Duration::from_secs(6)) {
-            let yellow = Health::green().with_lag(Some(earlier));
-            assert_eq!(yellow.verdict, Verdict::Yellow);
-            assert!(yellow.reasons[0].contains("lag"), "{yellow}");
+        assert_eq!(health.clone().with_lag_as_of(None, after(60.0)), health);
+        assert_eq!(health.clone().with_lag_as_of(Some(at), at), health);
+        assert_eq!(health.clone().with_lag_as_of(Some(at), after(4.9)), health);
+
+        let yellow = Health::green().with_lag_as_of(Some(at), after(5.0));
+        assert_eq!(yellow.verdict, Verdict::Yellow);
+        assert_eq!(yellow.reasons.len(), 1);
+        assert!(yellow.reasons[0].contains("lag"), "{yellow}");
+        let still_yellow = Health::green().with_lag_as_of(Some(at), after(29.9));
+        assert_eq!(still_yellow.verdict, Verdict::Yellow);
+
+        // Red goes first among the reasons; an existing reason is kept.
+        let red = Health {
+            verdict: Verdict::Yellow,
+            reasons: vec!["x".into()],
         }
-        if let Some(earlier) = Instant::now().checked_sub(Duration::from_secs(31)) {
-            let red = Health {
-                verdict: Verdict::Yellow,
-                reasons: vec!["x".into()],
-            }
-            .with_lag(Some(earlier));
-            assert_eq!(red.verdict, Verdict::Red);
-            assert!(red.reasons[0].contains("lag"), "{red}");
+        .with_lag_as_of(Some(at), after(31.0));
+        assert_eq!(red.verdict, Verdict::Red);
+        assert!(red.reasons[0].contains("lag"), "{red}");
+        assert_eq!(red.reasons[1], "x");
+        // A yellow lag never lowers a red verdict.
+        let red_stays = Health {
+            verdict: Verdict::Red,
+            reasons: vec!["down".into()],
         }
+        .with_lag_as_of(Some(at), after(6.0));
+        assert_eq!(red_stays.verdict, Verdict::Red);
+        assert_eq!(red_stays.reasons[0], "down");
     }
 }
