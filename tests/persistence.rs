@@ -171,9 +171,27 @@ fn a_file_from_an_older_schema_is_migrated_and_its_counts_continue() {
     assert_eq!(stored_count(&dir, "nightly_backup"), Some((41, 2)));
 }
 
+/// Sets the "file format write version" byte of an SQLite database header
+/// (offset 18) and returns the previous value. Above 2, SQLite opens the file
+/// read-only for every user, root included (file permissions bind only users
+/// without privileges, and CI runs as root).
+fn set_sqlite_write_version(db: &std::path::Path, version: u8) -> u8 {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(db)
+        .unwrap();
+    let mut previous = [0u8];
+    file.seek(SeekFrom::Start(18)).unwrap();
+    file.read_exact(&mut previous).unwrap();
+    file.seek(SeekFrom::Start(18)).unwrap();
+    file.write_all(&[version]).unwrap();
+    previous[0]
+}
+
 #[test]
-fn a_read_only_database_keeps_statistics_in_memory() {
-    use std::os::unix::fs::PermissionsExt;
+fn a_read_only_database_keeps_statistics_in_memory_and_merges_them_once_writable() {
     let _lock = exclusive();
     let dir = temp_dir("persist-readonly");
     {
@@ -182,18 +200,39 @@ fn a_read_only_database_keeps_statistics_in_memory() {
         drop(guard);
     }
     let db = dir.join("stats.db");
-    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
-    if std::fs::OpenOptions::new().write(true).open(&db).is_ok() {
-        // Running as root: permissions are not enforced, nothing to test here.
-        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-        return;
-    }
-    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
-    nightly_backup(true).ok();
-    guard.flush();
-    assert_eq!(common::total_executions("nightly_backup"), 2);
+    assert!(!dir.join("stats.db-wal").exists(), "checkpointed on close");
+    let writable = set_sqlite_write_version(&db, 3);
+
+    let (alerts, on_alert) = common::alert_recorder();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .on_alert(on_alert)
+        .install()
+        .unwrap();
+    nightly_backup(true).unwrap_err();
+    assert!(guard.flush());
+    // The stored run could not be read: this run's execution is counted in
+    // memory, and the failing database is reported.
+    let backup = monitor::stats().get("nightly_backup").cloned().unwrap();
+    assert_eq!((backup.total_executions, backup.error_count), (1, 1));
+    assert!(
+        alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.rule == monitor::AlertRule::SinkFailing && a.is_firing()),
+        "{:?}",
+        alerts.lock().unwrap()
+    );
+    assert_eq!(stored_count(&dir, "nightly_backup"), Some((1, 0)));
+
+    // Writable again: the stored run and this one are merged and saved.
+    set_sqlite_write_version(&db, writable);
+    assert!(guard.flush());
+    let backup = monitor::stats().get("nightly_backup").cloned().unwrap();
+    assert_eq!((backup.total_executions, backup.error_count), (2, 1));
     drop(guard);
-    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(stored_count(&dir, "nightly_backup"), Some((2, 1)));
 }
 
 #[test]
