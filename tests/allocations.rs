@@ -115,27 +115,37 @@ fn the_success_path_does_not_allocate() {
 fn memory_stays_bounded_under_sustained_overflow() {
     let _lock = exclusive();
     let dir = temp_dir("alloc-overflow");
+    let (sink, held) = common::holding_sink();
     let guard = Monitor::builder()
         .log_dir(&dir)
         .queue_capacity(1024)
         .without_stats_db()
+        .sink(sink)
         .install()
         .unwrap();
     compute(0).unwrap();
-    guard.flush();
+    // The collector is stuck in the sink with that first execution: every
+    // call below goes into a ring nobody drains, which overflows.
+    held.wait_until_held();
     let baseline = LIVE_BYTES.load(Ordering::Relaxed);
     PEAK_BYTES.store(baseline, Ordering::Relaxed);
     for i in 0..1_000_000 {
         std::hint::black_box(compute(i).unwrap());
     }
-    guard.flush();
     let growth = PEAK_BYTES.load(Ordering::Relaxed) - baseline;
+    held.release();
+    assert!(guard.flush());
     let stats = monitor::stats();
     let recorded = stats
         .get(&format!("{}::compute", module_path!()))
         .unwrap()
         .total_executions;
     assert_eq!(recorded + stats.dropped_events, 1_000_001);
+    assert!(
+        stats.dropped_events >= 1_000_000 - 1024,
+        "the ring overflowed: only {} dropped",
+        stats.dropped_events
+    );
     assert!(
         growth < 8 << 20,
         "peak memory grew by {growth} bytes while recording 1M executions"

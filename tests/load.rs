@@ -61,17 +61,28 @@ fn block_loses_nothing() {
 fn drop_newest_counts_every_dropped_execution() {
     let _lock = exclusive();
     let dir = temp_dir("load-drop");
+    let (sink, held) = common::holding_sink();
     let guard = Monitor::builder()
         .log_dir(&dir)
         .queue_capacity(64)
         .without_stats_db()
+        .sink(sink)
         .install()
         .unwrap();
+    unit_of_work(0).unwrap();
+    // The collector is held in the sink: the threads' rings overflow.
+    held.wait_until_held();
     hammer();
+    held.release();
     assert!(guard.flush());
     let stats = monitor::stats();
     let recorded = stats.get("load_unit").map_or(0, |s| s.total_executions);
-    let calls = (THREADS * CALLS) as u64;
+    let calls = (THREADS * CALLS) as u64 + 1;
+    assert!(
+        stats.dropped_events >= calls - 1 - (THREADS as u64) * 64,
+        "every ring overflowed: only {} dropped",
+        stats.dropped_events
+    );
     assert_eq!(
         recorded + stats.dropped_events,
         calls,

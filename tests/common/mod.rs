@@ -95,3 +95,61 @@ pub fn total_executions(name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{name} was never recorded"))
         .total_executions
 }
+
+/// A sink that holds the collector inside its first `record` call until
+/// [`Held::release`]: whatever the host records meanwhile stays queued (or
+/// overflows), deterministically, without sleeping.
+pub struct HoldingSink {
+    entered: Option<std::sync::mpsc::Sender<()>>,
+    gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
+}
+
+/// The test's end of a [`HoldingSink`].
+pub struct Held {
+    entered: std::sync::mpsc::Receiver<()>,
+    gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
+}
+
+pub fn holding_sink() -> (HoldingSink, Held) {
+    let (sender, entered) = std::sync::mpsc::channel();
+    let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    (
+        HoldingSink {
+            entered: Some(sender),
+            gate: Arc::clone(&gate),
+        },
+        Held { entered, gate },
+    )
+}
+
+impl monitor::Sink for HoldingSink {
+    fn record(&mut self, _: &monitor::ExecutionRecord<'_>) {
+        if let Some(entered) = self.entered.take() {
+            let _ = entered.send(());
+            let (open, opened) = &*self.gate;
+            let mut open = open.lock().unwrap_or_else(|p| p.into_inner());
+            while !*open {
+                open = opened.wait(open).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
+}
+
+impl Held {
+    /// Returns once the collector is held inside the sink.
+    pub fn wait_until_held(&self) {
+        self.entered.recv().expect("the collector reached the sink");
+    }
+
+    /// Lets the collector go on.
+    pub fn release(&self) {
+        *self.gate.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.gate.1.notify_all();
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
