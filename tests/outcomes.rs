@@ -117,7 +117,12 @@ impl Thermostat {
 fn every_outcome_is_counted_and_logged() {
     let _lock = exclusive();
     let dir = temp_dir("outcomes");
-    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    let started = std::time::Instant::now();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .capture_backtraces(true)
+        .install()
+        .unwrap();
 
     assert_eq!(query(false).unwrap(), 7);
     assert!(query(true).is_err());
@@ -239,7 +244,19 @@ fn every_outcome_is_counted_and_logged() {
             assert!(line.get(field).is_some(), "{field} missing in {line}");
         }
         assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
-        assert!(line["duration_ms"].as_f64().unwrap() >= 0.0);
+        // The line's duration agrees with the statistics of its function
+        // (two separate conversions from the same ticks), and no execution
+        // lasted longer than this whole test.
+        let duration = line["duration_ms"].as_f64().unwrap();
+        assert!(duration <= started.elapsed().as_secs_f64() * 1e3, "{line}");
+        if line["status"] != "cancelled" {
+            let function = stats.get(line["name"].as_str().unwrap()).unwrap();
+            let (min, max) = (function.min_ms.unwrap(), function.max_ms.unwrap());
+            assert!(
+                duration >= min - 1e-3 && duration <= max + 1e-3,
+                "{line}: outside [{min}, {max}]"
+            );
+        }
     }
     assert_eq!(
         lines_named(&lines, &format!("{module}::never_finishes"))[0]["status"],
@@ -255,7 +272,10 @@ fn every_outcome_is_counted_and_logged() {
         query_error["error_chain"],
         serde_json::json!(["connection reset"])
     );
-    assert!(query_error.get("stack_trace").is_some());
+    let trace = query_error["stack_trace"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a stack trace string: {query_error}"));
+    assert!(trace.contains("query"), "{trace}");
     assert_eq!(query_error["context"]["module"], module);
     let panic_line = lines_named(&error_lines, &format!("{module}::explode"))[0];
     assert_eq!(panic_line["status"], "panic");
