@@ -518,6 +518,20 @@ fn every_shape_compiles_runs_and_is_counted() {
         assert_eq!(count(name), 1, "{name}");
     }
     assert_eq!(count(&format!("{here}::async_impl_return")), 1);
+    // The remaining shapes: each ran and succeeded (`None` is a success).
+    for (name, runs) in [
+        ("impl_arg", 1),
+        ("collects", 1),
+        ("converts", 1),
+        ("loop_with_return", 1),
+        ("option_question_mark", 2),
+        ("inlined", 1),
+        ("with_lifetimes", 1),
+        ("destructured", 1),
+        ("Counter::first_item", 1),
+    ] {
+        assert_eq!(outcomes(name), (runs, 0, 0), "{name}");
+    }
 }
 
 /// Shapes whose returned value is type-checked against the declared return
