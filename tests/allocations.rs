@@ -151,3 +151,62 @@ fn memory_stays_bounded_under_sustained_overflow() {
         "peak memory grew by {growth} bytes while recording 1M executions"
     );
 }
+
+#[test]
+fn a_rings_memory_is_freed_once_its_thread_has_exited() {
+    const CAPACITY: usize = 1 << 14;
+    let _lock = exclusive();
+    let dir = temp_dir("alloc-rings-freed");
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .queue_capacity(CAPACITY)
+        .without_stats_db()
+        .install()
+        .unwrap();
+    compute(0).unwrap();
+    assert!(guard.flush());
+    let live = || LIVE_BYTES.load(Ordering::Relaxed);
+    let before = live();
+
+    // A thread that has recorded and is still alive: its ring is live memory.
+    let (recorded, has_recorded) = std::sync::mpsc::channel();
+    let (exit, may_exit) = std::sync::mpsc::channel::<()>();
+    let alive = std::thread::spawn(move || {
+        compute(1).unwrap();
+        recorded.send(()).unwrap();
+        let _ = may_exit.recv();
+    });
+    has_recorded.recv().unwrap();
+    assert!(guard.flush());
+    let one_ring = live() - before;
+    assert!(
+        one_ring >= (CAPACITY * 40) as isize,
+        "a ring of {CAPACITY} 40-byte events is live: {one_ring} bytes"
+    );
+    drop(exit);
+    alive.join().unwrap();
+    assert!(guard.flush());
+    assert!(
+        live() - before < one_ring / 2,
+        "freed once its thread exited: {} bytes still live",
+        live() - before
+    );
+
+    // Two hundred threads, one after the other: no ring stays behind.
+    for i in 0..200 {
+        std::thread::spawn(move || compute(i).unwrap())
+            .join()
+            .unwrap();
+    }
+    assert!(guard.flush());
+    let growth = live() - before;
+    assert!(
+        growth < one_ring / 2,
+        "{growth} bytes still live after 200 threads exited (one ring: {one_ring})"
+    );
+    let recorded = monitor::stats()
+        .get(&format!("{}::compute", module_path!()))
+        .unwrap()
+        .total_executions;
+    assert_eq!(recorded, 202);
+}

@@ -393,3 +393,33 @@ fn the_status_report_reads_at_a_glance_and_serializes_to_json() {
     assert_eq!(function["last_error"]["message"], "config.toml missing");
     assert!(json["generated_at"].as_str().unwrap().ends_with('Z'));
 }
+
+#[monitored(name = "maybe_polled")]
+async fn maybe_polled() -> u8 {
+    1
+}
+
+#[test]
+fn a_future_dropped_before_its_first_poll_is_not_counted() {
+    let _lock = exclusive();
+    let dir = temp_dir("never-polled");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    drop(maybe_polled());
+    let unpolled = maybe_polled();
+    drop(unpolled);
+    // One that runs, so the function is known and its counts can be read.
+    assert_eq!(block_on(maybe_polled()), 1);
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    let function = stats.get("maybe_polled").unwrap();
+    assert_eq!(
+        (
+            function.total_executions,
+            function.success_count,
+            function.cancelled_count
+        ),
+        (1, 1, 0)
+    );
+    assert_eq!(stats.dropped_events, 0);
+    assert_eq!(lines_named(&executions(&dir), "maybe_polled").len(), 1);
+}
