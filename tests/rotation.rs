@@ -209,3 +209,51 @@ fn a_million_executions_across_fifty_rotations_lose_no_line() {
     }
     assert_eq!(total, CALLS);
 }
+
+#[test]
+fn rotated_logs_are_gzipped_when_compression_is_on() {
+    use std::io::Read;
+    let _lock = exclusive();
+    let dir = temp_dir("rotation-gzip");
+    let clock = ManualClock::new(at("2026-12-03T23:59:00Z"));
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .capture_backtraces(false)
+        .compress_rotated_logs(true)
+        .install()
+        .unwrap();
+    for _ in 0..10 {
+        job(false).unwrap();
+    }
+    job(true).unwrap_err();
+    assert!(guard.flush());
+    clock.advance(Duration::from_secs(120));
+    for _ in 0..5 {
+        job(false).unwrap();
+    }
+    assert!(guard.flush());
+    drop(guard); // waits for the background compression
+
+    let executions = dir.join("executions");
+    assert_eq!(names(&executions), ["2026-12-03.log.gz", "current.log"]);
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(executions.join("2026-12-03.log.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let rotated: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        rotated
+            .iter()
+            .filter(|l| l["name"] == "rotating_job")
+            .count(),
+        11
+    );
+    assert!(text.ends_with('\n'));
+    assert_eq!(job_lines(&executions.join("current.log")), 5);
+}
