@@ -500,6 +500,94 @@ fn wall_clock_jumps_are_logged_and_durations_are_unaffected() {
 }
 
 #[test]
+fn only_a_wall_clock_step_beyond_two_seconds_is_a_jump_and_an_injected_clock_is_trusted() {
+    let _lock = exclusive();
+    let jumps = |dir: &std::path::Path| -> Vec<f64> {
+        executions(dir)
+            .iter()
+            .filter(|l| l["status"] == "clock_jump")
+            .map(|l| l["jump_ms"].as_f64().unwrap())
+            .collect()
+    };
+    let start = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+
+    let dir = temp_dir("clock-jump-threshold");
+    let clock = monitor::ManualClock::new(start);
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .detect_clock_jumps(true)
+        .install()
+        .unwrap();
+    job(1).unwrap();
+    assert!(guard.flush());
+    // 1.9 s ahead: the monotonic clock moved too (by any amount >= 0), so
+    // the step is at most 1.9 s, below the threshold, whatever the load.
+    clock.advance(Duration::from_millis(1900));
+    job(2).unwrap();
+    assert!(guard.flush());
+    assert_eq!(jumps(&dir), Vec::<f64>::new());
+    // 2.1 s back: at least 2.1 s against the monotonic clock.
+    clock.set(start + Duration::from_millis(1900) - Duration::from_millis(2100));
+    job(3).unwrap();
+    assert!(guard.flush());
+    let found = jumps(&dir);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0] <= -2100.0, "{found:?}");
+    drop(guard);
+
+    // An injected clock is trusted unless detection is asked for.
+    let dir = temp_dir("clock-jump-injected");
+    let clock = monitor::ManualClock::new(start);
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .install()
+        .unwrap();
+    job(1).unwrap();
+    assert!(guard.flush());
+    clock.advance(Duration::from_secs(3600));
+    job(2).unwrap();
+    assert!(guard.flush());
+    assert_eq!(jumps(&dir), Vec::<f64>::new());
+    assert_eq!(common::total_executions("lifecycle_job"), 2);
+}
+
+/// Whole lines of `lifecycle_job` in the executions log: a line being written
+/// while the file is read is not counted yet.
+fn whole_job_lines(dir: &std::path::Path) -> usize {
+    let text = std::fs::read_to_string(dir.join("executions/current.log")).unwrap_or_default();
+    let whole = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+    whole
+        .lines()
+        .filter(|line| line.contains("\"name\":\"lifecycle_job\""))
+        .count()
+}
+
+#[test]
+fn lines_reach_the_file_on_the_periodic_tick_without_a_flush() {
+    let _lock = exclusive();
+    let dir = temp_dir("tick-writes");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    for i in 0..3 {
+        job(i).unwrap();
+    }
+    // No flush() and no drop: only the collector's periodic tick (every
+    // 250 ms) writes the buffered lines out. Wait for that; the deadline only
+    // turns a missing tick into a failure instead of a hang.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while whole_job_lines(&dir) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lines never reached the file without a flush"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(whole_job_lines(&dir), 3);
+    drop(guard);
+}
+
+#[test]
 fn shutdown_is_bounded_even_with_a_stuck_sink() {
     let _lock = exclusive();
     let dir = temp_dir("stuck-shutdown");
