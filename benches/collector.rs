@@ -5,8 +5,10 @@
 //! (so nothing is ever dropped), then `flush()`es; the time per execution is
 //! wall time including the flush, so it is the collector's cost per execution
 //! whenever the collector is the slower side (it is: the caller's side is
-//! tens of nanoseconds). At the end the benchmark checks that every recorded
-//! execution was counted, and that none was dropped.
+//! tens of nanoseconds). At the end the benchmark checks that none was
+//! dropped, that every recorded execution was counted, and that every one is
+//! a whole line in the executions log (and every error one in the errors
+//! log), so the time measured is the time to write them.
 //!
 //! Run: `cargo bench --bench collector`; tabulate: `python3 benches/report.py`.
 
@@ -88,13 +90,14 @@ fn main() {
         .sample_size(20)
         .configure_from_args();
 
-    let recorded = Cell::new(0u64);
+    let recorded = [Cell::new(0u64), Cell::new(0u64)];
     let mut group = c.benchmark_group("collector");
     group.throughput(Throughput::Elements(1));
     for (name, parity) in [("success_executions", 0), ("error_executions", 1)] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let elapsed = record_and_flush(iters, parity);
+                let recorded = &recorded[parity as usize];
                 recorded.set(recorded.get() + iters);
                 elapsed
             });
@@ -109,20 +112,63 @@ fn main() {
         stats.dropped_events, 0,
         "the collector benchmark dropped executions"
     );
-    let counted = stats.get("bench_job").map_or(0, |job| job.total_executions);
+    let (successes, errors) = (recorded[0].get(), recorded[1].get());
+    let job = stats.get("bench_job").expect("bench_job was counted");
     assert_eq!(
-        counted,
-        recorded.get(),
+        (job.success_count, job.error_count),
+        (successes, errors),
         "every recorded execution is counted"
     );
-    let bytes =
-        std::fs::metadata(dir.join("executions").join("current.log")).map_or(0, |m| m.len());
+    let counted = job.total_executions;
+    drop(guard); // everything written and synced
+    let (lines, bytes) = count_lines(&dir.join("executions"), b"\"name\":\"bench_job\"");
+    assert_eq!(
+        lines,
+        successes + errors,
+        "every execution is a line in the executions log"
+    );
+    let (error_lines, _) = count_lines(&dir.join("errors"), b"\"name\":\"bench_job\"");
+    assert_eq!(
+        error_lines, errors,
+        "every error is a line in the errors log"
+    );
     eprintln!(
-        "collector: {} executions recorded and counted, none dropped; executions log {:.1} MiB ({:.0} bytes/line)",
+        "collector: {} executions recorded, counted and written, none dropped; executions log {:.1} MiB ({:.0} bytes/line)",
         counted,
         bytes as f64 / (1 << 20) as f64,
         bytes as f64 / counted.max(1) as f64
     );
-    drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Lines containing `needle` in every file of `dir` (rotated ones too), and
+/// the bytes read; panics on a file that does not end with a whole line.
+fn count_lines(dir: &std::path::Path, needle: &[u8]) -> (u64, u64) {
+    use std::io::BufRead;
+    let (mut lines, mut bytes) = (0, 0);
+    for entry in std::fs::read_dir(dir).expect("the log directory") {
+        let path = entry.expect("a directory entry").path();
+        let mut reader = std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(&path).expect("a log file"),
+        );
+        let mut line = Vec::with_capacity(512);
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line).expect("readable");
+            if n == 0 {
+                break;
+            }
+            bytes += n as u64;
+            assert!(
+                line.first() == Some(&b'{') && line.ends_with(b"}\n"),
+                "{} has a partial line",
+                path.display()
+            );
+            if line.windows(needle.len()).any(|window| window == needle) {
+                lines += 1;
+            }
+        }
+    }
+    (lines, bytes)
 }
