@@ -18,6 +18,7 @@ mod collector;
 mod event;
 mod guard;
 mod install_error;
+mod json;
 mod layer;
 mod log_settings;
 mod monitor;

@@ -145,7 +145,7 @@ impl Alerting {
         let alerts = self.engine.evaluate(now, functions, &inputs, full);
         for alert in &alerts {
             self.line.clear();
-            if serde_json::to_writer(&mut self.line, alert).is_ok() {
+            if crate::json::write_value(&mut self.line, alert).is_ok() {
                 self.line.push(b'\n');
                 self.log.write_line(&self.line, now);
             }

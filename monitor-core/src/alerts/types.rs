@@ -328,7 +328,8 @@ mod tests {
             ]
             .into(),
         };
-        let json = serde_json::to_string(&alert).unwrap();
+        let json = crate::json::to_string(&alert).unwrap();
+        assert_eq!(json, serde_json::to_string(&alert).unwrap());
         assert_eq!(
             json,
             r#"{"timestamp":"1970-01-01T00:00:00.000000Z","rule":"high_error_rate","function":"f","state":"resolved","severity":"warning","message":"f: ok \"again\"","since":"1970-01-01T00:00:00.000000Z","reminder":false,"numbers":{"error_rate":0.25,"executions":12}}"#

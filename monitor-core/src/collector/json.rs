@@ -4,50 +4,8 @@
 
 use std::time::SystemTime;
 
+use crate::json::{push_f64, push_str, push_u64, write_value};
 use crate::record::ExecutionRecord;
-
-/// Appends `text` as a JSON string (with quotes).
-pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f | 0x7f => {
-                out.extend_from_slice(&bytes[start..index]);
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(byte >> 4) as usize]);
-                out.push(HEX[(byte & 0xf) as usize]);
-                start = index + 1;
-                continue;
-            }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..index]);
-        out.extend_from_slice(escape);
-        start = index + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
-pub(crate) fn push_u64(out: &mut Vec<u8>, value: u64) {
-    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
-}
-
-pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
-    if value.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
-    } else {
-        out.extend_from_slice(b"null");
-    }
-}
 
 pub(crate) fn push_timestamp(out: &mut Vec<u8>, time: SystemTime, scratch: &mut String) {
     scratch.clear();
@@ -134,8 +92,12 @@ pub(crate) fn execution_line(
     }
     if let Some(trace) = record.trace {
         key(out, "execution_trace");
-        // The trace is plain data; serde_json cannot fail on it.
-        let _ = serde_json::to_writer(&mut *out, trace);
+        let before = out.len();
+        if write_value(out, trace).is_err() {
+            // Unreachable (the trace is plain data); keep the line valid.
+            out.truncate(before);
+            out.extend_from_slice(b"null");
+        }
     }
     out.extend_from_slice(b"}\n");
 }

@@ -65,9 +65,9 @@ impl FunctionRecord {
             last_error_type: self.last_error.as_ref().map(|e| e.error_type.clone()),
             last_error_message: self.last_error.as_ref().map(|e| e.message.clone()),
             next_scheduled_time: self.next_scheduled.map(|t| Timestamp(t).to_string()),
-            latency_histogram: serde_json::to_string(&self.histogram.to_sparse()).ok(),
+            latency_histogram: crate::json::to_string(&self.histogram.to_sparse()).ok(),
             error_patterns: (!self.patterns.is_empty())
-                .then(|| serde_json::to_string(&self.patterns).ok())
+                .then(|| crate::json::to_string(&self.patterns).ok())
                 .flatten(),
             updated_at: None,
             consecutive_failures: self.consecutive_failures,
@@ -95,7 +95,7 @@ impl FunctionRecord {
         record.histogram = row
             .latency_histogram
             .as_deref()
-            .and_then(|text| serde_json::from_str::<SparseHistogram>(text).ok())
+            .and_then(|text| crate::json::from_str::<SparseHistogram>(text).ok())
             .map(|sparse| Histogram::from_sparse(&sparse))
             .unwrap_or_default();
         record.last_execution = time(&row.last_execution_time).zip(
@@ -112,7 +112,7 @@ impl FunctionRecord {
         record.patterns = row
             .error_patterns
             .as_deref()
-            .and_then(|text| serde_json::from_str::<PatternTable>(text).ok())
+            .and_then(|text| crate::json::from_str::<PatternTable>(text).ok())
             .unwrap_or_default();
         record.alert_state = row.alert_state.clone();
         record

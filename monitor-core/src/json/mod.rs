@@ -1,0 +1,206 @@
+//! JSON without `serde_json`: escaping helpers for the hand-written log
+//! lines, a `serde` serializer ([`to_vec`], [`to_string`]) for the
+//! structured parts (span trees, alerts, the statistics stored as JSON text),
+//! and a small parser ([`from_str`]) for reading those stored values back.
+//!
+//! Why not `serde_json`: its `Value` type brings `impl PartialEq<Value> for
+//! u8` (and for every other number type) into every crate that has it in its
+//! dependency graph, so a host that adds `monitor` saw
+//! `assert_eq!(&[1u8][..], &sum[..])` with `let mut sum = Vec::new()` stop
+//! compiling (E0283, ambiguous type). Nothing here implements a trait for a
+//! type it does not own (`tests/type_inference.rs` keeps it that way).
+
+mod de;
+mod ser;
+
+use std::fmt;
+
+pub(crate) use de::from_str;
+pub(crate) use ser::{to_string, write_value};
+
+/// A JSON error: a value that cannot be written (a map key that is not a
+/// string or a number) or text that is not the JSON expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Error(String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl serde::ser::Error for Error {
+    fn custom<T: fmt::Display>(message: T) -> Self {
+        Error(message.to_string())
+    }
+}
+
+impl serde::de::Error for Error {
+    fn custom<T: fmt::Display>(message: T) -> Self {
+        Error(message.to_string())
+    }
+}
+
+/// Appends `text` as a JSON string (with quotes). Control characters and
+/// DEL are escaped, so a string never breaks a line.
+pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => {
+                out.extend_from_slice(&bytes[start..index]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(byte >> 4) as usize]);
+                out.push(HEX[(byte & 0xf) as usize]);
+                start = index + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..index]);
+        out.extend_from_slice(escape);
+        start = index + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends an unsigned integer.
+pub(crate) fn push_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// Appends a number; `null` for NaN and the infinities (JSON has none).
+pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
+    if value.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        Plain,
+        Fancy,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Pairs(Vec<(u32, u64)>);
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Everything {
+        text: String,
+        count: u64,
+        delta: i64,
+        ratio: f64,
+        flag: bool,
+        missing: Option<String>,
+        present: Option<u32>,
+        kind: Kind,
+        pairs: Pairs,
+        nested: Vec<Vec<String>>,
+        map: BTreeMap<String, f64>,
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        skipped: Vec<u8>,
+    }
+
+    fn sample() -> Everything {
+        Everything {
+            text: "quote \" backslash \\ newline \n nul \0 esc \x1b[31m é 🚀".into(),
+            count: u64::MAX,
+            delta: i64::MIN,
+            ratio: 0.1 + 0.2,
+            flag: true,
+            missing: None,
+            present: Some(7),
+            kind: Kind::Fancy,
+            pairs: Pairs(vec![(3, 10), (4_000, 1 << 40)]),
+            nested: vec![vec![], vec!["a".into(), "".into()]],
+            map: [("b".to_owned(), 1.5), ("a".to_owned(), -2.0)].into(),
+            skipped: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn writes_what_serde_json_writes_and_reads_it_back() {
+        let value = sample();
+        let ours = to_string(&value).unwrap();
+        assert_eq!(ours, serde_json::to_string(&value).unwrap());
+        let back: Everything = from_str(&ours).unwrap();
+        assert_eq!(back, value);
+        let theirs: Everything = serde_json::from_str(&ours).unwrap();
+        assert_eq!(theirs, value);
+        // One deliberate difference: DEL is escaped too (it is a control
+        // character to a terminal); both read it back the same.
+        let del = to_string("del \x7f").unwrap();
+        assert_eq!(del, r#""del \u007f""#);
+        assert_eq!(from_str::<String>(&del).unwrap(), "del \x7f");
+        assert_eq!(serde_json::from_str::<String>(&del).unwrap(), "del \x7f");
+    }
+
+    #[test]
+    fn reads_json_written_by_others() {
+        let text = " { \"text\" : \"\\u00e9\\ud83d\\ude80\\/\\b\\f\", \"count\": 1000, \"delta\": -0,\n\"ratio\": 2.5E-3, \"flag\": false, \"missing\": null, \"present\": 1,\n\"kind\": \"plain\", \"pairs\": [], \"nested\": [[\"x\"]], \"map\": {}, \"unknown\": {\"deep\": [1, null]} } ";
+        let value: Everything = from_str(text).unwrap();
+        assert_eq!(value.text, "é🚀/\u{8}\u{c}");
+        assert_eq!((value.count, value.delta, value.ratio), (1000, 0, 0.0025));
+        assert_eq!(value.kind, Kind::Plain);
+        assert_eq!(value.nested, vec![vec!["x".to_owned()]]);
+    }
+
+    #[test]
+    fn rejects_what_is_not_json() {
+        for bad in [
+            "",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "\"unterminated",
+            "\"bad escape \\q\"",
+            "\"lone surrogate \\ud800\"",
+            "01",
+            "1.",
+            "-",
+            "nul",
+            "[1] trailing",
+            "\"raw control \u{1} char\"",
+        ] {
+            assert!(
+                from_str::<Option<Vec<u8>>>(bad).is_err(),
+                "accepted {bad:?}"
+            );
+        }
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert!(from_str::<Vec<u8>>(&deep).is_err());
+        assert!(from_str::<u8>("300").is_err());
+        assert!(from_str::<Kind>("\"other\"").is_err());
+    }
+
+    #[test]
+    fn number_keys_are_quoted_and_other_keys_refused() {
+        let map: BTreeMap<u32, bool> = [(1, true), (20, false)].into();
+        assert_eq!(to_string(&map).unwrap(), r#"{"1":true,"20":false}"#);
+        let bad: BTreeMap<Vec<u8>, bool> = [(vec![1], true)].into();
+        assert!(to_string(&bad).is_err());
+    }
+}
