@@ -236,29 +236,95 @@ fn a_read_only_database_keeps_statistics_in_memory_and_merges_them_once_writable
 }
 
 #[test]
-fn an_unwritable_database_path_never_reaches_the_host() {
+fn deleting_the_log_directory_while_running_loses_no_statistics() {
     let _lock = exclusive();
-    let dir = temp_dir("persist-unwritable");
-    // Nobody, not even root, can create files under /proc.
+    let dir = temp_dir("persist-deleted-dir");
+    {
+        let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+        for i in 0..10 {
+            nightly_backup(i % 5 == 0).ok();
+        }
+        assert!(guard.flush());
+        assert_eq!(stored_count(&dir, "nightly_backup"), Some((10, 2)));
+
+        std::fs::remove_dir_all(&dir).unwrap();
+        for _ in 0..10 {
+            nightly_backup(false).unwrap();
+        }
+        assert!(guard.flush());
+        assert_eq!(common::total_executions("nightly_backup"), 20);
+        // Noticed, and recreated from memory: the file holds every execution,
+        // also the ten whose file was deleted.
+        assert_eq!(stored_count(&dir, "nightly_backup"), Some((20, 2)));
+    }
+    assert_eq!(stored_count(&dir, "nightly_backup"), Some((20, 2)));
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    assert_eq!(common::total_executions("nightly_backup"), 20);
+    nightly_backup(true).ok();
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    let backup = stats.get("nightly_backup").unwrap();
+    assert_eq!((backup.total_executions, backup.error_count), (21, 3));
+}
+
+#[test]
+fn a_database_that_cannot_be_recreated_raises_sink_failing_until_it_can() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-unrecreatable");
+    let db_dir = temp_dir("persist-unrecreatable-db");
+    let db = db_dir.join("stats.db");
+    let count = |path: &std::path::Path| stored_count(path.parent().unwrap(), "nightly_backup");
     let (alerts, on_alert) = common::alert_recorder();
     let guard = Monitor::builder()
         .log_dir(&dir)
+        .stats_db(&db)
         .on_alert(on_alert)
-        .stats_db("/proc/monitor-cannot-write-here/stats.db")
         .install()
         .unwrap();
     for _ in 0..3 {
         nightly_backup(false).unwrap();
     }
     assert!(guard.flush());
-    assert_eq!(common::total_executions("nightly_backup"), 3);
-    let alerts = alerts.lock().unwrap();
-    assert!(
+    assert_eq!(count(&db), Some((3, 0)));
+
+    // The database's directory is removed and a plain file takes its name:
+    // the database can be neither found nor created.
+    std::fs::remove_dir_all(&db_dir).unwrap();
+    std::fs::write(&db_dir, b"in the way").unwrap();
+    nightly_backup(true).ok();
+    assert!(guard.flush()); // notices the loss; recreating fails
+    assert!(guard.flush()); // the rules see the failing store
+    let sink_failing = |state: monitor::AlertState| {
         alerts
+            .lock()
+            .unwrap()
             .iter()
-            .any(|a| a.rule == monitor::AlertRule::SinkFailing && a.is_firing()),
-        "an unavailable stats database is reported: {alerts:?}"
+            .any(|a| a.rule == monitor::AlertRule::SinkFailing && a.state == state)
+    };
+    assert!(
+        sink_failing(monitor::AlertState::Firing),
+        "a missing stats database is reported: {:?}",
+        alerts.lock().unwrap()
     );
+    let health = monitor::health();
+    assert_eq!(health.verdict, monitor::Verdict::Red, "{health}");
+    assert!(
+        health.to_string().contains("statistics database"),
+        "{health}"
+    );
+    assert_eq!(common::total_executions("nightly_backup"), 4);
+
+    std::fs::remove_file(&db_dir).unwrap();
+    assert!(guard.flush()); // recreated, directory and file
+    assert!(guard.flush()); // the rules see it working again
+    assert!(
+        sink_failing(monitor::AlertState::Resolved),
+        "{:?}",
+        alerts.lock().unwrap()
+    );
+    assert_eq!(count(&db), Some((4, 1)));
+    drop(guard);
+    assert_eq!(count(&db), Some((4, 1)));
 }
 
 #[test]

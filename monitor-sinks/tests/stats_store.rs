@@ -334,6 +334,38 @@ fn persistent_stats_reports_a_file_moved_aside() {
     assert_eq!(persist.save_now(t0), Some(PersistEvent::Saved { rows: 1 }));
 }
 
+#[test]
+fn persistent_stats_notices_its_file_deleted_and_recreates_it() {
+    let dir = TempDir::new("deleted");
+    let t0 = Instant::now();
+    let (mut persist, _) = PersistentStats::open(options(&dir.db()), t0);
+    persist.stage(counted_row("a", 1));
+    assert_eq!(persist.save_now(t0), Some(PersistEvent::Saved { rows: 1 }));
+    assert_eq!(persist.maybe_save(t0), None, "nothing to do, file in place");
+
+    fs::remove_dir_all(&dir.0).unwrap();
+    match persist.maybe_save(t0) {
+        Some(PersistEvent::Lost { reason }) => assert_eq!(reason, "was deleted"),
+        other => panic!("expected Lost, got {other:?}"),
+    }
+    // The caller hands every row over again; the file and its directory
+    // are created anew.
+    persist.stage(counted_row("a", 2));
+    persist.stage(counted_row("b", 1));
+    assert_eq!(persist.save_now(t0), Some(PersistEvent::Saved { rows: 2 }));
+    assert!(!persist.health().failing);
+    let rows = StatsStore::open(&dir.db()).unwrap().load_all().unwrap();
+    assert_eq!(rows.len(), 2);
+
+    // Replaced by another file: noticed too.
+    fs::rename(dir.db(), dir.0.join("elsewhere.db")).unwrap();
+    StatsStore::open(&dir.db()).unwrap();
+    match persist.save_now(t0) {
+        Some(PersistEvent::Lost { reason }) => assert_eq!(reason, "was replaced by another file"),
+        other => panic!("expected Lost, got {other:?}"),
+    }
+}
+
 fn migration_row() -> StoredFunctionStats {
     StoredFunctionStats {
         cancelled_count: 4,

@@ -531,7 +531,7 @@ impl Collector {
         };
         self.alerts.store_states(&mut self.functions);
         persistence.stage_dirty(&mut self.functions);
-        let late = persistence.save(force);
+        let late = persistence.save(&mut self.functions, force);
         if late.is_empty() {
             return;
         }
@@ -543,7 +543,7 @@ impl Collector {
         if let Some(persistence) = self.persistence.as_mut() {
             persistence.stage_dirty(&mut self.functions);
             if force {
-                persistence.save(true);
+                persistence.save(&mut self.functions, true);
             }
         }
     }

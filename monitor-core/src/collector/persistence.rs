@@ -46,13 +46,36 @@ impl Persistence {
 
     /// Saves when due (or now, when `force`); returns statistics the store
     /// could only load now, which the caller must add to its own.
-    pub(crate) fn save(&mut self, force: bool) -> Vec<FunctionRecord> {
+    ///
+    /// If the database file was deleted or replaced (its directory removed,
+    /// say), every function in `functions` is staged again and saved at once
+    /// into a new file: what the file held is all in memory, so nothing is
+    /// lost. If the new file cannot be created, the store reports failing
+    /// (the `sink_failing` alert) and retries with back-off.
+    pub(crate) fn save(
+        &mut self,
+        functions: &mut [FunctionRecord],
+        force: bool,
+    ) -> Vec<FunctionRecord> {
         let now = Instant::now();
-        let event = if force {
+        let mut event = if force {
             self.stats.save_now(now)
         } else {
             self.stats.maybe_save(now)
         };
+        let mut recreating = false;
+        if let Some(PersistEvent::Lost { reason }) = &event {
+            eprintln!(
+                "monitor: statistics database {} {reason}; recreating it from the statistics in memory",
+                self.stats.options().path.display()
+            );
+            for function in functions.iter_mut() {
+                function.dirty = true;
+            }
+            self.stage_dirty(functions);
+            recreating = true;
+            event = self.stats.save_now(now);
+        }
         match event {
             Some(PersistEvent::LateLoad(rows)) => {
                 eprintln!("monitor: statistics database is available again; merging its stored statistics");
@@ -64,6 +87,13 @@ impl Persistence {
             }) => {
                 eprintln!(
                     "monitor: cannot save statistics to {} ({error}); keeping them in memory and retrying",
+                    self.stats.options().path.display()
+                );
+                Vec::new()
+            }
+            Some(PersistEvent::Saved { rows }) if recreating => {
+                eprintln!(
+                    "monitor: statistics database {} recreated with {rows} functions",
                     self.stats.options().path.display()
                 );
                 Vec::new()

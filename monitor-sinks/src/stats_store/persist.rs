@@ -84,6 +84,23 @@ pub enum PersistEvent {
     /// overwritten by smaller ones; pending rows of other functions are kept
     /// and saved by a later call.
     LateLoad(Vec<StoredFunctionStats>),
+    /// The database file was deleted or replaced since it was opened (its
+    /// directory removed, the file moved away): the path no longer names the
+    /// file the connection writes. The connection is closed; the next save
+    /// creates the file again (and its directory), so nothing is lost as
+    /// long as the caller hands every row over again.
+    ///
+    /// **Contract:** the caller must [`stage`](PersistentStats::stage) the
+    /// row of *every* function it holds, not only the changed ones, then
+    /// save ([`save_now`](PersistentStats::save_now) recreates the file at
+    /// once). Rows already pending are kept. If the file cannot be created,
+    /// that save fails like any other (a failure episode: alert on it) and
+    /// is retried with back-off.
+    Lost {
+        /// What happened to the file, as a sentence fragment
+        /// ("was deleted or replaced").
+        reason: String,
+    },
 }
 
 /// The state of persistence, for health endpoints and alerts.
@@ -129,6 +146,24 @@ pub struct PersistentStats {
     consecutive_failures: u32,
     last_error: Option<String>,
     moved_aside: Option<PathBuf>,
+    /// Device and inode of the file the open connection writes (unix), to
+    /// notice the file being deleted or replaced underneath it.
+    file_id: Option<(u64, u64)>,
+}
+
+/// Device and inode of the file at `path`, if it can be read (unix only).
+fn file_id(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
+    let metadata = std::fs::metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok(Some((metadata.dev(), metadata.ino())))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = metadata;
+        Ok(None)
+    }
 }
 
 impl PersistentStats {
@@ -158,6 +193,7 @@ impl PersistentStats {
             consecutive_failures: 0,
             last_error: None,
             moved_aside: None,
+            file_id: None,
         };
         match me.connect() {
             Ok(rows) => {
@@ -202,6 +238,9 @@ impl PersistentStats {
         if self.retry_at.is_some_and(|at| now < at) {
             return None;
         }
+        if let Some(event) = self.check_file() {
+            return Some(event);
+        }
         if let Some(event) = self.ensure_ready(now) {
             return Some(event);
         }
@@ -225,6 +264,9 @@ impl PersistentStats {
     /// [`PersistEvent::LateLoad`] without saving: merge, stage and call
     /// `save_now` again. Returns `None` when there was nothing to do.
     pub fn save_now(&mut self, now: Instant) -> Option<PersistEvent> {
+        if let Some(event) = self.check_file() {
+            return Some(event);
+        }
         if let Some(event) = self.ensure_ready(now) {
             return Some(event);
         }
@@ -250,9 +292,35 @@ impl PersistentStats {
         &self.options
     }
 
-    /// Opens the store if needed and, if a late load is due, loads the rows.
+    /// [`PersistEvent::Lost`] if the path no longer names the file the open
+    /// connection writes (one `stat`); the connection is then closed.
+    fn check_file(&mut self) -> Option<PersistEvent> {
+        let opened = self.file_id?;
+        self.store.as_ref()?;
+        let reason = match file_id(&self.options.path) {
+            Ok(Some(now)) if now == opened => return None,
+            Ok(None) => return None,
+            Ok(Some(_)) => "was replaced by another file",
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => "was deleted",
+            Err(_) => "can no longer be found",
+        };
+        self.store = None;
+        self.file_id = None;
+        Some(PersistEvent::Lost {
+            reason: reason.to_owned(),
+        })
+    }
+
+    /// Opens the store if needed (creating its directory when missing) and,
+    /// if a late load is due, loads the rows.
     fn connect(&mut self) -> Result<Vec<StoredFunctionStats>, StoreError> {
         if self.store.is_none() {
+            if let Some(dir) = self.options.path.parent() {
+                if !dir.as_os_str().is_empty() && !dir.exists() {
+                    // A failure shows up when opening, just below.
+                    let _ = std::fs::create_dir_all(dir);
+                }
+            }
             let store = StatsStore::open_with(
                 &self.options.path,
                 &StoreOptions {
@@ -262,6 +330,7 @@ impl PersistentStats {
             if let Some(aside) = &store.report().moved_aside {
                 self.moved_aside = Some(aside.clone());
             }
+            self.file_id = file_id(&self.options.path).ok().flatten();
             self.store = Some(store);
         }
         match (&self.store, self.late_load_due) {
