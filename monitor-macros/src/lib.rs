@@ -40,7 +40,8 @@ use proc_macro::TokenStream;
 ///   under; the expansion names the runtime only through it. Default `::monitor`.
 ///
 /// Durations are a number (fractions allowed: `"1.5s"`) and a unit: `ns`,
-/// `us` (or `µs`), `ms`, `s`, `m` (or `min`), `h`, `d`.
+/// `us` (or `µs`), `ms`, `s`, `m` (or `min`), `h`, `d`; or several such
+/// parts, largest unit first, each unit once: `"1h30m"`, `"1m 30s"`.
 ///
 /// What is timed and classified is the function's returned value, by its
 /// type (`impl Trait` inside the return type included: `-> Result<impl Display, E>`
