@@ -115,6 +115,113 @@ fn bad_configuration_is_an_error_from_install() {
     drop(guard);
 }
 
+#[test]
+fn every_invalid_setting_is_an_install_error_naming_it() {
+    let _lock = exclusive();
+    let dir = temp_dir("invalid-settings");
+    let file = dir.join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let cases: Vec<(&str, monitor::MonitorBuilder)> = vec![
+        ("stats_db", Monitor::builder().stats_db(&dir)),
+        ("stats_db", Monitor::builder().stats_db("")),
+        // Its directory would have to be created inside a plain file.
+        (
+            "stats_db",
+            Monitor::builder().stats_db(file.join("stats.db")),
+        ),
+        (
+            "stats_save_interval",
+            Monitor::builder().stats_save_interval(Duration::ZERO),
+        ),
+        (
+            "flush_timeout",
+            Monitor::builder().flush_timeout(Duration::ZERO),
+        ),
+        (
+            "notifier_timeout",
+            Monitor::builder().notifier_timeout(Duration::ZERO),
+        ),
+        ("log_file_mode", Monitor::builder().log_file_mode(0o040)),
+        ("log_file_mode", Monitor::builder().log_file_mode(0o17777)),
+        (
+            "capture_limits",
+            Monitor::builder().capture_limits(monitor::CaptureLimits {
+                max_stack_trace_bytes: 0,
+                ..monitor::CaptureLimits::default()
+            }),
+        ),
+        (
+            "executions_rotation",
+            Monitor::builder().executions_rotation(monitor::Rotation::Size(0)),
+        ),
+        (
+            "alert_rules",
+            Monitor::builder().alert_rules(monitor::AlertRules {
+                window: Duration::ZERO,
+                ..monitor::AlertRules::default()
+            }),
+        ),
+    ];
+    for (expected, builder) in cases {
+        let err = builder.log_dir(&dir).install().unwrap_err();
+        match &err {
+            InstallError::InvalidConfig { setting, reason } => {
+                assert_eq!(*setting, expected, "{err}");
+                assert!(!reason.is_empty());
+            }
+            other => panic!("expected InvalidConfig for {expected}, got {other}"),
+        }
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    assert!(!dir.join("stats.db").exists(), "nothing was opened");
+}
+
+#[test]
+fn the_longest_durations_are_valid_and_never_panic() {
+    let _lock = exclusive();
+    let dir = temp_dir("longest-durations");
+    let (alerts, on_alert) = common::alert_recorder();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .flush_timeout(Duration::MAX)
+        .shutdown_timeout(Duration::MAX)
+        .notifier_timeout(Duration::MAX)
+        .stats_save_interval(Duration::MAX)
+        .alert_rules(
+            monitor::AlertRules {
+                window: Duration::MAX,
+                repeat_interval: Duration::MAX,
+                schedule_grace: Duration::MAX,
+                slow_threshold: Some(Duration::MAX),
+                ..monitor::AlertRules::default()
+            }
+            .with_pending_for(monitor::AlertRule::NewErrorPattern, Duration::MAX),
+        )
+        .on_alert(on_alert)
+        .install()
+        .unwrap();
+    for _ in 0..6 {
+        job(9).unwrap_err();
+    }
+    assert!(guard.flush());
+    assert!(alerts
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|alert| alert.rule == monitor::AlertRule::ConsecutiveFailures));
+    assert!(
+        !alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|alert| alert.rule == monitor::AlertRule::CollectorRestarted),
+        "the collector panicked on a long duration"
+    );
+    drop(guard);
+    let lines = executions(&dir);
+    assert_eq!(common::lines_named(&lines, "lifecycle_job").len(), 6);
+}
+
 /// Counts what the collector processed.
 struct CountingSink(Arc<AtomicUsize>);
 impl Sink for CountingSink {

@@ -44,6 +44,15 @@ impl LogSettings {
                 ),
             });
         }
+        if self.file_mode & 0o600 != 0o600 {
+            return Err(InstallError::InvalidConfig {
+                setting: "log_file_mode",
+                reason: format!(
+                    "0o{:o} does not let the owner read and write the logs, which the monitor must do to reopen and rotate them; include 0o600, e.g. 0o640",
+                    self.file_mode
+                ),
+            });
+        }
         let build = |setting: &'static str,
                      preset: LogFileConfig,
                      (rotation, retention): (Rotation, Retention)| {
@@ -139,7 +148,9 @@ impl MonitorBuilder {
     }
 
     /// Unix permissions of created log files (default `0o640`: logs carry error
-    /// messages, which may contain secrets).
+    /// messages, which may contain secrets). The owner must keep read and
+    /// write (`0o600`); anything else is an install error naming
+    /// `log_file_mode`.
     pub fn log_file_mode(mut self, mode: u32) -> Self {
         self.logs.file_mode = mode;
         self

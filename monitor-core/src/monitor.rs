@@ -188,6 +188,17 @@ impl MonitorBuilder {
     }
 
     /// Persist statistics in this SQLite file instead of `<log_dir>/stats.db`.
+    /// Its directory is created at install if missing; a path that names a
+    /// directory, or whose directory cannot be created, is an
+    /// [`InstallError::InvalidConfig`] naming `stats_db`.
+    ///
+    /// ```
+    /// let err = monitor_core::Monitor::builder()
+    ///     .stats_db(std::env::temp_dir())
+    ///     .install()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("stats_db"), "{err}");
+    /// ```
     pub fn stats_db(mut self, path: impl AsRef<Path>) -> Self {
         self.stats_db = StatsDb::At(path.as_ref().to_path_buf());
         self
@@ -200,7 +211,14 @@ impl MonitorBuilder {
     }
 
     /// How often changed statistics are written to the database (default 500 ms;
-    /// also on every flush and at shutdown, and early after 10,000 changed functions).
+    /// also on every flush and at shutdown, and early after 10,000 changed
+    /// functions). Must be longer than zero.
+    ///
+    /// ```
+    /// let builder = monitor_core::Monitor::builder()
+    ///     .stats_save_interval(std::time::Duration::from_secs(5));
+    /// # drop(builder);
+    /// ```
     pub fn stats_save_interval(mut self, interval: Duration) -> Self {
         self.stats_save_interval = interval;
         self
@@ -228,13 +246,57 @@ impl MonitorBuilder {
         if self.limits.max_message_bytes < 16 {
             return invalid("capture_limits", "max_message_bytes must be at least 16");
         }
+        if self.limits.max_stack_trace_bytes < 16 {
+            return invalid(
+                "capture_limits",
+                "max_stack_trace_bytes must be at least 16; turn stack traces off with `capture_backtraces(false)`",
+            );
+        }
         if self.flush_timeout.is_zero() {
             return invalid("flush_timeout", "must be longer than zero");
         }
         if self.shutdown_timeout.is_zero() {
             return invalid("shutdown_timeout", "must be longer than zero");
         }
+        if self.stats_save_interval.is_zero() {
+            return invalid(
+                "stats_save_interval",
+                "must be longer than zero (statistics are also saved on every flush)",
+            );
+        }
+        if let StatsDb::At(path) = &self.stats_db {
+            if path.as_os_str().is_empty() {
+                return invalid(
+                    "stats_db",
+                    "the path is empty; give a file such as \".monitor/stats.db\", or use `without_stats_db()`",
+                );
+            }
+            if path.is_dir() || path.file_name().is_none() {
+                return Err(InstallError::InvalidConfig {
+                    setting: "stats_db",
+                    reason: format!(
+                        "{} is a directory; give the database file inside it, such as {}",
+                        path.display(),
+                        path.join(STATS_FILE_NAME).display()
+                    ),
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// Creates the directory of a `stats_db` file outside the log directory.
+    fn prepare_stats_db(stats_db: &StatsDb) -> Result<(), InstallError> {
+        let StatsDb::At(path) = stats_db else {
+            return Ok(());
+        };
+        let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(dir).map_err(|error| InstallError::InvalidConfig {
+            setting: "stats_db",
+            reason: format!("cannot create its directory {}: {error}", dir.display()),
+        })
     }
 
     /// Validates the configuration, opens the log directory and starts the
@@ -261,6 +323,7 @@ impl MonitorBuilder {
         if LOG_DIRS_IN_USE.lock().contains(&log_dir) {
             return Err(InstallError::LogDirInUse { path: log_dir });
         }
+        Self::prepare_stats_db(&self.stats_db)?;
         let detect_clock_jumps = self.detect_clock_jumps.unwrap_or(self.clock.is_none());
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let LogsConfig {

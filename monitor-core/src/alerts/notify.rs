@@ -177,7 +177,8 @@ impl Progress {
             .iter()
             .map(|slot| slot.enqueued.load(Ordering::Acquire))
             .collect();
-        let deadline = Instant::now() + self.timeout;
+        // A timeout too long to add to `now` means: wait as long as it takes.
+        let deadline = Instant::now().checked_add(self.timeout);
         let mut guard = self.lock.lock();
         loop {
             let mut waiting = false;
@@ -192,11 +193,12 @@ impl Progress {
                 return true;
             }
             let now = Instant::now();
-            if !waiting || now >= deadline {
+            if !waiting || deadline.is_some_and(|deadline| now >= deadline) {
                 return false;
             }
             // Wake up now and then to notice a notifier becoming stuck.
-            let wake = deadline.min(now + Duration::from_millis(20));
+            let soon = now + Duration::from_millis(20);
+            let wake = deadline.map_or(soon, |deadline| deadline.min(soon));
             self.changed.wait_until(&mut guard, wake);
         }
     }

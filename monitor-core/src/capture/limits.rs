@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CaptureLimits {
-    /// Longest error or panic message kept, in bytes (default 4 KiB).
+    /// Longest error or panic message kept, in bytes (default 4 KiB, at least 16).
     pub max_message_bytes: usize,
     /// Most `source()` entries kept (default 16), each capped at `max_message_bytes / 4`.
     pub max_chain_len: usize,
-    /// Longest stack trace kept, in bytes (default 16 KiB).
+    /// Longest stack trace kept, in bytes (default 16 KiB, at least 16).
     pub max_stack_trace_bytes: usize,
     /// Capture stack traces: `None` follows `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE`,
     /// `Some(true)` always, `Some(false)` never.
