@@ -4,6 +4,7 @@
 mod classify;
 mod limits;
 mod panic_hook;
+mod stack_trace;
 mod text;
 
 pub(crate) use classify::capture_stack_trace;
@@ -88,12 +89,14 @@ impl Failure {
         }
     }
 
-    /// Symbolises a captured stack trace into `stack_trace` (capped). Runs on
-    /// the collector thread.
+    /// Symbolises a captured stack trace into `stack_trace`, starting at the
+    /// host's first frame (the monitor's and the standard library's frames
+    /// above it are trimmed), capped. Runs on the collector thread.
     pub(crate) fn resolve_trace(&mut self) {
         if let Some(trace) = self.unresolved_trace.take() {
             let limit = limits::current_limits().max_stack_trace_bytes;
-            self.stack_trace = Some(text::cap_string(trace.0.to_string(), limit).0);
+            let trace = stack_trace::trim_own_frames(&trace.0.to_string());
+            self.stack_trace = Some(text::cap_string(trace, limit).0);
         }
     }
 }

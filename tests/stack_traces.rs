@@ -1,0 +1,85 @@
+//! Stack traces start at the host's code: the frames of the monitor's own
+//! crates and of the standard library's capture and panic machinery above
+//! it are trimmed from the top.
+
+mod common;
+
+use common::{errors, exclusive, temp_dir};
+use monitor::{monitored, Monitor};
+
+#[monitored(name = "parse_invoice")]
+#[inline(never)]
+fn parse_invoice(text: &str) -> Result<u32, std::num::ParseIntError> {
+    text.parse()
+}
+
+#[monitored(name = "check_totals")]
+#[inline(never)]
+fn check_totals(total: u32) -> u32 {
+    assert!(total < 100, "total {total} out of range");
+    total
+}
+
+/// The function name of every frame of a `std::backtrace` text, in order.
+fn frame_names(trace: &str) -> Vec<&str> {
+    trace
+        .lines()
+        .filter_map(|line| {
+            let (index, name) = line.trim_start().split_once(": ")?;
+            index.parse::<usize>().ok()?;
+            Some(name.trim())
+        })
+        .collect()
+}
+
+fn first_frames(dir: &std::path::Path, name: &str) -> (String, Vec<String>) {
+    let lines = errors(dir);
+    let line = lines
+        .iter()
+        .find(|line| line["name"] == name)
+        .unwrap_or_else(|| panic!("no error line for {name}"));
+    let trace = line["stack_trace"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no stack trace for {name}: {line}"))
+        .to_owned();
+    let names = frame_names(&trace).into_iter().map(str::to_owned).collect();
+    (trace, names)
+}
+
+#[test]
+fn stack_traces_start_at_the_hosts_frame() {
+    let _lock = exclusive();
+    let dir = temp_dir("stack-traces");
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .capture_backtraces(true)
+        .install()
+        .unwrap();
+    parse_invoice("12x").unwrap_err();
+    std::panic::catch_unwind(|| check_totals(120)).unwrap_err();
+    assert!(guard.flush());
+
+    for (name, host_frame) in [
+        ("parse_invoice", "stack_traces::parse_invoice"),
+        ("check_totals", "stack_traces::check_totals"),
+    ] {
+        let (trace, frames) = first_frames(&dir, name);
+        assert!(!frames.is_empty(), "{trace}");
+        assert!(
+            frames[0].starts_with(host_frame),
+            "the first frame is the host's {host_frame}, not the library's:\n{trace}"
+        );
+        assert!(
+            !frames
+                .iter()
+                .any(|f| f.starts_with("monitor_core::capture")),
+            "{trace}"
+        );
+        assert!(
+            trace.trim_start().starts_with("0: "),
+            "renumbered from 0:\n{trace}"
+        );
+        // Deeper frames are kept: the test harness that called us.
+        assert!(frames.len() > 1, "{trace}");
+    }
+}
