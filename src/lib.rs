@@ -46,5 +46,10 @@
 
 pub use monitor_core::*;
 
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Records every execution of a function. See [the macro crate's docs](monitor_macros::monitored).
 pub use monitor_macros::monitored;

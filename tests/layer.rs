@@ -222,6 +222,65 @@ fn instrument_err_makes_the_span_an_error_with_its_message() {
     assert_eq!(error_lines[0]["error_type"], "tracing::error");
 }
 
+/// Propagates `parse`'s error: the failure is this span's too.
+#[tracing::instrument(err)]
+fn parse_strict(input: &str) -> Result<u32, ParseError> {
+    parse(input)
+}
+
+/// The rule for nested spans: a span's status is its own. A child's ERROR
+/// event makes the child an error and leaves its parent `success`; the
+/// child's failure shows in the root's `execution_trace`. The parent fails
+/// only when the failure reaches it too (an `Err` it returns with
+/// `#[instrument(err)]`, an ERROR event of its own, a panic through it).
+#[test]
+fn a_childs_failure_leaves_its_parent_success_and_shows_in_the_parents_trace() {
+    let _lock = exclusive();
+    let dir = temp_dir("layer-child-failure");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+
+    with_layer(monitor::layer(), || {
+        info_span!(target: "rule", "lenient").in_scope(|| {
+            // The child fails; the parent handles it and goes on.
+            let value = parse("seven").unwrap_or(7);
+            assert_eq!(value, 7);
+        });
+        info_span!(target: "rule", "strict").in_scope(|| {
+            assert!(parse_strict("seven").is_err());
+        });
+    });
+
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    let lenient = stats.get("rule::lenient").unwrap();
+    assert_eq!((lenient.success_count, lenient.error_count), (1, 0));
+    let strict = stats.get("layer::parse_strict").unwrap();
+    assert_eq!(strict.error_count, 1, "the error it returned is its own");
+    assert_eq!(stats.get("layer::parse").unwrap().error_count, 2);
+    assert_eq!(
+        stats.get("rule::strict").unwrap().success_count,
+        1,
+        "its child returned Err to it, but this span saw no ERROR event itself"
+    );
+
+    let lines = executions(&dir);
+    let lenient = lines_named(&lines, "rule::lenient")[0];
+    assert_eq!(lenient["status"], "success");
+    let child = &lenient["execution_trace"]["children"][0];
+    assert_eq!(child["name"], "layer::parse");
+    assert_eq!(child["status"], "error");
+    assert_eq!(child["error"], "not a number: seven");
+
+    let strict = lines_named(&lines, "rule::strict")[0];
+    assert_eq!(strict["status"], "success");
+    let outer = &strict["execution_trace"]["children"][0];
+    assert_eq!(outer["name"], "layer::parse_strict");
+    assert_eq!(outer["status"], "error");
+    let inner = &children(outer)[0];
+    assert_eq!(inner["name"], "layer::parse");
+    assert_eq!(inner["status"], "error");
+}
+
 #[test]
 fn an_error_event_inside_a_span_marks_it_error() {
     let _lock = exclusive();

@@ -56,7 +56,9 @@ use tree::{Parent, TraceBuilder};
 ///   `error` field if it has one, else its `message` (capped at the installed
 ///   monitor's [`CaptureLimits`](crate::CaptureLimits)). With several, the
 ///   last one wins. The event must reach this layer: a per-layer filter that
-///   rejects it hides it.
+///   rejects it hides it. The event belongs to one span only (its explicit
+///   `parent:`, else the innermost entered span): a child span's ERROR event
+///   leaves its parent `success`, and shows in the root's trace.
 /// - **Panics**: a panic unwinding through an entered span (exited while the
 ///   thread panics, which it was not doing when it entered) makes the span's
 ///   execution a panic with the panic's message. A panic caught inside the
