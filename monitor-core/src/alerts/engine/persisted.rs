@@ -130,11 +130,11 @@ impl FunctionAlerts {
 
 /// The stored text of a function's alert state.
 pub(super) fn to_text(state: &FunctionAlerts) -> Option<String> {
-    serde_json::to_string(&state.to_stored()).ok()
+    crate::json::to_string(&state.to_stored()).ok()
 }
 
 /// The alert state stored in `text`; `None` (start from scratch) when it
 /// does not parse.
 pub(super) fn from_text(text: &str) -> Option<StoredAlerts> {
-    serde_json::from_str(text).ok()
+    crate::json::from_str(text).ok()
 }
