@@ -46,9 +46,6 @@ fn parse_feed(line: u32) -> Result<(), String> {
     Err(format!("unexpected token at line {line}"))
 }
 
-#[monitored(name = "hourly_report", every = "1h")]
-fn hourly_report() {}
-
 #[monitored(name = "slow_attr", slow = "1ns")]
 fn slow_attr() -> u64 {
     (0..1_000u64).map(std::hint::black_box).sum()
@@ -81,9 +78,6 @@ fn hovering(fail: bool) -> Result<(), String> {
         Ok(())
     }
 }
-
-#[monitored(name = "retired_job", every = "1s")]
-fn retired_job() {}
 
 #[monitored(name = "strict_job")]
 fn strict_job() -> Result<(), String> {
@@ -240,51 +234,6 @@ fn a_burst_of_200_failures_does_not_produce_200_notifications() {
     assert_eq!(
         monitor::stats().get("burst_job").unwrap().status,
         monitor::FunctionStatus::Error
-    );
-}
-
-#[test]
-fn a_missed_schedule_fires_after_interval_plus_grace_and_resolves_on_the_next_run() {
-    let _lock = exclusive();
-    let (builder, clock, received, _dir) = builder("alerts-schedule");
-    let guard = builder.install().unwrap();
-    hourly_report();
-    assert!(guard.flush());
-    // Due one hour after it ran; the default grace is one minute.
-    clock.advance(60 * MIN + MIN - Duration::from_secs(1));
-    assert!(guard.flush());
-    assert!(received.of(AlertRule::MissedSchedule).is_empty());
-    clock.advance(Duration::from_secs(2));
-    assert!(guard.flush());
-    let missed = received.of(AlertRule::MissedSchedule);
-    assert_eq!(missed.len(), 1);
-    assert_eq!(missed[0].state, AlertState::Firing);
-    assert!(
-        missed[0]
-            .message
-            .starts_with("hourly_report: did not run when due: declared every 1 h"),
-        "{}",
-        missed[0]
-    );
-    assert_eq!(monitor::health().verdict, Verdict::Red);
-    clock.advance(10 * MIN);
-    assert!(guard.flush());
-    assert_eq!(received.of(AlertRule::MissedSchedule).len(), 1);
-    hourly_report();
-    assert!(guard.flush());
-    let missed = received.of(AlertRule::MissedSchedule);
-    assert_eq!(missed.len(), 2);
-    assert_eq!(missed[1].state, AlertState::Resolved);
-    assert!(
-        missed[1].message.starts_with("hourly_report: ran again"),
-        "{}",
-        missed[1]
-    );
-    assert_eq!(
-        monitor::health().verdict,
-        Verdict::Green,
-        "{}",
-        monitor::health()
     );
 }
 
@@ -986,53 +935,6 @@ fn a_function_hovering_around_the_error_rate_threshold_notifies_once_per_repeat_
         assert_eq!(told[3].state, AlertState::Resolved, "{}", told[3]);
     }
     assert_throttled(&received.all(), HOUR);
-}
-
-#[test]
-fn a_schedule_stored_by_an_earlier_run_and_no_longer_declared_does_not_fire() {
-    let _lock = exclusive();
-    let (builder, _clock, received, dir) = builder("alerts-stale-schedule");
-    let guard = builder.install().unwrap();
-    retired_job();
-    assert!(guard.flush());
-    drop(guard);
-    assert!(received.of(AlertRule::MissedSchedule).is_empty());
-    let stored: Option<String> = rusqlite::Connection::open(dir.join("stats.db"))
-        .unwrap()
-        .query_row(
-            "SELECT next_scheduled_time FROM function_stats WHERE name = 'retired_job'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert!(stored.is_some(), "the store keeps when it was due next");
-
-    // A later run (a day later) in which nothing runs `retired_job` any
-    // more (deleted, renamed, or its `every` removed): its schedule is not
-    // known in this process, so the stored due time means nothing.
-    let later = ManualClock::new(start() + 24 * HOUR);
-    let received = Received::default();
-    let sink = received.clone();
-    let guard = Monitor::builder()
-        .log_dir(&dir)
-        .clock(later.clone())
-        .on_alert(move |alert: &Alert| sink.0.lock().unwrap().push(alert.clone()))
-        .install()
-        .unwrap();
-    assert!(guard.flush());
-    later.advance(10 * MIN);
-    assert!(guard.flush());
-    assert!(
-        monitor::stats().get("retired_job").is_some(),
-        "its statistics were loaded"
-    );
-    assert!(
-        received.of(AlertRule::MissedSchedule).is_empty(),
-        "{:#?}",
-        received.all()
-    );
-    let health = monitor::health();
-    assert_eq!(health.verdict, Verdict::Green, "{health}");
 }
 
 #[monitored(name = "restart_job")]

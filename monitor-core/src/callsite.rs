@@ -2,9 +2,18 @@
 //!
 //! The hot path only ever passes `&'static Callsite` around; names are resolved
 //! once, by the collector, the first time it sees the callsite.
+//!
+//! Every `#[monitored]` function also registers its callsite, statically, in
+//! [`MONITORED_FUNCTIONS`]: a `linkme` distributed slice that the linker
+//! gathers from the whole program, so the monitor knows every annotated
+//! function (and its `every = "…"` schedule) from `install()` on, before any
+//! of them runs. Registering costs nothing at run time: no code runs before
+//! `main`, and a call never touches the slice.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+
+use linkme::distributed_slice;
 
 /// Where executions come from: one `static` per `#[monitored]` function.
 ///
@@ -140,6 +149,73 @@ impl Callsite {
         let slot = (u64::from(generation) << 32) | (index as u64 + 1);
         self.collector_slot.store(slot, Ordering::Relaxed);
     }
+}
+
+/// One `#[monitored]` function as the expansion registers it in
+/// [`MONITORED_FUNCTIONS`]: its callsite, and whether it is a method (named
+/// after `Self`, which only its first call tells).
+///
+/// ```
+/// use monitor_core::__private::{Callsite, Registration};
+/// static CALLSITE: Callsite = Callsite::new("", module_path!(), "job", "call", file!(), line!(), 0, 0);
+/// static REGISTRATION: Registration = Registration::new(&CALLSITE, false);
+/// assert_eq!(REGISTRATION.callsite().trigger_type(), "call");
+/// ```
+#[doc(hidden)]
+pub struct Registration {
+    callsite: &'static Callsite,
+    method: bool,
+}
+
+impl Registration {
+    /// The registration of `callsite`; `method` when its name depends on `Self`.
+    pub const fn new(callsite: &'static Callsite, method: bool) -> Self {
+        Registration { callsite, method }
+    }
+
+    /// The registered callsite.
+    pub fn callsite(&self) -> &'static Callsite {
+        self.callsite
+    }
+
+    /// The name the function will be recorded under, if it is known before
+    /// its first call: always, except for a method without `name = "…"`.
+    pub(crate) fn name_before_first_call(&self) -> Option<String> {
+        let named = !self.callsite.explicit_name.is_empty() || !self.method;
+        (named || self.callsite.self_type.get().is_some()).then(|| self.callsite.resolved_name())
+    }
+}
+
+/// Every `#[monitored]` function of the program, gathered by the linker.
+#[doc(hidden)]
+#[distributed_slice]
+pub static MONITORED_FUNCTIONS: [Registration];
+
+/// Registers a `#[monitored]` function in [`MONITORED_FUNCTIONS`]: what the
+/// expansion writes, as `__private::register!`. A macro of this crate rather
+/// than the `linkme` attributes in the expansion: when the path to the crate
+/// is wrong (`#[monitored(crate = "…")]`), the host gets that one error, not
+/// a cascade about attributes nobody expanded.
+///
+/// ```
+/// use monitor_core::__private::{Callsite, Registration};
+/// static CALLSITE: Callsite = Callsite::new("", module_path!(), "job", "call", file!(), line!(), 0, 0);
+/// monitor_core::__private::register!(REGISTRATION = Registration::new(&CALLSITE, false));
+/// assert_eq!(REGISTRATION.callsite().trigger_type(), "call");
+/// ```
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __monitor_register {
+    ($name:ident = $registration:expr) => {
+        #[$crate::__private::linkme::distributed_slice($crate::__private::MONITORED_FUNCTIONS)]
+        #[linkme(crate = $crate::__private::linkme)]
+        static $name: $crate::__private::Registration = $registration;
+    };
+}
+
+/// The `#[monitored]` functions of the program.
+pub(crate) fn registered() -> &'static [Registration] {
+    &MONITORED_FUNCTIONS
 }
 
 /// `my_crate::db::Store<alloc::string::String>` → `Store`.

@@ -54,11 +54,13 @@ pub use timestamp::Timestamp;
 /// change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::callsite::Callsite;
+    pub use crate::__monitor_register as register;
+    pub use crate::callsite::{Callsite, Registration, MONITORED_FUNCTIONS};
     pub use crate::capture::{
         Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError,
         ClassifyError, ClassifyResult, Outcome,
     };
     pub use crate::guard::{CallOnce, Completion, ExecutionGuard, InlineGuard, MonitoredFuture};
     pub use core::any::type_name;
+    pub use linkme;
 }

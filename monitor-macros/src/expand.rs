@@ -96,6 +96,10 @@ fn callsite_static(args: &Args, function: &ItemFn) -> TokenStream {
     let slow = args.slow_nanos.unwrap_or(0);
     let every = args.every_nanos.unwrap_or(0);
     let callsite = callsite_ident();
+    // Registered in the program-wide slice the linker gathers (no code runs
+    // for it), so the monitor knows the function before its first call.
+    let registration = local("__MONITOR_REGISTRATION");
+    let is_method = mentions_self(&function.sig);
     quote! {
         static #callsite: __monitor_private::Callsite = __monitor_private::Callsite::new(
             #name,
@@ -106,6 +110,9 @@ fn callsite_static(args: &Args, function: &ItemFn) -> TokenStream {
             ::core::line!(),
             #slow,
             #every,
+        );
+        __monitor_private::register!(
+            #registration = __monitor_private::Registration::new(&#callsite, #is_method)
         );
     }
 }

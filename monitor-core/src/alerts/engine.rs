@@ -459,7 +459,9 @@ impl AlertEngine {
         } else {
             counts.failures as f64 / counts.executions as f64
         };
-        let grace = rules.schedule_grace;
+        let grace = record.every.map_or(rules.schedule_grace, |every| {
+            rules.schedule_grace_for(every)
+        });
         let holds = [
             counts.executions > rules.error_rate_min_executions
                 && rate > rules.error_rate_threshold,
@@ -945,8 +947,11 @@ fn function_alert(
             let last_run = record.last_execution.map(|(time, _)| time);
             let due = record.next_scheduled.unwrap_or(since);
             let overdue = elapsed(due, now);
+            let grace = every.map_or(rules.schedule_grace, |every| {
+                rules.schedule_grace_for(every)
+            });
             let mut numbers = vec![
-                ("grace_secs", rules.schedule_grace.as_secs_f64()),
+                ("grace_secs", grace.as_secs_f64()),
                 ("overdue_secs", overdue.as_secs_f64()),
             ];
             if let Some(every) = every {
@@ -962,10 +967,10 @@ fn function_alert(
                 format!(
                     "{name}: did not run when due: declared every {}, last run {}, due {}, now {} overdue (grace {}). Suggest: check that whatever runs it (scheduler, timer task, cron) is alive.",
                     every.map_or_else(|| "?".to_owned(), text::duration),
-                    last_run.map_or_else(|| "unknown".to_owned(), text::time),
+                    last_run.map_or_else(|| "never".to_owned(), text::time),
                     text::time(due),
                     text::duration(overdue),
-                    text::duration(rules.schedule_grace),
+                    text::duration(grace),
                 )
             };
             (message, numbers)

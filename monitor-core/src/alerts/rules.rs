@@ -19,7 +19,7 @@ use super::types::{AlertRule, Severity};
 /// | `error_rate_min_executions` | 10 | …with *more than* this many executions in the window |
 /// | `consecutive_failures` | 5 | this many failures in a row |
 /// | `slow_threshold` | none | executions longer than this are slow (`#[monitored(slow = "…")]` wins) |
-/// | `schedule_grace` | 1 min | `every = "…"` functions alert when not run within interval + grace |
+/// | `schedule_grace` | 1 min | `every = "…"` functions alert when not run within interval + grace, the grace being the smaller of this and 25 % of the interval |
 /// | `repeat_interval` | 1 h | at most one firing notification (first or reminder) per (rule, function) per interval, also when the condition stops and starts again (see [`repeat_interval`](Self::repeat_interval)) |
 /// | `queue_fill_threshold` | 0.8 | a recording queue fuller than this raises `queue_full` |
 /// | `health_success_rate` | 0.9 | [`health`](crate::health) is yellow when a function's success rate in the window is below this (with more than `error_rate_min_executions` executions) |
@@ -66,7 +66,9 @@ pub struct AlertRules {
     /// `slow = "…"` (default none: only functions with the attribute are checked).
     pub slow_threshold: Option<Duration>,
     /// Missed schedule: how late past its interval an `every = "…"` function
-    /// may run before the alert fires (default 1 minute).
+    /// may run before the alert fires, at most (default 1 minute). The grace
+    /// scales with the interval: it is the smaller of this and a quarter of
+    /// `every` (see [`schedule_grace_for`](Self::schedule_grace_for)).
     pub schedule_grace: Duration,
     /// At most one firing notification (the first, or a reminder) per
     /// interval for each (rule, function) pair (default 1 hour). A pair that
@@ -111,6 +113,21 @@ impl Default for AlertRules {
 }
 
 impl AlertRules {
+    /// The grace of a function declared `every = "…"`: the smaller of
+    /// [`schedule_grace`](Self::schedule_grace) and 25 % of `every`, so a
+    /// two-second schedule is not given a minute.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monitor_core::AlertRules;
+    /// let rules = AlertRules::default();
+    /// assert_eq!(rules.schedule_grace_for(Duration::from_secs(2)), Duration::from_millis(500));
+    /// assert_eq!(rules.schedule_grace_for(Duration::from_secs(3600)), Duration::from_secs(60));
+    /// ```
+    pub fn schedule_grace_for(&self, every: Duration) -> Duration {
+        self.schedule_grace.min(every / 4)
+    }
+
     /// These rules with `rule`'s severity set to `severity`.
     ///
     /// ```

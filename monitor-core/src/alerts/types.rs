@@ -36,7 +36,10 @@ pub enum AlertRule {
     /// [`slow_threshold`](crate::AlertRules::slow_threshold)) within the window.
     SlowExecution,
     /// A function declared `#[monitored(every = "1h")]` has not run within its
-    /// interval plus [`schedule_grace`](crate::AlertRules::schedule_grace).
+    /// interval plus its grace
+    /// ([`schedule_grace_for`](crate::AlertRules::schedule_grace_for)), counted
+    /// from its last run (one saved by an earlier run included), or from
+    /// `install()` when it never ran.
     MissedSchedule,
     /// An error whose fingerprint the function never produced before, within
     /// the window.

@@ -22,7 +22,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use parking_lot::Mutex;
 
 use crate::alerts::{Alerting, ComponentHealth, ExecutionFacts, HealthInputs};
-use crate::callsite::Callsite;
+use crate::callsite::{self, Callsite};
 use crate::clock::Clock;
 use crate::event::Event;
 use crate::queue::{QueueShared, Ring, ORPHAN_DROPS};
@@ -212,7 +212,33 @@ impl Collector {
             let index = collector.index_for_name(Arc::clone(&record.name), &record.trigger_type);
             collector.functions[index] = record;
         }
+        collector.register_schedules();
         collector
+    }
+
+    /// Makes every `every = "…"` function of the program known now, before
+    /// its first call: a record (saved to the store), a due time (the one the
+    /// store kept from an earlier run, else one interval from now), and so
+    /// the `missed_schedule` rule. A method without `name = "…"` is known
+    /// only from its first call (its name needs `Self`).
+    fn register_schedules(&mut self) {
+        let now = self.clock.now();
+        for registration in callsite::registered() {
+            let callsite = registration.callsite();
+            let Some(every) = callsite.every_ns().map(Duration::from_nanos) else {
+                continue;
+            };
+            let Some(name) = registration.name_before_first_call() else {
+                continue;
+            };
+            let index = self.index_for_name(name.into(), callsite.trigger_type());
+            self.adopt_callsite(callsite, index);
+            let record = &mut self.functions[index];
+            if record.next_scheduled.is_none() {
+                record.next_scheduled = now.checked_add(every);
+                record.dirty = true;
+            }
+        }
     }
 
     /// The supervised loop; returns after a shutdown request.
@@ -421,6 +447,13 @@ impl Collector {
         }
         let name: Arc<str> = callsite.resolved_name().into();
         let index = self.index_for_name(name, callsite.trigger_type());
+        self.adopt_callsite(callsite, index);
+        index
+    }
+
+    /// Takes the callsite's trigger and thresholds into the record at `index`
+    /// and caches the index on the callsite.
+    fn adopt_callsite(&mut self, callsite: &'static Callsite, index: usize) {
         let record = &mut self.functions[index];
         if record.trigger_type != callsite.trigger_type() {
             // The source's `trigger` wins over one loaded from the store.
@@ -436,7 +469,6 @@ impl Collector {
             .map(Duration::from_nanos)
             .or(record.slow_threshold);
         callsite.cache_index(self.generation, index);
-        index
     }
 
     fn index_for_name(&mut self, name: Arc<str>, trigger_type: &str) -> usize {

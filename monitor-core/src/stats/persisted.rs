@@ -139,13 +139,20 @@ impl FunctionRecord {
             (a, b) => a.or(b),
         };
         self.histogram.merge(&earlier.histogram);
-        if self.last_execution.is_none() {
+        // Not run in this process: its due time is the stored one (from its
+        // last run), not the one given at install.
+        let ran_here = self.last_execution.is_some();
+        if !ran_here {
             self.last_execution = earlier.last_execution;
         }
         if self.last_error.is_none() {
             self.last_error = earlier.last_error;
         }
-        self.next_scheduled = self.next_scheduled.or(earlier.next_scheduled);
+        self.next_scheduled = if ran_here {
+            self.next_scheduled.or(earlier.next_scheduled)
+        } else {
+            earlier.next_scheduled.or(self.next_scheduled)
+        };
         self.patterns.merge(earlier.patterns);
         // The alert engine reads a stored state only when it first meets the
         // function; a state of this run (if any) replaces it on the next save.
