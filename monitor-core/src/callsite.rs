@@ -10,6 +10,7 @@
 //! of them runs. Registering costs nothing at run time: no code runs before
 //! `main`, and a call never touches the slice.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
@@ -216,6 +217,33 @@ macro_rules! __monitor_register {
 /// The `#[monitored]` functions of the program.
 pub(crate) fn registered() -> &'static [Registration] {
     &MONITORED_FUNCTIONS
+}
+
+/// Whether a `tracing` span site belongs to a `#[monitored]` function: one
+/// with the span's name, module and file (a `#[tracing::instrument]` span of
+/// a `#[monitored]` function has exactly those). `Some(Some(callsite))` names
+/// that function; `Some(None)`: several functions match (methods of the same
+/// name in one module), any of them. Built once, on first use.
+pub(crate) fn monitored_function_of(
+    module_path: &'static str,
+    name: &'static str,
+    file: &'static str,
+) -> Option<Option<&'static Callsite>> {
+    type Key = (&'static str, &'static str, &'static str);
+    static BY_SITE: OnceLock<HashMap<Key, Option<&'static Callsite>>> = OnceLock::new();
+    let by_site = BY_SITE.get_or_init(|| {
+        let mut by_site = HashMap::new();
+        for registration in registered() {
+            let callsite = registration.callsite;
+            let key = (callsite.module_path, callsite.fn_name, callsite.file);
+            by_site
+                .entry(key)
+                .and_modify(|found| *found = None)
+                .or_insert(Some(callsite));
+        }
+        by_site
+    });
+    by_site.get(&(module_path, name, file)).copied()
 }
 
 /// `my_crate::db::Store<alloc::string::String>` → `Store`.

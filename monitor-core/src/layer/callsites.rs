@@ -5,6 +5,12 @@
 //! process leaks one [`Callsite`] (bounded by the program's span sites); after
 //! that each thread finds it in its own small map keyed by the address: no
 //! string is hashed or formatted per span, and no lock is taken.
+//!
+//! That first time also decides whether the site is the span of a
+//! `#[monitored]` function (a `#[tracing::instrument]` beside the attribute):
+//! same name, module and file as a registered function. Such a span is not an
+//! execution of its own (the function's call already is one); it only takes
+//! its place in its parent's trace.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -38,7 +44,18 @@ impl Hasher for AddressHasher {
     }
 }
 
-type AddressMap = HashMap<usize, &'static Callsite, BuildHasherDefault<AddressHasher>>;
+/// What the layer knows about one span site.
+#[derive(Clone, Copy)]
+pub(super) struct Site {
+    /// The callsite the span is recorded under (in traces too): the span's
+    /// own, or the `#[monitored]` function's for its span.
+    pub(super) callsite: &'static Callsite,
+    /// False for the span of a `#[monitored]` function: the function records
+    /// its calls, the span is only a node in its parent's trace.
+    pub(super) own_execution: bool,
+}
+
+type AddressMap = HashMap<usize, Site, BuildHasherDefault<AddressHasher>>;
 
 /// Every span callsite made so far, by metadata address.
 static INTERNED: RwLock<AddressMap> = RwLock::new(HashMap::with_hasher(BuildHasherDefault::new()));
@@ -66,11 +83,11 @@ thread_local! {
     };
 }
 
-/// The callsite for spans of `metadata`, or `None` on the monitor's own
-/// threads (the collector and the notifier threads, known by a thread-local
-/// flag, not by name), whose spans are never recorded.
+/// The site of spans of `metadata`, or `None` on the monitor's own threads
+/// (the collector and the notifier threads, known by a thread-local flag, not
+/// by name), whose spans are never recorded.
 #[inline]
-pub(super) fn for_span(metadata: &'static Metadata<'static>) -> Option<&'static Callsite> {
+pub(super) fn for_span(metadata: &'static Metadata<'static>) -> Option<Site> {
     let key = metadata as *const Metadata<'static> as usize;
     LOCAL
         .try_with(|local| {
@@ -90,15 +107,15 @@ pub(super) fn for_span(metadata: &'static Metadata<'static>) -> Option<&'static 
                 }
             }
             if let Ok(map) = local.callsites.try_borrow() {
-                if let Some(&callsite) = map.get(&key) {
-                    return Some(callsite);
+                if let Some(&site) = map.get(&key) {
+                    return Some(site);
                 }
             }
-            let callsite = interned(key, metadata);
+            let site = interned(key, metadata);
             if let Ok(mut map) = local.callsites.try_borrow_mut() {
-                map.insert(key, callsite);
+                map.insert(key, site);
             }
-            Some(callsite)
+            Some(site)
         })
         // Thread-local storage is being torn down (a span in a TLS destructor):
         // the shared map still answers.
@@ -106,18 +123,29 @@ pub(super) fn for_span(metadata: &'static Metadata<'static>) -> Option<&'static 
 }
 
 #[cold]
-fn interned(key: usize, metadata: &'static Metadata<'static>) -> &'static Callsite {
-    if let Some(&callsite) = INTERNED.read().get(&key) {
-        return callsite;
+fn interned(key: usize, metadata: &'static Metadata<'static>) -> Site {
+    if let Some(&site) = INTERNED.read().get(&key) {
+        return site;
     }
     let mut map = INTERNED.write();
-    map.entry(key).or_insert_with(|| {
-        Box::leak(Box::new(Callsite::for_span(
-            metadata.name(),
-            metadata.target(),
-            metadata.file().unwrap_or(""),
-            metadata.line().unwrap_or(0),
-        )))
+    *map.entry(key).or_insert_with(|| {
+        let file = metadata.file().unwrap_or("");
+        let monitored = metadata.module_path().and_then(|module_path| {
+            crate::callsite::monitored_function_of(module_path, metadata.name(), file)
+        });
+        let callsite = match monitored {
+            Some(Some(function)) => function,
+            _ => Box::leak(Box::new(Callsite::for_span(
+                metadata.name(),
+                metadata.target(),
+                file,
+                metadata.line().unwrap_or(0),
+            ))),
+        };
+        Site {
+            callsite,
+            own_execution: monitored.is_none(),
+        }
     })
 }
 
@@ -138,12 +166,12 @@ mod tests {
             let first = metadata_of(&make(1));
             let again = metadata_of(&make(2));
             assert!(std::ptr::eq(first, again));
-            let a = for_span(first).unwrap();
-            let b = for_span(again).unwrap();
+            let a = for_span(first).unwrap().callsite;
+            let b = for_span(again).unwrap().callsite;
             assert!(std::ptr::eq(a, b));
             let other = std::thread::scope(|scope| {
                 scope
-                    .spawn(|| for_span(first).unwrap() as *const Callsite as usize)
+                    .spawn(|| for_span(first).unwrap().callsite as *const Callsite as usize)
                     .join()
                     .unwrap()
             });

@@ -72,6 +72,14 @@ use tree::{Parent, TraceBuilder};
 ///   what does not fit is counted in `omitted`, and `truncated` is set. Child
 ///   spans are also recorded as executions of their own unless
 ///   [`roots_only`](Self::roots_only) is set.
+/// - **`#[monitored]` functions**: the span of a `#[monitored]` function (a
+///   `#[tracing::instrument]` beside the attribute, in either order: a span
+///   with the function's name, module and file) is not an execution of its
+///   own, since the function already records each call under its name and
+///   `trigger`. It is a node, named after the function, in its parent's
+///   trace; without a recorded parent it is left out, and its child spans
+///   start traces of their own. Recognised once per span site, from the
+///   program's registry of `#[monitored]` functions.
 /// - **Async**: a future carrying a span (`.instrument(span)`,
 ///   `#[instrument] async fn`) is one execution from the span's creation to
 ///   its close however many polls and threads it takes; `busy_ms` counts the
@@ -179,6 +187,9 @@ impl MonitorLayer {
 /// What the layer keeps about one open span, in its registry extensions.
 struct SpanState {
     callsite: &'static Callsite,
+    /// False for the span of a `#[monitored]` function: a node in its
+    /// parent's trace, not an execution of its own.
+    own_execution: bool,
     /// Raw ticks at creation.
     start: u64,
     /// Raw ticks spent entered so far (added at each exit).
@@ -213,17 +224,25 @@ where
         if !queue::enabled() {
             return;
         }
-        let Some(callsite) = callsites::for_span(attrs.metadata()) else {
+        let Some(site) = callsites::for_span(attrs.metadata()) else {
             return;
         };
+        let callsite = site.callsite;
         let Some(span) = ctx.span(id) else { return };
         let start = now();
         let tree = match span.parent() {
             Some(parent) => join(&parent, callsite, start),
             None => Tree::Root,
         };
+        if !site.own_execution && matches!(tree, Tree::Root) {
+            // The span of a `#[monitored]` function with no recorded parent:
+            // no trace to appear in, and the call is recorded by the function.
+            // Its child spans start traces of their own.
+            return;
+        }
         span.extensions_mut().insert(SpanState {
             callsite,
+            own_execution: site.own_execution,
             start,
             busy: 0,
             status: Status::Success,
@@ -292,7 +311,7 @@ where
         let Some(span) = ctx.span(&id) else { return };
         // Taken out, not removed: the registry frees the state with the span,
         // which saves a second map operation here.
-        let (callsite, start, busy, status, failure, tree) = {
+        let (callsite, own_execution, start, busy, status, failure, tree) = {
             let mut extensions = span.extensions_mut();
             let Some(state) = extensions.get_mut::<SpanState>() else {
                 return;
@@ -302,6 +321,7 @@ where
             }
             (
                 state.callsite,
+                state.own_execution,
                 state.start,
                 state.busy,
                 state.status,
@@ -319,7 +339,7 @@ where
                     let error = failure.as_ref().map(|failure| failure.message.clone());
                     builder.lock().close(node, end, status, error);
                 }
-                if self.roots_only {
+                if self.roots_only || !own_execution {
                     return;
                 }
                 None
