@@ -581,6 +581,7 @@ fn dropped_executions_raise_an_alert() {
     let (builder, _clock, received, _dir) = builder("alerts-dropped");
     let guard = builder
         .queue_capacity(1)
+        .queue_memory_budget(0)
         .overflow(Overflow::DropNewest)
         .install()
         .unwrap();
@@ -607,7 +608,8 @@ fn dropped_executions_raise_an_alert() {
         dropped[0]
     );
     assert!(
-        dropped[0].message.contains("queue_capacity"),
+        dropped[0].message.contains("queue_memory_budget")
+            && dropped[0].message.contains("queue_capacity"),
         "{}",
         dropped[0]
     );

@@ -1,5 +1,7 @@
 //! A counting global allocator proves that the success path allocates
-//! nothing, and that memory stays bounded under sustained overflow.
+//! nothing, also across many fills of a thread's ring (its chunks are reused),
+//! and that memory stays bounded by the queue memory budget under sustained
+//! overflow and is given back once the collector has caught up.
 
 mod common;
 
@@ -112,20 +114,54 @@ fn the_success_path_does_not_allocate() {
 }
 
 #[test]
+fn the_success_path_does_not_allocate_across_many_fills_of_the_ring() {
+    let _lock = exclusive();
+    let dir = temp_dir("alloc-steady");
+    // Default settings: 8,192 executions per thread, in chunks of 1,024.
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    compute(0).unwrap(); // registers this thread's ring
+    assert!(guard.flush());
+    let mut count = 0;
+    // 400,000 executions pass through the ring: its chunks go round about
+    // fifty times, each reused once the collector has read it.
+    for round in 0..100 {
+        count += allocations_during(|| {
+            for i in 0..4096 {
+                std::hint::black_box(compute(round * 4096 + i).unwrap());
+            }
+        });
+        assert!(guard.flush()); // not counted: a flush allocates its reply channel
+    }
+    assert_eq!(count, 0, "the success path allocated {count} times");
+    let stats = monitor::stats();
+    assert_eq!(stats.dropped_events, 0);
+    assert_eq!(
+        stats
+            .get(&format!("{}::compute", module_path!()))
+            .unwrap()
+            .total_executions,
+        1 + 100 * 4096
+    );
+}
+
+#[test]
 fn memory_stays_bounded_under_sustained_overflow() {
+    const BUDGET: isize = 4 << 20;
     let _lock = exclusive();
     let dir = temp_dir("alloc-overflow");
     let (sink, held) = common::holding_sink();
     let guard = Monitor::builder()
         .log_dir(&dir)
         .queue_capacity(1024)
+        .queue_memory_budget(BUDGET as usize)
         .without_stats_db()
         .sink(sink)
         .install()
         .unwrap();
     compute(0).unwrap();
     // The collector is stuck in the sink with that first execution: every
-    // call below goes into a ring nobody drains, which overflows.
+    // call below goes into a ring nobody drains, which fills its own chunks,
+    // then borrows the whole budget, then overflows.
     held.wait_until_held();
     let baseline = LIVE_BYTES.load(Ordering::Relaxed);
     PEAK_BYTES.store(baseline, Ordering::Relaxed);
@@ -141,14 +177,23 @@ fn memory_stays_bounded_under_sustained_overflow() {
         .unwrap()
         .total_executions;
     assert_eq!(recorded + stats.dropped_events, 1_000_001);
+    // Held: the ring's own 1,024 (plus one chunk) and what the budget lends
+    // at 40 bytes an execution (a little less, for the chunks' headers).
+    let held_at_most = 2 * 1024 + BUDGET as u64 / 40;
     assert!(
-        stats.dropped_events >= 1_000_000 - 1024,
-        "the ring overflowed: only {} dropped",
+        stats.dropped_events >= 1_000_000 - held_at_most,
+        "the ring and the budget overflowed: only {} dropped",
         stats.dropped_events
     );
     assert!(
-        growth < 8 << 20,
+        growth < BUDGET + (1 << 20),
         "peak memory grew by {growth} bytes while recording 1M executions"
+    );
+    // Borrowed chunks are freed once read: the memory is back.
+    let kept = LIVE_BYTES.load(Ordering::Relaxed) - baseline;
+    assert!(
+        kept < 2 << 20,
+        "{kept} bytes still held after the collector caught up"
     );
 }
 

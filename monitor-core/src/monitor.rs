@@ -36,7 +36,8 @@ pub struct Monitor;
 
 impl Monitor {
     /// A builder with the defaults: log directory `.monitor`, drop-newest
-    /// overflow, 8,192 queued executions per recording thread.
+    /// overflow, 8,192 queued executions per recording thread, and 256 MiB
+    /// that all threads together may borrow to absorb bursts.
     pub fn builder() -> MonitorBuilder {
         MonitorBuilder::default()
     }
@@ -50,6 +51,7 @@ pub struct MonitorBuilder {
     log_dir: PathBuf,
     overflow: Overflow,
     queue_capacity: usize,
+    queue_memory_budget: usize,
     clock: Option<Arc<dyn Clock>>,
     limits: CaptureLimits,
     sinks: Vec<Box<dyn Sink>>,
@@ -80,6 +82,7 @@ impl Default for MonitorBuilder {
             log_dir: PathBuf::from(".monitor"),
             overflow: Overflow::DropNewest,
             queue_capacity: 8192,
+            queue_memory_budget: DEFAULT_QUEUE_MEMORY_BUDGET,
             clock: None,
             limits: CaptureLimits::default(),
             sinks: Vec::new(),
@@ -101,6 +104,7 @@ impl std::fmt::Debug for MonitorBuilder {
             .field("log_dir", &self.log_dir)
             .field("overflow", &self.overflow)
             .field("queue_capacity", &self.queue_capacity)
+            .field("queue_memory_budget", &self.queue_memory_budget)
             .field("sinks", &self.sinks.len())
             .finish_non_exhaustive()
     }
@@ -113,16 +117,57 @@ impl MonitorBuilder {
         self
     }
 
-    /// What a caller does when its queue is full (default [`Overflow::DropNewest`]).
+    /// What a caller does when its queue is full: its thread's
+    /// [`queue_capacity`](Self::queue_capacity) and the shared
+    /// [`queue_memory_budget`](Self::queue_memory_budget) both (default
+    /// [`Overflow::DropNewest`]: drop the execution and count it).
+    ///
+    /// ```
+    /// let builder = monitor_core::Monitor::builder().overflow(monitor_core::Overflow::Block);
+    /// # drop(builder);
+    /// ```
     pub fn overflow(mut self, overflow: Overflow) -> Self {
         self.overflow = overflow;
         self
     }
 
-    /// Executions each recording thread can queue before overflow (default
-    /// 8,192; 1 to 16,777,216). Memory per thread is this × 40 bytes.
+    /// Executions each recording thread can queue in memory of its own
+    /// (default 8,192; 1 to 16,777,216). A thread's ring is allocated at its
+    /// first monitored call and reused for as long as the thread lives: 40
+    /// bytes per execution (320 KiB by default), in chunks of at most 1,024
+    /// executions (at least two chunks; the capacity rounds up to whole
+    /// chunks). When it is full, the thread borrows from the
+    /// [`queue_memory_budget`](Self::queue_memory_budget); only when that is
+    /// spent too does [`overflow`](Self::overflow) apply.
+    ///
+    /// ```
+    /// let builder = monitor_core::Monitor::builder().queue_capacity(65_536);
+    /// # drop(builder);
+    /// ```
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = capacity;
+        self
+    }
+
+    /// Bytes that all recording threads together may borrow, beyond their own
+    /// [`queue_capacity`](Self::queue_capacity), to absorb a burst the
+    /// collector has not caught up with (default 256 MiB, about 6.5 million
+    /// executions at 40 bytes each). Borrowed memory is allocated in chunks of
+    /// up to 1,024 executions (about 40 KiB), only when a thread's own chunks
+    /// are full, and freed as soon as the collector has read it; a process
+    /// that never bursts never allocates any. When a full thread finds the
+    /// budget spent, [`overflow`](Self::overflow) applies: the execution is
+    /// dropped and counted, or (with [`Overflow::Block`]) the caller waits.
+    ///
+    /// `0` gives every thread a fixed ring of `queue_capacity` executions.
+    ///
+    /// ```
+    /// // A container with little memory: at most 16 MiB for bursts.
+    /// let builder = monitor_core::Monitor::builder().queue_memory_budget(16 << 20);
+    /// # drop(builder);
+    /// ```
+    pub fn queue_memory_budget(mut self, bytes: usize) -> Self {
+        self.queue_memory_budget = bytes;
         self
     }
 
@@ -359,6 +404,7 @@ impl MonitorBuilder {
         let queue = Arc::new(QueueShared::new(
             generation,
             self.queue_capacity,
+            self.queue_memory_budget,
             self.overflow,
         ));
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
@@ -391,7 +437,7 @@ impl MonitorBuilder {
                 LOG_DIRS_IN_USE.lock().retain(|dir| dir != &log_dir);
                 InstallError::Spawn(error)
             })?;
-        *queue.collector.lock() = Some(thread.thread().clone());
+        queue.wake.set_thread(thread.thread().clone());
         let handle = Arc::new(Handle {
             generation,
             control: control_tx,
@@ -411,6 +457,11 @@ impl MonitorBuilder {
         })
     }
 }
+
+/// Default [`MonitorBuilder::queue_memory_budget`]: 256 MiB, enough for a
+/// burst of a million executions on each of four threads while the collector
+/// does not run at all (4 × 10⁶ × 40 bytes ≈ 153 MiB), with room to spare.
+const DEFAULT_QUEUE_MEMORY_BUDGET: usize = 256 << 20;
 
 fn next_generation() -> u32 {
     static NEXT: AtomicU32 = AtomicU32::new(1);

@@ -1,27 +1,48 @@
-//! The queue between callers and the collector: one bounded single-producer
-//! ring per recording thread (rtrb, a wait-free SPSC ring buffer), drained by
-//! the one collector thread.
+//! The queue between callers and the collector: one single-producer ring per
+//! recording thread, drained by the one collector thread.
 //!
 //! A shared multi-producer queue makes every core fight over the same cache
 //! lines; per-thread rings (as fastrace does) keep a push to a few uncontended
 //! loads and stores. A thread registers its ring with the installed monitor on
 //! its first push (a mutex, once per thread and monitor); after that a push is a
-//! relaxed generation check, a thread-local borrow and a ring write.
+//! relaxed generation check, a thread-local borrow and a slot write
+//! (`queue/chunked.rs`).
 //!
-//! Overflow: with [`Overflow::DropNewest`] a full ring drops the new event and
-//! counts it in the ring's `dropped` counter, which the collector turns into
-//! `dropped_events`, a gap line and an alert. With [`Overflow::Block`] the caller
-//! wakes the collector and waits for room.
+//! Bursts: a ring is made of chunks. Its own chunks (`queue_capacity`) are
+//! reused in a cycle; when they are all full, the ring borrows more from a
+//! memory budget shared by every thread (`queue_memory_budget`), and the
+//! collector frees them once it has read them. Passing half of its own chunks,
+//! a ring wakes the collector (once per fill) instead of waiting for its idle
+//! sleep to end.
+//!
+//! Overflow, when a ring's own chunks and the budget are both full: with
+//! [`Overflow::DropNewest`] the new event is dropped and counted in the ring's
+//! `dropped` counter, which the collector turns into `dropped_events`, a gap
+//! line and an alert. With [`Overflow::Block`] the caller wakes the collector
+//! and waits for room.
+
+mod chunked;
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::event::Event;
 
-/// What a caller does when its queue is full.
+pub(crate) use chunked::{Geometry, MemoryBudget, Wake};
+
+/// What a caller does when its queue is full: its thread's ring
+/// ([`queue_capacity`](crate::MonitorBuilder::queue_capacity)) and the
+/// shared [`queue_memory_budget`](crate::MonitorBuilder::queue_memory_budget)
+/// both.
+///
+/// ```
+/// use monitor_core::{Monitor, Overflow};
+/// let builder = Monitor::builder().overflow(Overflow::Block);
+/// # drop(builder);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Overflow {
     /// Drop the new execution and count it exactly (`dropped_events`). Never blocks.
@@ -49,39 +70,38 @@ pub(crate) fn enabled() -> bool {
 /// The queue side of an installed monitor, shared by producers and the collector.
 pub(crate) struct QueueShared {
     pub(crate) generation: u32,
-    pub(crate) capacity: usize,
+    /// How each thread's own capacity is cut into chunks.
+    pub(crate) geometry: Geometry,
     pub(crate) overflow: Overflow,
+    /// Bytes rings may borrow beyond their own chunks, all threads together.
+    pub(crate) budget: Arc<MemoryBudget>,
     /// Rings registered by threads but not yet adopted by the collector.
     pub(crate) new_rings: Mutex<Vec<Ring>>,
-    /// Set by a blocked producer; the collector checks it instead of sleeping.
-    pub(crate) wake_requested: AtomicBool,
-    pub(crate) collector: Mutex<Option<std::thread::Thread>>,
+    /// Wakes the collector: a ring past its fill mark, a blocked producer.
+    pub(crate) wake: Arc<Wake>,
 }
 
 impl QueueShared {
-    pub(crate) fn new(generation: u32, capacity: usize, overflow: Overflow) -> Self {
+    pub(crate) fn new(
+        generation: u32,
+        capacity: usize,
+        budget_bytes: usize,
+        overflow: Overflow,
+    ) -> Self {
         QueueShared {
             generation,
-            capacity,
+            geometry: Geometry::for_capacity(capacity),
             overflow,
+            budget: Arc::new(MemoryBudget::new(budget_bytes)),
             new_rings: Mutex::new(Vec::new()),
-            wake_requested: AtomicBool::new(false),
-            collector: Mutex::new(None),
-        }
-    }
-
-    fn wake_collector(&self) {
-        self.wake_requested.store(true, Ordering::Release);
-        if let Some(thread) = self.collector.lock().as_ref() {
-            thread.unpark();
+            wake: Arc::new(Wake::default()),
         }
     }
 }
 
 /// The collector's end of one thread's ring.
 pub(crate) struct Ring {
-    pub(crate) consumer: rtrb::Consumer<Event>,
-    pub(crate) dropped: Arc<AtomicU64>,
+    pub(crate) consumer: chunked::Consumer<Event>,
     /// Dropped count already reported as a gap.
     pub(crate) dropped_seen: u64,
     pub(crate) thread_name: Arc<str>,
@@ -91,8 +111,7 @@ struct LocalProducer {
     generation: u32,
     /// `None` on the monitor's own threads (see [`is_monitor_thread`]):
     /// their executions are not recorded.
-    producer: Option<rtrb::Producer<Event>>,
-    dropped: Arc<AtomicU64>,
+    producer: Option<chunked::Producer<Event>>,
     shared: Arc<QueueShared>,
 }
 
@@ -166,14 +185,18 @@ fn push_local(local: &mut LocalProducer, event: Event) -> bool {
     };
     match producer.push(event) {
         Ok(()) => true,
-        Err(rtrb::PushError::Full(event)) => push_full(local, event),
+        Err(event) => push_full(local, event),
     }
 }
 
+/// The ring's own chunks and the budget are full.
 #[cold]
 fn push_full(local: &mut LocalProducer, mut event: Event) -> bool {
+    let Some(producer) = local.producer.as_mut() else {
+        return true;
+    };
     if local.shared.overflow == Overflow::DropNewest {
-        local.dropped.fetch_add(1, Ordering::Relaxed);
+        producer.count_dropped();
         drop(event);
         return true;
     }
@@ -181,22 +204,19 @@ fn push_full(local: &mut LocalProducer, mut event: Event) -> bool {
     loop {
         if GENERATION.load(Ordering::Relaxed) != local.generation {
             // The monitor is shutting down: nobody will drain this ring again.
-            local.dropped.fetch_add(1, Ordering::Relaxed);
+            producer.count_dropped();
             return true;
         }
-        local.shared.wake_collector();
+        local.shared.wake.wake();
         if spins < 64 {
             std::hint::spin_loop();
         } else {
             std::thread::yield_now();
         }
         spins = spins.saturating_add(1);
-        let Some(producer) = local.producer.as_mut() else {
-            return true;
-        };
         match producer.push(event) {
             Ok(()) => return true,
-            Err(rtrb::PushError::Full(back)) => event = back,
+            Err(back) => event = back,
         }
     }
 }
@@ -207,31 +227,31 @@ fn register(generation: u32) -> Option<LocalProducer> {
     if shared.generation != generation {
         return None;
     }
-    let dropped = Arc::new(AtomicU64::new(0));
     let thread = std::thread::current();
     if is_monitor_thread() {
         return Some(LocalProducer {
             generation,
             producer: None,
-            dropped,
             shared,
         });
     }
-    let (producer, consumer) = rtrb::RingBuffer::new(shared.capacity);
+    let (producer, consumer) = chunked::ring(
+        shared.geometry,
+        Arc::clone(&shared.budget),
+        Arc::clone(&shared.wake),
+    );
     let thread_name: Arc<str> = match thread.name() {
         Some(name) => name.into(),
         None => format!("{:?}", thread.id()).into(),
     };
     shared.new_rings.lock().push(Ring {
         consumer,
-        dropped: Arc::clone(&dropped),
         dropped_seen: 0,
         thread_name,
     });
     Some(LocalProducer {
         generation,
         producer: Some(producer),
-        dropped,
         shared,
     })
 }

@@ -1064,7 +1064,7 @@ fn monitor_alert(
                 format!("monitor: no execution dropped in the last {window} ({episode} dropped since {since_text}).")
             } else {
                 format!(
-                    "monitor: {} dropped since {since_text} because a recording queue was full ({} since start; counted in dropped_events, gap lines in the executions log). Suggest: raise `queue_capacity`, or use `Overflow::Block` to slow callers down instead.",
+                    "monitor: {} dropped since {since_text} because a recording queue was full and the queue memory budget spent ({} since start; counted in dropped_events, gap lines in the executions log). Suggest: raise `queue_memory_budget` (or `queue_capacity`), or use `Overflow::Block` to slow callers down instead.",
                     text::count(episode, "execution", "executions"),
                     inputs.dropped_total
                 )
@@ -1133,7 +1133,7 @@ fn monitor_alert(
                 )
             } else {
                 format!(
-                    "monitor: a recording queue was {} full since {since_text} (threshold {}). Suggest: raise `queue_capacity`; once a queue is full, executions are dropped (or callers wait, with `Overflow::Block`).",
+                    "monitor: a recording queue was {} full since {since_text} (threshold {}; its own chunks and what the queue memory budget could still lend it). Suggest: raise `queue_memory_budget` (or `queue_capacity`); once a queue is full, executions are dropped (or callers wait, with `Overflow::Block`).",
                     text::percent(monitor.peak_queue_fill),
                     text::percent(rules.queue_fill_threshold)
                 )

@@ -275,7 +275,7 @@ impl Collector {
                 return Flow::Stop;
             }
             Err(TryRecvError::Empty) => {
-                if drained == 0 && !self.queue.wake_requested.swap(false, Ordering::AcqRel) {
+                if drained == 0 && !self.queue.wake.take_request() {
                     std::thread::park_timeout(self.idle_wait);
                     self.idle_wait = (self.idle_wait * 2).min(MAX_IDLE_WAIT);
                 } else {
@@ -346,18 +346,15 @@ impl Collector {
         while index < self.rings.len() {
             let tick_now = ticks::now();
             let thread_name = Arc::clone(&self.rings[index].thread_name);
-            let queued = self.rings[index].consumer.slots();
-            self.queue_fill = self
-                .queue_fill
-                .max(queued as f64 / self.queue.capacity.max(1) as f64);
+            self.queue_fill = self.queue_fill.max(self.rings[index].consumer.fill());
             let limit = match pass {
                 Pass::Budgeted => RING_BUDGET,
-                Pass::EverythingQueued => queued,
+                Pass::EverythingQueued => self.rings[index].consumer.len(),
             };
             crash_hook(&mut self.crash_requested, CrashPoint::BeforePop);
             let mut taken = 0;
             while taken < limit {
-                let Ok(event) = self.rings[index].consumer.pop() else {
+                let Some(event) = self.rings[index].consumer.pop() else {
                     break;
                 };
                 self.in_flight = Some(index);
@@ -366,11 +363,10 @@ impl Collector {
             }
             processed += taken;
             let ring = &mut self.rings[index];
+            // Abandoned first: once it is seen (acquire), every event published
+            // and every drop counted by the thread before it ended is visible.
             let finished = ring.consumer.is_abandoned() && ring.consumer.is_empty();
-            // Pairs with the producer's release when its thread ended: every
-            // drop it counted before that is visible now.
-            std::sync::atomic::fence(Ordering::Acquire);
-            let dropped = ring.dropped.load(Ordering::Relaxed);
+            let dropped = ring.consumer.dropped();
             let unreported = dropped - ring.dropped_seen;
             ring.dropped_seen = dropped;
             if unreported > 0 {
