@@ -11,7 +11,12 @@
 //! (the burst's wall time is printed too, as a sanity check). Each case runs
 //! [`REPEAT`] times on a freshly installed monitor, and every run is printed.
 //!
-//! Run: `cargo bench --bench burst`.
+//! Setups: `defaults` (256 MiB queue memory budget), `budget_64MiB`, and
+//! `budget_0` (fixed rings of `queue_capacity`, as before the budget existed,
+//! but with the fill-mark wake-up).
+//!
+//! Run: `cargo bench --bench burst` (a setup name as argument runs only the
+//! setups whose name contains it).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -99,10 +104,20 @@ fn burst(setup: &Setup, threads: usize, calls_per_thread: u64) -> Run {
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument selects setups by name.
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let setups = [Setup {
-        name: "defaults",
-        builder: Monitor::builder,
-    }];
+    let setups = [
+        Setup {
+            name: "defaults",
+            builder: Monitor::builder,
+        },
+        Setup {
+            name: "budget_64MiB",
+            builder: || Monitor::builder().queue_memory_budget(64 << 20),
+        },
+        Setup {
+            name: "budget_0",
+            builder: || Monitor::builder().queue_memory_budget(0),
+        },
+    ];
     println!("| setup | threads | calls per thread | run | dropped | loss | burst wall time | ns per call (all threads) |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for setup in &setups {

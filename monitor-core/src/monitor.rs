@@ -134,11 +134,11 @@ impl MonitorBuilder {
     /// Executions each recording thread can queue in memory of its own
     /// (default 8,192; 1 to 16,777,216). A thread's ring is allocated at its
     /// first monitored call and reused for as long as the thread lives: 40
-    /// bytes per execution (320 KiB by default), in chunks of at most 1,024
-    /// executions (at least two chunks; the capacity rounds up to whole
-    /// chunks). When it is full, the thread borrows from the
-    /// [`queue_memory_budget`](Self::queue_memory_budget); only when that is
-    /// spent too does [`overflow`](Self::overflow) apply.
+    /// bytes per execution in chunks of at most 1,024 executions, the
+    /// capacity rounded up to whole chunks, plus one chunk (360 KiB by
+    /// default). When they are all in use, the thread wakes the collector and
+    /// borrows from the [`queue_memory_budget`](Self::queue_memory_budget);
+    /// only when that is spent too does [`overflow`](Self::overflow) apply.
     ///
     /// ```
     /// let builder = monitor_core::Monitor::builder().queue_capacity(65_536);

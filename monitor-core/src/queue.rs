@@ -11,9 +11,9 @@
 //! Bursts: a ring is made of chunks. Its own chunks (`queue_capacity`) are
 //! reused in a cycle; when they are all full, the ring borrows more from a
 //! memory budget shared by every thread (`queue_memory_budget`), and the
-//! collector frees them once it has read them. Passing half of its own chunks,
-//! a ring wakes the collector (once per fill) instead of waiting for its idle
-//! sleep to end.
+//! collector frees them once it has read them. When it starts to borrow (its
+//! own chunks all in use), a ring wakes the collector (once per fill) instead
+//! of waiting for its idle sleep to end.
 //!
 //! Overflow, when a ring's own chunks and the budget are both full: with
 //! [`Overflow::DropNewest`] the new event is dropped and counted in the ring's

@@ -25,9 +25,13 @@
 //!   consumer's: it resets it and hands it back as a spare, or, while the
 //!   ring holds more chunks than its own, frees it and gives its bytes back
 //!   to the budget.
-//! - On each move to a new chunk the producer checks how many of the ring's
-//!   own chunks are waiting for the consumer; past half, it wakes the
-//!   consumer's thread, once until the consumer next finds the ring empty.
+//! - On each move to a new chunk the producer checks the fill mark: when it
+//!   has just taken its last spare chunk (or none was left), all the ring's
+//!   own chunks are in use, the ring's capacity is waiting, and the next
+//!   chunk will be borrowed: it wakes the consumer's thread, once until the
+//!   consumer next finds the ring empty. (Not earlier: on a busy machine the
+//!   woken consumer may take the producer's core while it drains, which
+//!   costs the producer more than the consumer's idle sleep would.)
 //!
 //! When both ends are gone, [`Shared`]'s destructor frees what is left,
 //! dropping the values nobody read.
@@ -350,7 +354,7 @@ impl<T> Producer<T> {
         // chunk is the consumer's; the producer never touches it again.
         full.next.store(next.as_ptr(), Ordering::Release);
         self.enter(next);
-        self.wake_past_half();
+        self.wake_at_fill_mark();
         // `index` is 0 and `len` at least 1: this takes the fast path.
         self.push(value)
     }
@@ -380,16 +384,12 @@ impl<T> Producer<T> {
         Some(Chunk::new(self.len))
     }
 
-    /// The fill mark: once more than half of the ring's own chunks are
-    /// waiting for the consumer (or being written), wake it, unless this fill
-    /// has woken it already.
-    fn wake_past_half(&self) {
+    /// The fill mark: no spare chunk left once this one was taken (the ring's
+    /// own chunks are all in use). Wakes the consumer unless this fill has
+    /// woken it already.
+    fn wake_at_fill_mark(&self) {
         let shared = &*self.shared;
-        let waiting = shared
-            .owned
-            .load(Ordering::Relaxed)
-            .saturating_sub(self.spares.slots());
-        if 2 * waiting > shared.geometry.own_chunks && !shared.wake_sent.load(Ordering::Relaxed) {
+        if self.spares.slots() == 0 && !shared.wake_sent.load(Ordering::Relaxed) {
             shared.wake_sent.store(true, Ordering::Relaxed);
             shared.wake.wake();
         }
@@ -693,19 +693,23 @@ mod tests {
     #[test]
     fn the_fill_mark_wakes_the_consumer_once_per_fill() {
         let (mut producer, mut consumer, _, wake) = small(2, 4, 8);
-        // Own chunks 4: the mark is passed when a third chunk is entered.
-        for i in 0..4 {
+        // Own chunks 4: the mark is passed when the fourth is entered.
+        for i in 0..6 {
             producer.push(i).unwrap();
         }
-        assert!(!wake.take_request(), "two chunks in use: below the mark");
-        producer.push(4).unwrap();
-        assert!(wake.take_request(), "three chunks in use: past the mark");
-        for i in 5..20 {
+        assert!(!wake.take_request(), "three chunks in use: below the mark");
+        producer.push(6).unwrap();
+        assert!(wake.take_request(), "the last own chunk entered: the mark");
+        for i in 7..20 {
             producer.push(i).unwrap();
         }
         assert!(!wake.take_request(), "still the same fill: no second wake");
         while consumer.pop().is_some() {}
         for i in 0..4 {
+            producer.push(i).unwrap();
+        }
+        assert!(!wake.take_request(), "a new fill, below the mark");
+        for i in 4..8 {
             producer.push(i).unwrap();
         }
         assert!(wake.take_request(), "a new fill wakes again");
