@@ -81,8 +81,9 @@ fn drop_newest_counts_every_dropped_execution() {
     let stats = monitor::stats();
     let recorded = stats.get("load_unit").map_or(0, |s| s.total_executions);
     let calls = (THREADS * CALLS) as u64 + 1;
+    // A ring holds its capacity, and at most one chunk (here 64) more.
     assert!(
-        stats.dropped_events >= calls - 1 - (THREADS as u64) * 64,
+        stats.dropped_events >= calls - 1 - (THREADS as u64) * 2 * 64,
         "every ring overflowed: only {} dropped",
         stats.dropped_events
     );
