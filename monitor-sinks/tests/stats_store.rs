@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use monitor_sinks::stats_store::legacy_schema;
 use monitor_sinks::stats_store::{
-    PersistEvent, PersistOptions, PersistentStats, StatsStore, StoreError, StoreErrorKind,
-    StoreOptions, StoredFunctionStats, SCHEMA_VERSION,
+    PersistEvent, PersistOptions, PersistentStats, StatsStore, StoreErrorKind, StoreOptions,
+    StoredFunctionStats, SCHEMA_VERSION,
 };
 use rusqlite::Connection;
 
@@ -516,14 +516,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
 
     let err = StatsStore::open(&dir.db()).unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::NewerSchema);
-    assert!(matches!(
-        err,
-        StoreError::NewerSchema {
-            found: 99,
-            supported: SCHEMA_VERSION,
-            ..
-        }
-    ));
+    assert_eq!(err.schema_versions(), Some((99, SCHEMA_VERSION)));
     let message = err.to_string();
     assert!(
         message.contains("99") && message.contains("newer"),

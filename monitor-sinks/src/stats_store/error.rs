@@ -3,7 +3,7 @@
 use std::error::Error;
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::Path;
 
 use rusqlite::ErrorCode;
 
@@ -39,146 +39,136 @@ impl fmt::Display for StoreErrorKind {
     }
 }
 
-/// An error of the statistics store.
+/// An error of the statistics store: what went wrong ([`kind`](Self::kind)),
+/// what the store was doing ([`context`](Self::context), with the file
+/// path), and the underlying cause ([`Error::source`]).
 ///
 /// The `Display` text is a complete, human readable sentence including the
-/// underlying cause (it is what [`StoreHealth::last_error`] shows); the cause
-/// is also available through [`Error::source`].
+/// cause (it is what [`StoreHealth::last_error`] shows).
+///
+/// ```
+/// use monitor_sinks::stats_store::{StatsStore, StoreErrorKind};
+///
+/// let dir = std::env::temp_dir().join(format!("store-error-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// // A directory where the database file should be.
+/// let err = StatsStore::open(&dir).unwrap_err();
+/// assert_ne!(err.kind(), StoreErrorKind::NewerSchema);
+/// assert!(err.context().contains(&*dir.to_string_lossy()));
+/// ```
 ///
 /// [`StoreHealth::last_error`]: super::StoreHealth::last_error
 #[derive(Debug)]
-pub enum StoreError {
-    /// Another connection held a lock longer than the busy timeout.
-    Busy {
-        /// What the store was doing, including the file path.
-        context: String,
-        /// The underlying error.
-        source: BoxedCause,
-    },
-    /// The database file or its directory is read-only or unwritable.
-    ReadOnly {
-        /// What the store was doing, including the file path.
-        context: String,
-        /// The underlying error.
-        source: BoxedCause,
-    },
-    /// The file is not an SQLite database or is malformed (and, when returned
-    /// by an open, could not be moved aside).
-    Corrupt {
-        /// What the store was doing, including the file path.
-        context: String,
-        /// The underlying error.
-        source: BoxedCause,
-    },
-    /// The file's schema version is newer than this build knows. The file was
-    /// left untouched.
-    NewerSchema {
-        /// The database file.
-        path: PathBuf,
-        /// The version found in the file.
-        found: i64,
-        /// The newest version this build supports.
-        supported: i64,
-    },
-    /// Any other failure.
-    Other {
-        /// What the store was doing, including the file path.
-        context: String,
-        /// The underlying error.
-        source: BoxedCause,
-    },
+pub struct StoreError {
+    kind: StoreErrorKind,
+    context: String,
+    source: BoxedCause,
+    /// For [`StoreErrorKind::NewerSchema`]: the version found and the newest
+    /// supported.
+    versions: Option<(i64, i64)>,
 }
 
 impl StoreError {
+    /// An error of `kind` while doing `context` (which names the file).
+    pub(crate) fn new(
+        kind: StoreErrorKind,
+        context: impl Into<String>,
+        source: impl Into<BoxedCause>,
+    ) -> Self {
+        StoreError {
+            kind,
+            context: context.into(),
+            source: source.into(),
+            versions: None,
+        }
+    }
+
+    /// The file at `path` has schema version `found`, newer than `supported`.
+    pub(crate) fn newer_schema(path: &Path, found: i64, supported: i64) -> Self {
+        StoreError {
+            versions: Some((found, supported)),
+            ..StoreError::new(
+                StoreErrorKind::NewerSchema,
+                format!("opening {}", path.display()),
+                Message(format!(
+                    "schema version {found} is newer than the newest this build supports ({supported})"
+                )),
+            )
+        }
+    }
+
     /// The broad category of this error.
     pub fn kind(&self) -> StoreErrorKind {
-        match self {
-            StoreError::Busy { .. } => StoreErrorKind::Busy,
-            StoreError::ReadOnly { .. } => StoreErrorKind::ReadOnly,
-            StoreError::Corrupt { .. } => StoreErrorKind::Corrupt,
-            StoreError::NewerSchema { .. } => StoreErrorKind::NewerSchema,
-            StoreError::Other { .. } => StoreErrorKind::Other,
-        }
+        self.kind
+    }
+
+    /// What the store was doing, including the file path.
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+
+    /// For a [`StoreErrorKind::NewerSchema`] error: the schema version found
+    /// in the file and the newest this build supports.
+    pub fn schema_versions(&self) -> Option<(i64, i64)> {
+        self.versions
     }
 
     /// Classifies an SQLite error.
     pub(crate) fn sqlite(err: rusqlite::Error, context: impl Into<String>) -> Self {
-        let context = context.into();
-        let code = err.sqlite_error_code();
-        let source: BoxedCause = Box::new(err);
-        match code {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                StoreError::Busy { context, source }
-            }
+        let kind = match err.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreErrorKind::Busy,
             Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen) => {
-                StoreError::ReadOnly { context, source }
+                StoreErrorKind::ReadOnly
             }
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                StoreError::Corrupt { context, source }
-            }
-            _ => StoreError::Other { context, source },
-        }
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreErrorKind::Corrupt,
+            _ => StoreErrorKind::Other,
+        };
+        StoreError::new(kind, context, err)
     }
 
     /// Classifies an I/O error.
     pub(crate) fn io(err: io::Error, context: impl Into<String>) -> Self {
-        let context = context.into();
-        match err.kind() {
+        let kind = match err.kind() {
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-                StoreError::ReadOnly {
-                    context,
-                    source: Box::new(err),
-                }
+                StoreErrorKind::ReadOnly
             }
-            _ => StoreError::Other {
-                context,
-                source: Box::new(err),
-            },
-        }
+            _ => StoreErrorKind::Other,
+        };
+        StoreError::new(kind, context, err)
     }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Busy { context, source } => write!(
+        let StoreError {
+            context, source, ..
+        } = self;
+        match self.kind {
+            StoreErrorKind::Busy => write!(
                 f,
                 "{context}: the database is locked by another connection \
                  (still busy after the busy timeout): {source}"
             ),
-            StoreError::ReadOnly { context, source } => write!(
+            StoreErrorKind::ReadOnly => write!(
                 f,
                 "{context}: the database file or its directory is read-only or \
                  not writable: {source}"
             ),
-            StoreError::Corrupt { context, source } => write!(
+            StoreErrorKind::Corrupt => write!(
                 f,
                 "{context}: the file is corrupt or not an SQLite database: {source}"
             ),
-            StoreError::NewerSchema {
-                path,
-                found,
-                supported,
-            } => write!(
-                f,
-                "{}: schema version {found} is newer than the newest this build \
-                 supports ({supported}); the file was left untouched",
-                path.display()
-            ),
-            StoreError::Other { context, source } => write!(f, "{context}: {source}"),
+            StoreErrorKind::NewerSchema => {
+                write!(f, "{context}: {source}; the file was left untouched")
+            }
+            StoreErrorKind::Other => write!(f, "{context}: {source}"),
         }
     }
 }
 
 impl Error for StoreError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            StoreError::Busy { source, .. }
-            | StoreError::ReadOnly { source, .. }
-            | StoreError::Corrupt { source, .. }
-            | StoreError::Other { source, .. } => Some(source.as_ref()),
-            StoreError::NewerSchema { .. } => None,
-        }
+        Some(self.source.as_ref())
     }
 }
 

@@ -376,10 +376,11 @@ impl PersistentStats {
             // panicking.
             return self.record_failure(
                 now,
-                StoreError::Other {
-                    context: format!("saving to {}", self.options.path.display()),
-                    source: "the database is not open".into(),
-                },
+                StoreError::new(
+                    StoreErrorKind::Other,
+                    format!("saving to {}", self.options.path.display()),
+                    "the database is not open",
+                ),
             );
         };
         match store.save(&self.pending) {

@@ -229,7 +229,7 @@ pub mod legacy_schema {
 
     use super::{COLUMNS, V1_COLUMNS, V2_ADDED};
     use crate::stats_store::store::row_values;
-    use crate::stats_store::{StoreError, StoredFunctionStats};
+    use crate::stats_store::{StoreError, StoreErrorKind, StoredFunctionStats};
 
     /// SQL creating a version-1 file: the original minimal column set.
     pub const V1: &str = "\
@@ -302,10 +302,11 @@ INSERT INTO schema_version (version) VALUES (2);
             1 => (V1, V1_COLUMNS.to_vec()),
             2 => (V2, V1_COLUMNS.to_vec()),
             _ => {
-                return Err(StoreError::Other {
-                    context: context(),
-                    source: format!("no legacy schema for version {version}").into(),
-                })
+                return Err(StoreError::new(
+                    StoreErrorKind::Other,
+                    context(),
+                    format!("no legacy schema for version {version}"),
+                ))
             }
         };
         if version == 2 {

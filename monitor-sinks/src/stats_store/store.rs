@@ -11,7 +11,7 @@ use rusqlite::{Connection, DatabaseName, Row, TransactionBehavior};
 use super::error::Message;
 use super::schema::{self, Detected, SCHEMA_VERSION};
 use super::time::rfc3339_utc_micros;
-use super::{StoreError, StoredFunctionStats};
+use super::{StoreError, StoreErrorKind, StoredFunctionStats};
 
 /// Options of [`StatsStore::open_with`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,11 +110,11 @@ impl StatsStore {
     ///   `-wal`, `-shm` and `-journal` siblings, and a fresh database is
     ///   created; [`OpenReport::moved_aside`] (see [`StatsStore::report`])
     ///   tells where the old file went. If it cannot be moved, the error is
-    ///   [`StoreError::Corrupt`].
+    ///   a [`StoreErrorKind::Corrupt`] error.
     /// * A file with a newer schema version fails with
-    ///   [`StoreError::NewerSchema`] and is not written to.
-    /// * A read-only file or directory fails with [`StoreError::ReadOnly`], a
-    ///   lock held longer than the busy timeout with [`StoreError::Busy`].
+    ///   a [`StoreErrorKind::NewerSchema`] error and is not written to.
+    /// * A read-only file or directory fails with [`StoreErrorKind::ReadOnly`], a
+    ///   lock held longer than the busy timeout with [`StoreErrorKind::Busy`].
     pub fn open_with(path: &Path, options: &StoreOptions) -> Result<StatsStore, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(parent).map_err(|e| {
@@ -123,12 +123,15 @@ impl StatsStore {
         }
         let mut report = OpenReport::default();
         let move_aside_or_fail = |why: &dyn std::fmt::Display| {
-            move_aside(path).map_err(|io_err| StoreError::Corrupt {
-                context: format!(
-                    "opening {}: the file is corrupt ({why}) and could not be moved aside",
-                    path.display()
-                ),
-                source: Box::new(io_err),
+            move_aside(path).map_err(|io_err| {
+                StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    format!(
+                        "opening {}: the file is corrupt ({why}) and could not be moved aside",
+                        path.display()
+                    ),
+                    io_err,
+                )
             })
         };
         // A file that is not SQLite at all is moved aside before SQLite opens
@@ -140,7 +143,7 @@ impl StatsStore {
         }
         let conn = match Self::try_open(path, options, &mut report) {
             Ok(conn) => conn,
-            Err(err @ StoreError::Corrupt { .. }) if report.moved_aside.is_none() => {
+            Err(err) if err.kind() == StoreErrorKind::Corrupt && report.moved_aside.is_none() => {
                 report.moved_aside = Some(move_aside_or_fail(&err)?);
                 Self::try_open(path, options, &mut report)?
             }
@@ -171,21 +174,21 @@ impl StatsStore {
             }
         }
         if conn.is_readonly(DatabaseName::Main).map_err(sql)? {
-            return Err(StoreError::ReadOnly {
-                context: ctx(),
-                source: Box::new(Message(
-                    "SQLite could only open the file read-only".to_owned(),
-                )),
-            });
+            return Err(StoreError::new(
+                StoreErrorKind::ReadOnly,
+                ctx(),
+                Message("SQLite could only open the file read-only".to_owned()),
+            ));
         }
         let check: String = conn
             .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
             .map_err(sql)?;
         if check != "ok" {
-            return Err(StoreError::Corrupt {
-                context: ctx(),
-                source: Box::new(Message(format!("PRAGMA quick_check: {check}"))),
-            });
+            return Err(StoreError::new(
+                StoreErrorKind::Corrupt,
+                ctx(),
+                Message(format!("PRAGMA quick_check: {check}")),
+            ));
         }
 
         // WAL lets the sqlite3 shell read while we write. If the file system
@@ -301,11 +304,7 @@ impl StatsStore {
 }
 
 fn newer(path: &Path, found: i64) -> StoreError {
-    StoreError::NewerSchema {
-        path: path.to_path_buf(),
-        found,
-        supported: SCHEMA_VERSION,
-    }
+    StoreError::newer_schema(path, found, SCHEMA_VERSION)
 }
 
 /// The values of a row in the order of [`schema::COLUMNS`], borrowing its
