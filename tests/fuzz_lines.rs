@@ -74,14 +74,14 @@ fn panics(payload: String) {
 /// expands (the callsite is leaked: names are normally literals).
 fn succeed_as(name: String) {
     let callsite: &'static Callsite = Box::leak(Box::new(Callsite::new(
-        Box::leak(name.into_boxed_str()),
+        Some(Box::leak(name.into_boxed_str())),
         module_path!(),
         "succeed_as",
         "call",
         file!(),
         line!(),
-        0,
-        0,
+        None,
+        None,
     )));
     ExecutionGuard::start(callsite).finish(|| Outcome::Success);
 }

@@ -22,19 +22,19 @@ use linkme::distributed_slice;
 /// normally touch it.
 ///
 /// ```
-/// use monitor_core::Callsite;
-/// static CALLSITE: Callsite = Callsite::new("", module_path!(), "job", "call", file!(), line!(), 0, 0);
+/// use monitor_core::__private::Callsite;
+/// static CALLSITE: Callsite = Callsite::new(None, module_path!(), "job", "call", file!(), line!(), None, None);
 /// assert_eq!(CALLSITE.trigger_type(), "call");
 /// ```
 pub struct Callsite {
-    explicit_name: &'static str,
+    explicit_name: Option<&'static str>,
     module_path: &'static str,
     fn_name: &'static str,
     trigger_type: &'static str,
     file: &'static str,
     line: u32,
-    slow_threshold_ns: u64,
-    every_ns: u64,
+    slow_threshold_ns: Option<u64>,
+    every_ns: Option<u64>,
     /// `type_name::<Self>` of the impl the function lives in, set by the first call
     /// of a method; read by the collector when it names the callsite.
     self_type: OnceLock<fn() -> &'static str>,
@@ -44,18 +44,18 @@ pub struct Callsite {
 }
 
 impl Callsite {
-    /// A callsite. `explicit_name` is `""` when the attribute gave no `name`;
-    /// `slow_threshold_ns` and `every_ns` are `0` when not set.
+    /// A callsite: `explicit_name`, `slow_threshold_ns` and `every_ns` are
+    /// the attribute's `name`, `slow` and `every`, when given.
     #[allow(clippy::too_many_arguments)]
     pub const fn new(
-        explicit_name: &'static str,
+        explicit_name: Option<&'static str>,
         module_path: &'static str,
         fn_name: &'static str,
         trigger_type: &'static str,
         file: &'static str,
         line: u32,
-        slow_threshold_ns: u64,
-        every_ns: u64,
+        slow_threshold_ns: Option<u64>,
+        every_ns: Option<u64>,
     ) -> Self {
         Callsite {
             explicit_name,
@@ -81,7 +81,16 @@ impl Callsite {
         line: u32,
     ) -> Self {
         let explicit_name: &'static str = Box::leak(format!("{target}::{name}").into_boxed_str());
-        Callsite::new(explicit_name, target, name, "span", file, line, 0, 0)
+        Callsite::new(
+            Some(explicit_name),
+            target,
+            name,
+            "span",
+            file,
+            line,
+            None,
+            None,
+        )
     }
 
     /// Records the `Self` type of a method's impl (first call wins).
@@ -95,8 +104,8 @@ impl Callsite {
     /// The function's name as it appears in statistics and logs: the explicit
     /// `name`, else `module::function`, else `module::Type::method` for methods.
     pub fn resolved_name(&self) -> String {
-        if !self.explicit_name.is_empty() {
-            return self.explicit_name.to_owned();
+        if let Some(explicit_name) = self.explicit_name {
+            return explicit_name.to_owned();
         }
         match self.self_type.get() {
             Some(type_name) => {
@@ -129,12 +138,12 @@ impl Callsite {
 
     /// Per-function slow-call threshold in nanoseconds, if any.
     pub fn slow_threshold_ns(&self) -> Option<u64> {
-        (self.slow_threshold_ns != 0).then_some(self.slow_threshold_ns)
+        self.slow_threshold_ns
     }
 
     /// Declared schedule interval in nanoseconds (`every = "1h"`), if any.
     pub fn every_ns(&self) -> Option<u64> {
-        (self.every_ns != 0).then_some(self.every_ns)
+        self.every_ns
     }
 
     pub(crate) fn cached_index(&self, generation: u32) -> Option<usize> {
@@ -158,7 +167,7 @@ impl Callsite {
 ///
 /// ```
 /// use monitor_core::__private::{Callsite, Registration};
-/// static CALLSITE: Callsite = Callsite::new("", module_path!(), "job", "call", file!(), line!(), 0, 0);
+/// static CALLSITE: Callsite = Callsite::new(None, module_path!(), "job", "call", file!(), line!(), None, None);
 /// static REGISTRATION: Registration = Registration::new(&CALLSITE, false);
 /// assert_eq!(REGISTRATION.callsite().trigger_type(), "call");
 /// ```
@@ -182,7 +191,7 @@ impl Registration {
     /// The name the function will be recorded under, if it is known before
     /// its first call: always, except for a method without `name = "…"`.
     pub(crate) fn name_before_first_call(&self) -> Option<String> {
-        let named = !self.callsite.explicit_name.is_empty() || !self.method;
+        let named = self.callsite.explicit_name.is_some() || !self.method;
         (named || self.callsite.self_type.get().is_some()).then(|| self.callsite.resolved_name())
     }
 }
@@ -200,7 +209,7 @@ pub static MONITORED_FUNCTIONS: [Registration];
 ///
 /// ```
 /// use monitor_core::__private::{Callsite, Registration};
-/// static CALLSITE: Callsite = Callsite::new("", module_path!(), "job", "call", file!(), line!(), 0, 0);
+/// static CALLSITE: Callsite = Callsite::new(None, module_path!(), "job", "call", file!(), line!(), None, None);
 /// monitor_core::__private::register!(REGISTRATION = Registration::new(&CALLSITE, false));
 /// assert_eq!(REGISTRATION.callsite().trigger_type(), "call");
 /// ```
@@ -271,9 +280,11 @@ mod tests {
 
     #[test]
     fn names_resolve_explicit_then_module_then_method() {
-        static EXPLICIT: Callsite = Callsite::new("job", "app", "f", "call", "f.rs", 1, 0, 0);
-        static PLAIN: Callsite = Callsite::new("", "app::jobs", "f", "call", "f.rs", 1, 0, 0);
-        static METHOD: Callsite = Callsite::new("", "app", "run", "call", "f.rs", 1, 0, 0);
+        static EXPLICIT: Callsite =
+            Callsite::new(Some("job"), "app", "f", "call", "f.rs", 1, None, None);
+        static PLAIN: Callsite =
+            Callsite::new(None, "app::jobs", "f", "call", "f.rs", 1, None, None);
+        static METHOD: Callsite = Callsite::new(None, "app", "run", "call", "f.rs", 1, None, None);
         METHOD.note_self_type(|| "app::Worker<u8>");
         assert_eq!(EXPLICIT.resolved_name(), "job");
         assert_eq!(PLAIN.resolved_name(), "app::jobs::f");

@@ -34,7 +34,6 @@ mod timestamp;
 pub use alerts::{
     health, Alert, AlertRule, AlertRules, AlertState, Health, Notifier, Severity, Verdict,
 };
-pub use callsite::Callsite;
 pub use capture::{CaptureLimits, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::Status;

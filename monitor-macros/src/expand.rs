@@ -83,18 +83,21 @@ pub(crate) fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
 fn callsite_static(args: &Args, function: &ItemFn) -> TokenStream {
     let fn_name = function.sig.ident.to_string();
     let fn_name = fn_name.trim_start_matches("r#");
+    let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
+    let none = quote!(::core::option::Option::None);
     let name = args
         .name
         .as_ref()
-        .map(|lit| lit.value())
-        .unwrap_or_default();
+        .map_or_else(|| none.clone(), |lit| some(quote!(#lit)));
     let trigger = args
         .trigger
         .as_ref()
         .map(|lit| lit.value())
         .unwrap_or_else(|| "call".to_owned());
-    let slow = args.slow_nanos.unwrap_or(0);
-    let every = args.every_nanos.unwrap_or(0);
+    let slow = args
+        .slow_nanos
+        .map_or_else(|| none.clone(), |nanos| some(quote!(#nanos)));
+    let every = args.every_nanos.map_or(none, |nanos| some(quote!(#nanos)));
     let callsite = callsite_ident();
     // Registered in the program-wide slice the linker gathers (no code runs
     // for it), so the monitor knows the function before its first call.

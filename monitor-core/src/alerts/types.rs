@@ -61,7 +61,7 @@ pub enum AlertRule {
 
 impl AlertRule {
     /// Every rule, function rules first.
-    pub const ALL: [AlertRule; 10] = [
+    pub const ALL: &'static [AlertRule] = &[
         AlertRule::HighErrorRate,
         AlertRule::ConsecutiveFailures,
         AlertRule::SlowExecution,

@@ -163,9 +163,9 @@ fn millis(nanos: u64) -> f64 {
 mod tests {
     use super::*;
 
-    static A: Callsite = Callsite::new("t::a", "t", "a", "span", "t.rs", 1, 0, 0);
-    static B: Callsite = Callsite::new("t::b", "t", "b", "span", "t.rs", 2, 0, 0);
-    static C: Callsite = Callsite::new("t::c", "t", "c", "span", "t.rs", 3, 0, 0);
+    static A: Callsite = Callsite::new(Some("t::a"), "t", "a", "span", "t.rs", 1, None, None);
+    static B: Callsite = Callsite::new(Some("t::b"), "t", "b", "span", "t.rs", 2, None, None);
+    static C: Callsite = Callsite::new(Some("t::c"), "t", "c", "span", "t.rs", 3, None, None);
 
     fn names(nodes: &[TraceNode]) -> Vec<&str> {
         nodes.iter().map(|node| node.name.as_str()).collect()
