@@ -97,17 +97,13 @@ fn control_characters_never_reach_the_terminal_raw() {
     drop(guard);
 
     // Values a host builds itself are escaped when displayed too.
-    let alert = Alert {
-        time: Timestamp(start()),
-        rule: AlertRule::SinkFailing,
-        function: None,
-        state: AlertState::Firing,
-        severity: Severity::Error,
-        message: "disk\nfull \x1b]0;title\x07".into(),
-        since: Timestamp(start()),
-        reminder: false,
-        numbers: Default::default(),
-    };
+    let alert = Alert::new(
+        AlertRule::SinkFailing,
+        AlertState::Firing,
+        Severity::Error,
+        "disk\nfull \x1b]0;title\x07",
+        Timestamp(start()),
+    );
     assert_eq!(
         alert.to_string(),
         "[error] sink_failing firing: disk\\nfull \\u{1b}]0;title\\u{7}"

@@ -14,6 +14,7 @@ use crate::span_trace::SpanExtra;
 /// How an execution ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Status {
     /// Returned normally (anything but `Err`).
     Success,

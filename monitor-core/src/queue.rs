@@ -44,6 +44,7 @@ pub(crate) use chunked::{Geometry, MemoryBudget, Wake};
 /// # drop(builder);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Overflow {
     /// Drop the new execution and count it exactly (`dropped_events`). Never blocks.
     #[default]

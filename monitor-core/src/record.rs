@@ -8,6 +8,7 @@ use crate::span_trace::ExecutionTrace;
 
 /// One finished execution, as the collector hands it to every [`Sink`](crate::Sink).
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct ExecutionRecord<'a> {
     /// The function's (or span's) name.
     pub name: &'a str,

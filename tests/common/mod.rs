@@ -13,14 +13,41 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A fresh, empty directory under the target directory's temp space.
+/// A fresh, empty directory under the system's temp space. The directories
+/// earlier runs of the same test left behind (their process is gone) are
+/// removed first, so repeated runs do not fill the disk.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join("monitor-tests")
-        .join(format!("{name}-{}", std::process::id()));
+    let root = std::env::temp_dir().join("monitor-tests");
+    remove_stale(&root, name);
+    let dir = root.join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Removes `root/name-PID` for every PID that no longer runs (Linux: no
+/// `/proc/PID`; elsewhere nothing is removed).
+fn remove_stale(root: &Path, name: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let prefix = format!("{name}-");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|file_name| file_name.strip_prefix(&prefix))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Every line of a JSON Lines file, parsed; panics on a line that is not one

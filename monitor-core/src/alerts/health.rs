@@ -25,6 +25,7 @@ pub(crate) const LAG_RED: Duration = Duration::from_secs(30);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// Nothing to report.
     #[default]

@@ -133,6 +133,7 @@ impl fmt::Display for AlertRule {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Severity {
     /// Worth knowing; does not change the health verdict.
     Info,
@@ -218,21 +219,20 @@ impl fmt::Display for AlertState {
 /// ```
 /// use monitor_core::{Alert, AlertRule, AlertState, Severity, Timestamp};
 /// use std::time::UNIX_EPOCH;
-/// let alert = Alert {
-///     rule: AlertRule::ConsecutiveFailures,
-///     function: Some("scale_ec2".into()),
-///     severity: Severity::Error,
-///     state: AlertState::Firing,
-///     reminder: false,
-///     message: "scale_ec2: 5 failures in a row".into(),
-///     since: Timestamp(UNIX_EPOCH),
-///     time: Timestamp(UNIX_EPOCH),
-///     numbers: [("consecutive_failures".to_owned(), 5.0)].into(),
-/// };
+/// let alert = Alert::new(
+///     AlertRule::ConsecutiveFailures,
+///     AlertState::Firing,
+///     Severity::Error,
+///     "scale_ec2: 5 failures in a row",
+///     Timestamp(UNIX_EPOCH),
+/// )
+/// .with_function("scale_ec2")
+/// .with_number("consecutive_failures", 5.0);
 /// assert_eq!(alert.to_string(), "[error] consecutive_failures firing: scale_ec2: 5 failures in a row");
 /// assert_eq!(alert.number("consecutive_failures"), Some(5.0));
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Alert {
     /// When the notification was made (the monitor's clock). Serialized as `timestamp`.
     #[serde(rename = "timestamp")]
@@ -271,6 +271,55 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// A notification of `rule` made at `time`, about the monitor itself
+    /// (no function), with `since` equal to `time`, not a reminder and with
+    /// no numbers; the `with_…` methods set the rest. For hosts that build
+    /// alerts of their own (tests of a [`Notifier`](crate::Notifier), say):
+    /// the monitor's notifications come from its rules.
+    pub fn new(
+        rule: AlertRule,
+        state: AlertState,
+        severity: Severity,
+        message: impl Into<String>,
+        time: Timestamp,
+    ) -> Self {
+        Alert {
+            time,
+            rule,
+            function: None,
+            state,
+            severity,
+            message: message.into(),
+            since: time,
+            reminder: false,
+            numbers: BTreeMap::new(),
+        }
+    }
+
+    /// The same alert about the function `name`.
+    pub fn with_function(mut self, name: impl Into<String>) -> Self {
+        self.function = Some(name.into());
+        self
+    }
+
+    /// The same alert whose condition started at `since`.
+    pub fn with_since(mut self, since: Timestamp) -> Self {
+        self.since = since;
+        self
+    }
+
+    /// The same alert as a reminder (or not).
+    pub fn with_reminder(mut self, reminder: bool) -> Self {
+        self.reminder = reminder;
+        self
+    }
+
+    /// The same alert carrying the number `name`.
+    pub fn with_number(mut self, name: impl Into<String>, value: f64) -> Self {
+        self.numbers.insert(name.into(), value);
+        self
+    }
+
     /// The number called `name`, if the alert carries it.
     pub fn number(&self, name: &str) -> Option<f64> {
         self.numbers.get(name).copied()

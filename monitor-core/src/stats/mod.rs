@@ -18,6 +18,7 @@ use crate::timestamp::Timestamp;
 /// Whether a function is healthy, as judged by the alert rules.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FunctionStatus {
     /// Running normally.
     #[default]
@@ -77,6 +78,7 @@ pub struct ErrorPattern {
 /// `total_executions == success_count + error_count + panic_count`; futures
 /// dropped before completion are counted apart in `cancelled_count`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct FunctionStats {
     /// The function's name (`module::function`, `module::Type::method`, the
     /// attribute's `name`, or `target::span` for spans).
@@ -138,6 +140,7 @@ pub struct FunctionStats {
 /// assert_eq!(snapshot.dropped_events, 0);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct StatsSnapshot {
     /// Every function seen, sorted by name.
     pub functions: Vec<FunctionStats>,

@@ -24,6 +24,7 @@ pub const DEFAULT_FILE_MODE: u32 = 0o640;
 /// assert!(r.is_timed());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Rotation {
     /// Never rotate; the current file grows forever.
     Never,
