@@ -13,7 +13,7 @@ use crate::alerts::{AlertsConfig, AlertsShared};
 use crate::capture::{install_panic_hook, set_limits, CaptureLimits, FLUSH_ON_PANIC};
 use crate::clock::{Clock, SystemClock};
 use crate::collector::{
-    Collector, CollectorParts, Control, CrashPoint, LogFiles, LogsConfig, Persistence, SelfStats,
+    Collector, CollectorParts, Control, LogFiles, LogsConfig, Persistence, SelfStats,
 };
 use crate::install_error::InstallError;
 use crate::log_settings::LogSettings;
@@ -546,28 +546,31 @@ impl MonitorGuard {
         self.handle.flush()
     }
 
-    /// Test hook: makes the collector panic once, at the start of its next
-    /// pass over a ring, to show that the supervisor restarts it without
-    /// losing queued executions.
+    /// Test hook (feature `test-util`): makes the collector panic once, at
+    /// the start of its next pass over a ring, to show that the supervisor
+    /// restarts it without losing queued executions.
+    #[cfg(feature = "test-util")]
     #[doc(hidden)]
     pub fn __crash_collector(&self) {
-        self.crash_collector(CrashPoint::BeforePop);
+        self.crash_collector(crate::collector::CrashPoint::BeforePop);
     }
 
     /// Test hook: makes the collector panic once while it processes the next
     /// event it pops: before the event reached the statistics, or (with
     /// `after_counting`) after, to show that the event is counted exactly
-    /// once either way.
+    /// once either way. Feature `test-util`.
+    #[cfg(feature = "test-util")]
     #[doc(hidden)]
     pub fn __crash_collector_mid_event(&self, after_counting: bool) {
         self.crash_collector(if after_counting {
-            CrashPoint::AfterCounting
+            crate::collector::CrashPoint::AfterCounting
         } else {
-            CrashPoint::BeforeCounting
+            crate::collector::CrashPoint::BeforeCounting
         });
     }
 
-    fn crash_collector(&self, point: CrashPoint) {
+    #[cfg(feature = "test-util")]
+    fn crash_collector(&self, point: crate::collector::CrashPoint) {
         let _ = self.handle.control.send(Control::Crash(point));
         self.handle.collector.unpark();
     }

@@ -40,11 +40,14 @@ pub(crate) enum Control {
     /// Drain, write, fsync, then answer and stop.
     Shutdown(Sender<()>),
     /// Test hook: panic inside the loop, to exercise the supervisor.
+    #[cfg(feature = "test-util")]
     Crash(CrashPoint),
 }
 
-/// Where the test hook ([`Control::Crash`]) makes the collector panic.
+/// Where the test hook (`Control::Crash`, feature `test-util`) makes the
+/// collector panic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "test-util"), allow(dead_code))]
 pub(crate) enum CrashPoint {
     /// At the start of the next pass over a ring, before anything is popped.
     BeforePop,
@@ -126,7 +129,7 @@ pub(crate) struct Collector {
     idle_wait: Duration,
     persistence: Option<Persistence>,
     /// Test hook: panic at this point of the next drain.
-    crash_requested: Option<CrashPoint>,
+    crash_requested: CrashRequest,
     /// The ring (index in `rings`) whose popped event is being processed and
     /// is not yet in the statistics: if processing panics, the supervisor
     /// counts that event as dropped, so no execution vanishes uncounted.
@@ -144,14 +147,28 @@ enum Pass {
     EverythingQueued,
 }
 
+/// A crash the test hook asked for, if any.
+#[cfg(feature = "test-util")]
+type CrashRequest = Option<CrashPoint>;
+
+/// Without the test hooks, nothing can ask for a crash.
+#[cfg(not(feature = "test-util"))]
+type CrashRequest = Option<std::convert::Infallible>;
+
 /// Test hook: panics if a crash was requested at `point`.
+#[cfg(feature = "test-util")]
 #[inline]
-fn crash_hook(requested: &mut Option<CrashPoint>, point: CrashPoint) {
+fn crash_hook(requested: &mut CrashRequest, point: CrashPoint) {
     if *requested == Some(point) {
         *requested = None;
         panic!("collector crash requested (test hook, {point:?})");
     }
 }
+
+/// Without the test hooks: nothing, compiled away.
+#[cfg(not(feature = "test-util"))]
+#[inline(always)]
+fn crash_hook(_: &mut CrashRequest, _: CrashPoint) {}
 
 /// Runs `f`, containing any panic — including one raised while dropping the
 /// panic's payload. Returns false if `f` panicked.
@@ -297,6 +314,7 @@ impl Collector {
                 let _ = reply.send(());
                 return Flow::Stop;
             }
+            #[cfg(feature = "test-util")]
             Control::Crash(point) => self.crash_requested = Some(point),
         }
         Flow::Continue

@@ -148,4 +148,7 @@ pub use retention::Retention;
 pub use writer::{RotatingLog, SinkHealth};
 
 #[doc(hidden)]
+/// The file operations a log goes through, for the tests' fault-injecting
+/// file system (feature `test-util`).
+#[cfg(feature = "test-util")]
 pub use fs::{FileId, FileMeta, LogFile, LogFs, ReadSeek, RealFs};

@@ -149,16 +149,22 @@ impl RotatingLog {
     /// starts in the failing state (see [`health`](Self::health)), keeps lines
     /// in memory and retries.
     pub fn open(config: LogFileConfig, now: SystemTime) -> io::Result<Self> {
-        Self::open_with_fs(config, now, Arc::new(RealFs))
+        Self::open_on(config, now, Arc::new(RealFs))
     }
 
-    /// [`open`](Self::open) with injected file operations (for tests).
+    /// [`open`](Self::open) with injected file operations (feature
+    /// `test-util`: the tests' fault-injecting file system).
+    #[cfg(feature = "test-util")]
     #[doc(hidden)]
     pub fn open_with_fs(
         config: LogFileConfig,
         now: SystemTime,
         fs: Arc<dyn LogFs>,
     ) -> io::Result<Self> {
+        Self::open_on(config, now, fs)
+    }
+
+    fn open_on(config: LogFileConfig, now: SystemTime, fs: Arc<dyn LogFs>) -> io::Result<Self> {
         config.validate()?;
         let naming = Naming::new(&config.base_name);
         let current = config.dir.join(naming.current());

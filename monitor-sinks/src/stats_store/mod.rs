@@ -42,6 +42,7 @@ pub use error::{BoxedCause, StoreError, StoreErrorKind};
 pub use persist::{PersistEvent, PersistOptions, PersistentStats, StoreHealth, STATS_FILE_NAME};
 pub use row::StoredFunctionStats;
 #[doc(hidden)]
+#[cfg(feature = "test-util")]
 pub use schema::legacy_schema;
 pub use schema::SCHEMA_VERSION;
 pub use store::{OpenReport, StatsStore, StoreOptions};

@@ -41,6 +41,7 @@ pub(crate) const COLUMNS: [(&str, &str); 26] = [
 ];
 
 /// Columns that version 1 had.
+#[cfg(any(test, feature = "test-util"))]
 pub(crate) const V1_COLUMNS: [&str; 19] = [
     "name",
     "trigger_type",
@@ -221,6 +222,7 @@ pub(crate) fn create_or_migrate(conn: &Connection, detected: Detected) -> rusqli
 /// The SQL of older schema versions, so that tests (here and in the core) can
 /// create an old stats file and check that it is migrated.
 #[doc(hidden)]
+#[cfg(any(test, feature = "test-util"))]
 pub mod legacy_schema {
     use std::path::Path;
 
