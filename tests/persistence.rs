@@ -380,3 +380,28 @@ fn the_sources_trigger_wins_over_the_stored_one() {
         .iter()
         .all(|l| l["name"] != "nightly_backup" || l["trigger_type"] == "call"));
 }
+
+#[test]
+fn updated_at_is_stamped_by_the_monitors_clock() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-updated-at");
+    let moment = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_234_567_890);
+    let clock = monitor::ManualClock::new(moment);
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .install()
+        .unwrap();
+    nightly_backup(false).unwrap();
+    assert!(guard.flush());
+    drop(guard);
+    let connection = rusqlite::Connection::open(dir.join("stats.db")).unwrap();
+    let updated_at: String = connection
+        .query_row(
+            "SELECT updated_at FROM function_stats WHERE name = 'nightly_backup'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(updated_at, "2009-02-13T23:31:30.000000Z");
+}

@@ -575,9 +575,10 @@ impl Collector {
         let Some(persistence) = self.persistence.as_mut() else {
             return;
         };
+        let now = self.clock.now();
         self.alerts.store_states(&mut self.functions);
-        persistence.stage_dirty(&mut self.functions);
-        let late = persistence.save(&mut self.functions, force);
+        persistence.stage_dirty(&mut self.functions, now);
+        let late = persistence.save(&mut self.functions, force, now);
         if late.is_empty() {
             return;
         }
@@ -587,9 +588,9 @@ impl Collector {
             self.functions[index].absorb(earlier);
         }
         if let Some(persistence) = self.persistence.as_mut() {
-            persistence.stage_dirty(&mut self.functions);
+            persistence.stage_dirty(&mut self.functions, now);
             if force {
-                persistence.save(&mut self.functions, true);
+                persistence.save(&mut self.functions, true, now);
             }
         }
     }

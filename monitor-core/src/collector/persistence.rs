@@ -2,7 +2,7 @@
 //! save in batches, report failures once per episode, merge rows that could
 //! only be loaded late.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use monitor_sinks::stats_store::{PersistEvent, PersistOptions, PersistentStats, StoreHealth};
 
@@ -36,11 +36,12 @@ impl Persistence {
         (Persistence { stats }, records)
     }
 
-    /// Hands every changed function to the store.
-    pub(crate) fn stage_dirty(&mut self, functions: &mut [FunctionRecord]) {
+    /// Hands every changed function to the store, stamped as updated at
+    /// `now` (the monitor's clock).
+    pub(crate) fn stage_dirty(&mut self, functions: &mut [FunctionRecord], now: SystemTime) {
         for function in functions.iter_mut().filter(|f| f.dirty) {
             function.dirty = false;
-            self.stats.stage(function.to_stored());
+            self.stats.stage(function.to_stored(now));
         }
     }
 
@@ -56,6 +57,7 @@ impl Persistence {
         &mut self,
         functions: &mut [FunctionRecord],
         force: bool,
+        wall_now: SystemTime,
     ) -> Vec<FunctionRecord> {
         let now = Instant::now();
         let mut event = if force {
@@ -72,7 +74,7 @@ impl Persistence {
             for function in functions.iter_mut() {
                 function.dirty = true;
             }
-            self.stage_dirty(functions);
+            self.stage_dirty(functions, wall_now);
             recreating = true;
             event = self.stats.save_now(now);
         }

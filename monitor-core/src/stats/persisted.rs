@@ -40,8 +40,9 @@ fn nanos_from_ms(ms: f64) -> u64 {
 }
 
 impl FunctionRecord {
-    /// The row the stats store keeps for this function.
-    pub(crate) fn to_stored(&self) -> StoredFunctionStats {
+    /// The row the stats store keeps for this function, stamped as updated
+    /// at `now` (the monitor's clock).
+    pub(crate) fn to_stored(&self, now: SystemTime) -> StoredFunctionStats {
         let ms = |nanos: u64| nanos as f64 / 1e6;
         StoredFunctionStats {
             name: self.name.to_string(),
@@ -69,7 +70,7 @@ impl FunctionRecord {
             error_patterns: (!self.patterns.is_empty())
                 .then(|| crate::json::to_string(&self.patterns).ok())
                 .flatten(),
-            updated_at: None,
+            updated_at: Some(Timestamp(now).to_string()),
             consecutive_failures: self.consecutive_failures,
             alert_state: self.alert_state.clone(),
         }

@@ -36,7 +36,6 @@ mod persist;
 mod row;
 mod schema;
 mod store;
-mod time;
 
 pub use error::{BoxedCause, StoreError, StoreErrorKind};
 pub use persist::{PersistEvent, PersistOptions, PersistentStats, StoreHealth, STATS_FILE_NAME};

@@ -10,7 +10,6 @@ use rusqlite::{Connection, DatabaseName, Row, TransactionBehavior};
 
 use super::error::Message;
 use super::schema::{self, Detected, SCHEMA_VERSION};
-use super::time::rfc3339_utc_micros;
 use super::{StoreError, StoreErrorKind, StoredFunctionStats};
 
 /// Options of [`StatsStore::open_with`].
@@ -284,7 +283,8 @@ impl StatsStore {
         }
         let path = &self.path;
         let ctx = || format!("saving {} rows to {}", rows.len(), path.display());
-        let now = rfc3339_utc_micros(SystemTime::now());
+        let mut now = String::new();
+        crate::time::format_rfc3339_micros(SystemTime::now(), &mut now);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
