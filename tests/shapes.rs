@@ -596,6 +596,17 @@ mod expected_type {
         |value| *value > 0
     }
 
+    /// Written on one line, as a host without rustfmt may: the body kept in
+    /// place must not become a block in a block (`unused_braces`).
+    #[monitored]
+    #[rustfmt::skip]
+    pub(crate) fn one_line() -> impl Fn(&u8) -> bool { |value| *value > 1 }
+
+    #[monitored]
+    #[track_caller]
+    #[rustfmt::skip]
+    pub(crate) fn one_line_tracked() -> impl Fn(&u8) -> bool { |value| *value > 2 }
+
     #[monitored]
     pub(crate) fn with_length(text: &str) -> (impl Fn(&str) -> bool, usize) {
         let length = text.len();
@@ -708,6 +719,8 @@ fn shapes_that_need_their_declared_return_type_compile_and_are_timed() {
     sink(&1);
     assert!(counter_sink::<u8>(false).is_none());
     assert!(boxed_equals(4)(&4));
+    assert!(one_line()(&2) && !one_line()(&1));
+    assert!(one_line_tracked()(&3) && !one_line_tracked()(&2));
     let (same_length, length) = with_length("abc");
     assert!(same_length("xyz") && length == 3);
     assert_eq!(higher_ranked()("  x "), "x");
@@ -753,6 +766,8 @@ fn shapes_that_need_their_declared_return_type_compile_and_are_timed() {
     assert_eq!(outcomes("prefix_matcher"), (1, 1, 0));
     assert_eq!(outcomes("counter_sink"), (2, 0, 0));
     assert_eq!(outcomes("with_length"), (1, 0, 0));
+    assert_eq!(outcomes("one_line"), (2, 0, 0));
+    assert_eq!(outcomes("one_line_tracked"), (2, 0, 0));
     // A spelled-out `Box<dyn Fn…>` is classified as usual.
     assert_eq!(outcomes("boxed_equals"), (1, 0, 0));
     assert_eq!(outcomes("higher_ranked"), (1, 0, 0));

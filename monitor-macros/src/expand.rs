@@ -569,8 +569,13 @@ fn boxed_future_body(inner: &syn::ExprAsync, body: &Block, is_method: bool) -> T
 fn inline_body(body: &Block, is_method: bool) -> TokenStream {
     let guard = local("__monitor_guard");
     let start = guard_start(quote!(__monitor_private::InlineGuard), is_method);
+    // The body's statements follow the guard in the same block: nested as a
+    // block of its own, a one-line body (`{ |x| *x > 1 }`) would be linted by
+    // `unused_braces` in the host. Declared after the guard, the body's
+    // locals are still dropped before it.
+    let stmts = statements(body);
     quote! {
         let #guard = #start;
-        #body
+        #stmts
     }
 }
