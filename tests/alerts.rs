@@ -1048,3 +1048,67 @@ fn a_restart_neither_notifies_a_firing_alert_again_nor_misdates_it() {
         resolved[0]
     );
 }
+
+#[monitored(name = "tampered_job")]
+fn tampered_job(error: Option<&str>) -> Result<(), String> {
+    error.map_or(Ok(()), |message| Err(message.to_owned()))
+}
+
+#[test]
+fn a_stored_alert_state_with_impossible_counts_does_not_crash_the_collector() {
+    let _lock = exclusive();
+    let (builder, clock, received, dir) = builder("alerts-tampered-state");
+    let guard = builder.install().unwrap();
+    tampered_job(Some("disk full")).unwrap_err();
+    assert!(guard.flush());
+    drop(guard);
+    // An operator's hand edit, a bad restore or a bug in another version:
+    // the window's counts add up to more than a u64, and the pattern
+    // counters are at their largest.
+    let db = rusqlite::Connection::open(dir.join("stats.db")).unwrap();
+    let text: String = db
+        .query_row(
+            "SELECT alert_state FROM function_stats WHERE name = 'tampered_job'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let bucket = state["window"]["buckets"][0][0].as_u64().unwrap();
+    state["window"]["buckets"] = serde_json::json!([
+        [bucket, u64::MAX, u64::MAX, u64::MAX, 0],
+        [bucket + 1, u64::MAX, u64::MAX, u64::MAX, 0]
+    ]);
+    state["new_patterns_in_episode"] = u64::MAX.into();
+    state["unlisted_patterns"] = u64::MAX.into();
+    db.execute(
+        "UPDATE function_stats SET alert_state = ?1 WHERE name = 'tampered_job'",
+        [state.to_string()],
+    )
+    .unwrap();
+    drop(db);
+
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .install()
+        .unwrap();
+    // New patterns, more than the alert state keeps.
+    for k in 0..12 {
+        tampered_job(Some(&format!("quota of user{k} exceeded"))).unwrap_err();
+    }
+    tampered_job(None).unwrap();
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    let job = stats.get("tampered_job").unwrap();
+    assert_eq!((job.total_executions, job.error_count), (14, 13));
+    let report = monitor::status_report();
+    assert!(
+        !report
+            .alerts
+            .iter()
+            .any(|a| a.rule == AlertRule::CollectorRestarted),
+        "{report}"
+    );
+    drop(received);
+}

@@ -184,6 +184,17 @@ impl Window {
         if stored.bucket_nanos != self.bucket_nanos || !ordered || !self.buckets.is_empty() {
             return;
         }
+        // A value edited by hand or written by a broken run: counts whose
+        // sum does not fit (with room for this run's own executions) are
+        // ignored, or adding them up would overflow in the collector, which
+        // would take them up again after every restart.
+        let executions = stored
+            .buckets
+            .iter()
+            .try_fold(0u64, |sum, bucket| sum.checked_add(bucket[1]));
+        if executions.is_none_or(|sum| sum > u64::MAX / 2) {
+            return;
+        }
         for &[id, executions, failures, slow, max_slow_nanos] in &stored.buckets {
             let counts = Counts {
                 executions,

@@ -29,6 +29,10 @@ use crate::alerts::state::{RuleState, StoredRuleState};
 use crate::alerts::stored_time;
 use crate::alerts::window::StoredWindow;
 
+/// The largest pattern count taken up from a stored state: far beyond what a
+/// run can produce, far below what adding to it could overflow.
+const STORED_COUNT_LIMIT: u64 = u32::MAX as u64;
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct StoredAlerts {
     #[serde(default, with = "stored_time::option")]
@@ -120,8 +124,10 @@ impl FunctionAlerts {
         patterns.sort_by_key(|pattern| pattern.time);
         let excess = patterns.len().saturating_sub(super::NEW_PATTERNS_KEPT);
         self.new_patterns = patterns.into_iter().skip(excess).collect();
-        self.unlisted_patterns = stored.unlisted_patterns;
-        self.new_patterns_in_episode = stored.new_patterns_in_episode;
+        // Counters from a value edited by hand or written by a broken run
+        // are bounded, so this run's additions to them cannot overflow.
+        self.unlisted_patterns = stored.unlisted_patterns.min(STORED_COUNT_LIMIT);
+        self.new_patterns_in_episode = stored.new_patterns_in_episode.min(STORED_COUNT_LIMIT);
         if let Some(window) = &stored.window {
             self.window.restore(window);
         }
