@@ -405,3 +405,61 @@ fn updated_at_is_stamped_by_the_monitors_clock() {
         .unwrap();
     assert_eq!(updated_at, "2009-02-13T23:31:30.000000Z");
 }
+
+#[monitored(name = "tampered_histogram")]
+fn tampered_histogram(fail: bool) -> Result<(), String> {
+    if fail {
+        Err("bucket unreachable".into())
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn stored_histogram_and_pattern_counts_that_overflow_do_not_crash_the_monitor() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-tampered-counts");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    tampered_histogram(true).unwrap_err();
+    tampered_histogram(false).unwrap();
+    drop(guard);
+    // Counts no run can produce (a hand edit, a bad restore): they add up to
+    // more than a u64.
+    let db = rusqlite::Connection::open(dir.join("stats.db")).unwrap();
+    let patterns: String = db
+        .query_row(
+            "SELECT error_patterns FROM function_stats WHERE name = 'tampered_histogram'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let mut patterns: serde_json::Value = serde_json::from_str(&patterns).unwrap();
+    patterns["entries"][0]["count"] = u64::MAX.into();
+    let max = u64::MAX;
+    db.execute(
+        "UPDATE function_stats SET latency_histogram = ?1, error_patterns = ?2 \
+         WHERE name = 'tampered_histogram'",
+        [
+            format!("[[1,{max}],[2,{max}],[3,{max}]]"),
+            patterns.to_string(),
+        ],
+    )
+    .unwrap();
+    drop(db);
+
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    tampered_histogram(true).unwrap_err();
+    tampered_histogram(false).unwrap();
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    let record = stats.get("tampered_histogram").unwrap();
+    assert_eq!((record.total_executions, record.error_count), (4, 2));
+    let report = monitor::status_report();
+    assert!(
+        !report
+            .alerts
+            .iter()
+            .any(|a| a.rule == monitor::AlertRule::CollectorRestarted),
+        "{report}"
+    );
+}

@@ -89,6 +89,16 @@ impl Histogram {
     }
 
     pub(crate) fn from_sparse(sparse: &SparseHistogram) -> Self {
+        // Counts no run can produce (a hand edit, a bad restore) would
+        // overflow when added up, here or as this run records: such a
+        // histogram is dropped (percentiles start again).
+        let total = sparse
+            .0
+            .iter()
+            .try_fold(0u64, |sum, &(_, count)| sum.checked_add(count));
+        if total.is_none_or(|total| total > u64::MAX / 2) {
+            return Histogram::default();
+        }
         let mut histogram = Histogram::default();
         for &(index, count) in &sparse.0 {
             let index = index as usize;

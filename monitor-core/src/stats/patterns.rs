@@ -154,7 +154,8 @@ impl PatternTable {
             .iter_mut()
             .find(|e| e.fingerprint == fingerprint)
         {
-            entry.count += 1;
+            // Saturating: a stored count may be anything (a hand edit).
+            entry.count = entry.count.saturating_add(1);
             entry.example.clear();
             entry.example.push_str(message);
             entry.last_seen = time.to_string();
@@ -201,7 +202,7 @@ impl PatternTable {
                 .iter_mut()
                 .find(|e| e.fingerprint == entry.fingerprint)
             {
-                mine.count += entry.count;
+                mine.count = mine.count.saturating_add(entry.count);
             } else if self.entries.len() < MAX_PATTERNS {
                 self.entries.push(entry);
             }
