@@ -463,3 +463,52 @@ fn stored_histogram_and_pattern_counts_that_overflow_do_not_crash_the_monitor() 
         "{report}"
     );
 }
+
+#[monitored(name = "tampered_counts")]
+fn tampered_counts(fail: bool) -> Result<(), String> {
+    if fail {
+        Err("bucket unreachable".into())
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn stored_execution_counts_too_large_to_add_to_do_not_crash_the_monitor() {
+    let _lock = exclusive();
+    let dir = temp_dir("persist-tampered-columns");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    tampered_counts(true).unwrap_err();
+    drop(guard);
+    // SQLite keeps whatever it is given: a count written as text or as a
+    // real number by another tool can exceed what the monitor writes.
+    let db = rusqlite::Connection::open(dir.join("stats.db")).unwrap();
+    db.execute(
+        "UPDATE function_stats SET success_count = '18446744073709551615', \
+         error_count = 1e30, panic_count = 9223372036854775807, \
+         cancelled_count = 9223372036854775807 WHERE name = 'tampered_counts'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    tampered_counts(true).unwrap_err();
+    tampered_counts(false).unwrap();
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    let record = stats.get("tampered_counts").unwrap();
+    assert!(
+        record.success_count > 1 && record.error_count > 1,
+        "{record:?}"
+    );
+    let report = monitor::status_report();
+    assert!(
+        !report
+            .alerts
+            .iter()
+            .any(|a| a.rule == monitor::AlertRule::CollectorRestarted),
+        "{report}"
+    );
+    drop(guard);
+}

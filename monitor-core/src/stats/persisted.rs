@@ -39,6 +39,10 @@ fn nanos_from_ms(ms: f64) -> u64 {
     }
 }
 
+/// The largest count taken up from a stored row: far beyond what a process
+/// can count, far below where adding a row's counts up could overflow.
+const STORED_COUNT_LIMIT: u64 = 1 << 60;
+
 impl FunctionRecord {
     /// The row the stats store keeps for this function, stamped as updated
     /// at `now` (the monitor's clock).
@@ -80,11 +84,14 @@ impl FunctionRecord {
     pub(crate) fn from_stored(row: &StoredFunctionStats) -> Self {
         let mut record = FunctionRecord::new(Arc::from(row.name.as_str()), &row.trigger_type);
         record.status = FunctionStatus::parse(&row.status);
-        record.success_count = row.success_count;
-        record.error_count = row.error_count;
-        record.panic_count = row.panic_count;
-        record.cancelled_count = row.cancelled_count;
-        record.consecutive_failures = row.consecutive_failures;
+        // Another tool may have written any count (as text, as a real
+        // number): bounded, the sums of a record's counts and this run's
+        // additions to them cannot overflow.
+        record.success_count = row.success_count.min(STORED_COUNT_LIMIT);
+        record.error_count = row.error_count.min(STORED_COUNT_LIMIT);
+        record.panic_count = row.panic_count.min(STORED_COUNT_LIMIT);
+        record.cancelled_count = row.cancelled_count.min(STORED_COUNT_LIMIT);
+        record.consecutive_failures = row.consecutive_failures.min(STORED_COUNT_LIMIT);
         let total_ms = if row.total_duration_ms > 0.0 {
             row.total_duration_ms
         } else {
