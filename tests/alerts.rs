@@ -1112,3 +1112,36 @@ fn a_stored_alert_state_with_impossible_counts_does_not_crash_the_collector() {
     );
     drop(received);
 }
+
+#[monitored(name = "terminal\njob")]
+fn terminal_job() -> Result<(), String> {
+    Err("\x1b[31mred\x1b[0m\nsecond line".into())
+}
+
+#[test]
+fn alert_tracing_events_carry_no_control_characters_in_their_message() {
+    let _lock = exclusive();
+    let events = tracing_alerts();
+    let (builder, _clock, received, _dir) = builder("alerts-tracing-escaped");
+    let guard = builder.install().unwrap();
+    for _ in 0..5 {
+        terminal_job().unwrap_err();
+    }
+    assert!(guard.flush());
+    assert_eq!(
+        received.count(AlertRule::ConsecutiveFailures, AlertState::Firing),
+        1
+    );
+    let events = events.lock().unwrap().clone();
+    let about_it: Vec<&String> = events
+        .iter()
+        .map(|(_, message)| message)
+        .filter(|message| message.starts_with("terminal\\njob"))
+        .collect();
+    // The consecutive failures and the new error pattern.
+    assert_eq!(about_it.len(), 2, "{events:#?}");
+    for message in about_it {
+        assert!(!message.contains(char::is_control), "{message:?}");
+        assert!(message.contains("\\u{1b}[31mred"), "{message:?}");
+    }
+}
