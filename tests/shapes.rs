@@ -654,6 +654,20 @@ mod expected_type {
         Box::new(move |value| *value == expected)
     }
 
+    /// An `async fn`'s return type is not linted by `clippy::type_complexity`
+    /// (its signature is desugared); the fake return's `let` of that type
+    /// must not be either.
+    #[monitored]
+    pub(crate) async fn async_complex(
+        allowed: &[u8],
+        fail: bool,
+    ) -> Result<Box<dyn Fn(&u8) -> bool + '_>, String> {
+        if fail {
+            return Err("no filter".to_owned());
+        }
+        Ok(Box::new(move |value| allowed.contains(value)))
+    }
+
     pub(crate) struct Sorter {
         pub(crate) descending: bool,
     }
@@ -735,6 +749,8 @@ fn shapes_that_need_their_declared_return_type_compile_and_are_timed() {
     assert_eq!(measure("ab"), 2 + line as usize, "the caller's location");
     assert!(block_on(async_boxed_equals(2, false))(&2));
     assert!(block_on(async_boxed_equals(2, true))(&9));
+    assert!(block_on(async_complex(&[1, 2], false)).unwrap()(&2));
+    assert!(block_on(async_complex(&[1, 2], true)).is_err());
     let ascending = Sorter { descending: false };
     let mut numbers = vec![3, 1, 2];
     numbers.sort_by(ascending.comparator());
@@ -776,6 +792,7 @@ fn shapes_that_need_their_declared_return_type_compile_and_are_timed() {
     assert_eq!(outcomes("sorted_by_key"), (1, 0, 0));
     assert_eq!(outcomes("tracked_measure"), (1, 0, 0));
     assert_eq!(outcomes("async_boxed_equals"), (2, 0, 0));
+    assert_eq!(outcomes("async_complex"), (1, 1, 0));
     assert_eq!(outcomes("Sorter::comparator"), (2, 0, 0));
     assert_eq!(outcomes("Sorter::checked"), (1, 1, 0));
     assert_eq!(outcomes("Even::predicate"), (1, 0, 0));
