@@ -1145,3 +1145,99 @@ fn alert_tracing_events_carry_no_control_characters_in_their_message() {
         assert!(message.contains("\\u{1b}[31mred"), "{message:?}");
     }
 }
+
+#[monitored(name = "reminded_job")]
+fn reminded_job(fail: bool) -> Result<(), NoCredentialsError> {
+    if fail {
+        Err(NoCredentialsError)
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_reminder_sent_without_a_new_execution_is_not_sent_again_after_a_restart() {
+    use monitor::Clock as _;
+    let _lock = exclusive();
+    // Run A: six failures fire; an hour later, with no execution since, the
+    // reminder goes out.
+    let (builder, clock, received, dir) = builder("alerts-restart-reminder");
+    let guard = builder.install().unwrap();
+    for _ in 0..6 {
+        reminded_job(true).unwrap_err();
+    }
+    assert!(guard.flush());
+    clock.advance(HOUR);
+    assert!(guard.flush());
+    let told = received.of(AlertRule::ConsecutiveFailures);
+    assert_eq!(told.len(), 2, "{told:#?}");
+    assert!(told[1].reminder, "{}", told[1]);
+    let reminded = clock.now();
+    drop(guard);
+
+    // Run B, two minutes after the reminder: one more failure is no news.
+    let later = ManualClock::new(reminded + 2 * MIN);
+    let received = Received::default();
+    let sink = received.clone();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(later.clone())
+        .on_alert(move |alert: &Alert| sink.0.lock().unwrap().push(alert.clone()))
+        .install()
+        .unwrap();
+    reminded_job(true).unwrap_err();
+    assert!(guard.flush());
+    assert!(
+        received.of(AlertRule::ConsecutiveFailures).is_empty(),
+        "the reminder of run A is sent again: {:#?}",
+        received.all()
+    );
+}
+
+#[monitored(name = "pattern_job")]
+fn pattern_job(fail: bool) -> Result<(), NoCredentialsError> {
+    if fail {
+        Err(NoCredentialsError)
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_alert_resolved_by_time_alone_is_not_resolved_again_after_a_restart() {
+    use monitor::Clock as _;
+    let _lock = exclusive();
+    // Run A: a new error pattern fires, and resolves once it is older than
+    // the window, with no execution in between.
+    let (builder, clock, received, dir) = builder("alerts-restart-resolved");
+    let guard = builder.install().unwrap();
+    pattern_job(true).unwrap_err();
+    assert!(guard.flush());
+    clock.advance(HOUR);
+    assert!(guard.flush());
+    let told = received.of(AlertRule::NewErrorPattern);
+    assert_eq!(told.len(), 2, "{told:#?}");
+    assert_eq!(told[1].state, AlertState::Resolved, "{}", told[1]);
+    let resolved = clock.now();
+    drop(guard);
+
+    // Run B: a success, then time passes; nothing about run A is news.
+    let later = ManualClock::new(resolved + 2 * MIN);
+    let received = Received::default();
+    let sink = received.clone();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(later.clone())
+        .on_alert(move |alert: &Alert| sink.0.lock().unwrap().push(alert.clone()))
+        .install()
+        .unwrap();
+    pattern_job(false).unwrap();
+    assert!(guard.flush());
+    later.advance(HOUR);
+    assert!(guard.flush());
+    assert!(
+        received.all().is_empty(),
+        "run A's alert is told again: {:#?}",
+        received.all()
+    );
+}
