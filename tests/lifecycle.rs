@@ -719,3 +719,45 @@ fn shutdown_is_bounded_even_with_a_stuck_sink() {
     drop(other);
     gate.open();
 }
+
+#[test]
+fn a_stats_db_that_is_one_of_the_logs_is_an_install_error() {
+    let _lock = exclusive();
+    let dir = temp_dir("stats-db-is-a-log");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    drop(guard);
+    for log in [
+        "executions/current.log",
+        "errors/current_errors.log",
+        "alerts/current_alerts.log",
+        // A rotated log: retention would delete it one day.
+        "executions/2026-12-06.log",
+    ] {
+        let path = dir.join(log);
+        let err = Monitor::builder()
+            .log_dir(&dir)
+            .stats_db(&path)
+            .install()
+            .map(drop)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                InstallError::InvalidConfig {
+                    setting: "stats_db",
+                    ..
+                }
+            ),
+            "{log}: {err}"
+        );
+    }
+    // Relative to the log directory through `..`, the same file.
+    let err = Monitor::builder()
+        .log_dir(&dir)
+        .stats_db(dir.join("alerts/../executions/current.log"))
+        .install()
+        .map(drop)
+        .unwrap_err();
+    assert!(err.to_string().contains("stats_db"), "{err}");
+    assert!(dir.join("executions/current.log").is_file());
+}

@@ -234,8 +234,10 @@ impl MonitorBuilder {
 
     /// Persist statistics in this SQLite file instead of `<log_dir>/stats.db`.
     /// Its directory is created at install if missing; a path that names a
-    /// directory, or whose directory cannot be created, is an
-    /// [`InstallError::InvalidConfig`] naming `stats_db`.
+    /// directory, whose directory cannot be created, or that lies in one of
+    /// the log directories (`executions/`, `errors/`, `alerts/`, whose files
+    /// are rotated and deleted) is an [`InstallError::InvalidConfig`] naming
+    /// `stats_db`.
     ///
     /// ```
     /// let err = monitor_core::Monitor::builder()
@@ -344,6 +346,34 @@ impl MonitorBuilder {
         })
     }
 
+    /// Refuses a `stats_db` inside one of the log directories: it could be
+    /// one of the logs themselves (opened as a database, the log would be
+    /// moved aside as corrupt), and rotation and retention own those files.
+    fn stats_db_outside_logs(stats_db: &StatsDb, log_dirs: [&Path; 3]) -> Result<(), InstallError> {
+        let StatsDb::At(path) = stats_db else {
+            return Ok(());
+        };
+        let dir = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // The directory exists: `prepare_stats_db` created it.
+        let Ok(dir) = dir.canonicalize() else {
+            return Ok(());
+        };
+        match log_dirs.into_iter().find(|log_dir| **log_dir == dir) {
+            Some(log_dir) => Err(InstallError::InvalidConfig {
+                setting: "stats_db",
+                reason: format!(
+                    "{} is in the log directory {}, whose files the monitor rotates and deletes; put it elsewhere, such as the log directory itself",
+                    path.display(),
+                    log_dir.display()
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Validates the configuration, opens the log directory and starts the
     /// collector. Errors if a monitor is installed already; after its guard is
     /// dropped, installing works again.
@@ -376,6 +406,10 @@ impl MonitorBuilder {
             errors,
             alerts: alerts_log,
         } = self.logs.resolve(&log_dir)?;
+        Self::stats_db_outside_logs(
+            &self.stats_db,
+            [&executions.dir, &errors.dir, &alerts_log.dir],
+        )?;
         let logs = LogFiles::open(executions, errors, clock.now()).map_err(|source| {
             InstallError::LogDir {
                 path: log_dir.clone(),
