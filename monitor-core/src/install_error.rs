@@ -40,6 +40,46 @@ pub enum InstallError {
     },
     /// The collector thread could not be started.
     Spawn(io::Error),
+    /// Another process holds the log directory (or the statistics database):
+    /// two processes writing the same files would rename each other's logs
+    /// and overwrite each other's statistics. Give this process another
+    /// `log_dir` (or `stats_db`), or stop the other one. A lock left by a
+    /// process that died is released by the operating system and never
+    /// causes this.
+    ///
+    /// ```no_run
+    /// use monitor_core::{InstallError, Monitor};
+    /// match Monitor::builder().log_dir("/var/lib/myapp/monitor").install() {
+    ///     Err(InstallError::Locked { holder_pid, .. }) => eprintln!("in use by {holder_pid:?}"),
+    ///     other => drop(other),
+    /// }
+    /// ```
+    Locked {
+        /// What is locked: the log directory or a statistics database.
+        resource: LockedResource,
+        /// The directory or database.
+        path: PathBuf,
+        /// The lock file (`<log_dir>/.lock`, or `<stats_db>.lock`).
+        lock_file: PathBuf,
+        /// The holder's process id, as it wrote it in the lock file
+        /// (`None` if it could not be read).
+        holder_pid: Option<u32>,
+    },
+}
+
+/// What [`InstallError::Locked`] is about.
+///
+/// ```
+/// use monitor_core::LockedResource;
+/// assert_ne!(LockedResource::LogDir, LockedResource::StatsDb);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockedResource {
+    /// The log directory (`<log_dir>/.lock`).
+    LogDir,
+    /// A statistics database set with `stats_db(path)` (`<path>.lock`).
+    StatsDb,
 }
 
 impl fmt::Display for InstallError {
@@ -58,6 +98,27 @@ impl fmt::Display for InstallError {
                 path.display()
             ),
             InstallError::Spawn(source) => write!(f, "cannot start the collector thread: {source}"),
+            InstallError::Locked {
+                resource,
+                path,
+                lock_file,
+                holder_pid,
+            } => {
+                let (what, setting) = match resource {
+                    LockedResource::LogDir => ("log directory", "log_dir"),
+                    LockedResource::StatsDb => ("statistics database", "stats_db"),
+                };
+                let holder = match holder_pid {
+                    Some(pid) => format!("process {pid}"),
+                    None => "another process".to_owned(),
+                };
+                write!(
+                    f,
+                    "{what} {} is in use by {holder} (lock file {}); two processes on the same files would overwrite each other's statistics and logs: give this process another `{setting}`, or stop {holder} first",
+                    path.display(),
+                    lock_file.display()
+                )
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ mod callsite;
 mod capture;
 mod clock;
 mod collector;
+mod dir_lock;
 mod event;
 mod guard;
 mod install_error;
@@ -37,7 +38,7 @@ pub use alerts::{
 pub use capture::{CaptureLimits, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::Status;
-pub use install_error::InstallError;
+pub use install_error::{InstallError, LockedResource};
 pub use layer::{layer, MonitorLayer};
 pub use monitor::{flush, stats, Monitor, MonitorBuilder, MonitorGuard};
 pub use monitor_sinks::rotating::{Retention, Rotation};

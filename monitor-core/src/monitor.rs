@@ -76,6 +76,17 @@ enum StatsDb {
     Disabled,
 }
 
+impl StatsDb {
+    /// The database's path, if statistics are persisted.
+    fn path(&self, log_dir: &Path) -> Option<PathBuf> {
+        match self {
+            StatsDb::Disabled => None,
+            StatsDb::InLogDir => Some(log_dir.join(STATS_FILE_NAME)),
+            StatsDb::At(path) => Some(path.clone()),
+        }
+    }
+}
+
 impl Default for MonitorBuilder {
     fn default() -> Self {
         MonitorBuilder {
@@ -399,6 +410,9 @@ impl MonitorBuilder {
             return Err(InstallError::LogDirInUse { path: log_dir });
         }
         Self::prepare_stats_db(&self.stats_db)?;
+        // Before anything is opened: startup rotation and the stats load
+        // must not run while another process writes these files.
+        let locks = crate::dir_lock::lock_all(&log_dir, self.stats_db.path(&log_dir).as_deref())?;
         let detect_clock_jumps = self.detect_clock_jumps.unwrap_or(self.clock.is_none());
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let LogsConfig {
@@ -419,12 +433,7 @@ impl MonitorBuilder {
         let alerting = alerts.start(alerts_log, clock.now())?;
         let alerts_shared = alerting.shared();
 
-        let persistence = match &self.stats_db {
-            StatsDb::Disabled => None,
-            StatsDb::InLogDir => Some(log_dir.join(STATS_FILE_NAME)),
-            StatsDb::At(path) => Some(path.clone()),
-        }
-        .map(|path| {
+        let persistence = self.stats_db.path(&log_dir).map(|path| {
             let mut options = PersistOptions::new(path);
             options.save_interval = self.stats_save_interval;
             Persistence::open(options)
@@ -465,6 +474,7 @@ impl MonitorBuilder {
             .name("monitor-collector".to_owned())
             .spawn(move || {
                 collector.run();
+                drop(locks); // other processes may use the directory now
                 LOG_DIRS_IN_USE.lock().retain(|dir| dir != &dir_for_thread);
             })
             .map_err(|error| {
