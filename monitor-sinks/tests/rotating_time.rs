@@ -197,12 +197,13 @@ fn startup_in_the_same_period_appends() {
 }
 
 #[test]
-fn startup_collision_gets_a_counter_and_torn_line_is_ended() {
+fn startup_collision_gets_a_counter_and_a_torn_line_is_cut_off() {
     let (_tmp, dir) = tempdir();
     fs::create_dir_all(&dir).unwrap();
     write(&dir.join("2026-12-03.log"), b"precious\n");
-    // A crash left a torn last line.
-    let mut old = line(1, utc(2026, 12, 3, 12, 0, 0));
+    // A crash (kill -9 inside a write) left a torn last line.
+    let whole = line(1, utc(2026, 12, 3, 12, 0, 0));
+    let mut old = whole.clone();
     old.extend_from_slice(b"{\"timestamp\":\"2026-12-03T12:00:01Z\",\"se");
     write(&dir.join("current.log"), &old);
     let now = utc(2026, 12, 4, 8, 0, 0);
@@ -212,18 +213,40 @@ fn startup_collision_gets_a_counter_and_torn_line_is_ended() {
         ["2026-12-03.1.log", "2026-12-03.log", "current.log"]
     );
     assert_eq!(fs::read(dir.join("2026-12-03.log")).unwrap(), b"precious\n");
-    assert_eq!(fs::read(dir.join("2026-12-03.1.log")).unwrap(), old);
+    // The rotated file holds the whole lines only.
+    assert_eq!(fs::read(dir.join("2026-12-03.1.log")).unwrap(), whole);
 
-    // Same day: the torn line gets a newline before our lines.
+    // Same day: the torn line is cut off before our lines; a file that is
+    // one torn line becomes empty.
     let torn = b"{\"timestamp\":\"2026-12-04T07:00:00Z\",\"se";
     write(&dir.join("current.log"), torn);
     let mut log = RotatingLog::open(LogFileConfig::executions(&dir), now).unwrap();
     log.write_line(&line(2, now), now);
     log.flush(now);
     let lines = lines_of(&dir.join("current.log"));
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0].as_bytes(), torn);
-    assert_eq!(seq_of(&lines[1]), 2);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(seq_of(&lines[0]), 2);
+    drop(log);
+
+    // A torn line after 100 KiB of whole lines (the search for the last
+    // newline reads backwards in chunks).
+    let mut big = Vec::new();
+    let mut count = 0;
+    while big.len() < 100 * 1024 {
+        count += 1;
+        big.extend_from_slice(&line(count, now));
+    }
+    let intact = big.len();
+    big.extend_from_slice(&vec![b'x'; 70 * 1024]);
+    write(&dir.join("current.log"), &big);
+    let mut log = RotatingLog::open(LogFileConfig::executions(&dir), now).unwrap();
+    log.write_line(&line(count + 1, now), now);
+    log.flush(now);
+    let text = fs::read(dir.join("current.log")).unwrap();
+    assert_eq!(&text[..intact], &big[..intact]);
+    let lines = lines_of(&dir.join("current.log"));
+    assert_eq!(lines.len() as u64, count + 1);
+    assert_eq!(seq_of(lines.last().unwrap()), count + 1);
 }
 
 #[test]

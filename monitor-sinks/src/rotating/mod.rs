@@ -52,7 +52,10 @@
 //!   from the period of `now`. Its period is taken from the `"timestamp"`
 //!   field (RFC 3339) of its first line, else from its modification time. For
 //!   [`Rotation::Size`] and [`Rotation::Never`] the file is simply appended to.
-//!   A torn last line left by a crash is ended with `\n` before new lines.
+//!   A torn last line left by a crash (a process killed inside a write
+//!   syscall keeps only part of it) is cut off the file — at open, and
+//!   before any rotation — so every file holds whole lines only. The cut
+//!   part was a line whose end was never written: it is lost either way.
 //!
 //! # Retention
 //!
@@ -94,8 +97,9 @@
 //!   notice is printed.
 //!
 //! Lines are only ever counted as written in whole: if a write stops inside a
-//! line, the torn part is cut off the file (or, if that fails too, ended with
-//! `\n`) and the whole line is written again.
+//! line, the torn part is cut off the file (or, if that fails too, when the
+//! file is next opened) and the whole line is written again. Only a file
+//! that refuses to shrink gets its torn line ended with `\n` instead.
 //!
 //! At every flush (about each 64 KiB of lines, and each explicit `flush`)
 //! the writer compares the device/inode of `current{_base}.log` with the

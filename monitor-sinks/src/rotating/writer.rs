@@ -532,14 +532,8 @@ impl RotatingLog {
             }
             other => other?,
         };
-        let mut size = file.size()?;
-        if size > 0 && last_byte(&*self.fs, &self.current) != Some(b'\n') {
-            // A torn last line (crash, or a failed write we could not cut
-            // off): end it so that our next line stays intact.
-            file.write_all(b"\n")?;
-            size += 1;
-        }
-        self.size = size;
+        let size = file.size()?;
+        self.size = cut_torn_tail(&*self.fs, &self.current, &mut *file, size)?;
         self.file_id = file.identity();
         self.file = Some(file);
         Ok(())
@@ -598,6 +592,14 @@ impl RotatingLog {
             Ok(meta) => meta.len,
             Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
             Err(e) => return Err(e),
+        };
+        let len = if len > 0 {
+            // A rotated file holds whole lines only, even when the current
+            // file was left torn by a crash.
+            let mut file = self.fs.open_append(&self.current, self.cfg.file_mode)?;
+            cut_torn_tail(&*self.fs, &self.current, &mut *file, len)?
+        } else {
+            0
         };
         if len > 0 {
             let target = self.rename_current(marker.stamp_secs)?;
@@ -678,13 +680,51 @@ fn count_lines(data: &[u8]) -> usize {
     data.iter().filter(|&&b| b == b'\n').count()
 }
 
-/// The last byte of `path`, if it can be read.
-fn last_byte(fs: &dyn LogFs, path: &Path) -> Option<u8> {
+/// Cuts a torn last line (a crash inside a write, or a failed write that
+/// could not be cut off at once) off the open file `path` of `size` bytes,
+/// so that the file ends at a line boundary: the torn part is a prefix of a
+/// line whose rest was never written, and is not JSON. Returns the new size.
+/// Should the file refuse to shrink, the torn line is ended with `\n`
+/// instead, so that the next line at least stays intact.
+fn cut_torn_tail(
+    fs: &dyn LogFs,
+    path: &Path,
+    file: &mut dyn LogFile,
+    size: u64,
+) -> io::Result<u64> {
+    let Some(whole) = whole_lines_len(fs, path, size) else {
+        return Ok(size);
+    };
+    if whole == size {
+        return Ok(size);
+    }
+    match file.set_len(whole) {
+        Ok(()) => Ok(whole),
+        Err(_) => {
+            file.write_all(b"\n")?;
+            Ok(size + 1)
+        }
+    }
+}
+
+/// Length of the first `size` bytes of `path` up to and including its last
+/// `\n` (0 when there is none); `None` if it cannot be read.
+fn whole_lines_len(fs: &dyn LogFs, path: &Path, size: u64) -> Option<u64> {
+    const CHUNK: u64 = 64 * 1024;
     let mut f = fs.open_read(path).ok()?;
-    f.seek(SeekFrom::End(-1)).ok()?;
-    let mut b = [0u8; 1];
-    f.read_exact(&mut b).ok()?;
-    Some(b[0])
+    let mut end = size;
+    let mut chunk = vec![0u8; CHUNK.min(size) as usize];
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let part = &mut chunk[..(end - start) as usize];
+        f.seek(SeekFrom::Start(start)).ok()?;
+        f.read_exact(part).ok()?;
+        if let Some(i) = part.iter().rposition(|&b| b == b'\n') {
+            return Some(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Some(0)
 }
 
 /// The `"timestamp"` of the first line of `path`, if there is one.
