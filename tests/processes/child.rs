@@ -150,6 +150,61 @@ pub fn play(role: &str) {
                 guard.flush();
             }
         }
+        // Heavy writing with small rotation sizes, until killed: a thread
+        // records batches of 1,000 executions as fast as it can while the
+        // main thread flushes in a loop (one batch per flush, to keep the
+        // files small). Prints `LOADED <total>` (the count it continues from)
+        // and, after each flush, `FLUSHED <total>` with a total taken before
+        // that flush (so the flush saved at least that many).
+        "writer" => {
+            let guard = report_install(heavy_builder().install()).expect("install");
+            println!("LOADED {}", total("child_job"));
+            let (go, batches) = std::sync::mpsc::sync_channel::<()>(1);
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while batches.recv().is_ok() {
+                    for _ in 0..1000 {
+                        let _ = child_job(i);
+                        i += 1;
+                    }
+                }
+            });
+            loop {
+                // The next batch is written while this flush runs (and
+                // while the parent kills us).
+                go.send(()).unwrap();
+                let before = total("child_job");
+                if guard.flush() {
+                    println!("FLUSHED {before}");
+                }
+            }
+        }
+        // Starts on what the writers left: `LOADED <total>`, then 100 more
+        // executions, then `AFTER <total>`.
+        "restart" => {
+            let guard = report_install(heavy_builder().install()).expect("install");
+            println!("LOADED {}", total("child_job"));
+            for i in 1..=100 {
+                let _ = child_job(i);
+            }
+            assert!(guard.flush());
+            println!("AFTER {}", total("child_job"));
+        }
         other => panic!("unknown child role {other}"),
     }
+}
+
+/// Small rotation sizes, so that kills land during rotations too.
+fn heavy_builder() -> monitor::MonitorBuilder {
+    builder()
+        .executions_rotation(monitor::Rotation::Size(64 * 1024))
+        .errors_rotation(monitor::Rotation::Size(16 * 1024))
+        .stats_save_interval(std::time::Duration::from_millis(20))
+}
+
+/// `total_executions` of `name`, 0 when never seen.
+fn total(name: &str) -> u64 {
+    monitor::stats()
+        .get(name)
+        .map_or(0, |stats| stats.total_executions)
 }

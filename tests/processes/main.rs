@@ -15,6 +15,7 @@ mod common;
 
 mod child;
 mod dir_lock;
+mod kill;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -32,6 +33,10 @@ const TESTS: &[Test] = &[
     (
         "a_stats_db_outside_the_log_dir_is_locked_too",
         dir_lock::a_stats_db_outside_the_log_dir_is_locked_too,
+    ),
+    (
+        "kill_9_during_heavy_writing_and_rotation_loses_no_line_and_no_saved_count",
+        kill::kill_9_during_heavy_writing_and_rotation_loses_no_line_and_no_saved_count,
     ),
 ];
 
