@@ -29,6 +29,7 @@ mod report;
 mod sink;
 mod span_trace;
 mod stats;
+mod termination;
 mod ticks;
 mod timestamp;
 

@@ -60,6 +60,8 @@ pub struct MonitorBuilder {
     stats_db: StatsDb,
     stats_save_interval: Duration,
     flush_on_panic: bool,
+    /// SIGTERM/SIGINT flush first (setter in `termination.rs`).
+    pub(crate) flush_on_termination: bool,
     detect_clock_jumps: Option<bool>,
     /// Alert rules and notifiers (setters in `alerts/builder.rs`).
     pub(crate) alerts: AlertsConfig,
@@ -102,6 +104,7 @@ impl Default for MonitorBuilder {
             stats_db: StatsDb::InLogDir,
             stats_save_interval: Duration::from_millis(500),
             flush_on_panic: false,
+            flush_on_termination: false,
             detect_clock_jumps: None,
             alerts: AlertsConfig::default(),
             logs: LogSettings::default(),
@@ -391,6 +394,7 @@ impl MonitorBuilder {
     pub fn install(self) -> Result<MonitorGuard, InstallError> {
         self.validate()?;
         let alerts = self.alerts.prepare()?;
+        let termination = crate::termination::Termination::prepare(self.flush_on_termination)?;
         let mut current = CURRENT.lock();
         if current.is_some() {
             return Err(InstallError::AlreadyInstalled);
@@ -495,6 +499,7 @@ impl MonitorBuilder {
         FLUSH_ON_PANIC.store(self.flush_on_panic, Ordering::Relaxed);
         queue::activate(queue);
         *current = Some(Arc::clone(&handle));
+        termination.arm(generation);
         Ok(MonitorGuard {
             handle,
             thread: Some(thread),
@@ -622,12 +627,8 @@ impl MonitorGuard {
 
 impl Drop for MonitorGuard {
     fn drop(&mut self) {
-        FLUSH_ON_PANIC.store(false, Ordering::Relaxed);
-        queue::deactivate(self.handle.generation);
-        let finished = self
-            .handle
-            .request(Control::Shutdown, self.handle.shutdown_timeout)
-            .is_some();
+        crate::termination::disarm(self.handle.generation);
+        let finished = stop(&self.handle);
         if finished {
             if let Some(thread) = self.thread.take() {
                 let _ = thread.join();
@@ -645,6 +646,32 @@ impl Drop for MonitorGuard {
         {
             *current = None;
         }
+    }
+}
+
+/// Stops recording into the monitor of `handle` and has its collector drain,
+/// write, fsync and save everything, then stop; waits at most the shutdown
+/// timeout. Returns whether the collector finished in time.
+fn stop(handle: &Handle) -> bool {
+    FLUSH_ON_PANIC.store(false, Ordering::Relaxed);
+    queue::deactivate(handle.generation);
+    handle
+        .request(Control::Shutdown, handle.shutdown_timeout)
+        .is_some()
+}
+
+/// A termination signal arrived (see `termination.rs`): stop the monitor of
+/// `generation` as dropping its guard would; the process ends right after.
+#[cfg(all(unix, feature = "termination"))]
+pub(crate) fn shutdown_for_termination(generation: u32) {
+    let Some(handle) = current().filter(|handle| handle.generation == generation) else {
+        return;
+    };
+    if !stop(&handle) {
+        eprintln!(
+            "monitor: the collector did not finish within {:?} after a termination signal; some executions may not be written",
+            handle.shutdown_timeout
+        );
     }
 }
 

@@ -98,7 +98,7 @@ fn wait_for_parent() {
 
 #[monitored(name = "child_job")]
 pub fn child_job(i: u64) -> Result<u64, String> {
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         Err(format!("job {i} failed"))
     } else {
         Ok(i)
@@ -189,6 +189,25 @@ pub fn play(role: &str) {
             }
             assert!(guard.flush());
             println!("AFTER {}", total("child_job"));
+        }
+        // Records 500 executions with termination handling on and no save
+        // due for an hour, prints `RECORDED`, then waits to be signalled.
+        #[cfg(all(unix, feature = "termination"))]
+        "terminate" => {
+            let guard = report_install(
+                builder()
+                    .flush_on_termination(true)
+                    .stats_save_interval(std::time::Duration::from_secs(3600))
+                    .install(),
+            )
+            .expect("install");
+            for i in 1..=500 {
+                let _ = child_job(i);
+            }
+            println!("RECORDED");
+            wait_for_parent();
+            drop(guard);
+            println!("NOT SIGNALLED");
         }
         other => panic!("unknown child role {other}"),
     }

@@ -24,11 +24,20 @@ fn check_every_line(dir: &Path) -> u64 {
             if data.is_empty() {
                 continue;
             }
-            assert_eq!(data.last(), Some(&b'\n'), "{} ends mid-line", path.display());
+            assert_eq!(
+                data.last(),
+                Some(&b'\n'),
+                "{} ends mid-line",
+                path.display()
+            );
             let text = String::from_utf8(data).unwrap();
             for (number, line) in text.lines().enumerate() {
                 let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
-                    panic!("{}:{}: not JSON ({e}): {line:?}", path.display(), number + 1)
+                    panic!(
+                        "{}:{}: not JSON ({e}): {line:?}",
+                        path.display(),
+                        number + 1
+                    )
                 });
                 assert!(value.is_object(), "{}: {line}", path.display());
                 if sub == "executions" && value["name"] == "child_job" {
@@ -67,7 +76,11 @@ pub fn kill_9_during_heavy_writing_and_rotation_loses_no_line_and_no_saved_count
     let after: u64 = host.expect("AFTER").parse().unwrap();
     host.finish();
     assert!(loaded >= saved, "{loaded} < {saved}");
-    assert_eq!(after, loaded + 100, "counting continues on top of the loaded total");
+    assert_eq!(
+        after,
+        loaded + 100,
+        "counting continues on top of the loaded total"
+    );
     let lines = check_every_line(&dir);
     assert!(
         lines >= lower_bound_of_lines + 100,

@@ -16,6 +16,8 @@ mod common;
 mod child;
 mod dir_lock;
 mod kill;
+#[cfg(all(unix, feature = "termination"))]
+mod termination;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -37,6 +39,16 @@ const TESTS: &[Test] = &[
     (
         "kill_9_during_heavy_writing_and_rotation_loses_no_line_and_no_saved_count",
         kill::kill_9_during_heavy_writing_and_rotation_loses_no_line_and_no_saved_count,
+    ),
+    #[cfg(all(unix, feature = "termination"))]
+    (
+        "sigterm_writes_and_saves_everything_then_the_process_dies_of_sigterm",
+        termination::sigterm_writes_and_saves_everything_then_the_process_dies_of_sigterm,
+    ),
+    #[cfg(all(unix, feature = "termination"))]
+    (
+        "sigint_writes_and_saves_everything_then_the_process_dies_of_sigint",
+        termination::sigint_writes_and_saves_everything_then_the_process_dies_of_sigint,
     ),
 ];
 
