@@ -235,3 +235,81 @@ fn a_file_stamped_in_the_future_is_kept() {
     drop(RotatingLog::open(LogFileConfig::executions(&dir), now).unwrap());
     assert_eq!(ours(&dir), ["2027-01-01.log"]);
 }
+
+#[test]
+fn the_size_cap_deletes_the_oldest_rotated_files_first_and_never_the_current_one() {
+    let (_tmp, dir) = tempdir();
+    fs::create_dir_all(&dir).unwrap();
+    plant_foreign(&dir);
+    let today = 20_791; // 2026-12-04
+    let now = SystemTime::UNIX_EPOCH + DAY * today as u32 + Duration::from_secs(3600);
+    // Five rotated days of 1,000 bytes each, one too old for the age limit,
+    // and a current file of one line.
+    for back in 1..=5 {
+        write(&dir.join(day_name(today - back, ".log")), &[b'x'; 1000]);
+    }
+    write(&dir.join(day_name(today - 40, ".log")), &[b'x'; 1000]);
+    let current = line(1, now);
+    write(&dir.join("current.log"), &current);
+    let retention = Retention::days(30).with_max_total_bytes(3_600);
+    let config = LogFileConfig::new(&dir, "", Rotation::Daily, retention);
+    let log = RotatingLog::open(config, now).unwrap();
+    // One line + 3 × 1,000 fits; the two oldest of the five went, the 40-day-old
+    // one went for its age (not counted as a size deletion).
+    assert_eq!(
+        ours(&dir),
+        [
+            day_name(today - 3, ".log"),
+            day_name(today - 2, ".log"),
+            day_name(today - 1, ".log"),
+        ]
+    );
+    assert_eq!(log.health().deleted_for_size, 2);
+    assert_eq!(fs::read(dir.join("current.log")).unwrap(), current);
+    assert_foreign_intact(&dir);
+    drop(log);
+
+    // A current file larger than the cap: every rotated file goes, the
+    // current one stays.
+    let mut big = Vec::new();
+    while big.len() < 5_000 {
+        big.extend_from_slice(&line(2, now));
+    }
+    write(&dir.join("current.log"), &big);
+    let config = LogFileConfig::new(&dir, "", Rotation::Daily, retention);
+    let log = RotatingLog::open(config, now).unwrap();
+    assert!(ours(&dir).is_empty(), "{:?}", ours(&dir));
+    assert_eq!(fs::read(dir.join("current.log")).unwrap(), big);
+    assert_eq!(log.health().deleted_for_size, 3);
+    assert_foreign_intact(&dir);
+}
+
+#[test]
+fn with_size_rotation_the_cap_bounds_the_whole_log_while_writing() {
+    let (_tmp, dir) = tempdir();
+    let now = utc(2026, 12, 4, 12, 0, 0);
+    let one = line(0, now).len() as u64;
+    let retention = Retention::days(30).with_max_total_bytes(20 * one);
+    let config = LogFileConfig::new(&dir, "", Rotation::Size(5 * one), retention);
+    let mut log = RotatingLog::open(config, now).unwrap();
+    for seq in 0..200 {
+        log.write_line(&line(seq, now + Duration::from_secs(seq)), now + Duration::from_secs(seq));
+        log.flush(now + Duration::from_secs(seq));
+        let total: u64 = names(&dir)
+            .iter()
+            .map(|n| fs::metadata(dir.join(n)).unwrap().len())
+            .sum();
+        assert!(total <= 20 * one, "{total} bytes after line {seq}");
+    }
+    // The newest lines are all there, in order: only old files went.
+    let mut seqs: Vec<u64> = Vec::new();
+    for name in names(&dir) {
+        if name != "current.log" {
+            seqs.extend(lines_of(&dir.join(&name)).iter().map(|l| seq_of(l)));
+        }
+    }
+    seqs.extend(lines_of(&dir.join("current.log")).iter().map(|l| seq_of(l)));
+    assert_eq!(seqs, (200 - seqs.len() as u64..200).collect::<Vec<_>>());
+    assert!(seqs.len() >= 12, "{}", seqs.len());
+    assert!(log.health().deleted_for_size >= 30);
+}

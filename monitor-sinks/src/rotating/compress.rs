@@ -57,15 +57,30 @@ pub(crate) struct Context {
     pub dir: PathBuf,
     pub naming: Naming,
     pub retention: Retention,
+    /// Bytes the current file may reach before it is rotated (0: no size
+    /// rotation), counted against the size cap.
+    pub current_reserve: u64,
     pub file_mode: u32,
     /// Failed compressions, retention deletions and listings.
     pub errors: AtomicU64,
+    /// Rotated files deleted for the size cap before age and count would
+    /// have deleted them.
+    pub deleted_for_size: AtomicU64,
 }
 
 impl Context {
     /// Runs retention now, counting and reporting errors.
     pub(crate) fn retention(&self, now: SystemTime) {
-        let out = retention::apply(&*self.fs, &self.dir, &self.naming, &self.retention, now);
+        let out = retention::apply(
+            &*self.fs,
+            &self.dir,
+            &self.naming,
+            &self.retention,
+            self.current_reserve,
+            now,
+        );
+        self.deleted_for_size
+            .fetch_add(out.removed_for_size, Ordering::Relaxed);
         if let Some(first) = out.errors.first() {
             self.errors
                 .fetch_add(out.errors.len() as u64, Ordering::Relaxed);

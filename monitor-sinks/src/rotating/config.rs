@@ -9,6 +9,15 @@ use super::retention::Retention;
 /// Ten mebibytes, the size limit of the errors log.
 pub const TEN_MIB: u64 = 10 * 1024 * 1024;
 
+/// Default size cap of the executions log (current and rotated files): 1 GiB.
+pub const EXECUTIONS_MAX_TOTAL_BYTES: u64 = 1 << 30;
+/// Default size at which the executions log rotates within a day: 128 MiB.
+pub const EXECUTIONS_ROTATION_BYTES: u64 = 128 << 20;
+/// Default size cap of the errors log: 256 MiB.
+pub const ERRORS_MAX_TOTAL_BYTES: u64 = 256 << 20;
+/// Default size cap of the alerts log: 64 MiB.
+pub const ALERTS_MAX_TOTAL_BYTES: u64 = 64 << 20;
+
 /// Default bound on lines kept in memory while writes fail (8 MiB).
 pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 8 * 1024 * 1024;
 
@@ -131,21 +140,38 @@ impl LogFileConfig {
         }
     }
 
-    /// The executions log: `current.log`, daily to `YYYY-MM-DD.log`, 30 days.
+    /// The executions log: `current.log`, daily (and before passing
+    /// 128 MiB) to `YYYY-MM-DD.log`, `YYYY-MM-DD.1.log`, …; 30 days, at most
+    /// 1 GiB in total.
     pub fn executions(dir: impl Into<PathBuf>) -> Self {
-        Self::new(dir, "", Rotation::Daily, Retention::days(30))
+        Self::new(
+            dir,
+            "",
+            Rotation::DailyOrSize(EXECUTIONS_ROTATION_BYTES),
+            Retention::days(30).with_max_total_bytes(EXECUTIONS_MAX_TOTAL_BYTES),
+        )
     }
 
     /// The errors log: `current_errors.log`, rotated before it would pass
-    /// 10 MiB to `YYYYMMDDTHHMMSSZ_errors.log`, 90 days.
+    /// 10 MiB to `YYYYMMDDTHHMMSSZ_errors.log`; 90 days, at most 256 MiB.
     pub fn errors(dir: impl Into<PathBuf>) -> Self {
-        Self::new(dir, "errors", Rotation::Size(TEN_MIB), Retention::days(90))
+        Self::new(
+            dir,
+            "errors",
+            Rotation::Size(TEN_MIB),
+            Retention::days(90).with_max_total_bytes(ERRORS_MAX_TOTAL_BYTES),
+        )
     }
 
     /// The alerts log: `current_alerts.log`, daily to
-    /// `YYYY-MM-DD_alerts.log`, 90 days.
+    /// `YYYY-MM-DD_alerts.log`; 90 days, at most 64 MiB.
     pub fn alerts(dir: impl Into<PathBuf>) -> Self {
-        Self::new(dir, "alerts", Rotation::Daily, Retention::days(90))
+        Self::new(
+            dir,
+            "alerts",
+            Rotation::Daily,
+            Retention::days(90).with_max_total_bytes(ALERTS_MAX_TOTAL_BYTES),
+        )
     }
 
     /// Checks the values that would make the log unusable.

@@ -30,11 +30,12 @@
 //! its `.gz`) exists, the first free counter is used. Counters only grow
 //! within a run, so `(stamp, counter)` orders the files of a log.
 //!
-//! The presets: [`LogFileConfig::executions`] (`current.log`, daily,
-//! 30 days), [`LogFileConfig::errors`] (`current_errors.log`, before passing
-//! 10 MiB, `YYYYMMDDTHHMMSSZ_errors.log`, 90 days) and
+//! The presets: [`LogFileConfig::executions`] (`current.log`, daily and
+//! before passing 128 MiB, 30 days, 1 GiB in total), [`LogFileConfig::errors`]
+//! (`current_errors.log`, before passing 10 MiB,
+//! `YYYYMMDDTHHMMSSZ_errors.log`, 90 days, 256 MiB) and
 //! [`LogFileConfig::alerts`] (`current_alerts.log`, daily,
-//! `YYYY-MM-DD_alerts.log`, 90 days).
+//! `YYYY-MM-DD_alerts.log`, 90 days, 64 MiB).
 //!
 //! # Rotation
 //!
@@ -74,6 +75,12 @@
 //! * **Count** (`max_files = N`): the N newest rotated files (by stamp, then
 //!   counter) are kept — exactly N remain when there were more. The current
 //!   file does not count; `X.log` and `X.log.gz` count once.
+//! * **Size** (`max_total_bytes`): then, while the current file plus the
+//!   rotated files left take more than the cap, the oldest rotated file is
+//!   deleted. With a size rotation the current file counts as its full
+//!   rotation size, so the log never passes the cap between passes; the
+//!   current file is never deleted. Deletions the cap forced before age and
+//!   count would have are counted in [`SinkHealth::deleted_for_size`].
 //!
 //! # Faults
 //!
@@ -147,7 +154,10 @@ mod naming;
 mod retention;
 mod writer;
 
-pub use config::{LogFileConfig, Rotation, DEFAULT_FILE_MODE, DEFAULT_MAX_BUFFERED_BYTES, TEN_MIB};
+pub use config::{
+    LogFileConfig, Rotation, ALERTS_MAX_TOTAL_BYTES, DEFAULT_FILE_MODE, DEFAULT_MAX_BUFFERED_BYTES,
+    ERRORS_MAX_TOTAL_BYTES, EXECUTIONS_MAX_TOTAL_BYTES, EXECUTIONS_ROTATION_BYTES, TEN_MIB,
+};
 pub use retention::Retention;
 pub use writer::{RotatingLog, SinkHealth};
 

@@ -1,4 +1,5 @@
-//! Retention: deleting rotated files that are too old or too many.
+//! Retention: deleting rotated files that are too old, too many, or too big
+//! together.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -9,7 +10,7 @@ use super::fs::LogFs;
 use super::naming::Naming;
 use crate::time::unix_parts;
 
-/// How long, and how many, rotated files are kept.
+/// How long, how many, and how many bytes of rotated files are kept.
 ///
 /// Only names of the exact rotated pattern of the log are considered (see the
 /// [module docs](super)); the current file and foreign files are never
@@ -19,10 +20,14 @@ use crate::time::unix_parts;
 /// ```
 /// use std::time::Duration;
 /// use monitor_sinks::rotating::Retention;
-/// let r = Retention::days(30).with_max_files(100);
+/// let r = Retention::days(30).with_max_files(100).with_max_total_bytes(1 << 30);
 /// assert_eq!(r.max_age, Some(Duration::from_secs(30 * 86_400)));
 /// assert_eq!(r.max_files, Some(100));
-/// assert_eq!(Retention::keep_all(), Retention { max_age: None, max_files: None });
+/// assert_eq!(r.max_total_bytes, Some(1 << 30));
+/// assert_eq!(
+///     Retention::keep_all(),
+///     Retention { max_age: None, max_files: None, max_total_bytes: None }
+/// );
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Retention {
@@ -33,6 +38,14 @@ pub struct Retention {
     /// Keep at most this many rotated files (the newest by stamp, then
     /// counter); exactly this many remain when there were more.
     pub max_files: Option<usize>,
+    /// Keep the log's files — the current file and the rotated ones — within
+    /// this many bytes: after age and count, the oldest rotated files are
+    /// deleted until the total fits. With a size rotation the current file
+    /// counts as its full rotation size (the room it may grow into before
+    /// the next retention pass), so the total never passes the cap. The
+    /// current file is never deleted: without a size rotation it alone may
+    /// exceed the cap.
+    pub max_total_bytes: Option<u64>,
 }
 
 impl Retention {
@@ -46,12 +59,20 @@ impl Retention {
         Retention {
             max_age: Some(Duration::from_secs(days.saturating_mul(86_400))),
             max_files: None,
+            max_total_bytes: None,
         }
     }
 
     /// The same retention, keeping at most `n` rotated files.
     pub fn with_max_files(mut self, n: usize) -> Self {
         self.max_files = Some(n);
+        self
+    }
+
+    /// The same retention, keeping the log within `bytes` in total (the
+    /// current file included; see [`max_total_bytes`](Self::max_total_bytes)).
+    pub fn with_max_total_bytes(mut self, bytes: u64) -> Self {
+        self.max_total_bytes = Some(bytes);
         self
     }
 }
@@ -63,18 +84,27 @@ pub(crate) struct Outcome {
     pub removed: Vec<String>,
     /// Errors met (listing or removing); the pass goes on after each.
     pub errors: Vec<io::Error>,
+    /// Rotated files removed for the size cap that age and count would have
+    /// kept.
+    pub removed_for_size: u64,
 }
 
 /// Applies `retention` to the rotated files of `naming` in `dir` at `now`.
+/// For the size cap, the current file counts as at least `current_reserve`
+/// bytes (the size it may grow to before the next rotation).
 pub(crate) fn apply(
     fs: &dyn LogFs,
     dir: &Path,
     naming: &Naming,
     retention: &Retention,
+    current_reserve: u64,
     now: SystemTime,
 ) -> Outcome {
     let mut out = Outcome::default();
-    if retention.max_age.is_none() && retention.max_files.is_none() {
+    if retention.max_age.is_none()
+        && retention.max_files.is_none()
+        && retention.max_total_bytes.is_none()
+    {
         return out;
     }
     let names = match fs.list_dir(dir) {
@@ -97,22 +127,50 @@ pub(crate) fn apply(
         }
     }
     let (now_secs, now_nanos) = unix_parts(now);
+    let mut kept = Vec::new();
     for (index, ((stamp, _), names)) in groups.into_iter().rev().enumerate() {
         let too_many = retention.max_files.is_some_and(|n| index >= n);
         let too_old = retention
             .max_age
             .is_some_and(|max| age(now_secs, now_nanos, stamp).is_some_and(|a| a > max));
         if too_many || too_old {
-            for name in names {
-                match fs.remove_file(&dir.join(&name)) {
-                    Ok(()) => out.removed.push(name),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => out.errors.push(e),
-                }
+            remove(fs, dir, names, &mut out);
+        } else {
+            kept.push(names);
+        }
+    }
+    if let Some(cap) = retention.max_total_bytes {
+        let size = |name: &String| fs.metadata(&dir.join(name)).map_or(0, |m| m.len);
+        let current = fs
+            .metadata(&dir.join(naming.current()))
+            .map_or(0, |m| m.len)
+            .max(current_reserve);
+        let sizes: Vec<u64> = kept.iter().map(|names| names.iter().map(size).sum()).collect();
+        let mut total = current + sizes.iter().sum::<u64>();
+        // `kept` is newest first: delete from the end.
+        while total > cap {
+            let (Some(names), Some(bytes)) = (kept.pop(), sizes.get(kept.len())) else {
+                break;
+            };
+            total -= bytes;
+            let before = out.removed.len();
+            remove(fs, dir, names, &mut out);
+            if out.removed.len() > before {
+                out.removed_for_size += 1;
             }
         }
     }
     out
+}
+
+fn remove(fs: &dyn LogFs, dir: &Path, names: Vec<String>, out: &mut Outcome) {
+    for name in names {
+        match fs.remove_file(&dir.join(&name)) {
+            Ok(()) => out.removed.push(name),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => out.errors.push(e),
+        }
+    }
 }
 
 /// `now - stamp`, or `None` when the stamp lies in the future.

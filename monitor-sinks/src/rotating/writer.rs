@@ -29,6 +29,7 @@ const FIRST_LINE_MAX: u64 = 64 * 1024;
 /// use monitor_sinks::rotating::SinkHealth;
 /// let h = SinkHealth::default();
 /// assert!(!h.failing && h.last_error.is_none() && h.dropped_lines == 0);
+/// assert_eq!(h.deleted_for_size, 0);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SinkHealth {
@@ -46,6 +47,10 @@ pub struct SinkHealth {
     /// Failed compressions or retention deletions. These never lose lines
     /// and do not make the log `failing`.
     pub maintenance_errors: u64,
+    /// Rotated files deleted, in total, because the log exceeded
+    /// [`Retention::max_total_bytes`](super::Retention::max_total_bytes)
+    /// while its age and count limits would still have kept them.
+    pub deleted_for_size: u64,
 }
 
 /// A period of a timed rotation: `[start, start + len)` in Unix seconds.
@@ -173,8 +178,10 @@ impl RotatingLog {
             dir: config.dir.clone(),
             naming: naming.clone(),
             retention: config.retention,
+            current_reserve: config.rotation.size_limit().unwrap_or(0),
             file_mode: config.file_mode,
             errors: Default::default(),
+            deleted_for_size: Default::default(),
         };
         let maint = Maintenance::new(ctx, config.compress);
         let now_secs = unix_parts(now).0;
@@ -333,6 +340,7 @@ impl RotatingLog {
     pub fn health(&self) -> SinkHealth {
         SinkHealth {
             maintenance_errors: self.maint.ctx.errors.load(Ordering::Relaxed),
+            deleted_for_size: self.maint.ctx.deleted_for_size.load(Ordering::Relaxed),
             ..self.health.clone()
         }
     }
