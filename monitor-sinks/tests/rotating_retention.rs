@@ -293,7 +293,10 @@ fn with_size_rotation_the_cap_bounds_the_whole_log_while_writing() {
     let config = LogFileConfig::new(&dir, "", Rotation::Size(5 * one), retention);
     let mut log = RotatingLog::open(config, now).unwrap();
     for seq in 0..200 {
-        log.write_line(&line(seq, now + Duration::from_secs(seq)), now + Duration::from_secs(seq));
+        log.write_line(
+            &line(seq, now + Duration::from_secs(seq)),
+            now + Duration::from_secs(seq),
+        );
         log.flush(now + Duration::from_secs(seq));
         let total: u64 = names(&dir)
             .iter()

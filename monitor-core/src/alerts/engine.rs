@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use super::health::{Health, Verdict};
 use super::rules::AlertRules;
+use super::size_cap;
 use super::state::{elapsed, RuleState, Step, Timing, Transition};
 use super::text;
 use super::types::{Alert, AlertRule, AlertState, Severity};
@@ -84,6 +85,8 @@ pub(crate) struct HealthInputs {
     pub(crate) queue_fill: f64,
     pub(crate) components: Vec<ComponentHealth>,
     pub(crate) notifiers: Vec<NotifierHealth>,
+    /// Rotated log files deleted early by a size cap, since install.
+    pub(crate) deleted_for_size: u64,
 }
 
 const FUNCTION_RULES: [AlertRule; 5] = [
@@ -94,22 +97,22 @@ const FUNCTION_RULES: [AlertRule; 5] = [
     AlertRule::NewErrorPattern,
 ];
 
-const MONITOR_RULES: [AlertRule; 5] = [
+const MONITOR_RULES: [AlertRule; 6] = [
     AlertRule::DroppedExecutions,
     AlertRule::SinkFailing,
     AlertRule::CollectorRestarted,
     AlertRule::QueueFull,
     AlertRule::NotifierFailing,
+    AlertRule::LogSizeCap,
 ];
 
 #[cfg(test)]
 fn slot(rule: AlertRule) -> usize {
     FUNCTION_RULES
         .iter()
-        .chain(MONITOR_RULES.iter())
         .position(|&r| r == rule)
+        .or_else(|| MONITOR_RULES.iter().position(|&r| r == rule))
         .unwrap_or(0)
-        % 5
 }
 
 /// Alert state of one function.
@@ -218,8 +221,10 @@ struct MonitorAlerts {
     last_queue_full: Option<SystemTime>,
     peak_queue_fill: f64,
     components: Vec<ComponentHealth>,
-    states: [RuleState; 5],
-    last_alerts: [Option<Alert>; 5],
+    /// Rotated files deleted early by a log's size cap.
+    size_cap: EventTrack,
+    states: [RuleState; 6],
+    last_alerts: [Option<Alert>; 6],
 }
 
 /// Evaluates every rule; owned by the collector thread.
@@ -604,6 +609,7 @@ impl AlertEngine {
             *seen = notifier.failures;
         }
         monitor.notifier_failures.update(notifier_total, now);
+        monitor.size_cap.update(inputs.deleted_for_size, now);
         if inputs.queue_fill > rules.queue_fill_threshold {
             monitor.last_queue_full = Some(now);
             monitor.peak_queue_fill = monitor.peak_queue_fill.max(inputs.queue_fill);
@@ -618,11 +624,15 @@ impl AlertEngine {
                 .last_queue_full
                 .is_some_and(|time| elapsed(time, now) < window),
             monitor.notifier_failures.recent(now, window),
+            monitor.size_cap.recent(now, size_cap::PERIOD),
         ];
         for (k, &rule) in MONITOR_RULES.iter().enumerate() {
             let timing = Timing {
                 pending_for: rules.pending_for_of(rule),
-                repeat_interval: rules.repeat_interval,
+                repeat_interval: match rule {
+                    AlertRule::LogSizeCap => rules.repeat_interval.max(size_cap::PERIOD),
+                    _ => rules.repeat_interval,
+                },
                 hold_back_refires: true,
             };
             let holding = rules.is_enabled(rule) && holds[k];
@@ -640,6 +650,7 @@ impl AlertEngine {
                     AlertRule::SinkFailing => monitor.sink_panics.in_episode = 0,
                     AlertRule::CollectorRestarted => monitor.restarts.in_episode = 0,
                     AlertRule::QueueFull => monitor.peak_queue_fill = 0.0,
+                    AlertRule::LogSizeCap => monitor.size_cap.in_episode = 0,
                     AlertRule::NotifierFailing => {
                         monitor.notifier_failures.in_episode = 0;
                         monitor.failing_notifiers.clear();
@@ -1159,6 +1170,9 @@ fn monitor_alert(
             };
             (message, numbers)
         }
+        AlertRule::LogSizeCap => {
+            size_cap::alert_text(monitor.size_cap.in_episode, inputs, resolved, &since_text)
+        }
         _ => (format!("monitor: {rule}"), Vec::new()),
     };
     make_alert(rule, None, rules, transition, now, message, numbers)
@@ -1247,6 +1261,7 @@ fn monitor_reason(rule: AlertRule, monitor: &MonitorAlerts, rules: &AlertRules) 
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        AlertRule::LogSizeCap => size_cap::reason(monitor.size_cap.in_episode),
         _ => format!("monitor: {rule}"),
     }
 }

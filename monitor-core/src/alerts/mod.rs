@@ -16,7 +16,7 @@
 //! | field | meaning |
 //! |---|---|
 //! | `timestamp` | when the notification was made (RFC 3339 UTC, µs) |
-//! | `rule` | `high_error_rate`, `consecutive_failures`, `slow_execution`, `missed_schedule`, `new_error_pattern`, `dropped_executions`, `sink_failing`, `collector_restarted`, `queue_full`, `notifier_failing` |
+//! | `rule` | `high_error_rate`, `consecutive_failures`, `slow_execution`, `missed_schedule`, `new_error_pattern`, `dropped_executions`, `sink_failing`, `collector_restarted`, `queue_full`, `notifier_failing`, `log_size_cap` |
 //! | `function` | the function's name, or `null` for the monitor's own rules |
 //! | `state` | `firing` or `resolved` |
 //! | `severity` | `info`, `warning`, `error` or `critical` |
@@ -30,6 +30,7 @@ pub(crate) mod engine;
 mod health;
 pub(crate) mod notify;
 mod rules;
+mod size_cap;
 mod state;
 mod stored_time;
 pub(crate) mod text;
@@ -138,9 +139,11 @@ impl Alerting {
         full: bool,
     ) {
         self.dispatcher.check_timeouts();
+        let log_health = self.log.health();
+        inputs.deleted_for_size += log_health.deleted_for_size;
         inputs
             .components
-            .push(ComponentHealth::from_log("alerts log", &self.log.health()));
+            .push(ComponentHealth::from_log("alerts log", &log_health));
         inputs.notifiers = self.dispatcher.health();
         let alerts = self.engine.evaluate(now, functions, &inputs, full);
         for alert in &alerts {

@@ -57,6 +57,11 @@ pub enum AlertRule {
     /// A notifier panicked, blocked longer than the notifier timeout, or fell
     /// behind so that alerts for it were dropped, within the window.
     NotifierFailing,
+    /// A log's size cap ([`Retention::max_total_bytes`](crate::Retention),
+    /// or [`log_dir_max_bytes`](crate::MonitorBuilder::log_dir_max_bytes))
+    /// deleted rotated files that its age retention would still have kept,
+    /// within the last day. `info`; notified at most once a day.
+    LogSizeCap,
 }
 
 impl AlertRule {
@@ -72,6 +77,7 @@ impl AlertRule {
         AlertRule::CollectorRestarted,
         AlertRule::QueueFull,
         AlertRule::NotifierFailing,
+        AlertRule::LogSizeCap,
     ];
 
     /// The snake_case name used in the alerts log and reports.
@@ -87,6 +93,7 @@ impl AlertRule {
             AlertRule::CollectorRestarted => "collector_restarted",
             AlertRule::QueueFull => "queue_full",
             AlertRule::NotifierFailing => "notifier_failing",
+            AlertRule::LogSizeCap => "log_size_cap",
         }
     }
 
@@ -110,7 +117,7 @@ impl AlertRule {
             AlertRule::ConsecutiveFailures | AlertRule::MissedSchedule | AlertRule::SinkFailing => {
                 Severity::Error
             }
-            AlertRule::NewErrorPattern => Severity::Info,
+            AlertRule::NewErrorPattern | AlertRule::LogSizeCap => Severity::Info,
             _ => Severity::Warning,
         }
     }
@@ -266,6 +273,7 @@ pub struct Alert {
     /// | `collector_restarted` | `restarts` (since it fired), `restarts_total` |
     /// | `queue_full` | `queue_fill` (0–1, the fullest seen), `threshold` |
     /// | `notifier_failing` | `failures` (since it fired) |
+    /// | `log_size_cap` | `deleted_files` (since it fired), `deleted_files_total` |
     #[serde(serialize_with = "serialize_numbers")]
     pub numbers: BTreeMap<String, f64>,
 }

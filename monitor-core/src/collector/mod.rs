@@ -612,6 +612,8 @@ impl Collector {
             queue_fill: std::mem::take(&mut self.queue_fill),
             components,
             notifiers: Vec::new(),
+            deleted_for_size: self.logs.executions.health().deleted_for_size
+                + self.logs.errors.health().deleted_for_size,
         };
         let now = self.clock.now();
         self.alerts.evaluate(now, &mut self.functions, inputs, full);

@@ -145,7 +145,10 @@ pub(crate) fn apply(
             .metadata(&dir.join(naming.current()))
             .map_or(0, |m| m.len)
             .max(current_reserve);
-        let sizes: Vec<u64> = kept.iter().map(|names| names.iter().map(size).sum()).collect();
+        let sizes: Vec<u64> = kept
+            .iter()
+            .map(|names| names.iter().map(size).sum())
+            .collect();
         let mut total = current + sizes.iter().sum::<u64>();
         // `kept` is newest first: delete from the end.
         while total > cap {
