@@ -183,6 +183,7 @@ fn the_directory_cap_bounds_every_log_together() {
 
 #[test]
 fn a_directory_cap_too_small_for_the_rotation_size_is_refused() {
+    let _lock = exclusive();
     let dir = temp_dir("size-budget-too-small");
     let error = Monitor::builder()
         .log_dir(&dir)
