@@ -10,53 +10,16 @@
 //!
 //! Run: `cargo bench --bench not_installed`.
 
-use std::error::Error;
-use std::fmt;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use monitor::monitored;
 
-#[derive(Debug)]
-pub struct WorkError {
-    code: u64,
-}
+#[macro_use]
+mod work;
 
-impl fmt::Display for WorkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "work failed with code {}", self.code)
-    }
-}
-
-impl Error for WorkError {}
-
-/// The same few nanoseconds of work as `benches/overhead.rs`; `Err` on odd input.
-macro_rules! work_body {
-    ($x:expr) => {{
-        let x: u64 = $x;
-        let mixed = (x ^ (x >> 29))
-            .wrapping_mul(0xbf58_476d_1ce4_e5b9)
-            .rotate_left(23);
-        if x & 1 == 0 {
-            Ok(mixed)
-        } else {
-            Err(WorkError { code: mixed })
-        }
-    }};
-}
-
-#[inline(never)]
-fn bare(x: u64) -> Result<u64, WorkError> {
-    work_body!(x)
-}
-
-#[monitored]
-#[inline(never)]
-fn monitored_work(x: u64) -> Result<u64, WorkError> {
-    work_body!(x)
-}
+use work::{bare, monitored_work, WorkError};
 
 static FLAG: AtomicU32 = AtomicU32::new(0);
 

@@ -22,8 +22,6 @@
 //! Run: `cargo bench --bench overhead`; tabulate: `python3 benches/report.py`.
 
 use std::cell::RefCell;
-use std::error::Error;
-use std::fmt;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +31,7 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 use metered::{metered, ErrorCount, HitCount, ResponseTime};
-use monitor::{monitored, Monitor};
+use monitor::Monitor;
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
@@ -46,46 +44,10 @@ const BATCH: u64 = 4096;
 // The function every variant wraps.
 // ---------------------------------------------------------------------------
 
-/// The error every variant returns on odd inputs. `Display` without
-/// allocation, like most hand-written error types.
-#[derive(Debug)]
-pub struct WorkError {
-    code: u64,
-}
+#[macro_use]
+mod work;
 
-impl fmt::Display for WorkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "work failed with code {}", self.code)
-    }
-}
-
-impl Error for WorkError {}
-
-/// A few nanoseconds of real work: a multiply-rotate mix; `Err` on odd input.
-macro_rules! work_body {
-    ($x:expr) => {{
-        let x: u64 = $x;
-        let mixed = (x ^ (x >> 29))
-            .wrapping_mul(0xbf58_476d_1ce4_e5b9)
-            .rotate_left(23);
-        if x & 1 == 0 {
-            Ok(mixed)
-        } else {
-            Err(WorkError { code: mixed })
-        }
-    }};
-}
-
-#[inline(never)]
-fn bare(x: u64) -> Result<u64, WorkError> {
-    work_body!(x)
-}
-
-#[monitored]
-#[inline(never)]
-fn monitored_work(x: u64) -> Result<u64, WorkError> {
-    work_body!(x)
-}
+use work::{bare, monitored_work, WorkError};
 
 #[tracing::instrument(skip_all, err)]
 #[inline(never)]
