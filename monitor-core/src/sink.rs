@@ -1,6 +1,6 @@
 //! Extension point: user sinks receive every execution on the collector thread.
 
-use crate::record::ExecutionRecord;
+use crate::execution_record::ExecutionRecord;
 
 /// Receives every execution, on the collector thread, after it was counted and
 /// logged. A sink must not block for long: it delays everything behind it. A

@@ -13,7 +13,7 @@ use std::error::Error;
 use std::fmt::{Debug, Display, Write};
 
 use super::limits::current_limits;
-use super::text::capture_text;
+use super::capped_text::capture_text;
 use super::Failure;
 
 /// How a returned value is classified.
@@ -158,7 +158,7 @@ fn error_failure(type_name: &'static str, error: &(dyn Error + '_)) -> Outcome {
 fn text_failure<E>(
     type_name: &'static str,
     error: &E,
-    format: impl FnOnce(&E, &mut super::text::CappedWriter) -> std::fmt::Result,
+    format: impl FnOnce(&E, &mut super::capped_text::CappedWriter) -> std::fmt::Result,
 ) -> Outcome {
     let limits = current_limits();
     let (message, message_truncated) = capture_text(error, limits.max_message_bytes, format);

@@ -5,7 +5,7 @@ mod classify;
 mod limits;
 mod panic_hook;
 mod stack_trace;
-mod text;
+mod capped_text;
 
 pub(crate) use classify::capture_stack_trace;
 pub use classify::{
@@ -16,7 +16,7 @@ pub(crate) use limits::current_limits;
 pub(crate) use limits::set_limits;
 pub use limits::CaptureLimits;
 pub(crate) use panic_hook::{install_panic_hook, take_panic_failure, FLUSH_ON_PANIC};
-pub(crate) use text::capture_text;
+pub(crate) use capped_text::capture_text;
 
 use std::borrow::Cow;
 
@@ -96,7 +96,7 @@ impl Failure {
         if let Some(trace) = self.unresolved_trace.take() {
             let limit = limits::current_limits().max_stack_trace_bytes;
             let trace = stack_trace::trim_own_frames(&trace.0.to_string());
-            self.stack_trace = Some(text::cap_string(trace, limit).0);
+            self.stack_trace = Some(capped_text::cap_string(trace, limit).0);
         }
     }
 }

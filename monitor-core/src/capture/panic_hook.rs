@@ -12,7 +12,7 @@ use std::sync::Once;
 
 use super::classify::capture_stack_trace;
 use super::limits::current_limits;
-use super::text::cap_string;
+use super::capped_text::cap_string;
 use super::Failure;
 
 thread_local! {

@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use crate::json::{push_f64, push_str, push_u64, write_value};
-use crate::record::ExecutionRecord;
+use crate::execution_record::ExecutionRecord;
 
 pub(crate) fn push_timestamp(out: &mut Vec<u8>, time: SystemTime, scratch: &mut String) {
     scratch.clear();

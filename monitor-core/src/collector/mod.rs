@@ -26,7 +26,7 @@ use crate::callsite::{self, Callsite};
 use crate::clock::Clock;
 use crate::event::Event;
 use crate::queue::{QueueShared, Ring, ORPHAN_DROPS};
-use crate::record::ExecutionRecord;
+use crate::execution_record::ExecutionRecord;
 use crate::sink::Sink;
 use crate::stats::{FunctionRecord, StatsSnapshot};
 use crate::ticks;

@@ -4,11 +4,11 @@
 mod histogram;
 mod patterns;
 mod persisted;
-mod record;
+mod function_record;
 
 pub(crate) use histogram::{Histogram, SparseHistogram};
 pub(crate) use patterns::PatternTable;
-pub(crate) use record::FunctionRecord;
+pub(crate) use function_record::FunctionRecord;
 
 use serde::Serialize;
 
