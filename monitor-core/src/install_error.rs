@@ -65,6 +65,15 @@ pub enum InstallError {
         /// (`None` if it could not be read).
         holder_pid: Option<u32>,
     },
+    /// The HTTP server cannot listen on the address given to
+    /// [`serve`](crate::MonitorBuilder::serve) (feature `http`).
+    #[cfg(feature = "http")]
+    Serve {
+        /// The address as given.
+        addr: String,
+        /// The underlying error (address in use, permission denied…).
+        source: io::Error,
+    },
 }
 
 /// What [`InstallError::Locked`] is about.
@@ -119,6 +128,10 @@ impl fmt::Display for InstallError {
                     lock_file.display()
                 )
             }
+            #[cfg(feature = "http")]
+            InstallError::Serve { addr, source } => {
+                write!(f, "cannot serve HTTP on {addr}: {source}")
+            }
         }
     }
 }
@@ -127,6 +140,8 @@ impl std::error::Error for InstallError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             InstallError::LogDir { source, .. } | InstallError::Spawn(source) => Some(source),
+            #[cfg(feature = "http")]
+            InstallError::Serve { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -18,6 +18,8 @@ mod collector;
 mod dir_lock;
 mod event;
 mod guard;
+#[cfg(feature = "http")]
+pub mod http;
 mod install_error;
 mod json;
 mod layer;

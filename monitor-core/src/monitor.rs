@@ -19,7 +19,7 @@ use crate::install_error::InstallError;
 use crate::log_settings::LogSettings;
 use crate::queue::{self, Overflow, QueueShared, ORPHAN_DROPS};
 use crate::sink::Sink;
-use crate::stats::StatsSnapshot;
+use crate::stats::{Published, StatsSnapshot};
 use crate::ticks;
 use monitor_sinks::stats_store::{PersistOptions, STATS_FILE_NAME};
 
@@ -67,6 +67,9 @@ pub struct MonitorBuilder {
     pub(crate) alerts: AlertsConfig,
     /// Rotation and retention of the logs (setters in `log_settings.rs`).
     pub(crate) logs: LogSettings,
+    /// The HTTP server (setters in `http/builder.rs`).
+    #[cfg(feature = "http")]
+    pub(crate) http: crate::http::HttpSettings,
 }
 
 /// Where statistics are persisted.
@@ -108,6 +111,8 @@ impl Default for MonitorBuilder {
             detect_clock_jumps: None,
             alerts: AlertsConfig::default(),
             logs: LogSettings::default(),
+            #[cfg(feature = "http")]
+            http: Default::default(),
         }
     }
 }
@@ -391,8 +396,14 @@ impl MonitorBuilder {
     /// Validates the configuration, opens the log directory and starts the
     /// collector. Errors if a monitor is installed already; after its guard is
     /// dropped, installing works again.
-    pub fn install(self) -> Result<MonitorGuard, InstallError> {
+    pub fn install(#[allow(unused_mut)] mut self) -> Result<MonitorGuard, InstallError> {
         self.validate()?;
+        #[cfg(feature = "http")]
+        let http = self.http.prepare()?;
+        #[cfg(feature = "http")]
+        if let Some(prepared) = &http {
+            self = self.notifier(prepared.notifier());
+        }
         let alerts = self.alerts.prepare()?;
         let termination = crate::termination::Termination::prepare(self.flush_on_termination)?;
         let mut current = CURRENT.lock();
@@ -455,9 +466,24 @@ impl MonitorBuilder {
             self.overflow,
         ));
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
-        let published = Arc::new(Mutex::new(StatsSnapshot::default()));
+        let published = Arc::new(Mutex::new(Arc::new(Published::default())));
         let self_stats = Arc::new(SelfStats::default());
         let clock_for_handle = Arc::clone(&clock);
+        #[cfg(feature = "http")]
+        let (publish_durations, feed) = (
+            http.is_some(),
+            http.as_ref()
+                .map(|prepared| crate::collector::FeedTap::new(Arc::clone(&prepared.feed))),
+        );
+        #[cfg(not(feature = "http"))]
+        let (publish_durations, feed) = (false, None);
+        #[cfg(feature = "http")]
+        let sources = crate::http::Sources {
+            published: Arc::clone(&published),
+            alerts: Arc::clone(&alerts_shared),
+            clock: Arc::clone(&clock),
+            self_stats: Arc::clone(&self_stats),
+        };
         let collector = Collector::new(CollectorParts {
             generation,
             queue: Arc::clone(&queue),
@@ -467,11 +493,18 @@ impl MonitorBuilder {
             logs,
             sinks: self.sinks,
             published: Arc::clone(&published),
+            publish_durations,
+            feed,
             self_stats,
             orphan_baseline: ORPHAN_DROPS.load(Ordering::Relaxed),
             persistence,
             alerts: alerting,
         });
+        #[cfg(feature = "http")]
+        let http = http
+            .map(|prepared| crate::http::Server::start(prepared, sources))
+            .transpose()
+            .map_err(InstallError::Spawn)?;
         LOG_DIRS_IN_USE.lock().push(log_dir.clone());
         let dir_for_thread = log_dir.clone();
         let thread = std::thread::Builder::new()
@@ -503,6 +536,8 @@ impl MonitorBuilder {
         Ok(MonitorGuard {
             handle,
             thread: Some(thread),
+            #[cfg(feature = "http")]
+            http,
         })
     }
 }
@@ -532,7 +567,7 @@ pub(crate) struct Handle {
     pub(crate) generation: u32,
     control: Sender<Control>,
     collector: std::thread::Thread,
-    pub(crate) published: Arc<Mutex<StatsSnapshot>>,
+    pub(crate) published: Arc<Mutex<Arc<Published>>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) alerts: Arc<AlertsShared>,
     flush_timeout: Duration,
@@ -550,6 +585,12 @@ impl Handle {
         self.control.send(make(reply_tx)).ok()?;
         self.collector.unpark();
         reply_rx.recv_timeout(timeout).ok()
+    }
+
+    /// What the collector published at its latest tick or flush (the lock is
+    /// held only to copy the pointer).
+    pub(crate) fn published(&self) -> Arc<Published> {
+        Arc::clone(&self.published.lock())
     }
 
     pub(crate) fn flush(&self) -> bool {
@@ -575,6 +616,9 @@ pub(crate) fn current() -> Option<Arc<Handle>> {
 pub struct MonitorGuard {
     handle: Arc<Handle>,
     thread: Option<JoinHandle<()>>,
+    /// The HTTP server, stopped first when the guard drops.
+    #[cfg(feature = "http")]
+    pub(crate) http: Option<crate::http::Server>,
 }
 
 impl std::fmt::Debug for MonitorGuard {
@@ -627,6 +671,8 @@ impl MonitorGuard {
 
 impl Drop for MonitorGuard {
     fn drop(&mut self) {
+        #[cfg(feature = "http")]
+        drop(self.http.take());
         crate::termination::disarm(self.handle.generation);
         let finished = stop(&self.handle);
         if finished {
@@ -689,11 +735,11 @@ pub fn stats() -> StatsSnapshot {
         return StatsSnapshot::default();
     };
     if crate::collector::on_collector_thread() {
-        return handle.published.lock().clone();
+        return handle.published().stats.clone();
     }
     handle
         .request(Control::Snapshot, STATS_TIMEOUT.min(handle.flush_timeout))
-        .unwrap_or_else(|| handle.published.lock().clone())
+        .unwrap_or_else(|| handle.published().stats.clone())
 }
 
 /// The panic hook's flush: never waits for a lock (the panic may have

@@ -116,15 +116,27 @@ struct LocalProducer {
     shared: Arc<QueueShared>,
 }
 
-/// True on the monitor's own threads: the collector and the notifier
-/// threads, which set a thread-local flag when they start (a host thread is
-/// never mistaken for one, whatever its name). A monitored function called
-/// there (by a sink or a notifier) is not recorded: its event would be
-/// processed by the very thread that must make room for it (a deadlock under
-/// `Overflow::Block`), and each processed event could produce another (an
-/// endless loop).
+/// True on the monitor's own threads: the collector, the notifier threads
+/// and the HTTP server, which set a thread-local flag when they start (a
+/// host thread is never mistaken for one, whatever its name). A monitored
+/// function called there (by a sink or a notifier) is not recorded: its
+/// event would be processed by the very thread that must make room for it
+/// (a deadlock under `Overflow::Block`), and each processed event could
+/// produce another (an endless loop).
 pub(crate) fn is_monitor_thread() -> bool {
-    crate::collector::on_collector_thread() || crate::alerts::notify::on_notifier_thread()
+    crate::collector::on_collector_thread()
+        || crate::alerts::notify::on_notifier_thread()
+        || on_http_thread()
+}
+
+#[cfg(feature = "http")]
+fn on_http_thread() -> bool {
+    crate::http::on_server_thread()
+}
+
+#[cfg(not(feature = "http"))]
+fn on_http_thread() -> bool {
+    false
 }
 
 thread_local! {

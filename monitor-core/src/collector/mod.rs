@@ -5,11 +5,17 @@
 //! (a bug of ours, a sink), the supervisor counts a restart and the loop goes
 //! on with its state and with every event still queued in the rings.
 
+// Read by the HTTP server only (feature `http`).
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+mod feed;
 mod json;
 mod logs;
 mod persistence;
 
 pub(crate) use logs::{LogFiles, LogsConfig};
+#[cfg(feature = "http")]
+pub(crate) use feed::{ExecutionNote, Feed, FeedEvent, FeedNotifier};
+pub(crate) use feed::FeedTap;
 pub(crate) use persistence::Persistence;
 
 use std::collections::HashMap;
@@ -28,7 +34,7 @@ use crate::event::Event;
 use crate::queue::{QueueShared, Ring, ORPHAN_DROPS};
 use crate::execution_record::ExecutionRecord;
 use crate::sink::Sink;
-use crate::stats::{FunctionRecord, StatsSnapshot};
+use crate::stats::{Durations, FunctionRecord, Published, StatsSnapshot};
 use crate::ticks;
 
 /// Requests to the collector.
@@ -87,6 +93,8 @@ struct SinkSlot {
 pub(crate) struct SelfStats {
     pub(crate) restarts: std::sync::atomic::AtomicU64,
     pub(crate) sink_panics: std::sync::atomic::AtomicU64,
+    /// Executions queued in every ring when the latest drain pass began.
+    pub(crate) queue_depth: std::sync::atomic::AtomicU64,
 }
 
 pub(crate) struct CollectorParts {
@@ -97,7 +105,11 @@ pub(crate) struct CollectorParts {
     pub(crate) detect_clock_jumps: bool,
     pub(crate) logs: LogFiles,
     pub(crate) sinks: Vec<Box<dyn Sink>>,
-    pub(crate) published: Arc<Mutex<StatsSnapshot>>,
+    pub(crate) published: Arc<Mutex<Arc<Published>>>,
+    /// Publish duration histograms too (for the HTTP server's `/metrics`).
+    pub(crate) publish_durations: bool,
+    /// The live feed of the HTTP server's `/events`.
+    pub(crate) feed: Option<FeedTap>,
     pub(crate) self_stats: Arc<SelfStats>,
     pub(crate) orphan_baseline: u64,
     /// The stats store and the statistics it held at install.
@@ -116,7 +128,9 @@ pub(crate) struct Collector {
     by_name: HashMap<Arc<str>, usize>,
     logs: LogFiles,
     sinks: Vec<SinkSlot>,
-    published: Arc<Mutex<StatsSnapshot>>,
+    published: Arc<Mutex<Arc<Published>>>,
+    publish_durations: bool,
+    feed: Option<FeedTap>,
     self_stats: Arc<SelfStats>,
     line: Vec<u8>,
     scratch: String,
@@ -211,6 +225,8 @@ impl Collector {
                 .map(|sink| SinkSlot { sink })
                 .collect(),
             published: parts.published,
+            publish_durations: parts.publish_durations,
+            feed: parts.feed,
             self_stats: parts.self_stats,
             line: Vec::with_capacity(512),
             scratch: String::with_capacity(32),
@@ -358,12 +374,14 @@ impl Collector {
         let wall_now = self.clock.now();
         self.notice_clock_jump(wall_now);
         let mut processed = 0;
+        let mut depth = 0;
         // The rings stay in `self.rings` throughout: if anything below panics,
         // the supervisor resumes with every consumer still in place.
         let mut index = 0;
         while index < self.rings.len() {
             let tick_now = ticks::now();
             let thread_name = Arc::clone(&self.rings[index].thread_name);
+            depth += self.rings[index].consumer.len() as u64;
             self.queue_fill = self.queue_fill.max(self.rings[index].consumer.fill());
             let limit = match pass {
                 Pass::Budgeted => RING_BUDGET,
@@ -400,6 +418,10 @@ impl Collector {
         if orphans > self.orphan_seen {
             self.report_gap(orphans - self.orphan_seen, "thread-exit", wall_now);
             self.orphan_seen = orphans;
+        }
+        self.self_stats.queue_depth.store(depth, Ordering::Relaxed);
+        if let Some(feed) = &mut self.feed {
+            feed.announce();
         }
         processed
     }
@@ -544,6 +566,9 @@ impl Collector {
             json::execution_line(&mut self.line, &record, &mut self.scratch, true);
             self.logs.errors.write_line(&self.line, wall_now);
         }
+        if let Some(feed) = &mut self.feed {
+            feed.execution(&record, tick_now);
+        }
         for slot in &mut self.sinks {
             if !contained(|| slot.sink.record(&record)) {
                 self.self_stats.sink_panics.fetch_add(1, Ordering::Relaxed);
@@ -556,8 +581,8 @@ impl Collector {
         self.last_tick = Instant::now();
         self.evaluate_alerts(true);
         self.persist(false);
-        let snapshot = self.snapshot();
-        *self.published.lock() = snapshot;
+        let published = Arc::new(self.published());
+        *self.published.lock() = published;
     }
 
     /// The loop's periodic tick: [`tick`](Self::tick), then the lines out to
@@ -644,6 +669,25 @@ impl Collector {
         StatsSnapshot {
             functions,
             dropped_events: self.dropped_total,
+        }
+    }
+
+    /// The snapshot, with the duration histograms in the same order when asked for.
+    fn published(&self) -> Published {
+        if !self.publish_durations {
+            return Published {
+                stats: self.snapshot(),
+                durations: Vec::new(),
+            };
+        }
+        let mut order: Vec<&FunctionRecord> = self.functions.iter().collect();
+        order.sort_by(|a, b| a.name.cmp(&b.name));
+        Published {
+            stats: StatsSnapshot {
+                functions: order.iter().map(|record| record.snapshot()).collect(),
+                dropped_events: self.dropped_total,
+            },
+            durations: order.iter().map(|record| Durations::of(record)).collect(),
         }
     }
 }

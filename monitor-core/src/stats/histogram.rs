@@ -8,6 +8,17 @@ const LINEAR: u64 = 128;
 const SUB_BUCKET_BITS: u32 = 6;
 const SUB_BUCKETS: u64 = 1 << SUB_BUCKET_BITS;
 
+/// The powers of two (in nanoseconds) exposed as histogram bucket bounds:
+/// 2^8 ns (256 ns) to 2^35 ns (34.4 s).
+pub(crate) const EXPOSED_POWERS: std::ops::Range<u32> = 8..36;
+/// How many bounds [`EXPOSED_POWERS`] holds.
+pub(crate) const EXPOSED_BUCKETS: usize = (EXPOSED_POWERS.end - EXPOSED_POWERS.start) as usize;
+
+/// The first bucket index of the values at or above `2^power` ns (power ≥ 7).
+fn first_index_at_power(power: u32) -> usize {
+    index_of(1u64 << power)
+}
+
 /// Latency histogram over nanoseconds.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Histogram {
@@ -76,6 +87,31 @@ impl Histogram {
         self.total += other.total;
     }
 
+    /// Cumulative counts of the values below `2^k` ns for each `k` in
+    /// [`EXPOSED_POWERS`]: every `2^k` (k ≥ 7) is a bucket edge, so these
+    /// counts are exact (the `le` buckets of the Prometheus histogram).
+    pub(crate) fn cumulative_below_powers_of_two(&self) -> [u64; EXPOSED_BUCKETS] {
+        let mut out = [0u64; EXPOSED_BUCKETS];
+        let mut seen = 0u64;
+        let mut next = 0;
+        for (index, &count) in self.counts.iter().enumerate() {
+            while next < EXPOSED_BUCKETS && index >= first_index_at_power(EXPOSED_POWERS.start + next as u32) {
+                out[next] = seen;
+                next += 1;
+            }
+            seen += count;
+        }
+        for slot in &mut out[next..] {
+            *slot = seen;
+        }
+        out
+    }
+
+    /// How many values were recorded.
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
     /// Sparse form for persistence: `[[bucket, count], ...]`.
     pub(crate) fn to_sparse(&self) -> SparseHistogram {
         SparseHistogram(
@@ -133,6 +169,21 @@ mod tests {
             );
             assert!((high - low) as f64 <= value as f64 / 63.0 + 1.0);
         }
+    }
+
+    #[test]
+    fn cumulative_counts_below_powers_of_two_are_exact() {
+        let mut histogram = Histogram::default();
+        let values = [0u64, 255, 256, 257, 1023, 1024, 5_000, 1 << 20, (1 << 35) - 1, 1 << 35, u64::MAX];
+        for value in values {
+            histogram.record(value);
+        }
+        let cumulative = histogram.cumulative_below_powers_of_two();
+        for (slot, power) in EXPOSED_POWERS.enumerate() {
+            let expected = values.iter().filter(|&&v| v < 1u64 << power).count() as u64;
+            assert_eq!(cumulative[slot], expected, "below 2^{power}");
+        }
+        assert_eq!(Histogram::default().cumulative_below_powers_of_two(), [0; EXPOSED_BUCKETS]);
     }
 
     #[test]

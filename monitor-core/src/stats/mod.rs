@@ -6,7 +6,9 @@ mod patterns;
 mod persisted;
 mod function_record;
 
-pub(crate) use histogram::{Histogram, SparseHistogram};
+#[cfg(feature = "http")]
+pub(crate) use histogram::EXPOSED_POWERS;
+pub(crate) use histogram::{Histogram, SparseHistogram, EXPOSED_BUCKETS};
 pub(crate) use patterns::PatternTable;
 pub(crate) use function_record::FunctionRecord;
 
@@ -129,6 +131,41 @@ pub struct FunctionStats {
     pub next_scheduled_time: Option<Timestamp>,
     /// The most frequent error patterns, most frequent first (at most 5).
     pub top_error_patterns: Vec<ErrorPattern>,
+}
+
+/// One function's duration histogram in exposition form (the Prometheus
+/// `monitor_execution_duration_seconds` histogram), cut from the collector's
+/// own histogram at exact bucket edges.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Durations {
+    /// Executions shorter than `2^k` ns, for each `k` in [`EXPOSED_POWERS`].
+    pub(crate) below: [u64; EXPOSED_BUCKETS],
+    /// Every execution in the histogram.
+    pub(crate) count: u64,
+    /// The sum of their durations in nanoseconds.
+    pub(crate) sum_nanos: u128,
+}
+
+impl Durations {
+    pub(crate) fn of(record: &FunctionRecord) -> Durations {
+        Durations {
+            below: record.histogram.cumulative_below_powers_of_two(),
+            count: record.histogram.total(),
+            sum_nanos: record.total_nanos,
+        }
+    }
+}
+
+/// What the collector publishes at every tick and flush, for the readers
+/// that must not wait for it (`stats()` on a busy collector, the HTTP server).
+#[derive(Debug, Default)]
+pub(crate) struct Published {
+    /// Every function's statistics.
+    pub(crate) stats: StatsSnapshot,
+    /// Duration histograms in `stats.functions` order; empty unless the
+    /// HTTP server asked for them.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) durations: Vec<Durations>,
 }
 
 /// A consistent copy of every function's statistics, taken by the collector.
