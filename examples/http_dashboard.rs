@@ -26,7 +26,7 @@ fn fetch_prices(market: &str) -> Result<usize, std::io::Error> {
 /// Fails one time in three.
 #[monitored(name = "scale_ec2", trigger = "condition")]
 fn scale_ec2(round: u32) -> Result<(), String> {
-    if round % 3 == 0 {
+    if round.is_multiple_of(3) {
         Err(format!("unable to locate credentials (round {round})"))
     } else {
         Ok(())
@@ -42,7 +42,8 @@ fn send_report(pages: u64) -> u64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addr = "127.0.0.1:0".to_owned();
     let mut serve_seconds = 0u64;
-    let mut log_dir = std::env::temp_dir().join(format!("monitor-http-example-{}", std::process::id()));
+    let mut log_dir =
+        std::env::temp_dir().join(format!("monitor-http-example-{}", std::process::id()));
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
@@ -61,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for round in 0..30 {
         fetch_prices("NYSE")?;
         let _ = scale_ec2(round);
-        if round % 5 == 0 {
+        if round.is_multiple_of(5) {
             send_report(u64::from(round));
         }
     }

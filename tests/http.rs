@@ -64,7 +64,9 @@ fn send(addr: SocketAddr, raw: &[u8]) -> Reply {
 
 fn read_reply(stream: &mut TcpStream) -> Reply {
     let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).expect("the server answers and closes");
+    stream
+        .read_to_end(&mut bytes)
+        .expect("the server answers and closes");
     parse_reply(&bytes)
 }
 
@@ -84,7 +86,10 @@ fn parse_reply(bytes: &[u8]) -> Reply {
 }
 
 fn get(addr: SocketAddr, path: &str) -> Reply {
-    send(addr, format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+    send(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes(),
+    )
 }
 
 fn install(name: &str) -> MonitorGuard {
@@ -130,20 +135,32 @@ fn every_endpoint_answers_with_its_status_codes() {
     let stats = monitor::stats();
     let ok = stats.get("http_ok").unwrap();
     assert_eq!(
-        sample(body, r#"monitor_executions_total{function="http_ok",status="success"}"#),
+        sample(
+            body,
+            r#"monitor_executions_total{function="http_ok",status="success"}"#
+        ),
         Some(ok.success_count as f64)
     );
     assert_eq!(
-        sample(body, r#"monitor_execution_duration_seconds_count{function="http_ok"}"#),
+        sample(
+            body,
+            r#"monitor_execution_duration_seconds_count{function="http_ok"}"#
+        ),
         Some(ok.total_executions as f64)
     );
     assert_eq!(
-        sample(body, r#"monitor_execution_duration_seconds_bucket{function="http_ok",le="+Inf"}"#),
+        sample(
+            body,
+            r#"monitor_execution_duration_seconds_bucket{function="http_ok",le="+Inf"}"#
+        ),
         Some(3.0)
     );
     let weird_label = r#"function="weird \"quoted\" \\ name\nwith a newline""#;
     assert_eq!(
-        sample(body, &format!("monitor_executions_total{{{weird_label},status=\"success\"}}")),
+        sample(
+            body,
+            &format!("monitor_executions_total{{{weird_label},status=\"success\"}}")
+        ),
         Some(1.0),
         "{body}"
     );
@@ -163,7 +180,10 @@ fn every_endpoint_answers_with_its_status_codes() {
     for line in body.lines().filter(|line| !line.starts_with('#')) {
         let value = line.rsplit(' ').next().unwrap();
         assert!(value.parse::<f64>().is_ok(), "broken line: {line:?}");
-        assert!(line.starts_with("monitor_") || line.starts_with("process_"), "{line:?}");
+        assert!(
+            line.starts_with("monitor_") || line.starts_with("process_"),
+            "{line:?}"
+        );
     }
 
     let openmetrics = send(
@@ -176,7 +196,9 @@ fn every_endpoint_answers_with_its_status_codes() {
         .unwrap()
         .starts_with("application/openmetrics-text; version=1.0.0"));
     assert!(openmetrics.body.ends_with("# EOF\n"));
-    assert!(openmetrics.body.contains("# TYPE monitor_executions counter\n"));
+    assert!(openmetrics
+        .body
+        .contains("# TYPE monitor_executions counter\n"));
 
     let head = send(addr, b"HEAD /metrics HTTP/1.1\r\n\r\n");
     assert_eq!(head.status, 200);
@@ -195,10 +217,16 @@ fn every_endpoint_answers_with_its_status_codes() {
 
     let api_stats = get(addr, "/api/stats");
     assert_eq!(api_stats.status, 200);
-    assert_eq!(api_stats.json()["functions"].as_array().unwrap().len(), stats.len());
+    assert_eq!(
+        api_stats.json()["functions"].as_array().unwrap().len(),
+        stats.len()
+    );
     let windowed = get(addr, "/api/stats?window=24h");
     assert_eq!(windowed.status, 400);
-    assert!(windowed.json()["error"].as_str().unwrap().contains("not available yet"));
+    assert!(windowed.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("not available yet"));
 
     let alerts = get(addr, "/api/alerts");
     assert_eq!(alerts.status, 200);
@@ -206,20 +234,30 @@ fn every_endpoint_answers_with_its_status_codes() {
 
     let page = get(addr, "/");
     assert_eq!(page.status, 200);
-    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
     assert!(page.body.contains("http_ok"));
     assert!(page.body.contains("weird &quot;quoted&quot;"));
 
     assert_eq!(get(addr, "/nope").status, 404);
     assert_eq!(get(addr, "/api/executions").status, 404);
-    let post = send(addr, b"POST /metrics HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+    let post = send(
+        addr,
+        b"POST /metrics HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+    );
     assert_eq!(post.status, 405);
     assert_eq!(post.header("allow"), Some("GET, HEAD"));
     assert_eq!(send(addr, b"\x16\x03\x01 not http\r\n\r\n").status, 400);
     let huge_head = format!("GET / HTTP/1.1\r\nX-Filler: {}\r\n\r\n", "x".repeat(20_000));
     assert_eq!(send(addr, huge_head.as_bytes()).status, 431);
     assert_eq!(
-        send(addr, b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").status,
+        send(
+            addr,
+            b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        )
+        .status,
         411
     );
 
@@ -233,8 +271,12 @@ fn every_endpoint_answers_with_its_status_codes() {
     assert_eq!(red.json()["verdict"], "red");
     let firing = get(addr, "/api/alerts").json();
     assert!(
-        firing.as_array().unwrap().iter().any(|alert| alert["rule"] == "consecutive_failures"
-            && alert["function"] == "http_failing"),
+        firing
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|alert| alert["rule"] == "consecutive_failures"
+                && alert["function"] == "http_failing"),
         "{firing}"
     );
     let body = get(addr, "/metrics").body;
@@ -247,13 +289,22 @@ fn every_endpoint_answers_with_its_status_codes() {
         "{body}"
     );
     assert_eq!(
-        sample(&body, r#"monitor_executions_total{function="http_failing",status="error"}"#),
+        sample(
+            &body,
+            r#"monitor_executions_total{function="http_failing",status="error"}"#
+        ),
         Some(5.0)
     );
     let page = get(addr, "/").body;
-    assert!(page.contains("upstream said &lt;no&gt; &amp; &quot;never&quot;"), "{page}");
+    assert!(
+        page.contains("upstream said &lt;no&gt; &amp; &quot;never&quot;"),
+        "{page}"
+    );
     drop(guard);
-    assert!(TcpStream::connect(addr).is_err(), "the server stopped with the guard");
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "the server stopped with the guard"
+    );
 }
 
 #[test]
@@ -266,7 +317,13 @@ fn a_public_server_needs_the_token_and_other_addresses_need_serve_public() {
         .install()
         .unwrap_err();
     assert!(
-        matches!(err, InstallError::InvalidConfig { setting: "serve", .. }),
+        matches!(
+            err,
+            InstallError::InvalidConfig {
+                setting: "serve",
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("serve_public"), "{err}");
@@ -277,7 +334,13 @@ fn a_public_server_needs_the_token_and_other_addresses_need_serve_public() {
         .install()
         .unwrap_err();
     assert!(
-        matches!(err, InstallError::InvalidConfig { setting: "serve_public", .. }),
+        matches!(
+            err,
+            InstallError::InvalidConfig {
+                setting: "serve_public",
+                ..
+            }
+        ),
         "{err}"
     );
 
@@ -292,7 +355,10 @@ fn a_public_server_needs_the_token_and_other_addresses_need_serve_public() {
     for path in ["/metrics", "/health", "/", "/nope", "/events"] {
         let refused = get(addr, path);
         assert_eq!(refused.status, 401, "{path}");
-        assert!(refused.header("www-authenticate").unwrap().starts_with("Bearer"));
+        assert!(refused
+            .header("www-authenticate")
+            .unwrap()
+            .starts_with("Bearer"));
     }
     let wrong = send(
         addr,
@@ -342,7 +408,8 @@ fn a_huge_body_and_a_slow_client_are_cut_off() {
 
     // A client that sends half a request and waits: 408, then closed.
     let mut slow = connect(addr);
-    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: loc").unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: loc")
+        .unwrap();
     let reply = read_reply(&mut slow);
     assert_eq!(reply.status, 408);
 
@@ -367,7 +434,10 @@ fn two_hundred_connections_at_once_are_all_served() {
         let reply = read_reply(stream);
         assert_eq!(reply.status, 200);
         assert_eq!(
-            sample(&reply.body, r#"monitor_executions_total{function="http_ok",status="success"}"#),
+            sample(
+                &reply.body,
+                r#"monitor_executions_total{function="http_ok",status="success"}"#
+            ),
             Some(1.0)
         );
     }
@@ -413,9 +483,15 @@ fn events_stream_executions_and_alerts_and_the_guard_drops_while_a_client_listen
     assert!(guard.flush());
     let frame = frame_with(&mut reader, "http_ok");
     assert!(frame.starts_with("event: execution\n"), "{frame}");
-    let data: serde_json::Value =
-        serde_json::from_str(frame.lines().nth(1).unwrap().strip_prefix("data: ").unwrap())
-            .unwrap();
+    let data: serde_json::Value = serde_json::from_str(
+        frame
+            .lines()
+            .nth(1)
+            .unwrap()
+            .strip_prefix("data: ")
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(data["status"], "success");
     assert_eq!(data["skipped"], 0);
     assert_eq!(data["sampled"], false);
@@ -439,5 +515,7 @@ fn events_stream_executions_and_alerts_and_the_guard_drops_while_a_client_listen
         .recv_timeout(CLIENT_PATIENCE)
         .expect("dropping the guard returned while a client held /events open");
     let mut rest = Vec::new();
-    reader.read_to_end(&mut rest).expect("the stream was closed");
+    reader
+        .read_to_end(&mut rest)
+        .expect("the stream was closed");
 }

@@ -12,10 +12,10 @@ mod json;
 mod logs;
 mod persistence;
 
-pub(crate) use logs::{LogFiles, LogsConfig};
+pub(crate) use feed::FeedTap;
 #[cfg(feature = "http")]
 pub(crate) use feed::{ExecutionNote, Feed, FeedEvent, FeedNotifier};
-pub(crate) use feed::FeedTap;
+pub(crate) use logs::{LogFiles, LogsConfig};
 pub(crate) use persistence::Persistence;
 
 use std::collections::HashMap;

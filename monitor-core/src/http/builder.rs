@@ -57,7 +57,11 @@ impl HttpSettings {
         let Some(config) = &self.config else {
             return Ok(None);
         };
-        let setting = if config.public { "serve_public" } else { "serve" };
+        let setting = if config.public {
+            "serve_public"
+        } else {
+            "serve"
+        };
         if self.request_timeout.is_zero() {
             return Err(invalid("http_request_timeout", "must be longer than zero"));
         }
@@ -75,7 +79,10 @@ impl HttpSettings {
             .map_err(|error| {
                 invalid(
                     setting,
-                    format!("cannot resolve {:?} ({error}); give an address such as \"127.0.0.1:9464\"", config.addr),
+                    format!(
+                        "cannot resolve {:?} ({error}); give an address such as \"127.0.0.1:9464\"",
+                        config.addr
+                    ),
                 )
             })?
             .collect();

@@ -28,7 +28,13 @@ pub(crate) fn page(sources: &Sources) -> Response {
         alerts.push_str("<tr>");
         for (text, class) in [
             (alert.rule.as_str().to_owned(), ""),
-            (alert.function.clone().unwrap_or_else(|| "(monitor)".to_owned()), "name"),
+            (
+                alert
+                    .function
+                    .clone()
+                    .unwrap_or_else(|| "(monitor)".to_owned()),
+                "name",
+            ),
             (alert.severity.as_str().to_owned(), ""),
             (human_ago(alert.since.0, now), ""),
             (alert.message.clone(), "msg"),
@@ -45,10 +51,14 @@ pub(crate) fn page(sources: &Sources) -> Response {
         function_row(&mut functions, function, now);
     }
     if functions.is_empty() {
-        functions.push_str("<tr><td class=\"empty\" colspan=\"7\">No function has run yet.</td></tr>");
+        functions
+            .push_str("<tr><td class=\"empty\" colspan=\"7\">No function has run yet.</td></tr>");
     }
-    let mut latest: Vec<&FunctionStats> =
-        report.stats.iter().filter(|f| f.last_error.is_some()).collect();
+    let mut latest: Vec<&FunctionStats> = report
+        .stats
+        .iter()
+        .filter(|f| f.last_error.is_some())
+        .collect();
     latest.sort_by(|a, b| {
         let time = |f: &FunctionStats| f.last_error.as_ref().map(|error| error.time);
         time(b).cmp(&time(a))
@@ -89,14 +99,18 @@ pub(crate) fn page(sources: &Sources) -> Response {
 /// Replaces each `{{KEY}}` of `template` in one pass (so text filled in is
 /// never read as a placeholder).
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + values.iter().map(|(_, v)| v.len()).sum::<usize>());
+    let mut out =
+        String::with_capacity(template.len() + values.iter().map(|(_, v)| v.len()).sum::<usize>());
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         match after.find("}}").and_then(|end| {
             let key = &after[..end];
-            values.iter().find(|(k, _)| *k == key).map(|(_, value)| (end, *value))
+            values
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, value)| (end, *value))
         }) {
             Some((end, value)) => {
                 out.push_str(value);
@@ -125,18 +139,29 @@ fn function_row(out: &mut String, function: &FunctionStats, now: SystemTime) {
     escape(out, &function.name);
     out.push_str("</td>");
     cell(out, &function.total_executions.to_string(), "num");
-    cell(out, &format!("{:.1}%", function.success_rate * 100.0), "num");
+    cell(
+        out,
+        &format!("{:.1}%", function.success_rate * 100.0),
+        "num",
+    );
     for quantile in [function.p50_ms, function.p95_ms, function.p99_ms] {
-        cell(out, &quantile.map_or_else(|| "–".to_owned(), human_ms), "num");
+        cell(
+            out,
+            &quantile.map_or_else(|| "–".to_owned(), human_ms),
+            "num",
+        );
     }
-    let last_error = function.last_error.as_ref().map_or_else(String::new, |error| {
-        format!(
-            "{}: {} ({})",
-            error.error_type,
-            error.message,
-            human_ago(error.time.0, now)
-        )
-    });
+    let last_error = function
+        .last_error
+        .as_ref()
+        .map_or_else(String::new, |error| {
+            format!(
+                "{}: {} ({})",
+                error.error_type,
+                error.message,
+                human_ago(error.time.0, now)
+            )
+        });
     cell(out, &last_error, "msg");
     out.push_str("</tr>");
 }
@@ -179,6 +204,9 @@ mod tests {
     fn html_is_escaped() {
         let mut out = String::new();
         super::escape(&mut out, "<script>\"a\" & 'b'</script>");
-        assert_eq!(out, "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;");
+        assert_eq!(
+            out,
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
     }
 }

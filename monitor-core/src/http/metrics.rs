@@ -261,7 +261,11 @@ impl MetricsBench {
                 let mut record =
                     FunctionRecord::new(format!("bench::function_{index}").into(), "call");
                 for run in 0..200u64 {
-                    let status = if run % 10 == 0 { Status::Error } else { Status::Success };
+                    let status = if run.is_multiple_of(10) {
+                        Status::Error
+                    } else {
+                        Status::Success
+                    };
                     record.observe(status, 500 + run * run * 997, now, None);
                 }
                 record
@@ -282,7 +286,11 @@ impl MetricsBench {
     /// Renders the exposition in `format` (`openmetrics`: OpenMetrics);
     /// returns its length.
     pub fn render(&self, openmetrics: bool) -> usize {
-        let format = if openmetrics { Format::OpenMetrics } else { Format::Prometheus };
+        let format = if openmetrics {
+            Format::OpenMetrics
+        } else {
+            Format::Prometheus
+        };
         let numbers = SelfNumbers {
             queue_depth: 0,
             restarts: 0,
@@ -316,7 +324,9 @@ mod tests {
     fn accept_chooses_the_format() {
         assert_eq!(Format::from_accept(None), Format::Prometheus);
         assert_eq!(
-            Format::from_accept(Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")),
+            Format::from_accept(Some(
+                "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"
+            )),
             Format::OpenMetrics
         );
         assert_eq!(Format::from_accept(Some("text/plain")), Format::Prometheus);

@@ -84,13 +84,14 @@ mod linux {
             Format::Prometheus => "process_cpu_seconds_total",
             Format::OpenMetrics => "process_cpu_seconds",
         };
-        let mut metric = |family: &str, name: &str, kind: &str, help: &str, value: Option<String>| {
-            if let Some(value) = value {
-                out.push_str(&format!(
-                    "# HELP {family} {help}\n# TYPE {family} {kind}\n{name} {value}\n"
-                ));
-            }
-        };
+        let mut metric =
+            |family: &str, name: &str, kind: &str, help: &str, value: Option<String>| {
+                if let Some(value) = value {
+                    out.push_str(&format!(
+                        "# HELP {family} {help}\n# TYPE {family} {kind}\n{name} {value}\n"
+                    ));
+                }
+            };
         metric(
             cpu_family,
             "process_cpu_seconds_total",
@@ -129,8 +130,14 @@ mod linux {
         fn proc_files_parse() {
             let stat = "4242 (my (weird) app) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 12345 1000 200";
             assert_eq!(parse_stat(stat), Some((250, 50, 12345)));
-            assert_eq!(parse_rss("Name:\tx\nVmRSS:\t  2048 kB\n"), Some(2048 * 1024));
-            assert_eq!(parse_boot_time("cpu 1 2\nbtime 1700000000\n"), Some(1_700_000_000));
+            assert_eq!(
+                parse_rss("Name:\tx\nVmRSS:\t  2048 kB\n"),
+                Some(2048 * 1024)
+            );
+            assert_eq!(
+                parse_boot_time("cpu 1 2\nbtime 1700000000\n"),
+                Some(1_700_000_000)
+            );
             let live = read();
             assert!(live.cpu_seconds.is_some() && live.resident_bytes.unwrap() > 0);
             assert!(live.open_fds.unwrap() >= 3, "{live:?}");

@@ -126,7 +126,10 @@ mod tests {
         assert!(request.has_param("window"));
         assert_eq!(request.accept.as_deref(), Some("a/b"));
         assert!(matches!(parse(b"GET / HTTP/1.1\r\nHo"), Parse::Partial));
-        assert!(matches!(parse(b"\x01\x02 nonsense\r\n\r\n"), Parse::Refused(400, _)));
+        assert!(matches!(
+            parse(b"\x01\x02 nonsense\r\n\r\n"),
+            Parse::Refused(400, _)
+        ));
         let big = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(MAX_HEADER_BYTES));
         assert!(matches!(parse(big.as_bytes()), Parse::Refused(431, _)));
         assert!(matches!(

@@ -63,8 +63,11 @@ pub(crate) fn route(request: &Request, sources: &Sources, token: Option<&str>) -
     if let Some(token) = token {
         if !authorized(request.authorization.as_deref(), token) {
             return Reply::Whole(
-                Response::error(401, "this server needs an `Authorization: Bearer <token>` header")
-                    .header("WWW-Authenticate", "Bearer realm=\"monitor\""),
+                Response::error(
+                    401,
+                    "this server needs an `Authorization: Bearer <token>` header",
+                )
+                .header("WWW-Authenticate", "Bearer realm=\"monitor\""),
             );
         }
     }
@@ -84,12 +87,21 @@ pub(crate) fn route(request: &Request, sources: &Sources, token: Option<&str>) -
         "/" => dashboard::page(sources),
         "/metrics" => {
             let format = metrics::Format::from_accept(request.accept.as_deref());
-            let body = metrics::render(&sources.published(), &sources.alerts.firing(), sources, format);
+            let body = metrics::render(
+                &sources.published(),
+                &sources.alerts.firing(),
+                sources,
+                format,
+            );
             Response::new(200, format.content_type(), body)
         }
         "/health" => {
             let health = sources.alerts.health();
-            let status = if health.verdict == Verdict::Red { 503 } else { 200 };
+            let status = if health.verdict == Verdict::Red {
+                503
+            } else {
+                200
+            };
             Response::json(status, &health)
         }
         "/api/status" => Response::json(200, &sources.report()),

@@ -121,7 +121,9 @@ impl EventLoop {
     fn run(&mut self) {
         let mut events = Events::with_capacity(256);
         while !self.stop.load(Ordering::Acquire) {
-            let timeout = self.next_deadline().map(|at| at.saturating_duration_since(Instant::now()));
+            let timeout = self
+                .next_deadline()
+                .map(|at| at.saturating_duration_since(Instant::now()));
             if let Err(error) = self.poll.poll(&mut events, timeout) {
                 if error.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -184,7 +186,11 @@ impl EventLoop {
             if self
                 .poll
                 .registry()
-                .register(&mut stream, Token(index), Interest::READABLE | Interest::WRITABLE)
+                .register(
+                    &mut stream,
+                    Token(index),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
                 .is_err()
             {
                 self.free.push(index);
@@ -234,7 +240,9 @@ impl EventLoop {
                     None => return Next::Close,
                 };
                 match reply {
-                    Reply::Whole(response) => conn.respond(response.into_bytes(head_only), deadline),
+                    Reply::Whole(response) => {
+                        conn.respond(response.into_bytes(head_only), deadline)
+                    }
                     Reply::Events if head_only => conn.respond(
                         Response::new(200, events::CONTENT_TYPE, "").into_bytes(true),
                         deadline,
@@ -287,7 +295,11 @@ impl EventLoop {
                 continue;
             };
             let mut next = Next::Keep;
-            for frame in frames.iter().map(Vec::as_slice).chain(keep_alive.then_some(events::KEEP_ALIVE)) {
+            for frame in frames
+                .iter()
+                .map(Vec::as_slice)
+                .chain(keep_alive.then_some(events::KEEP_ALIVE))
+            {
                 next = conn.push_frame(frame);
                 if next == Next::Close {
                     break;

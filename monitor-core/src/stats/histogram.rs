@@ -95,7 +95,9 @@ impl Histogram {
         let mut seen = 0u64;
         let mut next = 0;
         for (index, &count) in self.counts.iter().enumerate() {
-            while next < EXPOSED_BUCKETS && index >= first_index_at_power(EXPOSED_POWERS.start + next as u32) {
+            while next < EXPOSED_BUCKETS
+                && index >= first_index_at_power(EXPOSED_POWERS.start + next as u32)
+            {
                 out[next] = seen;
                 next += 1;
             }
@@ -174,7 +176,19 @@ mod tests {
     #[test]
     fn cumulative_counts_below_powers_of_two_are_exact() {
         let mut histogram = Histogram::default();
-        let values = [0u64, 255, 256, 257, 1023, 1024, 5_000, 1 << 20, (1 << 35) - 1, 1 << 35, u64::MAX];
+        let values = [
+            0u64,
+            255,
+            256,
+            257,
+            1023,
+            1024,
+            5_000,
+            1 << 20,
+            (1 << 35) - 1,
+            1 << 35,
+            u64::MAX,
+        ];
         for value in values {
             histogram.record(value);
         }
@@ -183,7 +197,10 @@ mod tests {
             let expected = values.iter().filter(|&&v| v < 1u64 << power).count() as u64;
             assert_eq!(cumulative[slot], expected, "below 2^{power}");
         }
-        assert_eq!(Histogram::default().cumulative_below_powers_of_two(), [0; EXPOSED_BUCKETS]);
+        assert_eq!(
+            Histogram::default().cumulative_below_powers_of_two(),
+            [0; EXPOSED_BUCKETS]
+        );
     }
 
     #[test]
