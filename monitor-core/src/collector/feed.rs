@@ -71,11 +71,11 @@ impl Feed {
 
     /// The server tells how many streams are open.
     pub(crate) fn set_listeners(&self, listeners: usize) {
-        self.listeners.store(listeners, Ordering::Relaxed);
+        self.listeners.store(listeners, Ordering::Release);
     }
 
     fn listening(&self) -> bool {
-        self.listeners.load(Ordering::Relaxed) > 0
+        self.listeners.load(Ordering::Acquire) > 0
     }
 
     /// Sets how the server thread is woken (once).

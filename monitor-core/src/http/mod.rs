@@ -46,12 +46,28 @@ pub(crate) use routes::Sources;
 pub(crate) use server::{on_server_thread, Server};
 
 /// Largest request head (request line and headers) accepted; larger gets 431.
+///
+/// ```
+/// assert_eq!(monitor_core::http::MAX_HEADER_BYTES, 16 * 1024);
+/// ```
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Largest request body accepted (every endpoint is `GET`); larger gets 413.
+///
+/// ```
+/// assert_eq!(monitor_core::http::MAX_BODY_BYTES, 64 * 1024);
+/// ```
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Connections served at once; more are answered 503 and closed.
+///
+/// ```
+/// assert!(monitor_core::http::MAX_CONNECTIONS >= 200);
+/// ```
 pub const MAX_CONNECTIONS: usize = 512;
 /// `/events` streams open at once; more are answered 503.
+///
+/// ```
+/// assert!(monitor_core::http::MAX_STREAMS <= monitor_core::http::MAX_CONNECTIONS);
+/// ```
 pub const MAX_STREAMS: usize = 64;
 
 #[doc(hidden)]
