@@ -12,8 +12,8 @@
 use std::error::Error;
 use std::fmt::{Debug, Display, Write};
 
-use super::limits::current_limits;
 use super::capped_text::capture_text;
+use super::limits::current_limits;
 use super::Failure;
 
 /// How a returned value is classified.

@@ -1,12 +1,13 @@
 //! The failure path: turning an `Err` value or a panic into a capped,
 //! owned [`Failure`]. Nothing here runs on the success path.
 
+mod capped_text;
 mod classify;
 mod limits;
 mod panic_hook;
 mod stack_trace;
-mod capped_text;
 
+pub(crate) use capped_text::capture_text;
 pub(crate) use classify::capture_stack_trace;
 pub use classify::{
     Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError,
@@ -16,7 +17,6 @@ pub(crate) use limits::current_limits;
 pub(crate) use limits::set_limits;
 pub use limits::CaptureLimits;
 pub(crate) use panic_hook::{install_panic_hook, take_panic_failure, FLUSH_ON_PANIC};
-pub(crate) use capped_text::capture_text;
 
 use std::borrow::Cow;
 

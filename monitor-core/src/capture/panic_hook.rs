@@ -10,9 +10,9 @@ use std::panic::PanicHookInfo;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
+use super::capped_text::cap_string;
 use super::classify::capture_stack_trace;
 use super::limits::current_limits;
-use super::capped_text::cap_string;
 use super::Failure;
 
 thread_local! {

@@ -4,8 +4,8 @@
 
 use std::time::SystemTime;
 
-use crate::json::{push_f64, push_str, push_u64, write_value};
 use crate::execution_record::ExecutionRecord;
+use crate::json::{push_f64, push_str, push_u64, write_value};
 
 pub(crate) fn push_timestamp(out: &mut Vec<u8>, time: SystemTime, scratch: &mut String) {
     scratch.clear();

@@ -1,16 +1,16 @@
 //! Per-function statistics: what the collector keeps ([`FunctionRecord`]) and
 //! what hosts read ([`FunctionStats`] inside a [`StatsSnapshot`]).
 
+mod function_record;
 mod histogram;
 mod patterns;
 mod persisted;
-mod function_record;
 
+pub(crate) use function_record::FunctionRecord;
 #[cfg(feature = "http")]
 pub(crate) use histogram::EXPOSED_POWERS;
 pub(crate) use histogram::{Histogram, SparseHistogram, EXPOSED_BUCKETS};
 pub(crate) use patterns::PatternTable;
-pub(crate) use function_record::FunctionRecord;
 
 use serde::Serialize;
 
