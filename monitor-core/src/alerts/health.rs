@@ -2,6 +2,7 @@
 //! [`health`], [`Health`], [`Verdict`].
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -199,6 +200,62 @@ pub fn health() -> Health {
         Some(handle) => handle.alerts.health(),
         None => Health::not_installed(),
     }
+}
+
+/// The state of one output of the monitor (a log file, the stats store).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ComponentHealth {
+    /// `executions log`, `errors log`, `alerts log`, `statistics database`.
+    pub(crate) name: &'static str,
+    pub(crate) failing: bool,
+    pub(crate) error: Option<String>,
+    /// Lines (or rows) lost for good, in total.
+    pub(crate) lost: u64,
+}
+
+impl ComponentHealth {
+    pub(crate) fn from_log(name: &'static str, health: &monitor_sinks::SinkHealth) -> Self {
+        ComponentHealth {
+            name,
+            failing: health.failing,
+            error: health.last_error.clone(),
+            lost: health.dropped_lines,
+        }
+    }
+
+    pub(crate) fn from_store(health: &monitor_sinks::stats_store::StoreHealth) -> Self {
+        ComponentHealth {
+            name: "statistics database",
+            failing: health.failing,
+            error: health.last_error.clone(),
+            lost: 0,
+        }
+    }
+}
+
+/// Failures of one notifier, in total.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NotifierHealth {
+    pub(crate) name: Arc<str>,
+    /// Panics + timeouts + alerts dropped because its queue was full.
+    pub(crate) failures: u64,
+}
+
+/// The monitor's own state, read by the collector before each evaluation.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HealthInputs {
+    /// Executions dropped on overflow since install.
+    pub(crate) dropped_total: u64,
+    /// Collector restarts since install.
+    pub(crate) restarts: u64,
+    /// Panics of user sinks since install.
+    pub(crate) sink_panics: u64,
+    /// The fullest any recording queue was since the previous evaluation (0 to 1).
+    pub(crate) queue_fill: f64,
+    pub(crate) components: Vec<ComponentHealth>,
+    pub(crate) notifiers: Vec<NotifierHealth>,
+    /// Rotated log files deleted early by a size cap, since install.
+    pub(crate) deleted_for_size: u64,
 }
 
 #[cfg(test)]

@@ -43,7 +43,8 @@ pub use rules::AlertRules;
 pub use types::{Alert, AlertRule, AlertState, Severity};
 
 pub(crate) use builder::AlertsConfig;
-pub(crate) use engine::{ComponentHealth, ExecutionFacts, HealthInputs};
+pub(crate) use engine::ExecutionFacts;
+pub(crate) use health::{ComponentHealth, HealthInputs};
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TrySendError};
 use parking_lot::{Condvar, Mutex};
 
-use super::engine::NotifierHealth;
+use super::health::NotifierHealth;
 use super::types::{Alert, AlertState, Severity};
 
 /// Alerts waiting for one notifier; beyond this they are dropped and counted.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::engine::HealthInputs;
+use super::health::HealthInputs;
 
 /// The rule holds for a day after the latest early deletion, and reminds at
 /// most once a day.

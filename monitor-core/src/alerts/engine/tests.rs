@@ -1,6 +1,7 @@
 use std::time::UNIX_EPOCH;
 
 use super::*;
+use crate::alerts::health::NotifierHealth;
 
 const MIN: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
