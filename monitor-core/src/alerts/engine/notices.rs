@@ -1,0 +1,556 @@
+//! The wording of the alert engine's notices and health reasons: what a
+//! notification says when a rule fires, reminds or resolves, and the one-line
+//! reasons [`health`](crate::health) gives. A child of the engine so that it
+//! reads the engine's private per-function and monitor state as it is.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use super::{FunctionAlerts, MonitorAlerts, NewPattern};
+use crate::alerts::health::{ComponentHealth, HealthInputs};
+use crate::alerts::rules::AlertRules;
+use crate::alerts::size_cap;
+use crate::alerts::state::{elapsed, Transition};
+use crate::alerts::text;
+use crate::alerts::types::{Alert, AlertRule, AlertState};
+use crate::stats::FunctionRecord;
+use crate::timestamp::Timestamp;
+
+/// Why a function is not green.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum FunctionReason {
+    /// This rule fires with a severity above `info`.
+    Firing(AlertRule),
+    /// Its success rate over the window is below `health_success_rate`.
+    LowSuccessRate(f64),
+}
+
+impl FunctionReason {
+    pub(super) fn text(
+        self,
+        record: &FunctionRecord,
+        state: &FunctionAlerts,
+        now: SystemTime,
+    ) -> String {
+        match self {
+            FunctionReason::Firing(rule) => function_reason(rule, record, state, now),
+            FunctionReason::LowSuccessRate(success) => format!(
+                "{} success rate {} < {} (last {})",
+                record.name,
+                text::percent(success),
+                text::percent(state.rules.health_success_rate),
+                text::duration(state.rules.window)
+            ),
+        }
+    }
+}
+
+fn make_alert(
+    rule: AlertRule,
+    function: Option<&str>,
+    rules: &AlertRules,
+    transition: Transition,
+    now: SystemTime,
+    message: String,
+    numbers: Vec<(&'static str, f64)>,
+) -> Alert {
+    let (state, since, reminder) = match transition {
+        Transition::Fired { since } => (AlertState::Firing, since, false),
+        Transition::Reminder { since } => (AlertState::Firing, since, true),
+        Transition::Resolved { since } => (AlertState::Resolved, since, false),
+    };
+    Alert {
+        time: Timestamp(now),
+        rule,
+        function: function.map(str::to_owned),
+        state,
+        severity: rules.severity_of(rule),
+        // Names and error messages come from the host: the message goes to
+        // terminals (a `tracing` fmt layer, `on_alert` printing it) as is.
+        message: text::printable_owned(message),
+        since: Timestamp(since),
+        reminder,
+        numbers: numbers
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+/// `3 errors in the last 7 executions`, `1 error in the last 1 execution`.
+fn in_the_last(failures: u64, executions: u64) -> String {
+    format!(
+        "{} in the last {}",
+        text::count(failures, "error", "errors"),
+        text::count(executions, "execution", "executions")
+    )
+}
+
+/// `once`, `2 times`.
+fn times(n: u64) -> String {
+    if n == 1 {
+        "once".to_owned()
+    } else {
+        format!("{n} times")
+    }
+}
+
+fn last_error_clause(record: &FunctionRecord) -> String {
+    record
+        .last_error
+        .as_ref()
+        .map_or_else(String::new, |error| {
+            format!(", last error {}: {}", error.error_type, error.message)
+        })
+}
+
+fn suggestion(record: &FunctionRecord) -> &'static str {
+    let error = record.last_error.as_ref();
+    text::suggestion(
+        error.map(|e| e.error_type.as_str()),
+        error.map(|e| e.message.as_str()),
+    )
+}
+
+pub(super) fn function_alert(
+    rule: AlertRule,
+    transition: Transition,
+    record: &FunctionRecord,
+    state: &FunctionAlerts,
+    rules: &AlertRules,
+    now: SystemTime,
+) -> Alert {
+    let name: &str = &record.name;
+    let counts = state.window.counts();
+    let rate = if counts.executions == 0 {
+        0.0
+    } else {
+        counts.failures as f64 / counts.executions as f64
+    };
+    let window = text::duration(rules.window);
+    let resolved = matches!(transition, Transition::Resolved { .. });
+    let since = match transition {
+        Transition::Fired { since }
+        | Transition::Reminder { since }
+        | Transition::Resolved { since } => since,
+    };
+    let lasted = text::duration(elapsed(since, now));
+    let window_numbers = [
+        ("failures", counts.failures as f64),
+        ("executions", counts.executions as f64),
+        ("error_rate", rate),
+        ("window_secs", rules.window.as_secs_f64()),
+    ];
+    let (message, numbers): (String, Vec<(&'static str, f64)>) = match rule {
+        AlertRule::HighErrorRate => {
+            let mut numbers = window_numbers.to_vec();
+            numbers.push(("threshold", rules.error_rate_threshold));
+            numbers.push(("min_executions", rules.error_rate_min_executions as f64));
+            let message = if resolved {
+                format!(
+                    "{name}: error rate back to {} ({} within {window}); it was above {} since {} ({lasted}).",
+                    text::percent(rate),
+                    in_the_last(counts.failures, counts.executions),
+                    text::percent(rules.error_rate_threshold),
+                    text::time(since),
+                )
+            } else {
+                format!(
+                    "{name}: {} ({}) within {window}, above {} since {}{}. Status degraded. Suggest: {}.",
+                    in_the_last(counts.failures, counts.executions),
+                    text::percent(rate),
+                    text::percent(rules.error_rate_threshold),
+                    text::time(since),
+                    last_error_clause(record),
+                    suggestion(record),
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::ConsecutiveFailures => {
+            let streak = if resolved {
+                state.peak_streak
+            } else {
+                record.consecutive_failures.max(state.peak_streak)
+            };
+            let mut numbers = window_numbers.to_vec();
+            numbers.push(("consecutive_failures", streak as f64));
+            numbers.push(("threshold", rules.consecutive_failures as f64));
+            let message = if resolved {
+                format!(
+                    "{name}: succeeded again after {} in a row (failing since {}, for {lasted}).",
+                    text::count(streak, "failure", "failures"),
+                    text::time(since)
+                )
+            } else {
+                format!(
+                    "{name}: {} in a row since {} ({}, {}, within {window}){}. Status error. Suggest: {}.",
+                    text::count(streak, "failure", "failures"),
+                    text::time(since),
+                    in_the_last(counts.failures, counts.executions),
+                    text::percent(rate),
+                    last_error_clause(record),
+                    suggestion(record),
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::SlowExecution => {
+            let threshold = record
+                .slow_threshold
+                .or(rules.slow_threshold)
+                .unwrap_or_default();
+            let max = state
+                .window
+                .max_slow()
+                .or(state.last_slow.map(|(_, d)| d))
+                .unwrap_or_default();
+            let numbers = vec![
+                ("slow_executions", counts.slow as f64),
+                ("executions", counts.executions as f64),
+                ("threshold_ms", threshold.as_nanos() as f64 / 1e6),
+                ("max_ms", max.as_nanos() as f64 / 1e6),
+                ("window_secs", rules.window.as_secs_f64()),
+            ];
+            let message = if resolved {
+                format!(
+                    "{name}: no execution slower than {} in the last {window} (slow executions since {}).",
+                    text::duration(threshold),
+                    text::time(since)
+                )
+            } else {
+                let latest = state
+                    .last_slow
+                    .map_or_else(String::new, |(time, duration)| {
+                        format!(
+                            ", latest {} at {}",
+                            text::duration(duration),
+                            text::time(time)
+                        )
+                    });
+                format!(
+                    "{name}: {} of {} slower than {} in the last {window}, slowest {}{latest}. Suggest: look at what it waits on (I/O, locks, the services it calls), or raise its `slow` threshold.",
+                    counts.slow,
+                    text::count(counts.executions, "execution", "executions"),
+                    text::duration(threshold),
+                    text::duration(max),
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::MissedSchedule => {
+            let every = record.every;
+            let last_run = record.last_execution.map(|(time, _)| time);
+            let due = record.next_scheduled.unwrap_or(since);
+            let overdue = elapsed(due, now);
+            let grace = every.map_or(rules.schedule_grace, |every| {
+                rules.schedule_grace_for(every)
+            });
+            let mut numbers = vec![
+                ("grace_secs", grace.as_secs_f64()),
+                ("overdue_secs", overdue.as_secs_f64()),
+            ];
+            if let Some(every) = every {
+                numbers.push(("every_secs", every.as_secs_f64()));
+            }
+            let message = if resolved {
+                format!(
+                    "{name}: ran again{} after missing its schedule (it was due {}).",
+                    last_run.map_or_else(String::new, |time| format!(" at {}", text::time(time))),
+                    text::time(since)
+                )
+            } else {
+                format!(
+                    "{name}: did not run when due: declared every {}, last run {}, due {}, now {} overdue (grace {}). Suggest: check that whatever runs it (scheduler, timer task, cron) is alive.",
+                    every.map_or_else(|| "?".to_owned(), text::duration),
+                    last_run.map_or_else(|| "never".to_owned(), text::time),
+                    text::time(due),
+                    text::duration(overdue),
+                    text::duration(grace),
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::NewErrorPattern => {
+            let in_window = state.new_patterns.len() as f64;
+            let reminder = matches!(transition, Transition::Reminder { .. });
+            // A firing notice names the patterns no notice named yet (each
+            // with its own first-seen time; `since` is the first of them); a
+            // reminder names every new pattern in the window.
+            let listed: Vec<&NewPattern> = state
+                .new_patterns
+                .iter()
+                .filter(|pattern| reminder || !pattern.announced)
+                .collect();
+            let unlisted = if reminder { 0 } else { state.unlisted_patterns };
+            let named = if resolved {
+                state.new_patterns_in_episode.max(1)
+            } else {
+                listed.len() as u64 + unlisted
+            };
+            let numbers = vec![
+                ("new_patterns", named as f64),
+                ("new_patterns_in_window", in_window),
+                ("window_secs", rules.window.as_secs_f64()),
+            ];
+            let message = if resolved {
+                format!(
+                    "{name}: no new error pattern in the last {window} ({} since {}).",
+                    text::count(named, "new pattern", "new patterns"),
+                    text::time(since)
+                )
+            } else {
+                let list = listed
+                    .iter()
+                    .map(|pattern| {
+                        format!(
+                            "{} (first seen {})",
+                            pattern.description,
+                            text::time(pattern.time)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let more = if unlisted > 0 {
+                    format!("; and {unlisted} more not listed")
+                } else {
+                    String::new()
+                };
+                let head = match (reminder, listed.len()) {
+                    (true, _) => format!(
+                        "{name}: new error patterns since {}; in the last {window}: ",
+                        text::time(since)
+                    ),
+                    (false, 1) => format!("{name}: new error pattern "),
+                    (false, n) => format!("{name}: {n} new error patterns: "),
+                };
+                format!("{head}{list}{more}. Suggest: {}.", suggestion(record))
+            };
+            (message, numbers)
+        }
+        _ => (format!("{name}: {rule}"), Vec::new()),
+    };
+    make_alert(rule, Some(name), rules, transition, now, message, numbers)
+}
+
+pub(super) fn monitor_alert(
+    rule: AlertRule,
+    transition: Transition,
+    monitor: &MonitorAlerts,
+    rules: &AlertRules,
+    inputs: &HealthInputs,
+    now: SystemTime,
+) -> Alert {
+    let window = text::duration(rules.window);
+    let resolved = matches!(transition, Transition::Resolved { .. });
+    let since = match transition {
+        Transition::Fired { since }
+        | Transition::Reminder { since }
+        | Transition::Resolved { since } => since,
+    };
+    let since_text = text::time(since);
+    let (message, numbers): (String, Vec<(&'static str, f64)>) = match rule {
+        AlertRule::DroppedExecutions => {
+            let episode = monitor.dropped.in_episode;
+            let numbers = vec![
+                ("dropped", episode as f64),
+                ("dropped_total", inputs.dropped_total as f64),
+            ];
+            let message = if resolved {
+                format!("monitor: no execution dropped in the last {window} ({episode} dropped since {since_text}).")
+            } else {
+                format!(
+                    "monitor: {} dropped since {since_text} because a recording queue was full and the queue memory budget spent ({} since start; counted in dropped_events, gap lines in the executions log). Suggest: raise `queue_memory_budget` (or `queue_capacity`), or use `Overflow::Block` to slow callers down instead.",
+                    text::count(episode, "execution", "executions"),
+                    inputs.dropped_total
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::SinkFailing => {
+            let failing: Vec<&ComponentHealth> =
+                monitor.components.iter().filter(|c| c.failing).collect();
+            let lost: u64 = monitor.components.iter().map(|c| c.lost).sum();
+            let numbers = vec![
+                ("failing_sinks", failing.len() as f64),
+                ("lost_lines", lost as f64),
+                ("sink_panics", monitor.sink_panics.in_episode as f64),
+            ];
+            let message = if resolved {
+                format!("monitor: every sink is writing again (failing since {since_text}; {} lost in total).", text::count(lost, "line", "lines"))
+            } else {
+                let mut parts: Vec<String> = failing
+                    .iter()
+                    .map(|c| match &c.error {
+                        Some(error) => format!("{} failing ({error})", c.name),
+                        None => format!("{} failing", c.name),
+                    })
+                    .collect();
+                if monitor.sink_panics.in_episode > 0 {
+                    parts.push(format!(
+                        "a sink panicked {}",
+                        times(monitor.sink_panics.in_episode)
+                    ));
+                }
+                format!(
+                    "monitor: {} since {since_text}; lines are kept in memory and retried ({lost} lost so far). Suggest: check free disk space and the permissions of the log directory, and the database file.",
+                    parts.join(", ")
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::CollectorRestarted => {
+            let episode = monitor.restarts.in_episode;
+            let numbers = vec![
+                ("restarts", episode as f64),
+                ("restarts_total", inputs.restarts as f64),
+            ];
+            let message = if resolved {
+                format!("monitor: no collector restart in the last {window} ({episode} since {since_text}).")
+            } else {
+                format!(
+                    "monitor: the collector thread panicked and was restarted {} since {since_text} ({} in total); queued executions were kept. Suggest: report a bug with the panic message printed on stderr.",
+                    times(episode),
+                    inputs.restarts
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::QueueFull => {
+            let numbers = vec![
+                ("queue_fill", monitor.peak_queue_fill),
+                ("threshold", rules.queue_fill_threshold),
+            ];
+            let message = if resolved {
+                format!(
+                    "monitor: recording queues stayed below {} full for {window} (since {since_text} they reached {}).",
+                    text::percent(rules.queue_fill_threshold),
+                    text::percent(monitor.peak_queue_fill)
+                )
+            } else {
+                format!(
+                    "monitor: a recording queue was {} full since {since_text} (threshold {}; its own chunks and what the queue memory budget could still lend it). Suggest: raise `queue_memory_budget` (or `queue_capacity`); once a queue is full, executions are dropped (or callers wait, with `Overflow::Block`).",
+                    text::percent(monitor.peak_queue_fill),
+                    text::percent(rules.queue_fill_threshold)
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::NotifierFailing => {
+            let episode = monitor.notifier_failures.in_episode;
+            let names: Vec<&str> = monitor
+                .failing_notifiers
+                .iter()
+                .map(|name| &**name)
+                .collect();
+            let numbers = vec![("failures", episode as f64)];
+            let message = if resolved {
+                format!("monitor: notifiers delivered without failure for {window} ({episode} failures since {since_text}).")
+            } else {
+                format!(
+                    "monitor: notifier {} failed {} since {since_text} (panicked, blocked longer than the notifier timeout, or fell behind and missed alerts). Suggest: fix the notifier; the other notifiers still receive every alert.",
+                    names.join(", "),
+                    times(episode)
+                )
+            };
+            (message, numbers)
+        }
+        AlertRule::LogSizeCap => {
+            size_cap::alert_text(monitor.size_cap.in_episode, inputs, resolved, &since_text)
+        }
+        _ => (format!("monitor: {rule}"), Vec::new()),
+    };
+    make_alert(rule, None, rules, transition, now, message, numbers)
+}
+
+fn function_reason(
+    rule: AlertRule,
+    record: &FunctionRecord,
+    state: &FunctionAlerts,
+    now: SystemTime,
+) -> String {
+    let name = &record.name;
+    let counts = state.window.counts();
+    let window = text::duration(state.rules.window);
+    match rule {
+        AlertRule::HighErrorRate => format!(
+            "{name}: {} of the last {} failed ({}, last {window})",
+            counts.failures,
+            text::count(counts.executions, "execution", "executions"),
+            text::percent(counts.failures as f64 / counts.executions.max(1) as f64)
+        ),
+        AlertRule::ConsecutiveFailures => format!(
+            "{name}: {} in a row",
+            text::count(
+                record.consecutive_failures.max(state.peak_streak),
+                "failure",
+                "failures"
+            )
+        ),
+        AlertRule::SlowExecution => format!(
+            "{name}: {} in the last {window}",
+            text::count(counts.slow, "slow execution", "slow executions")
+        ),
+        AlertRule::MissedSchedule => {
+            let due = record.next_scheduled.unwrap_or(now);
+            format!(
+                "{name}: missed its schedule (due {}, {} overdue)",
+                text::time(due),
+                text::duration(elapsed(due, now))
+            )
+        }
+        AlertRule::NewErrorPattern => format!("{name}: new error pattern"),
+        _ => format!("{name}: {rule}"),
+    }
+}
+
+pub(super) fn monitor_reason(
+    rule: AlertRule,
+    monitor: &MonitorAlerts,
+    rules: &AlertRules,
+) -> String {
+    match rule {
+        AlertRule::DroppedExecutions => format!(
+            "monitor: {} dropped (queue full) in the last {}",
+            text::count(monitor.dropped.in_episode, "execution", "executions"),
+            text::duration(rules.window)
+        ),
+        AlertRule::SinkFailing => {
+            let failing: Vec<&str> = monitor
+                .components
+                .iter()
+                .filter(|c| c.failing)
+                .map(|c| c.name)
+                .collect();
+            if failing.is_empty() {
+                format!(
+                    "monitor: a sink panicked {}",
+                    times(monitor.sink_panics.in_episode)
+                )
+            } else {
+                format!("monitor: {} failing", failing.join(", "))
+            }
+        }
+        AlertRule::CollectorRestarted => {
+            format!(
+                "monitor: collector restarted {}",
+                times(monitor.restarts.in_episode)
+            )
+        }
+        AlertRule::QueueFull => format!(
+            "monitor: a recording queue was {} full",
+            text::percent(monitor.peak_queue_fill)
+        ),
+        AlertRule::NotifierFailing => format!(
+            "monitor: notifier failures ({})",
+            monitor
+                .failing_notifiers
+                .iter()
+                .map(|name| &**name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        AlertRule::LogSizeCap => size_cap::reason(monitor.size_cap.in_episode),
+        _ => format!("monitor: {rule}"),
+    }
+}
