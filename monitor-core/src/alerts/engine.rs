@@ -11,14 +11,19 @@ use super::health::{ComponentHealth, Health, HealthInputs, Verdict};
 use super::rules::AlertRules;
 use super::size_cap;
 use super::state::{elapsed, RuleState, Step, Timing, Transition};
-use super::text;
-use super::types::{Alert, AlertRule, AlertState, Severity};
+
+use super::types::{Alert, AlertRule, Severity};
 use super::window::Window;
 use crate::capture::Failure;
 use crate::event::Status;
 use crate::stats::{FunctionRecord, FunctionStatus};
-use crate::timestamp::Timestamp;
+
+#[cfg(test)]
+use super::types::AlertState;
 use notices::{function_alert, monitor_alert, monitor_reason, FunctionReason};
+#[cfg(test)]
+use per_rule::RuleScope;
+use per_rule::{FunctionRule, MonitorRule, PerFunctionRule, PerMonitorRule};
 
 /// New error patterns remembered per function (for the message).
 const NEW_PATTERNS_KEPT: usize = 8;
@@ -32,32 +37,6 @@ pub(crate) struct ExecutionFacts<'a> {
     pub(crate) failure: Option<&'a Failure>,
     /// `FunctionRecord::observe` saw this error's fingerprint for the first time.
     pub(crate) new_pattern: bool,
-}
-
-const FUNCTION_RULES: [AlertRule; 5] = [
-    AlertRule::HighErrorRate,
-    AlertRule::ConsecutiveFailures,
-    AlertRule::SlowExecution,
-    AlertRule::MissedSchedule,
-    AlertRule::NewErrorPattern,
-];
-
-const MONITOR_RULES: [AlertRule; 6] = [
-    AlertRule::DroppedExecutions,
-    AlertRule::SinkFailing,
-    AlertRule::CollectorRestarted,
-    AlertRule::QueueFull,
-    AlertRule::NotifierFailing,
-    AlertRule::LogSizeCap,
-];
-
-#[cfg(test)]
-fn slot(rule: AlertRule) -> usize {
-    FUNCTION_RULES
-        .iter()
-        .position(|&r| r == rule)
-        .or_else(|| MONITOR_RULES.iter().position(|&r| r == rule))
-        .unwrap_or(0)
 }
 
 /// Alert state of one function.
@@ -81,9 +60,9 @@ struct FunctionAlerts {
     unlisted_patterns: u64,
     /// New patterns since the rule started firing.
     new_patterns_in_episode: u64,
-    states: [RuleState; 5],
+    states: PerFunctionRule<RuleState>,
     /// The latest notification of each rule while it fires.
-    last_alerts: [Option<Alert>; 5],
+    last_alerts: PerFunctionRule<Option<Alert>>,
     touched: bool,
 }
 
@@ -168,8 +147,70 @@ struct MonitorAlerts {
     components: Vec<ComponentHealth>,
     /// Rotated files deleted early by a log's size cap.
     size_cap: EventTrack,
-    states: [RuleState; 6],
-    last_alerts: [Option<Alert>; 6],
+    states: PerMonitorRule<RuleState>,
+    /// The latest notification of each rule while it fires.
+    last_alerts: PerMonitorRule<Option<Alert>>,
+}
+
+impl MonitorAlerts {
+    /// Takes up the monitor's own counters as of `now`.
+    fn update(&mut self, inputs: &HealthInputs, rules: &AlertRules, now: SystemTime) {
+        self.dropped.update(inputs.dropped_total, now);
+        self.restarts.update(inputs.restarts, now);
+        self.sink_panics.update(inputs.sink_panics, now);
+        let notifier_total: u64 = inputs.notifiers.iter().map(|n| n.failures).sum();
+        for notifier in &inputs.notifiers {
+            let seen = match self.notifier_seen.get_mut(&notifier.name) {
+                Some(seen) => seen,
+                None => self
+                    .notifier_seen
+                    .entry(Arc::clone(&notifier.name))
+                    .or_default(),
+            };
+            if notifier.failures > *seen {
+                self.failing_notifiers.insert(Arc::clone(&notifier.name));
+            }
+            *seen = notifier.failures;
+        }
+        self.notifier_failures.update(notifier_total, now);
+        self.size_cap.update(inputs.deleted_for_size, now);
+        if inputs.queue_fill > rules.queue_fill_threshold {
+            self.last_queue_full = Some(now);
+            self.peak_queue_fill = self.peak_queue_fill.max(inputs.queue_fill);
+        }
+        self.components.clone_from(&inputs.components);
+    }
+
+    /// Whether each monitor rule's condition holds at `now`.
+    fn conditions(&self, window: Duration, now: SystemTime) -> PerMonitorRule<bool> {
+        PerMonitorRule::from_fn(|rule| match rule {
+            MonitorRule::DroppedExecutions => self.dropped.recent(now, window),
+            MonitorRule::SinkFailing => {
+                self.components.iter().any(|c| c.failing) || self.sink_panics.recent(now, window)
+            }
+            MonitorRule::CollectorRestarted => self.restarts.recent(now, window),
+            MonitorRule::QueueFull => self
+                .last_queue_full
+                .is_some_and(|time| elapsed(time, now) < window),
+            MonitorRule::NotifierFailing => self.notifier_failures.recent(now, window),
+            MonitorRule::LogSizeCap => self.size_cap.recent(now, size_cap::PERIOD),
+        })
+    }
+
+    /// Forgets what the episode of `rule` counted, once it resolved.
+    fn end_episode(&mut self, rule: MonitorRule) {
+        match rule {
+            MonitorRule::DroppedExecutions => self.dropped.in_episode = 0,
+            MonitorRule::SinkFailing => self.sink_panics.in_episode = 0,
+            MonitorRule::CollectorRestarted => self.restarts.in_episode = 0,
+            MonitorRule::QueueFull => self.peak_queue_fill = 0.0,
+            MonitorRule::LogSizeCap => self.size_cap.in_episode = 0,
+            MonitorRule::NotifierFailing => {
+                self.notifier_failures.in_episode = 0;
+                self.failing_notifiers.clear();
+            }
+        }
+    }
 }
 
 /// Evaluates every rule; owned by the collector thread.
@@ -362,19 +403,18 @@ impl AlertEngine {
                 state
                     .states
                     .iter()
-                    .zip(&state.last_alerts)
-                    .filter(|(rule_state, _)| rule_state.is_firing())
-                    .filter_map(|(_, alert)| alert.clone())
+                    .filter(|(_, rule_state)| rule_state.is_firing())
+                    .filter_map(|(rule, _)| state.last_alerts.get(rule).clone())
             })
             .collect();
         alerts.sort_by(|a, b| a.function.cmp(&b.function).then(a.rule.cmp(&b.rule)));
+        let monitor = &self.monitor;
         alerts.extend(
-            self.monitor
+            monitor
                 .states
                 .iter()
-                .zip(&self.monitor.last_alerts)
-                .filter(|(rule_state, _)| rule_state.is_firing())
-                .filter_map(|(_, alert)| alert.clone()),
+                .filter(|(_, rule_state)| rule_state.is_firing())
+                .filter_map(|(rule, _)| monitor.last_alerts.get(rule).clone()),
         );
         alerts
     }
@@ -382,10 +422,15 @@ impl AlertEngine {
     /// The state of `rule` for the function at `index` (`None`: inactive).
     #[cfg(test)]
     pub(crate) fn state_of(&self, index: usize, rule: AlertRule) -> Option<AlertState> {
-        if rule.is_function_rule() {
-            self.functions.get(index)?.as_ref()?.states[slot(rule)].state()
-        } else {
-            self.monitor.states[slot(rule)].state()
+        match RuleScope::of(rule) {
+            RuleScope::Function(rule) => self
+                .functions
+                .get(index)?
+                .as_ref()?
+                .states
+                .get(rule)
+                .state(),
+            RuleScope::Monitor(rule) => self.monitor.states.get(rule).state(),
         }
     }
 
@@ -403,42 +448,9 @@ impl AlertEngine {
         state
             .new_patterns
             .retain(|pattern| elapsed(pattern.time, now) < rules.window);
-        let counts = state.window.counts();
-        let rate = if counts.executions == 0 {
-            0.0
-        } else {
-            counts.failures as f64 / counts.executions as f64
-        };
-        let grace = record.every.map_or(rules.schedule_grace, |every| {
-            rules.schedule_grace_for(every)
-        });
-        let holds = [
-            counts.executions > rules.error_rate_min_executions
-                && rate > rules.error_rate_threshold,
-            record.consecutive_failures >= rules.consecutive_failures
-                || state.latched_streak >= rules.consecutive_failures,
-            counts.slow > 0,
-            // Only for a schedule declared in this process: a `next_scheduled`
-            // loaded from the store for a function whose callsite is gone (or
-            // no longer says `every`) would otherwise fire forever.
-            record.every.is_some()
-                && record
-                    .next_scheduled
-                    .is_some_and(|due| now > due.checked_add(grace).unwrap_or(due)),
-            !state.new_patterns.is_empty(),
-        ];
-        let since = [
-            now,
-            state.streak_start.unwrap_or(now),
-            state.last_slow.map_or(now, |(time, _)| time),
-            record.next_scheduled.unwrap_or(now),
-            // The patterns the notification will name start here.
-            state
-                .first_unannounced_pattern()
-                .or(state.new_patterns.front().map(|p| p.time))
-                .unwrap_or(now),
-        ];
-        if holds[1] {
+        let conditions = function_conditions(state, record, &rules, now);
+        let streak_holds = conditions.consecutive_failures.holds;
+        if streak_holds {
             state.peak_streak = state
                 .peak_streak
                 .max(record.consecutive_failures)
@@ -446,62 +458,19 @@ impl AlertEngine {
         }
         state.latched_streak = 0;
         let mut changed = false;
-        for (k, &rule) in FUNCTION_RULES.iter().enumerate() {
-            let timing = Timing {
-                pending_for: rules.pending_for_of(rule),
-                repeat_interval: rules.repeat_interval,
-                // Each firing names a pattern never seen before, and the
-                // condition holds for a whole window after it: it cannot
-                // flap faster than once per window, and holding it back
-                // could hide a new pattern for good.
-                hold_back_refires: rule != AlertRule::NewErrorPattern,
-            };
-            let enabled = rules.is_enabled(rule);
-            let Some(Step { transition, notify }) =
-                state.states[k].step(enabled && holds[k], since[k], now, timing)
-            else {
-                if rule == AlertRule::NewErrorPattern && state.states[k].is_firing() {
-                    if let Some(since) = state.first_unannounced_pattern() {
-                        // Already firing, and another pattern is new: it is
-                        // news too, named with its own first-seen time.
-                        changed = true;
-                        let transition = Transition::Fired { since };
-                        let alert = function_alert(rule, transition, record, state, &rules, now);
-                        state.last_alerts[k] = Some(alert.clone());
-                        state.mark_patterns_announced();
-                        out.push(alert);
-                    }
-                }
-                continue;
-            };
-            changed = true;
-            // Built for a change that is not notified too: `firing()` shows it.
-            let alert = function_alert(rule, transition, record, state, &rules, now);
-            match transition {
-                Transition::Resolved { .. } => {
-                    state.last_alerts[k] = None;
-                    match rule {
-                        AlertRule::ConsecutiveFailures => state.peak_streak = 0,
-                        AlertRule::NewErrorPattern => state.new_patterns_in_episode = 0,
-                        _ => {}
-                    }
-                }
-                _ => state.last_alerts[k] = Some(alert.clone()),
-            }
-            if notify {
-                if rule == AlertRule::NewErrorPattern {
-                    state.mark_patterns_announced();
-                }
-                out.push(alert);
-            }
+        for (rule, &condition) in conditions.iter() {
+            changed |= step_function_rule(state, rule, condition, record, &rules, now, out);
         }
         // A pair that fires since an earlier run has no notification of this
         // run to show in `firing()`: describe it as it stands (not sent).
-        for (k, &rule) in FUNCTION_RULES.iter().enumerate() {
-            if let (Some(since), None) = (state.states[k].firing_since(), &state.last_alerts[k]) {
+        for rule in FunctionRule::ALL {
+            if let (Some(since), None) = (
+                state.states.get(rule).firing_since(),
+                state.last_alerts.get(rule),
+            ) {
                 let transition = Transition::Fired { since };
-                state.last_alerts[k] =
-                    Some(function_alert(rule, transition, record, state, &rules, now));
+                let alert = function_alert(rule, transition, record, state, &rules, now);
+                *state.last_alerts.get_mut(rule) = Some(alert);
                 changed = true;
             }
         }
@@ -509,15 +478,15 @@ impl AlertEngine {
             // Its new state (a notice, a change of phase) is saved with it.
             record.dirty = true;
         }
-        if !state.states[1].is_firing() && !holds[1] {
+        if !state.states.consecutive_failures.is_firing() && !streak_holds {
             state.peak_streak = 0;
         }
-        if !state.states[4].is_firing() && state.new_patterns.is_empty() {
+        if !state.states.new_error_pattern.is_firing() && state.new_patterns.is_empty() {
             state.new_patterns_in_episode = 0;
         }
-        let status = if state.states[1].is_firing() {
+        let status = if state.states.consecutive_failures.is_firing() {
             FunctionStatus::Error
-        } else if state.states[0].is_firing() {
+        } else if state.states.high_error_rate.is_firing() {
             FunctionStatus::Degraded
         } else {
             FunctionStatus::Active
@@ -536,74 +505,37 @@ impl AlertEngine {
     fn evaluate_monitor(&mut self, now: SystemTime, inputs: &HealthInputs, out: &mut Vec<Alert>) {
         let rules = Arc::clone(&self.global);
         let monitor = &mut self.monitor;
-        monitor.dropped.update(inputs.dropped_total, now);
-        monitor.restarts.update(inputs.restarts, now);
-        monitor.sink_panics.update(inputs.sink_panics, now);
-        let notifier_total: u64 = inputs.notifiers.iter().map(|n| n.failures).sum();
-        for notifier in &inputs.notifiers {
-            let seen = match monitor.notifier_seen.get_mut(&notifier.name) {
-                Some(seen) => seen,
-                None => monitor
-                    .notifier_seen
-                    .entry(Arc::clone(&notifier.name))
-                    .or_default(),
-            };
-            if notifier.failures > *seen {
-                monitor.failing_notifiers.insert(Arc::clone(&notifier.name));
-            }
-            *seen = notifier.failures;
-        }
-        monitor.notifier_failures.update(notifier_total, now);
-        monitor.size_cap.update(inputs.deleted_for_size, now);
-        if inputs.queue_fill > rules.queue_fill_threshold {
-            monitor.last_queue_full = Some(now);
-            monitor.peak_queue_fill = monitor.peak_queue_fill.max(inputs.queue_fill);
-        }
-        monitor.components.clone_from(&inputs.components);
-        let window = rules.window;
-        let holds = [
-            monitor.dropped.recent(now, window),
-            monitor.components.iter().any(|c| c.failing) || monitor.sink_panics.recent(now, window),
-            monitor.restarts.recent(now, window),
-            monitor
-                .last_queue_full
-                .is_some_and(|time| elapsed(time, now) < window),
-            monitor.notifier_failures.recent(now, window),
-            monitor.size_cap.recent(now, size_cap::PERIOD),
-        ];
-        for (k, &rule) in MONITOR_RULES.iter().enumerate() {
+        monitor.update(inputs, &rules, now);
+        let holds = monitor.conditions(rules.window, now);
+        for (rule, &holds) in holds.iter() {
             let timing = Timing {
-                pending_for: rules.pending_for_of(rule),
+                pending_for: rules.pending_for_of(rule.rule()),
                 repeat_interval: match rule {
-                    AlertRule::LogSizeCap => rules.repeat_interval.max(size_cap::PERIOD),
-                    _ => rules.repeat_interval,
+                    MonitorRule::LogSizeCap => rules.repeat_interval.max(size_cap::PERIOD),
+                    MonitorRule::DroppedExecutions
+                    | MonitorRule::SinkFailing
+                    | MonitorRule::CollectorRestarted
+                    | MonitorRule::QueueFull
+                    | MonitorRule::NotifierFailing => rules.repeat_interval,
                 },
                 hold_back_refires: true,
             };
-            let holding = rules.is_enabled(rule) && holds[k];
+            let holding = rules.is_enabled(rule.rule()) && holds;
             let Some(Step { transition, notify }) =
-                monitor.states[k].step(holding, now, now, timing)
+                monitor.states.get_mut(rule).step(holding, now, now, timing)
             else {
                 continue;
             };
             self.changed = true;
             let alert = monitor_alert(rule, transition, monitor, &rules, inputs, now);
-            if let Transition::Resolved { .. } = transition {
-                monitor.last_alerts[k] = None;
-                match rule {
-                    AlertRule::DroppedExecutions => monitor.dropped.in_episode = 0,
-                    AlertRule::SinkFailing => monitor.sink_panics.in_episode = 0,
-                    AlertRule::CollectorRestarted => monitor.restarts.in_episode = 0,
-                    AlertRule::QueueFull => monitor.peak_queue_fill = 0.0,
-                    AlertRule::LogSizeCap => monitor.size_cap.in_episode = 0,
-                    AlertRule::NotifierFailing => {
-                        monitor.notifier_failures.in_episode = 0;
-                        monitor.failing_notifiers.clear();
-                    }
-                    _ => {}
+            match transition {
+                Transition::Resolved { .. } => {
+                    *monitor.last_alerts.get_mut(rule) = None;
+                    monitor.end_episode(rule);
                 }
-            } else {
-                monitor.last_alerts[k] = Some(alert.clone());
+                Transition::Fired { .. } | Transition::Reminder { .. } => {
+                    *monitor.last_alerts.get_mut(rule) = Some(alert.clone());
+                }
             }
             if notify {
                 out.push(alert);
@@ -623,11 +555,11 @@ impl AlertEngine {
             }
         }
         let rules = &self.global;
-        for (k, &rule) in MONITOR_RULES.iter().enumerate() {
-            if !self.monitor.states[k].is_firing() {
+        for (rule, rule_state) in self.monitor.states.iter() {
+            if !rule_state.is_firing() {
                 continue;
             }
-            let verdict = verdict_of(rules.severity_of(rule));
+            let verdict = verdict_of(rules.severity_of(rule.rule()));
             if verdict != Verdict::Green {
                 reasons.push((verdict, monitor_reason(rule, &self.monitor, rules)));
             }
@@ -639,6 +571,144 @@ impl AlertEngine {
                 .map_or(Verdict::Green, |(verdict, _)| *verdict),
             reasons: reasons.into_iter().map(|(_, reason)| reason).collect(),
         }
+    }
+}
+
+/// Whether a rule's condition holds now, and since when.
+#[derive(Clone, Copy, Debug)]
+struct Condition {
+    holds: bool,
+    since: SystemTime,
+}
+
+/// The condition of each function rule, for the function's state after its
+/// window and patterns were brought up to `now`.
+fn function_conditions(
+    state: &FunctionAlerts,
+    record: &FunctionRecord,
+    rules: &AlertRules,
+    now: SystemTime,
+) -> PerFunctionRule<Condition> {
+    let counts = state.window.counts();
+    let rate = if counts.executions == 0 {
+        0.0
+    } else {
+        counts.failures as f64 / counts.executions as f64
+    };
+    let grace = record.every.map_or(rules.schedule_grace, |every| {
+        rules.schedule_grace_for(every)
+    });
+    PerFunctionRule::from_fn(|rule| match rule {
+        FunctionRule::HighErrorRate => Condition {
+            holds: counts.executions > rules.error_rate_min_executions
+                && rate > rules.error_rate_threshold,
+            since: now,
+        },
+        FunctionRule::ConsecutiveFailures => Condition {
+            holds: record.consecutive_failures >= rules.consecutive_failures
+                || state.latched_streak >= rules.consecutive_failures,
+            since: state.streak_start.unwrap_or(now),
+        },
+        FunctionRule::SlowExecution => Condition {
+            holds: counts.slow > 0,
+            since: state.last_slow.map_or(now, |(time, _)| time),
+        },
+        FunctionRule::MissedSchedule => Condition {
+            // Only for a schedule declared in this process: a `next_scheduled`
+            // loaded from the store for a function whose callsite is gone (or
+            // no longer says `every`) would otherwise fire forever.
+            holds: record.every.is_some()
+                && record
+                    .next_scheduled
+                    .is_some_and(|due| now > due.checked_add(grace).unwrap_or(due)),
+            since: record.next_scheduled.unwrap_or(now),
+        },
+        FunctionRule::NewErrorPattern => Condition {
+            holds: !state.new_patterns.is_empty(),
+            // The patterns the notification will name start here.
+            since: state
+                .first_unannounced_pattern()
+                .or(state.new_patterns.front().map(|p| p.time))
+                .unwrap_or(now),
+        },
+    })
+}
+
+/// Steps one function rule; pushes its notice to `out` if it notifies.
+/// Returns whether the pair's state changed (notified or not).
+fn step_function_rule(
+    state: &mut FunctionAlerts,
+    rule: FunctionRule,
+    condition: Condition,
+    record: &FunctionRecord,
+    rules: &AlertRules,
+    now: SystemTime,
+    out: &mut Vec<Alert>,
+) -> bool {
+    let timing = Timing {
+        pending_for: rules.pending_for_of(rule.rule()),
+        repeat_interval: rules.repeat_interval,
+        hold_back_refires: holds_back_refires(rule),
+    };
+    let holding = rules.is_enabled(rule.rule()) && condition.holds;
+    let Some(Step { transition, notify }) =
+        state
+            .states
+            .get_mut(rule)
+            .step(holding, condition.since, now, timing)
+    else {
+        if rule == FunctionRule::NewErrorPattern && state.states.new_error_pattern.is_firing() {
+            if let Some(since) = state.first_unannounced_pattern() {
+                // Already firing, and another pattern is new: it is news
+                // too, named with its own first-seen time.
+                let transition = Transition::Fired { since };
+                let alert = function_alert(rule, transition, record, state, rules, now);
+                *state.last_alerts.get_mut(rule) = Some(alert.clone());
+                state.mark_patterns_announced();
+                out.push(alert);
+                return true;
+            }
+        }
+        return false;
+    };
+    // Built for a change that is not notified too: `firing()` shows it.
+    let alert = function_alert(rule, transition, record, state, rules, now);
+    match transition {
+        Transition::Resolved { .. } => {
+            *state.last_alerts.get_mut(rule) = None;
+            match rule {
+                FunctionRule::ConsecutiveFailures => state.peak_streak = 0,
+                FunctionRule::NewErrorPattern => state.new_patterns_in_episode = 0,
+                FunctionRule::HighErrorRate
+                | FunctionRule::SlowExecution
+                | FunctionRule::MissedSchedule => {}
+            }
+        }
+        Transition::Fired { .. } | Transition::Reminder { .. } => {
+            *state.last_alerts.get_mut(rule) = Some(alert.clone());
+        }
+    }
+    if notify {
+        if rule == FunctionRule::NewErrorPattern {
+            state.mark_patterns_announced();
+        }
+        out.push(alert);
+    }
+    true
+}
+
+/// Whether a rule that resolves and fires again soon after is held back
+/// (against flapping).
+fn holds_back_refires(rule: FunctionRule) -> bool {
+    match rule {
+        FunctionRule::HighErrorRate
+        | FunctionRule::ConsecutiveFailures
+        | FunctionRule::SlowExecution
+        | FunctionRule::MissedSchedule => true,
+        // Each firing names a pattern never seen before, and the condition
+        // holds for a whole window after it: it cannot flap faster than once
+        // per window, and holding it back could hide a new pattern for good.
+        FunctionRule::NewErrorPattern => false,
     }
 }
 
@@ -661,19 +731,20 @@ fn function_verdicts(
     state: &FunctionAlerts,
 ) -> impl Iterator<Item = (Verdict, FunctionReason)> + '_ {
     let rules = &state.rules;
-    let firing = FUNCTION_RULES
+    let firing = state
+        .states
         .iter()
-        .enumerate()
-        .filter(|&(k, _)| state.states[k].is_firing())
-        .map(|(_, &rule)| {
+        .filter(|(_, rule_state)| rule_state.is_firing())
+        .map(|(rule, _)| {
             (
-                verdict_of(rules.severity_of(rule)),
+                verdict_of(rules.severity_of(rule.rule())),
                 FunctionReason::Firing(rule),
             )
         })
         .filter(|(verdict, _)| *verdict != Verdict::Green);
     let counts = state.window.counts();
-    let failing_rules_fire = state.states[0].is_firing() || state.states[1].is_firing();
+    let failing_rules_fire =
+        state.states.high_error_rate.is_firing() || state.states.consecutive_failures.is_firing();
     let low = (!failing_rules_fire && counts.executions > rules.error_rate_min_executions)
         .then(|| 1.0 - counts.failures as f64 / counts.executions as f64)
         .filter(|&success| success < rules.health_success_rate)
@@ -682,6 +753,7 @@ fn function_verdicts(
 }
 
 mod notices;
+pub(super) mod per_rule;
 mod persisted;
 #[cfg(test)]
 mod tests;

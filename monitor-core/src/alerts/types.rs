@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use super::engine::per_rule::RuleScope;
 use crate::timestamp::Timestamp;
 
 /// The rules that raise alerts. Function rules are evaluated per function;
@@ -99,14 +100,9 @@ impl AlertRule {
 
     /// True for the rules evaluated per function; false for the monitor's own health.
     pub fn is_function_rule(self) -> bool {
-        matches!(
-            self,
-            AlertRule::HighErrorRate
-                | AlertRule::ConsecutiveFailures
-                | AlertRule::SlowExecution
-                | AlertRule::MissedSchedule
-                | AlertRule::NewErrorPattern
-        )
+        // One exhaustive match on the rule decides which rules are per
+        // function: the engine's.
+        matches!(RuleScope::of(self), RuleScope::Function(_))
     }
 
     /// The severity used unless [`AlertRules::severities`](crate::AlertRules::severities)

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use super::per_rule::{FunctionRule, MonitorRule};
 use super::{FunctionAlerts, MonitorAlerts, NewPattern};
 use crate::alerts::health::{ComponentHealth, HealthInputs};
 use crate::alerts::rules::AlertRules;
@@ -20,7 +21,7 @@ use crate::timestamp::Timestamp;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum FunctionReason {
     /// This rule fires with a severity above `info`.
-    Firing(AlertRule),
+    Firing(FunctionRule),
     /// Its success rate over the window is below `health_success_rate`.
     LowSuccessRate(f64),
 }
@@ -113,7 +114,7 @@ fn suggestion(record: &FunctionRecord) -> &'static str {
 }
 
 pub(super) fn function_alert(
-    rule: AlertRule,
+    rule: FunctionRule,
     transition: Transition,
     record: &FunctionRecord,
     state: &FunctionAlerts,
@@ -142,7 +143,7 @@ pub(super) fn function_alert(
         ("window_secs", rules.window.as_secs_f64()),
     ];
     let (message, numbers): (String, Vec<(&'static str, f64)>) = match rule {
-        AlertRule::HighErrorRate => {
+        FunctionRule::HighErrorRate => {
             let mut numbers = window_numbers.to_vec();
             numbers.push(("threshold", rules.error_rate_threshold));
             numbers.push(("min_executions", rules.error_rate_min_executions as f64));
@@ -167,7 +168,7 @@ pub(super) fn function_alert(
             };
             (message, numbers)
         }
-        AlertRule::ConsecutiveFailures => {
+        FunctionRule::ConsecutiveFailures => {
             let streak = if resolved {
                 state.peak_streak
             } else {
@@ -195,7 +196,7 @@ pub(super) fn function_alert(
             };
             (message, numbers)
         }
-        AlertRule::SlowExecution => {
+        FunctionRule::SlowExecution => {
             let threshold = record
                 .slow_threshold
                 .or(rules.slow_threshold)
@@ -238,7 +239,7 @@ pub(super) fn function_alert(
             };
             (message, numbers)
         }
-        AlertRule::MissedSchedule => {
+        FunctionRule::MissedSchedule => {
             let every = record.every;
             let last_run = record.last_execution.map(|(time, _)| time);
             let due = record.next_scheduled.unwrap_or(since);
@@ -271,7 +272,7 @@ pub(super) fn function_alert(
             };
             (message, numbers)
         }
-        AlertRule::NewErrorPattern => {
+        FunctionRule::NewErrorPattern => {
             let in_window = state.new_patterns.len() as f64;
             let reminder = matches!(transition, Transition::Reminder { .. });
             // A firing notice names the patterns no notice named yet (each
@@ -328,13 +329,20 @@ pub(super) fn function_alert(
             };
             (message, numbers)
         }
-        _ => (format!("{name}: {rule}"), Vec::new()),
     };
-    make_alert(rule, Some(name), rules, transition, now, message, numbers)
+    make_alert(
+        rule.rule(),
+        Some(name),
+        rules,
+        transition,
+        now,
+        message,
+        numbers,
+    )
 }
 
 pub(super) fn monitor_alert(
-    rule: AlertRule,
+    rule: MonitorRule,
     transition: Transition,
     monitor: &MonitorAlerts,
     rules: &AlertRules,
@@ -350,7 +358,7 @@ pub(super) fn monitor_alert(
     };
     let since_text = text::time(since);
     let (message, numbers): (String, Vec<(&'static str, f64)>) = match rule {
-        AlertRule::DroppedExecutions => {
+        MonitorRule::DroppedExecutions => {
             let episode = monitor.dropped.in_episode;
             let numbers = vec![
                 ("dropped", episode as f64),
@@ -367,7 +375,7 @@ pub(super) fn monitor_alert(
             };
             (message, numbers)
         }
-        AlertRule::SinkFailing => {
+        MonitorRule::SinkFailing => {
             let failing: Vec<&ComponentHealth> =
                 monitor.components.iter().filter(|c| c.failing).collect();
             let lost: u64 = monitor.components.iter().map(|c| c.lost).sum();
@@ -399,7 +407,7 @@ pub(super) fn monitor_alert(
             };
             (message, numbers)
         }
-        AlertRule::CollectorRestarted => {
+        MonitorRule::CollectorRestarted => {
             let episode = monitor.restarts.in_episode;
             let numbers = vec![
                 ("restarts", episode as f64),
@@ -416,7 +424,7 @@ pub(super) fn monitor_alert(
             };
             (message, numbers)
         }
-        AlertRule::QueueFull => {
+        MonitorRule::QueueFull => {
             let numbers = vec![
                 ("queue_fill", monitor.peak_queue_fill),
                 ("threshold", rules.queue_fill_threshold),
@@ -436,7 +444,7 @@ pub(super) fn monitor_alert(
             };
             (message, numbers)
         }
-        AlertRule::NotifierFailing => {
+        MonitorRule::NotifierFailing => {
             let episode = monitor.notifier_failures.in_episode;
             let names: Vec<&str> = monitor
                 .failing_notifiers
@@ -455,16 +463,15 @@ pub(super) fn monitor_alert(
             };
             (message, numbers)
         }
-        AlertRule::LogSizeCap => {
+        MonitorRule::LogSizeCap => {
             size_cap::alert_text(monitor.size_cap.in_episode, inputs, resolved, &since_text)
         }
-        _ => (format!("monitor: {rule}"), Vec::new()),
     };
-    make_alert(rule, None, rules, transition, now, message, numbers)
+    make_alert(rule.rule(), None, rules, transition, now, message, numbers)
 }
 
 fn function_reason(
-    rule: AlertRule,
+    rule: FunctionRule,
     record: &FunctionRecord,
     state: &FunctionAlerts,
     now: SystemTime,
@@ -473,13 +480,13 @@ fn function_reason(
     let counts = state.window.counts();
     let window = text::duration(state.rules.window);
     match rule {
-        AlertRule::HighErrorRate => format!(
+        FunctionRule::HighErrorRate => format!(
             "{name}: {} of the last {} failed ({}, last {window})",
             counts.failures,
             text::count(counts.executions, "execution", "executions"),
             text::percent(counts.failures as f64 / counts.executions.max(1) as f64)
         ),
-        AlertRule::ConsecutiveFailures => format!(
+        FunctionRule::ConsecutiveFailures => format!(
             "{name}: {} in a row",
             text::count(
                 record.consecutive_failures.max(state.peak_streak),
@@ -487,11 +494,11 @@ fn function_reason(
                 "failures"
             )
         ),
-        AlertRule::SlowExecution => format!(
+        FunctionRule::SlowExecution => format!(
             "{name}: {} in the last {window}",
             text::count(counts.slow, "slow execution", "slow executions")
         ),
-        AlertRule::MissedSchedule => {
+        FunctionRule::MissedSchedule => {
             let due = record.next_scheduled.unwrap_or(now);
             format!(
                 "{name}: missed its schedule (due {}, {} overdue)",
@@ -499,23 +506,22 @@ fn function_reason(
                 text::duration(elapsed(due, now))
             )
         }
-        AlertRule::NewErrorPattern => format!("{name}: new error pattern"),
-        _ => format!("{name}: {rule}"),
+        FunctionRule::NewErrorPattern => format!("{name}: new error pattern"),
     }
 }
 
 pub(super) fn monitor_reason(
-    rule: AlertRule,
+    rule: MonitorRule,
     monitor: &MonitorAlerts,
     rules: &AlertRules,
 ) -> String {
     match rule {
-        AlertRule::DroppedExecutions => format!(
+        MonitorRule::DroppedExecutions => format!(
             "monitor: {} dropped (queue full) in the last {}",
             text::count(monitor.dropped.in_episode, "execution", "executions"),
             text::duration(rules.window)
         ),
-        AlertRule::SinkFailing => {
+        MonitorRule::SinkFailing => {
             let failing: Vec<&str> = monitor
                 .components
                 .iter()
@@ -531,17 +537,17 @@ pub(super) fn monitor_reason(
                 format!("monitor: {} failing", failing.join(", "))
             }
         }
-        AlertRule::CollectorRestarted => {
+        MonitorRule::CollectorRestarted => {
             format!(
                 "monitor: collector restarted {}",
                 times(monitor.restarts.in_episode)
             )
         }
-        AlertRule::QueueFull => format!(
+        MonitorRule::QueueFull => format!(
             "monitor: a recording queue was {} full",
             text::percent(monitor.peak_queue_fill)
         ),
-        AlertRule::NotifierFailing => format!(
+        MonitorRule::NotifierFailing => format!(
             "monitor: notifier failures ({})",
             monitor
                 .failing_notifiers
@@ -550,7 +556,6 @@ pub(super) fn monitor_reason(
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        AlertRule::LogSizeCap => size_cap::reason(monitor.size_cap.in_episode),
-        _ => format!("monitor: {rule}"),
+        MonitorRule::LogSizeCap => size_cap::reason(monitor.size_cap.in_episode),
     }
 }

@@ -24,7 +24,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{FunctionAlerts, NewPattern, FUNCTION_RULES};
+use super::per_rule::FunctionRule;
+use super::{FunctionAlerts, NewPattern};
 use crate::alerts::state::{RuleState, StoredRuleState};
 use crate::alerts::stored_time;
 use crate::alerts::window::StoredWindow;
@@ -76,10 +77,12 @@ impl FunctionAlerts {
         StoredAlerts {
             streak_start: self.streak_start,
             peak_streak: self.peak_streak,
-            rules: FUNCTION_RULES
+            rules: self
+                .states
                 .iter()
-                .zip(&self.states)
-                .filter_map(|(rule, state)| Some((rule.as_str().to_owned(), state.to_stored()?)))
+                .filter_map(|(rule, state)| {
+                    Some((rule.rule().as_str().to_owned(), state.to_stored()?))
+                })
                 .collect(),
             last_slow: self.last_slow.map(|(time, duration)| StoredSlow {
                 time,
@@ -104,9 +107,9 @@ impl FunctionAlerts {
     pub(super) fn restore(&mut self, stored: StoredAlerts) {
         self.streak_start = stored.streak_start;
         self.peak_streak = stored.peak_streak;
-        for (k, rule) in FUNCTION_RULES.iter().enumerate() {
-            if let Some(state) = stored.rules.get(rule.as_str()) {
-                self.states[k] = RuleState::from_stored(state);
+        for rule in FunctionRule::ALL {
+            if let Some(state) = stored.rules.get(rule.rule().as_str()) {
+                *self.states.get_mut(rule) = RuleState::from_stored(state);
             }
         }
         self.last_slow = stored

@@ -2,6 +2,8 @@ use std::time::UNIX_EPOCH;
 
 use super::*;
 use crate::alerts::health::NotifierHealth;
+use crate::alerts::text;
+use crate::timestamp::Timestamp;
 
 const MIN: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
