@@ -20,7 +20,8 @@ use crate::stats::{FunctionRecord, FunctionStatus};
 
 #[cfg(test)]
 use super::types::AlertState;
-use notices::{function_alert, monitor_alert, monitor_reason, FunctionReason};
+use function_rules::{function_conditions, function_verdicts, step_function_rule};
+use notices::{function_alert, monitor_alert, monitor_reason};
 #[cfg(test)]
 use per_rule::RuleScope;
 use per_rule::{FunctionRule, MonitorRule, PerFunctionRule, PerMonitorRule};
@@ -150,67 +151,6 @@ struct MonitorAlerts {
     states: PerMonitorRule<RuleState>,
     /// The latest notification of each rule while it fires.
     last_alerts: PerMonitorRule<Option<Alert>>,
-}
-
-impl MonitorAlerts {
-    /// Takes up the monitor's own counters as of `now`.
-    fn update(&mut self, inputs: &HealthInputs, rules: &AlertRules, now: SystemTime) {
-        self.dropped.update(inputs.dropped_total, now);
-        self.restarts.update(inputs.restarts, now);
-        self.sink_panics.update(inputs.sink_panics, now);
-        let notifier_total: u64 = inputs.notifiers.iter().map(|n| n.failures).sum();
-        for notifier in &inputs.notifiers {
-            let seen = match self.notifier_seen.get_mut(&notifier.name) {
-                Some(seen) => seen,
-                None => self
-                    .notifier_seen
-                    .entry(Arc::clone(&notifier.name))
-                    .or_default(),
-            };
-            if notifier.failures > *seen {
-                self.failing_notifiers.insert(Arc::clone(&notifier.name));
-            }
-            *seen = notifier.failures;
-        }
-        self.notifier_failures.update(notifier_total, now);
-        self.size_cap.update(inputs.deleted_for_size, now);
-        if inputs.queue_fill > rules.queue_fill_threshold {
-            self.last_queue_full = Some(now);
-            self.peak_queue_fill = self.peak_queue_fill.max(inputs.queue_fill);
-        }
-        self.components.clone_from(&inputs.components);
-    }
-
-    /// Whether each monitor rule's condition holds at `now`.
-    fn conditions(&self, window: Duration, now: SystemTime) -> PerMonitorRule<bool> {
-        PerMonitorRule::from_fn(|rule| match rule {
-            MonitorRule::DroppedExecutions => self.dropped.recent(now, window),
-            MonitorRule::SinkFailing => {
-                self.components.iter().any(|c| c.failing) || self.sink_panics.recent(now, window)
-            }
-            MonitorRule::CollectorRestarted => self.restarts.recent(now, window),
-            MonitorRule::QueueFull => self
-                .last_queue_full
-                .is_some_and(|time| elapsed(time, now) < window),
-            MonitorRule::NotifierFailing => self.notifier_failures.recent(now, window),
-            MonitorRule::LogSizeCap => self.size_cap.recent(now, size_cap::PERIOD),
-        })
-    }
-
-    /// Forgets what the episode of `rule` counted, once it resolved.
-    fn end_episode(&mut self, rule: MonitorRule) {
-        match rule {
-            MonitorRule::DroppedExecutions => self.dropped.in_episode = 0,
-            MonitorRule::SinkFailing => self.sink_panics.in_episode = 0,
-            MonitorRule::CollectorRestarted => self.restarts.in_episode = 0,
-            MonitorRule::QueueFull => self.peak_queue_fill = 0.0,
-            MonitorRule::LogSizeCap => self.size_cap.in_episode = 0,
-            MonitorRule::NotifierFailing => {
-                self.notifier_failures.in_episode = 0;
-                self.failing_notifiers.clear();
-            }
-        }
-    }
 }
 
 /// Evaluates every rule; owned by the collector thread.
@@ -574,144 +514,6 @@ impl AlertEngine {
     }
 }
 
-/// Whether a rule's condition holds now, and since when.
-#[derive(Clone, Copy, Debug)]
-struct Condition {
-    holds: bool,
-    since: SystemTime,
-}
-
-/// The condition of each function rule, for the function's state after its
-/// window and patterns were brought up to `now`.
-fn function_conditions(
-    state: &FunctionAlerts,
-    record: &FunctionRecord,
-    rules: &AlertRules,
-    now: SystemTime,
-) -> PerFunctionRule<Condition> {
-    let counts = state.window.counts();
-    let rate = if counts.executions == 0 {
-        0.0
-    } else {
-        counts.failures as f64 / counts.executions as f64
-    };
-    let grace = record.every.map_or(rules.schedule_grace, |every| {
-        rules.schedule_grace_for(every)
-    });
-    PerFunctionRule::from_fn(|rule| match rule {
-        FunctionRule::HighErrorRate => Condition {
-            holds: counts.executions > rules.error_rate_min_executions
-                && rate > rules.error_rate_threshold,
-            since: now,
-        },
-        FunctionRule::ConsecutiveFailures => Condition {
-            holds: record.consecutive_failures >= rules.consecutive_failures
-                || state.latched_streak >= rules.consecutive_failures,
-            since: state.streak_start.unwrap_or(now),
-        },
-        FunctionRule::SlowExecution => Condition {
-            holds: counts.slow > 0,
-            since: state.last_slow.map_or(now, |(time, _)| time),
-        },
-        FunctionRule::MissedSchedule => Condition {
-            // Only for a schedule declared in this process: a `next_scheduled`
-            // loaded from the store for a function whose callsite is gone (or
-            // no longer says `every`) would otherwise fire forever.
-            holds: record.every.is_some()
-                && record
-                    .next_scheduled
-                    .is_some_and(|due| now > due.checked_add(grace).unwrap_or(due)),
-            since: record.next_scheduled.unwrap_or(now),
-        },
-        FunctionRule::NewErrorPattern => Condition {
-            holds: !state.new_patterns.is_empty(),
-            // The patterns the notification will name start here.
-            since: state
-                .first_unannounced_pattern()
-                .or(state.new_patterns.front().map(|p| p.time))
-                .unwrap_or(now),
-        },
-    })
-}
-
-/// Steps one function rule; pushes its notice to `out` if it notifies.
-/// Returns whether the pair's state changed (notified or not).
-fn step_function_rule(
-    state: &mut FunctionAlerts,
-    rule: FunctionRule,
-    condition: Condition,
-    record: &FunctionRecord,
-    rules: &AlertRules,
-    now: SystemTime,
-    out: &mut Vec<Alert>,
-) -> bool {
-    let timing = Timing {
-        pending_for: rules.pending_for_of(rule.rule()),
-        repeat_interval: rules.repeat_interval,
-        hold_back_refires: holds_back_refires(rule),
-    };
-    let holding = rules.is_enabled(rule.rule()) && condition.holds;
-    let Some(Step { transition, notify }) =
-        state
-            .states
-            .get_mut(rule)
-            .step(holding, condition.since, now, timing)
-    else {
-        if rule == FunctionRule::NewErrorPattern && state.states.new_error_pattern.is_firing() {
-            if let Some(since) = state.first_unannounced_pattern() {
-                // Already firing, and another pattern is new: it is news
-                // too, named with its own first-seen time.
-                let transition = Transition::Fired { since };
-                let alert = function_alert(rule, transition, record, state, rules, now);
-                *state.last_alerts.get_mut(rule) = Some(alert.clone());
-                state.mark_patterns_announced();
-                out.push(alert);
-                return true;
-            }
-        }
-        return false;
-    };
-    // Built for a change that is not notified too: `firing()` shows it.
-    let alert = function_alert(rule, transition, record, state, rules, now);
-    match transition {
-        Transition::Resolved { .. } => {
-            *state.last_alerts.get_mut(rule) = None;
-            match rule {
-                FunctionRule::ConsecutiveFailures => state.peak_streak = 0,
-                FunctionRule::NewErrorPattern => state.new_patterns_in_episode = 0,
-                FunctionRule::HighErrorRate
-                | FunctionRule::SlowExecution
-                | FunctionRule::MissedSchedule => {}
-            }
-        }
-        Transition::Fired { .. } | Transition::Reminder { .. } => {
-            *state.last_alerts.get_mut(rule) = Some(alert.clone());
-        }
-    }
-    if notify {
-        if rule == FunctionRule::NewErrorPattern {
-            state.mark_patterns_announced();
-        }
-        out.push(alert);
-    }
-    true
-}
-
-/// Whether a rule that resolves and fires again soon after is held back
-/// (against flapping).
-fn holds_back_refires(rule: FunctionRule) -> bool {
-    match rule {
-        FunctionRule::HighErrorRate
-        | FunctionRule::ConsecutiveFailures
-        | FunctionRule::SlowExecution
-        | FunctionRule::MissedSchedule => true,
-        // Each firing names a pattern never seen before, and the condition
-        // holds for a whole window after it: it cannot flap faster than once
-        // per window, and holding it back could hide a new pattern for good.
-        FunctionRule::NewErrorPattern => false,
-    }
-}
-
 /// The verdict a firing alert of this severity gives.
 fn verdict_of(severity: Severity) -> Verdict {
     match severity {
@@ -721,37 +523,8 @@ fn verdict_of(severity: Severity) -> Verdict {
     }
 }
 
-/// The one rule for a function's verdict, shared by [`health`](crate::health)
-/// (whose reasons these are) and the status report (whose icon is their
-/// worst): red or yellow for each firing rule by its severity (`info` ones
-/// do not count); yellow when neither failure rule fires but the success
-/// rate over the window is below `health_success_rate` with more than
-/// `error_rate_min_executions` executions in it. No reason: green.
-fn function_verdicts(
-    state: &FunctionAlerts,
-) -> impl Iterator<Item = (Verdict, FunctionReason)> + '_ {
-    let rules = &state.rules;
-    let firing = state
-        .states
-        .iter()
-        .filter(|(_, rule_state)| rule_state.is_firing())
-        .map(|(rule, _)| {
-            (
-                verdict_of(rules.severity_of(rule.rule())),
-                FunctionReason::Firing(rule),
-            )
-        })
-        .filter(|(verdict, _)| *verdict != Verdict::Green);
-    let counts = state.window.counts();
-    let failing_rules_fire =
-        state.states.high_error_rate.is_firing() || state.states.consecutive_failures.is_firing();
-    let low = (!failing_rules_fire && counts.executions > rules.error_rate_min_executions)
-        .then(|| 1.0 - counts.failures as f64 / counts.executions as f64)
-        .filter(|&success| success < rules.health_success_rate)
-        .map(|success| (Verdict::Yellow, FunctionReason::LowSuccessRate(success)));
-    firing.chain(low)
-}
-
+mod function_rules;
+mod monitor_rules;
 mod notices;
 pub(super) mod per_rule;
 mod persisted;
