@@ -21,7 +21,8 @@ use crate::stats::{FunctionRecord, FunctionStatus};
 #[cfg(test)]
 use super::types::AlertState;
 use function_rules::{function_conditions, function_verdicts, step_function_rule};
-use notices::{function_alert, monitor_alert, monitor_reason};
+use monitor_notices::{monitor_alert, monitor_reason};
+use notices::function_alert;
 #[cfg(test)]
 use per_rule::RuleScope;
 use per_rule::{FunctionRule, MonitorRule, PerFunctionRule, PerMonitorRule};
@@ -524,6 +525,7 @@ fn verdict_of(severity: Severity) -> Verdict {
 }
 
 mod function_rules;
+mod monitor_notices;
 mod monitor_rules;
 mod notices;
 pub(super) mod per_rule;

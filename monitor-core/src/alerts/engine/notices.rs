@@ -1,19 +1,22 @@
 //! The wording of the alert engine's notices and health reasons: what a
 //! notification says when a rule fires, reminds or resolves, and the one-line
 //! reasons [`health`](crate::health) gives. A child of the engine so that it
-//! reads the engine's private per-function and monitor state as it is.
+//! reads the engine's private per-function state as it is. The notices
+//! about the monitor itself are in [`monitor_notices`](super::monitor_notices).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use super::per_rule::{FunctionRule, MonitorRule};
-use super::{FunctionAlerts, MonitorAlerts, NewPattern};
-use crate::alerts::health::{ComponentHealth, HealthInputs};
+use super::per_rule::FunctionRule;
+use super::{FunctionAlerts, NewPattern};
 use crate::alerts::rules::AlertRules;
-use crate::alerts::size_cap;
 use crate::alerts::state::{elapsed, Transition};
 use crate::alerts::text;
 use crate::alerts::types::{Alert, AlertRule, AlertState};
+use crate::alerts::window::Counts;
+
+/// A notice's message, and the numbers it carries.
+pub(super) type Wording = (String, Vec<(&'static str, f64)>);
 use crate::stats::FunctionRecord;
 use crate::timestamp::Timestamp;
 
@@ -46,7 +49,7 @@ impl FunctionReason {
     }
 }
 
-fn make_alert(
+pub(super) fn make_alert(
     rule: AlertRule,
     function: Option<&str>,
     rules: &AlertRules,
@@ -85,15 +88,6 @@ fn in_the_last(failures: u64, executions: u64) -> String {
         text::count(failures, "error", "errors"),
         text::count(executions, "execution", "executions")
     )
-}
-
-/// `once`, `2 times`.
-fn times(n: u64) -> String {
-    if n == 1 {
-        "once".to_owned()
-    } else {
-        format!("{n} times")
-    }
 }
 
 fn last_error_clause(record: &FunctionRecord) -> String {
@@ -142,193 +136,27 @@ pub(super) fn function_alert(
         ("error_rate", rate),
         ("window_secs", rules.window.as_secs_f64()),
     ];
-    let (message, numbers): (String, Vec<(&'static str, f64)>) = match rule {
-        FunctionRule::HighErrorRate => {
-            let mut numbers = window_numbers.to_vec();
-            numbers.push(("threshold", rules.error_rate_threshold));
-            numbers.push(("min_executions", rules.error_rate_min_executions as f64));
-            let message = if resolved {
-                format!(
-                    "{name}: error rate back to {} ({} within {window}); it was above {} since {} ({lasted}).",
-                    text::percent(rate),
-                    in_the_last(counts.failures, counts.executions),
-                    text::percent(rules.error_rate_threshold),
-                    text::time(since),
-                )
-            } else {
-                format!(
-                    "{name}: {} ({}) within {window}, above {} since {}{}. Status degraded. Suggest: {}.",
-                    in_the_last(counts.failures, counts.executions),
-                    text::percent(rate),
-                    text::percent(rules.error_rate_threshold),
-                    text::time(since),
-                    last_error_clause(record),
-                    suggestion(record),
-                )
-            };
-            (message, numbers)
-        }
-        FunctionRule::ConsecutiveFailures => {
-            let streak = if resolved {
-                state.peak_streak
-            } else {
-                record.consecutive_failures.max(state.peak_streak)
-            };
-            let mut numbers = window_numbers.to_vec();
-            numbers.push(("consecutive_failures", streak as f64));
-            numbers.push(("threshold", rules.consecutive_failures as f64));
-            let message = if resolved {
-                format!(
-                    "{name}: succeeded again after {} in a row (failing since {}, for {lasted}).",
-                    text::count(streak, "failure", "failures"),
-                    text::time(since)
-                )
-            } else {
-                format!(
-                    "{name}: {} in a row since {} ({}, {}, within {window}){}. Status error. Suggest: {}.",
-                    text::count(streak, "failure", "failures"),
-                    text::time(since),
-                    in_the_last(counts.failures, counts.executions),
-                    text::percent(rate),
-                    last_error_clause(record),
-                    suggestion(record),
-                )
-            };
-            (message, numbers)
-        }
-        FunctionRule::SlowExecution => {
-            let threshold = record
-                .slow_threshold
-                .or(rules.slow_threshold)
-                .unwrap_or_default();
-            let max = state
-                .window
-                .max_slow()
-                .or(state.last_slow.map(|(_, d)| d))
-                .unwrap_or_default();
-            let numbers = vec![
-                ("slow_executions", counts.slow as f64),
-                ("executions", counts.executions as f64),
-                ("threshold_ms", threshold.as_nanos() as f64 / 1e6),
-                ("max_ms", max.as_nanos() as f64 / 1e6),
-                ("window_secs", rules.window.as_secs_f64()),
-            ];
-            let message = if resolved {
-                format!(
-                    "{name}: no execution slower than {} in the last {window} (slow executions since {}).",
-                    text::duration(threshold),
-                    text::time(since)
-                )
-            } else {
-                let latest = state
-                    .last_slow
-                    .map_or_else(String::new, |(time, duration)| {
-                        format!(
-                            ", latest {} at {}",
-                            text::duration(duration),
-                            text::time(time)
-                        )
-                    });
-                format!(
-                    "{name}: {} of {} slower than {} in the last {window}, slowest {}{latest}. Suggest: look at what it waits on (I/O, locks, the services it calls), or raise its `slow` threshold.",
-                    counts.slow,
-                    text::count(counts.executions, "execution", "executions"),
-                    text::duration(threshold),
-                    text::duration(max),
-                )
-            };
-            (message, numbers)
-        }
-        FunctionRule::MissedSchedule => {
-            let every = record.every;
-            let last_run = record.last_execution.map(|(time, _)| time);
-            let due = record.next_scheduled.unwrap_or(since);
-            let overdue = elapsed(due, now);
-            let grace = every.map_or(rules.schedule_grace, |every| {
-                rules.schedule_grace_for(every)
-            });
-            let mut numbers = vec![
-                ("grace_secs", grace.as_secs_f64()),
-                ("overdue_secs", overdue.as_secs_f64()),
-            ];
-            if let Some(every) = every {
-                numbers.push(("every_secs", every.as_secs_f64()));
-            }
-            let message = if resolved {
-                format!(
-                    "{name}: ran again{} after missing its schedule (it was due {}).",
-                    last_run.map_or_else(String::new, |time| format!(" at {}", text::time(time))),
-                    text::time(since)
-                )
-            } else {
-                format!(
-                    "{name}: did not run when due: declared every {}, last run {}, due {}, now {} overdue (grace {}). Suggest: check that whatever runs it (scheduler, timer task, cron) is alive.",
-                    every.map_or_else(|| "?".to_owned(), text::duration),
-                    last_run.map_or_else(|| "never".to_owned(), text::time),
-                    text::time(due),
-                    text::duration(overdue),
-                    text::duration(grace),
-                )
-            };
-            (message, numbers)
-        }
-        FunctionRule::NewErrorPattern => {
-            let in_window = state.new_patterns.len() as f64;
-            let reminder = matches!(transition, Transition::Reminder { .. });
-            // A firing notice names the patterns no notice named yet (each
-            // with its own first-seen time; `since` is the first of them); a
-            // reminder names every new pattern in the window.
-            let listed: Vec<&NewPattern> = state
-                .new_patterns
-                .iter()
-                .filter(|pattern| reminder || !pattern.announced)
-                .collect();
-            let unlisted = if reminder { 0 } else { state.unlisted_patterns };
-            let named = if resolved {
-                state.new_patterns_in_episode.max(1)
-            } else {
-                listed.len() as u64 + unlisted
-            };
-            let numbers = vec![
-                ("new_patterns", named as f64),
-                ("new_patterns_in_window", in_window),
-                ("window_secs", rules.window.as_secs_f64()),
-            ];
-            let message = if resolved {
-                format!(
-                    "{name}: no new error pattern in the last {window} ({} since {}).",
-                    text::count(named, "new pattern", "new patterns"),
-                    text::time(since)
-                )
-            } else {
-                let list = listed
-                    .iter()
-                    .map(|pattern| {
-                        format!(
-                            "{} (first seen {})",
-                            pattern.description,
-                            text::time(pattern.time)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let more = if unlisted > 0 {
-                    format!("; and {unlisted} more not listed")
-                } else {
-                    String::new()
-                };
-                let head = match (reminder, listed.len()) {
-                    (true, _) => format!(
-                        "{name}: new error patterns since {}; in the last {window}: ",
-                        text::time(since)
-                    ),
-                    (false, 1) => format!("{name}: new error pattern "),
-                    (false, n) => format!("{name}: {n} new error patterns: "),
-                };
-                format!("{head}{list}{more}. Suggest: {}.", suggestion(record))
-            };
-            (message, numbers)
-        }
+    let notice = FunctionNotice {
+        name,
+        counts,
+        rate,
+        window: &window,
+        resolved,
+        since,
+        lasted: &lasted,
+        window_numbers,
+        transition,
+        record,
+        state,
+        rules,
+        now,
+    };
+    let (message, numbers) = match rule {
+        FunctionRule::HighErrorRate => notice.high_error_rate(),
+        FunctionRule::ConsecutiveFailures => notice.consecutive_failures(),
+        FunctionRule::SlowExecution => notice.slow_execution(),
+        FunctionRule::MissedSchedule => notice.missed_schedule(),
+        FunctionRule::NewErrorPattern => notice.new_error_pattern(),
     };
     make_alert(
         rule.rule(),
@@ -341,133 +169,277 @@ pub(super) fn function_alert(
     )
 }
 
-pub(super) fn monitor_alert(
-    rule: MonitorRule,
+#[derive(Clone, Copy)]
+struct FunctionNotice<'a> {
+    name: &'a str,
+    counts: Counts,
+    rate: f64,
+    window: &'a str,
+    resolved: bool,
+    since: SystemTime,
+    lasted: &'a str,
+    window_numbers: [(&'static str, f64); 4],
     transition: Transition,
-    monitor: &MonitorAlerts,
-    rules: &AlertRules,
-    inputs: &HealthInputs,
+    record: &'a FunctionRecord,
+    state: &'a FunctionAlerts,
+    rules: &'a AlertRules,
     now: SystemTime,
-) -> Alert {
-    let window = text::duration(rules.window);
-    let resolved = matches!(transition, Transition::Resolved { .. });
-    let since = match transition {
-        Transition::Fired { since }
-        | Transition::Reminder { since }
-        | Transition::Resolved { since } => since,
-    };
-    let since_text = text::time(since);
-    let (message, numbers): (String, Vec<(&'static str, f64)>) = match rule {
-        MonitorRule::DroppedExecutions => {
-            let episode = monitor.dropped.in_episode;
-            let numbers = vec![
-                ("dropped", episode as f64),
-                ("dropped_total", inputs.dropped_total as f64),
-            ];
-            let message = if resolved {
-                format!("monitor: no execution dropped in the last {window} ({episode} dropped since {since_text}).")
-            } else {
-                format!(
-                    "monitor: {} dropped since {since_text} because a recording queue was full and the queue memory budget spent ({} since start; counted in dropped_events, gap lines in the executions log). Suggest: raise `queue_memory_budget` (or `queue_capacity`), or use `Overflow::Block` to slow callers down instead.",
-                    text::count(episode, "execution", "executions"),
-                    inputs.dropped_total
-                )
-            };
-            (message, numbers)
+}
+
+impl FunctionNotice<'_> {
+    /// The wording of `high_error_rate`.
+    fn high_error_rate(self) -> Wording {
+        let FunctionNotice {
+            name,
+            counts,
+            rate,
+            window,
+            resolved,
+            since,
+            lasted,
+            window_numbers,
+            record,
+            rules,
+            ..
+        } = self;
+        let mut numbers = window_numbers.to_vec();
+        numbers.push(("threshold", rules.error_rate_threshold));
+        numbers.push(("min_executions", rules.error_rate_min_executions as f64));
+        let message = if resolved {
+            format!(
+                "{name}: error rate back to {} ({} within {window}); it was above {} since {} ({lasted}).",
+                text::percent(rate),
+                in_the_last(counts.failures, counts.executions),
+                text::percent(rules.error_rate_threshold),
+                text::time(since),
+            )
+        } else {
+            format!(
+                "{name}: {} ({}) within {window}, above {} since {}{}. Status degraded. Suggest: {}.",
+                in_the_last(counts.failures, counts.executions),
+                text::percent(rate),
+                text::percent(rules.error_rate_threshold),
+                text::time(since),
+                last_error_clause(record),
+                suggestion(record),
+            )
+        };
+        (message, numbers)
+    }
+
+    /// The wording of `consecutive_failures`.
+    fn consecutive_failures(self) -> Wording {
+        let FunctionNotice {
+            name,
+            counts,
+            rate,
+            window,
+            resolved,
+            since,
+            lasted,
+            window_numbers,
+            record,
+            state,
+            rules,
+            ..
+        } = self;
+        let streak = if resolved {
+            state.peak_streak
+        } else {
+            record.consecutive_failures.max(state.peak_streak)
+        };
+        let mut numbers = window_numbers.to_vec();
+        numbers.push(("consecutive_failures", streak as f64));
+        numbers.push(("threshold", rules.consecutive_failures as f64));
+        let message = if resolved {
+            format!(
+                "{name}: succeeded again after {} in a row (failing since {}, for {lasted}).",
+                text::count(streak, "failure", "failures"),
+                text::time(since)
+            )
+        } else {
+            format!(
+                "{name}: {} in a row since {} ({}, {}, within {window}){}. Status error. Suggest: {}.",
+                text::count(streak, "failure", "failures"),
+                text::time(since),
+                in_the_last(counts.failures, counts.executions),
+                text::percent(rate),
+                last_error_clause(record),
+                suggestion(record),
+            )
+        };
+        (message, numbers)
+    }
+
+    /// The wording of `slow_execution`.
+    fn slow_execution(self) -> Wording {
+        let FunctionNotice {
+            name,
+            counts,
+            window,
+            resolved,
+            since,
+            record,
+            state,
+            rules,
+            ..
+        } = self;
+        let threshold = record
+            .slow_threshold
+            .or(rules.slow_threshold)
+            .unwrap_or_default();
+        let max = state
+            .window
+            .max_slow()
+            .or(state.last_slow.map(|(_, d)| d))
+            .unwrap_or_default();
+        let numbers = vec![
+            ("slow_executions", counts.slow as f64),
+            ("executions", counts.executions as f64),
+            ("threshold_ms", threshold.as_nanos() as f64 / 1e6),
+            ("max_ms", max.as_nanos() as f64 / 1e6),
+            ("window_secs", rules.window.as_secs_f64()),
+        ];
+        let message = if resolved {
+            format!(
+                "{name}: no execution slower than {} in the last {window} (slow executions since {}).",
+                text::duration(threshold),
+                text::time(since)
+            )
+        } else {
+            let latest = state
+                .last_slow
+                .map_or_else(String::new, |(time, duration)| {
+                    format!(
+                        ", latest {} at {}",
+                        text::duration(duration),
+                        text::time(time)
+                    )
+                });
+            format!(
+                "{name}: {} of {} slower than {} in the last {window}, slowest {}{latest}. Suggest: look at what it waits on (I/O, locks, the services it calls), or raise its `slow` threshold.",
+                counts.slow,
+                text::count(counts.executions, "execution", "executions"),
+                text::duration(threshold),
+                text::duration(max),
+            )
+        };
+        (message, numbers)
+    }
+
+    /// The wording of `missed_schedule`.
+    fn missed_schedule(self) -> Wording {
+        let FunctionNotice {
+            name,
+            resolved,
+            since,
+            record,
+            rules,
+            now,
+            ..
+        } = self;
+        let every = record.every;
+        let last_run = record.last_execution.map(|(time, _)| time);
+        let due = record.next_scheduled.unwrap_or(since);
+        let overdue = elapsed(due, now);
+        let grace = every.map_or(rules.schedule_grace, |every| {
+            rules.schedule_grace_for(every)
+        });
+        let mut numbers = vec![
+            ("grace_secs", grace.as_secs_f64()),
+            ("overdue_secs", overdue.as_secs_f64()),
+        ];
+        if let Some(every) = every {
+            numbers.push(("every_secs", every.as_secs_f64()));
         }
-        MonitorRule::SinkFailing => {
-            let failing: Vec<&ComponentHealth> =
-                monitor.components.iter().filter(|c| c.failing).collect();
-            let lost: u64 = monitor.components.iter().map(|c| c.lost).sum();
-            let numbers = vec![
-                ("failing_sinks", failing.len() as f64),
-                ("lost_lines", lost as f64),
-                ("sink_panics", monitor.sink_panics.in_episode as f64),
-            ];
-            let message = if resolved {
-                format!("monitor: every sink is writing again (failing since {since_text}; {} lost in total).", text::count(lost, "line", "lines"))
-            } else {
-                let mut parts: Vec<String> = failing
-                    .iter()
-                    .map(|c| match &c.error {
-                        Some(error) => format!("{} failing ({error})", c.name),
-                        None => format!("{} failing", c.name),
-                    })
-                    .collect();
-                if monitor.sink_panics.in_episode > 0 {
-                    parts.push(format!(
-                        "a sink panicked {}",
-                        times(monitor.sink_panics.in_episode)
-                    ));
-                }
-                format!(
-                    "monitor: {} since {since_text}; lines are kept in memory and retried ({lost} lost so far). Suggest: check free disk space and the permissions of the log directory, and the database file.",
-                    parts.join(", ")
-                )
-            };
-            (message, numbers)
-        }
-        MonitorRule::CollectorRestarted => {
-            let episode = monitor.restarts.in_episode;
-            let numbers = vec![
-                ("restarts", episode as f64),
-                ("restarts_total", inputs.restarts as f64),
-            ];
-            let message = if resolved {
-                format!("monitor: no collector restart in the last {window} ({episode} since {since_text}).")
-            } else {
-                format!(
-                    "monitor: the collector thread panicked and was restarted {} since {since_text} ({} in total); queued executions were kept. Suggest: report a bug with the panic message printed on stderr.",
-                    times(episode),
-                    inputs.restarts
-                )
-            };
-            (message, numbers)
-        }
-        MonitorRule::QueueFull => {
-            let numbers = vec![
-                ("queue_fill", monitor.peak_queue_fill),
-                ("threshold", rules.queue_fill_threshold),
-            ];
-            let message = if resolved {
-                format!(
-                    "monitor: recording queues stayed below {} full for {window} (since {since_text} they reached {}).",
-                    text::percent(rules.queue_fill_threshold),
-                    text::percent(monitor.peak_queue_fill)
-                )
-            } else {
-                format!(
-                    "monitor: a recording queue was {} full since {since_text} (threshold {}; its own chunks and what the queue memory budget could still lend it). Suggest: raise `queue_memory_budget` (or `queue_capacity`); once a queue is full, executions are dropped (or callers wait, with `Overflow::Block`).",
-                    text::percent(monitor.peak_queue_fill),
-                    text::percent(rules.queue_fill_threshold)
-                )
-            };
-            (message, numbers)
-        }
-        MonitorRule::NotifierFailing => {
-            let episode = monitor.notifier_failures.in_episode;
-            let names: Vec<&str> = monitor
-                .failing_notifiers
+        let message = if resolved {
+            format!(
+                "{name}: ran again{} after missing its schedule (it was due {}).",
+                last_run.map_or_else(String::new, |time| format!(" at {}", text::time(time))),
+                text::time(since)
+            )
+        } else {
+            format!(
+                "{name}: did not run when due: declared every {}, last run {}, due {}, now {} overdue (grace {}). Suggest: check that whatever runs it (scheduler, timer task, cron) is alive.",
+                every.map_or_else(|| "?".to_owned(), text::duration),
+                last_run.map_or_else(|| "never".to_owned(), text::time),
+                text::time(due),
+                text::duration(overdue),
+                text::duration(grace),
+            )
+        };
+        (message, numbers)
+    }
+
+    /// The wording of `new_error_pattern`.
+    fn new_error_pattern(self) -> Wording {
+        let FunctionNotice {
+            name,
+            window,
+            resolved,
+            since,
+            transition,
+            record,
+            state,
+            rules,
+            ..
+        } = self;
+        let in_window = state.new_patterns.len() as f64;
+        let reminder = matches!(transition, Transition::Reminder { .. });
+        // A firing notice names the patterns no notice named yet (each
+        // with its own first-seen time; `since` is the first of them); a
+        // reminder names every new pattern in the window.
+        let listed: Vec<&NewPattern> = state
+            .new_patterns
+            .iter()
+            .filter(|pattern| reminder || !pattern.announced)
+            .collect();
+        let unlisted = if reminder { 0 } else { state.unlisted_patterns };
+        let named = if resolved {
+            state.new_patterns_in_episode.max(1)
+        } else {
+            listed.len() as u64 + unlisted
+        };
+        let numbers = vec![
+            ("new_patterns", named as f64),
+            ("new_patterns_in_window", in_window),
+            ("window_secs", rules.window.as_secs_f64()),
+        ];
+        let message = if resolved {
+            format!(
+                "{name}: no new error pattern in the last {window} ({} since {}).",
+                text::count(named, "new pattern", "new patterns"),
+                text::time(since)
+            )
+        } else {
+            let list = listed
                 .iter()
-                .map(|name| &**name)
-                .collect();
-            let numbers = vec![("failures", episode as f64)];
-            let message = if resolved {
-                format!("monitor: notifiers delivered without failure for {window} ({episode} failures since {since_text}).")
+                .map(|pattern| {
+                    format!(
+                        "{} (first seen {})",
+                        pattern.description,
+                        text::time(pattern.time)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let more = if unlisted > 0 {
+                format!("; and {unlisted} more not listed")
             } else {
-                format!(
-                    "monitor: notifier {} failed {} since {since_text} (panicked, blocked longer than the notifier timeout, or fell behind and missed alerts). Suggest: fix the notifier; the other notifiers still receive every alert.",
-                    names.join(", "),
-                    times(episode)
-                )
+                String::new()
             };
-            (message, numbers)
-        }
-        MonitorRule::LogSizeCap => {
-            size_cap::alert_text(monitor.size_cap.in_episode, inputs, resolved, &since_text)
-        }
-    };
-    make_alert(rule.rule(), None, rules, transition, now, message, numbers)
+            let head = match (reminder, listed.len()) {
+                (true, _) => format!(
+                    "{name}: new error patterns since {}; in the last {window}: ",
+                    text::time(since)
+                ),
+                (false, 1) => format!("{name}: new error pattern "),
+                (false, n) => format!("{name}: {n} new error patterns: "),
+            };
+            format!("{head}{list}{more}. Suggest: {}.", suggestion(record))
+        };
+        (message, numbers)
+    }
 }
 
 fn function_reason(
@@ -507,55 +479,5 @@ fn function_reason(
             )
         }
         FunctionRule::NewErrorPattern => format!("{name}: new error pattern"),
-    }
-}
-
-pub(super) fn monitor_reason(
-    rule: MonitorRule,
-    monitor: &MonitorAlerts,
-    rules: &AlertRules,
-) -> String {
-    match rule {
-        MonitorRule::DroppedExecutions => format!(
-            "monitor: {} dropped (queue full) in the last {}",
-            text::count(monitor.dropped.in_episode, "execution", "executions"),
-            text::duration(rules.window)
-        ),
-        MonitorRule::SinkFailing => {
-            let failing: Vec<&str> = monitor
-                .components
-                .iter()
-                .filter(|c| c.failing)
-                .map(|c| c.name)
-                .collect();
-            if failing.is_empty() {
-                format!(
-                    "monitor: a sink panicked {}",
-                    times(monitor.sink_panics.in_episode)
-                )
-            } else {
-                format!("monitor: {} failing", failing.join(", "))
-            }
-        }
-        MonitorRule::CollectorRestarted => {
-            format!(
-                "monitor: collector restarted {}",
-                times(monitor.restarts.in_episode)
-            )
-        }
-        MonitorRule::QueueFull => format!(
-            "monitor: a recording queue was {} full",
-            text::percent(monitor.peak_queue_fill)
-        ),
-        MonitorRule::NotifierFailing => format!(
-            "monitor: notifier failures ({})",
-            monitor
-                .failing_notifiers
-                .iter()
-                .map(|name| &**name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        MonitorRule::LogSizeCap => size_cap::reason(monitor.size_cap.in_episode),
     }
 }
