@@ -39,3 +39,31 @@ fn the_stored_alert_state_is_taken_up_by_a_new_engine() {
     assert_eq!(streak.number("consecutive_failures"), Some(7.0));
     assert_eq!(streak.number("executions"), Some(7.0));
 }
+
+/// The text stored for a function's alert state is the format earlier
+/// versions wrote and read back after a restart: pinned byte for byte (the
+/// texts below are what the engine wrote before its rules had names).
+#[test]
+fn the_stored_alert_state_text_is_unchanged() {
+    let rules = AlertRules {
+        error_rate_min_executions: 3,
+        slow_threshold: Some(Duration::from_secs(1)),
+        ..AlertRules::default()
+    };
+    let mut h = Harness::new(rules);
+    h.run("scale_ec2", Status::Success, Duration::from_secs(2), None);
+    h.fail("scale_ec2", 6);
+    assert!(!h.eval(false).is_empty());
+    let index = h.index("scale_ec2");
+    let firing = h.engine.stored_state(index).unwrap();
+    h.advance(MIN);
+    h.succeed("scale_ec2", 1);
+    h.eval(false);
+    let after = h.engine.stored_state(index).unwrap();
+    assert_eq!(firing, PINNED_FIRING);
+    assert_eq!(after, PINNED_AFTER);
+}
+
+const PINNED_FIRING: &str = r#"{"streak_start":"2024-10-04T00:00:00.000000Z","peak_streak":6,"rules":{"consecutive_failures":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"high_error_rate":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"new_error_pattern":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"slow_execution":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true}},"last_slow":{"time":"2024-10-04T00:00:00.000000Z","nanos":2000000000},"new_patterns":[{"time":"2024-10-04T00:00:00.000000Z","description":"NoCredentialsError: unable to locate credentials","announced":true}],"unlisted_patterns":0,"new_patterns_in_episode":1,"window":{"bucket_nanos":15000000000,"buckets":[[115200000,7,6,1,2000000000]]}}"#;
+
+const PINNED_AFTER: &str = r#"{"streak_start":null,"peak_streak":0,"rules":{"consecutive_failures":{"state":"inactive","since":null,"held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":false},"high_error_rate":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"new_error_pattern":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"slow_execution":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true}},"last_slow":{"time":"2024-10-04T00:00:00.000000Z","nanos":2000000000},"new_patterns":[{"time":"2024-10-04T00:00:00.000000Z","description":"NoCredentialsError: unable to locate credentials","announced":true}],"unlisted_patterns":0,"new_patterns_in_episode":1,"window":{"bucket_nanos":15000000000,"buckets":[[115200000,7,6,1,2000000000],[115200004,1,0,0,0]]}}"#;
