@@ -11,6 +11,8 @@
 #![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
 
 mod alerts;
+mod api;
+mod builder;
 mod callsite;
 mod capture;
 mod clock;
@@ -22,10 +24,9 @@ mod guard;
 #[cfg(feature = "http")]
 pub mod http;
 mod install_error;
+mod installed;
 mod json;
 mod layer;
-mod log_settings;
-mod monitor;
 mod queue;
 mod report;
 mod sink;
@@ -35,19 +36,19 @@ mod termination;
 mod ticks;
 mod timestamp;
 
-pub use alerts::{
-    health, Alert, AlertRule, AlertRules, AlertState, Health, Notifier, Severity, Verdict,
-};
+pub use alerts::{Alert, AlertRule, AlertRules, AlertState, Health, Notifier, Severity, Verdict};
+pub use api::{flush, health, stats, status_report};
+pub use builder::{Monitor, MonitorBuilder};
 pub use capture::{CaptureLimits, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::Status;
 pub use execution_record::ExecutionRecord;
 pub use install_error::{InstallError, LockedResource};
+pub use installed::MonitorGuard;
 pub use layer::{layer, MonitorLayer};
-pub use monitor::{flush, stats, Monitor, MonitorBuilder, MonitorGuard};
 pub use monitor_sinks::rotating::{Retention, Rotation};
 pub use queue::Overflow;
-pub use report::{status_report, StatusReport};
+pub use report::StatusReport;
 pub use sink::Sink;
 pub use span_trace::{ExecutionTrace, TraceNode};
 pub use stats::{ErrorPattern, FunctionStats, FunctionStatus, LastError, StatsSnapshot};

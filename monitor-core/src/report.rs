@@ -32,23 +32,6 @@ pub struct StatusReport {
     pub alerts: Vec<Alert>,
 }
 
-/// The installed monitor's status report (an empty one without a monitor).
-pub fn status_report() -> StatusReport {
-    let handle = crate::monitor::current();
-    let now = handle
-        .as_ref()
-        .map_or_else(SystemTime::now, |handle| handle.clock.now());
-    let stats = crate::monitor::stats();
-    StatusReport {
-        generated_at: Timestamp(now),
-        stats,
-        health: crate::alerts::health(),
-        alerts: handle
-            .map(|handle| handle.alerts.firing())
-            .unwrap_or_default(),
-    }
-}
-
 /// The function's colour: its verdict in [`health`](crate::health) (see
 /// [`FunctionStats::health`]), ⚪ instead of 🟢 before its first completed
 /// execution.

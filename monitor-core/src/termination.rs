@@ -116,7 +116,7 @@ mod imp {
     fn on_signal(signal: i32) {
         let generation = ARMED.swap(0, Ordering::AcqRel);
         if generation != 0 {
-            crate::monitor::shutdown_for_termination(generation);
+            crate::installed::shutdown_for_termination(generation);
         }
         if signal_hook::low_level::emulate_default_handler(signal).is_err() {
             // Not reached for SIGTERM and SIGINT, whose default is known.

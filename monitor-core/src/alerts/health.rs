@@ -181,27 +181,6 @@ impl fmt::Display for Health {
     }
 }
 
-/// The installed monitor's verdict on itself and on the functions it
-/// watches, as of the collector's latest evaluation (every 250 ms, and at
-/// every [`flush`](crate::flush)), plus the collector's lag. See [`Health`]
-/// for the thresholds.
-///
-/// Without an installed monitor the verdict is [`Verdict::NotInstalled`],
-/// never green: nothing is watched.
-///
-/// ```
-/// let health = monitor_core::health();
-/// assert_eq!(health.verdict, monitor_core::Verdict::NotInstalled);
-/// assert!(!health.is_green());
-/// assert_eq!(health.to_string(), "⚪ not_installed — monitor: not installed (nothing is recorded until `install()` succeeds)");
-/// ```
-pub fn health() -> Health {
-    match crate::monitor::current() {
-        Some(handle) => handle.alerts.health(),
-        None => Health::not_installed(),
-    }
-}
-
 /// The state of one output of the monitor (a log file, the stats store).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ComponentHealth {

@@ -25,7 +25,7 @@
 //! | `reminder` | `true` for the reminder sent once per repeat interval while firing |
 //! | `numbers` | the numbers behind the message (`failures`, `executions`, `error_rate`, `window_secs`, …) |
 
-mod builder;
+mod config;
 pub(crate) mod engine;
 mod health;
 pub(crate) mod notify;
@@ -37,12 +37,12 @@ pub(crate) mod text;
 mod types;
 mod window;
 
-pub use health::{health, Health, Verdict};
+pub use health::{Health, Verdict};
 pub use notify::Notifier;
 pub use rules::AlertRules;
 pub use types::{Alert, AlertRule, AlertState, Severity};
 
-pub(crate) use builder::AlertsConfig;
+pub(crate) use config::{AlertsConfig, PreparedAlerts};
 pub(crate) use engine::ExecutionFacts;
 pub(crate) use health::{ComponentHealth, HealthInputs};
 

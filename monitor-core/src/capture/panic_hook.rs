@@ -34,7 +34,7 @@ pub(crate) fn install_panic_hook() {
             if FLUSH_ON_PANIC.load(Ordering::Relaxed) {
                 // With `panic = "abort"` nothing runs after the hooks: write
                 // what was recorded so far while we still can.
-                crate::monitor::flush_from_panic_hook();
+                crate::installed::flush_from_panic_hook();
             }
             previous(info);
         }));

@@ -4,9 +4,10 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::builder::MonitorBuilder;
 use crate::collector::{Feed, FeedNotifier};
 use crate::install_error::InstallError;
-use crate::monitor::{MonitorBuilder, MonitorGuard};
+use crate::installed::MonitorGuard;
 
 /// Longest a client may take to send its request (default).
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

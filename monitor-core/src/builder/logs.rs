@@ -4,9 +4,9 @@ use std::path::Path;
 
 use monitor_sinks::rotating::{LogFileConfig, Retention, Rotation};
 
+use super::MonitorBuilder;
 use crate::collector::LogsConfig;
 use crate::install_error::InstallError;
-use crate::monitor::MonitorBuilder;
 
 /// Rotation and retention of the three logs, as set on the builder.
 #[derive(Clone, Debug)]

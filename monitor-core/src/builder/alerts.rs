@@ -4,112 +4,11 @@
 //! [`notifier_timeout`](MonitorBuilder::notifier_timeout),
 //! [`alert_tracing_events`](MonitorBuilder::alert_tracing_events).
 
-use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use monitor_sinks::rotating::{LogFileConfig, RotatingLog};
-
-use super::engine::AlertEngine;
-use super::notify::{Dispatcher, FnNotifier, Notifier, TracingNotifier};
-use super::rules::AlertRules;
-use super::types::Alert;
-use super::Alerting;
-use crate::install_error::InstallError;
-use crate::monitor::MonitorBuilder;
-
-type Adjust = Box<dyn FnOnce(&mut AlertRules) + Send>;
-
-/// Alert settings collected by the builder.
-pub(crate) struct AlertsConfig {
-    rules: AlertRules,
-    per_function: Vec<(String, Adjust)>,
-    notifiers: Vec<Box<dyn Notifier>>,
-    notifier_timeout: Duration,
-    tracing_events: bool,
-}
-
-impl Default for AlertsConfig {
-    fn default() -> Self {
-        AlertsConfig {
-            rules: AlertRules::default(),
-            per_function: Vec::new(),
-            notifiers: Vec::new(),
-            notifier_timeout: Duration::from_secs(5),
-            tracing_events: true,
-        }
-    }
-}
-
-/// Alert settings checked and resolved per function, ready to start.
-pub(crate) struct PreparedAlerts {
-    rules: AlertRules,
-    per_function: HashMap<String, AlertRules>,
-    notifiers: Vec<Box<dyn Notifier>>,
-    notifier_timeout: Duration,
-    tracing_events: bool,
-}
-
-impl AlertsConfig {
-    /// Applies the per-function adjustments to copies of the global rules
-    /// and checks every value.
-    pub(crate) fn prepare(self) -> Result<PreparedAlerts, InstallError> {
-        let invalid =
-            |setting: &'static str, reason: String| InstallError::InvalidConfig { setting, reason };
-        self.rules
-            .validate()
-            .map_err(|reason| invalid("alert_rules", reason))?;
-        if self.notifier_timeout.is_zero() {
-            return Err(invalid(
-                "notifier_timeout",
-                "must be longer than zero".into(),
-            ));
-        }
-        let mut per_function: HashMap<String, AlertRules> = HashMap::new();
-        for (name, adjust) in self.per_function {
-            let rules = per_function
-                .entry(name.clone())
-                .or_insert_with(|| self.rules.clone());
-            adjust(rules);
-            rules.validate().map_err(|reason| {
-                invalid("alert_rules_for", format!("rules for `{name}`: {reason}"))
-            })?;
-        }
-        Ok(PreparedAlerts {
-            rules: self.rules,
-            per_function,
-            notifiers: self.notifiers,
-            notifier_timeout: self.notifier_timeout,
-            tracing_events: self.tracing_events,
-        })
-    }
-}
-
-impl PreparedAlerts {
-    /// Opens the alerts log (`<log_dir>/alerts/current_alerts.log`) and starts the notifier
-    /// threads (the `tracing` one first unless it was turned off, then the
-    /// builder's in order).
-    pub(crate) fn start(
-        self,
-        log: LogFileConfig,
-        now: SystemTime,
-    ) -> Result<Alerting, InstallError> {
-        let dir = log.dir.clone();
-        let log = RotatingLog::open(log, now)
-            .map_err(|source| InstallError::LogDir { path: dir, source })?;
-        let mut notifiers: Vec<Box<dyn Notifier>> = Vec::with_capacity(self.notifiers.len() + 1);
-        if self.tracing_events {
-            notifiers.push(Box::new(TracingNotifier));
-        }
-        notifiers.extend(self.notifiers);
-        let dispatcher =
-            Dispatcher::start(notifiers, self.notifier_timeout).map_err(InstallError::Spawn)?;
-        Ok(Alerting::new(
-            AlertEngine::new(self.rules, self.per_function),
-            log,
-            dispatcher,
-        ))
-    }
-}
+use super::MonitorBuilder;
+use crate::alerts::notify::FnNotifier;
+use crate::alerts::{Alert, AlertRules, Notifier};
 
 impl MonitorBuilder {
     /// Calls `callback` with every alert notification: when a rule starts
