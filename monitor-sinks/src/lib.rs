@@ -8,4 +8,4 @@ pub mod rotating;
 pub mod stats_store;
 pub mod time;
 
-pub use rotating::{LogFileConfig, Retention, RotatingLog, Rotation, SinkHealth};
+pub use rotating::{LogFileConfig, LogHealth, Retention, RotatingLog, Rotation};

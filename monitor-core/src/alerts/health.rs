@@ -193,7 +193,7 @@ pub(crate) struct ComponentHealth {
 }
 
 impl ComponentHealth {
-    pub(crate) fn from_log(name: &'static str, health: &monitor_sinks::SinkHealth) -> Self {
+    pub(crate) fn from_log(name: &'static str, health: &monitor_sinks::LogHealth) -> Self {
         ComponentHealth {
             name,
             failing: health.failing,

@@ -80,7 +80,7 @@
 //!   deleted. With a size rotation the current file counts as its full
 //!   rotation size, so the log never passes the cap between passes; the
 //!   current file is never deleted. Deletions the cap forced before age and
-//!   count would have are counted in [`SinkHealth::deleted_for_size`].
+//!   count would have are counted in [`LogHealth::deleted_for_size`].
 //!
 //! # Faults
 //!
@@ -91,7 +91,7 @@
 //!
 //! * lines are kept in memory, in order, up to
 //!   [`LogFileConfig::max_buffered_bytes`]; beyond that the **newest** lines
-//!   are dropped and counted in [`SinkHealth::dropped_lines`] (the lines kept
+//!   are dropped and counted in [`LogHealth::dropped_lines`] (the lines kept
 //!   are the ones closest to the start of the problem, and the file gets one
 //!   gap);
 //! * [`RotatingLog::health`] reports `failing = true` with the error text;
@@ -159,7 +159,7 @@ pub use config::{
     ERRORS_MAX_TOTAL_BYTES, EXECUTIONS_MAX_TOTAL_BYTES, EXECUTIONS_ROTATION_BYTES, TEN_MIB,
 };
 pub use retention::Retention;
-pub use writer::{RotatingLog, SinkHealth};
+pub use writer::{LogHealth, RotatingLog};
 
 #[doc(hidden)]
 /// The file operations a log goes through, for the tests' fault-injecting

@@ -23,16 +23,17 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// How much of a stale current file is read to find its first timestamp.
 const FIRST_LINE_MAX: u64 = 64 * 1024;
 
-/// State of a [`RotatingLog`], for health reporting.
+/// The health of one log file ([`RotatingLog::health`]): whether writing it
+/// fails, and what was lost or deleted early.
 ///
 /// ```
-/// use monitor_sinks::rotating::SinkHealth;
-/// let h = SinkHealth::default();
+/// use monitor_sinks::rotating::LogHealth;
+/// let h = LogHealth::default();
 /// assert!(!h.failing && h.last_error.is_none() && h.dropped_lines == 0);
 /// assert_eq!(h.deleted_for_size, 0);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SinkHealth {
+pub struct LogHealth {
     /// The last attempt to open, write or rotate the current file failed;
     /// lines are being kept in memory.
     pub failing: bool,
@@ -121,7 +122,7 @@ pub struct RotatingLog {
     start: usize,
     markers: VecDeque<Marker>,
 
-    health: SinkHealth,
+    health: LogHealth,
     episode_dropped: u64,
     lines_since_attempt: u64,
     last_attempt: Option<SystemTime>,
@@ -203,7 +204,7 @@ impl RotatingLog {
             buf: Vec::new(),
             start: 0,
             markers: VecDeque::new(),
-            health: SinkHealth::default(),
+            health: LogHealth::default(),
             episode_dropped: 0,
             lines_since_attempt: 0,
             last_attempt: None,
@@ -337,8 +338,8 @@ impl RotatingLog {
     }
 
     /// Current health: failing or not, last error, dropped and buffered lines.
-    pub fn health(&self) -> SinkHealth {
-        SinkHealth {
+    pub fn health(&self) -> LogHealth {
+        LogHealth {
             maintenance_errors: self.maint.ctx.errors.load(Ordering::Relaxed),
             deleted_for_size: self.maint.ctx.deleted_for_size.load(Ordering::Relaxed),
             ..self.health.clone()
