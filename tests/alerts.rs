@@ -115,13 +115,19 @@ fn start() -> SystemTime {
 fn builder(name: &str) -> (MonitorBuilder, ManualClock, Received, std::path::PathBuf) {
     let dir = temp_dir(name);
     let clock = ManualClock::new(start());
+    let (builder, received) = builder_in(&dir, &clock);
+    (builder, clock, received, dir)
+}
+
+/// A builder on `dir` with `clock`, whose alerts are collected.
+fn builder_in(dir: &std::path::Path, clock: &ManualClock) -> (MonitorBuilder, Received) {
     let received = Received::default();
     let sink = received.clone();
     let builder = Monitor::builder()
-        .log_dir(&dir)
+        .log_dir(dir)
         .clock(clock.clone())
         .on_alert(move |alert: &Alert| sink.0.lock().unwrap().push(alert.clone()));
-    (builder, clock, received, dir)
+    (builder, received)
 }
 
 #[test]
@@ -967,14 +973,8 @@ fn a_restart_neither_notifies_a_firing_alert_again_nor_misdates_it() {
 
     // Run B, two minutes later, on the same directory: one more failure.
     let later = ManualClock::new(noticed + 2 * MIN);
-    let received = Received::default();
-    let sink = received.clone();
-    let guard = Monitor::builder()
-        .log_dir(&dir)
-        .clock(later.clone())
-        .on_alert(move |alert: &Alert| sink.0.lock().unwrap().push(alert.clone()))
-        .install()
-        .unwrap();
+    let (builder, received) = builder_in(&dir, &later);
+    let guard = builder.install().unwrap();
     restart_job(true).unwrap_err();
     assert!(guard.flush());
     assert!(
@@ -1177,14 +1177,8 @@ fn a_reminder_sent_without_a_new_execution_is_not_sent_again_after_a_restart() {
 
     // Run B, two minutes after the reminder: one more failure is no news.
     let later = ManualClock::new(reminded + 2 * MIN);
-    let received = Received::default();
-    let sink = received.clone();
-    let guard = Monitor::builder()
-        .log_dir(&dir)
-        .clock(later.clone())
-        .on_alert(move |alert: &Alert| sink.0.lock().unwrap().push(alert.clone()))
-        .install()
-        .unwrap();
+    let (builder, received) = builder_in(&dir, &later);
+    let guard = builder.install().unwrap();
     reminded_job(true).unwrap_err();
     assert!(guard.flush());
     assert!(
@@ -1223,14 +1217,8 @@ fn an_alert_resolved_by_time_alone_is_not_resolved_again_after_a_restart() {
 
     // Run B: a success, then time passes; nothing about run A is news.
     let later = ManualClock::new(resolved + 2 * MIN);
-    let received = Received::default();
-    let sink = received.clone();
-    let guard = Monitor::builder()
-        .log_dir(&dir)
-        .clock(later.clone())
-        .on_alert(move |alert: &Alert| sink.0.lock().unwrap().push(alert.clone()))
-        .install()
-        .unwrap();
+    let (builder, received) = builder_in(&dir, &later);
+    let guard = builder.install().unwrap();
     pattern_job(false).unwrap();
     assert!(guard.flush());
     later.advance(HOUR);
