@@ -668,6 +668,60 @@ mod expected_type {
         Ok(Box::new(move |value| allowed.contains(value)))
     }
 
+    /// An `async fn` returning a closure through `impl Fn(&T)`: its body
+    /// keeps its place (the closure needs the declared type), timed from the
+    /// first poll; dropped mid-flight, it is cancelled.
+    #[monitored]
+    pub(crate) async fn async_at_least(min: u8) -> impl Fn(&u8) -> bool {
+        Yield(false).await;
+        move |value| *value >= min
+    }
+
+    macro_rules! positive {
+        () => {
+            |value| *value > 0
+        };
+    }
+
+    /// The tail is a macro call.
+    #[monitored]
+    pub(crate) async fn async_macro_tail() -> impl Fn(&u8) -> bool {
+        Yield(false).await;
+        positive!()
+    }
+
+    fn is_positive(value: &u8) -> bool {
+        *value > 0
+    }
+
+    #[monitored]
+    pub(crate) async fn async_early_return(early: bool) -> impl Fn(&u8) -> bool {
+        if early {
+            return is_positive;
+        }
+        Yield(false).await;
+        is_positive
+    }
+
+    /// Pending once, then ready.
+    pub(crate) struct Yield(pub(crate) bool);
+
+    impl std::future::Future for Yield {
+        type Output = ();
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            if self.0 {
+                std::task::Poll::Ready(())
+            } else {
+                self.0 = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        }
+    }
+
     pub(crate) struct Sorter {
         pub(crate) descending: bool,
     }
@@ -747,6 +801,14 @@ fn shapes_that_need_their_declared_return_type_compile_and_are_timed() {
     );
     let (measure, line) = (tracked_measure(), line!());
     assert_eq!(measure("ab"), 2 + line as usize, "the caller's location");
+    assert!(block_on(async_at_least(3))(&4));
+    assert!(block_on(async_macro_tail())(&4));
+    assert!(block_on(async_early_return(true))(&1));
+    assert!(!block_on(async_early_return(false))(&0));
+    {
+        let mut dropped_mid_flight = std::pin::pin!(async_at_least(1));
+        assert!(common::poll_once(dropped_mid_flight.as_mut()).is_pending());
+    }
     assert!(block_on(async_boxed_equals(2, false))(&2));
     assert!(block_on(async_boxed_equals(2, true))(&9));
     assert!(block_on(async_complex(&[1, 2], false)).unwrap()(&2));
@@ -792,6 +854,17 @@ fn shapes_that_need_their_declared_return_type_compile_and_are_timed() {
     assert_eq!(outcomes("sorted_by_key"), (1, 0, 0));
     assert_eq!(outcomes("tracked_measure"), (1, 0, 0));
     assert_eq!(outcomes("async_boxed_equals"), (2, 0, 0));
+    assert_eq!(outcomes("async_at_least"), (1, 0, 0));
+    assert_eq!(
+        stats
+            .get(&format!("{here}::expected_type::async_at_least"))
+            .unwrap()
+            .cancelled_count,
+        1,
+        "dropped after its first poll"
+    );
+    assert_eq!(outcomes("async_early_return"), (2, 0, 0));
+    assert_eq!(outcomes("async_macro_tail"), (1, 0, 0));
     assert_eq!(outcomes("async_complex"), (1, 1, 0));
     assert_eq!(outcomes("Sorter::comparator"), (2, 0, 0));
     assert_eq!(outcomes("Sorter::checked"), (1, 1, 0));

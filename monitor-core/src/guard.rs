@@ -122,6 +122,57 @@ impl Drop for InlineGuard {
     }
 }
 
+/// Times the body of an `async fn` whose output is `impl Trait`, kept in
+/// place (see the macro's `keeps_body_in_place`): created at the first poll,
+/// told by the expansion when the body reaches its tail or a `return`
+/// ([`completed`](Self::completed)), and dropped with the body's other
+/// locals. Dropped completed: a success; by an unwind that began inside the
+/// body: a panic; otherwise the future was dropped mid-flight: cancelled.
+#[must_use = "an async inline guard times the body it lives in"]
+pub struct AsyncInlineGuard {
+    inner: InlineGuard,
+    completed: bool,
+}
+
+impl AsyncInlineGuard {
+    /// Starts timing (see [`ExecutionGuard::start`]).
+    #[inline(always)]
+    pub fn start(callsite: &'static Callsite) -> Self {
+        AsyncInlineGuard {
+            inner: InlineGuard::start(callsite),
+            completed: false,
+        }
+    }
+
+    /// Like [`start`](Self::start), for methods.
+    #[inline(always)]
+    pub fn start_method(callsite: &'static Callsite, self_type: fn() -> &'static str) -> Self {
+        AsyncInlineGuard {
+            inner: InlineGuard::start_method(callsite, self_type),
+            completed: false,
+        }
+    }
+
+    /// The body reached its value: dropping the guard now ends a success
+    /// (or a panic, if an unwind drops it).
+    #[inline(always)]
+    pub fn completed(&mut self) {
+        self.completed = true;
+    }
+}
+
+impl Drop for AsyncInlineGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let guard = &mut self.inner.inner;
+        if guard.active && !self.completed && !std::thread::panicking() {
+            guard.active = false;
+            record_cancelled(guard.callsite, guard.start);
+        }
+        // Otherwise the inline guard's own drop records a success or a panic.
+    }
+}
+
 /// A token the closure shape moves into the body's closure, so the closure
 /// is `FnOnce` (and may return borrows of what it captured) although it is
 /// called in place, with no helper frame between the caller and the body.

@@ -64,7 +64,9 @@ pub mod __private {
         Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError,
         ClassifyError, ClassifyResult, Outcome,
     };
-    pub use crate::guard::{CallOnce, Completion, ExecutionGuard, InlineGuard, MonitoredFuture};
+    pub use crate::guard::{
+        AsyncInlineGuard, CallOnce, Completion, ExecutionGuard, InlineGuard, MonitoredFuture,
+    };
     pub use core::any::type_name;
     pub use linkme;
 }

@@ -23,6 +23,9 @@
 //!   panic, exactly as in the closure shape. A `#[track_caller]` body that
 //!   does exit early takes the closure shape (the caller's location is then
 //!   not propagated into it; documented on the attribute).
+//! - **async inline** (an `async fn` whose output is `impl Trait`): the body
+//!   stays the async fn's own after an `AsyncInlineGuard`; its tail and
+//!   `return`s mark it completed, so a drop before that is a cancellation.
 //! - **inline** (`-> !`, and a return type that is `impl Trait` or holds one
 //!   in a tuple, array or reference): a scope guard before the body, which
 //!   stays the function's own tail (see `keeps_body_in_place`).
@@ -45,7 +48,9 @@ pub(crate) fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
     let is_method = mentions_self(&function.sig);
     let sig = &function.sig;
     let body = &function.block;
-    let (new_body, rebinds) = if sig.asyncness.is_some() {
+    let (new_body, rebinds) = if sig.asyncness.is_some() && keeps_body_in_place(&sig.output) {
+        (async_inline_body(body, is_method), false)
+    } else if sig.asyncness.is_some() {
         let body = async_body(&sig.output, &sig.inputs, body, is_method);
         (body, true)
     } else if let Some(inner) = async_trait_future(body) {
@@ -567,6 +572,65 @@ fn boxed_future_body(inner: &syn::ExprAsync, body: &Block, is_method: bool) -> T
     let inner_block = &inner.block;
     let awaited = monitored_future(quote!(_), inner_block.to_token_stream(), is_method);
     quote!(#func(async move { #awaited }))
+}
+
+/// An `async fn` whose output is `impl Trait` (or holds one in a tuple,
+/// array or reference): no async block can be given that type, so the body
+/// stays the async fn's own, after an [`AsyncInlineGuard`] made at the first
+/// poll. Its tail and each of its own `return`s become
+/// `{ guard.completed(); value }` (a block passes its expected type on to its
+/// tail); a drop without that is a cancellation. Such an output cannot be
+/// used with `?`, so a `return` is the only early exit (one inside a macro's
+/// arguments is not seen, and would be recorded as a cancellation).
+fn async_inline_body(body: &Block, is_method: bool) -> TokenStream {
+    struct MarkReturns(TokenStream);
+    impl VisitMut for MarkReturns {
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            match expr {
+                Expr::Closure(_) | Expr::Async(_) => {}
+                Expr::Return(ret) => {
+                    if let Some(value) = ret.expr.as_mut() {
+                        syn::visit_mut::visit_expr_mut(self, value);
+                        let mark = &self.0;
+                        let inner: Expr = (**value).clone();
+                        **value = syn::parse_quote!({ #mark #inner });
+                    } else {
+                        let mark = &self.0;
+                        *expr = syn::parse_quote!({ #mark return });
+                    }
+                }
+                _ => syn::visit_mut::visit_expr_mut(self, expr),
+            }
+        }
+        fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+    }
+    let guard = local("__monitor_guard");
+    let start = guard_start(quote!(__monitor_private::AsyncInlineGuard), is_method);
+    let mark = quote!(#guard.completed(););
+    let mut body = body.clone();
+    MarkReturns(mark.clone()).visit_block_mut(&mut body);
+    match body.stmts.last_mut() {
+        Some(Stmt::Expr(tail, None)) => {
+            let value = tail.clone();
+            *tail = syn::parse_quote!({ #mark #value });
+        }
+        // A macro call as the tail (`my_closure!()`).
+        Some(
+            tail @ Stmt::Macro(syn::StmtMacro {
+                semi_token: None, ..
+            }),
+        ) => {
+            let value = tail.clone();
+            *tail = Stmt::Expr(syn::parse_quote!({ #mark #value }), None);
+        }
+        _ => {}
+    }
+    let stmts = statements(&body);
+    quote! {
+        #[allow(unused_mut)]
+        let mut #guard = #start;
+        #stmts
+    }
 }
 
 fn inline_body(body: &Block, is_method: bool) -> TokenStream {
