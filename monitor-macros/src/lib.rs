@@ -52,7 +52,8 @@ use proc_macro::TokenStream;
 ///   keeps its body where it is, so a returned closure is type-checked against
 ///   the declared type exactly as without the attribute. It is timed and
 ///   recorded as a success, or a panic when it unwinds; its value is not
-///   classified (it cannot be an `Err`).
+///   classified (it cannot be an `Err`). An `async fn` of that kind is timed
+///   from its first poll and, dropped before it finishes, is cancelled.
 /// - The attribute is applied once: a second `#[monitored]` on the same
 ///   function is a compile error.
 /// - An `async fn` (also inside `#[async_trait]`) is timed from the first poll
