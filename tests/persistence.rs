@@ -406,29 +406,20 @@ fn updated_at_is_stamped_by_the_monitors_clock() {
     assert_eq!(updated_at, "2009-02-13T23:31:30.000000Z");
 }
 
-#[monitored(name = "tampered_histogram")]
-fn tampered_histogram(fail: bool) -> Result<(), String> {
-    if fail {
-        Err("bucket unreachable".into())
-    } else {
-        Ok(())
-    }
-}
-
 #[test]
 fn stored_histogram_and_pattern_counts_that_overflow_do_not_crash_the_monitor() {
     let _lock = exclusive();
     let dir = temp_dir("persist-tampered-counts");
     let guard = Monitor::builder().log_dir(&dir).install().unwrap();
-    tampered_histogram(true).unwrap_err();
-    tampered_histogram(false).unwrap();
+    nightly_backup(true).unwrap_err();
+    nightly_backup(false).unwrap();
     drop(guard);
     // Counts no run can produce (a hand edit, a bad restore): they add up to
     // more than a u64.
     let db = rusqlite::Connection::open(dir.join("stats.db")).unwrap();
     let patterns: String = db
         .query_row(
-            "SELECT error_patterns FROM function_stats WHERE name = 'tampered_histogram'",
+            "SELECT error_patterns FROM function_stats WHERE name = 'nightly_backup'",
             [],
             |row| row.get(0),
         )
@@ -438,7 +429,7 @@ fn stored_histogram_and_pattern_counts_that_overflow_do_not_crash_the_monitor() 
     let max = u64::MAX;
     db.execute(
         "UPDATE function_stats SET latency_histogram = ?1, error_patterns = ?2 \
-         WHERE name = 'tampered_histogram'",
+         WHERE name = 'nightly_backup'",
         [
             format!("[[1,{max}],[2,{max}],[3,{max}]]"),
             patterns.to_string(),
@@ -448,11 +439,11 @@ fn stored_histogram_and_pattern_counts_that_overflow_do_not_crash_the_monitor() 
     drop(db);
 
     let guard = Monitor::builder().log_dir(&dir).install().unwrap();
-    tampered_histogram(true).unwrap_err();
-    tampered_histogram(false).unwrap();
+    nightly_backup(true).unwrap_err();
+    nightly_backup(false).unwrap();
     assert!(guard.flush());
     let stats = monitor::stats();
-    let record = stats.get("tampered_histogram").unwrap();
+    let record = stats.get("nightly_backup").unwrap();
     assert_eq!((record.total_executions, record.error_count), (4, 2));
     let report = monitor::status_report();
     assert!(
@@ -464,21 +455,12 @@ fn stored_histogram_and_pattern_counts_that_overflow_do_not_crash_the_monitor() 
     );
 }
 
-#[monitored(name = "tampered_counts")]
-fn tampered_counts(fail: bool) -> Result<(), String> {
-    if fail {
-        Err("bucket unreachable".into())
-    } else {
-        Ok(())
-    }
-}
-
 #[test]
 fn stored_execution_counts_too_large_to_add_to_do_not_crash_the_monitor() {
     let _lock = exclusive();
     let dir = temp_dir("persist-tampered-columns");
     let guard = Monitor::builder().log_dir(&dir).install().unwrap();
-    tampered_counts(true).unwrap_err();
+    nightly_backup(true).unwrap_err();
     drop(guard);
     // SQLite keeps whatever it is given: a count written as text or as a
     // real number by another tool can exceed what the monitor writes.
@@ -486,18 +468,18 @@ fn stored_execution_counts_too_large_to_add_to_do_not_crash_the_monitor() {
     db.execute(
         "UPDATE function_stats SET success_count = '18446744073709551615', \
          error_count = 1e30, panic_count = 9223372036854775807, \
-         cancelled_count = 9223372036854775807 WHERE name = 'tampered_counts'",
+         cancelled_count = 9223372036854775807 WHERE name = 'nightly_backup'",
         [],
     )
     .unwrap();
     drop(db);
 
     let guard = Monitor::builder().log_dir(&dir).install().unwrap();
-    tampered_counts(true).unwrap_err();
-    tampered_counts(false).unwrap();
+    nightly_backup(true).unwrap_err();
+    nightly_backup(false).unwrap();
     assert!(guard.flush());
     let stats = monitor::stats();
-    let record = stats.get("tampered_counts").unwrap();
+    let record = stats.get("nightly_backup").unwrap();
     assert!(
         record.success_count > 1 && record.error_count > 1,
         "{record:?}"
