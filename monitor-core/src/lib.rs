@@ -19,6 +19,7 @@ mod clock;
 mod collector;
 mod dir_lock;
 mod event;
+mod execution_id;
 mod execution_record;
 mod guard;
 #[cfg(feature = "http")]
@@ -42,6 +43,7 @@ pub use builder::{Monitor, MonitorBuilder};
 pub use capture::{CaptureLimits, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::Status;
+pub use execution_id::{ExecutionId, ParseExecutionIdError};
 pub use execution_record::ExecutionRecord;
 pub use install_error::{InstallError, LockedResource};
 pub use installed::MonitorGuard;
