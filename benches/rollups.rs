@@ -46,7 +46,7 @@ fn minute_row(function: usize, minute: i64) -> RollupRow {
         .wrapping_add(function as u64);
     row.success = 200 + seed % 50;
     row.error = seed % 7;
-    row.panic = u64::from(seed % 97 == 0);
+    row.panic = u64::from(seed.is_multiple_of(97));
     let total = row.success + row.error + row.panic;
     let mut left = total;
     for i in 0..24u32 {
