@@ -138,6 +138,8 @@ pub(crate) struct Collector {
     unsaved: Arc<Mutex<Arc<Unsaved>>>,
     /// Per-minute roll-ups of the executions not handed to the store yet.
     rollups: rollups::RollupBuffer,
+    /// Without a store: the roll-ups of minutes that have ended.
+    memory_archive: rollups::MemoryArchive,
     publish_durations: bool,
     feed: Option<FeedTap>,
     self_stats: Arc<SelfStats>,
@@ -236,6 +238,7 @@ impl Collector {
             published: parts.published,
             unsaved: parts.unsaved,
             rollups: rollups::RollupBuffer::default(),
+            memory_archive: rollups::MemoryArchive::default(),
             publish_durations: parts.publish_durations,
             feed: parts.feed,
             self_stats: parts.self_stats,
@@ -618,9 +621,15 @@ impl Collector {
     fn persist(&mut self, force: bool) {
         let now = self.clock.now();
         let Some(persistence) = self.persistence.as_mut() else {
-            self.rollups
-                .prune_before(now.checked_sub(rollups::MEMORY_ONLY_KEEP).unwrap_or(now));
-            if force {
+            let functions = &self.functions;
+            let ended = self
+                .rollups
+                .take_before(rollups::minute_of(now), |index| &*functions[index].name);
+            let oldest = now.checked_sub(rollups::MEMORY_ONLY_KEEP).unwrap_or(now);
+            let changed = self
+                .memory_archive
+                .update(ended, rollups::minute_of(oldest));
+            if changed || force {
                 *self.unsaved.lock() = self.unsaved_rollups();
             }
             return;
@@ -658,7 +667,11 @@ impl Collector {
                 rows.extend(saved_later.rows.iter().cloned());
                 Unsaved::new(rows, saved_later.stamp)
             }
-            None => Unsaved::new(rows, None),
+            None => Arc::new(Unsaved {
+                rows,
+                archived: self.memory_archive.chunks(),
+                stamp: None,
+            }),
         }
     }
 
