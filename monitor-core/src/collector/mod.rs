@@ -638,8 +638,14 @@ impl Collector {
         persistence.stage_dirty(&mut self.functions, now);
         let functions = &self.functions;
         persistence.stage_rollups(self.rollups.take_rows(|index| &*functions[index].name));
+        let saves_before = persistence.stamp();
         let late = persistence.save(&mut self.functions, force, now);
-        *self.unsaved.lock() = persistence.unsaved();
+        // For readers that cannot ask the collector (a sink, a notifier, a
+        // busy collector): what is unsaved as of the latest save or flush.
+        // Staler in between, never inconsistent with the file's stamp.
+        if force || persistence.stamp() != saves_before {
+            *self.unsaved.lock() = persistence.unsaved();
+        }
         if late.is_empty() {
             return;
         }
