@@ -398,10 +398,29 @@ pub(crate) fn merge_into(
 /// schema without the table reads as empty.
 ///
 /// ```
-/// use monitor_sinks::stats_store::{NameMatch, RollupReader};
+/// use monitor_sinks::stats_store::{NameMatch, RollupReader, RollupRow, SaveStamp, StatsStore};
 ///
-/// let missing = std::env::temp_dir().join("no-such-dir-for-rollups/stats.db");
+/// let dir = std::env::temp_dir().join(format!("rollup-reader-doc-{}", std::process::id()));
+/// let db = dir.join("stats.db");
+/// let mut store = StatsStore::open(&db)?;
+/// let mut row = RollupRow::new("jobs::nightly", 1_800_000_000 / 60 * 60, 60);
+/// row.success = 3;
+/// store.save_batch(&[], &[row], Some(SaveStamp { run: 1, saves: 1 }))?;
+/// drop(store);
+///
+/// let mut reader = RollupReader::open(&db)?;
+/// assert!(reader.has_rollups());
+/// let read = reader.read(60, 1_799_999_000, 1_800_001_000, NameMatch::Prefix("jobs::"))?;
+/// assert_eq!(read.rows.len(), 1);
+/// assert_eq!(read.rows[0].success, 3);
+/// assert_eq!(read.stamp, Some(SaveStamp { run: 1, saves: 1 }));
+/// // The hour and the day rows hold the same executions.
+/// assert_eq!(reader.read(3600, 0, i64::MAX, NameMatch::All)?.rows[0].success, 3);
+///
+/// let missing = dir.join("no-such-file.db");
 /// assert!(RollupReader::open(&missing).is_err());
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), monitor_sinks::stats_store::StoreError>(())
 /// ```
 #[derive(Debug)]
 pub struct RollupReader {
