@@ -30,6 +30,7 @@ mod json;
 mod layer;
 mod local_id;
 mod name_filter;
+pub mod query;
 mod queue;
 mod report;
 pub mod rollup_reader;
