@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use common::{exclusive, temp_dir};
-use monitor::query::{ExecutionFilter, LogDir};
+use monitor::query::{ExecutionFilter, LogDir, NameFilter};
 use monitor::{monitored, ExecutionId, ManualClock, Monitor, Status, Timestamp, Verdict};
 
 #[monitored(name = "query_host::flaky")]
@@ -281,4 +281,81 @@ fn a_read_only_copy_reads_the_same_and_nothing_changes() {
         "the query wrote into the directory: {changed:?}"
     );
     set_read_only(&copy, false);
+}
+
+#[monitored(name = "query_host::ided")]
+fn ided(fail: bool) -> Result<u32, String> {
+    if fail {
+        Err("card declined (attempt 3)".to_owned())
+    } else {
+        Ok(7)
+    }
+}
+
+#[test]
+fn ids_are_one_across_the_listing_both_logs_and_the_lookup() {
+    let _lock = exclusive();
+    let dir = temp_dir("query-host-ids");
+    // Across midnight: the executions of the 5th are in a rotated file.
+    let clock = ManualClock::new(at("2026-12-05T23:59:30Z"));
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .install()
+        .unwrap();
+    for i in 0..6 {
+        let _ = ided(i % 3 == 0);
+    }
+    assert!(guard.flush());
+    clock.advance(Duration::from_secs(60));
+    for i in 0..4 {
+        let _ = ided(i % 2 == 0);
+    }
+    assert!(guard.flush());
+    drop(guard);
+    assert!(dir.join("executions/2026-12-05.log").exists());
+
+    let logs = LogDir::open(&dir).unwrap();
+    let page = logs
+        .executions(&ExecutionFilter::new().name(NameFilter::exact("query_host::ided")))
+        .unwrap();
+    assert_eq!(page.executions.len(), 10);
+    let mut failed_ids = Vec::new();
+    for summary in &page.executions {
+        let id = summary.id.expect("every execution line has an id");
+        let detail = logs.execution(id).unwrap().expect("found by its id");
+        assert_eq!(&detail.summary, summary);
+        assert!(detail.in_executions_log);
+        assert_eq!(detail.in_errors_log, summary.status.is_failure());
+        if summary.status.is_failure() {
+            assert_eq!(
+                detail.summary.error_message.as_deref(),
+                Some("card declined (attempt 3)")
+            );
+            assert!(detail.context.is_some());
+            failed_ids.push(id.to_string());
+        }
+    }
+    // The errors log names the same ids.
+    let mut logged: Vec<String> = common::errors(&dir)
+        .iter()
+        .map(|line| line["id"].as_str().unwrap().to_owned())
+        .collect();
+    logged.sort();
+    failed_ids.sort();
+    assert_eq!(logged, failed_ids);
+    // An error group's example is the latest failure.
+    let groups = logs.error_groups(at("2026-12-05T00:00:00Z"), None).unwrap();
+    assert_eq!(groups.groups[0].count, 4);
+    assert_eq!(
+        groups.groups[0].example_id,
+        page.executions
+            .iter()
+            .find(|e| e.status.is_failure())
+            .unwrap()
+            .id
+    );
+    // An id no execution has.
+    let unknown = ExecutionId::first_at(at("2026-12-05T23:59:45Z"));
+    assert_eq!(logs.execution(unknown).unwrap(), None);
 }
