@@ -54,7 +54,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 pub use crate::name_filter::{NameFilter, ParseNameFilterError};
-pub use value::JsonValue;
+pub use value::{JsonValue, ParseJsonError};
 
 use crate::alerts::{AlertEngine, Health};
 use crate::event::Status;
