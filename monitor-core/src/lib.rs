@@ -28,6 +28,7 @@ mod install_error;
 mod installed;
 mod json;
 mod layer;
+mod local_id;
 mod queue;
 mod report;
 mod sink;
