@@ -529,6 +529,22 @@ fn events_stream_executions_and_alerts_and_the_guard_drops_while_a_client_listen
         alert.contains(&format!("\"execution_id\":\"{latest_failure}\"")),
         "the alert names the latest failure {latest_failure}: {alert}"
     );
+    let status = get(addr, "/api/status").json();
+    let failing = status["stats"]["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|function| function["name"] == "http_failing")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        failing["last_error"]["execution_id"],
+        latest_failure.as_str()
+    );
+    assert_eq!(
+        failing["top_error_patterns"][0]["example_id"],
+        latest_failure.as_str()
+    );
 
     // The client keeps the stream open and stops reading; dropping the guard
     // must not wait for it.
