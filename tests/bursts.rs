@@ -145,6 +145,10 @@ fn assert_counted_exactly(dir: &std::path::Path, calls: u64) -> (u64, u64) {
         .map(|l| l["dropped_events"].as_u64().unwrap())
         .sum();
     assert_eq!(gaps, stats.dropped_events, "every drop is in a gap line");
+    for line in &lines {
+        // Execution lines have an id; monitor records (gap lines) have none.
+        assert_eq!(line.get("id").is_some(), line["status"] != "gap", "{line}");
+    }
     (recorded, stats.dropped_events)
 }
 

@@ -93,8 +93,12 @@ fn get(addr: SocketAddr, path: &str) -> Reply {
 }
 
 fn install(name: &str) -> MonitorGuard {
+    install_in(&temp_dir(name))
+}
+
+fn install_in(dir: &std::path::Path) -> MonitorGuard {
     Monitor::builder()
-        .log_dir(temp_dir(name))
+        .log_dir(dir)
         .without_stats_db()
         .serve("127.0.0.1:0")
         .install()
@@ -464,7 +468,8 @@ fn frame_with(reader: &mut BufReader<TcpStream>, needle: &str) -> String {
 #[test]
 fn events_stream_executions_and_alerts_and_the_guard_drops_while_a_client_listens() {
     let _lock = exclusive();
-    let guard = install("http-events");
+    let dir = temp_dir("http-events");
+    let guard = install_in(&dir);
     let addr = guard.http_addr().unwrap();
     let mut stream = connect(addr);
     stream
@@ -495,6 +500,18 @@ fn events_stream_executions_and_alerts_and_the_guard_drops_while_a_client_listen
     assert_eq!(data["status"], "success");
     assert_eq!(data["skipped"], 0);
     assert_eq!(data["sampled"], false);
+    let executions = common::executions(&dir);
+    let logged = common::lines_named(&executions, "http_ok");
+    assert_eq!(logged.len(), 1);
+    assert_eq!(
+        data["id"], logged[0]["id"],
+        "the feed names the logged execution"
+    );
+    assert!(data["id"]
+        .as_str()
+        .unwrap()
+        .parse::<monitor::ExecutionId>()
+        .is_ok());
 
     for _ in 0..5 {
         let _ = http_failing();
@@ -503,6 +520,31 @@ fn events_stream_executions_and_alerts_and_the_guard_drops_while_a_client_listen
     let alert = frame_with(&mut reader, "consecutive_failures");
     assert!(alert.starts_with("event: alert\n"), "{alert}");
     assert!(alert.contains("\"state\":\"firing\""), "{alert}");
+    let errors = common::errors(&dir);
+    let latest_failure = common::lines_named(&errors, "http_failing")
+        .last()
+        .map(|line| line["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    assert!(
+        alert.contains(&format!("\"execution_id\":\"{latest_failure}\"")),
+        "the alert names the latest failure {latest_failure}: {alert}"
+    );
+    let status = get(addr, "/api/status").json();
+    let failing = status["stats"]["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|function| function["name"] == "http_failing")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        failing["last_error"]["execution_id"],
+        latest_failure.as_str()
+    );
+    assert_eq!(
+        failing["top_error_patterns"][0]["example_id"],
+        latest_failure.as_str()
+    );
 
     // The client keeps the stream open and stops reading; dropping the guard
     // must not wait for it.

@@ -588,6 +588,14 @@ fn wall_clock_jumps_are_logged_and_durations_are_unaffected() {
         .map(|l| l["jump_ms"].as_f64().unwrap())
         .collect();
     assert_eq!(jumps.len(), 2, "{lines:#?}");
+    for line in &lines {
+        // Execution lines have an id; monitor records (clock jumps) have none.
+        assert_eq!(
+            line.get("id").is_some(),
+            line["status"] != "clock_jump",
+            "{line}"
+        );
+    }
     assert!(
         jumps[0] > 3_500_000.0 && jumps[0] <= 3_600_000.0,
         "{jumps:?}"

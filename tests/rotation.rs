@@ -199,7 +199,7 @@ fn a_million_executions_across_fifty_rotations_lose_no_line() {
         );
         for line in text.lines() {
             assert!(
-                line.starts_with("{\"timestamp\":") && line.ends_with('}'),
+                line.starts_with("{\"id\":\"") && line.ends_with('}'),
                 "torn line in {file}: {line}"
             );
             if line.contains("\"name\":\"rotating_job\"") {

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::callsite::Callsite;
 use crate::capture::Failure;
+use crate::local_id::LocalId;
 use crate::span_trace::SpanExtra;
 
 /// How an execution ended.
@@ -56,6 +57,10 @@ pub(crate) struct Event {
     pub(crate) start: u64,
     pub(crate) end: u64,
     pub(crate) status: Status,
+    /// The starting thread's number and sequence (see [`crate::local_id`]):
+    /// they sit in the padding beside `status`.
+    pub(crate) thread: u16,
+    pub(crate) sequence: u32,
     pub(crate) extra: Option<Box<EventExtra>>,
 }
 
@@ -67,6 +72,13 @@ pub(crate) struct EventExtra {
 }
 
 impl Event {
+    pub(crate) fn local_id(&self) -> LocalId {
+        LocalId {
+            thread: self.thread,
+            sequence: self.sequence,
+        }
+    }
+
     pub(crate) fn failure(&self) -> Option<&Failure> {
         self.extra
             .as_ref()

@@ -4,12 +4,15 @@ use std::time::{Duration, SystemTime};
 
 use crate::capture::Failure;
 use crate::event::Status;
+use crate::execution_id::ExecutionId;
 use crate::span_trace::ExecutionTrace;
 
 /// One finished execution, as the collector hands it to every [`Sink`](crate::Sink).
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct ExecutionRecord<'a> {
+    /// The execution's id (read it with [`id`](Self::id)).
+    pub(crate) id: ExecutionId,
     /// The function's (or span's) name.
     pub name: &'a str,
     /// The `trigger` label.
@@ -34,4 +37,29 @@ pub struct ExecutionRecord<'a> {
     pub file: &'a str,
     /// Source line.
     pub line: u32,
+}
+
+impl ExecutionRecord<'_> {
+    /// The execution's id: the `"id"` of its lines in the executions log and
+    /// the errors log, and of any alert that names it as an example.
+    ///
+    /// ```
+    /// use monitor_core::{ExecutionRecord, Sink};
+    ///
+    /// /// Forwards the id of every failure.
+    /// struct FailureIds(std::sync::mpsc::Sender<String>);
+    ///
+    /// impl Sink for FailureIds {
+    ///     fn record(&mut self, execution: &ExecutionRecord<'_>) {
+    ///         if execution.status.is_failure() {
+    ///             let _ = self.0.send(execution.id().to_string());
+    ///         }
+    ///     }
+    /// }
+    /// # let (sender, _receiver) = std::sync::mpsc::channel();
+    /// # let _sink = FailureIds(sender);
+    /// ```
+    pub fn id(&self) -> ExecutionId {
+        self.id
+    }
 }

@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 use crate::callsite::Callsite;
 use crate::capture::{take_panic_failure, Failure, Outcome};
 use crate::event::{Event, EventExtra, Status};
+use crate::local_id::LocalId;
 use crate::queue;
 
 use crate::ticks::now;
@@ -25,19 +26,39 @@ use crate::ticks::now;
 pub struct ExecutionGuard {
     callsite: &'static Callsite,
     start: u64,
+    /// The execution's [`LocalId`], kept as two fields so that they share a
+    /// word with `active` (the guard stays three words).
+    thread: u16,
+    sequence: u32,
     active: bool,
 }
 
 impl ExecutionGuard {
-    /// Starts timing when a monitor is installed; otherwise an inactive guard
-    /// that costs one relaxed atomic load.
+    /// Starts timing when a monitor is installed, and takes the thread's
+    /// next execution number (a thread-local counter); otherwise an inactive
+    /// guard that costs one relaxed atomic load.
     #[inline(always)]
     pub fn start(callsite: &'static Callsite) -> Self {
         let active = queue::enabled();
+        let (start, id) = if active {
+            (now(), LocalId::next())
+        } else {
+            (0, LocalId::default())
+        };
         ExecutionGuard {
             callsite,
-            start: if active { now() } else { 0 },
+            start,
+            thread: id.thread,
+            sequence: id.sequence,
             active,
+        }
+    }
+
+    #[inline(always)]
+    fn id(&self) -> LocalId {
+        LocalId {
+            thread: self.thread,
+            sequence: self.sequence,
         }
     }
 
@@ -60,7 +81,7 @@ impl ExecutionGuard {
         }
         self.active = false;
         let end = now();
-        record(self.callsite, self.start, end, classify());
+        record(self.callsite, self.start, self.id(), end, classify());
     }
 }
 
@@ -69,7 +90,7 @@ impl Drop for ExecutionGuard {
     #[inline]
     fn drop(&mut self) {
         if self.active {
-            record_panic(self.callsite, self.start, now());
+            record_panic(self.callsite, self.start, self.id(), now());
         }
     }
 }
@@ -114,10 +135,17 @@ impl Drop for InlineGuard {
         }
         self.inner.active = false;
         let end = now();
+        let id = self.inner.id();
         if std::thread::panicking() && !self.panicking_at_start {
-            record_panic(self.inner.callsite, self.inner.start, end);
+            record_panic(self.inner.callsite, self.inner.start, id, end);
         } else {
-            record(self.inner.callsite, self.inner.start, end, Outcome::Success);
+            record(
+                self.inner.callsite,
+                self.inner.start,
+                id,
+                end,
+                Outcome::Success,
+            );
         }
     }
 }
@@ -167,7 +195,7 @@ impl Drop for AsyncInlineGuard {
         let guard = &mut self.inner.inner;
         if guard.active && !self.completed && !std::thread::panicking() {
             guard.active = false;
-            record_cancelled(guard.callsite, guard.start);
+            record_cancelled(guard.callsite, guard.start, guard.id());
         }
         // Otherwise the inline guard's own drop records a success or a panic.
     }
@@ -186,16 +214,18 @@ impl CallOnce {
 }
 
 #[inline(always)]
-fn record(callsite: &'static Callsite, start: u64, end: u64, outcome: Outcome) {
+fn record(callsite: &'static Callsite, start: u64, id: LocalId, end: u64, outcome: Outcome) {
     match outcome {
         Outcome::Success => queue::push(Event {
             callsite,
             start,
             end,
             status: Status::Success,
+            thread: id.thread,
+            sequence: id.sequence,
             extra: None,
         }),
-        Outcome::Error(failure) => record_error(callsite, start, end, failure),
+        Outcome::Error(failure) => record_error(callsite, start, id, end, failure),
     }
 }
 
@@ -205,12 +235,20 @@ fn record(callsite: &'static Callsite, start: u64, end: u64, outcome: Outcome) {
 #[cold]
 #[inline(never)]
 #[allow(clippy::boxed_local)] // taken boxed: unboxing in the caller would put the copy back in its frame
-fn record_error(callsite: &'static Callsite, start: u64, end: u64, failure: Box<Failure>) {
+fn record_error(
+    callsite: &'static Callsite,
+    start: u64,
+    id: LocalId,
+    end: u64,
+    failure: Box<Failure>,
+) {
     queue::push(Event {
         callsite,
         start,
         end,
         status: Status::Error,
+        thread: id.thread,
+        sequence: id.sequence,
         extra: Some(Box::new(EventExtra {
             failure: Some(failure),
             span: None,
@@ -219,12 +257,14 @@ fn record_error(callsite: &'static Callsite, start: u64, end: u64, failure: Box<
 }
 
 #[cold]
-fn record_panic(callsite: &'static Callsite, start: u64, end: u64) {
+fn record_panic(callsite: &'static Callsite, start: u64, id: LocalId, end: u64) {
     queue::push(Event {
         callsite,
         start,
         end,
         status: Status::Panic,
+        thread: id.thread,
+        sequence: id.sequence,
         extra: Some(Box::new(EventExtra {
             failure: Some(Box::new(take_panic_failure(start))),
             span: None,
@@ -233,12 +273,14 @@ fn record_panic(callsite: &'static Callsite, start: u64, end: u64) {
 }
 
 #[cold]
-fn record_cancelled(callsite: &'static Callsite, start: u64) {
+fn record_cancelled(callsite: &'static Callsite, start: u64, id: LocalId) {
     queue::push(Event {
         callsite,
         start,
         end: now(),
         status: Status::Cancelled,
+        thread: id.thread,
+        sequence: id.sequence,
         extra: None,
     });
 }
@@ -263,9 +305,9 @@ pin_project_lite::pin_project! {
     impl<R, F: Future<Output = R>> PinnedDrop for MonitoredFuture<R, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let State::Running(start) = *this.state {
+            if let State::Running(start, id) = *this.state {
                 *this.state = State::Done;
-                record_cancelled(this.callsite, start);
+                record_cancelled(this.callsite, start, id);
             }
         }
     }
@@ -274,7 +316,8 @@ pin_project_lite::pin_project! {
 #[derive(Clone, Copy)]
 enum State {
     NotStarted,
-    Running(u64),
+    /// Started at this tick, as this execution of the thread that polled first.
+    Running(u64, LocalId),
     /// Completed, panicked, or started while no monitor was installed.
     Done,
 }
@@ -312,6 +355,7 @@ impl<R, F: Future<Output = R>> MonitoredFuture<R, F> {
 pub struct Completion {
     callsite: &'static Callsite,
     start: u64,
+    id: LocalId,
     end: u64,
     active: bool,
 }
@@ -321,7 +365,7 @@ impl Completion {
     #[inline(always)]
     pub fn finish(self, classify: impl FnOnce() -> Outcome) {
         if self.active {
-            record(self.callsite, self.start, self.end, classify());
+            record(self.callsite, self.start, self.id, self.end, classify());
         }
     }
 }
@@ -334,9 +378,9 @@ struct PollGuard<'a> {
 
 impl Drop for PollGuard<'_> {
     fn drop(&mut self) {
-        if let State::Running(start) = *self.state {
+        if let State::Running(start, id) = *self.state {
             *self.state = State::Done;
-            record_panic(self.callsite, start, now());
+            record_panic(self.callsite, start, id, now());
         }
     }
 }
@@ -352,7 +396,8 @@ impl<R, F: Future<Output = R>> Future for MonitoredFuture<R, F> {
                 if let Some(self_type) = this.self_type {
                     this.callsite.note_self_type(*self_type);
                 }
-                State::Running(now())
+                // Numbered on the thread of the first poll, wherever it ends.
+                State::Running(now(), LocalId::next())
             } else {
                 State::Done
             };
@@ -368,15 +413,17 @@ impl<R, F: Future<Output = R>> Future for MonitoredFuture<R, F> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(output) => {
                 let completion = match *this.state {
-                    State::Running(start) => Completion {
+                    State::Running(start, id) => Completion {
                         callsite,
                         start,
+                        id,
                         end: now(),
                         active: true,
                     },
                     _ => Completion {
                         callsite,
                         start: 0,
+                        id: LocalId::default(),
                         end: 0,
                         active: false,
                     },

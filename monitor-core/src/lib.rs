@@ -28,6 +28,7 @@ mod install_error;
 mod installed;
 mod json;
 mod layer;
+mod local_id;
 mod name_filter;
 pub mod query;
 mod queue;

@@ -16,6 +16,7 @@ use super::types::{Alert, AlertRule, Severity};
 use super::window::Window;
 use crate::capture::Failure;
 use crate::event::Status;
+use crate::execution_id::ExecutionId;
 use crate::stats::{FunctionRecord, FunctionStatus};
 
 #[cfg(test)]
@@ -33,6 +34,7 @@ const NEW_PATTERNS_KEPT: usize = 8;
 /// What the collector knows about one processed execution.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ExecutionFacts<'a> {
+    pub(crate) id: ExecutionId,
     pub(crate) status: Status,
     pub(crate) duration: Duration,
     pub(crate) started: SystemTime,
@@ -55,6 +57,8 @@ struct FunctionAlerts {
     peak_streak: u64,
     /// Start time and duration of the latest slow execution.
     last_slow: Option<(SystemTime, Duration)>,
+    /// The id of that execution (`None` if stored by a version without ids).
+    last_slow_id: Option<ExecutionId>,
     /// New patterns seen in the window, oldest first.
     new_patterns: VecDeque<NewPattern>,
     /// New patterns pushed out of `new_patterns` (more than
@@ -77,6 +81,8 @@ struct NewPattern {
     description: String,
     /// A notification named it already.
     announced: bool,
+    /// The execution that produced it (`None` if stored by a version without ids).
+    id: Option<ExecutionId>,
 }
 
 impl FunctionAlerts {
@@ -103,6 +109,7 @@ impl FunctionAlerts {
             latched_streak: 0,
             peak_streak: 0,
             last_slow: None,
+            last_slow_id: None,
             new_patterns: VecDeque::new(),
             unlisted_patterns: 0,
             new_patterns_in_episode: 0,
@@ -237,6 +244,7 @@ impl AlertEngine {
             .map(|_| facts.duration);
         if let Some(duration) = slow {
             state.last_slow = Some((facts.started, duration));
+            state.last_slow_id = Some(facts.id);
         }
         state.window.record(
             facts.started,
@@ -272,6 +280,7 @@ impl AlertEngine {
                         time: facts.started,
                         description,
                         announced: false,
+                        id: Some(facts.id),
                     },
                 );
                 state.new_patterns_in_episode += 1;

@@ -219,8 +219,10 @@ mod tests {
             ..Default::default()
         };
         for _ in 0..5 {
-            functions[0].observe(Status::Error, 1_000, now, Some(&failure));
+            let id = crate::ExecutionId::from_parts(0, 1, 1, 1);
+            functions[0].observe(Status::Error, 1_000, now, id, Some(&failure));
             let facts = ExecutionFacts {
+                id,
                 status: Status::Error,
                 duration: Duration::from_micros(1),
                 started: now,

@@ -352,6 +352,7 @@ mod tests {
             time: Timestamp(std::time::UNIX_EPOCH),
             rule: AlertRule::ConsecutiveFailures,
             function: Some("f".into()),
+            execution_id: None,
             state: AlertState::Firing,
             severity: Severity::Error,
             message: message.into(),

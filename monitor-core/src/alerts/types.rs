@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use super::engine::per_rule::RuleScope;
+use crate::execution_id::ExecutionId;
 use crate::timestamp::Timestamp;
 
 /// The rules that raise alerts. Function rules are evaluated per function;
@@ -244,6 +245,11 @@ pub struct Alert {
     pub rule: AlertRule,
     /// The function's name; `None` for the monitor's own health rules.
     pub function: Option<String>,
+    /// The execution the notice names as its example (read it with
+    /// [`execution_id`](Self::execution_id)); left out of the alerts log
+    /// line when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) execution_id: Option<ExecutionId>,
     /// `firing` or `resolved`.
     pub state: AlertState,
     /// How urgent.
@@ -291,6 +297,7 @@ impl Alert {
             time,
             rule,
             function: None,
+            execution_id: None,
             state,
             severity,
             message: message.into(),
@@ -304,6 +311,53 @@ impl Alert {
     pub fn with_function(mut self, name: impl Into<String>) -> Self {
         self.function = Some(name.into());
         self
+    }
+
+    /// The same alert naming the execution `id` as its example.
+    ///
+    /// ```
+    /// use monitor_core::{Alert, AlertRule, AlertState, ExecutionId, Severity, Timestamp};
+    /// use std::time::UNIX_EPOCH;
+    /// let id: ExecutionId = "01JEX3S8Q40000000100000007".parse()?;
+    /// let alert = Alert::new(
+    ///     AlertRule::SlowExecution,
+    ///     AlertState::Firing,
+    ///     Severity::Warning,
+    ///     "report: 1 of 3 executions slower than 2 s",
+    ///     Timestamp(UNIX_EPOCH),
+    /// )
+    /// .with_execution_id(id);
+    /// assert_eq!(alert.execution_id(), Some(id));
+    /// # Ok::<(), monitor_core::ParseExecutionIdError>(())
+    /// ```
+    pub fn with_execution_id(mut self, id: ExecutionId) -> Self {
+        self.execution_id = Some(id);
+        self
+    }
+
+    /// The execution this notice is about, when it names one: for a firing
+    /// (or reminding) notice, the latest failure of `consecutive_failures`
+    /// and `high_error_rate` (the last error their message quotes), the
+    /// latest slow execution of `slow_execution`, and the execution that
+    /// first produced the (latest) pattern a `new_error_pattern` notice
+    /// names. `None` for `missed_schedule`, for resolved notices and for the
+    /// monitor's own rules. It is the `"id"` of that execution's lines in
+    /// the executions log and the errors log.
+    ///
+    /// ```
+    /// use monitor_core::{Alert, AlertRule, AlertState, Severity, Timestamp};
+    /// use std::time::UNIX_EPOCH;
+    /// let alert = Alert::new(
+    ///     AlertRule::DroppedExecutions,
+    ///     AlertState::Firing,
+    ///     Severity::Warning,
+    ///     "3 executions dropped",
+    ///     Timestamp(UNIX_EPOCH),
+    /// );
+    /// assert_eq!(alert.execution_id(), None);
+    /// ```
+    pub fn execution_id(&self) -> Option<ExecutionId> {
+        self.execution_id
     }
 
     /// The same alert whose condition started at `since`.
@@ -368,11 +422,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_alert_naming_an_execution_writes_its_id() {
+        let id = ExecutionId::from_parts(1_765_000_000_000, 7, 2, 3);
+        let alert = Alert::new(
+            AlertRule::ConsecutiveFailures,
+            AlertState::Firing,
+            Severity::Error,
+            "f: 3 failures in a row",
+            Timestamp(std::time::UNIX_EPOCH),
+        )
+        .with_function("f")
+        .with_execution_id(id);
+        let json = crate::json::to_string(&alert).unwrap();
+        assert!(
+            json.contains(&format!(r#""function":"f","execution_id":"{id}","state""#)),
+            "{json}"
+        );
+    }
+
+    #[test]
     fn alerts_serialize_with_integer_counts() {
         let alert = Alert {
             time: Timestamp(std::time::UNIX_EPOCH),
             rule: AlertRule::HighErrorRate,
             function: Some("f".into()),
+            execution_id: None,
             state: AlertState::Resolved,
             severity: Severity::Warning,
             message: "f: ok \"again\"".into(),

@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::alerts::{Alert, Notifier};
 use crate::event::Status;
+use crate::execution_id::ExecutionId;
 use crate::execution_record::ExecutionRecord;
 use crate::ticks;
 
@@ -33,6 +34,7 @@ pub(crate) enum FeedEvent {
 
 /// A finished execution, as streamed.
 pub(crate) struct ExecutionNote {
+    pub(crate) id: ExecutionId,
     pub(crate) function: Arc<str>,
     pub(crate) status: Status,
     pub(crate) timestamp: SystemTime,
@@ -140,6 +142,7 @@ impl FeedTap {
             self.window_start = tick_now;
         }
         let note = ExecutionNote {
+            id: record.id,
             function: record.name.into(),
             status: record.status,
             timestamp: record.timestamp,

@@ -36,7 +36,11 @@ pub(crate) fn execution_line(
     for_errors_log: bool,
 ) {
     out.clear();
-    out.extend_from_slice(b"{\"timestamp\":");
+    out.extend_from_slice(b"{\"id\":\"");
+    let mut id = [0u8; 26];
+    record.id.encode(&mut id);
+    out.extend_from_slice(&id);
+    out.extend_from_slice(b"\",\"timestamp\":");
     push_timestamp(out, record.timestamp, scratch);
     key(out, "name");
     push_str(out, record.name);

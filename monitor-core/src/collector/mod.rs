@@ -8,6 +8,7 @@
 // Read by the HTTP server only (feature `http`).
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 mod feed;
+mod id_clock;
 mod json;
 mod logs;
 mod persistence;
@@ -16,6 +17,7 @@ mod rollups;
 pub(crate) use feed::FeedTap;
 #[cfg(feature = "http")]
 pub(crate) use feed::{ExecutionNote, Feed, FeedEvent, FeedNotifier};
+pub(crate) use id_clock::IdClock;
 pub(crate) use logs::{LogFiles, LogsConfig};
 pub(crate) use persistence::Persistence;
 pub(crate) use rollups::Unsaved;
@@ -149,6 +151,8 @@ pub(crate) struct Collector {
     last_tick: Instant,
     /// Wall and monotonic readings of the previous drain, to notice clock jumps.
     previous_reading: Option<(SystemTime, u64)>,
+    /// Run number and start-time anchor of execution ids.
+    ids: IdClock,
     idle_wait: Duration,
     persistence: Option<Persistence>,
     /// Test hook: panic at this point of the next drain.
@@ -218,6 +222,7 @@ impl Collector {
             Some((persistence, loaded)) => (Some(persistence), loaded),
             None => (None, Vec::new()),
         };
+        let ids = IdClock::new(parts.clock.now());
         let mut collector = Collector {
             generation: parts.generation,
             queue: parts.queue,
@@ -245,6 +250,7 @@ impl Collector {
             orphan_seen: parts.orphan_baseline,
             last_tick: Instant::now(),
             previous_reading: None,
+            ids,
             idle_wait: Duration::from_micros(250),
             persistence,
             alerts: parts.alerts,
@@ -548,13 +554,15 @@ impl Collector {
         let since_end = Duration::from_nanos(ticks::nanos_between(event.end, tick_now));
         let finished = wall_now.checked_sub(since_end).unwrap_or(wall_now);
         self.rollups.observe(index, finished, event.status, nanos);
+        let id = self.ids.id(event.start, event.local_id(), started);
         let failure = event.failure();
         let span = event.span();
         let function = &mut self.functions[index];
-        let observation = function.observe(event.status, nanos, started, failure);
+        let observation = function.observe(event.status, nanos, started, id, failure);
         // Counted: from here on a panic loses at most this event's lines.
         self.in_flight = None;
         let facts = ExecutionFacts {
+            id,
             status: event.status,
             duration: Duration::from_nanos(nanos),
             started,
@@ -564,6 +572,7 @@ impl Collector {
         self.alerts.observe(index, function, &facts);
         crash_hook(&mut self.crash_requested, CrashPoint::AfterCounting);
         let record = ExecutionRecord {
+            id,
             name: &function.name,
             trigger_type: &function.trigger_type,
             status: event.status,

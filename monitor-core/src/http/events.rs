@@ -1,8 +1,9 @@
 //! Server-Sent Events frames for `/events`.
 //!
 //! * `event: execution` — one finished execution:
-//!   `{"function", "status", "timestamp", "duration_ms", "error_type",
-//!   "message", "skipped", "sampled"}`. At most 200 a second are streamed;
+//!   `{"id", "function", "status", "timestamp", "duration_ms", "error_type",
+//!   "message", "skipped", "sampled"}` (`id`: the execution's id, as in the
+//!   logs). At most 200 a second are streamed;
 //!   `skipped` counts the executions finished since the previous event that
 //!   were not (rate limit, or a full feed), and `sampled` is true when it is
 //!   not zero.
@@ -47,6 +48,7 @@ pub(crate) fn frame(event: &FeedEvent) -> Vec<u8> {
 /// The `data` of an `execution` frame.
 #[derive(serde::Serialize)]
 struct ExecutionData<'a> {
+    id: crate::ExecutionId,
     function: &'a str,
     status: &'static str,
     timestamp: Timestamp,
@@ -63,6 +65,7 @@ fn execution_json(note: &ExecutionNote) -> String {
         None => (None, None),
     };
     let data = ExecutionData {
+        id: note.id,
         function: &note.function,
         status: note.status.as_str(),
         timestamp: Timestamp(note.timestamp),

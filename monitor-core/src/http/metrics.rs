@@ -266,7 +266,8 @@ impl MetricsBench {
                     } else {
                         Status::Success
                     };
-                    record.observe(status, 500 + run * run * 997, now, None);
+                    let id = crate::ExecutionId::from_parts(0, 1, 1, run as u32);
+                    record.observe(status, 500 + run * run * 997, now, id, None);
                 }
                 record
             })

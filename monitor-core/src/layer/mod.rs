@@ -22,6 +22,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use crate::callsite::Callsite;
 use crate::capture::{take_panic_failure, Failure};
 use crate::event::{Event, EventExtra, Status};
+use crate::local_id::LocalId;
 use crate::queue;
 use crate::span_trace::SpanExtra;
 use crate::ticks::{nanos_between, now};
@@ -192,6 +193,9 @@ struct SpanState {
     own_execution: bool,
     /// Raw ticks at creation.
     start: u64,
+    /// Taken at creation, on the creating thread: the execution id's
+    /// thread number and sequence, wherever the span closes.
+    id: LocalId,
     /// Raw ticks spent entered so far (added at each exit).
     busy: u64,
     status: Status,
@@ -244,6 +248,7 @@ where
             callsite,
             own_execution: site.own_execution,
             start,
+            id: LocalId::next(),
             busy: 0,
             status: Status::Success,
             failure: None,
@@ -311,7 +316,7 @@ where
         let Some(span) = ctx.span(&id) else { return };
         // Taken out, not removed: the registry frees the state with the span,
         // which saves a second map operation here.
-        let (callsite, own_execution, start, busy, status, failure, tree) = {
+        let (callsite, own_execution, start, id, busy, status, failure, tree) = {
             let mut extensions = span.extensions_mut();
             let Some(state) = extensions.get_mut::<SpanState>() else {
                 return;
@@ -323,6 +328,7 @@ where
                 state.callsite,
                 state.own_execution,
                 state.start,
+                state.id,
                 state.busy,
                 state.status,
                 state.failure.take(),
@@ -350,6 +356,8 @@ where
             start,
             end,
             status,
+            thread: id.thread,
+            sequence: id.sequence,
             extra: Some(Box::new(EventExtra {
                 failure,
                 span: Some(SpanExtra {

@@ -7,6 +7,7 @@ use super::{FunctionStats, FunctionStatus, Histogram, LastError, PatternTable};
 use crate::alerts::Verdict;
 use crate::capture::Failure;
 use crate::event::Status;
+use crate::execution_id::ExecutionId;
 use crate::timestamp::Timestamp;
 
 /// Running statistics of one function, owned by the collector thread.
@@ -84,6 +85,7 @@ impl FunctionRecord {
         status: Status,
         nanos: u64,
         started: SystemTime,
+        id: ExecutionId,
         failure: Option<&Failure>,
     ) -> Observation {
         self.dirty = true;
@@ -104,7 +106,7 @@ impl FunctionRecord {
                     let time = Timestamp(started);
                     new_pattern =
                         self.patterns
-                            .observe(&failure.error_type, &failure.message, time);
+                            .observe(&failure.error_type, &failure.message, time, id);
                     // Rings are drained one after another: an older error of
                     // another thread may arrive after a newer one.
                     if self
@@ -116,6 +118,7 @@ impl FunctionRecord {
                             time,
                             error_type: failure.error_type.to_string(),
                             message: failure.message.clone(),
+                            execution_id: Some(id),
                         });
                     }
                 }
@@ -213,10 +216,11 @@ mod tests {
             message: "boom 1".into(),
             ..Failure::default()
         };
-        record.observe(Status::Success, 1_000, now, None);
-        record.observe(Status::Error, 2_000, now, Some(&failure));
-        record.observe(Status::Panic, 3_000, now, Some(&failure));
-        record.observe(Status::Cancelled, 4_000, now, None);
+        let id = |n| ExecutionId::from_parts(0, 1, 1, n);
+        record.observe(Status::Success, 1_000, now, id(1), None);
+        record.observe(Status::Error, 2_000, now, id(2), Some(&failure));
+        record.observe(Status::Panic, 3_000, now, id(3), Some(&failure));
+        record.observe(Status::Cancelled, 4_000, now, id(4), None);
         let stats = record.snapshot();
         assert_eq!(stats.total_executions, 3);
         assert_eq!(stats.cancelled_count, 1);
@@ -224,6 +228,9 @@ mod tests {
         assert_eq!(stats.min_ms, Some(0.001));
         assert_eq!(stats.max_ms, Some(0.003));
         assert_eq!(stats.mean_ms, Some(0.002));
-        assert_eq!(stats.last_error.unwrap().message, "boom 1");
+        let last_error = stats.last_error.unwrap();
+        assert_eq!(last_error.message, "boom 1");
+        assert_eq!(last_error.execution_id, Some(id(3)));
+        assert_eq!(stats.top_error_patterns[0].example_id, Some(id(3)));
     }
 }

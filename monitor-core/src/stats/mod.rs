@@ -15,6 +15,7 @@ pub(crate) use patterns::{fingerprint, PatternTable};
 use serde::Serialize;
 
 use crate::event::Status;
+use crate::execution_id::ExecutionId;
 use crate::timestamp::Timestamp;
 
 /// Whether a function is healthy, as judged by the alert rules.
@@ -59,6 +60,10 @@ pub struct LastError {
     pub error_type: String,
     /// Its message (capped).
     pub message: String,
+    /// The id of the execution that failed (see [`ExecutionId`]): its line
+    /// in the executions log and the errors log. `None` for an error
+    /// recorded by a version without ids.
+    pub execution_id: Option<ExecutionId>,
 }
 
 /// One recurring kind of error of a function: type plus message with numbers,
@@ -71,6 +76,9 @@ pub struct ErrorPattern {
     pub count: u64,
     /// The latest full message that matched it.
     pub example: String,
+    /// The id of the execution that produced [`example`](Self::example).
+    /// `None` for a pattern last seen by a version without ids.
+    pub example_id: Option<ExecutionId>,
     /// When it was last seen.
     pub last_seen: Timestamp,
 }

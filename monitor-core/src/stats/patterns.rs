@@ -20,6 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ErrorPattern;
+use crate::execution_id::ExecutionId;
 use crate::timestamp::Timestamp;
 
 /// Most patterns kept per function; failures of further new patterns are still
@@ -142,12 +143,22 @@ struct PatternEntry {
     fingerprint: String,
     count: u64,
     example: String,
+    /// The execution of `example` (absent in tables stored without ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    example_id: Option<ExecutionId>,
     last_seen: String,
 }
 
 impl PatternTable {
-    /// Counts one error; returns true when its pattern was not seen before.
-    pub(crate) fn observe(&mut self, error_type: &str, message: &str, time: Timestamp) -> bool {
+    /// Counts one error (of the execution `id`); returns true when its
+    /// pattern was not seen before.
+    pub(crate) fn observe(
+        &mut self,
+        error_type: &str,
+        message: &str,
+        time: Timestamp,
+        id: ExecutionId,
+    ) -> bool {
         let fingerprint = fingerprint(error_type, message);
         if let Some(entry) = self
             .entries
@@ -158,6 +169,7 @@ impl PatternTable {
             entry.count = entry.count.saturating_add(1);
             entry.example.clear();
             entry.example.push_str(message);
+            entry.example_id = Some(id);
             entry.last_seen = time.to_string();
             return false;
         }
@@ -168,9 +180,27 @@ impl PatternTable {
             fingerprint,
             count: 1,
             example: message.to_owned(),
+            example_id: Some(id),
             last_seen: time.to_string(),
         });
         true
+    }
+
+    /// The execution whose error was `error_type: message` at `time`, if it
+    /// is still its pattern's latest example (so a last error loaded from the
+    /// store finds its id again).
+    pub(crate) fn example_id_of(
+        &self,
+        error_type: &str,
+        message: &str,
+        time: Timestamp,
+    ) -> Option<ExecutionId> {
+        let fingerprint = fingerprint(error_type, message);
+        let time = time.to_string();
+        self.entries
+            .iter()
+            .find(|e| e.fingerprint == fingerprint && e.example == message && e.last_seen == time)
+            .and_then(|e| e.example_id)
     }
 
     /// The `n` most frequent patterns.
@@ -188,6 +218,7 @@ impl PatternTable {
                 fingerprint: entry.fingerprint.clone(),
                 count: entry.count,
                 example: entry.example.clone(),
+                example_id: entry.example_id,
                 last_seen: Timestamp::parse(&entry.last_seen)
                     .unwrap_or(Timestamp(std::time::UNIX_EPOCH)),
             })
@@ -263,10 +294,37 @@ mod tests {
     fn a_new_pattern_is_reported_once() {
         let mut table = PatternTable::default();
         let now = Timestamp(std::time::UNIX_EPOCH);
-        assert!(table.observe("E", "timeout after 5 ms", now));
-        assert!(!table.observe("E", "timeout after 6 ms", now));
-        assert!(table.observe("E", "refused", now));
-        assert_eq!(table.top(5)[0].count, 2);
+        let id = |n| ExecutionId::from_parts(0, 1, 1, n);
+        assert!(table.observe("E", "timeout after 5 ms", now, id(1)));
+        assert!(!table.observe("E", "timeout after 6 ms", now, id(2)));
+        assert!(table.observe("E", "refused", now, id(3)));
+        let top = table.top(5);
+        assert_eq!(top[0].count, 2);
+        assert_eq!(
+            top[0].example_id,
+            Some(id(2)),
+            "the latest example's execution"
+        );
+        assert_eq!(
+            table.example_id_of("E", "timeout after 6 ms", now),
+            Some(id(2))
+        );
+        assert_eq!(table.example_id_of("E", "timeout after 5 ms", now), None);
+    }
+
+    #[test]
+    fn a_table_stored_without_ids_reads_back_and_gains_them() {
+        let stored = r#"{"entries":[{"fingerprint":"E: refused","count":3,"example":"refused","last_seen":"2026-12-01T00:00:00.000000Z"}]}"#;
+        let mut table: PatternTable = crate::json::from_str(stored).unwrap();
+        assert_eq!(table.top(1)[0].example_id, None);
+        assert_eq!(table.top(1)[0].count, 3);
+        let id = ExecutionId::from_parts(1_765_000_000_000, 7, 1, 1);
+        let now = Timestamp(std::time::UNIX_EPOCH);
+        assert!(!table.observe("E", "refused", now, id));
+        let text = crate::json::to_string(&table).unwrap();
+        assert!(text.contains(&format!(r#""example_id":"{id}""#)), "{text}");
+        let back: PatternTable = crate::json::from_str(&text).unwrap();
+        assert_eq!(back.top(1)[0].example_id, Some(id));
     }
 
     /// A word of a message that is not an id: letters, maybe ending in

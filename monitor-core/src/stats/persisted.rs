@@ -111,17 +111,27 @@ impl FunctionRecord {
                 .as_deref()
                 .and_then(status_from_str),
         );
-        record.last_error = time(&row.last_error_time).map(|t| LastError {
-            time: Timestamp(t),
-            error_type: row.last_error_type.clone().unwrap_or_default(),
-            message: row.last_error_message.clone().unwrap_or_default(),
-        });
         record.next_scheduled = time(&row.next_scheduled_time);
         record.patterns = row
             .error_patterns
             .as_deref()
             .and_then(|text| crate::json::from_str::<PatternTable>(text).ok())
             .unwrap_or_default();
+        // The row keeps no id for the last error: it is its pattern's latest
+        // example, whose id the pattern table keeps.
+        record.last_error = time(&row.last_error_time).map(|t| {
+            let error_type = row.last_error_type.clone().unwrap_or_default();
+            let message = row.last_error_message.clone().unwrap_or_default();
+            let execution_id = record
+                .patterns
+                .example_id_of(&error_type, &message, Timestamp(t));
+            LastError {
+                time: Timestamp(t),
+                error_type,
+                message,
+                execution_id,
+            }
+        });
         record.alert_state = row.alert_state.clone();
         record
     }

@@ -14,6 +14,7 @@ use crate::alerts::state::{elapsed, Transition};
 use crate::alerts::text;
 use crate::alerts::types::{Alert, AlertRule, AlertState};
 use crate::alerts::window::Counts;
+use crate::execution_id::ExecutionId;
 
 /// A notice's message, and the numbers it carries.
 pub(super) type Wording = (String, Vec<(&'static str, f64)>);
@@ -67,6 +68,7 @@ pub(super) fn make_alert(
         time: Timestamp(now),
         rule,
         function: function.map(str::to_owned),
+        execution_id: None,
         state,
         severity: rules.severity_of(rule),
         // Names and error messages come from the host: the message goes to
@@ -158,7 +160,7 @@ pub(super) fn function_alert(
         FunctionRule::MissedSchedule => notice.missed_schedule(),
         FunctionRule::NewErrorPattern => notice.new_error_pattern(),
     };
-    make_alert(
+    let mut alert = make_alert(
         rule.rule(),
         Some(name),
         rules,
@@ -166,7 +168,38 @@ pub(super) fn function_alert(
         now,
         message,
         numbers,
-    )
+    );
+    alert.execution_id = example_execution(rule, transition, record, state);
+    alert
+}
+
+/// The execution a notice names as its example (see [`Alert::execution_id`]).
+fn example_execution(
+    rule: FunctionRule,
+    transition: Transition,
+    record: &FunctionRecord,
+    state: &FunctionAlerts,
+) -> Option<ExecutionId> {
+    let reminder = match transition {
+        Transition::Resolved { .. } => return None,
+        Transition::Fired { .. } => false,
+        Transition::Reminder { .. } => true,
+    };
+    match rule {
+        FunctionRule::HighErrorRate | FunctionRule::ConsecutiveFailures => record
+            .last_error
+            .as_ref()
+            .and_then(|error| error.execution_id),
+        FunctionRule::SlowExecution => state.last_slow_id,
+        FunctionRule::MissedSchedule => None,
+        // The latest of the patterns the notice lists (as `new_error_pattern` lists them).
+        FunctionRule::NewErrorPattern => state
+            .new_patterns
+            .iter()
+            .filter(|pattern| reminder || !pattern.announced)
+            .filter_map(|pattern| pattern.id)
+            .next_back(),
+    }
 }
 
 #[derive(Clone, Copy)]

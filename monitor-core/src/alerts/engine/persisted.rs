@@ -29,6 +29,7 @@ use super::{FunctionAlerts, NewPattern};
 use crate::alerts::state::{RuleState, StoredRuleState};
 use crate::alerts::stored_time;
 use crate::alerts::window::StoredWindow;
+use crate::execution_id::ExecutionId;
 
 /// The largest pattern count taken up from a stored state: far beyond what a
 /// run can produce, far below what adding to it could overflow.
@@ -61,6 +62,8 @@ struct StoredSlow {
     #[serde(with = "stored_time")]
     time: SystemTime,
     nanos: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<ExecutionId>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -69,6 +72,8 @@ struct StoredPattern {
     time: SystemTime,
     description: String,
     announced: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<ExecutionId>,
 }
 
 impl FunctionAlerts {
@@ -87,6 +92,7 @@ impl FunctionAlerts {
             last_slow: self.last_slow.map(|(time, duration)| StoredSlow {
                 time,
                 nanos: duration.as_nanos().min(u128::from(u64::MAX)) as u64,
+                id: self.last_slow_id,
             }),
             new_patterns: self
                 .new_patterns
@@ -95,6 +101,7 @@ impl FunctionAlerts {
                     time: pattern.time,
                     description: pattern.description.clone(),
                     announced: pattern.announced,
+                    id: pattern.id,
                 })
                 .collect(),
             unlisted_patterns: self.unlisted_patterns,
@@ -112,6 +119,7 @@ impl FunctionAlerts {
                 *self.states.get_mut(rule) = RuleState::from_stored(state);
             }
         }
+        self.last_slow_id = stored.last_slow.as_ref().and_then(|slow| slow.id);
         self.last_slow = stored
             .last_slow
             .map(|slow| (slow.time, Duration::from_nanos(slow.nanos)));
@@ -122,6 +130,7 @@ impl FunctionAlerts {
                 time: pattern.time,
                 description: pattern.description,
                 announced: pattern.announced,
+                id: pattern.id,
             })
             .collect();
         patterns.sort_by_key(|pattern| pattern.time);

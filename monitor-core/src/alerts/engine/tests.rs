@@ -13,6 +13,8 @@ struct Harness {
     functions: Vec<FunctionRecord>,
     now: SystemTime,
     inputs: HealthInputs,
+    /// The id of the latest execution run (its sequence counts the runs).
+    last_id: ExecutionId,
 }
 
 impl Harness {
@@ -26,6 +28,7 @@ impl Harness {
             functions: Vec::new(),
             now: UNIX_EPOCH + Duration::from_secs(20_000 * 86_400),
             inputs: HealthInputs::default(),
+            last_id: ExecutionId::from_u128(0),
         }
     }
 
@@ -47,8 +50,12 @@ impl Harness {
         });
         let record = &mut self.functions[index];
         let nanos = duration.as_nanos() as u64;
-        let observation = record.observe(status, nanos, self.now, failure.as_ref());
+        let started_ms = self.now.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let id = ExecutionId::from_parts(started_ms, 7, 1, self.last_id.sequence() + 1);
+        self.last_id = id;
+        let observation = record.observe(status, nanos, self.now, id, failure.as_ref());
         let facts = ExecutionFacts {
+            id,
             status,
             duration,
             started: self.now,
@@ -95,6 +102,56 @@ impl Harness {
 
 fn of(alerts: &[Alert], rule: AlertRule) -> Vec<&Alert> {
     alerts.iter().filter(|a| a.rule == rule).collect()
+}
+
+#[test]
+fn notices_about_an_execution_name_its_id_and_resolved_ones_none() {
+    let rules = AlertRules {
+        consecutive_failures: 3,
+        slow_threshold: Some(Duration::from_millis(100)),
+        ..AlertRules::default()
+    };
+    let mut h = Harness::new(rules);
+    h.succeed("job", 1);
+    h.run(
+        "job",
+        Status::Error,
+        Duration::from_millis(1),
+        Some(("E", "refused")),
+    );
+    let first_of_pattern = h.last_id;
+    h.fail("job", 2);
+    h.run(
+        "job",
+        Status::Error,
+        Duration::from_millis(1),
+        Some(("E", "refused again")),
+    );
+    let latest_failure = h.last_id;
+    h.run("job", Status::Success, Duration::from_millis(250), None);
+    let slow = h.last_id;
+    h.fail("job", 3);
+    let streak_end = h.last_id;
+    let alerts = h.eval(false);
+    let streak = of(&alerts, AlertRule::ConsecutiveFailures);
+    assert_eq!(streak.len(), 1, "{alerts:#?}");
+    assert_eq!(streak[0].execution_id(), Some(streak_end));
+    assert_ne!(streak_end, latest_failure);
+    let slow_alerts = of(&alerts, AlertRule::SlowExecution);
+    assert_eq!(slow_alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(slow_alerts[0].execution_id(), Some(slow));
+    let patterns = of(&alerts, AlertRule::NewErrorPattern);
+    assert_eq!(patterns.len(), 1, "{alerts:#?}");
+    // Three new patterns (refused, credentials, refused again): the notice
+    // names the latest one's first execution.
+    assert_eq!(patterns[0].execution_id(), Some(latest_failure));
+    assert_ne!(patterns[0].execution_id(), Some(first_of_pattern));
+    h.succeed("job", 1);
+    let resolved = h.eval(false);
+    let resolved = of(&resolved, AlertRule::ConsecutiveFailures);
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].state, AlertState::Resolved);
+    assert_eq!(resolved[0].execution_id(), None);
 }
 
 #[test]

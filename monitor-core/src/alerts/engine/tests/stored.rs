@@ -64,6 +64,40 @@ fn the_stored_alert_state_text_is_unchanged() {
     assert_eq!(after, PINNED_AFTER);
 }
 
-const PINNED_FIRING: &str = r#"{"streak_start":"2024-10-04T00:00:00.000000Z","peak_streak":6,"rules":{"consecutive_failures":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"high_error_rate":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"new_error_pattern":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"slow_execution":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true}},"last_slow":{"time":"2024-10-04T00:00:00.000000Z","nanos":2000000000},"new_patterns":[{"time":"2024-10-04T00:00:00.000000Z","description":"NoCredentialsError: unable to locate credentials","announced":true}],"unlisted_patterns":0,"new_patterns_in_episode":1,"window":{"bucket_nanos":15000000000,"buckets":[[115200000,7,6,1,2000000000]]}}"#;
+/// A state stored before executions had ids reads back whole (its ids are
+/// unknown) and is written again as it was.
+#[test]
+fn an_alert_state_stored_without_ids_reads_back() {
+    for old in [PINNED_FIRING_WITHOUT_IDS, PINNED_AFTER_WITHOUT_IDS] {
+        let stored = persisted::from_text(old).expect("an old state parses");
+        assert_eq!(crate::json::to_string(&stored).unwrap(), old);
+    }
+    let slow_id = "01J9AD7000000001R004000001".parse().unwrap();
+    for (text, id) in [
+        (PINNED_FIRING, Some(slow_id)),
+        (PINNED_FIRING_WITHOUT_IDS, None),
+    ] {
+        let rules = AlertRules {
+            slow_threshold: Some(Duration::from_secs(1)),
+            ..AlertRules::default()
+        };
+        let mut h = Harness::new(rules);
+        let index = h.index("scale_ec2");
+        h.functions[index].alert_state = Some(text.to_owned());
+        // (The restored streak resolves: this record has no failures.)
+        h.eval(true);
+        let firing = h.engine.firing();
+        let slow = of(&firing, AlertRule::SlowExecution);
+        assert_eq!(slow.len(), 1, "{firing:#?}");
+        assert_eq!(slow[0].execution_id(), id);
+    }
+}
 
-const PINNED_AFTER: &str = r#"{"streak_start":null,"peak_streak":0,"rules":{"consecutive_failures":{"state":"inactive","since":null,"held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":false},"high_error_rate":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"new_error_pattern":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"slow_execution":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true}},"last_slow":{"time":"2024-10-04T00:00:00.000000Z","nanos":2000000000},"new_patterns":[{"time":"2024-10-04T00:00:00.000000Z","description":"NoCredentialsError: unable to locate credentials","announced":true}],"unlisted_patterns":0,"new_patterns_in_episode":1,"window":{"bucket_nanos":15000000000,"buckets":[[115200000,7,6,1,2000000000],[115200004,1,0,0,0]]}}"#;
+const PINNED_FIRING: &str = r#"{"streak_start":"2024-10-04T00:00:00.000000Z","peak_streak":6,"rules":{"consecutive_failures":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"high_error_rate":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"new_error_pattern":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"slow_execution":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true}},"last_slow":{"time":"2024-10-04T00:00:00.000000Z","nanos":2000000000,"id":"01J9AD7000000001R004000001"},"new_patterns":[{"time":"2024-10-04T00:00:00.000000Z","description":"NoCredentialsError: unable to locate credentials","announced":true,"id":"01J9AD7000000001R004000002"}],"unlisted_patterns":0,"new_patterns_in_episode":1,"window":{"bucket_nanos":15000000000,"buckets":[[115200000,7,6,1,2000000000]]}}"#;
+
+const PINNED_AFTER: &str = r#"{"streak_start":null,"peak_streak":0,"rules":{"consecutive_failures":{"state":"inactive","since":null,"held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":false},"high_error_rate":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"new_error_pattern":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"slow_execution":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true}},"last_slow":{"time":"2024-10-04T00:00:00.000000Z","nanos":2000000000,"id":"01J9AD7000000001R004000001"},"new_patterns":[{"time":"2024-10-04T00:00:00.000000Z","description":"NoCredentialsError: unable to locate credentials","announced":true,"id":"01J9AD7000000001R004000002"}],"unlisted_patterns":0,"new_patterns_in_episode":1,"window":{"bucket_nanos":15000000000,"buckets":[[115200000,7,6,1,2000000000],[115200004,1,0,0,0]]}}"#;
+
+/// What the engine wrote before executions had ids.
+const PINNED_FIRING_WITHOUT_IDS: &str = r#"{"streak_start":"2024-10-04T00:00:00.000000Z","peak_streak":6,"rules":{"consecutive_failures":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"high_error_rate":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"new_error_pattern":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"slow_execution":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true}},"last_slow":{"time":"2024-10-04T00:00:00.000000Z","nanos":2000000000},"new_patterns":[{"time":"2024-10-04T00:00:00.000000Z","description":"NoCredentialsError: unable to locate credentials","announced":true}],"unlisted_patterns":0,"new_patterns_in_episode":1,"window":{"bucket_nanos":15000000000,"buckets":[[115200000,7,6,1,2000000000]]}}"#;
+
+const PINNED_AFTER_WITHOUT_IDS: &str = r#"{"streak_start":null,"peak_streak":0,"rules":{"consecutive_failures":{"state":"inactive","since":null,"held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":false},"high_error_rate":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"new_error_pattern":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true},"slow_execution":{"state":"firing","since":"2024-10-04T00:00:00.000000Z","held_since":null,"last_notice":"2024-10-04T00:00:00.000000Z","announced":true}},"last_slow":{"time":"2024-10-04T00:00:00.000000Z","nanos":2000000000},"new_patterns":[{"time":"2024-10-04T00:00:00.000000Z","description":"NoCredentialsError: unable to locate credentials","announced":true}],"unlisted_patterns":0,"new_patterns_in_episode":1,"window":{"bucket_nanos":15000000000,"buckets":[[115200000,7,6,1,2000000000],[115200004,1,0,0,0]]}}"#;
