@@ -159,35 +159,27 @@ impl Follower {
             Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
         };
-        match (&mut self.open, current) {
-            (Some(open), Some((id, length))) if id != open.id => {
-                // Rotated. The writer may still finish lines in the old file
-                // until it has moved on: switch once the new one has data.
-                if length > 0 {
-                    found |= open.read_new(&mut emit)?;
-                    let mut next = match Open::new(&self.path) {
-                        Ok(next) => next,
-                        Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                            return Ok(if found { Polled::Lines } else { Polled::Idle })
-                        }
-                        Err(error) => return Err(error),
-                    };
+        // Rotated (the path names another file), or created at last. The
+        // writer may still finish lines in the old file until it has moved
+        // on: switch once the new file has data.
+        let switch = match (&self.open, current) {
+            (Some(open), Some((id, length))) => id != open.id && length > 0,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if switch {
+            if let Some(old) = &mut self.open {
+                found |= old.read_new(&mut emit)?;
+            }
+            match Open::new(&self.path) {
+                Ok(mut next) => {
                     found |= next.read_new(&mut emit)?;
                     self.open = Some(next);
                 }
+                // Renamed away again meanwhile: the next poll finds the new one.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
             }
-            (None, Some(_)) => {
-                let mut next = match Open::new(&self.path) {
-                    Ok(next) => next,
-                    Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                        return Ok(if found { Polled::Lines } else { Polled::Idle })
-                    }
-                    Err(error) => return Err(error),
-                };
-                found |= next.read_new(&mut emit)?;
-                self.open = Some(next);
-            }
-            _ => {}
         }
         Ok(if found { Polled::Lines } else { Polled::Idle })
     }

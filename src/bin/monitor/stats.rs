@@ -112,7 +112,7 @@ pub(crate) fn format_window(window: Duration) -> String {
     if seconds == 0 {
         return format!("{}ms", window.as_millis());
     }
-    if seconds % 3_600 == 0 && seconds <= 48 * 3_600 {
+    if seconds.is_multiple_of(3_600) && seconds <= 48 * 3_600 {
         return format!("{}h", seconds / 3_600);
     }
     let mut text = String::new();

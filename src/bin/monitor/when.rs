@@ -119,7 +119,8 @@ fn duration(text: &str) -> Option<Duration> {
         rest = after.trim_start();
     }
     // Longer than zero, and shorter than 500 years.
-    (seconds >= 1e-9 && seconds < 500.0 * 365.0 * 86_400.0)
+    (1e-9..500.0 * 365.0 * 86_400.0)
+        .contains(&seconds)
         .then(|| Duration::from_secs_f64(seconds))
 }
 
