@@ -8,7 +8,7 @@ use monitor::TraceNode;
 use crate::args::{Common, ShowArgs};
 use crate::executions::human_ms;
 use crate::out::{Colour, Failure, Out};
-use crate::table::{cut, one_line, wrap, WIDTH};
+use crate::table::{cut, hard_wrap, one_line, wrap, WIDTH};
 
 /// Width of the label column.
 const LABEL: usize = 11;
@@ -95,7 +95,7 @@ fn lines(execution: &ExecutionDetail) -> Vec<(String, Option<Colour>)> {
     if let Some(trace) = &execution.stack_trace {
         lines.push(("stack trace".to_owned(), None));
         for line in trace.lines() {
-            for wrapped in wrap(&one_line(line), "  ", "      ") {
+            for wrapped in hard_wrap(&one_line(line), "  ", "      ") {
                 lines.push((wrapped, None));
             }
         }

@@ -236,6 +236,29 @@ pub(crate) fn wrap(text: &str, first: &str, rest: &str) -> Vec<String> {
     lines
 }
 
+/// `text` cut into pieces of at most [`WIDTH`] characters with their
+/// prefix, without looking for spaces (stack trace lines, whose paths
+/// should stay whole words to copy).
+pub(crate) fn hard_wrap(text: &str, first: &str, rest: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut left = &chars[..];
+    let mut prefix = first;
+    let mut lines = Vec::new();
+    loop {
+        let room = WIDTH.saturating_sub(prefix.chars().count()).max(1);
+        let take = room.min(left.len());
+        lines.push(format!(
+            "{prefix}{}",
+            left[..take].iter().collect::<String>()
+        ));
+        left = &left[take..];
+        if left.is_empty() {
+            return lines;
+        }
+        prefix = rest;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +319,16 @@ mod tests {
         let lines = wrap(&word, "", "");
         let lengths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
         assert_eq!(lengths, [100, 100, 50]);
+    }
+
+    #[test]
+    fn hard_wrapping_keeps_every_character() {
+        let text = format!("  at {}", "/p".repeat(80));
+        let lines = hard_wrap(&text, "", "    ");
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].chars().count(), 100);
+        assert_eq!(format!("{}{}", lines[0], &lines[1][4..]), text);
+        assert_eq!(hard_wrap("", "  ", "  "), ["  "]);
     }
 
     #[test]
