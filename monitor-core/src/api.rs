@@ -1,8 +1,9 @@
 //! The free functions a host calls: [`stats`], [`flush`], [`health`],
-//! [`status_report`]. Each reads the installed monitor through
+//! [`status_report`], [`stats_window`], [`trend`]. Each reads the installed monitor through
 //! [`installed::current`](crate::installed::current), never a lock the
 //! collector holds while it works.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::alerts::Health;
@@ -11,6 +12,7 @@ use crate::installed::current;
 use crate::report::StatusReport;
 use crate::stats::StatsSnapshot;
 use crate::timestamp::Timestamp;
+use crate::windows::{FunctionTrend, WindowStats};
 
 /// Longest [`stats`] waits for the collector before it answers with the
 /// snapshot published at the latest tick (a health endpoint must not hang
@@ -74,4 +76,132 @@ pub fn status_report() -> StatusReport {
             .map(|handle| handle.alerts.firing())
             .unwrap_or_default(),
     }
+}
+
+/// How many times an in-process read of the roll-ups tries again when the
+/// collector saved between taking its unsaved rows and reading the file.
+const ROLLUP_READ_ATTEMPTS: usize = 3;
+
+/// The roll-ups of `span` (passing `name`) in this process: what the store
+/// holds plus what the collector has not saved yet, each execution once.
+fn rollup_rows(
+    handle: &crate::installed::Handle,
+    span: crate::windows::Span,
+    name: Option<&crate::NameFilter>,
+) -> Vec<monitor_sinks::stats_store::RollupRow> {
+    use monitor_sinks::stats_store::{RollupReader, SaveStamp};
+
+    /// Whether the file's stamp shows exactly the saves the unsaved rows
+    /// were taken after.
+    fn consistent(file: Option<SaveStamp>, mine: SaveStamp) -> bool {
+        if mine.saves == 0 {
+            file.is_none_or(|file| file.run != mine.run)
+        } else {
+            file == Some(mine)
+        }
+    }
+
+    let matcher = crate::windows::name_match(name);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let unsaved = if crate::collector::on_collector_thread() {
+            Arc::clone(&handle.unsaved.lock())
+        } else {
+            handle
+                .request(Control::Rollups, STATS_TIMEOUT.min(handle.flush_timeout))
+                .unwrap_or_else(|| Arc::clone(&handle.unsaved.lock()))
+        };
+        let pending = unsaved
+            .rows
+            .iter()
+            .filter(|row| span.holds(row) && matcher.matches(&row.name));
+        let (Some(path), Some(stamp)) = (&handle.stats_path, unsaved.stamp) else {
+            return pending.cloned().collect();
+        };
+        // The file may not exist yet (or be unreadable): the unsaved rows
+        // are all there is then.
+        let Ok(read) = RollupReader::open(path)
+            .and_then(|mut reader| reader.read_many(&span.ranges(), matcher))
+        else {
+            return pending.cloned().collect();
+        };
+        if consistent(read.stamp, stamp) || attempt >= ROLLUP_READ_ATTEMPTS {
+            let mut rows = read.rows;
+            rows.extend(pending.cloned());
+            return rows;
+        }
+    }
+}
+
+/// Statistics over the last `window` of the installed monitor's clock, per
+/// function and in total: counts by status, success rate, mean, p50, p95,
+/// p99 and max (see [`WindowStats`] and [`WindowSummary`](crate::WindowSummary)).
+///
+/// Answered from the per-minute roll-ups the collector keeps, never by
+/// reading the logs: the rows saved in `stats.db` (so a window reaches back
+/// across restarts) plus the executions the collector counted and has not
+/// saved yet. The window covers whole minutes: from the minute holding
+/// `now - window` to the current one. Without a stats database
+/// ([`without_stats_db`](crate::MonitorBuilder::without_stats_db)) the
+/// roll-ups live in memory for the last 25 hours only.
+///
+/// Like [`stats`], it asks the collector for its unsaved rows (a copy of a
+/// few rows, waiting at most a second) and reads the file on the calling
+/// thread. Without an installed monitor the window is empty.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let day = monitor_core::stats_window(Duration::from_secs(24 * 3600));
+/// for function in &day.functions {
+///     let s = &function.summary;
+///     println!("{}: {} runs, {:?} ok, p95 {:?} ms", function.name, s.total, s.success_rate, s.p95_ms);
+/// }
+/// // Without a monitor installed: nothing.
+/// assert!(day.functions.is_empty());
+/// assert_eq!(day.totals.total, 0);
+/// ```
+pub fn stats_window(window: Duration) -> WindowStats {
+    let handle = current();
+    let now = handle
+        .as_ref()
+        .map_or_else(SystemTime::now, |handle| handle.clock.now());
+    let span = crate::windows::Span::window(window, now);
+    let rows = handle
+        .map(|handle| rollup_rows(&handle, span, None))
+        .unwrap_or_default();
+    crate::windows::window_from_rows(window, span, now, &rows)
+}
+
+/// Each function's success rate and p95 per UTC day over the last `days`
+/// days of the installed monitor's clock, today (so far) last: one
+/// [`TrendPoint`](crate::TrendPoint) per day, also for days without
+/// executions (`total` 0, no rate). Functions without any execution in
+/// those days are left out.
+///
+/// Answered from the roll-ups like [`stats_window`]. `days` is at most 3660
+/// (a larger number is cut to it); 0 gives an empty list.
+///
+/// ```
+/// let week = monitor_core::trend(7);
+/// for function in &week {
+///     assert_eq!(function.points.len(), 7);
+///     for point in &function.points {
+///         println!("{} {}: {:?}", function.name, point.day, point.success_rate);
+///     }
+/// }
+/// assert!(week.is_empty()); // no monitor installed here
+/// ```
+pub fn trend(days: u32) -> Vec<FunctionTrend> {
+    let days = days.min(crate::windows::MAX_TREND_DAYS);
+    let Some(handle) = current() else {
+        return Vec::new();
+    };
+    if days == 0 {
+        return Vec::new();
+    }
+    let span = crate::windows::Span::days(days, handle.clock.now());
+    let rows = rollup_rows(&handle, span, None);
+    crate::windows::trend_from_rows(span, &rows)
 }

@@ -63,6 +63,10 @@ pub(crate) struct Handle {
     pub(crate) control: Sender<Control>,
     pub(crate) collector: std::thread::Thread,
     pub(crate) published: Arc<Mutex<Arc<Published>>>,
+    /// The roll-ups the collector had not saved at its latest save.
+    pub(crate) unsaved: Arc<Mutex<Arc<crate::collector::Unsaved>>>,
+    /// The stats store's file, if statistics are persisted.
+    pub(crate) stats_path: Option<PathBuf>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) alerts: Arc<AlertsShared>,
     pub(crate) flush_timeout: Duration,

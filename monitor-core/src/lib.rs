@@ -32,15 +32,17 @@ mod name_filter;
 pub mod query;
 mod queue;
 mod report;
+pub mod rollup_reader;
 mod sink;
 mod span_trace;
 mod stats;
 mod termination;
 mod ticks;
 mod timestamp;
+mod windows;
 
 pub use alerts::{Alert, AlertRule, AlertRules, AlertState, Health, Notifier, Severity, Verdict};
-pub use api::{flush, health, stats, status_report};
+pub use api::{flush, health, stats, stats_window, status_report, trend};
 pub use builder::{Monitor, MonitorBuilder};
 pub use capture::{CaptureLimits, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -58,6 +60,7 @@ pub use sink::Sink;
 pub use span_trace::{ExecutionTrace, TraceNode};
 pub use stats::{ErrorPattern, FunctionStats, FunctionStatus, LastError, StatsSnapshot};
 pub use timestamp::Timestamp;
+pub use windows::{FunctionTrend, FunctionWindow, TrendPoint, WindowStats, WindowSummary};
 
 /// Items the `#[monitored]` expansion refers to. Not a public API: it can
 /// change in any release.

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use monitor_sinks::stats_store::legacy_schema;
 use monitor_sinks::stats_store::{
-    PersistEvent, PersistOptions, PersistentStats, StatsStore, StoreErrorKind, StoreOptions,
-    StoredFunctionStats, SCHEMA_VERSION,
+    PersistEvent, PersistOptions, PersistentStats, RollupRow, SaveStamp, StatsStore,
+    StoreErrorKind, StoreOptions, StoredFunctionStats, MINUTE_SECS, SCHEMA_VERSION,
 };
 use rusqlite::Connection;
 
@@ -494,7 +494,7 @@ fn migrates_a_version_4_file_adding_the_alert_state() {
     assert_eq!(version_in_file(&dir.db()), 4);
     let store = StatsStore::open(&dir.db()).unwrap();
     assert_eq!(store.report().migrated_from, Some(4));
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(
         store.load_all().unwrap(),
         vec![StoredFunctionStats {
@@ -958,6 +958,20 @@ fn the_documented_queries_run() {
         store
             .save(&[full_row("failing"), counted_row("healthy", 10)])
             .unwrap();
+        // Two minutes ago: in the last hour and, as an hour row, in the
+        // last 24 hours and today or yesterday.
+        let minute = (now as i64 - 120) / 60 * 60;
+        let mut healthy = RollupRow::new("healthy", minute, MINUTE_SECS);
+        healthy.success = 10;
+        healthy.sum_ms = 15.0;
+        let mut failing = RollupRow::new("failing", minute, MINUTE_SECS);
+        failing.success = 1;
+        failing.error = 2;
+        failing.panic = 1;
+        failing.sum_ms = 4.0;
+        store
+            .save_batch(&[], &[healthy, failing], Some(SaveStamp::default()))
+            .unwrap();
     }
     let conn = Connection::open(dir.db()).unwrap();
     // Make "healthy" run a minute ago, with the format the core writes.
@@ -1024,5 +1038,17 @@ fn the_documented_queries_run() {
         vec![r#"Text("failing")"#, r#"Text("healthy")"#]
     );
     assert_eq!(answer("'-1 hour'"), vec![r#"Text("healthy")"#]);
-    assert_eq!(answer("FROM schema_version"), vec!["Integer(5)"]);
+    assert_eq!(
+        answer("'-24 hours'"),
+        vec![r#"Text("failing")"#, r#"Text("healthy")"#]
+    );
+    assert_eq!(answer("AND name = 'healthy'").len(), 1);
+    assert_eq!(
+        answer("'-6 days'"),
+        vec![r#"Text("failing")"#, r#"Text("healthy")"#]
+    );
+    assert_eq!(
+        answer("FROM schema_version"),
+        vec![format!("Integer({SCHEMA_VERSION})")]
+    );
 }

@@ -15,7 +15,9 @@ use super::MonitorBuilder;
 use crate::alerts::{Alerting, PreparedAlerts};
 use crate::capture::{install_panic_hook, set_limits, FLUSH_ON_PANIC};
 use crate::clock::{Clock, SystemClock};
-use crate::collector::{Collector, CollectorParts, LogFiles, LogsConfig, Persistence, SelfStats};
+use crate::collector::{
+    Collector, CollectorParts, LogFiles, LogsConfig, Persistence, SelfStats, Unsaved,
+};
 use crate::dir_lock::DirLock;
 use crate::install_error::InstallError;
 use crate::installed::{next_generation, DirClaim, Handle, MonitorGuard, CURRENT};
@@ -71,6 +73,7 @@ impl MonitorBuilder {
         ));
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
         let published = Arc::new(Mutex::new(Arc::new(Published::default())));
+        let unsaved = Arc::new(Mutex::new(Arc::new(Unsaved::default())));
         let self_stats = Arc::new(SelfStats::default());
         let clock = Arc::clone(&outputs.clock);
         let alerts_shared = outputs.alerting.shared();
@@ -89,6 +92,10 @@ impl MonitorBuilder {
             clock: Arc::clone(&clock),
             self_stats: Arc::clone(&self_stats),
         };
+        let outputs_stats_path = outputs
+            .persistence
+            .as_ref()
+            .map(|(persistence, _)| persistence.path().to_path_buf());
         let Outputs {
             claim,
             locks,
@@ -107,6 +114,7 @@ impl MonitorBuilder {
             logs,
             sinks: std::mem::take(&mut self.sinks),
             published: Arc::clone(&published),
+            unsaved: Arc::clone(&unsaved),
             publish_durations,
             feed,
             self_stats,
@@ -114,6 +122,7 @@ impl MonitorBuilder {
             persistence,
             alerts: alerting,
         });
+        let stats_path = outputs_stats_path;
         #[cfg(feature = "http")]
         let http = http
             .map(|prepared| crate::http::Server::start(prepared, sources))
@@ -135,6 +144,8 @@ impl MonitorBuilder {
             control: control_tx,
             collector: thread.thread().clone(),
             published,
+            unsaved,
+            stats_path,
             clock,
             alerts: alerts_shared,
             flush_timeout: self.flush_timeout,

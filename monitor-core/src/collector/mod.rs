@@ -11,12 +11,14 @@ mod feed;
 mod json;
 mod logs;
 mod persistence;
+mod rollups;
 
 pub(crate) use feed::FeedTap;
 #[cfg(feature = "http")]
 pub(crate) use feed::{ExecutionNote, Feed, FeedEvent, FeedNotifier};
 pub(crate) use logs::{LogFiles, LogsConfig};
 pub(crate) use persistence::Persistence;
+pub(crate) use rollups::Unsaved;
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -43,6 +45,8 @@ pub(crate) enum Control {
     Flush(Sender<()>),
     /// Answer with a snapshot of the statistics.
     Snapshot(Sender<StatsSnapshot>),
+    /// Answer with the roll-ups not saved yet (a copy of a few rows).
+    Rollups(Sender<Arc<Unsaved>>),
     /// Drain, write, fsync, then answer and stop.
     Shutdown(Sender<()>),
     /// Test hook: panic inside the loop, to exercise the supervisor.
@@ -106,6 +110,8 @@ pub(crate) struct CollectorParts {
     pub(crate) logs: LogFiles,
     pub(crate) sinks: Vec<Box<dyn Sink>>,
     pub(crate) published: Arc<Mutex<Arc<Published>>>,
+    /// The roll-ups not saved yet, as of the latest save.
+    pub(crate) unsaved: Arc<Mutex<Arc<Unsaved>>>,
     /// Publish duration histograms too (for the HTTP server's `/metrics`).
     pub(crate) publish_durations: bool,
     /// The live feed of the HTTP server's `/events`.
@@ -129,6 +135,9 @@ pub(crate) struct Collector {
     logs: LogFiles,
     sinks: Vec<SinkSlot>,
     published: Arc<Mutex<Arc<Published>>>,
+    unsaved: Arc<Mutex<Arc<Unsaved>>>,
+    /// Per-minute roll-ups of the executions not handed to the store yet.
+    rollups: rollups::RollupBuffer,
     publish_durations: bool,
     feed: Option<FeedTap>,
     self_stats: Arc<SelfStats>,
@@ -225,6 +234,8 @@ impl Collector {
                 .map(|sink| SinkSlot { sink })
                 .collect(),
             published: parts.published,
+            unsaved: parts.unsaved,
+            rollups: rollups::RollupBuffer::default(),
             publish_durations: parts.publish_durations,
             feed: parts.feed,
             self_stats: parts.self_stats,
@@ -324,6 +335,9 @@ impl Collector {
             }
             Control::Snapshot(reply) => {
                 let _ = reply.send(self.snapshot());
+            }
+            Control::Rollups(reply) => {
+                let _ = reply.send(self.unsaved_rollups());
             }
             Control::Shutdown(reply) => {
                 self.shutdown();
@@ -531,6 +545,9 @@ impl Collector {
         let nanos = ticks::nanos_between(event.start, event.end);
         let age = Duration::from_nanos(ticks::nanos_between(event.start, tick_now));
         let started = wall_now.checked_sub(age).unwrap_or(wall_now);
+        let since_end = Duration::from_nanos(ticks::nanos_between(event.end, tick_now));
+        let finished = wall_now.checked_sub(since_end).unwrap_or(wall_now);
+        self.rollups.observe(index, finished, event.status, nanos);
         let failure = event.failure();
         let span = event.span();
         let function = &mut self.functions[index];
@@ -595,15 +612,25 @@ impl Collector {
         self.alerts.flush(now, false);
     }
 
-    /// Stages changed statistics and saves them when due (`force`: now).
+    /// Stages changed statistics and the roll-ups, and saves them when due
+    /// (`force`: now); then publishes the roll-ups still unsaved. Without a
+    /// store, the roll-ups stay in memory for [`rollups::MEMORY_ONLY_KEEP`].
     fn persist(&mut self, force: bool) {
+        let now = self.clock.now();
         let Some(persistence) = self.persistence.as_mut() else {
+            self.rollups
+                .prune_before(now.checked_sub(rollups::MEMORY_ONLY_KEEP).unwrap_or(now));
+            if force {
+                *self.unsaved.lock() = self.unsaved_rollups();
+            }
             return;
         };
-        let now = self.clock.now();
         self.alerts.store_states(&mut self.functions);
         persistence.stage_dirty(&mut self.functions, now);
+        let functions = &self.functions;
+        persistence.stage_rollups(self.rollups.take_rows(|index| &*functions[index].name));
         let late = persistence.save(&mut self.functions, force, now);
+        *self.unsaved.lock() = persistence.unsaved();
         if late.is_empty() {
             return;
         }
@@ -617,6 +644,21 @@ impl Collector {
             if force {
                 persistence.save(&mut self.functions, true, now);
             }
+            *self.unsaved.lock() = persistence.unsaved();
+        }
+    }
+
+    /// The roll-ups of every execution counted and not saved yet.
+    fn unsaved_rollups(&self) -> Arc<Unsaved> {
+        let functions = &self.functions;
+        let mut rows = self.rollups.rows(|index| &*functions[index].name);
+        match &self.persistence {
+            Some(persistence) => {
+                let saved_later = persistence.unsaved();
+                rows.extend(saved_later.rows.iter().cloned());
+                Unsaved::new(rows, saved_later.stamp)
+            }
+            None => Unsaved::new(rows, None),
         }
     }
 

@@ -4,7 +4,13 @@
 
 use std::time::{Instant, SystemTime};
 
-use monitor_sinks::stats_store::{PersistEvent, PersistOptions, PersistentStats, StoreHealth};
+use std::sync::Arc;
+
+use monitor_sinks::stats_store::{
+    PersistEvent, PersistOptions, PersistentStats, RollupRow, StoreHealth,
+};
+
+use super::Unsaved;
 
 use crate::stats::FunctionRecord;
 
@@ -106,6 +112,26 @@ impl Persistence {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// Hands roll-up deltas (minute rows) to the store, for the next save.
+    pub(crate) fn stage_rollups(&mut self, rows: Vec<RollupRow>) {
+        for row in rows {
+            self.stats.stage_rollup(row);
+        }
+    }
+
+    /// The roll-ups staged and not saved yet, with the store's stamp.
+    pub(crate) fn unsaved(&self) -> Arc<Unsaved> {
+        Unsaved::new(
+            self.stats.pending_rollups().to_vec(),
+            Some(self.stats.stamp()),
+        )
+    }
+
+    /// The database file.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.stats.options().path
     }
 
     pub(crate) fn health(&self) -> StoreHealth {

@@ -8,6 +8,9 @@ const LINEAR: u64 = 128;
 const SUB_BUCKET_BITS: u32 = 6;
 const SUB_BUCKETS: u64 = 1 << SUB_BUCKET_BITS;
 
+/// More buckets than any `u64` value needs (the largest index is 3775).
+const MAX_BUCKETS: usize = 8192;
+
 /// The powers of two (in nanoseconds) exposed as histogram bucket bounds:
 /// 2^8 ns (256 ns) to 2^35 ns (34.4 s).
 pub(crate) const EXPOSED_POWERS: std::ops::Range<u32> = 8..36;
@@ -87,6 +90,23 @@ impl Histogram {
         self.total += other.total;
     }
 
+    /// Adds the counts of a sparse histogram (`(bucket, count)` pairs, as
+    /// [`to_sparse`](Self::to_sparse) writes them) to this one. Pairs naming
+    /// a bucket no histogram produces are ignored; counts saturate.
+    pub(crate) fn add_sparse(&mut self, sparse: &[(u32, u64)]) {
+        for &(index, count) in sparse {
+            let index = index as usize;
+            if index >= MAX_BUCKETS {
+                continue;
+            }
+            if index >= self.counts.len() {
+                self.counts.resize(index + 1, 0);
+            }
+            self.counts[index] = self.counts[index].saturating_add(count);
+            self.total = self.total.saturating_add(count);
+        }
+    }
+
     /// Cumulative counts of the values below `2^k` ns for each `k` in
     /// [`EXPOSED_POWERS`]: every `2^k` (k ≥ 7) is a bucket edge, so these
     /// counts are exact (the `le` buckets of the Prometheus histogram).
@@ -140,7 +160,7 @@ impl Histogram {
         let mut histogram = Histogram::default();
         for &(index, count) in &sparse.0 {
             let index = index as usize;
-            if index >= 8192 {
+            if index >= MAX_BUCKETS {
                 continue; // not a bucket this histogram can produce
             }
             if index >= histogram.counts.len() {

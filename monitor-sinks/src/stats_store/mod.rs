@@ -33,12 +33,16 @@
 
 mod error;
 mod persist;
+mod rollup;
 mod row;
 mod schema;
 mod store;
 
 pub use error::{BoxedCause, StoreError, StoreErrorKind};
 pub use persist::{PersistEvent, PersistOptions, PersistentStats, StoreHealth, STATS_FILE_NAME};
+pub use rollup::{
+    NameMatch, RollupRead, RollupReader, RollupRow, SaveStamp, HOUR_SECS, MINUTE_SECS,
+};
 pub use row::StoredFunctionStats;
 #[doc(hidden)]
 #[cfg(feature = "test-util")]

@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{StatsStore, StoreError, StoreErrorKind, StoreOptions, StoredFunctionStats};
+use super::{
+    RollupRow, SaveStamp, StatsStore, StoreError, StoreErrorKind, StoreOptions, StoredFunctionStats,
+};
 
 /// The file name of the statistics database inside the log directory.
 pub const STATS_FILE_NAME: &str = "stats.db";
@@ -136,6 +138,13 @@ pub struct PersistentStats {
     /// positions, so that staging is a hash lookup and saving needs no copy.
     pending: Vec<StoredFunctionStats>,
     index: HashMap<String, usize>,
+    /// Roll-up rows (executions per function and minute) not yet committed:
+    /// deltas, merged into the stored rows by the next save.
+    rollups: Vec<RollupRow>,
+    rollup_index: HashMap<(String, i64), usize>,
+    /// This store's run and its committed saves, written with every save
+    /// (see [`SaveStamp`]).
+    stamp: SaveStamp,
     /// The open at start failed: the stored rows must be handed to the caller
     /// before anything is saved over them.
     late_load_due: bool,
@@ -185,6 +194,12 @@ impl PersistentStats {
             store: None,
             pending: Vec::new(),
             index: HashMap::new(),
+            rollups: Vec::new(),
+            rollup_index: HashMap::new(),
+            stamp: SaveStamp {
+                run: random_run(),
+                saves: 0,
+            },
             late_load_due: true,
             last_attempt: now,
             retry_at: None,
@@ -224,6 +239,34 @@ impl PersistentStats {
         self.pending.len()
     }
 
+    /// Stages the executions of one function in one minute that are not
+    /// saved yet (a delta: `row.bucket_secs` must be 60). Added to a pending
+    /// row of the same function and minute; the save adds it to the stored
+    /// rows, so a minute saved before (a late execution, a clock stepped
+    /// back, a restart) is merged, never overwritten. Kept across failed
+    /// saves, a late load and a lost file.
+    pub fn stage_rollup(&mut self, row: RollupRow) {
+        match self.rollup_index.get(&(row.name.clone(), row.bucket_start)) {
+            Some(&i) => self.rollups[i].merge(&row),
+            None => {
+                self.rollup_index
+                    .insert((row.name.clone(), row.bucket_start), self.rollups.len());
+                self.rollups.push(row);
+            }
+        }
+    }
+
+    /// The roll-up deltas staged and not saved yet.
+    pub fn pending_rollups(&self) -> &[RollupRow] {
+        &self.rollups
+    }
+
+    /// This store's run and the number of saves it committed: the stamp the
+    /// file holds once every save so far is in it.
+    pub fn stamp(&self) -> SaveStamp {
+        self.stamp
+    }
+
     /// Saves the pending rows if a save is due and no back-off is running.
     ///
     /// A save is due when rows are pending and either `save_interval` has
@@ -244,11 +287,11 @@ impl PersistentStats {
         if let Some(event) = self.ensure_ready(now) {
             return Some(event);
         }
-        if self.pending.is_empty() {
+        if self.nothing_pending() {
             return None;
         }
         let due = self.failing
-            || self.pending.len() >= self.options.max_pending
+            || self.pending.len() + self.rollups.len() >= self.options.max_pending
             || now.saturating_duration_since(self.last_attempt) >= self.options.save_interval;
         if !due {
             return None;
@@ -270,10 +313,14 @@ impl PersistentStats {
         if let Some(event) = self.ensure_ready(now) {
             return Some(event);
         }
-        if self.pending.is_empty() {
+        if self.nothing_pending() {
             return None;
         }
         Some(self.attempt_save(now))
+    }
+
+    fn nothing_pending(&self) -> bool {
+        self.pending.is_empty() && self.rollups.is_empty()
     }
 
     /// The current state of persistence.
@@ -383,11 +430,18 @@ impl PersistentStats {
                 ),
             );
         };
-        match store.save(&self.pending) {
+        let stamp = SaveStamp {
+            saves: self.stamp.saves + 1,
+            ..self.stamp
+        };
+        match store.save_batch(&self.pending, &self.rollups, Some(stamp)) {
             Ok(()) => {
                 let rows = self.pending.len();
                 self.pending.clear();
                 self.index.clear();
+                self.rollups.clear();
+                self.rollup_index.clear();
+                self.stamp = stamp;
                 let recovered = self.failing;
                 self.record_success();
                 if recovered {
@@ -434,4 +488,21 @@ impl PersistentStats {
             self.index.insert(row.name.clone(), i);
         }
     }
+}
+
+/// A random number for [`SaveStamp::run`] (the standard library's hasher
+/// keys are random per process; the time and a counter tell opens apart).
+fn random_run() -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static OPENS: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(OPENS.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.write_u32(std::process::id());
+    hasher.finish() as i64
 }

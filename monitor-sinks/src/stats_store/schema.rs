@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use rusqlite::Connection;
 
 /// The schema version written by this build.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Every column of `function_stats` with its declaration, in the order of the
 /// fields of [`StoredFunctionStats`](super::StoredFunctionStats). The
@@ -97,10 +97,47 @@ fn create_table_sql(columns: &[&str]) -> String {
     format!("CREATE TABLE function_stats (\n{}\n);\n", defs.join(",\n"))
 }
 
+/// The tables version 6 added: the roll-ups (per function, per minute and
+/// per hour; see QUERIES.md), an index for reading a time range across
+/// functions, and the stamp of the latest save (which run, how many saves).
+/// Idempotent.
+pub(crate) const ROLLUP_TABLES_SQL: &str = "\
+CREATE TABLE IF NOT EXISTS rollups (
+    name TEXT NOT NULL,
+    bucket_start INTEGER NOT NULL,
+    bucket_secs INTEGER NOT NULL,
+    success INTEGER NOT NULL DEFAULT 0,
+    error INTEGER NOT NULL DEFAULT 0,
+    panic INTEGER NOT NULL DEFAULT 0,
+    cancelled INTEGER NOT NULL DEFAULT 0,
+    sum_ms REAL NOT NULL DEFAULT 0,
+    min_ms REAL,
+    max_ms REAL,
+    histogram TEXT,
+    PRIMARY KEY (name, bucket_secs, bucket_start)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollups_by_time ON rollups (bucket_secs, bucket_start);
+CREATE TABLE IF NOT EXISTS rollup_saves (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    run INTEGER NOT NULL,
+    saves INTEGER NOT NULL
+);
+";
+
 /// The SQL creating the current schema, without the version row.
 fn create_current_sql() -> String {
     let all: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
-    create_table_sql(&all)
+    format!("{}{ROLLUP_TABLES_SQL}", create_table_sql(&all))
+}
+
+/// Whether the tables version 6 added are there.
+fn has_rollup_tables(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) = 2 FROM sqlite_master WHERE type = 'table' \
+         AND name IN ('rollups', 'rollup_saves')",
+        [],
+        |row| row.get(0),
+    )
 }
 
 /// What [`detect`] found in a database.
@@ -139,7 +176,9 @@ pub(crate) fn detect(conn: &Connection) -> rusqlite::Result<Detected> {
     }
     // A table without a recorded version: infer it from the columns.
     let columns = table_columns(conn)?;
-    let version = if V5_ADDED.iter().any(|c| columns.contains(*c)) {
+    let version = if has_rollup_tables(conn)? {
+        6
+    } else if V5_ADDED.iter().any(|c| columns.contains(*c)) {
         5
     } else if V4_ADDED.iter().any(|c| columns.contains(*c)) {
         4
@@ -174,7 +213,9 @@ pub(crate) fn is_current(conn: &Connection, detected: Detected) -> rusqlite::Res
         [],
         |row| row.get(0),
     )?;
-    Ok(has_version_table && COLUMNS.iter().all(|(name, _)| columns.contains(*name)))
+    Ok(has_version_table
+        && COLUMNS.iter().all(|(name, _)| columns.contains(*name))
+        && has_rollup_tables(conn)?)
 }
 
 /// Creates or migrates the schema to [`SCHEMA_VERSION`]. Must run inside a
@@ -192,6 +233,8 @@ pub(crate) fn is_current(conn: &Connection, detected: Detected) -> rusqlite::Res
 ///   upgrade is not known).
 /// * 4 → 5 adds `alert_state` (NULL: the alert rules of each function start
 ///   from scratch once, as before the upgrade).
+/// * 5 → 6 adds the `rollups` table (empty: windowed statistics start with
+///   the executions after the upgrade) and `rollup_saves`.
 pub(crate) fn create_or_migrate(conn: &Connection, detected: Detected) -> rusqlite::Result<()> {
     match detected {
         Detected::Empty => conn.execute_batch(&create_current_sql())?,
@@ -210,6 +253,7 @@ pub(crate) fn create_or_migrate(conn: &Connection, detected: Detected) -> rusqli
                     )?;
                 }
             }
+            conn.execute_batch(ROLLUP_TABLES_SQL)?;
         }
     }
     conn.execute_batch(&format!(
@@ -291,18 +335,24 @@ CREATE TABLE schema_version (version INTEGER NOT NULL);
 INSERT INTO schema_version (version) VALUES (2);
 ";
 
-    /// Creates a version-1 or version-2 stats file at `path` (which must not
-    /// exist yet) holding `rows`; the columns the old version did not have are
-    /// ignored. Uses the default rollback journal, as old versions did.
+    /// Creates a version-1, version-2 or version-5 stats file at `path`
+    /// (which must not exist yet) holding `rows`; the columns the old version
+    /// did not have are ignored. Version 5 is the last without `rollups`. Uses the default rollback journal, as old versions did.
     pub fn write_legacy_file(
         path: &Path,
         version: u32,
         rows: &[StoredFunctionStats],
     ) -> Result<(), StoreError> {
         let context = || format!("writing a version-{version} file {}", path.display());
+        let v5 = format!(
+            "{}CREATE TABLE schema_version (version INTEGER NOT NULL);\n\
+             INSERT INTO schema_version (version) VALUES (5);\n",
+            super::create_table_sql(&COLUMNS.map(|(name, _)| name))
+        );
         let (sql, mut columns): (&str, Vec<&str>) = match version {
             1 => (V1, V1_COLUMNS.to_vec()),
             2 => (V2, V1_COLUMNS.to_vec()),
+            5 => (&v5, COLUMNS.map(|(name, _)| name).to_vec()),
             _ => {
                 return Err(StoreError::new(
                     StoreErrorKind::Other,

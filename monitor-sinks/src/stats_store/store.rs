@@ -9,6 +9,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, DatabaseName, Row, TransactionBehavior};
 
 use super::error::Message;
+use super::rollup::{self, RollupRow, SaveStamp};
 use super::schema::{self, Detected, SCHEMA_VERSION};
 use super::{StoreError, StoreErrorKind, StoredFunctionStats};
 
@@ -371,11 +372,32 @@ impl StatsStore {
     /// are written as 0 (required columns) or NULL (optional ones); counts
     /// above `i64::MAX` are saturated.
     pub fn save(&mut self, rows: &[StoredFunctionStats]) -> Result<(), StoreError> {
-        if rows.is_empty() {
+        self.save_batch(rows, &[], None)
+    }
+
+    /// Like [`save`](Self::save), and in the same transaction merges
+    /// `rollups` (minute rows of executions not saved before) into the
+    /// `rollups` table: each into its minute row and into its hour row,
+    /// adding to what is stored (counts and sums add up, histograms merge),
+    /// never replacing it. Then records `stamp` (see [`SaveStamp`]).
+    pub fn save_batch(
+        &mut self,
+        rows: &[StoredFunctionStats],
+        rollups: &[RollupRow],
+        stamp: Option<SaveStamp>,
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() && rollups.is_empty() {
             return Ok(());
         }
         let path = &self.path;
-        let ctx = || format!("saving {} rows to {}", rows.len(), path.display());
+        let ctx = || {
+            format!(
+                "saving {} rows and {} roll-ups to {}",
+                rows.len(),
+                rollups.len(),
+                path.display()
+            )
+        };
         let mut now = String::new();
         crate::time::format_rfc3339_micros(SystemTime::now(), &mut now);
         let tx = self
@@ -391,6 +413,7 @@ impl StatsStore {
                     .map_err(|e| StoreError::sqlite(e, ctx()))?;
             }
         }
+        rollup::merge_into(&tx, rollups, stamp).map_err(|e| StoreError::sqlite(e, ctx()))?;
         // On error the dropped transaction rolls back.
         tx.commit().map_err(|e| StoreError::sqlite(e, ctx()))
     }
