@@ -442,8 +442,17 @@ impl RollupReader {
             ));
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let attempt = Connection::open_with_flags(path, flags)
-            .and_then(|conn| Self::probe(&conn).map(|has| (conn, has)));
+        // Without a `-wal` file (a stopped host, a copy) a read-only open of
+        // a WAL database would create `-wal` and `-shm` files next to it:
+        // open it immutable straight away, which writes nothing.
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let attempt = if Path::new(&wal).exists() {
+            Connection::open_with_flags(path, flags)
+                .and_then(|conn| Self::probe(&conn).map(|has| (conn, has)))
+        } else {
+            Err(rusqlite::Error::InvalidPath(path.to_path_buf()))
+        };
         let (conn, has_table) = match attempt {
             Ok(found) => found,
             Err(_) => {
