@@ -385,10 +385,13 @@ pub(crate) fn merge_into(
 /// the file may belong to a running host (WAL mode), a stopped one, or be a
 /// copy in a read-only directory.
 ///
-/// It opens the file with `SQLITE_OPEN_READ_ONLY`; when SQLite cannot read
-/// it so (a WAL-mode file in a directory where its `-shm` file cannot be
-/// made), it opens it as `immutable=1`, which reads the main file only. A
-/// file of an older schema without the table reads as empty.
+/// When a `-wal` file lies beside it (a running host, or one that was
+/// killed), it opens the file with `SQLITE_OPEN_READ_ONLY` and reads through
+/// the WAL. Otherwise (a stopped host, a copy), or when SQLite cannot read it
+/// so (a read-only directory), it opens it as `immutable=1`: the main file
+/// only, and no `-shm` file is made. A host that starts between that check
+/// and the read may make the answer fail; ask again. A file of an older
+/// schema without the table reads as empty.
 ///
 /// ```
 /// use monitor_sinks::stats_store::{NameMatch, RollupReader};
@@ -442,20 +445,23 @@ impl RollupReader {
             ));
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        // Without a `-wal` file (a stopped host, a copy) a read-only open of
-        // a WAL database would create `-wal` and `-shm` files next to it:
-        // open it immutable straight away, which writes nothing.
+        // Without a `-wal` file beside it (a stopped host, a copy, an old
+        // file) everything is in the main file: read it as immutable, so
+        // that SQLite makes no `-shm` file either. With one (a running host,
+        // or one that was killed), read through the WAL.
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        let attempt = if Path::new(&wal).exists() {
-            Connection::open_with_flags(path, flags)
-                .and_then(|conn| Self::probe(&conn).map(|has| (conn, has)))
-        } else {
-            Err(rusqlite::Error::InvalidPath(path.to_path_buf()))
-        };
-        let (conn, has_table) = match attempt {
-            Ok(found) => found,
-            Err(_) => {
+        let through_wal = Path::new(&wal)
+            .exists()
+            .then(|| {
+                Connection::open_with_flags(path, flags)
+                    .and_then(|conn| Self::probe(&conn).map(|has| (conn, has)))
+                    .ok()
+            })
+            .flatten();
+        let (conn, has_table) = match through_wal {
+            Some(found) => found,
+            None => {
                 let conn = Connection::open_with_flags(
                     immutable_uri(path),
                     flags | OpenFlags::SQLITE_OPEN_URI,
