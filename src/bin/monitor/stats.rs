@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use monitor::query::{to_json, LogDir};
-use monitor::WindowSummary;
+use monitor::query::{to_json, LogDir, WindowSummary};
 
 use crate::args::{Common, StatsArgs};
 use crate::executions::{human_ms, seconds};
@@ -18,13 +17,9 @@ pub(crate) fn run(
     args: &StatsArgs,
     out: &mut Out,
 ) -> Result<u8, Failure> {
-    let stats = monitor::rollup_reader::window(
-        &logs.path().join("stats.db"),
-        args.window,
-        common.now(),
-        args.name.as_ref(),
-    )
-    .map_err(Failure::new)?;
+    let stats = logs
+        .stats_window(args.window, common.now(), args.name.as_ref())
+        .map_err(Failure::new)?;
     crate::progress::finish();
     if common.json {
         out.line(&to_json(&stats))?;

@@ -15,13 +15,9 @@ pub(crate) fn run(
     args: &TrendArgs,
     out: &mut Out,
 ) -> Result<u8, Failure> {
-    let trends = monitor::rollup_reader::trend(
-        &logs.path().join("stats.db"),
-        args.days,
-        common.now(),
-        args.name.as_ref(),
-    )
-    .map_err(Failure::new)?;
+    let trends = logs
+        .trend(args.days, common.now(), args.name.as_ref())
+        .map_err(Failure::new)?;
     crate::progress::finish();
     if common.json {
         for trend in &trends {
