@@ -939,3 +939,22 @@ fn tail_follows_a_live_log_across_rotation_without_loss_or_repeats() {
         .collect();
     assert!(names.contains(&"2026-12-05.log.gz".to_owned()), "{names:?}");
 }
+
+#[test]
+fn help_fits_100_columns() {
+    let dir = temp_dir("cli-help");
+    for command in [
+        "", "status", "health", "executions", "show", "errors", "stats", "trend", "tail",
+    ] {
+        let mut args = vec!["--help"];
+        if !command.is_empty() {
+            args.insert(0, command);
+        }
+        let run = monitor(&dir, &args);
+        assert_eq!(run.code, 0, "{command}");
+        assert!(run.stdout.contains("Usage: monitor"), "{}", run.stdout);
+        for line in run.stdout.lines() {
+            assert!(line.chars().count() <= 100, "{command}: {line}");
+        }
+    }
+}
