@@ -944,7 +944,15 @@ fn tail_follows_a_live_log_across_rotation_without_loss_or_repeats() {
 fn help_fits_100_columns() {
     let dir = temp_dir("cli-help");
     for command in [
-        "", "status", "health", "executions", "show", "errors", "stats", "trend", "tail",
+        "",
+        "status",
+        "health",
+        "executions",
+        "show",
+        "errors",
+        "stats",
+        "trend",
+        "tail",
     ] {
         let mut args = vec!["--help"];
         if !command.is_empty() {
@@ -957,4 +965,78 @@ fn help_fits_100_columns() {
             assert!(line.chars().count() <= 100, "{command}: {line}");
         }
     }
+}
+
+/// Runs `monitor` with its stdout on a pseudo-terminal, as in a shell, and
+/// returns what it printed there.
+#[cfg(target_os = "linux")]
+fn on_terminal(dir: &Path, args: &[&str], no_color: Option<&str>) -> String {
+    use std::os::fd::FromRawFd;
+    // SAFETY: posix_openpt, grantpt, unlockpt and ptsname_r on the fd just
+    // opened, with a buffer of the length passed; the fd is then owned by
+    // the File.
+    let (master, slave_path) = unsafe {
+        let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(fd >= 0, "a pseudo-terminal");
+        let master = std::fs::File::from_raw_fd(fd);
+        assert_eq!(libc::grantpt(fd), 0);
+        assert_eq!(libc::unlockpt(fd), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
+        let path = std::ffi::CStr::from_ptr(name.as_ptr())
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (master, path)
+    };
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&slave_path)
+        .unwrap();
+    let mut child = {
+        let mut command = monitor_command(dir, args);
+        if let Some(value) = no_color {
+            command.env("NO_COLOR", value);
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(slave)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+        // The command, and with it the parent's copy of the slave, ends here.
+    };
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let mut master = master;
+        // Reading ends with EIO once the child has closed the terminal.
+        let _ = master.read_to_end(&mut bytes);
+        bytes
+    });
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    String::from_utf8(reader.join().unwrap()).unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn status_is_coloured_on_a_terminal_unless_no_color_is_set() {
+    let _lock = exclusive();
+    let dir = across_midnight("cli-colour");
+    let coloured = on_terminal(&dir, &["executions", "--limit", "9"], None);
+    assert!(coloured.contains("\x1b[32msuccess\x1b[0m"), "{coloured:?}");
+    assert!(coloured.contains("\x1b[31merror\x1b[0m"), "{coloured:?}");
+    assert!(coloured.contains("\x1b[35mpanic\x1b[0m"), "{coloured:?}");
+    let header = coloured.lines().next().unwrap();
+    assert!(
+        !header.contains('\x1b'),
+        "only statuses are coloured: {header:?}"
+    );
+    for no_color in ["1", ""] {
+        let plain = on_terminal(&dir, &["executions", "--limit", "9"], Some(no_color));
+        assert!(plain.contains("success"), "{plain:?}");
+        assert!(!plain.contains('\x1b'), "NO_COLOR={no_color:?}: {plain:?}");
+    }
+    let tail = on_terminal(&dir, &["tail", "-n", "3"], None);
+    assert!(tail.contains("\x1b[32msuccess"), "{tail:?}");
 }
