@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(Failure::ClosedOutput) => ExitCode::SUCCESS,
         Err(Failure::Message { text, code }) => {
+            progress::finish();
             let _ = writeln!(std::io::stderr(), "monitor: {text}");
             ExitCode::from(code)
         }
