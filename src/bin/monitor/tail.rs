@@ -8,7 +8,7 @@
 //! that are not JSON are skipped, and counted once on stderr at the end.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,44 +35,54 @@ pub(crate) fn run(
     } else {
         logs.path().join("executions").join("current.log")
     };
+    let json = common.json;
+    let colour = out.coloured();
+    let mut skipped = 0u64;
+    let mut emit = |line: &[u8]| -> io::Result<()> {
+        match render(line, json, colour) {
+            Some(text) => out.line_io(&text),
+            None => {
+                skipped += 1;
+                Ok(())
+            }
+        }
+    };
+    let result = follow(&path, args, &mut emit);
+    crate::report_skipped(logs, skipped);
+    result.map(|()| 0)
+}
+
+/// Hands the last lines of `path` to `emit`, then with `-f` every new one
+/// until SIGINT/SIGTERM or until stdout's reader goes away.
+fn follow(
+    path: &Path,
+    args: &TailArgs,
+    mut emit: impl FnMut(&[u8]) -> io::Result<()>,
+) -> Result<(), Failure> {
+    let mut follower = Follower::start(path.to_path_buf(), args.lines, &mut emit)
+        .map_err(|error| read_failure(path, error))?;
+    if !args.follow {
+        return Ok(());
+    }
     let interrupted = Arc::new(AtomicBool::new(false));
     #[cfg(unix)]
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&interrupted))
             .map_err(|error| Failure::new(format_args!("cannot watch for Ctrl-C: {error}")))?;
     }
-    let json = common.json;
-    let mut skipped = 0u64;
-    let result = (|| -> Result<(), Failure> {
-        let mut emit = |line: &[u8]| -> io::Result<()> {
-            match render(line, json, out.coloured()) {
-                Some(text) => out.line_io(&text),
-                None => {
-                    skipped += 1;
-                    Ok(())
-                }
-            }
-        };
-        let mut follower = Follower::start(path.clone(), args.lines, &mut emit)
-            .map_err(|error| read_failure(&path, error))?;
-        if !args.follow {
-            return Ok(());
+    while !interrupted.load(Ordering::Relaxed) {
+        let polled = follower
+            .poll(&mut emit)
+            .map_err(|error| read_failure(path, error))?;
+        if polled == Polled::Idle && wait_or_closed(IDLE) {
+            break;
         }
-        while !interrupted.load(Ordering::Relaxed) {
-            let polled = follower
-                .poll(&mut emit)
-                .map_err(|error| read_failure(&path, error))?;
-            if polled == Polled::Idle && wait_or_closed(IDLE) {
-                break;
-            }
-        }
-        Ok(())
-    })();
-    crate::report_skipped(logs, skipped);
-    result.map(|()| 0)
+    }
+    Ok(())
 }
 
-fn read_failure(path: &std::path::Path, error: io::Error) -> Failure {
+/// A failed read names the file; a failed write to a closed pipe is a quiet end.
+fn read_failure(path: &Path, error: io::Error) -> Failure {
     match error.kind() {
         io::ErrorKind::BrokenPipe => Failure::ClosedOutput,
         _ => Failure::new(format_args!("{}: {error}", path.display())),
