@@ -48,7 +48,10 @@ impl Written {
                 r#","error_type":"app::Error","error_message":"{message}""#
             ));
         }
-        line.push_str(&format!(r#","fields":{{"user_id":{},"chat":"c{}"}}}}"#, self.user, self.user));
+        line.push_str(&format!(
+            r#","fields":{{"user_id":{},"chat":"c{}"}}}}"#,
+            self.user, self.user
+        ));
         line.push('\n');
         line
     }
@@ -157,7 +160,10 @@ fn lists_every_file_newest_first_and_counts_corrupt_and_torn_lines() {
     assert_eq!(first.fields[0].0, "user_id");
     assert_eq!(first.fields[0].1.to_string(), last_written.user.to_string());
     // Its JSON is the line as written (same members, same order).
-    assert_eq!(monitor::query::to_json(first), last_written.line().trim_end());
+    assert_eq!(
+        monitor::query::to_json(first),
+        last_written.line().trim_end()
+    );
 }
 
 #[test]
@@ -188,7 +194,8 @@ fn the_default_page_is_the_newest_50_and_paging_has_no_gap_and_no_duplicate() {
 fn filters_on_name_status_time_and_fields() {
     let (dir, all) = write_dir("query-filters");
     let logs = LogDir::open(&dir).unwrap();
-    let run = |filter: ExecutionFilter| ids(&logs.executions(&filter.limit(100)).unwrap().executions);
+    let run =
+        |filter: ExecutionFilter| ids(&logs.executions(&filter.limit(100)).unwrap().executions);
 
     let exact = NameFilter::exact("jobs::sync");
     assert_eq!(
@@ -202,14 +209,20 @@ fn filters_on_name_status_time_and_fields() {
     );
     // A prefix is not a substring: `jobs::s` does not match `web::get`, and
     // an exact name does not match a longer one.
-    assert_eq!(run(ExecutionFilter::new().name(NameFilter::exact("jobs::"))), vec![]);
+    assert_eq!(
+        run(ExecutionFilter::new().name(NameFilter::exact("jobs::"))),
+        vec![]
+    );
     assert_eq!(
         run(ExecutionFilter::new().status(Status::Error)),
         newest_first(&all, |w| w.status == "error")
     );
     assert_eq!(
-        run(ExecutionFilter::new().name(prefix).status("success".parse().unwrap())),
-        newest_first(&all, |w| w.name.starts_with("jobs::") && w.status == "success")
+        run(ExecutionFilter::new()
+            .name(prefix)
+            .status("success".parse().unwrap())),
+        newest_first(&all, |w| w.name.starts_with("jobs::")
+            && w.status == "success")
     );
     let since = DAY4_MS + DAY_MS + 3_600_000 + 5 * 60_000;
     let until = DAY4_MS + 2 * DAY_MS + 3_600_000 + 2 * 60_000;
@@ -222,7 +235,9 @@ fn filters_on_name_status_time_and_fields() {
         newest_first(&all, |w| w.user == 2)
     );
     assert_eq!(
-        run(ExecutionFilter::new().field("chat", "c3").field("user_id", "3")),
+        run(ExecutionFilter::new()
+            .field("chat", "c3")
+            .field("user_id", "3")),
         newest_first(&all, |w| w.user == 3)
     );
     assert_eq!(run(ExecutionFilter::new().field("chat", "3")), vec![]);
@@ -252,7 +267,9 @@ fn a_cursor_survives_the_rotation_of_the_current_file() {
         message: None,
     };
     std::fs::write(executions.join("current.log"), later.line()).unwrap();
-    let rest = logs.executions(&filter.clone().limit(100).cursor(cursor)).unwrap();
+    let rest = logs
+        .executions(&filter.clone().limit(100).cursor(cursor))
+        .unwrap();
     assert_eq!(ids(&rest.executions), newest_first(&all, |_| true)[3..]);
     // A cursor whose file is gone (retention) is an error, not a silent restart.
     let stale: Cursor = "c1~2026-11-01.log~0~0000000000000000".parse().unwrap();
@@ -280,12 +297,18 @@ fn one_execution_whole_by_id_from_both_logs() {
         assert_eq!(detail.stack_trace, None);
         let context = detail.context.unwrap();
         assert_eq!(context.get("file").unwrap().to_string(), "src/app.rs");
-        assert_eq!(context.get("line").unwrap().to_string(), failed.user.to_string());
+        assert_eq!(
+            context.get("line").unwrap().to_string(),
+            failed.user.to_string()
+        );
     }
     // The same id as the listing gives.
     let listed = logs.executions(&ExecutionFilter::new().limit(1)).unwrap();
     let id = listed.executions[0].id.unwrap();
-    assert_eq!(logs.execution(id).unwrap().unwrap().summary, listed.executions[0]);
+    assert_eq!(
+        logs.execution(id).unwrap().unwrap().summary,
+        listed.executions[0]
+    );
     // Unknown: Ok(None).
     let unknown = ExecutionId::from_parts(DAY4_MS + DAY_MS, 7, 1, 12345);
     assert_eq!(logs.execution(unknown).unwrap(), None);
@@ -315,8 +338,14 @@ fn an_execution_that_ended_after_midnight_is_found_in_the_next_file() {
     std::fs::write(executions.join("2026-12-05.log"), long.line()).unwrap();
     std::fs::write(executions.join("current.log"), "").unwrap();
     let logs = LogDir::open(&dir).unwrap();
-    assert_eq!(logs.execution(long.id).unwrap().unwrap().summary.id, Some(long.id));
-    assert_eq!(logs.execution(stepped.id).unwrap().unwrap().summary.id, Some(stepped.id));
+    assert_eq!(
+        logs.execution(long.id).unwrap().unwrap().summary.id,
+        Some(long.id)
+    );
+    assert_eq!(
+        logs.execution(stepped.id).unwrap().unwrap().summary.id,
+        Some(stepped.id)
+    );
 }
 
 #[test]
@@ -343,7 +372,11 @@ fn error_groups_use_the_collectors_fingerprint_and_the_window() {
     let expected = failures.iter().filter(|w| w.start_ms >= since).count() as u64;
     assert_eq!(recent.groups[0].count, expected);
     let other: NameFilter = "jobs::*".parse().unwrap();
-    assert!(logs.error_groups(UNIX_EPOCH, Some(&other)).unwrap().groups.is_empty());
+    assert!(logs
+        .error_groups(UNIX_EPOCH, Some(&other))
+        .unwrap()
+        .groups
+        .is_empty());
 }
 
 #[test]
@@ -364,7 +397,11 @@ fn a_missing_or_foreign_directory_is_an_error_naming_it() {
     let logs = LogDir::open(&dir).unwrap();
     let error = logs.health().unwrap_err();
     assert!(error.to_string().contains("stats.db"), "{error}");
-    assert!(logs.executions(&ExecutionFilter::new()).unwrap().executions.is_empty());
+    assert!(logs
+        .executions(&ExecutionFilter::new())
+        .unwrap()
+        .executions
+        .is_empty());
 }
 
 #[test]
@@ -380,7 +417,11 @@ fn progress_is_reported_to_the_callback() {
     let last = reports.lock().unwrap().last().cloned().unwrap();
     let sizes: u64 = ["current.log", "2026-12-05.log"]
         .iter()
-        .map(|name| std::fs::metadata(dir.join("executions").join(name)).unwrap().len())
+        .map(|name| {
+            std::fs::metadata(dir.join("executions").join(name))
+                .unwrap()
+                .len()
+        })
         .sum();
     // Every file was read (the gzipped one decompressed, so more bytes).
     assert_eq!((last.files_read, last.files_total), (3, 3));
@@ -388,4 +429,95 @@ fn progress_is_reported_to_the_callback() {
     reports.lock().unwrap().clear();
     logs.error_groups(UNIX_EPOCH, None).unwrap();
     assert_eq!(reports.lock().unwrap().last().unwrap().files_read, 2);
+}
+
+#[test]
+fn a_stats_db_of_an_older_schema_is_read_as_it_is_and_not_written() {
+    use monitor_sinks::stats_store::{legacy_schema, StoredFunctionStats};
+    let dir = temp_dir("query-legacy-db");
+    let old = StoredFunctionStats {
+        name: "nightly_backup".into(),
+        trigger_type: "call".into(),
+        status: "active".into(),
+        total_executions: 40,
+        success_count: 38,
+        error_count: 2,
+        avg_execution_time_ms: 2.5,
+        last_execution_status: Some("success".into()),
+        last_execution_time: Some("2026-12-01T03:00:00.000000Z".into()),
+        ..StoredFunctionStats::default()
+    };
+    let db = dir.join("stats.db");
+    legacy_schema::write_legacy_file(&db, 1, &[old]).unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let names = || {
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let files = names();
+    let logs = LogDir::open(&dir).unwrap();
+    let report = logs.status_report().unwrap();
+    let backup = report.stats.get("nightly_backup").unwrap();
+    assert_eq!(
+        (
+            backup.total_executions,
+            backup.success_count,
+            backup.error_count
+        ),
+        (40, 38, 2)
+    );
+    assert_eq!(backup.mean_ms, Some(2.5));
+    assert_eq!(logs.health().unwrap().verdict, monitor::Verdict::Green);
+    // No roll-ups in a version-1 file: empty answers, not errors.
+    let window = logs
+        .stats_window(Duration::from_secs(3600), SystemTime::now(), None)
+        .unwrap();
+    assert!(window.functions.is_empty());
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    assert_eq!(names(), files);
+}
+
+#[test]
+fn a_spans_trace_tree_and_unknown_members_come_back_whole() {
+    let dir = temp_dir("query-trace");
+    std::fs::create_dir_all(dir.join("executions")).unwrap();
+    let id = ExecutionId::from_parts(DAY4_MS, 3, 2, 1);
+    let line = format!(
+        concat!(
+            r#"{{"id":"{}","timestamp":"{}","name":"app::root","status":"success","duration_ms":5.0,"#,
+            r#""trigger_type":"span","thread":"main","busy_ms":4.5,"execution_trace":{{"children":["#,
+            r#"{{"name":"app::load","status":"error","duration_ms":2.5,"start_offset_ms":0.1,"error":"boom","#,
+            r#""children":[{{"name":"app::db","status":"success","duration_ms":1.0,"start_offset_ms":0.2}}]}}],"#,
+            r#""truncated":true,"omitted":3}},"future_field":[1,"two",null]}}"#,
+            "\n"
+        ),
+        id,
+        stamp(DAY4_MS)
+    );
+    std::fs::write(dir.join("executions/current.log"), &line).unwrap();
+    let logs = LogDir::open(&dir).unwrap();
+    let detail = logs.execution(id).unwrap().unwrap();
+    assert_eq!(detail.busy_ms, Some(4.5));
+    let trace = detail.execution_trace.as_ref().unwrap();
+    assert!(trace.truncated);
+    assert_eq!(trace.omitted, 3);
+    let load = &trace.children[0];
+    assert_eq!(
+        (load.name.as_str(), load.status),
+        ("app::load", Status::Error)
+    );
+    assert_eq!(load.error.as_deref(), Some("boom"));
+    assert_eq!(load.children[0].name, "app::db");
+    assert_eq!(load.children[0].start_offset_ms, 0.2);
+    assert_eq!(detail.other.len(), 1);
+    assert_eq!(detail.other[0].0, "future_field");
+    let json = monitor::query::to_json(&detail);
+    assert!(json.contains(r#""future_field":[1,"two",null]"#), "{json}");
+    assert!(json.contains(r#""busy_ms":4.5"#), "{json}");
+    assert!(json.contains(r#""error":"boom""#), "{json}");
+    assert!(!json.contains("error_chain"), "{json}");
 }
