@@ -682,13 +682,16 @@ fn invalid_alert_rules_are_refused_at_install() {
     assert!(error.to_string().contains("rules for `x`"), "{error}");
 }
 
-/// Alerts seen as `tracing` events with target `monitor::alert`, and the thread they came from.
-fn tracing_alerts() -> &'static Mutex<Vec<(String, String)>> {
+/// A `tracing` event with target `monitor::alert`: the thread it came from,
+/// its message and its `execution_id` field (empty when absent).
+type TracedAlert = (String, String, String);
+
+/// Alerts seen as `tracing` events with target `monitor::alert`.
+fn tracing_alerts() -> &'static Mutex<Vec<TracedAlert>> {
     use tracing_subscriber::layer::SubscriberExt;
-    static EVENTS: OnceLock<&'static Mutex<Vec<(String, String)>>> = OnceLock::new();
+    static EVENTS: OnceLock<&'static Mutex<Vec<TracedAlert>>> = OnceLock::new();
     EVENTS.get_or_init(|| {
-        let events: &'static Mutex<Vec<(String, String)>> =
-            Box::leak(Box::new(Mutex::new(Vec::new())));
+        let events: &'static Mutex<Vec<TracedAlert>> = Box::leak(Box::new(Mutex::new(Vec::new())));
         let subscriber = tracing_subscriber::registry().with(Capture(events));
         tracing::subscriber::set_global_default(subscriber)
             .expect("no other global subscriber in this test binary");
@@ -696,25 +699,27 @@ fn tracing_alerts() -> &'static Mutex<Vec<(String, String)>> {
     })
 }
 
-struct Capture(&'static Mutex<Vec<(String, String)>>);
+struct Capture(&'static Mutex<Vec<TracedAlert>>);
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         if event.metadata().target() != "monitor::alert" {
             return;
         }
-        struct Message(String);
+        struct Message(String, String);
         impl tracing::field::Visit for Message {
             fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-                if field.name() == "message" {
-                    self.0 = format!("{value:?}");
+                match field.name() {
+                    "message" => self.0 = format!("{value:?}"),
+                    "execution_id" => self.1 = format!("{value:?}"),
+                    _ => {}
                 }
             }
         }
-        let mut message = Message(String::new());
+        let mut message = Message(String::new(), String::new());
         event.record(&mut message);
         let thread = std::thread::current().name().unwrap_or("").to_owned();
-        self.0.lock().unwrap().push((thread, message.0));
+        self.0.lock().unwrap().push((thread, message.0, message.1));
     }
 }
 
@@ -722,7 +727,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
 fn alerts_are_also_tracing_events_from_a_notifier_thread() {
     let _lock = exclusive();
     let events = tracing_alerts();
-    let (builder, _clock, _received, _dir) = builder("alerts-tracing");
+    let (builder, _clock, _received, dir) = builder("alerts-tracing");
     let guard = builder.install().unwrap();
     for _ in 0..5 {
         strict_job().unwrap_err();
@@ -731,9 +736,13 @@ fn alerts_are_also_tracing_events_from_a_notifier_thread() {
     let events = events.lock().unwrap().clone();
     let event = events
         .iter()
-        .find(|(_, message)| message.starts_with("strict_job: 5 failures in a row"))
+        .find(|(_, message, _)| message.starts_with("strict_job: 5 failures in a row"))
         .unwrap_or_else(|| panic!("{events:#?}"));
     assert!(event.0.starts_with("monitor-notifier-"), "{}", event.0);
+    // It names the latest failure, as its line in the errors log does.
+    let errors = common::errors(&dir);
+    let latest = common::lines_named(&errors, "strict_job").last().unwrap()["id"].clone();
+    assert_eq!(event.2, latest.as_str().unwrap(), "{event:?}");
 }
 
 #[monitored(name = "quiet_job")]
@@ -761,7 +770,7 @@ fn alert_tracing_events_false_turns_the_tracing_notifier_off() {
     assert!(
         !events
             .iter()
-            .any(|(_, message)| message.starts_with("quiet_job:")),
+            .any(|(_, message, _)| message.starts_with("quiet_job:")),
         "no tracing event: {events:#?}"
     );
 }
@@ -1135,7 +1144,7 @@ fn alert_tracing_events_carry_no_control_characters_in_their_message() {
     let events = events.lock().unwrap().clone();
     let about_it: Vec<&String> = events
         .iter()
-        .map(|(_, message)| message)
+        .map(|(_, message, _)| message)
         .filter(|message| message.starts_with("terminal\\njob"))
         .collect();
     // The consecutive failures and the new error pattern.

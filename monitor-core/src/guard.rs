@@ -434,3 +434,17 @@ impl<R, F: Future<Output = R>> Future for MonitoredFuture<R, F> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guard_stays_three_words_with_its_execution_number() {
+        assert!(
+            std::mem::size_of::<ExecutionGuard>() <= 24,
+            "{}",
+            std::mem::size_of::<ExecutionGuard>()
+        );
+    }
+}

@@ -73,7 +73,8 @@ impl<F: FnMut(&Alert) + Send + 'static> Notifier for FnNotifier<F> {
 
 /// Emits each alert as a `tracing` event with target `monitor::alert`:
 /// firing alerts at the level of their severity (info, warn, error),
-/// resolved ones at info.
+/// resolved ones at info. The execution the notice names, if any, is its
+/// `execution_id` field.
 pub(crate) struct TracingNotifier;
 
 impl Notifier for TracingNotifier {
@@ -86,15 +87,17 @@ impl Notifier for TracingNotifier {
         );
         let reminder = alert.reminder;
         let message = &alert.message;
+        // Recorded only when the notice names an execution.
+        let execution_id = alert.execution_id().map(tracing::field::display);
         match (alert.state, alert.severity) {
             (AlertState::Firing, Severity::Warning) => {
-                tracing::warn!(target: "monitor::alert", rule, function, state, severity, reminder, "{message}")
+                tracing::warn!(target: "monitor::alert", rule, function, execution_id, state, severity, reminder, "{message}")
             }
             (AlertState::Firing, Severity::Error | Severity::Critical) => {
-                tracing::error!(target: "monitor::alert", rule, function, state, severity, reminder, "{message}")
+                tracing::error!(target: "monitor::alert", rule, function, execution_id, state, severity, reminder, "{message}")
             }
             _ => {
-                tracing::info!(target: "monitor::alert", rule, function, state, severity, reminder, "{message}")
+                tracing::info!(target: "monitor::alert", rule, function, execution_id, state, severity, reminder, "{message}")
             }
         }
     }

@@ -118,7 +118,8 @@ impl MonitorBuilder {
     /// event with target `monitor::alert` (default: on). Firing alerts are
     /// emitted at the level of their severity (`info`, `warn`, `error`),
     /// resolved ones at `info`, with the fields `rule`, `function`, `state`,
-    /// `severity` and `reminder`.
+    /// `severity` and `reminder`, and `execution_id` when the notice names
+    /// an execution ([`Alert::execution_id`]).
     ///
     /// A host that prints its `tracing` events (a `fmt` layer) *and* prints
     /// alerts in [`on_alert`](Self::on_alert) sees each alert twice: turn one
