@@ -584,6 +584,20 @@ fn without_a_stats_db_the_rollups_live_in_memory() {
     let window = monitor::stats_window(Duration::from_secs(60));
     assert_eq!(counts(function(&window, "rollups::work")), (2, 1, 1, 0, 0));
     assert_eq!(monitor::trend(1)[0].points[0].total, 2);
+    // Minutes that ended are kept (archived), with the open one.
+    clock.advance(Duration::from_secs(120));
+    assert!(guard.flush());
+    work(false, 10).unwrap();
+    assert!(guard.flush());
+    let window = monitor::stats_window(Duration::from_secs(300));
+    assert_eq!(counts(function(&window, "rollups::work")), (3, 2, 1, 0, 0));
+    let recent = monitor::stats_window(Duration::from_secs(30));
+    assert_eq!(counts(function(&recent, "rollups::work")), (1, 1, 0, 0, 0));
+    // After 25 hours they are gone from memory.
+    clock.advance(Duration::from_secs(26 * 3600));
+    assert!(guard.flush());
+    let two_days = monitor::stats_window(Duration::from_secs(2 * 86_400));
+    assert!(two_days.functions.is_empty(), "{two_days:?}");
     drop(guard);
     assert!(!stats_db(&dir).exists());
 }

@@ -78,6 +78,22 @@ pub fn status_report() -> StatusReport {
     }
 }
 
+/// Whether a file whose stamp is `file` holds exactly the saves made before
+/// the collector took its unsaved rows (stamped `mine`): then the file plus
+/// those rows count every execution once.
+fn consistent(
+    file: Option<monitor_sinks::stats_store::SaveStamp>,
+    mine: monitor_sinks::stats_store::SaveStamp,
+) -> bool {
+    if mine.saves == 0 {
+        // Nothing saved by this run yet: the file holds an earlier run's
+        // saves (or none), none of the unsaved rows.
+        file.is_none_or(|file| file.run != mine.run)
+    } else {
+        file == Some(mine)
+    }
+}
+
 /// How many times an in-process read of the roll-ups tries again when the
 /// collector saved between taking its unsaved rows and reading the file.
 const ROLLUP_READ_ATTEMPTS: usize = 3;
@@ -89,17 +105,7 @@ fn rollup_rows(
     span: crate::windows::Span,
     name: Option<&crate::NameFilter>,
 ) -> Vec<monitor_sinks::stats_store::RollupRow> {
-    use monitor_sinks::stats_store::{RollupReader, SaveStamp};
-
-    /// Whether the file's stamp shows exactly the saves the unsaved rows
-    /// were taken after.
-    fn consistent(file: Option<SaveStamp>, mine: SaveStamp) -> bool {
-        if mine.saves == 0 {
-            file.is_none_or(|file| file.run != mine.run)
-        } else {
-            file == Some(mine)
-        }
-    }
+    use monitor_sinks::stats_store::RollupReader;
 
     let matcher = crate::windows::name_match(name);
     let mut attempt = 0;
@@ -113,8 +119,7 @@ fn rollup_rows(
                 .unwrap_or_else(|| Arc::clone(&handle.unsaved.lock()))
         };
         let pending = unsaved
-            .rows
-            .iter()
+            .all_rows()
             .filter(|row| span.holds(row) && matcher.matches(&row.name));
         let (Some(path), Some(stamp)) = (&handle.stats_path, unsaved.stamp) else {
             return pending.cloned().collect();
@@ -144,7 +149,8 @@ fn rollup_rows(
 /// saved yet. The window covers whole minutes: from the minute holding
 /// `now - window` to the current one. Without a stats database
 /// ([`without_stats_db`](crate::MonitorBuilder::without_stats_db)) the
-/// roll-ups live in memory for the last 25 hours only.
+/// roll-ups live in memory for the last 25 hours only (about 200 bytes per
+/// function and busy minute).
 ///
 /// Like [`stats`], it asks the collector for its unsaved rows (a copy of a
 /// few rows, waiting at most a second) and reads the file on the calling
@@ -204,4 +210,28 @@ pub fn trend(days: u32) -> Vec<FunctionTrend> {
     let span = crate::windows::Span::days(days, handle.clock.now());
     let rows = rollup_rows(&handle, span, None);
     crate::windows::trend_from_rows(span, &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::consistent;
+    use monitor_sinks::stats_store::SaveStamp;
+
+    #[test]
+    fn the_file_and_the_unsaved_rows_agree_only_on_the_same_saves() {
+        let mine = |saves| SaveStamp { run: 5, saves };
+        let other_run = SaveStamp { run: 9, saves: 40 };
+        // Before this run's first save: any other run's file, or none.
+        assert!(consistent(None, mine(0)));
+        assert!(consistent(Some(other_run), mine(0)));
+        // After it: exactly this run's latest save.
+        assert!(consistent(Some(mine(3)), mine(3)));
+        // A save committed after the rows were taken: they are in the file
+        // too, counting them again would be wrong.
+        assert!(!consistent(Some(mine(4)), mine(3)));
+        assert!(!consistent(Some(mine(1)), mine(0)));
+        // A file another run wrote, or a new empty one (deleted meanwhile).
+        assert!(!consistent(Some(other_run), mine(3)));
+        assert!(!consistent(None, mine(3)));
+    }
 }

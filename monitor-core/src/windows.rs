@@ -6,14 +6,17 @@
 //! The roll-ups hold, per function and per minute in which executions
 //! finished (by the monitor's clock), the counts by status, the sum, min
 //! and max of the durations and a latency histogram; the store keeps the
-//! same per hour. A window is answered from the hour rows it covers whole
-//! and the minute rows at its two ends, so a week over a hundred functions
-//! reads a few tens of thousands of rows, never the logs.
+//! same per hour and per day. A window is answered from the day rows it
+//! covers whole, the hour rows of the whole hours left and the minute rows
+//! at its two ends, so a week over a hundred functions reads a few thousand
+//! rows, never the logs.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use monitor_sinks::stats_store::{NameMatch, RollupRow, HOUR_SECS, MINUTE_SECS};
+use monitor_sinks::stats_store::{
+    NameMatch, RollupRow, DAY_SECS as DAY_ROW_SECS, HOUR_SECS, MINUTE_SECS,
+};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::name_filter::NameFilter;
@@ -257,26 +260,47 @@ impl Span {
         }
     }
 
-    /// The `(bucket_secs, from, to)` ranges to read: hour rows for the
-    /// hours inside, minute rows at the two ends. Each execution is in
-    /// exactly one of them.
+    /// The `(bucket_secs, from, to)` ranges to read: day rows for the days
+    /// inside, hour rows for the hours inside the rest, minute rows at the
+    /// ends. Each execution is in exactly one of them, and a week reads a
+    /// few dozen rows per function.
     pub(crate) fn ranges(self) -> Vec<(u32, i64, i64)> {
-        let hour = i64::from(HOUR_SECS);
-        let first_hour = (self.from + hour - 1).div_euclid(hour) * hour;
-        let last_hour = self.end.div_euclid(hour) * hour;
-        if first_hour >= last_hour {
-            return vec![(MINUTE_SECS, self.from, self.end)];
+        let first_day = ceil_to(self.from, DAY_SECS);
+        let last_day = self.end.div_euclid(DAY_SECS) * DAY_SECS;
+        let mut ranges = Vec::with_capacity(7);
+        if first_day < last_day {
+            hours_and_minutes(self.from, first_day, &mut ranges);
+            ranges.push((DAY_ROW_SECS, first_day, last_day));
+            hours_and_minutes(last_day, self.end, &mut ranges);
+        } else {
+            hours_and_minutes(self.from, self.end, &mut ranges);
         }
-        vec![
-            (MINUTE_SECS, self.from, first_hour),
-            (HOUR_SECS, first_hour, last_hour),
-            (MINUTE_SECS, last_hour, self.end),
-        ]
+        ranges.retain(|&(_, from, to)| from < to);
+        ranges
     }
 
     /// Whether an unsaved minute row falls inside.
     pub(crate) fn holds(self, row: &RollupRow) -> bool {
         row.bucket_start >= self.from && row.bucket_start < self.end
+    }
+}
+
+/// `value` rounded up to a multiple of `step`.
+fn ceil_to(value: i64, step: i64) -> i64 {
+    (value + step - 1).div_euclid(step) * step
+}
+
+/// Hour rows for the whole hours of `from..end`, minute rows around them.
+fn hours_and_minutes(from: i64, end: i64, ranges: &mut Vec<(u32, i64, i64)>) {
+    let hour = i64::from(HOUR_SECS);
+    let first_hour = ceil_to(from, hour);
+    let last_hour = end.div_euclid(hour) * hour;
+    if first_hour < last_hour {
+        ranges.push((MINUTE_SECS, from, first_hour));
+        ranges.push((HOUR_SECS, first_hour, last_hour));
+        ranges.push((MINUTE_SECS, last_hour, end));
+    } else {
+        ranges.push((MINUTE_SECS, from, end));
     }
 }
 
@@ -501,6 +525,35 @@ mod tests {
                 (60, span.from, noon - 2 * 3600),
                 (3600, noon - 2 * 3600, noon),
                 (60, noon, noon + 26 * 60),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_week_reads_whole_days_then_hours_then_minutes() {
+        let midnight = 1_800_000_000 / 86_400 * 86_400;
+        let now = midnight + 13 * 3600 + 20 * 60 + 5; // 13:20:05
+        let span = Span::window(Duration::from_secs(7 * 86_400), at(now));
+        let week_ago = now / 60 * 60 - 7 * 86_400; // 13:20, seven days ago
+        assert_eq!(span.from, week_ago);
+        assert_eq!(
+            span.ranges(),
+            vec![
+                (60, week_ago, week_ago + 40 * 60),
+                (3600, week_ago + 40 * 60, midnight - 6 * 86_400),
+                (86_400, midnight - 6 * 86_400, midnight),
+                (3600, midnight, midnight + 13 * 3600),
+                (60, midnight + 13 * 3600, midnight + 13 * 3600 + 21 * 60),
+            ]
+        );
+        // A trend: whole days, today in hours and minutes.
+        let days = Span::days(7, at(now));
+        assert_eq!(
+            days.ranges(),
+            vec![
+                (86_400, midnight - 6 * 86_400, midnight),
+                (3600, midnight, midnight + 13 * 3600),
+                (60, midnight + 13 * 3600, midnight + 13 * 3600 + 21 * 60),
             ]
         );
     }

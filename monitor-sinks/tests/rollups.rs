@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use monitor_sinks::stats_store::{
     legacy_schema, NameMatch, PersistEvent, PersistOptions, PersistentStats, RollupReader,
-    RollupRow, SaveStamp, StatsStore, HOUR_SECS, MINUTE_SECS, SCHEMA_VERSION,
+    RollupRow, SaveStamp, StatsStore, DAY_SECS, HOUR_SECS, MINUTE_SECS, SCHEMA_VERSION,
 };
 use rusqlite::Connection;
 
@@ -91,9 +91,23 @@ fn saved_deltas_add_up_in_minute_and_hour_rows() {
     assert_eq!(
         hours
             .iter()
-            .map(|r| (r.name.as_str(), r.bucket_start, r.success, r.error, r.sum_ms))
+            .map(|r| (
+                r.name.as_str(),
+                r.bucket_start,
+                r.success,
+                r.error,
+                r.sum_ms
+            ))
             .collect::<Vec<_>>(),
         vec![("f", TEN, 3, 2, 17.0), ("g", TEN + 3600, 1, 0, 5.0)]
+    );
+    let days = read_all(&dir.db(), DAY_SECS);
+    let midnight = TEN - 10 * 3600;
+    assert_eq!(
+        days.iter()
+            .map(|r| (r.name.as_str(), r.bucket_start, r.total(), r.max_ms))
+            .collect::<Vec<_>>(),
+        vec![("f", midnight, 5, Some(9.0)), ("g", midnight, 1, Some(5.0))]
     );
     let mut reader = RollupReader::open(&dir.db()).unwrap();
     let read = reader

@@ -140,6 +140,8 @@ pub(crate) struct Collector {
     unsaved: Arc<Mutex<Arc<Unsaved>>>,
     /// Per-minute roll-ups of the executions not handed to the store yet.
     rollups: rollups::RollupBuffer,
+    /// Without a store: the roll-ups of minutes that have ended.
+    memory_archive: rollups::MemoryArchive,
     publish_durations: bool,
     feed: Option<FeedTap>,
     self_stats: Arc<SelfStats>,
@@ -241,6 +243,7 @@ impl Collector {
             published: parts.published,
             unsaved: parts.unsaved,
             rollups: rollups::RollupBuffer::default(),
+            memory_archive: rollups::MemoryArchive::default(),
             publish_durations: parts.publish_durations,
             feed: parts.feed,
             self_stats: parts.self_stats,
@@ -627,9 +630,15 @@ impl Collector {
     fn persist(&mut self, force: bool) {
         let now = self.clock.now();
         let Some(persistence) = self.persistence.as_mut() else {
-            self.rollups
-                .prune_before(now.checked_sub(rollups::MEMORY_ONLY_KEEP).unwrap_or(now));
-            if force {
+            let functions = &self.functions;
+            let ended = self
+                .rollups
+                .take_before(rollups::minute_of(now), |index| &*functions[index].name);
+            let oldest = now.checked_sub(rollups::MEMORY_ONLY_KEEP).unwrap_or(now);
+            let changed = self
+                .memory_archive
+                .update(ended, rollups::minute_of(oldest));
+            if changed || force {
                 *self.unsaved.lock() = self.unsaved_rollups();
             }
             return;
@@ -638,8 +647,14 @@ impl Collector {
         persistence.stage_dirty(&mut self.functions, now);
         let functions = &self.functions;
         persistence.stage_rollups(self.rollups.take_rows(|index| &*functions[index].name));
+        let saves_before = persistence.stamp();
         let late = persistence.save(&mut self.functions, force, now);
-        *self.unsaved.lock() = persistence.unsaved();
+        // For readers that cannot ask the collector (a sink, a notifier, a
+        // busy collector): what is unsaved as of the latest save or flush.
+        // Staler in between, never inconsistent with the file's stamp.
+        if force || persistence.stamp() != saves_before {
+            *self.unsaved.lock() = persistence.unsaved();
+        }
         if late.is_empty() {
             return;
         }
@@ -667,7 +682,11 @@ impl Collector {
                 rows.extend(saved_later.rows.iter().cloned());
                 Unsaved::new(rows, saved_later.stamp)
             }
-            None => Unsaved::new(rows, None),
+            None => Arc::new(Unsaved {
+                rows,
+                archived: self.memory_archive.chunks(),
+                stamp: None,
+            }),
         }
     }
 

@@ -129,6 +129,11 @@ impl Persistence {
         )
     }
 
+    /// The store's run and committed saves.
+    pub(crate) fn stamp(&self) -> monitor_sinks::stats_store::SaveStamp {
+        self.stats.stamp()
+    }
+
     /// The database file.
     pub(crate) fn path(&self) -> &std::path::Path {
         &self.stats.options().path

@@ -6,7 +6,10 @@
 //! minutes and an increment: no hashing, no allocation once a minute's
 //! bucket exists. At each save the buckets are handed to the store as
 //! deltas (merged into the stored rows there) and emptied. Without a
-//! store, they stay here, pruned to [`MEMORY_ONLY_KEEP`].
+//! store, the buckets of minutes that have ended move at each tick into
+//! shared, immutable chunks ([`Unsaved::archived`]), kept for
+//! [`MEMORY_ONLY_KEEP`]: a reader gets them by cloning pointers, so the
+//! collector never copies a day of rows for it.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -149,31 +152,88 @@ impl RollupBuffer {
         rows
     }
 
-    /// Drops the buckets of minutes that ended before `oldest` (a store-less
-    /// monitor keeps [`MEMORY_ONLY_KEEP`]).
-    pub(crate) fn prune_before(&mut self, oldest: SystemTime) {
-        let oldest_minute = minute_of(oldest);
+    /// Takes out the buckets of minutes before `minute` as rows (empty if
+    /// there are none).
+    pub(crate) fn take_before<'a>(
+        &mut self,
+        minute: i64,
+        name_of: impl Fn(usize) -> &'a str,
+    ) -> Vec<RollupRow> {
+        let mut rows = Vec::new();
         let mut held = 0;
-        for buckets in &mut self.by_function {
-            buckets.retain(|bucket| bucket.minute >= oldest_minute);
+        for (index, buckets) in self.by_function.iter_mut().enumerate() {
+            if buckets.iter().any(|bucket| bucket.minute < minute) {
+                let name = name_of(index);
+                buckets.retain(|bucket| {
+                    let ended = bucket.minute < minute;
+                    if ended {
+                        rows.push(bucket.row(name));
+                    }
+                    !ended
+                });
+            }
             held += buckets.len();
         }
         self.buckets = held;
+        rows
+    }
+}
+
+/// A store-less monitor's roll-ups of minutes that have ended: chunks that
+/// never change once made (one per tick that closed a minute), shared with
+/// readers.
+#[derive(Debug, Default)]
+pub(crate) struct MemoryArchive {
+    chunks: Vec<Arc<[RollupRow]>>,
+}
+
+impl MemoryArchive {
+    /// Adds the rows of minutes that ended; drops the chunks whose every
+    /// row is older than `oldest_minute`. Returns whether anything changed.
+    pub(crate) fn update(&mut self, mut rows: Vec<RollupRow>, oldest_minute: i64) -> bool {
+        rows.retain(|row| row.bucket_start >= oldest_minute);
+        let before = self.chunks.len();
+        self.chunks
+            .retain(|chunk| chunk.iter().any(|row| row.bucket_start >= oldest_minute));
+        let pruned = self.chunks.len() != before;
+        if rows.is_empty() {
+            return pruned;
+        }
+        self.chunks.push(rows.into());
+        true
+    }
+
+    /// The chunks, for a reader (pointer copies).
+    pub(crate) fn chunks(&self) -> Vec<Arc<[RollupRow]>> {
+        self.chunks.clone()
     }
 }
 
 /// The roll-ups a reader in this process adds to what the store holds: the
 /// minute rows of every execution not saved yet, and the stamp the store
-/// has once everything before is saved (`None` without a store).
+/// has once everything before is saved (`None` without a store). Without a
+/// store, `archived` holds the minutes that have ended.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Unsaved {
     pub(crate) rows: Vec<RollupRow>,
+    pub(crate) archived: Vec<Arc<[RollupRow]>>,
     pub(crate) stamp: Option<SaveStamp>,
 }
 
 impl Unsaved {
     pub(crate) fn new(rows: Vec<RollupRow>, stamp: Option<SaveStamp>) -> Arc<Unsaved> {
-        Arc::new(Unsaved { rows, stamp })
+        Arc::new(Unsaved {
+            rows,
+            archived: Vec::new(),
+            stamp,
+        })
+    }
+
+    /// Every row: the unsaved ones, then the archived ones.
+    pub(crate) fn all_rows(&self) -> impl Iterator<Item = &RollupRow> {
+        self.rows
+            .iter()
+            .chain(self.archived.iter().flat_map(|chunk| chunk.iter()))
     }
 }
 
@@ -208,5 +268,27 @@ mod tests {
         assert_eq!(rows[1].bucket_start, 660);
         assert_eq!(rows[1].panic, 1);
         assert!(buffer.rows(|i| names[i]).is_empty());
+    }
+
+    #[test]
+    fn ended_minutes_move_to_the_archive_and_age_out() {
+        let mut buffer = RollupBuffer::default();
+        let t = UNIX_EPOCH + Duration::from_secs(600);
+        buffer.observe(0, t, Status::Success, 1);
+        buffer.observe(0, t + Duration::from_secs(60), Status::Success, 1);
+        let names = ["f"];
+        let ended = buffer.take_before(660, |i| names[i]);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].bucket_start, 600);
+        assert_eq!(buffer.rows(|i| names[i]).len(), 1, "660 is still open");
+        let mut archive = MemoryArchive::default();
+        assert!(archive.update(ended, 0));
+        assert!(!archive.update(Vec::new(), 600));
+        assert_eq!(archive.chunks().len(), 1);
+        assert!(archive.update(Vec::new(), 601), "pruned");
+        assert!(archive.chunks().is_empty());
+        let late = vec![RollupRow::new("f", 540, 60)];
+        assert!(!archive.update(late, 600), "too old to keep");
+        assert!(archive.chunks().is_empty());
     }
 }

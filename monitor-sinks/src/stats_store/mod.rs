@@ -41,7 +41,7 @@ mod store;
 pub use error::{BoxedCause, StoreError, StoreErrorKind};
 pub use persist::{PersistEvent, PersistOptions, PersistentStats, StoreHealth, STATS_FILE_NAME};
 pub use rollup::{
-    NameMatch, RollupRead, RollupReader, RollupRow, SaveStamp, HOUR_SECS, MINUTE_SECS,
+    NameMatch, RollupRead, RollupReader, RollupRow, SaveStamp, DAY_SECS, HOUR_SECS, MINUTE_SECS,
 };
 pub use row::StoredFunctionStats;
 #[doc(hidden)]

@@ -1,5 +1,5 @@
 //! The `rollups` table: per-function counts and latency histograms per
-//! minute and per hour ([`RollupRow`]), merged on write
+//! minute, per hour and per day ([`RollupRow`]), merged on write
 //! ([`StatsStore::save_batch`](super::StatsStore::save_batch)) and read back
 //! read-only, from any process ([`RollupReader`]).
 
@@ -14,6 +14,8 @@ use super::{StoreError, StoreErrorKind};
 pub const MINUTE_SECS: u32 = 60;
 /// Seconds of an hour row.
 pub const HOUR_SECS: u32 = 3600;
+/// Seconds of a day row (UTC days).
+pub const DAY_SECS: u32 = 86_400;
 
 /// One row of the `rollups` table: the executions of one function that
 /// finished in one bucket of time (`bucket_secs` long, from `bucket_start`).
@@ -48,8 +50,8 @@ pub struct RollupRow {
     /// Start of the bucket, in seconds since the Unix epoch (a multiple of
     /// `bucket_secs`).
     pub bucket_start: i64,
-    /// Length of the bucket in seconds: 60 ([`MINUTE_SECS`]) or 3600
-    /// ([`HOUR_SECS`]).
+    /// Length of the bucket in seconds: 60 ([`MINUTE_SECS`]), 3600
+    /// ([`HOUR_SECS`]) or 86 400 ([`DAY_SECS`]).
     pub bucket_secs: u32,
     /// Executions that succeeded.
     pub success: u64,
@@ -127,12 +129,11 @@ impl RollupRow {
         self.histogram = merge_sparse(&self.histogram, &other.histogram);
     }
 
-    /// This row's executions in the hour row that holds its bucket.
-    fn to_hour(&self) -> RollupRow {
+    /// This row's executions in the row of `secs` that holds its bucket.
+    fn widened(&self, secs: u32) -> RollupRow {
         RollupRow {
-            name: self.name.clone(),
-            bucket_start: self.bucket_start.div_euclid(i64::from(HOUR_SECS)) * i64::from(HOUR_SECS),
-            bucket_secs: HOUR_SECS,
+            bucket_start: self.bucket_start.div_euclid(i64::from(secs)) * i64::from(secs),
+            bucket_secs: secs,
             ..self.clone()
         }
     }
@@ -314,24 +315,27 @@ fn read_rollup(row: &Row<'_>) -> rusqlite::Result<RollupRow> {
 }
 
 /// Merges `deltas` (minute rows of executions not saved yet) into the
-/// minute rows and the hour rows of the table, and records `stamp` if any. Runs
-/// inside the caller's write transaction.
+/// minute, hour and day rows of the table, and records `stamp` if any.
+/// Runs inside the caller's write transaction.
 pub(crate) fn merge_into(
     tx: &Transaction<'_>,
     deltas: &[RollupRow],
     stamp: Option<SaveStamp>,
 ) -> rusqlite::Result<()> {
-    // Fold the deltas of one hour together first: one read and write each.
-    let mut hours: Vec<RollupRow> = Vec::new();
-    let mut hour_index: std::collections::HashMap<(&str, i64), usize> =
+    // Fold the deltas of one hour (one day) together first: one read and
+    // one write per row.
+    let mut wider: Vec<RollupRow> = Vec::new();
+    let mut index: std::collections::HashMap<(&str, u32, i64), usize> =
         std::collections::HashMap::new();
     for delta in deltas {
-        let hour = delta.to_hour();
-        match hour_index.get(&(delta.name.as_str(), hour.bucket_start)) {
-            Some(&i) => hours[i].merge(delta),
-            None => {
-                hour_index.insert((delta.name.as_str(), hour.bucket_start), hours.len());
-                hours.push(hour);
+        for secs in [HOUR_SECS, DAY_SECS] {
+            let row = delta.widened(secs);
+            match index.get(&(delta.name.as_str(), secs, row.bucket_start)) {
+                Some(&i) => wider[i].merge(delta),
+                None => {
+                    index.insert((delta.name.as_str(), secs, row.bucket_start), wider.len());
+                    wider.push(row);
+                }
             }
         }
     }
@@ -344,7 +348,7 @@ pub(crate) fn merge_into(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))?;
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    for delta in deltas.iter().chain(&hours) {
+    for delta in deltas.iter().chain(&wider) {
         let stored = select
             .query_row(
                 (&delta.name, delta.bucket_secs, delta.bucket_start),
@@ -394,10 +398,29 @@ pub(crate) fn merge_into(
 /// schema without the table reads as empty.
 ///
 /// ```
-/// use monitor_sinks::stats_store::{NameMatch, RollupReader};
+/// use monitor_sinks::stats_store::{NameMatch, RollupReader, RollupRow, SaveStamp, StatsStore};
 ///
-/// let missing = std::env::temp_dir().join("no-such-dir-for-rollups/stats.db");
+/// let dir = std::env::temp_dir().join(format!("rollup-reader-doc-{}", std::process::id()));
+/// let db = dir.join("stats.db");
+/// let mut store = StatsStore::open(&db)?;
+/// let mut row = RollupRow::new("jobs::nightly", 1_800_000_000 / 60 * 60, 60);
+/// row.success = 3;
+/// store.save_batch(&[], &[row], Some(SaveStamp { run: 1, saves: 1 }))?;
+/// drop(store);
+///
+/// let mut reader = RollupReader::open(&db)?;
+/// assert!(reader.has_rollups());
+/// let read = reader.read(60, 1_799_999_000, 1_800_001_000, NameMatch::Prefix("jobs::"))?;
+/// assert_eq!(read.rows.len(), 1);
+/// assert_eq!(read.rows[0].success, 3);
+/// assert_eq!(read.stamp, Some(SaveStamp { run: 1, saves: 1 }));
+/// // The hour and the day rows hold the same executions.
+/// assert_eq!(reader.read(3600, 0, i64::MAX, NameMatch::All)?.rows[0].success, 3);
+///
+/// let missing = dir.join("no-such-file.db");
 /// assert!(RollupReader::open(&missing).is_err());
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), monitor_sinks::stats_store::StoreError>(())
 /// ```
 #[derive(Debug)]
 pub struct RollupReader {
@@ -480,6 +503,40 @@ impl RollupReader {
         })
     }
 
+    /// The distinct names in the table that pass `filter`, in order, one
+    /// index seek each.
+    fn names(conn: &Connection, filter: NameMatch<'_>) -> rusqlite::Result<Vec<String>> {
+        if let NameMatch::Exact(exact) = filter {
+            let found: Option<String> = conn
+                .query_row(
+                    "SELECT name FROM rollups WHERE name = ?1 LIMIT 1",
+                    [exact],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            return Ok(found.into_iter().collect());
+        }
+        let mut next =
+            conn.prepare_cached("SELECT name FROM rollups WHERE name > ?1 ORDER BY name LIMIT 1")?;
+        let mut first =
+            conn.prepare_cached("SELECT name FROM rollups WHERE name >= ?1 ORDER BY name LIMIT 1")?;
+        let start = match filter {
+            NameMatch::Prefix(prefix) => prefix,
+            _ => "",
+        };
+        let mut names = Vec::new();
+        let mut found: Option<String> = first.query_row([start], |row| row.get(0)).optional()?;
+        while let Some(name) = found {
+            if !filter.matches(&name) {
+                // Sorted: past the prefix, nothing further matches.
+                break;
+            }
+            found = next.query_row([&name], |row| row.get(0)).optional()?;
+            names.push(name);
+        }
+        Ok(names)
+    }
+
     /// Whether the `rollups` table exists (reading the schema: this is
     /// where a WAL file that cannot be read read-only fails).
     fn probe(conn: &Connection) -> rusqlite::Result<bool> {
@@ -545,32 +602,28 @@ impl RollupReader {
             .map_err(sql)?;
         let mut rows = Vec::new();
         {
-            let (clause, value) = match name {
-                NameMatch::All => ("", None),
-                NameMatch::Exact(exact) => (" AND name = ?4", Some(exact)),
-                NameMatch::Prefix(prefix) => {
-                    (" AND substr(name, 1, length(?4)) = ?4", Some(prefix))
-                }
-            };
+            // The rows are stored in primary-key order (name, bucket_secs,
+            // bucket_start): one function's rows of a range lie together.
+            // So: the names first, each found with one seek (a loose index
+            // scan, not a pass over every row), then one short range scan
+            // per name and range.
+            let names = Self::names(&tx, name).map_err(sql)?;
             let mut stmt = tx
-                .prepare(&format!(
-                    "SELECT {SELECT_COLUMNS} FROM rollups \
-                     WHERE bucket_secs = ?1 AND bucket_start >= ?2 AND bucket_start < ?3{clause}"
+                .prepare_cached(&format!(
+                    "SELECT {SELECT_COLUMNS} FROM rollups WHERE name = ?1 \
+                     AND bucket_secs = ?2 AND bucket_start >= ?3 AND bucket_start < ?4"
                 ))
                 .map_err(sql)?;
-            for &(secs, from, to) in ranges {
-                if from >= to {
-                    continue;
-                }
-                let found = match value {
-                    Some(value) => stmt.query_map((secs, from, to, value), read_rollup),
-                    None => stmt.query_map((secs, from, to), read_rollup),
-                }
-                .map_err(sql)?;
-                for row in found {
-                    let row = row.map_err(sql)?;
-                    if name.matches(&row.name) {
-                        rows.push(row);
+            for function in &names {
+                for &(secs, from, to) in ranges {
+                    if from >= to {
+                        continue;
+                    }
+                    let found = stmt
+                        .query_map((function, secs, from, to), read_rollup)
+                        .map_err(sql)?;
+                    for row in found {
+                        rows.push(row.map_err(sql)?);
                     }
                 }
             }
