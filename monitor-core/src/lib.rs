@@ -29,6 +29,7 @@ mod installed;
 mod json;
 mod layer;
 mod name_filter;
+pub mod query;
 mod queue;
 mod report;
 pub mod rollup_reader;

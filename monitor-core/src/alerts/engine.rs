@@ -484,6 +484,32 @@ impl AlertEngine {
         }
     }
 
+    /// The verdict, each function's share of it (`record.health`) and the
+    /// alerts firing, as the alert states stored with `functions` (their
+    /// `alert_state`) say, with the default rules' severities: no rule is
+    /// evaluated, so a stopped host's directory reads as it was left. `now`
+    /// only dates the texts ("for 5 min").
+    pub(crate) fn as_saved(functions: &mut [FunctionRecord], now: SystemTime) -> (Health, Vec<Alert>) {
+        let mut engine = AlertEngine::new(AlertRules::default(), HashMap::new());
+        for (index, record) in functions.iter_mut().enumerate() {
+            let state = engine.function_state(index, record);
+            let rules = Arc::clone(&state.rules);
+            for rule in FunctionRule::ALL {
+                if let Some(since) = state.states.get(rule).firing_since() {
+                    let transition = Transition::Fired { since };
+                    let alert = function_alert(rule, transition, record, state, &rules, now);
+                    *state.last_alerts.get_mut(rule) = Some(alert);
+                }
+            }
+            record.health = function_verdicts(state)
+                .map(|(verdict, _)| verdict)
+                .max()
+                .unwrap_or(Verdict::Green);
+        }
+        let health = engine.judge(functions, now);
+        (health, engine.firing())
+    }
+
     /// Green, yellow or red, with reasons (red ones first).
     fn judge(&self, functions: &[FunctionRecord], now: SystemTime) -> Health {
         let mut reasons: Vec<(Verdict, String)> = Vec::new();

@@ -43,7 +43,7 @@ pub use rules::AlertRules;
 pub use types::{Alert, AlertRule, AlertState, Severity};
 
 pub(crate) use config::{AlertsConfig, PreparedAlerts};
-pub(crate) use engine::ExecutionFacts;
+pub(crate) use engine::{AlertEngine, ExecutionFacts};
 pub(crate) use health::{ComponentHealth, HealthInputs};
 
 use std::sync::Arc;
@@ -52,7 +52,6 @@ use std::time::{Instant, SystemTime};
 use monitor_sinks::rotating::RotatingLog;
 use parking_lot::Mutex;
 
-use engine::AlertEngine;
 use notify::{Dispatcher, Progress};
 
 use crate::stats::FunctionRecord;

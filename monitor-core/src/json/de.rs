@@ -8,6 +8,13 @@ use super::Error;
 
 /// Parses `text` (one JSON value, surrounding whitespace allowed) into `T`.
 pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
+    T::deserialize(parse(text)?)
+}
+
+/// Parses `text` (one JSON value, surrounding whitespace allowed) into the
+/// tree itself, for a reader that takes whatever fields a line has (the
+/// query module).
+pub(crate) fn parse(text: &str) -> Result<Value, Error> {
     let mut parser = Parser {
         bytes: text.as_bytes(),
         at: 0,
@@ -18,15 +25,16 @@ pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
     if parser.at != parser.bytes.len() {
         return Err(parser.error("trailing characters after the value"));
     }
-    T::deserialize(value)
+    Ok(value)
 }
 
 /// Deepest nesting read: bounds the recursion whatever the input.
 const MAX_DEPTH: usize = 128;
 
-/// A parsed JSON value. Private, and with no trait impls on foreign types.
+/// A parsed JSON value. Crate-private, and with no trait impls on foreign
+/// types. Object members keep their order (and duplicates).
 #[derive(Debug)]
-enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     Unsigned(u64),

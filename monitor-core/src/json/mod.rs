@@ -15,7 +15,7 @@ mod ser;
 
 use std::fmt;
 
-pub(crate) use de::from_str;
+pub(crate) use de::{from_str, parse, Value};
 pub(crate) use ser::{to_string, write_value};
 
 /// A JSON error: a value that cannot be written (a map key that is not a

@@ -10,7 +10,7 @@ pub(crate) use function_record::FunctionRecord;
 #[cfg(feature = "http")]
 pub(crate) use histogram::EXPOSED_POWERS;
 pub(crate) use histogram::{Histogram, SparseHistogram, EXPOSED_BUCKETS};
-pub(crate) use patterns::PatternTable;
+pub(crate) use patterns::{fingerprint, PatternTable};
 
 use serde::Serialize;
 

@@ -161,6 +161,62 @@ pub use config::{
 pub use retention::Retention;
 pub use writer::{LogHealth, RotatingLog};
 
+/// What the name of a rotated file of a log says (see the naming table
+/// above), for a reader of the directory.
+///
+/// ```
+/// use monitor_sinks::rotating::RotatedName;
+/// let name = RotatedName::parse("", "2026-12-04.1.log.gz").unwrap();
+/// assert_eq!((name.counter, name.gz, name.period_secs), (1, true, 86_400));
+/// assert_eq!(name.stamp_secs % 86_400, 0);
+/// let errors = RotatedName::parse("errors", "20261204T101112Z_errors.log").unwrap();
+/// assert_eq!(errors.period_secs, 0);
+/// assert!(RotatedName::parse("", "current.log").is_none());
+/// assert!(RotatedName::parse("", "2026-12-04.log.gz.tmp").is_none());
+/// assert!(RotatedName::parse("errors", "2026-12-04.log").is_none());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RotatedName {
+    /// Unix seconds of the stamp: the start of its day or hour, or the
+    /// instant of the rotation (a size rotation).
+    pub stamp_secs: i64,
+    /// The collision counter (`.N` before `.log`); 0 without one.
+    pub counter: u32,
+    /// The file is gzip-compressed (`.gz`).
+    pub gz: bool,
+    /// The length of the stamp's period: 86 400 for a day, 3 600 for an
+    /// hour, 0 for an instant (the file ended then).
+    pub period_secs: u32,
+}
+
+impl RotatedName {
+    /// Recognises exactly the rotated names of the log whose base name is
+    /// `base` (`""` for the executions log, `"errors"`, `"alerts"`);
+    /// `None` for the current file, an unfinished compression
+    /// (`.gz.tmp`) or any other name.
+    ///
+    /// ```
+    /// use monitor_sinks::rotating::RotatedName;
+    /// assert!(RotatedName::parse("alerts", "2026-12-04_alerts.log").is_some());
+    /// ```
+    pub fn parse(base: &str, name: &str) -> Option<RotatedName> {
+        let parsed = naming::Naming::new(base).parse(name)?;
+        if parsed.tmp {
+            return None;
+        }
+        Some(RotatedName {
+            stamp_secs: parsed.stamp_secs,
+            counter: parsed.counter,
+            gz: parsed.gz,
+            period_secs: match parsed.format {
+                naming::StampFormat::Day => 86_400,
+                naming::StampFormat::Hour => 3_600,
+                naming::StampFormat::Instant => 0,
+            },
+        })
+    }
+}
+
 #[doc(hidden)]
 /// The file operations a log goes through, for the tests' fault-injecting
 /// file system (feature `test-util`).

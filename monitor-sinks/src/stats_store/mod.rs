@@ -48,4 +48,4 @@ pub use row::StoredFunctionStats;
 #[cfg(feature = "test-util")]
 pub use schema::legacy_schema;
 pub use schema::SCHEMA_VERSION;
-pub use store::{OpenReport, StatsStore, StoreOptions};
+pub use store::{load_read_only, OpenReport, StatsStore, StoreOptions};

@@ -92,6 +92,99 @@ ON CONFLICT(name) DO UPDATE SET
     consecutive_failures = excluded.consecutive_failures,
     alert_state = excluded.alert_state";
 
+/// Opens the database at `path` for reading only, never writing into its
+/// directory: no journal, WAL or lock file is created, no schema is
+/// migrated. A database with a `-wal` file (its host runs, or stopped
+/// without a checkpoint) is opened read-only through SQLite's locks, so the
+/// rows still in the WAL are read too; without one it is opened as
+/// immutable (no locks at all, so it also works in a read-only copy).
+pub(crate) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    use rusqlite::OpenFlags;
+    let context = || format!("opening {} read-only", path.display());
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                context(),
+                Message("not a file".to_owned()),
+            ))
+        }
+        Err(error) => return Err(StoreError::io(error, context())),
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = if Path::new(&wal).exists() {
+        Connection::open_with_flags(path, flags)
+    } else {
+        // A URI: `%`, `?` and `#` in the path are escaped.
+        let mut uri = String::from("file:");
+        for c in path.to_string_lossy().chars() {
+            match c {
+                '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
+                c => uri.push(c),
+            }
+        }
+        uri.push_str("?immutable=1");
+        Connection::open_with_flags(uri, flags)
+    }
+    .map_err(|e| StoreError::sqlite(e, context()))?;
+    conn.busy_timeout(Duration::from_millis(200))
+        .map_err(|e| StoreError::sqlite(e, context()))?;
+    Ok(conn)
+}
+
+/// Reads every row of `function_stats` of the database at `path`, ordered
+/// by name, without writing anything into its directory. A file of
+/// an older schema is read as it is: the columns it lacks read as NULL (0,
+/// or `None`). A file without the table has no rows.
+///
+/// ```no_run
+/// let rows = monitor_sinks::stats_store::load_read_only(std::path::Path::new(".monitor/stats.db"))?;
+/// for row in rows {
+///     println!("{}: {} executions", row.name, row.total_executions);
+/// }
+/// # Ok::<(), monitor_sinks::stats_store::StoreError>(())
+/// ```
+pub fn load_read_only(path: &Path) -> Result<Vec<StoredFunctionStats>, StoreError> {
+    let conn = open_read_only(path)?;
+    let ctx = || format!("loading the rows of {}", path.display());
+    let present: std::collections::HashSet<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('function_stats')")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .map_err(|e| StoreError::sqlite(e, ctx()))?;
+    if present.is_empty() {
+        return Ok(Vec::new());
+    }
+    let columns: Vec<String> = schema::COLUMNS
+        .iter()
+        .map(|(name, _)| {
+            if present.contains(*name) {
+                (*name).to_owned()
+            } else {
+                format!("NULL AS {name}")
+            }
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM function_stats ORDER BY name",
+        columns.join(", ")
+    );
+    let mut stmt = conn.prepare(&sql).map_err(|e| StoreError::sqlite(e, ctx()))?;
+    let rows = stmt
+        .query_map([], read_row)
+        .map_err(|e| StoreError::sqlite(e, ctx()))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| StoreError::sqlite(e, ctx()))?;
+    Ok(rows)
+}
+
 impl StatsStore {
     /// Opens (creating it and its parent directory if needed) the database at
     /// `path` with default [`StoreOptions`]. See [`StatsStore::open_with`].
