@@ -54,6 +54,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 pub use crate::name_filter::{NameFilter, ParseNameFilterError};
+pub use crate::windows::{FunctionTrend, FunctionWindow, TrendPoint, WindowStats, WindowSummary};
 pub use value::JsonValue;
 
 use crate::alerts::{AlertEngine, Health};
@@ -952,5 +953,61 @@ impl LogDir {
             }
         })?;
         Ok(rows.iter().map(FunctionRecord::from_stored).collect())
+    }
+}
+
+impl LogDir {
+    /// Statistics over the `window` that ends at `now`, per function (those
+    /// that pass `name`, all with `None`) and in total, from the roll-ups
+    /// saved in `stats.db` (no log is read). See
+    /// [`rollup_reader::window`](crate::rollup_reader::window).
+    ///
+    /// ```no_run
+    /// # use std::time::{Duration, SystemTime};
+    /// let logs = monitor_core::query::LogDir::open(".monitor")?;
+    /// let day = logs.stats_window(Duration::from_secs(86_400), SystemTime::now(), None)?;
+    /// println!("{}", monitor_core::query::to_json(&day));
+    /// # Ok::<(), monitor_core::query::QueryError>(())
+    /// ```
+    pub fn stats_window(
+        &self,
+        window: Duration,
+        now: SystemTime,
+        name: Option<&NameFilter>,
+    ) -> Result<WindowStats, QueryError> {
+        crate::rollup_reader::window(&self.root.join(STATS_DB), window, now, name)
+            .map_err(QueryError::from)
+    }
+
+    /// Per-day success rate and p95 of each function (those that pass
+    /// `name`) over the last `days` UTC days up to `now`, from the roll-ups
+    /// saved in `stats.db`. See
+    /// [`rollup_reader::trend`](crate::rollup_reader::trend).
+    ///
+    /// ```no_run
+    /// # use std::time::SystemTime;
+    /// let logs = monitor_core::query::LogDir::open(".monitor")?;
+    /// for function in logs.trend(7, SystemTime::now(), None)? {
+    ///     println!("{}: {} days", function.name, function.points.len());
+    /// }
+    /// # Ok::<(), monitor_core::query::QueryError>(())
+    /// ```
+    pub fn trend(
+        &self,
+        days: u32,
+        now: SystemTime,
+        name: Option<&NameFilter>,
+    ) -> Result<Vec<FunctionTrend>, QueryError> {
+        crate::rollup_reader::trend(&self.root.join(STATS_DB), days, now, name)
+            .map_err(QueryError::from)
+    }
+}
+
+impl From<crate::rollup_reader::ReadError> for QueryError {
+    fn from(error: crate::rollup_reader::ReadError) -> Self {
+        QueryError::Database {
+            path: error.path().to_path_buf(),
+            message: error.to_string(),
+        }
     }
 }
