@@ -1,0 +1,256 @@
+//! `monitor::query` on directories a real host wrote: the status report and
+//! health read back from `stats.db` as the host left them, rotated and
+//! gzipped files, and a directory that is read without a byte changing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use common::{exclusive, temp_dir};
+use monitor::query::{ExecutionFilter, LogDir};
+use monitor::{monitored, ExecutionId, ManualClock, Monitor, Status, Timestamp, Verdict};
+
+#[monitored(name = "query_host::flaky")]
+fn flaky(fail: bool) -> Result<(), String> {
+    if fail {
+        Err("upstream timeout after 30 s".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+#[monitored(name = "query_host::steady")]
+fn steady() {}
+
+fn at(text: &str) -> SystemTime {
+    Timestamp::parse(text).unwrap().system_time()
+}
+
+#[test]
+fn status_and_health_are_what_the_stopped_host_saved() {
+    let _lock = exclusive();
+    let dir = temp_dir("query-host-status");
+    let clock = ManualClock::new(at("2026-12-06T10:00:00Z"));
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .install()
+        .unwrap();
+    for _ in 0..3 {
+        steady();
+        flaky(false).unwrap();
+    }
+    for _ in 0..6 {
+        clock.advance(Duration::from_secs(1));
+        flaky(true).unwrap_err();
+    }
+    assert!(guard.flush());
+    let live = monitor::status_report();
+    drop(guard);
+    assert_eq!(live.health.verdict, Verdict::Red, "{}", live.health);
+
+    let logs = LogDir::open(&dir).unwrap();
+    let health = logs.health().unwrap();
+    assert_eq!(health.verdict, live.health.verdict);
+    assert_eq!(health.reasons.len(), live.health.reasons.len(), "{health}");
+    assert!(health.reasons[0].contains("query_host::flaky"), "{health}");
+
+    let report = logs.status_report().unwrap();
+    assert_eq!(report.health, health);
+    assert_eq!(report.stats.len(), live.stats.len());
+    for (read, recorded) in report.stats.iter().zip(live.stats.iter()) {
+        assert_eq!(read.name, recorded.name);
+        assert_eq!(read.health, recorded.health, "{}", read.name);
+        assert_eq!(read.status, recorded.status, "{}", read.name);
+        assert_eq!(
+            (read.total_executions, read.error_count, read.consecutive_failures),
+            (recorded.total_executions, recorded.error_count, recorded.consecutive_failures)
+        );
+        assert_eq!(read.p50_ms, recorded.p50_ms);
+        // stats.db keeps times to the microsecond.
+        let micros = |t: Option<Timestamp>| t.map(|t| t.to_string());
+        assert_eq!(micros(read.last_execution_time), micros(recorded.last_execution_time));
+        assert_eq!(
+            read.last_error.as_ref().map(|e| (&e.error_type, &e.message, e.time.to_string())),
+            recorded.last_error.as_ref().map(|e| (&e.error_type, &e.message, e.time.to_string()))
+        );
+    }
+    let rules = |alerts: &[monitor::Alert]| -> Vec<(Option<String>, String)> {
+        alerts
+            .iter()
+            .map(|a| (a.function.clone(), a.rule.as_str().to_owned()))
+            .collect()
+    };
+    assert!(!live.alerts.is_empty());
+    assert_eq!(rules(&report.alerts), rules(&live.alerts));
+    assert!(report.to_string().contains("query_host::flaky"));
+
+    // The executions the host wrote, newest first.
+    let page = logs.executions(&ExecutionFilter::new()).unwrap();
+    let statuses: Vec<(&str, Status)> = page
+        .executions
+        .iter()
+        .map(|e| (e.name.as_str(), e.status))
+        .collect();
+    let mut expected = vec![("query_host::flaky", Status::Error); 6];
+    for _ in 0..3 {
+        expected.push(("query_host::flaky", Status::Success));
+        expected.push(("query_host::steady", Status::Success));
+    }
+    assert_eq!(statuses, expected);
+    let groups = logs.error_groups(at("2026-12-06T00:00:00Z"), None).unwrap();
+    assert_eq!(groups.groups.len(), 1);
+    assert_eq!(groups.groups[0].count, 6);
+    assert_eq!(
+        groups.groups[0].fingerprint,
+        "alloc::string::String: upstream timeout after <n> s"
+    );
+}
+
+#[test]
+fn rotated_and_gzipped_files_of_a_host_read_as_one_history() {
+    let _lock = exclusive();
+    let dir = temp_dir("query-host-rotation");
+    let clock = ManualClock::new(at("2026-12-04T23:59:00Z"));
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .compress_rotated_logs(true)
+        .install()
+        .unwrap();
+    // Three days, crossing midnight twice: two rotated (gzipped) files.
+    let mut written = Vec::new();
+    for day in 0..3 {
+        for i in 0..4 {
+            let fail = i == 3;
+            let _ = flaky(fail);
+            written.push(if fail { Status::Error } else { Status::Success });
+        }
+        assert!(guard.flush());
+        if day < 2 {
+            clock.advance(Duration::from_secs(24 * 3600));
+        }
+    }
+    assert!(guard.flush());
+    drop(guard);
+    let names: Vec<String> = std::fs::read_dir(dir.join("executions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".gz"))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+
+    let logs = LogDir::open(&dir).unwrap();
+    let filter = ExecutionFilter::new().limit(5);
+    let mut seen = Vec::new();
+    let mut page = logs.executions(&filter).unwrap();
+    loop {
+        seen.extend(page.executions.iter().map(|e| (e.status, e.timestamp)));
+        match page.next.clone() {
+            Some(cursor) => page = logs.executions(&filter.clone().cursor(cursor)).unwrap(),
+            None => break,
+        }
+    }
+    let statuses: Vec<Status> = seen.iter().map(|(status, _)| *status).collect();
+    let mut expected = written.clone();
+    expected.reverse();
+    assert_eq!(statuses, expected);
+    assert!(seen.windows(2).all(|pair| pair[0].1 >= pair[1].1));
+    let errors = logs
+        .executions(&ExecutionFilter::new().status(Status::Error).since(at("2026-12-06T00:00:00Z")))
+        .unwrap();
+    assert_eq!(errors.executions.len(), 1);
+}
+
+/// Every file under `dir`: its size, modification time and contents.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (SystemTime, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::metadata(&path).unwrap();
+        if meta.is_dir() {
+            out.insert(path.clone(), (meta.modified().unwrap(), Vec::new()));
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        } else {
+            out.insert(path.clone(), (meta.modified().unwrap(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+fn set_read_only(dir: &Path, read_only: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    for (path, _) in snapshot(dir) {
+        let is_dir = path.is_dir();
+        let mode = match (is_dir, read_only) {
+            (true, true) => 0o555,
+            (true, false) => 0o755,
+            (false, true) => 0o444,
+            (false, false) => 0o644,
+        };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+#[test]
+fn a_read_only_copy_reads_the_same_and_nothing_changes() {
+    let _lock = exclusive();
+    let dir = temp_dir("query-host-readonly");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    for i in 0..20 {
+        let _ = flaky(i % 4 == 0);
+        steady();
+    }
+    assert!(guard.flush());
+    drop(guard);
+    let copy = temp_dir("query-host-readonly-copy");
+    for sub in ["executions", "errors", "alerts"] {
+        std::fs::create_dir_all(copy.join(sub)).unwrap();
+        for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), copy.join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::copy(dir.join("stats.db"), copy.join("stats.db")).unwrap();
+    set_read_only(&copy, true);
+    let before = snapshot(&copy);
+
+    let run = |root: &Path| {
+        let logs = LogDir::open(root).unwrap();
+        let page = logs.executions(&ExecutionFilter::new().limit(100)).unwrap();
+        let groups = logs.error_groups(SystemTime::UNIX_EPOCH, None).unwrap();
+        let health = logs.health().unwrap();
+        let report = logs.status_report().unwrap();
+        let window = logs
+            .stats_window(Duration::from_secs(3600), SystemTime::now(), None)
+            .unwrap();
+        let trend = logs.trend(2, SystemTime::now(), None).unwrap();
+        let unknown = logs.execution(ExecutionId::first_at(SystemTime::now())).unwrap();
+        assert!(unknown.is_none());
+        (
+            page,
+            groups,
+            health,
+            report.stats,
+            monitor::query::to_json(&window.functions),
+            monitor::query::to_json(&trend),
+        )
+    };
+    let original = run(&dir);
+    let copied = run(&copy);
+    assert_eq!(original.0.executions.len(), 40);
+    assert_eq!(original.1.groups[0].count, 5);
+    assert_eq!(original, copied);
+    let after = snapshot(&copy);
+    let changed: Vec<&PathBuf> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|path| before.get(*path) != after.get(*path))
+        .collect();
+    assert!(changed.is_empty(), "the query wrote into the directory: {changed:?}");
+    set_read_only(&copy, false);
+}
