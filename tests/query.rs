@@ -366,3 +366,26 @@ fn a_missing_or_foreign_directory_is_an_error_naming_it() {
     assert!(error.to_string().contains("stats.db"), "{error}");
     assert!(logs.executions(&ExecutionFilter::new()).unwrap().executions.is_empty());
 }
+
+#[test]
+fn progress_is_reported_to_the_callback() {
+    use std::sync::{Arc, Mutex};
+    let (dir, _) = write_dir("query-progress");
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&reports);
+    let logs = LogDir::open(&dir)
+        .unwrap()
+        .on_progress(move |progress| sink.lock().unwrap().push(progress.clone()));
+    logs.executions(&ExecutionFilter::new().limit(100)).unwrap();
+    let last = reports.lock().unwrap().last().cloned().unwrap();
+    let sizes: u64 = ["current.log", "2026-12-05.log"]
+        .iter()
+        .map(|name| std::fs::metadata(dir.join("executions").join(name)).unwrap().len())
+        .sum();
+    // Every file was read (the gzipped one decompressed, so more bytes).
+    assert_eq!((last.files_read, last.files_total), (3, 3));
+    assert!(last.bytes_read > sizes, "{last:?}");
+    reports.lock().unwrap().clear();
+    logs.error_groups(UNIX_EPOCH, None).unwrap();
+    assert_eq!(reports.lock().unwrap().last().unwrap().files_read, 2);
+}

@@ -280,3 +280,84 @@ pub(super) fn first_line(file: &LogFile) -> io::Result<Vec<u8>> {
     head.truncate(end);
     Ok(head)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<Vec<u8>> {
+        // Short lines, empty ones, and lines longer than a block and than
+        // two, so that every boundary case of the block reader comes up.
+        let mut lines = Vec::new();
+        for i in 0..2_000usize {
+            let length = match i % 500 {
+                7 => BLOCK + 3,
+                250 => 2 * BLOCK + 17,
+                13 => 0,
+                _ => 1 + i % 300,
+            };
+            lines.push((0..length).map(|j| b'a' + ((i + j) % 26) as u8).collect());
+        }
+        lines
+    }
+
+    fn write(name: &str, lines: &[Vec<u8>], torn: Option<&[u8]>) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("monitor-query-{name}-{}", std::process::id()));
+        let mut text = Vec::new();
+        for line in lines {
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+        if let Some(torn) = torn {
+            text.extend_from_slice(torn);
+        }
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn backward_gives_every_line_in_reverse_with_its_offset() {
+        let lines = sample();
+        let path = write("backward", &lines, Some(b"{\"half"));
+        let mut reader = Backward::open(&path, None).unwrap();
+        let (offset, torn_line, torn) = reader.next_line().unwrap().map(|(o, l, t)| (o, l.to_vec(), t)).unwrap();
+        assert!(torn);
+        assert_eq!(torn_line, b"{\"half");
+        let mut expected_offset = offset;
+        for line in lines.iter().rev() {
+            let (offset, got, torn) = reader.next_line().unwrap().unwrap();
+            assert!(!torn);
+            assert_eq!(got, &line[..]);
+            expected_offset -= line.len() as u64 + 1;
+            assert_eq!(offset, expected_offset);
+        }
+        assert!(reader.next_line().unwrap().is_none());
+        // From an offset: the lines before it only.
+        let limit: u64 = lines[..1000].iter().map(|l| l.len() as u64 + 1).sum();
+        let mut reader = Backward::open(&path, Some(limit)).unwrap();
+        assert_eq!(reader.next_line().unwrap().unwrap().1, &lines[999][..]);
+        fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn forward_chunks_hold_whole_lines_at_their_offsets() {
+        let lines = sample();
+        let path = write("forward", &lines, Some(b"tail"));
+        let mut seen = Vec::new();
+        forward_chunks(File::open(&path).unwrap(), |offset, chunk, torn| {
+            for (at, line) in self::lines(offset, chunk) {
+                seen.push((at, line.to_vec(), torn));
+            }
+            Ok(Next::Continue)
+        })
+        .unwrap();
+        let mut offset = 0;
+        for (line, (at, got, torn)) in lines.iter().zip(&seen) {
+            assert_eq!((*at, got, *torn), (offset, line, false));
+            offset += line.len() as u64 + 1;
+        }
+        assert_eq!(seen.last().unwrap(), &(offset, b"tail".to_vec(), true));
+        assert_eq!(seen.len(), lines.len() + 1);
+        fs::remove_file(path).unwrap();
+    }
+}

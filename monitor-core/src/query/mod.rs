@@ -138,9 +138,9 @@ impl LogDir {
         &self.root
     }
 
-    /// Calls `callback` during long scans (at most every 100 ms, from the
-    /// calling thread) with how far the scan got, so a tool can show
-    /// progress once a scan takes more than a moment.
+    /// Calls `callback` during scans (at most every 100 ms, from the calling
+    /// thread, and once when the scan is over) with how far the scan got, so
+    /// a tool can show progress once a scan takes more than a moment.
     ///
     /// ```no_run
     /// # use monitor_core::query::{ExecutionFilter, LogDir};

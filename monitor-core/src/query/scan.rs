@@ -66,6 +66,14 @@ impl<'a> Tracker<'a> {
         self.progress.files_read += 1;
     }
 
+    /// The last report, when the scan is over.
+    fn finish(&mut self) {
+        if let Some(callback) = self.callback {
+            self.progress.elapsed = self.started.elapsed();
+            callback(&self.progress);
+        }
+    }
+
     fn bytes(&mut self, bytes: usize) {
         self.progress.bytes_read += bytes as u64;
         let Some(callback) = self.callback else {
@@ -318,6 +326,7 @@ pub(super) fn executions(
             break;
         }
     }
+    tracker.finish();
     let more = found.len() > filter.limit;
     found.truncate(filter.limit);
     let next = if more {
@@ -468,6 +477,7 @@ pub(super) fn execution(
         Some((summary, _)) if !summary.status.is_failure() => None,
         _ => find_id(logs, Log::Errors, id, &mut tracker)?,
     };
+    tracker.finish();
     let in_executions_log = executed.is_some();
     let in_errors_log = failed.is_some();
     let (summary, mut rest) = match (executed, failed) {
@@ -604,6 +614,7 @@ pub(super) fn error_groups(
         })
         .map_err(io_error(file))?;
     }
+    tracker.finish();
     let mut groups: Vec<ErrorGroup> = groups.into_values().collect();
     groups.sort_by(|a, b| {
         (b.count, b.last_seen)
