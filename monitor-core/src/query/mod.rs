@@ -55,7 +55,7 @@ use serde::{Serialize, Serializer};
 
 pub use crate::name_filter::{NameFilter, ParseNameFilterError};
 pub use crate::windows::{FunctionTrend, FunctionWindow, TrendPoint, WindowStats, WindowSummary};
-pub use value::JsonValue;
+pub use value::{JsonValue, ParseJsonError};
 
 use crate::alerts::{AlertEngine, Health};
 use crate::event::Status;

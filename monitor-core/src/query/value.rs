@@ -3,6 +3,7 @@
 //! object).
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -115,6 +116,49 @@ impl From<Value> for JsonValue {
         }
     }
 }
+
+impl FromStr for JsonValue {
+    type Err = ParseJsonError;
+
+    /// Parses one JSON value (surrounding whitespace allowed), with the
+    /// crate's own strict parser: a log line read on its own, as
+    /// `monitor tail` does.
+    ///
+    /// ```
+    /// use monitor_core::query::JsonValue;
+    /// let line: JsonValue = r#"{"name":"jobs::sync","duration_ms":3.5}"#.parse()?;
+    /// assert_eq!(line.get("name").and_then(JsonValue::as_str), Some("jobs::sync"));
+    /// assert_eq!(line.get("duration_ms").and_then(JsonValue::as_f64), Some(3.5));
+    /// assert!(r#"{"cut"#.parse::<JsonValue>().is_err());
+    /// # Ok::<(), monitor_core::query::ParseJsonError>(())
+    /// ```
+    fn from_str(text: &str) -> Result<JsonValue, ParseJsonError> {
+        crate::json::parse(text)
+            .map(JsonValue::from)
+            .map_err(|error| ParseJsonError {
+                message: error.to_string(),
+            })
+    }
+}
+
+/// Why a text is not JSON ([`JsonValue`]'s `FromStr`).
+///
+/// ```
+/// let error = "{".parse::<monitor_core::query::JsonValue>().unwrap_err();
+/// assert!(!error.to_string().is_empty());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseJsonError {
+    message: String,
+}
+
+impl fmt::Display for ParseJsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not JSON: {}", self.message)
+    }
+}
+
+impl std::error::Error for ParseJsonError {}
 
 impl fmt::Display for JsonValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
