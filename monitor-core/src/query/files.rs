@@ -123,6 +123,29 @@ pub(super) fn list(root: &Path, log: Log) -> io::Result<Vec<LogFile>> {
     Ok(files)
 }
 
+impl LogFile {
+    /// The file as it is now: a plain rotated file that was compressed
+    /// since the listing is read from its `.gz` (the same lines); `None`
+    /// when it is gone (retention).
+    pub(super) fn now(&self) -> Option<LogFile> {
+        if self.path.exists() {
+            return Some(self.clone());
+        }
+        if self.gz || self.current {
+            return None;
+        }
+        let mut gz = self.path.clone().into_os_string();
+        gz.push(".gz");
+        let gz = PathBuf::from(gz);
+        gz.exists().then(|| LogFile {
+            name: format!("{}.gz", self.name),
+            path: gz,
+            gz: true,
+            ..self.clone()
+        })
+    }
+}
+
 /// Bytes read at once.
 const BLOCK: usize = 256 * 1024;
 

@@ -257,6 +257,10 @@ pub(super) fn executions(
             break;
         }
         tracker.file();
+        let Some(file) = file.now() else {
+            continue;
+        };
+        let file = &file;
         let limit = if index == first { limit } else { None };
         let position = |offset: u64, bytes: &[u8]| Cursor {
             file: file.plain_name().to_owned(),
@@ -267,7 +271,11 @@ pub(super) fn executions(
             // Forwards: keep the last matches before the limit.
             let want = need - found.len();
             let mut kept: VecDeque<(Cursor, ExecutionSummary)> = VecDeque::new();
-            let reader = files::open_forward(file).map_err(io_error(file))?;
+            let reader = match files::open_forward(file) {
+                Ok(reader) => reader,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(io_error(file)(error)),
+            };
             files::forward_chunks(reader, |chunk_offset, chunk, torn| {
                 tracker.bytes(chunk.len());
                 for (offset, bytes) in files::lines(chunk_offset, chunk) {
@@ -435,10 +443,15 @@ fn find_id(
     tracker: &mut Tracker<'_>,
 ) -> Result<Option<(ExecutionSummary, Vec<(String, JsonValue)>)>, QueryError> {
     let files = list(logs, log)?;
+    tracker.progress.files_total += files.len();
     let needle = format!("\"id\":\"{id}\"");
     let finder = Finder::new(needle.as_bytes());
     for file in id_order(&files, id.timestamp().0) {
         tracker.file();
+        let Some(file) = file.now() else {
+            continue;
+        };
+        let file = &file;
         let reader = match files::open_forward(file) {
             Ok(reader) => reader,
             Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
@@ -585,6 +598,10 @@ pub(super) fn error_groups(
             break;
         }
         tracker.file();
+        let Some(file) = file.now() else {
+            continue;
+        };
+        let file = &file;
         let reader = match files::open_forward(file) {
             Ok(reader) => reader,
             Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
