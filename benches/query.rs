@@ -147,7 +147,7 @@ fn generate(dir: &Path) -> Picks {
             out.rotate(format!("{}.{counter}.log", day_name(day)));
         }
         let roll = rng.next();
-        let rare = roll % 1000 == 0;
+        let rare = roll.is_multiple_of(1000);
         let name = if rare {
             RARE
         } else {
@@ -178,15 +178,27 @@ fn generate(dir: &Path) -> Picks {
             let (error_type, message) = if status == "panic" {
                 (
                     "panic".to_owned(),
-                    format!("index out of bounds: the len is {} but the index is {}", roll % 50, 50 + roll % 7),
+                    format!(
+                        "index out of bounds: the len is {} but the index is {}",
+                        roll % 50,
+                        50 + roll % 7
+                    ),
                 )
             } else {
                 (
                     "app::Error".to_owned(),
-                    format!("upstream timeout after {} ms (request {:x})", 1000 + roll % 4000, roll),
+                    format!(
+                        "upstream timeout after {} ms (request {:x})",
+                        1000 + roll % 4000,
+                        roll
+                    ),
                 )
             };
-            write!(line, r#","error_type":"{error_type}","error_message":"{message}""#).unwrap();
+            write!(
+                line,
+                r#","error_type":"{error_type}","error_message":"{message}""#
+            )
+            .unwrap();
             true
         } else {
             false
@@ -312,7 +324,11 @@ fn main() {
         }
     } else {
         let _ = fs::remove_dir_all(&dir);
-        println!("writing {} executions into {} (once)…", EXECUTIONS, dir.display());
+        println!(
+            "writing {} executions into {} (once)…",
+            EXECUTIONS,
+            dir.display()
+        );
         let started = Instant::now();
         let picks = generate(&dir);
         println!("written in {:.1} s", started.elapsed().as_secs_f64());
@@ -346,19 +362,25 @@ fn main() {
         "executions --name jobs::nightly_report --status error --limit 50",
         Duration::from_secs(2),
         || {
-            logs.executions(&ExecutionFilter::new().name(rare.clone()).status(Status::Error))
-                .unwrap()
+            logs.executions(
+                &ExecutionFilter::new()
+                    .name(rare.clone())
+                    .status(Status::Error),
+            )
+            .unwrap()
         },
         |page| {
             assert_eq!(page.executions.len(), 50);
-            assert!(page
-                .executions
-                .iter()
-                .all(|e| e.name == RARE && e.status == Status::Error && e.timestamp.0 >= newest_day));
+            assert!(page.executions.iter().all(|e| e.name == RARE
+                && e.status == Status::Error
+                && e.timestamp.0 >= newest_day));
         },
     );
     for (label, id) in [
-        ("execution(id), in a gzipped file of the first day", picks.in_gz),
+        (
+            "execution(id), in a gzipped file of the first day",
+            picks.in_gz,
+        ),
         ("execution(id), in today's plain files", picks.in_plain),
     ] {
         time(

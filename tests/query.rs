@@ -48,7 +48,10 @@ impl Written {
                 r#","error_type":"app::Error","error_message":"{message}""#
             ));
         }
-        line.push_str(&format!(r#","fields":{{"user_id":{},"chat":"c{}"}}}}"#, self.user, self.user));
+        line.push_str(&format!(
+            r#","fields":{{"user_id":{},"chat":"c{}"}}}}"#,
+            self.user, self.user
+        ));
         line.push('\n');
         line
     }
@@ -157,7 +160,10 @@ fn lists_every_file_newest_first_and_counts_corrupt_and_torn_lines() {
     assert_eq!(first.fields[0].0, "user_id");
     assert_eq!(first.fields[0].1.to_string(), last_written.user.to_string());
     // Its JSON is the line as written (same members, same order).
-    assert_eq!(monitor::query::to_json(first), last_written.line().trim_end());
+    assert_eq!(
+        monitor::query::to_json(first),
+        last_written.line().trim_end()
+    );
 }
 
 #[test]
@@ -188,7 +194,8 @@ fn the_default_page_is_the_newest_50_and_paging_has_no_gap_and_no_duplicate() {
 fn filters_on_name_status_time_and_fields() {
     let (dir, all) = write_dir("query-filters");
     let logs = LogDir::open(&dir).unwrap();
-    let run = |filter: ExecutionFilter| ids(&logs.executions(&filter.limit(100)).unwrap().executions);
+    let run =
+        |filter: ExecutionFilter| ids(&logs.executions(&filter.limit(100)).unwrap().executions);
 
     let exact = NameFilter::exact("jobs::sync");
     assert_eq!(
@@ -202,14 +209,20 @@ fn filters_on_name_status_time_and_fields() {
     );
     // A prefix is not a substring: `jobs::s` does not match `web::get`, and
     // an exact name does not match a longer one.
-    assert_eq!(run(ExecutionFilter::new().name(NameFilter::exact("jobs::"))), vec![]);
+    assert_eq!(
+        run(ExecutionFilter::new().name(NameFilter::exact("jobs::"))),
+        vec![]
+    );
     assert_eq!(
         run(ExecutionFilter::new().status(Status::Error)),
         newest_first(&all, |w| w.status == "error")
     );
     assert_eq!(
-        run(ExecutionFilter::new().name(prefix).status("success".parse().unwrap())),
-        newest_first(&all, |w| w.name.starts_with("jobs::") && w.status == "success")
+        run(ExecutionFilter::new()
+            .name(prefix)
+            .status("success".parse().unwrap())),
+        newest_first(&all, |w| w.name.starts_with("jobs::")
+            && w.status == "success")
     );
     let since = DAY4_MS + DAY_MS + 3_600_000 + 5 * 60_000;
     let until = DAY4_MS + 2 * DAY_MS + 3_600_000 + 2 * 60_000;
@@ -222,7 +235,9 @@ fn filters_on_name_status_time_and_fields() {
         newest_first(&all, |w| w.user == 2)
     );
     assert_eq!(
-        run(ExecutionFilter::new().field("chat", "c3").field("user_id", "3")),
+        run(ExecutionFilter::new()
+            .field("chat", "c3")
+            .field("user_id", "3")),
         newest_first(&all, |w| w.user == 3)
     );
     assert_eq!(run(ExecutionFilter::new().field("chat", "3")), vec![]);
@@ -252,7 +267,9 @@ fn a_cursor_survives_the_rotation_of_the_current_file() {
         message: None,
     };
     std::fs::write(executions.join("current.log"), later.line()).unwrap();
-    let rest = logs.executions(&filter.clone().limit(100).cursor(cursor)).unwrap();
+    let rest = logs
+        .executions(&filter.clone().limit(100).cursor(cursor))
+        .unwrap();
     assert_eq!(ids(&rest.executions), newest_first(&all, |_| true)[3..]);
     // A cursor whose file is gone (retention) is an error, not a silent restart.
     let stale: Cursor = "c1~2026-11-01.log~0~0000000000000000".parse().unwrap();
@@ -280,12 +297,18 @@ fn one_execution_whole_by_id_from_both_logs() {
         assert_eq!(detail.stack_trace, None);
         let context = detail.context.unwrap();
         assert_eq!(context.get("file").unwrap().to_string(), "src/app.rs");
-        assert_eq!(context.get("line").unwrap().to_string(), failed.user.to_string());
+        assert_eq!(
+            context.get("line").unwrap().to_string(),
+            failed.user.to_string()
+        );
     }
     // The same id as the listing gives.
     let listed = logs.executions(&ExecutionFilter::new().limit(1)).unwrap();
     let id = listed.executions[0].id.unwrap();
-    assert_eq!(logs.execution(id).unwrap().unwrap().summary, listed.executions[0]);
+    assert_eq!(
+        logs.execution(id).unwrap().unwrap().summary,
+        listed.executions[0]
+    );
     // Unknown: Ok(None).
     let unknown = ExecutionId::from_parts(DAY4_MS + DAY_MS, 7, 1, 12345);
     assert_eq!(logs.execution(unknown).unwrap(), None);
@@ -315,8 +338,14 @@ fn an_execution_that_ended_after_midnight_is_found_in_the_next_file() {
     std::fs::write(executions.join("2026-12-05.log"), long.line()).unwrap();
     std::fs::write(executions.join("current.log"), "").unwrap();
     let logs = LogDir::open(&dir).unwrap();
-    assert_eq!(logs.execution(long.id).unwrap().unwrap().summary.id, Some(long.id));
-    assert_eq!(logs.execution(stepped.id).unwrap().unwrap().summary.id, Some(stepped.id));
+    assert_eq!(
+        logs.execution(long.id).unwrap().unwrap().summary.id,
+        Some(long.id)
+    );
+    assert_eq!(
+        logs.execution(stepped.id).unwrap().unwrap().summary.id,
+        Some(stepped.id)
+    );
 }
 
 #[test]
@@ -343,7 +372,11 @@ fn error_groups_use_the_collectors_fingerprint_and_the_window() {
     let expected = failures.iter().filter(|w| w.start_ms >= since).count() as u64;
     assert_eq!(recent.groups[0].count, expected);
     let other: NameFilter = "jobs::*".parse().unwrap();
-    assert!(logs.error_groups(UNIX_EPOCH, Some(&other)).unwrap().groups.is_empty());
+    assert!(logs
+        .error_groups(UNIX_EPOCH, Some(&other))
+        .unwrap()
+        .groups
+        .is_empty());
 }
 
 #[test]
@@ -364,7 +397,11 @@ fn a_missing_or_foreign_directory_is_an_error_naming_it() {
     let logs = LogDir::open(&dir).unwrap();
     let error = logs.health().unwrap_err();
     assert!(error.to_string().contains("stats.db"), "{error}");
-    assert!(logs.executions(&ExecutionFilter::new()).unwrap().executions.is_empty());
+    assert!(logs
+        .executions(&ExecutionFilter::new())
+        .unwrap()
+        .executions
+        .is_empty());
 }
 
 #[test]
@@ -380,7 +417,11 @@ fn progress_is_reported_to_the_callback() {
     let last = reports.lock().unwrap().last().cloned().unwrap();
     let sizes: u64 = ["current.log", "2026-12-05.log"]
         .iter()
-        .map(|name| std::fs::metadata(dir.join("executions").join(name)).unwrap().len())
+        .map(|name| {
+            std::fs::metadata(dir.join("executions").join(name))
+                .unwrap()
+                .len()
+        })
         .sum();
     // Every file was read (the gzipped one decompressed, so more bytes).
     assert_eq!((last.files_read, last.files_total), (3, 3));

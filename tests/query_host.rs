@@ -65,16 +65,32 @@ fn status_and_health_are_what_the_stopped_host_saved() {
         assert_eq!(read.health, recorded.health, "{}", read.name);
         assert_eq!(read.status, recorded.status, "{}", read.name);
         assert_eq!(
-            (read.total_executions, read.error_count, read.consecutive_failures),
-            (recorded.total_executions, recorded.error_count, recorded.consecutive_failures)
+            (
+                read.total_executions,
+                read.error_count,
+                read.consecutive_failures
+            ),
+            (
+                recorded.total_executions,
+                recorded.error_count,
+                recorded.consecutive_failures
+            )
         );
         assert_eq!(read.p50_ms, recorded.p50_ms);
         // stats.db keeps times to the microsecond.
         let micros = |t: Option<Timestamp>| t.map(|t| t.to_string());
-        assert_eq!(micros(read.last_execution_time), micros(recorded.last_execution_time));
         assert_eq!(
-            read.last_error.as_ref().map(|e| (&e.error_type, &e.message, e.time.to_string())),
-            recorded.last_error.as_ref().map(|e| (&e.error_type, &e.message, e.time.to_string()))
+            micros(read.last_execution_time),
+            micros(recorded.last_execution_time)
+        );
+        assert_eq!(
+            read.last_error
+                .as_ref()
+                .map(|e| (&e.error_type, &e.message, e.time.to_string())),
+            recorded
+                .last_error
+                .as_ref()
+                .map(|e| (&e.error_type, &e.message, e.time.to_string()))
         );
     }
     let rules = |alerts: &[monitor::Alert]| -> Vec<(Option<String>, String)> {
@@ -159,7 +175,11 @@ fn rotated_and_gzipped_files_of_a_host_read_as_one_history() {
     assert_eq!(statuses, expected);
     assert!(seen.windows(2).all(|pair| pair[0].1 >= pair[1].1));
     let errors = logs
-        .executions(&ExecutionFilter::new().status(Status::Error).since(at("2026-12-06T00:00:00Z")))
+        .executions(
+            &ExecutionFilter::new()
+                .status(Status::Error)
+                .since(at("2026-12-06T00:00:00Z")),
+        )
         .unwrap();
     assert_eq!(errors.executions.len(), 1);
 }
@@ -176,7 +196,10 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (SystemTime, Vec<u8>)> {
                 stack.push(entry.unwrap().path());
             }
         } else {
-            out.insert(path.clone(), (meta.modified().unwrap(), std::fs::read(&path).unwrap()));
+            out.insert(
+                path.clone(),
+                (meta.modified().unwrap(), std::fs::read(&path).unwrap()),
+            );
         }
     }
     out
@@ -229,7 +252,9 @@ fn a_read_only_copy_reads_the_same_and_nothing_changes() {
             .stats_window(Duration::from_secs(3600), SystemTime::now(), None)
             .unwrap();
         let trend = logs.trend(2, SystemTime::now(), None).unwrap();
-        let unknown = logs.execution(ExecutionId::first_at(SystemTime::now())).unwrap();
+        let unknown = logs
+            .execution(ExecutionId::first_at(SystemTime::now()))
+            .unwrap();
         assert!(unknown.is_none());
         (
             page,
@@ -251,6 +276,9 @@ fn a_read_only_copy_reads_the_same_and_nothing_changes() {
         .chain(after.keys())
         .filter(|path| before.get(*path) != after.get(*path))
         .collect();
-    assert!(changed.is_empty(), "the query wrote into the directory: {changed:?}");
+    assert!(
+        changed.is_empty(),
+        "the query wrote into the directory: {changed:?}"
+    );
     set_read_only(&copy, false);
 }

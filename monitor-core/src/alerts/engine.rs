@@ -489,7 +489,10 @@ impl AlertEngine {
     /// `alert_state`) say, with the default rules' severities: no rule is
     /// evaluated, so a stopped host's directory reads as it was left. `now`
     /// only dates the texts ("for 5 min").
-    pub(crate) fn as_saved(functions: &mut [FunctionRecord], now: SystemTime) -> (Health, Vec<Alert>) {
+    pub(crate) fn as_saved(
+        functions: &mut [FunctionRecord],
+        now: SystemTime,
+    ) -> (Health, Vec<Alert>) {
         let mut engine = AlertEngine::new(AlertRules::default(), HashMap::new());
         for (index, record) in functions.iter_mut().enumerate() {
             let state = engine.function_state(index, record);

@@ -116,9 +116,7 @@ pub(super) fn list(root: &Path, log: Log) -> io::Result<Vec<LogFile>> {
     }
     // `X.log` and `X.log.gz` both present (a compression interrupted after
     // the rename): the same lines twice; keep the plain one.
-    files.sort_by(|a, b| {
-        (b.stamp_secs, b.counter, a.gz).cmp(&(a.stamp_secs, a.counter, b.gz))
-    });
+    files.sort_by(|a, b| (b.stamp_secs, b.counter, a.gz).cmp(&(a.stamp_secs, a.counter, b.gz)));
     files.dedup_by(|later, earlier| later.plain_name() == earlier.plain_name());
     Ok(files)
 }
@@ -229,7 +227,9 @@ impl Backward {
 pub(super) fn open_forward(file: &LogFile) -> io::Result<Box<dyn Read>> {
     let handle = File::open(&file.path)?;
     Ok(if file.gz {
-        Box::new(MultiGzDecoder::new(io::BufReader::with_capacity(BLOCK, handle)))
+        Box::new(MultiGzDecoder::new(io::BufReader::with_capacity(
+            BLOCK, handle,
+        )))
     } else {
         Box::new(handle)
     })
@@ -325,7 +325,8 @@ mod tests {
     }
 
     fn write(name: &str, lines: &[Vec<u8>], torn: Option<&[u8]>) -> PathBuf {
-        let path = std::env::temp_dir().join(format!("monitor-query-{name}-{}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("monitor-query-{name}-{}", std::process::id()));
         let mut text = Vec::new();
         for line in lines {
             text.extend_from_slice(line);
@@ -343,7 +344,11 @@ mod tests {
         let lines = sample();
         let path = write("backward", &lines, Some(b"{\"half"));
         let mut reader = Backward::open(&path, None).unwrap();
-        let (offset, torn_line, torn) = reader.next_line().unwrap().map(|(o, l, t)| (o, l.to_vec(), t)).unwrap();
+        let (offset, torn_line, torn) = reader
+            .next_line()
+            .unwrap()
+            .map(|(o, l, t)| (o, l.to_vec(), t))
+            .unwrap();
         assert!(torn);
         assert_eq!(torn_line, b"{\"half");
         let mut expected_offset = offset;

@@ -65,12 +65,10 @@ pub(super) fn parse(bytes: &[u8]) -> Line {
     for (key, value) in members {
         let value = JsonValue::from(value);
         match (key.as_str(), value) {
-            ("id", JsonValue::String(text)) if id.is_none() => {
-                match text.parse::<ExecutionId>() {
-                    Ok(parsed) => id = Some(parsed),
-                    Err(_) => rest.push((key, JsonValue::String(text))),
-                }
-            }
+            ("id", JsonValue::String(text)) if id.is_none() => match text.parse::<ExecutionId>() {
+                Ok(parsed) => id = Some(parsed),
+                Err(_) => rest.push((key, JsonValue::String(text))),
+            },
             ("timestamp", JsonValue::String(text)) if timestamp.is_none() => {
                 match Timestamp::parse(&text) {
                     Some(parsed) => timestamp = Some(parsed),

@@ -75,8 +75,11 @@ use crate::timestamp::Timestamp;
 #[derive(Clone)]
 pub struct LogDir {
     root: PathBuf,
-    progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
+    progress: Option<ProgressCallback>,
 }
+
+/// What [`LogDir::on_progress`] keeps.
+type ProgressCallback = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 impl fmt::Debug for LogDir {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

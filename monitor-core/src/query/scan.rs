@@ -435,13 +435,16 @@ fn id_order(files: &[LogFile], start: SystemTime) -> Vec<&LogFile> {
     order
 }
 
+/// An execution's line: its summary and its other members.
+type Found = (ExecutionSummary, Vec<(String, JsonValue)>);
+
 /// The line of `log` that holds `"id":"<id>"`, with its members.
 fn find_id(
     logs: &LogDir,
     log: Log,
     id: ExecutionId,
     tracker: &mut Tracker<'_>,
-) -> Result<Option<(ExecutionSummary, Vec<(String, JsonValue)>)>, QueryError> {
+) -> Result<Option<Found>, QueryError> {
     let files = list(logs, log)?;
     tracker.progress.files_total += files.len();
     let needle = format!("\"id\":\"{id}\"");

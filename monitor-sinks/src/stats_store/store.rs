@@ -176,7 +176,9 @@ pub fn load_read_only(path: &Path) -> Result<Vec<StoredFunctionStats>, StoreErro
         "SELECT {} FROM function_stats ORDER BY name",
         columns.join(", ")
     );
-    let mut stmt = conn.prepare(&sql).map_err(|e| StoreError::sqlite(e, ctx()))?;
+    let mut stmt = conn
+        .prepare(&sql)
+        .map_err(|e| StoreError::sqlite(e, ctx()))?;
     let rows = stmt
         .query_map([], read_row)
         .map_err(|e| StoreError::sqlite(e, ctx()))?
