@@ -430,3 +430,53 @@ fn progress_is_reported_to_the_callback() {
     logs.error_groups(UNIX_EPOCH, None).unwrap();
     assert_eq!(reports.lock().unwrap().last().unwrap().files_read, 2);
 }
+
+#[test]
+fn a_stats_db_of_an_older_schema_is_read_as_it_is_and_not_written() {
+    use monitor_sinks::stats_store::{legacy_schema, StoredFunctionStats};
+    let dir = temp_dir("query-legacy-db");
+    let old = StoredFunctionStats {
+        name: "nightly_backup".into(),
+        trigger_type: "call".into(),
+        status: "active".into(),
+        total_executions: 40,
+        success_count: 38,
+        error_count: 2,
+        avg_execution_time_ms: 2.5,
+        last_execution_status: Some("success".into()),
+        last_execution_time: Some("2026-12-01T03:00:00.000000Z".into()),
+        ..StoredFunctionStats::default()
+    };
+    let db = dir.join("stats.db");
+    legacy_schema::write_legacy_file(&db, 1, &[old]).unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let names = || {
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let files = names();
+    let logs = LogDir::open(&dir).unwrap();
+    let report = logs.status_report().unwrap();
+    let backup = report.stats.get("nightly_backup").unwrap();
+    assert_eq!(
+        (
+            backup.total_executions,
+            backup.success_count,
+            backup.error_count
+        ),
+        (40, 38, 2)
+    );
+    assert_eq!(backup.mean_ms, Some(2.5));
+    assert_eq!(logs.health().unwrap().verdict, monitor::Verdict::Green);
+    // No roll-ups in a version-1 file: empty answers, not errors.
+    let window = logs
+        .stats_window(Duration::from_secs(3600), SystemTime::now(), None)
+        .unwrap();
+    assert!(window.functions.is_empty());
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    assert_eq!(names(), files);
+}
