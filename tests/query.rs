@@ -480,3 +480,44 @@ fn a_stats_db_of_an_older_schema_is_read_as_it_is_and_not_written() {
     assert_eq!(std::fs::read(&db).unwrap(), before);
     assert_eq!(names(), files);
 }
+
+#[test]
+fn a_spans_trace_tree_and_unknown_members_come_back_whole() {
+    let dir = temp_dir("query-trace");
+    std::fs::create_dir_all(dir.join("executions")).unwrap();
+    let id = ExecutionId::from_parts(DAY4_MS, 3, 2, 1);
+    let line = format!(
+        concat!(
+            r#"{{"id":"{}","timestamp":"{}","name":"app::root","status":"success","duration_ms":5.0,"#,
+            r#""trigger_type":"span","thread":"main","busy_ms":4.5,"execution_trace":{{"children":["#,
+            r#"{{"name":"app::load","status":"error","duration_ms":2.5,"start_offset_ms":0.1,"error":"boom","#,
+            r#""children":[{{"name":"app::db","status":"success","duration_ms":1.0,"start_offset_ms":0.2}}]}}],"#,
+            r#""truncated":true,"omitted":3}},"future_field":[1,"two",null]}}"#,
+            "\n"
+        ),
+        id,
+        stamp(DAY4_MS)
+    );
+    std::fs::write(dir.join("executions/current.log"), &line).unwrap();
+    let logs = LogDir::open(&dir).unwrap();
+    let detail = logs.execution(id).unwrap().unwrap();
+    assert_eq!(detail.busy_ms, Some(4.5));
+    let trace = detail.execution_trace.as_ref().unwrap();
+    assert!(trace.truncated);
+    assert_eq!(trace.omitted, 3);
+    let load = &trace.children[0];
+    assert_eq!(
+        (load.name.as_str(), load.status),
+        ("app::load", Status::Error)
+    );
+    assert_eq!(load.error.as_deref(), Some("boom"));
+    assert_eq!(load.children[0].name, "app::db");
+    assert_eq!(load.children[0].start_offset_ms, 0.2);
+    assert_eq!(detail.other.len(), 1);
+    assert_eq!(detail.other[0].0, "future_field");
+    let json = monitor::query::to_json(&detail);
+    assert!(json.contains(r#""future_field":[1,"two",null]"#), "{json}");
+    assert!(json.contains(r#""busy_ms":4.5"#), "{json}");
+    assert!(json.contains(r#""error":"boom""#), "{json}");
+    assert!(!json.contains("error_chain"), "{json}");
+}
