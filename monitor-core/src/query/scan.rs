@@ -282,8 +282,11 @@ pub(super) fn executions(
                     if limit.is_some_and(|limit| offset >= limit) {
                         return Ok(Next::Stop);
                     }
+                    if torn {
+                        skipped += 1;
+                        continue;
+                    }
                     match matcher.check(bytes) {
-                        _ if torn => skipped += 1,
                         Err(()) => skipped += 1,
                         Ok(None) => {}
                         Ok(Some(summary)) => {
@@ -613,11 +616,11 @@ pub(super) fn error_groups(
         files::forward_chunks(reader, |chunk_offset, chunk, torn| {
             tracker.bytes(chunk.len());
             for (_, bytes) in files::lines(chunk_offset, chunk) {
+                if torn {
+                    skipped += 1;
+                    continue;
+                }
                 let summary = match matcher.check(bytes) {
-                    _ if torn => {
-                        skipped += 1;
-                        continue;
-                    }
                     Err(()) => {
                         skipped += 1;
                         continue;
