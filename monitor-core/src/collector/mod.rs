@@ -554,6 +554,7 @@ impl Collector {
         let nanos = ticks::nanos_between(event.start, event.end);
         let age = Duration::from_nanos(ticks::nanos_between(event.start, tick_now));
         let started = wall_now.checked_sub(age).unwrap_or(wall_now);
+        let id = self.ids.id(event.start, event.local_id(), started);
         let since_end = Duration::from_nanos(ticks::nanos_between(event.end, tick_now));
         let finished = wall_now.checked_sub(since_end).unwrap_or(wall_now);
         self.rollups.observe(index, finished, event.status, nanos);
