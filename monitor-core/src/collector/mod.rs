@@ -558,7 +558,6 @@ impl Collector {
         let since_end = Duration::from_nanos(ticks::nanos_between(event.end, tick_now));
         let finished = wall_now.checked_sub(since_end).unwrap_or(wall_now);
         self.rollups.observe(index, finished, event.status, nanos);
-        let id = self.ids.id(event.start, event.local_id(), started);
         let failure = event.failure();
         let span = event.span();
         let function = &mut self.functions[index];
