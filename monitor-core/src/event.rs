@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::callsite::Callsite;
 use crate::capture::Failure;
+use crate::fields::Field;
 use crate::local_id::LocalId;
 use crate::span_trace::SpanExtra;
 
@@ -64,11 +65,14 @@ pub(crate) struct Event {
     pub(crate) extra: Option<Box<EventExtra>>,
 }
 
-/// The rarely present parts of an event: failure details, span data.
+/// The rarely present parts of an event: failure details, span data,
+/// context fields.
 #[derive(Default)]
 pub(crate) struct EventExtra {
     pub(crate) failure: Option<Box<Failure>>,
     pub(crate) span: Option<SpanExtra>,
+    /// Context fields (failures only, unless the attribute says `always`).
+    pub(crate) fields: Vec<Field>,
 }
 
 impl Event {
@@ -87,6 +91,10 @@ impl Event {
 
     pub(crate) fn span(&self) -> Option<&SpanExtra> {
         self.extra.as_ref().and_then(|extra| extra.span.as_ref())
+    }
+
+    pub(crate) fn fields(&self) -> &[Field] {
+        self.extra.as_ref().map_or(&[], |extra| &extra.fields)
     }
 }
 

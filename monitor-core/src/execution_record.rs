@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 use crate::capture::Failure;
 use crate::event::Status;
 use crate::execution_id::ExecutionId;
+use crate::fields::Field;
 use crate::span_trace::ExecutionTrace;
 
 /// One finished execution, as the collector hands it to every [`Sink`](crate::Sink).
@@ -37,6 +38,29 @@ pub struct ExecutionRecord<'a> {
     pub file: &'a str,
     /// Source line.
     pub line: u32,
+    /// Context fields (see [`fields`](Self::fields)).
+    pub(crate) fields: &'a [Field],
+}
+
+impl<'a> ExecutionRecord<'a> {
+    /// The execution's context fields, in the order they were declared: the
+    /// attribute's `fields(…)` (recorded for failures only, unless it says
+    /// `always`) or a span's own fields (failures only). Empty when there
+    /// are none. At most [`MAX_FIELDS`](crate::MAX_FIELDS).
+    ///
+    /// ```
+    /// struct PrintFields;
+    /// impl monitor_core::Sink for PrintFields {
+    ///     fn record(&mut self, execution: &monitor_core::ExecutionRecord<'_>) {
+    ///         for field in execution.fields() {
+    ///             println!("{} = {}", field.name(), field.value());
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn fields(&self) -> &'a [Field] {
+        self.fields
+    }
 }
 
 impl ExecutionRecord<'_> {

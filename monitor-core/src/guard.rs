@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 use crate::callsite::Callsite;
 use crate::capture::{take_panic_failure, Failure, Outcome};
 use crate::event::{Event, EventExtra, Status};
+use crate::fields::{Field, FieldSlot, Held, HeldFields, NoFields};
 use crate::local_id::LocalId;
 use crate::queue;
 
@@ -22,8 +23,11 @@ use crate::ticks::now;
 
 /// Times one synchronous execution. Dropped without [`finish`](Self::finish)
 /// (the body unwound), it records a panic.
+///
+/// `S` is what it holds of the function's `fields(…)`: nothing
+/// ([`NoFields`], a zero-sized type) for a function without them.
 #[must_use = "an execution guard records nothing unless finished or unwound through"]
-pub struct ExecutionGuard {
+pub struct ExecutionGuard<S: FieldSlot = NoFields> {
     callsite: &'static Callsite,
     start: u64,
     /// The execution's [`LocalId`], kept as two fields so that they share a
@@ -31,6 +35,7 @@ pub struct ExecutionGuard {
     thread: u16,
     sequence: u32,
     active: bool,
+    fields: S,
 }
 
 impl ExecutionGuard {
@@ -51,14 +56,7 @@ impl ExecutionGuard {
             thread: id.thread,
             sequence: id.sequence,
             active,
-        }
-    }
-
-    #[inline(always)]
-    fn id(&self) -> LocalId {
-        LocalId {
-            thread: self.thread,
-            sequence: self.sequence,
+            fields: NoFields,
         }
     }
 
@@ -73,6 +71,39 @@ impl ExecutionGuard {
         guard
     }
 
+    /// Whether a monitor was installed when it started: the function's
+    /// `fields(…)` are evaluated only then.
+    #[inline(always)]
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// The guard, holding the values of the function's `fields(…)`
+    /// (evaluated by the expansion when [`is_active`](Self::is_active)).
+    #[inline(always)]
+    pub fn with_fields<H: HeldFields>(self, fields: Held<H>) -> ExecutionGuard<Held<H>> {
+        let guard = ExecutionGuard {
+            callsite: self.callsite,
+            start: self.start,
+            thread: self.thread,
+            sequence: self.sequence,
+            active: self.active,
+            fields,
+        };
+        std::mem::forget(self);
+        guard
+    }
+}
+
+impl<S: FieldSlot> ExecutionGuard<S> {
+    #[inline(always)]
+    fn id(&self) -> LocalId {
+        LocalId {
+            thread: self.thread,
+            sequence: self.sequence,
+        }
+    }
+
     /// Records a normal return. `classify` runs only when a monitor is installed.
     #[inline(always)]
     pub fn finish(mut self, classify: impl FnOnce() -> Outcome) {
@@ -81,16 +112,29 @@ impl ExecutionGuard {
         }
         self.active = false;
         let end = now();
-        record(self.callsite, self.start, self.id(), end, classify());
+        record(
+            self.callsite,
+            self.start,
+            self.id(),
+            end,
+            classify(),
+            &mut self.fields,
+        );
     }
 }
 
-impl Drop for ExecutionGuard {
+impl<S: FieldSlot> Drop for ExecutionGuard<S> {
     // Inlined so a finished guard costs no call on the success path (benches/overhead.rs).
     #[inline]
     fn drop(&mut self) {
         if self.active {
-            record_panic(self.callsite, self.start, self.id(), now());
+            record_panic(
+                self.callsite,
+                self.start,
+                self.id(),
+                now(),
+                self.fields.take(),
+            );
         }
     }
 }
@@ -99,8 +143,8 @@ impl Drop for ExecutionGuard {
 /// classify). Ends as a success when dropped normally, as a panic when
 /// dropped by an unwind that began inside the body.
 #[must_use = "an inline guard times the scope it lives in"]
-pub struct InlineGuard {
-    inner: ExecutionGuard,
+pub struct InlineGuard<S: FieldSlot = NoFields> {
+    inner: ExecutionGuard<S>,
     panicking_at_start: bool,
 }
 
@@ -125,9 +169,36 @@ impl InlineGuard {
         }
         guard
     }
+
+    /// Whether a monitor was installed when it started (see
+    /// [`ExecutionGuard::is_active`]).
+    #[inline(always)]
+    pub fn is_active(&self) -> bool {
+        self.inner.active
+    }
+
+    /// The guard, holding the values of the function's `fields(…)`.
+    #[inline(always)]
+    pub fn with_fields<H: HeldFields>(self, fields: Held<H>) -> InlineGuard<Held<H>> {
+        let panicking_at_start = self.panicking_at_start;
+        // `InlineGuard` has a `Drop` impl: its inner guard cannot be moved out.
+        let this = std::mem::ManuallyDrop::new(self);
+        let inner = ExecutionGuard {
+            callsite: this.inner.callsite,
+            start: this.inner.start,
+            thread: this.inner.thread,
+            sequence: this.inner.sequence,
+            active: this.inner.active,
+            fields,
+        };
+        InlineGuard {
+            inner,
+            panicking_at_start,
+        }
+    }
 }
 
-impl Drop for InlineGuard {
+impl<S: FieldSlot> Drop for InlineGuard<S> {
     #[inline]
     fn drop(&mut self) {
         if !self.inner.active {
@@ -136,15 +207,17 @@ impl Drop for InlineGuard {
         self.inner.active = false;
         let end = now();
         let id = self.inner.id();
+        let inner = &mut self.inner;
         if std::thread::panicking() && !self.panicking_at_start {
-            record_panic(self.inner.callsite, self.inner.start, id, end);
+            record_panic(inner.callsite, inner.start, id, end, inner.fields.take());
         } else {
             record(
-                self.inner.callsite,
-                self.inner.start,
+                inner.callsite,
+                inner.start,
                 id,
                 end,
                 Outcome::Success,
+                &mut inner.fields,
             );
         }
     }
@@ -157,8 +230,8 @@ impl Drop for InlineGuard {
 /// locals. Dropped completed: a success; by an unwind that began inside the
 /// body: a panic; otherwise the future was dropped mid-flight: cancelled.
 #[must_use = "an async inline guard times the body it lives in"]
-pub struct AsyncInlineGuard {
-    inner: InlineGuard,
+pub struct AsyncInlineGuard<S: FieldSlot = NoFields> {
+    inner: InlineGuard<S>,
     completed: bool,
 }
 
@@ -181,6 +254,36 @@ impl AsyncInlineGuard {
         }
     }
 
+    /// Whether a monitor was installed when it started (see
+    /// [`ExecutionGuard::is_active`]).
+    #[inline(always)]
+    pub fn is_active(&self) -> bool {
+        self.inner.inner.active
+    }
+
+    /// The guard, holding the values of the function's `fields(…)`.
+    #[inline(always)]
+    pub fn with_fields<H: HeldFields>(self, fields: Held<H>) -> AsyncInlineGuard<Held<H>> {
+        let this = std::mem::ManuallyDrop::new(self);
+        let inline = &this.inner;
+        AsyncInlineGuard {
+            inner: InlineGuard {
+                inner: ExecutionGuard {
+                    callsite: inline.inner.callsite,
+                    start: inline.inner.start,
+                    thread: inline.inner.thread,
+                    sequence: inline.inner.sequence,
+                    active: inline.inner.active,
+                    fields,
+                },
+                panicking_at_start: inline.panicking_at_start,
+            },
+            completed: this.completed,
+        }
+    }
+}
+
+impl<S: FieldSlot> AsyncInlineGuard<S> {
     /// The body reached its value: dropping the guard now ends a success
     /// (or a panic, if an unwind drops it).
     #[inline(always)]
@@ -189,7 +292,7 @@ impl AsyncInlineGuard {
     }
 }
 
-impl Drop for AsyncInlineGuard {
+impl<S: FieldSlot> Drop for AsyncInlineGuard<S> {
     #[inline]
     fn drop(&mut self) {
         let guard = &mut self.inner.inner;
@@ -214,8 +317,19 @@ impl CallOnce {
 }
 
 #[inline(always)]
-fn record(callsite: &'static Callsite, start: u64, id: LocalId, end: u64, outcome: Outcome) {
+fn record(
+    callsite: &'static Callsite,
+    start: u64,
+    id: LocalId,
+    end: u64,
+    outcome: Outcome,
+    fields: &mut impl FieldSlot,
+) {
     match outcome {
+        // `always()` is a constant `false` without fields: this arm is gone.
+        Outcome::Success if fields.always() => {
+            record_success_with_fields(callsite, start, id, end, fields.take());
+        }
         Outcome::Success => queue::push(Event {
             callsite,
             start,
@@ -225,8 +339,35 @@ fn record(callsite: &'static Callsite, start: u64, id: LocalId, end: u64, outcom
             sequence: id.sequence,
             extra: None,
         }),
-        Outcome::Error(failure) => record_error(callsite, start, id, end, failure),
+        Outcome::Error(failure) => record_error(callsite, start, id, end, failure, fields.take()),
     }
+}
+
+/// A success of a function with `fields(always, …)`: its fields ride in an
+/// [`EventExtra`] (one allocation, measured in BENCHMARKS.md).
+#[inline(never)]
+fn record_success_with_fields(
+    callsite: &'static Callsite,
+    start: u64,
+    id: LocalId,
+    end: u64,
+    fields: Vec<Field>,
+) {
+    let extra = (!fields.is_empty()).then(|| {
+        Box::new(EventExtra {
+            fields,
+            ..EventExtra::default()
+        })
+    });
+    queue::push(Event {
+        callsite,
+        start,
+        end,
+        status: Status::Success,
+        thread: id.thread,
+        sequence: id.sequence,
+        extra,
+    });
 }
 
 /// The error arm of [`record`], out of line (benches/overhead.rs): inlined,
@@ -241,6 +382,7 @@ fn record_error(
     id: LocalId,
     end: u64,
     failure: Box<Failure>,
+    fields: Vec<Field>,
 ) {
     queue::push(Event {
         callsite,
@@ -252,12 +394,19 @@ fn record_error(
         extra: Some(Box::new(EventExtra {
             failure: Some(failure),
             span: None,
+            fields,
         })),
     });
 }
 
 #[cold]
-fn record_panic(callsite: &'static Callsite, start: u64, id: LocalId, end: u64) {
+fn record_panic(
+    callsite: &'static Callsite,
+    start: u64,
+    id: LocalId,
+    end: u64,
+    fields: Vec<Field>,
+) {
     queue::push(Event {
         callsite,
         start,
@@ -268,6 +417,7 @@ fn record_panic(callsite: &'static Callsite, start: u64, id: LocalId, end: u64) 
         extra: Some(Box::new(EventExtra {
             failure: Some(Box::new(take_panic_failure(start))),
             span: None,
+            fields,
         })),
     });
 }
@@ -294,15 +444,16 @@ pin_project_lite::pin_project! {
     /// The expansion writes `MonitoredFuture::<Ret, _>::new(&CALLSITE, async move { body })`,
     /// which pins the async block's output to the declared return type.
     #[must_use = "futures do nothing unless polled"]
-    pub struct MonitoredFuture<R, F: Future<Output = R>> {
+    pub struct MonitoredFuture<R, F: Future<Output = R>, S: FieldSlot = NoFields> {
         #[pin]
         inner: F,
         callsite: &'static Callsite,
         self_type: Option<fn() -> &'static str>,
         state: State,
+        fields: S,
     }
 
-    impl<R, F: Future<Output = R>> PinnedDrop for MonitoredFuture<R, F> {
+    impl<R, F: Future<Output = R>, S: FieldSlot> PinnedDrop for MonitoredFuture<R, F, S> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let State::Running(start, id) = *this.state {
@@ -331,6 +482,7 @@ impl<R, F: Future<Output = R>> MonitoredFuture<R, F> {
             callsite,
             self_type: None,
             state: State::NotStarted,
+            fields: NoFields,
         }
     }
 
@@ -346,47 +498,97 @@ impl<R, F: Future<Output = R>> MonitoredFuture<R, F> {
             callsite,
             self_type: Some(self_type),
             state: State::NotStarted,
+            fields: NoFields,
         }
     }
 }
 
+impl<R, F: Future<Output = R>, H: HeldFields> MonitoredFuture<R, F, Held<H>> {
+    /// Wraps `inner`, holding the values of the function's `fields(…)`
+    /// (evaluated by the expansion when [`enabled`] said a monitor is
+    /// installed, just before the first poll).
+    #[inline]
+    pub fn with_fields(callsite: &'static Callsite, fields: Held<H>, inner: F) -> Self {
+        MonitoredFuture {
+            inner,
+            callsite,
+            self_type: None,
+            state: State::NotStarted,
+            fields,
+        }
+    }
+
+    /// [`with_fields`](Self::with_fields) of a method (see [`ExecutionGuard::start_method`]).
+    #[inline]
+    pub fn with_fields_method(
+        callsite: &'static Callsite,
+        self_type: fn() -> &'static str,
+        fields: Held<H>,
+        inner: F,
+    ) -> Self {
+        MonitoredFuture {
+            inner,
+            callsite,
+            self_type: Some(self_type),
+            state: State::NotStarted,
+            fields,
+        }
+    }
+}
+
+/// Whether a monitor is installed (one relaxed load): a function's
+/// `fields(…)` are evaluated only then.
+#[inline(always)]
+pub fn enabled() -> bool {
+    queue::enabled()
+}
+
 /// The timing of a completed async execution, waiting to be classified.
 #[must_use = "a completion records nothing unless finished"]
-pub struct Completion {
+pub struct Completion<S: FieldSlot = NoFields> {
     callsite: &'static Callsite,
     start: u64,
     id: LocalId,
     end: u64,
     active: bool,
+    fields: S,
 }
 
-impl Completion {
+impl<S: FieldSlot> Completion<S> {
     /// Records the completed execution with the outcome `classify` gives.
     #[inline(always)]
-    pub fn finish(self, classify: impl FnOnce() -> Outcome) {
+    pub fn finish(mut self, classify: impl FnOnce() -> Outcome) {
         if self.active {
-            record(self.callsite, self.start, self.id, self.end, classify());
+            record(
+                self.callsite,
+                self.start,
+                self.id,
+                self.end,
+                classify(),
+                &mut self.fields,
+            );
         }
     }
 }
 
 /// Records a panic if a poll unwinds.
-struct PollGuard<'a> {
+struct PollGuard<'a, S: FieldSlot> {
     state: &'a mut State,
     callsite: &'static Callsite,
+    fields: &'a mut S,
 }
 
-impl Drop for PollGuard<'_> {
+impl<S: FieldSlot> Drop for PollGuard<'_, S> {
     fn drop(&mut self) {
         if let State::Running(start, id) = *self.state {
             *self.state = State::Done;
-            record_panic(self.callsite, start, id, now());
+            record_panic(self.callsite, start, id, now(), self.fields.take());
         }
     }
 }
 
-impl<R, F: Future<Output = R>> Future for MonitoredFuture<R, F> {
-    type Output = (R, Completion);
+impl<R, F: Future<Output = R>, S: FieldSlot> Future for MonitoredFuture<R, F, S> {
+    type Output = (R, Completion<S>);
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -406,6 +608,7 @@ impl<R, F: Future<Output = R>> Future for MonitoredFuture<R, F> {
         let guard = PollGuard {
             state: &mut *this.state,
             callsite,
+            fields: &mut *this.fields,
         };
         let poll = this.inner.poll(cx);
         std::mem::forget(guard);
@@ -419,6 +622,7 @@ impl<R, F: Future<Output = R>> Future for MonitoredFuture<R, F> {
                         id,
                         end: now(),
                         active: true,
+                        fields: this.fields.moved(),
                     },
                     _ => Completion {
                         callsite,
@@ -426,6 +630,7 @@ impl<R, F: Future<Output = R>> Future for MonitoredFuture<R, F> {
                         id: LocalId::default(),
                         end: 0,
                         active: false,
+                        fields: this.fields.moved(),
                     },
                 };
                 *this.state = State::Done;

@@ -21,6 +21,7 @@ mod dir_lock;
 mod event;
 mod execution_id;
 mod execution_record;
+mod fields;
 mod guard;
 #[cfg(feature = "http")]
 pub mod http;
@@ -50,6 +51,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::Status;
 pub use execution_id::{ExecutionId, ParseExecutionIdError};
 pub use execution_record::ExecutionRecord;
+pub use fields::{Field, FieldValue, MAX_FIELDS, MAX_NAME_BYTES, MAX_VALUE_BYTES};
 pub use install_error::{InstallError, LockedResource};
 pub use installed::MonitorGuard;
 pub use layer::{layer, MonitorLayer};
@@ -73,8 +75,14 @@ pub mod __private {
         Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError,
         ClassifyError, ClassifyResult, Outcome,
     };
+    pub use crate::fields::{
+        BareValue, FieldBare, FieldDebug, FieldDisplay, FieldSlot, Held, HeldFields, HeldValue,
+        HoldBare, HoldBareCopy, HoldBareRef, HoldDebug, HoldDebugCopy, HoldDebugRef, HoldDisplay,
+        HoldDisplayCopy, HoldDisplayRef, NoFields,
+    };
     pub use crate::guard::{
-        AsyncInlineGuard, CallOnce, Completion, ExecutionGuard, InlineGuard, MonitoredFuture,
+        enabled, AsyncInlineGuard, CallOnce, Completion, ExecutionGuard, InlineGuard,
+        MonitoredFuture,
     };
     pub use core::any::type_name;
     pub use linkme;

@@ -5,6 +5,7 @@
 use std::time::SystemTime;
 
 use crate::execution_record::ExecutionRecord;
+use crate::fields::{Field, FieldValue};
 use crate::json::{push_f64, push_str, push_u64, write_value};
 
 pub(crate) fn push_timestamp(out: &mut Vec<u8>, time: SystemTime, scratch: &mut String) {
@@ -94,6 +95,10 @@ pub(crate) fn execution_line(
             out.push(b'}');
         }
     }
+    if !record.fields.is_empty() {
+        key(out, "fields");
+        push_fields(out, record.fields);
+    }
     if let Some(trace) = record.trace {
         key(out, "execution_trace");
         let before = out.len();
@@ -104,6 +109,31 @@ pub(crate) fn execution_line(
         }
     }
     out.extend_from_slice(b"}\n");
+}
+
+/// `{"name":value,…}`: numbers and booleans as JSON writes them, text as a
+/// string (escaped like every other string).
+fn push_fields(out: &mut Vec<u8>, fields: &[Field]) {
+    out.push(b'{');
+    for (index, field) in fields.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        push_str(out, field.name());
+        out.push(b':');
+        match field.value() {
+            FieldValue::I64(value) => {
+                out.extend_from_slice(itoa::Buffer::new().format(*value).as_bytes());
+            }
+            FieldValue::U64(value) => push_u64(out, *value),
+            FieldValue::F64(value) => push_f64(out, *value),
+            FieldValue::Bool(value) => {
+                out.extend_from_slice(if *value { b"true" } else { b"false" });
+            }
+            FieldValue::Str(text) => push_str(out, text),
+        }
+    }
+    out.push(b'}');
 }
 
 /// Starts a monitor record of the executions log: `status` is `gap`

@@ -588,6 +588,7 @@ impl Collector {
             module_path: event.callsite.module_path(),
             file: event.callsite.file(),
             line: event.callsite.line(),
+            fields: event.fields(),
         };
         json::execution_line(&mut self.line, &record, &mut self.scratch, false);
         self.logs.executions.write_line(&self.line, wall_now);

@@ -53,6 +53,9 @@ pub(super) struct Site {
     /// False for the span of a `#[monitored]` function: the function records
     /// its calls, the span is only a node in its parent's trace.
     pub(super) own_execution: bool,
+    /// Whether the site declares fields beyond `message`: only then are a
+    /// span's values looked at.
+    pub(super) has_fields: bool,
 }
 
 type AddressMap = HashMap<usize, Site, BuildHasherDefault<AddressHasher>>;
@@ -145,6 +148,10 @@ fn interned(key: usize, metadata: &'static Metadata<'static>) -> Site {
         Site {
             callsite,
             own_execution: monitored.is_none(),
+            has_fields: metadata
+                .fields()
+                .iter()
+                .any(|field| field.name() != "message"),
         }
     })
 }

@@ -22,6 +22,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use crate::callsite::Callsite;
 use crate::capture::{take_panic_failure, Failure};
 use crate::event::{Event, EventExtra, Status};
+use crate::fields::Field;
 use crate::local_id::LocalId;
 use crate::queue;
 use crate::span_trace::SpanExtra;
@@ -200,6 +201,11 @@ struct SpanState {
     busy: u64,
     status: Status,
     failure: Option<Box<Failure>>,
+    /// The span's own field values (empty, with no allocation, for a site
+    /// without fields); written only if the span ends as a failure.
+    fields: Vec<Field>,
+    /// Whether the site declares fields (see `callsites::Site::has_fields`).
+    has_fields: bool,
     tree: Tree,
 }
 
@@ -244,6 +250,12 @@ where
             // Its child spans start traces of their own.
             return;
         }
+        // Formatting runs host code (`Display` impls): not under the span's lock.
+        let fields = if site.has_fields {
+            fields::span_fields(attrs.values())
+        } else {
+            Vec::new()
+        };
         span.extensions_mut().insert(SpanState {
             callsite,
             own_execution: site.own_execution,
@@ -252,8 +264,32 @@ where
             busy: 0,
             status: Status::Success,
             failure: None,
+            fields,
+            has_fields: site.has_fields,
             tree,
         });
+    }
+
+    fn on_record(&self, id: &Id, values: &tracing_core::span::Record<'_>, ctx: Context<'_, S>) {
+        if !queue::enabled() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        if !span
+            .extensions()
+            .get::<SpanState>()
+            .is_some_and(|state| state.has_fields)
+        {
+            return;
+        }
+        let mut recorded = Vec::new();
+        values.record(&mut fields::FieldValues(&mut recorded));
+        let mut extensions = span.extensions_mut();
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            for field in recorded {
+                crate::fields::set_field(&mut state.fields, field);
+            }
+        }
     }
 
     fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
@@ -316,7 +352,7 @@ where
         let Some(span) = ctx.span(&id) else { return };
         // Taken out, not removed: the registry frees the state with the span,
         // which saves a second map operation here.
-        let (callsite, own_execution, start, id, busy, status, failure, tree) = {
+        let (callsite, own_execution, start, id, busy, status, failure, fields, tree) = {
             let mut extensions = span.extensions_mut();
             let Some(state) = extensions.get_mut::<SpanState>() else {
                 return;
@@ -332,6 +368,7 @@ where
                 state.busy,
                 state.status,
                 state.failure.take(),
+                std::mem::take(&mut state.fields),
                 std::mem::replace(&mut state.tree, Tree::Closed),
             )
         };
@@ -364,6 +401,12 @@ where
                     busy_ns: nanos_between(0, busy),
                     trace,
                 }),
+                // Kept only when the span failed, as `#[monitored]` does.
+                fields: if status.is_failure() {
+                    fields
+                } else {
+                    Vec::new()
+                },
             })),
         });
     }
