@@ -96,3 +96,5 @@ fn with_original(error: syn::Error, item: proc_macro2::TokenStream) -> proc_macr
 
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod golden_tests;
