@@ -1,16 +1,18 @@
-//! Parsing `#[monitored(name = "…", trigger = "…", slow = "…", every = "…", crate = "…")]`.
+//! Parsing `#[monitored(name = "…", trigger = "…", slow = "…", every = "…", crate = "…", fields(…))]`.
 
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{LitStr, Token};
 
 use crate::duration::parse_nanos;
+use crate::fields::Fields;
 
 mod kw {
     syn::custom_keyword!(name);
     syn::custom_keyword!(trigger);
     syn::custom_keyword!(slow);
     syn::custom_keyword!(every);
+    syn::custom_keyword!(fields);
 }
 
 /// The attribute's arguments.
@@ -22,6 +24,8 @@ pub(crate) struct Args {
     pub(crate) every_nanos: Option<u64>,
     /// `crate = "path"`: where the host re-exports `monitor`.
     pub(crate) krate: Option<syn::Path>,
+    /// `fields(…)`: context recorded with the execution.
+    pub(crate) fields: Option<Fields>,
 }
 
 /// One argument's key. Adding one is a compile error in every `match` that
@@ -33,10 +37,12 @@ enum Key {
     Slow,
     Every,
     Crate,
+    Fields,
 }
 
 impl Key {
-    const EXPECTED: &'static str = "expected `name`, `trigger`, `slow`, `every` or `crate`";
+    const EXPECTED: &'static str =
+        "expected `name`, `trigger`, `slow`, `every`, `crate` or `fields(…)`";
 
     fn as_str(self) -> &'static str {
         match self {
@@ -45,6 +51,7 @@ impl Key {
             Key::Slow => "slow",
             Key::Every => "every",
             Key::Crate => "crate",
+            Key::Fields => "fields",
         }
     }
 
@@ -63,6 +70,9 @@ impl Key {
         } else if input.peek(kw::every) {
             input.parse::<kw::every>()?;
             Key::Every
+        } else if input.peek(kw::fields) {
+            input.parse::<kw::fields>()?;
+            Key::Fields
         } else if input.peek(Token![crate]) {
             input.parse::<Token![crate]>()?;
             Key::Crate
@@ -96,6 +106,22 @@ impl Parse for Args {
                 ));
             }
             seen.push(key);
+            if key == Key::Fields {
+                if !input.peek(syn::token::Paren) {
+                    return Err(syn::Error::new(
+                        key_span,
+                        "`fields` takes a list: write `fields(user_id = user.id, chat = %chat_id)`",
+                    ));
+                }
+                let content;
+                syn::parenthesized!(content in input);
+                args.fields = Some(Fields::parse(&content, key_span)?);
+                if input.is_empty() {
+                    break;
+                }
+                input.parse::<Token![,]>()?;
+                continue;
+            }
             if !input.peek(Token![=]) {
                 return Err(syn::Error::new(
                     key_span,
@@ -141,6 +167,7 @@ impl Parse for Args {
                     })?;
                     args.krate = Some(path);
                 }
+                Key::Fields => unreachable!("parsed above"),
             }
             if input.is_empty() {
                 break;

@@ -42,27 +42,29 @@ use syn::visit_mut::VisitMut;
 use syn::{Block, Expr, FnArg, ItemFn, Pat, ReturnType, Stmt, Type};
 
 use crate::attr::Args;
+use crate::fields::{Fields, Sigil};
 
 pub(crate) fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
     let callsite = callsite_static(args, &function);
     let is_method = mentions_self(&function.sig);
     let sig = &function.sig;
     let body = &function.block;
+    let fields = args.fields.as_ref();
     let (new_body, rebinds) = if sig.asyncness.is_some() && keeps_body_in_place(&sig.output) {
-        (async_inline_body(body, is_method), false)
+        (async_inline_body(body, is_method, fields), false)
     } else if sig.asyncness.is_some() {
-        let body = async_body(&sig.output, &sig.inputs, body, is_method);
+        let body = async_body(&sig.output, &sig.inputs, body, is_method, fields);
         (body, true)
     } else if let Some(inner) = async_trait_future(body) {
         // `#[async_trait]` already rebinds the parameters inside its block.
-        (boxed_future_body(inner, body, is_method), true)
+        (boxed_future_body(inner, body, is_method, fields), true)
     } else if returns_never(&sig.output) || keeps_body_in_place(&sig.output) {
-        (inline_body(body, is_method), false)
+        (inline_body(body, is_method, fields), false)
     } else if is_track_caller(&function) && !has_early_exit(body) {
-        let body = tracked_body(&sig.output, &sig.inputs, body, is_method);
+        let body = tracked_body(&sig.output, &sig.inputs, body, is_method, fields);
         (body, true)
     } else {
-        let body = closure_body(&sig.output, &sig.inputs, body, is_method);
+        let body = closure_body(&sig.output, &sig.inputs, body, is_method, fields);
         (body, true)
     };
     if rebinds {
@@ -302,6 +304,72 @@ fn guard_start(kind: TokenStream, is_method: bool) -> TokenStream {
     }
 }
 
+/// The values of `fields(…)`, evaluated only when `active` is true (a monitor
+/// is installed), as `Held::new(Option<(held, …)>, &[names], always)`. Each
+/// value is held by type (see `monitor_core`'s `fields/capture.rs`): a
+/// `Copy` value as it is, anything else turned into its recorded form at
+/// once, so the body may move what the expression refers to.
+fn held_fields(fields: &Fields, active: TokenStream) -> TokenStream {
+    let holds = fields.fields.iter().map(|field| {
+        let value = &field.value;
+        let (wrapper, method) = match field.sigil {
+            Sigil::Bare => (quote!(FieldBare), quote!(__monitor_hold_bare)),
+            Sigil::Display => (quote!(FieldDisplay), quote!(__monitor_hold_display)),
+            Sigil::Debug => (quote!(FieldDebug), quote!(__monitor_hold_debug)),
+        };
+        // On the value's span: a type that cannot be recorded is reported there.
+        quote_spanned! {syn::spanned::Spanned::span(value)=>
+            (&&&&__monitor_private::#wrapper(&(#value))).#method()
+        }
+    });
+    let names = fields.fields.iter().map(|field| &field.name);
+    let always = fields.always;
+    quote! {
+        __monitor_private::Held::new(
+            if #active {
+                #[allow(unused_imports)]
+                use __monitor_private::{
+                    HoldBare as _, HoldBareCopy as _, HoldBareRef as _, HoldDebug as _,
+                    HoldDebugCopy as _, HoldDebugRef as _, HoldDisplay as _,
+                    HoldDisplayCopy as _, HoldDisplayRef as _,
+                };
+                #[allow(clippy::needless_borrow, clippy::needless_borrows_for_generic_args)]
+                ::core::option::Option::Some((#(#holds,)*))
+            } else {
+                ::core::option::Option::None
+            },
+            &[#(#names),*],
+            #always,
+        )
+    }
+}
+
+/// `let guard = start;`, and with `fields(…)` the guard holding their
+/// values. Without fields the statement is exactly what it was before
+/// fields existed (`golden_tests.rs`).
+fn make_guard(
+    guard: &syn::Ident,
+    start: &TokenStream,
+    fields: Option<&Fields>,
+    mutable: bool,
+) -> TokenStream {
+    let mutability = mutable.then(|| quote!(#[allow(unused_mut)] let mut));
+    let Some(fields) = fields else {
+        return match mutability {
+            Some(let_mut) => quote!(#let_mut #guard = #start;),
+            None => quote!(let #guard = #start;),
+        };
+    };
+    let held = local("__monitor_fields");
+    let slot = held_fields(fields, quote!(#guard.is_active()));
+    let rebind = mutability.unwrap_or_else(|| quote!(let));
+    quote! {
+        let #guard = #start;
+        let #held = #slot;
+        #rebind #guard = #guard.with_fields(#held);
+    }
+}
+
 /// `(&&&&&&&Classify(&value)).__monitor_outcome()`: picks the most specific
 /// classification that applies to the value's concrete type.
 fn classify(value: &syn::Ident) -> TokenStream {
@@ -384,12 +452,15 @@ fn sync_parts(
     inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
     body: &Block,
     is_method: bool,
+    fields: Option<&Fields>,
 ) -> SyncParts {
     let value = local("__monitor_value");
+    let guard = local("__monitor_guard");
+    let start = guard_start(quote!(__monitor_private::ExecutionGuard), is_method);
     SyncParts {
         ret: value_type(output),
-        guard: local("__monitor_guard"),
-        start: guard_start(quote!(__monitor_private::ExecutionGuard), is_method),
+        start: make_guard(&guard, &start, fields, false),
+        guard,
         rebinds: rebind_parameters(inputs),
         stmts: statements(body),
         classify: classify(&value),
@@ -402,6 +473,7 @@ fn closure_body(
     inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
     body: &Block,
     is_method: bool,
+    fields: Option<&Fields>,
 ) -> TokenStream {
     let SyncParts {
         ret,
@@ -411,7 +483,7 @@ fn closure_body(
         rebinds,
         stmts,
         classify,
-    } = sync_parts(output, inputs, body, is_method);
+    } = sync_parts(output, inputs, body, is_method, fields);
     // Called in place rather than through a helper function, so a host's
     // backtrace shows no frame of this crate between the caller and the body
     // (the closure's frame is named after the host's function). Moving the
@@ -419,7 +491,7 @@ fn closure_body(
     // may then return a borrow of what it captured (`&mut self.value`).
     let once = local("__monitor_once");
     quote_spanned! {Span::mixed_site()=>
-        let #guard = #start;
+        #start
         let #once = __monitor_private::CallOnce;
         #[allow(clippy::redundant_closure_call)]
         let #value = (move || -> #ret { let _ = __monitor_private::CallOnce::take(#once); #rebinds #stmts })();
@@ -436,6 +508,7 @@ fn tracked_body(
     inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
     body: &Block,
     is_method: bool,
+    fields: Option<&Fields>,
 ) -> TokenStream {
     let SyncParts {
         ret,
@@ -445,7 +518,7 @@ fn tracked_body(
         rebinds,
         stmts,
         classify,
-    } = sync_parts(output, inputs, body, is_method);
+    } = sync_parts(output, inputs, body, is_method, fields);
     // `clippy::diverging_sub_expression` looks into a `let`'s block when it
     // is one expression or statement (besides items): `{ panic!("…") }` in
     // the host's `-> u8 { panic!("…") }` would be linted here.
@@ -458,7 +531,7 @@ fn tracked_body(
             <= 1;
     let allow_diverging = single.then(|| quote!(#[allow(clippy::diverging_sub_expression)]));
     quote_spanned! {Span::mixed_site()=>
-        let #guard = #start;
+        #start
         #allow_diverging
         let #value: #ret = { #rebinds #stmts };
         // A body that always panics (`-> u8 { panic!() }`) has a diverging
@@ -474,12 +547,18 @@ fn async_body(
     inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
     body: &Block,
     is_method: bool,
+    fields: Option<&Fields>,
 ) -> TokenStream {
     let ret = value_type(output);
     let fake_return = fake_return(output);
     let rebinds = rebind_parameters(inputs);
     let stmts = statements(body);
-    monitored_future(ret, quote!({ #fake_return #rebinds #stmts }), is_method)
+    monitored_future(
+        ret,
+        quote!({ #fake_return #rebinds #stmts }),
+        is_method,
+        fields,
+    )
 }
 
 /// An async block has no declared output: without help, its `return`s and
@@ -519,17 +598,44 @@ fn fake_return(output: &ReturnType) -> TokenStream {
 }
 
 /// The awaiting part shared by `async fn` and `#[async_trait]` bodies.
-fn monitored_future(ret: TokenStream, inner: TokenStream, is_method: bool) -> TokenStream {
+fn monitored_future(
+    ret: TokenStream,
+    inner: TokenStream,
+    is_method: bool,
+    fields: Option<&Fields>,
+) -> TokenStream {
     let callsite = callsite_ident();
     let value = local("__monitor_value");
     let completion = local("__monitor_completion");
     let classify = classify(&value);
-    let wrap = if is_method {
-        quote!(__monitor_private::MonitoredFuture::<#ret, _>::new_method(&#callsite, __monitor_private::type_name::<Self>, async move #inner))
-    } else {
-        quote!(__monitor_private::MonitoredFuture::<#ret, _>::new(&#callsite, async move #inner))
+    let held = local("__monitor_fields");
+    let (evaluate, wrap) = match (fields, is_method) {
+        (None, true) => (
+            TokenStream::new(),
+            quote!(__monitor_private::MonitoredFuture::<#ret, _>::new_method(&#callsite, __monitor_private::type_name::<Self>, async move #inner)),
+        ),
+        (None, false) => (
+            TokenStream::new(),
+            quote!(__monitor_private::MonitoredFuture::<#ret, _>::new(&#callsite, async move #inner)),
+        ),
+        // Evaluated before the async block moves the parameters in.
+        (Some(fields), true) => (
+            {
+                let slot = held_fields(fields, quote!(__monitor_private::enabled()));
+                quote!(let #held = #slot;)
+            },
+            quote!(__monitor_private::MonitoredFuture::<#ret, _, _>::with_fields_method(&#callsite, __monitor_private::type_name::<Self>, #held, async move #inner)),
+        ),
+        (Some(fields), false) => (
+            {
+                let slot = held_fields(fields, quote!(__monitor_private::enabled()));
+                quote!(let #held = #slot;)
+            },
+            quote!(__monitor_private::MonitoredFuture::<#ret, _, _>::with_fields(&#callsite, #held, async move #inner)),
+        ),
     };
     quote! {
+        #evaluate
         let (#value, #completion) = #wrap.await;
         #completion.finish(#classify);
         #value
@@ -564,13 +670,23 @@ fn async_trait_future(body: &Block) -> Option<&syn::ExprAsync> {
     }
 }
 
-fn boxed_future_body(inner: &syn::ExprAsync, body: &Block, is_method: bool) -> TokenStream {
+fn boxed_future_body(
+    inner: &syn::ExprAsync,
+    body: &Block,
+    is_method: bool,
+    fields: Option<&Fields>,
+) -> TokenStream {
     let Some(Stmt::Expr(Expr::Call(call), None)) = body.stmts.first() else {
         unreachable!("checked by async_trait_future")
     };
     let func = &call.func;
     let inner_block = &inner.block;
-    let awaited = monitored_future(quote!(_), inner_block.to_token_stream(), is_method);
+    let awaited = monitored_future(
+        quote!(_),
+        inner_block.to_token_stream(),
+        is_method,
+        fields,
+    );
     quote!(#func(async move { #awaited }))
 }
 
@@ -582,7 +698,7 @@ fn boxed_future_body(inner: &syn::ExprAsync, body: &Block, is_method: bool) -> T
 /// tail); a drop without that is a cancellation. Such an output cannot be
 /// used with `?`, so a `return` is the only early exit (one inside a macro's
 /// arguments is not seen, and would be recorded as a cancellation).
-fn async_inline_body(body: &Block, is_method: bool) -> TokenStream {
+fn async_inline_body(body: &Block, is_method: bool, fields: Option<&Fields>) -> TokenStream {
     struct MarkReturns(TokenStream);
     impl VisitMut for MarkReturns {
         fn visit_expr_mut(&mut self, expr: &mut Expr) {
@@ -626,14 +742,14 @@ fn async_inline_body(body: &Block, is_method: bool) -> TokenStream {
         _ => {}
     }
     let stmts = statements(&body);
+    let make = make_guard(&guard, &start, fields, true);
     quote! {
-        #[allow(unused_mut)]
-        let mut #guard = #start;
+        #make
         #stmts
     }
 }
 
-fn inline_body(body: &Block, is_method: bool) -> TokenStream {
+fn inline_body(body: &Block, is_method: bool, fields: Option<&Fields>) -> TokenStream {
     let guard = local("__monitor_guard");
     let start = guard_start(quote!(__monitor_private::InlineGuard), is_method);
     // The body's statements follow the guard in the same block: nested as a
@@ -641,8 +757,9 @@ fn inline_body(body: &Block, is_method: bool) -> TokenStream {
     // `unused_braces` in the host. Declared after the guard, the body's
     // locals are still dropped before it.
     let stmts = statements(body);
+    let make = make_guard(&guard, &start, fields, false);
     quote! {
-        let #guard = #start;
+        #make
         #stmts
     }
 }

@@ -11,6 +11,7 @@
 mod attr;
 mod duration;
 mod expand;
+mod fields;
 mod item;
 
 use proc_macro::TokenStream;
