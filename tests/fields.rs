@@ -312,6 +312,9 @@ fn nothing_is_evaluated_without_a_monitor() {
     let dir = temp_dir("fields-not-installed");
     let guard = install(&dir);
     assert_eq!(guarded(5), 5);
-    assert_eq!(EVALUATED.load(std::sync::atomic::Ordering::SeqCst), before + 1);
+    assert_eq!(
+        EVALUATED.load(std::sync::atomic::Ordering::SeqCst),
+        before + 1
+    );
     drop(guard);
 }

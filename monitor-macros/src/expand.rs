@@ -313,12 +313,15 @@ fn held_fields(fields: &Fields, active: TokenStream) -> TokenStream {
     let holds = fields.fields.iter().map(|field| {
         let value = &field.value;
         let (wrapper, method) = match field.sigil {
-            Sigil::Bare => (quote!(FieldBare), quote!(__monitor_hold_bare)),
-            Sigil::Display => (quote!(FieldDisplay), quote!(__monitor_hold_display)),
-            Sigil::Debug => (quote!(FieldDebug), quote!(__monitor_hold_debug)),
+            Sigil::Bare => ("FieldBare", "__monitor_hold_bare"),
+            Sigil::Display => ("FieldDisplay", "__monitor_hold_display"),
+            Sigil::Debug => ("FieldDebug", "__monitor_hold_debug"),
         };
         // On the value's span: a type that cannot be recorded is reported there.
-        quote_spanned! {syn::spanned::Spanned::span(value)=>
+        let span = syn::spanned::Spanned::span(value);
+        let wrapper = syn::Ident::new(wrapper, span);
+        let method = syn::Ident::new(method, span);
+        quote_spanned! {span=>
             (&&&&__monitor_private::#wrapper(&(#value))).#method()
         }
     });
@@ -681,12 +684,7 @@ fn boxed_future_body(
     };
     let func = &call.func;
     let inner_block = &inner.block;
-    let awaited = monitored_future(
-        quote!(_),
-        inner_block.to_token_stream(),
-        is_method,
-        fields,
-    );
+    let awaited = monitored_future(quote!(_), inner_block.to_token_stream(), is_method, fields);
     quote!(#func(async move { #awaited }))
 }
 

@@ -21,7 +21,7 @@ mod kw {
 }
 
 /// How a value is recorded.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Sigil {
     /// Numbers, booleans and strings keep their JSON type.
     Bare,
@@ -82,10 +82,7 @@ impl Fields {
                 break;
             }
             if !input.peek(Token![,]) {
-                return Err(syn::Error::new(
-                    input.span(),
-                    "expected `,` between fields",
-                ));
+                return Err(syn::Error::new(input.span(), "expected `,` between fields"));
             }
             input.parse::<Token![,]>()?;
         }
@@ -190,16 +187,19 @@ fn parse_name(input: ParseStream<'_>) -> syn::Result<(String, Span, Option<syn::
         let mut dotted = false;
         while input.peek(Token![.]) {
             input.parse::<Token![.]>()?;
-            let part = input.call(syn::Ident::parse_any).map_err(|_| {
-                syn::Error::new(input.span(), "expected a name part after `.`")
-            })?;
+            let part = input
+                .call(syn::Ident::parse_any)
+                .map_err(|_| syn::Error::new(input.span(), "expected a name part after `.`"))?;
             name.push('.');
             name.push_str(&unraw(&part));
             dotted = true;
         }
         (name, (!dotted).then_some(first))
     } else if input.peek(Token![,]) {
-        return Err(syn::Error::new(span, "an empty field; remove the extra `,`"));
+        return Err(syn::Error::new(
+            span,
+            "an empty field; remove the extra `,`",
+        ));
     } else {
         let token = input
             .fork()
@@ -252,4 +252,78 @@ fn is_deferred(value: &Expr) -> bool {
             .segments
             .last()
             .is_some_and(|segment| segment.ident == "Empty")
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use crate::attr::Args;
+
+    fn parse(tokens: proc_macro2::TokenStream) -> Result<super::Fields, String> {
+        syn::parse2::<Args>(tokens)
+            .map(|args| args.fields.expect("fields"))
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn every_form_tracing_accepts_parses() {
+        let fields = parse(quote!(fields(
+            user_id = req.user,
+            chat = %chat_id,
+            ?thing,
+            %name,
+            plain,
+            always,
+            a.b.c = 1,
+            "odd name" = ?x,
+            r#type = 2,
+            always_on = true
+        )))
+        .unwrap();
+        assert!(fields.always);
+        let names: Vec<&str> = fields.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "user_id",
+                "chat",
+                "thing",
+                "name",
+                "plain",
+                "a.b.c",
+                "odd name",
+                "type",
+                "always_on"
+            ]
+        );
+        let sigils: Vec<super::Sigil> = fields.fields.iter().map(|f| f.sigil).collect();
+        use super::Sigil::{Bare, Debug, Display};
+        assert_eq!(
+            sigils,
+            [Bare, Display, Debug, Display, Bare, Bare, Debug, Bare, Bare]
+        );
+        assert!(!parse(quote!(fields(a = 1))).unwrap().always);
+        // A field named `always` is a field.
+        let named = parse(quote!(fields(always = 1))).unwrap();
+        assert!(!named.always);
+        assert_eq!(named.fields[0].name, "always");
+    }
+
+    #[test]
+    fn mistakes_are_errors() {
+        for (tokens, expected) in [
+            (quote!(fields(a = 1, a = 2)), "given twice"),
+            (quote!(fields(a =)), "needs a value"),
+            (quote!(fields(a = 1,, b = 2)), "empty field"),
+            (quote!(fields(@a)), "unknown sigil `@`"),
+            (quote!(fields(a = Empty)), "deferred"),
+            (quote!(fields()), "lists no field"),
+            (quote!(fields(a b)), "expected a field"),
+            (quote!(fields(a = 1 b = 2)), "expected `,`"),
+        ] {
+            let error = parse(tokens.clone()).err().unwrap_or_default();
+            assert!(error.contains(expected), "{tokens}: {error}");
+        }
+    }
 }

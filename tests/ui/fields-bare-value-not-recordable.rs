@@ -1,0 +1,8 @@
+use monitor::monitored;
+
+struct Opaque;
+
+#[monitored(fields(thing = Opaque))]
+fn job() {}
+
+fn main() {}

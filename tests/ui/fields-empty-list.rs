@@ -1,0 +1,6 @@
+use monitor::monitored;
+
+#[monitored(fields(always))]
+fn job() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use monitor::monitored;
+
+#[monitored(fields("" = 1))]
+fn job() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use monitor::monitored;
+
+#[monitored(fields = "user")]
+fn job() {}
+
+fn main() {}
