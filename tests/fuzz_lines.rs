@@ -1,5 +1,6 @@
 //! Arbitrary text in every field a host controls (function names, error
-//! messages and their sources, panic payloads) never breaks a log line: each
+//! messages and their sources, panic payloads, context field values) never
+//! breaks a log line: each
 //! line is one JSON object that `serde_json` parses, and the text comes back
 //! exactly, or cut at the documented cap and marked.
 
@@ -57,8 +58,8 @@ impl std::error::Error for Failed {
     }
 }
 
-#[monitored(name = "fuzz::fails")]
-fn fails(message: String, cause: String) -> Result<(), Failed> {
+#[monitored(name = "fuzz::fails", fields(shown = %field, bare = field))]
+fn fails(message: String, cause: String, field: String) -> Result<(), Failed> {
     Err(Failed {
         message,
         cause: Cause(cause),
@@ -105,10 +106,31 @@ fn assert_round_trip(got: &str, truncated: bool, expected: &str, cap: usize, wha
     }
 }
 
+/// A field value comes back exactly, or cut on a char boundary to at most
+/// `MAX_VALUE_BYTES` with `…` at its end.
+fn assert_field_round_trip(got: &str, expected: &str) {
+    let cap = monitor::MAX_VALUE_BYTES;
+    if expected.len() <= cap {
+        assert_eq!(got, expected, "field value");
+        return;
+    }
+    let kept = got.strip_suffix('…').expect("a cut value ends with …");
+    assert!(got.len() <= cap, "{} bytes", got.len());
+    assert!(expected.starts_with(kept), "cut value is a prefix");
+    assert!(
+        cap - '…'.len_utf8() - kept.len() < 4,
+        "cut further than one character"
+    );
+}
+
 #[derive(Debug, Clone)]
 enum Case {
     Named(String),
-    Error { message: String, cause: String },
+    Error {
+        message: String,
+        cause: String,
+        field: String,
+    },
     Panic(String),
 }
 
@@ -117,7 +139,11 @@ fn any_case() -> impl Strategy<Value = Case> {
         any_text()
             .prop_filter("a name is not empty", |name| !name.trim().is_empty())
             .prop_map(Case::Named),
-        (any_text(), any_text()).prop_map(|(message, cause)| Case::Error { message, cause }),
+        (any_text(), any_text(), any_text()).prop_map(|(message, cause, field)| Case::Error {
+            message,
+            cause,
+            field
+        }),
         any_text().prop_map(Case::Panic),
     ]
 }
@@ -144,8 +170,12 @@ fn arbitrary_text_never_breaks_a_line_and_round_trips() {
             for case in &batch {
                 match case.clone() {
                     Case::Named(name) => succeed_as(name),
-                    Case::Error { message, cause } => {
-                        assert!(fails(message, cause).is_err());
+                    Case::Error {
+                        message,
+                        cause,
+                        field,
+                    } => {
+                        assert!(fails(message, cause, field).is_err());
                     }
                     Case::Panic(payload) => {
                         assert!(std::panic::catch_unwind(|| panics(payload)).is_err());
@@ -188,8 +218,16 @@ fn arbitrary_text_never_breaks_a_line_and_round_trips() {
                 assert_eq!(text("name"), *name);
                 assert_eq!(text("status"), "success");
             }
-            Case::Error { message, cause } => {
+            Case::Error {
+                message,
+                cause,
+                field,
+            } => {
                 let detail = error_lines.next().unwrap();
+                for name in ["shown", "bare"] {
+                    assert_eq!(detail["fields"][name], line["fields"][name]);
+                    assert_field_round_trip(line["fields"][name].as_str().unwrap(), field);
+                }
                 assert_eq!(detail["name"], "fuzz::fails");
                 assert_eq!(text("status"), "error");
                 let truncated = line["error_message_truncated"] == true;
