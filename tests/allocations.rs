@@ -69,6 +69,13 @@ async fn compute_async(x: u64) -> Result<u64, String> {
     Ok(x + 1)
 }
 
+/// `Copy` values are held as they are until the execution ends: a success
+/// with failure-only fields of `Copy` types allocates nothing either.
+#[monitored(fields(x, doubled = x * 2, %flag, flag_dbg = ?flag))]
+fn with_copy_fields(x: u64, flag: bool) -> Result<u64, String> {
+    Ok(x + u64::from(flag))
+}
+
 struct Meter;
 impl Meter {
     #[monitored]
@@ -90,6 +97,7 @@ fn the_success_path_does_not_allocate() {
     compute(1).unwrap();
     maybe(1);
     Meter.read();
+    with_copy_fields(1, true).unwrap();
     let count = allocations_during(|| {
         for i in 0..10_000 {
             std::hint::black_box(compute(i).unwrap());
@@ -98,6 +106,15 @@ fn the_success_path_does_not_allocate() {
         }
     });
     assert_eq!(count, 0, "the success path allocated {count} times");
+    let count = allocations_during(|| {
+        for i in 0..10_000 {
+            std::hint::black_box(with_copy_fields(i, i % 2 == 0).unwrap());
+        }
+    });
+    assert_eq!(
+        count, 0,
+        "the success path with Copy fields allocated {count} times"
+    );
     // Async: the future lives on the stack; only the executor's waker allocates,
     // so count the polls of an already-built future.
     let future = compute_async(1);
