@@ -39,6 +39,33 @@ use proc_macro::TokenStream;
 ///   missed run raises an alert.
 /// - `crate = "my_app::instrumentation"`: the path a host re-exports `monitor`
 ///   under; the expansion names the runtime only through it. Default `::monitor`.
+/// - `fields(user_id = req.user, chat = %chat_id, ?thing, name, always)`:
+///   context written as a `"fields"` object with the execution, in
+///   `#[tracing::instrument(fields(…))]`'s syntax (below).
+///
+/// ```ignore
+/// #[monitored(fields(user_id = req.user, chat = %req.chat, ?req.kind, attempt))]
+/// fn handle(req: Request, attempt: u32) -> Result<(), Error> { Ok(()) }
+/// ```
+///
+/// Fields: `name = value`; `%value` records `Display`, `?value` records
+/// `Debug`, a bare value keeps its JSON type (integers, floats, booleans;
+/// `&str`, `String`, `char` as strings; other types need `%` or `?`);
+/// `%name`, `?name` and `name` record the variable of that name; names may be
+/// dotted (`user.id = …`) or string literals. At most 16 fields, names at
+/// most 64 bytes.
+///
+/// - The expressions are evaluated when the execution starts (an `async
+///   fn`'s at its first poll), before the body runs, and only while a
+///   monitor is installed: with none, nothing is evaluated. The body may
+///   then move what they refer to.
+/// - Without `always` (anywhere in the list) they are written only for an
+///   execution that fails (error or panic). A `Copy` value is held as it is
+///   until then and formatted only on failure; any other value, references
+///   included, is formatted to text at the start (capped at 256 bytes).
+///   With `always`, every execution carries them (one allocation per call).
+/// - A function without `fields(…)` expands exactly as it would without
+///   this feature.
 ///
 /// Durations are a number (fractions allowed: `"1.5s"`) and a unit: `ns`,
 /// `us` (or `µs`), `ms`, `s`, `m` (or `min`), `h`, `d`; or several such
