@@ -189,6 +189,58 @@ pub(crate) fn clock_jump_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any names and values: one line, valid JSON, each name and value
+        /// back exactly or cut at its cap.
+        #[test]
+        fn arbitrary_fields_stay_one_valid_json_object(
+            entries in proptest::collection::vec(
+                (any::<String>(), prop_oneof![
+                    any::<String>().prop_map(|text| FieldValue::text(&text)),
+                    any::<i64>().prop_map(FieldValue::I64),
+                    any::<u64>().prop_map(FieldValue::U64),
+                    any::<f64>().prop_map(FieldValue::float),
+                    any::<bool>().prop_map(FieldValue::Bool),
+                ]),
+                0..20,
+            )
+        ) {
+            let mut fields = Vec::new();
+            for (name, value) in &entries {
+                crate::fields::set_field(&mut fields, Field::new(name.clone(), value.clone()));
+            }
+            let mut out = Vec::new();
+            push_fields(&mut out, &fields);
+            let text = String::from_utf8(out).unwrap();
+            prop_assert!(!text.contains('\n') && !text.contains('\r'));
+            let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let object = back.as_object().unwrap();
+            prop_assert_eq!(object.len(), fields.len());
+            for field in &fields {
+                let value = &object[field.name()];
+                match field.value() {
+                    FieldValue::Str(text) => {
+                        prop_assert!(text.len() <= crate::MAX_VALUE_BYTES);
+                        prop_assert_eq!(value.as_str().unwrap(), text.as_str());
+                    }
+                    FieldValue::I64(n) => prop_assert_eq!(value.as_i64(), Some(*n)),
+                    FieldValue::U64(n) => prop_assert_eq!(value.as_u64(), Some(*n)),
+                    // serde_json (without `float_roundtrip`) may read the
+                    // last digit differently; ryu wrote the shortest exact form.
+                    FieldValue::F64(x) => {
+                        let read = value.as_f64().unwrap();
+                        prop_assert!((read - x).abs() <= x.abs() * 1e-15, "{} vs {}", read, x);
+                    }
+                    FieldValue::Bool(b) => prop_assert_eq!(value.as_bool(), Some(*b)),
+                }
+                prop_assert!(field.name().len() <= crate::MAX_NAME_BYTES);
+            }
+        }
+    }
 
     #[test]
     fn hostile_text_stays_one_valid_json_string() {
