@@ -2,6 +2,8 @@
 //! own fields, written as a `"fields"` object in both logs for failures only
 //! (every execution with `always`), capped, and handed to sinks.
 
+#![deny(warnings)]
+
 mod common;
 
 use std::fmt;
@@ -247,8 +249,11 @@ fn long_values_are_cut_on_a_char_boundary() {
     drop(guard);
 }
 
+/// The status and the fields of one execution, as a sink saw them.
+type Seen = (String, Vec<(String, FieldValue)>);
+
 #[derive(Clone, Default)]
-struct Collect(Arc<Mutex<Vec<(String, Vec<(String, FieldValue)>)>>>);
+struct Collect(Arc<Mutex<Vec<Seen>>>);
 
 impl Sink for Collect {
     fn record(&mut self, execution: &ExecutionRecord<'_>) {
