@@ -62,6 +62,14 @@ fn explodes(order_id: u64) -> u8 {
     1
 }
 
+/// `#[track_caller]` without an early exit keeps its body in place.
+#[track_caller]
+#[monitored(fields(slot))]
+fn tracked(slot: u8) -> u8 {
+    assert!(slot < 10, "slot {slot} out of range");
+    slot
+}
+
 #[monitored(fields(job = %name, retries))]
 async fn fetch(name: String, retries: u8) -> Result<u8, String> {
     if retries > 2 {
@@ -100,6 +108,26 @@ impl Account {
         }
         self.balance -= amount;
         Ok(self.balance)
+    }
+}
+
+#[async_trait::async_trait]
+trait Service {
+    async fn call(&self, input: u32) -> Result<u32, String>;
+}
+
+struct Doubler {
+    region: &'static str,
+}
+
+#[async_trait::async_trait]
+impl Service for Doubler {
+    #[monitored(name = "fields::doubler", fields(input, region = self.region))]
+    async fn call(&self, input: u32) -> Result<u32, String> {
+        if input == 0 {
+            return Err("zero".into());
+        }
+        Ok(input * 2)
     }
 }
 
@@ -200,6 +228,8 @@ fn panics_async_methods_and_inline_shapes_carry_fields() {
     let guard = install(&dir);
     assert_eq!(explodes(1), 1);
     std::panic::catch_unwind(|| explodes(13)).unwrap_err();
+    assert_eq!(tracked(1), 1);
+    std::panic::catch_unwind(|| tracked(11)).unwrap_err();
     assert_eq!(block_on(fetch("sync".into(), 1)), Ok(1));
     block_on(fetch("sync".into(), 5)).unwrap_err();
     let mut account = Account {
@@ -209,11 +239,18 @@ fn panics_async_methods_and_inline_shapes_carry_fields() {
     account.withdraw(3).unwrap();
     account.withdraw(100).unwrap_err();
     assert!(matcher("x".into())("xy"));
+    let doubler = Doubler { region: "eu" };
+    assert_eq!(block_on(doubler.call(2)), Ok(4));
+    block_on(doubler.call(0)).unwrap_err();
     guard.flush();
     let errors = errors(&dir);
     let panic = only(&errors, "fields::explodes");
     assert_eq!(panic["status"], "panic");
     assert_eq!(panic["fields"], json!({"order": 13}));
+    assert_eq!(
+        only(&errors, "fields::tracked")["fields"],
+        json!({"slot": 11})
+    );
     assert_eq!(
         only(&errors, "fields::fetch")["fields"],
         json!({"job": "sync", "retries": 5})
@@ -221,6 +258,10 @@ fn panics_async_methods_and_inline_shapes_carry_fields() {
     assert_eq!(
         only(&errors, "fields::Account::withdraw")["fields"],
         json!({"owner": "ada", "balance": 7, "amount": 100})
+    );
+    assert_eq!(
+        only(&errors, "fields::doubler")["fields"],
+        json!({"input": 0, "region": "eu"})
     );
     let lines = executions(&dir);
     for line in &lines {
