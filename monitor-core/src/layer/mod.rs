@@ -61,6 +61,16 @@ use tree::{Parent, TraceBuilder};
 ///   rejects it hides it. The event belongs to one span only (its explicit
 ///   `parent:`, else the innermost entered span): a child span's ERROR event
 ///   leaves its parent `success`, and shows in the root's trace.
+/// - **Fields**: a span's own fields (`info_span!("job", user_id = 42)`,
+///   and values given later with `span.record`), all but `message`, are
+///   written as the execution's `"fields"` (see
+///   [`ExecutionRecord::fields`](crate::ExecutionRecord::fields)) only when
+///   the span ends as an error or a panic, capped as the attribute's are
+///   ([`MAX_FIELDS`](crate::MAX_FIELDS), names cut at
+///   [`MAX_NAME_BYTES`](crate::MAX_NAME_BYTES), text at
+///   [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES)). Their values are taken
+///   when the span is created or recorded; a span site without fields
+///   besides `message` costs nothing more.
 /// - **Panics**: a panic unwinding through an entered span (exited while the
 ///   thread panics, which it was not doing when it entered) makes the span's
 ///   execution a panic with the panic's message. A panic caught inside the
@@ -271,7 +281,7 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &tracing_core::span::Record<'_>, ctx: Context<'_, S>) {
-        if !queue::enabled() {
+        if values.is_empty() || !queue::enabled() {
             return;
         }
         let Some(span) = ctx.span(id) else { return };
