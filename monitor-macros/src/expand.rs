@@ -327,6 +327,7 @@ fn held_fields(fields: &Fields, active: TokenStream) -> TokenStream {
     });
     let names = fields.fields.iter().map(|field| &field.name);
     let always = fields.always;
+    let held = local("__monitor_held");
     quote! {
         __monitor_private::Held::new(
             if #active {
@@ -337,7 +338,8 @@ fn held_fields(fields: &Fields, active: TokenStream) -> TokenStream {
                     HoldDisplayCopy as _, HoldDisplayRef as _,
                 };
                 #[allow(clippy::needless_borrow, clippy::needless_borrows_for_generic_args)]
-                ::core::option::Option::Some((#(#holds,)*))
+                let #held = (#(#holds,)*);
+                ::core::option::Option::Some(#held)
             } else {
                 ::core::option::Option::None
             },
