@@ -344,7 +344,7 @@ fn record(
 }
 
 /// A success of a function with `fields(always, …)`: its fields ride in an
-/// [`EventExtra`] (one allocation, measured in BENCHMARKS.md).
+/// [`EventExtra`] (with the list, two allocations; measured in BENCHMARKS.md).
 #[inline(never)]
 fn record_success_with_fields(
     callsite: &'static Callsite,

@@ -63,7 +63,7 @@ use proc_macro::TokenStream;
 ///   execution that fails (error or panic). A `Copy` value is held as it is
 ///   until then and formatted only on failure; any other value, references
 ///   included, is formatted to text at the start (capped at 256 bytes).
-///   With `always`, every execution carries them (one allocation per call).
+///   With `always`, every execution carries them (two allocations per call).
 /// - A function without `fields(…)` expands exactly as it would without
 ///   this feature.
 ///
