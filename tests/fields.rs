@@ -49,6 +49,13 @@ fn display_debug(id: UserId, fail: bool) -> Result<(), &'static str> {
     }
 }
 
+/// Field paths, as tracing writes them: `?req.tags` is the field `req.tags`.
+#[monitored(fields(?req.tags, req.user))]
+fn dotted(req: Request) -> Result<(), ()> {
+    drop(req);
+    Err(())
+}
+
 #[monitored(fields(always, n = count, name = %label))]
 fn every_time(count: i32, label: &str) -> usize {
     label.len() + count.unsigned_abs() as usize
@@ -190,11 +197,21 @@ fn display_debug_and_bare_values_keep_their_kind() {
     let guard = install(&dir);
     display_debug(UserId(9), false).unwrap();
     display_debug(UserId(9), true).unwrap_err();
+    dotted(Request {
+        user: 5,
+        chat: String::new(),
+        tags: vec!["x"],
+    })
+    .unwrap_err();
     guard.flush();
     let line = only(&errors(&dir), "fields::display_debug");
     assert_eq!(
         line["fields"],
         json!({"id": "user-9", "id_dbg": "UserId(9)", "ratio": 0.5, "ok": true})
+    );
+    assert_eq!(
+        only(&errors(&dir), "fields::dotted")["fields"],
+        json!({"req.tags": "[\"x\"]", "req.user": 5})
     );
     drop(guard);
 }

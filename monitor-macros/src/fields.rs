@@ -2,8 +2,11 @@
 //! following `#[tracing::instrument(fields(…))]`: `name = value`, a value
 //! after `%` recorded with `Display`, after `?` with `Debug`, a bare value
 //! keeping its JSON type; `%name`, `?name` and `name` record the variable of
-//! that name; a name may be dotted (`a.b = …`) or a string literal. `always`
-//! records them on every execution instead of on failures only.
+//! that name, and `?a.b` the field path `a.b` under that name (a field
+//! without a value is an empty one in tracing's attribute, to be recorded
+//! later; this one records once, so it reads the variable); a name may be
+//! dotted (`a.b = …`) or a string literal. `always` records them on every
+//! execution instead of on failures only.
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
@@ -119,42 +122,52 @@ fn parse_sigil(input: ParseStream<'_>) -> syn::Result<Sigil> {
 
 fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
     if input.peek(Token![%]) || input.peek(Token![?]) {
-        // `%name` / `?name`: the variable of that name.
+        // `%name` / `?a.b`: the variable (or field path) of that name.
         let sigil = parse_sigil(input)?;
-        let ident = input.call(syn::Ident::parse_any).map_err(|_| {
-            syn::Error::new(
+        if !input.peek(syn::Ident::peek_any) {
+            return Err(syn::Error::new(
                 input.span(),
                 "after `%` or `?` write a variable's name; to record an expression, name it: `name = %expr`",
-            )
-        })?;
-        if input.peek(Token![.]) || input.peek(Token![=]) {
+            ));
+        }
+        let (name, _, path) = parse_name(input)?;
+        if input.peek(Token![=]) {
             return Err(syn::Error::new(
                 input.span(),
-                "`%name` and `?name` record a variable; to record an expression, name it: `name = %expr`",
+                "the sigil goes on the value: write `name = %value`",
             ));
         }
+        if !(input.is_empty() || input.peek(Token![,])) {
+            return Err(syn::Error::new(
+                input.span(),
+                "`%name` and `?name` record a variable or a field path (`?req.kind`); to record an expression, name it: `name = %expr`",
+            ));
+        }
+        let Some(path) = path else {
+            return Err(syn::Error::new(input.span(), EXPECTED));
+        };
         return Ok(Field {
-            name: unraw(&ident),
+            name,
             sigil,
-            value: path_expr(ident),
+            value: shorthand_expr(path),
         });
     }
-    let (name, name_span, single) = parse_name(input)?;
+    let (name, name_span, path) = parse_name(input)?;
     if !input.peek(Token![=]) {
-        let Some(ident) = single else {
+        if !(input.peek(Token![,]) || input.is_empty()) {
+            return Err(syn::Error::new(input.span(), EXPECTED));
+        }
+        let Some(path) = path else {
             return Err(syn::Error::new(
                 name_span,
-                format!("the field `{name}` needs a value: write `{name} = …`"),
+                format!("the field \"{name}\" needs a value: write `\"{name}\" = …`"),
             ));
         };
-        if input.peek(Token![,]) || input.is_empty() {
-            return Ok(Field {
-                name,
-                sigil: Sigil::Bare,
-                value: path_expr(ident),
-            });
-        }
-        return Err(syn::Error::new(input.span(), EXPECTED));
+        return Ok(Field {
+            name,
+            sigil: Sigil::Bare,
+            value: shorthand_expr(path),
+        });
     }
     let equals = input.parse::<Token![=]>()?;
     if input.is_empty() || input.peek(Token![,]) {
@@ -175,16 +188,16 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
 }
 
 /// A name: `ident`, `a.b.c` (keywords allowed, as in tracing), or `"text"`.
-/// The third value is the identifier when the name is one identifier.
-fn parse_name(input: ParseStream<'_>) -> syn::Result<(String, Span, Option<syn::Ident>)> {
+/// The third value is the identifiers of a name made of them.
+fn parse_name(input: ParseStream<'_>) -> syn::Result<(String, Span, Option<Vec<syn::Ident>>)> {
     let span = input.span();
-    let (name, single) = if input.peek(LitStr) {
+    let (name, path) = if input.peek(LitStr) {
         let literal: LitStr = input.parse()?;
         (literal.value(), None)
     } else if input.peek(syn::Ident::peek_any) {
         let first = input.call(syn::Ident::parse_any)?;
         let mut name = unraw(&first);
-        let mut dotted = false;
+        let mut path = vec![first];
         while input.peek(Token![.]) {
             input.parse::<Token![.]>()?;
             let part = input
@@ -192,9 +205,9 @@ fn parse_name(input: ParseStream<'_>) -> syn::Result<(String, Span, Option<syn::
                 .map_err(|_| syn::Error::new(input.span(), "expected a name part after `.`"))?;
             name.push('.');
             name.push_str(&unraw(&part));
-            dotted = true;
+            path.push(part);
         }
-        (name, (!dotted).then_some(first))
+        (name, Some(path))
     } else if input.peek(Token![,]) {
         return Err(syn::Error::new(
             span,
@@ -224,7 +237,7 @@ fn parse_name(input: ParseStream<'_>) -> syn::Result<(String, Span, Option<syn::
             ),
         ));
     }
-    Ok((name, span, single))
+    Ok((name, span, path))
 }
 
 fn unraw(ident: &syn::Ident) -> String {
@@ -232,12 +245,27 @@ fn unraw(ident: &syn::Ident) -> String {
     text.strip_prefix("r#").map_or(text.clone(), str::to_owned)
 }
 
-fn path_expr(ident: syn::Ident) -> Expr {
-    Expr::Path(syn::ExprPath {
+/// The value a shorthand records: the variable `a`, or the field path `a.b`
+/// (as tracing's `?a.b`).
+fn shorthand_expr(path: Vec<syn::Ident>) -> Expr {
+    let mut parts = path.into_iter();
+    let Some(first) = parts.next() else {
+        unreachable!("a name has a first part")
+    };
+    let mut expr = Expr::Path(syn::ExprPath {
         attrs: Vec::new(),
         qself: None,
-        path: ident.into(),
-    })
+        path: first.into(),
+    });
+    for part in parts {
+        expr = Expr::Field(syn::ExprField {
+            attrs: Vec::new(),
+            base: Box::new(expr),
+            dot_token: Token![.](part.span()),
+            member: syn::Member::Named(part),
+        });
+    }
+    expr
 }
 
 /// `Empty`, `field::Empty`, `tracing::field::Empty`: tracing's "recorded
@@ -278,7 +306,9 @@ mod tests {
             a.b.c = 1,
             "odd name" = ?x,
             r#type = 2,
-            always_on = true
+            always_on = true,
+            ?req.kind,
+            user.id
         )))
         .unwrap();
         assert!(fields.always);
@@ -294,15 +324,19 @@ mod tests {
                 "a.b.c",
                 "odd name",
                 "type",
-                "always_on"
+                "always_on",
+                "req.kind",
+                "user.id"
             ]
         );
         let sigils: Vec<super::Sigil> = fields.fields.iter().map(|f| f.sigil).collect();
         use super::Sigil::{Bare, Debug, Display};
         assert_eq!(
             sigils,
-            [Bare, Display, Debug, Display, Bare, Bare, Debug, Bare, Bare]
+            [Bare, Display, Debug, Display, Bare, Bare, Debug, Bare, Bare, Debug, Bare]
         );
+        let value = &fields.fields[9].value;
+        assert_eq!(quote!(#value).to_string(), "req . kind");
         assert!(!parse(quote!(fields(a = 1))).unwrap().always);
         // A field named `always` is a field.
         let named = parse(quote!(fields(always = 1))).unwrap();
@@ -321,6 +355,9 @@ mod tests {
             (quote!(fields()), "lists no field"),
             (quote!(fields(a b)), "expected a field"),
             (quote!(fields(a = 1 b = 2)), "expected `,`"),
+            (quote!(fields(%a.b())), "to record an expression"),
+            (quote!(fields(%a = 1)), "the sigil goes on the value"),
+            (quote!(fields("text")), "needs a value"),
         ] {
             let error = parse(tokens.clone()).err().unwrap_or_default();
             assert!(error.contains(expected), "{tokens}: {error}");

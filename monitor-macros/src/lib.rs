@@ -51,9 +51,10 @@ use proc_macro::TokenStream;
 /// Fields: `name = value`; `%value` records `Display`, `?value` records
 /// `Debug`, a bare value keeps its JSON type (integers, floats, booleans;
 /// `&str`, `String`, `char` as strings; other types need `%` or `?`);
-/// `%name`, `?name` and `name` record the variable of that name; names may be
-/// dotted (`user.id = …`) or string literals. At most 16 fields, names at
-/// most 64 bytes.
+/// `%name`, `?name` and `name` record the variable of that name (`?req.kind`:
+/// the field path, named `req.kind`; where tracing would make a bare `name` an
+/// empty field to record later); names may be dotted (`user.id = …`) or
+/// string literals. At most 16 fields, names at most 64 bytes.
 ///
 /// - The expressions are evaluated when the execution starts (an `async
 ///   fn`'s at its first poll), before the body runs, and only while a

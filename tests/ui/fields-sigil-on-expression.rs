@@ -1,6 +1,6 @@
 use monitor::monitored;
 
-#[monitored(fields(%user.id))]
+#[monitored(fields(%user.id()))]
 fn job() {}
 
 fn main() {}
