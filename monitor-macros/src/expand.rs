@@ -83,8 +83,23 @@ pub(crate) fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
         use #krate::__private as __monitor_private;
     };
     let block: TokenStream = quote!({ #alias #callsite #new_body });
-    function.block = Box::new(syn::parse2(block).expect("the expansion is a block"));
-    function.into_token_stream()
+    match syn::parse2(block) {
+        Ok(block) => {
+            function.block = Box::new(block);
+            function.into_token_stream()
+        }
+        // A `fields(…)` value that syn parsed alone but that does not parse
+        // again inside the expansion (found by `fuzz_tests`): an error, with
+        // the function as it was, never a panic.
+        Err(error) => {
+            let error = syn::Error::new(
+                error.span(),
+                format!("`#[monitored]` cannot expand this function: {error}; check the `fields(…)` values"),
+            )
+            .to_compile_error();
+            quote!(#error #function)
+        }
+    }
 }
 
 fn callsite_static(args: &Args, function: &ItemFn) -> TokenStream {
