@@ -1040,3 +1040,62 @@ fn status_is_coloured_on_a_terminal_unless_no_color_is_set() {
     let tail = on_terminal(&dir, &["tail", "-n", "3"], None);
     assert!(tail.contains("\x1b[32msuccess"), "{tail:?}");
 }
+
+#[monitored(name = "cli::charge", fields(always, user_id = user, plan = %plan))]
+fn charge(user: u64, plan: &str, fail: bool) -> Result<(), String> {
+    if fail {
+        Err(format!("card of user {user} declined"))
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn executions_filter_on_fields_and_show_prints_them() {
+    let _lock = exclusive();
+    let dir = temp_dir("cli-fields");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    for i in 0..12u64 {
+        let plan = if i % 2 == 0 { "pro" } else { "free" };
+        let _ = charge(40 + i % 3, plan, i % 4 == 0);
+    }
+    assert!(guard.flush());
+    drop(guard);
+
+    // (user, plan, failed) of each call, newest first as the command lists them.
+    let calls: Vec<(u64, &str, bool)> = (0..12u64)
+        .rev()
+        .map(|i| {
+            (
+                40 + i % 3,
+                if i % 2 == 0 { "pro" } else { "free" },
+                i % 4 == 0,
+            )
+        })
+        .collect();
+    let for_42 = json_lines(&dir, &["executions", "--field", "user_id=42"]);
+    assert_eq!(for_42.len(), calls.iter().filter(|c| c.0 == 42).count());
+    for (line, call) in for_42.iter().zip(calls.iter().filter(|c| c.0 == 42)) {
+        assert_eq!(line["fields"]["user_id"], 42, "{line}");
+        assert_eq!(line["fields"]["plan"], call.1, "{line}");
+    }
+    let failed_pro = json_lines(
+        &dir,
+        &["executions", "--field", "plan=pro", "--status", "error"],
+    );
+    assert_eq!(failed_pro.len(), calls.iter().filter(|c| c.2).count());
+    assert!(json_lines(&dir, &["executions", "--field", "user_id=4"]).is_empty());
+
+    // `show` has the fields of both logs.
+    let id = failed_pro[0]["id"].as_str().unwrap();
+    let shown = monitor(&dir, &["--json", "show", id]).object();
+    assert_eq!(shown["fields"], failed_pro[0]["fields"]);
+    assert!(shown["error_message"]
+        .as_str()
+        .unwrap()
+        .starts_with("card of user"));
+    let text = monitor(&dir, &["show", id]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.contains("plan"), "{}", text.stdout);
+    assert!(text.stdout.contains("pro"), "{}", text.stdout);
+}

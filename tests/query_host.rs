@@ -359,3 +359,56 @@ fn ids_are_one_across_the_listing_both_logs_and_the_lookup() {
     let unknown = ExecutionId::first_at(at("2026-12-05T23:59:45Z"));
     assert_eq!(logs.execution(unknown).unwrap(), None);
 }
+
+#[monitored(name = "query_host::charged", fields(always, user_id = user, plan = %plan))]
+fn charged(user: u64, plan: &str, fail: bool) -> Result<(), String> {
+    if fail {
+        Err(format!("card of user {user} declined"))
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn filters_on_the_fields_a_host_recorded() {
+    let _lock = exclusive();
+    let dir = temp_dir("query-host-fields");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    for i in 0..12u64 {
+        let _ = charged(
+            40 + i % 3,
+            if i % 2 == 0 { "pro" } else { "free" },
+            i % 4 == 0,
+        );
+    }
+    assert!(guard.flush());
+    drop(guard);
+    let logs = LogDir::open(&dir).unwrap();
+    let run = |filter: ExecutionFilter| {
+        logs.executions(&filter.name(NameFilter::exact("query_host::charged")))
+            .unwrap()
+            .executions
+    };
+    let users: Vec<u64> = (0..12u64).rev().map(|i| 40 + i % 3).collect();
+    let for_42 = run(ExecutionFilter::new().field("user_id", "42"));
+    assert_eq!(for_42.len(), users.iter().filter(|&&u| u == 42).count());
+    for execution in &for_42 {
+        assert_eq!(execution.fields[0].0, "user_id");
+        assert_eq!(execution.fields[0].1.to_string(), "42");
+    }
+    let pro_42 = run(ExecutionFilter::new()
+        .field("user_id", "42")
+        .field("plan", "pro"));
+    let expected = (0..12u64)
+        .filter(|i| 40 + i % 3 == 42 && i % 2 == 0)
+        .count();
+    assert_eq!(pro_42.len(), expected);
+    let failed_pro = run(ExecutionFilter::new()
+        .field("plan", "pro")
+        .status(Status::Error));
+    assert_eq!(failed_pro.len(), (0..12u64).filter(|i| i % 4 == 0).count());
+    // The errors log carries the same fields: the lookup by id has them.
+    let detail = logs.execution(failed_pro[0].id.unwrap()).unwrap().unwrap();
+    assert_eq!(detail.summary.fields, failed_pro[0].fields);
+    assert!(run(ExecutionFilter::new().field("user_id", "4")).is_empty());
+}
