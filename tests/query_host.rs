@@ -412,3 +412,91 @@ fn filters_on_the_fields_a_host_recorded() {
     assert_eq!(detail.summary.fields, failed_pro[0].fields);
     assert!(run(ExecutionFilter::new().field("user_id", "4")).is_empty());
 }
+
+/// A copy of a running host's directory: `stats.db` with its `-wal` but no
+/// `-shm` (what backup tools often leave). Every read answers with the rows
+/// of the WAL, and not a byte, a name or an mtime of the directory changes,
+/// writable or not.
+#[test]
+fn a_copy_with_a_wal_and_no_shm_is_read_whole_and_left_untouched() {
+    let _lock = exclusive();
+    let dir = temp_dir("query-host-wal");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    for i in 0..20 {
+        let _ = flaky(i % 4 == 0);
+        steady();
+    }
+    assert!(guard.flush());
+    // The host still runs: its latest rows are in the WAL.
+    let copy = temp_dir("query-host-wal-copy");
+    let main_only = temp_dir("query-host-wal-main-only");
+    std::fs::copy(dir.join("stats.db-wal"), copy.join("stats.db-wal")).unwrap();
+    std::fs::copy(dir.join("stats.db"), copy.join("stats.db")).unwrap();
+    std::fs::copy(dir.join("stats.db"), main_only.join("stats.db")).unwrap();
+    drop(guard);
+    assert!(!copy.join("stats.db-shm").exists());
+
+    // The main file alone does not hold them (or this test proves nothing).
+    let alone = LogDir::open(&main_only).unwrap().status_report().unwrap();
+    assert!(
+        alone.stats.iter().all(|s| s.total_executions < 20),
+        "the rows are not only in the WAL"
+    );
+
+    let run = |root: &Path| {
+        let logs = LogDir::open(root).unwrap();
+        let health = logs.health().unwrap();
+        let report = logs.status_report().unwrap();
+        let now = SystemTime::now();
+        let window = logs
+            .stats_window(Duration::from_secs(3600), now, None)
+            .unwrap();
+        let trend = logs.trend(2, now, None).unwrap();
+        (health, report, window, trend)
+    };
+    for read_only in [false, true] {
+        set_read_only(&copy, read_only);
+        let before = snapshot(&copy);
+        let (health, report, window, trend) = run(&copy);
+        let after = snapshot(&copy);
+        let listing = |dir: &Path| {
+            let mut names: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(listing(&copy), ["stats.db", "stats.db-wal"]);
+        assert!(before == after, "the read wrote into the directory");
+
+        let totals: Vec<(&str, u64, u64)> = report
+            .stats
+            .iter()
+            .map(|s| (s.name.as_str(), s.total_executions, s.error_count))
+            .collect();
+        assert_eq!(
+            totals,
+            [("query_host::flaky", 20, 5), ("query_host::steady", 20, 0)],
+            "read_only: {read_only}"
+        );
+        assert_eq!(health, report.health);
+        assert_eq!(window.totals.total, 40, "read_only: {read_only}");
+        assert_eq!(window.totals.error, 5);
+        let trended: u64 = trend
+            .iter()
+            .flat_map(|f| f.points.iter())
+            .map(|p| p.total)
+            .sum();
+        assert_eq!(trended, 40, "read_only: {read_only}");
+    }
+    set_read_only(&copy, false);
+    // The private copies the reads made are gone.
+    let prefix = format!("monitor-read-{}-", std::process::id());
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "private copies left behind: {left:?}");
+}

@@ -4,9 +4,11 @@
 //! The file is opened read-only and never written: it may belong to a
 //! running host (WAL mode: the reader sees what the host has committed, at
 //! most one save interval, 500 ms by default, behind), a stopped one, or be
-//! a copy in a read-only directory (then it is opened `immutable=1`, which
-//! reads the main file only; a `-wal` file left by a host that was killed
-//! is not read). A file of a schema older than 6, without the `rollups`
+//! a copy, in a read-only directory or not. Nothing is created or changed
+//! beside it: a `-wal` without its `-shm` (a copied directory), or one that
+//! cannot be read in place (a read-only directory), is read from a private
+//! copy in [`std::env::temp_dir`], removed afterwards, so the rows of the
+//! WAL are always in the answer. A file of a schema older than 6, without the `rollups`
 //! table, gives empty answers.
 //!
 //! ```no_run

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction};
 
 use super::{StoreError, StoreErrorKind};
 
@@ -389,13 +389,14 @@ pub(crate) fn merge_into(
 /// the file may belong to a running host (WAL mode), a stopped one, or be a
 /// copy in a read-only directory.
 ///
-/// When a `-wal` file lies beside it (a running host, or one that was
-/// killed), it opens the file with `SQLITE_OPEN_READ_ONLY` and reads through
-/// the WAL. Otherwise (a stopped host, a copy), or when SQLite cannot read it
-/// so (a read-only directory), it opens it as `immutable=1`: the main file
-/// only, and no `-shm` file is made. A host that starts between that check
-/// and the read may make the answer fail; ask again. A file of an older
-/// schema without the table reads as empty.
+/// It opens the file as the other read-only readers of the crate do: without
+/// a `-wal` file beside it (a stopped host, a copy) as `immutable=1`; with a
+/// `-wal` and a `-shm` (a running host) read-only through the WAL; with a
+/// `-wal` but no `-shm`, or when reading through the WAL fails (a read-only
+/// directory), from a private copy of the file and its WAL in
+/// [`std::env::temp_dir`], removed when the reader is dropped. Nothing is
+/// ever created or changed beside the file, and the rows of the WAL are
+/// always read. A file of an older schema without the table reads as empty.
 ///
 /// ```
 /// use monitor_sinks::stats_store::{NameMatch, RollupReader, RollupRow, SaveStamp, StatsStore};
@@ -424,7 +425,7 @@ pub(crate) fn merge_into(
 /// ```
 #[derive(Debug)]
 pub struct RollupReader {
-    conn: Connection,
+    conn: super::store::ReadOnlyDb,
     path: PathBuf,
     has_table: bool,
 }
@@ -439,22 +440,6 @@ pub struct RollupRead {
     pub stamp: Option<SaveStamp>,
 }
 
-/// `file:` URI of a path, with `immutable=1`.
-fn immutable_uri(path: &Path) -> String {
-    let mut uri = String::from("file:");
-    let text = path.to_string_lossy();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                uri.push(byte as char)
-            }
-            _ => uri.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    uri.push_str("?immutable=1");
-    uri
-}
-
 impl RollupReader {
     /// Opens `path` read-only (see the type's documentation). A missing
     /// file is an error of kind [`StoreErrorKind::Other`] naming it.
@@ -467,35 +452,8 @@ impl RollupReader {
                 "the file does not exist",
             ));
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        // Without a `-wal` file beside it (a stopped host, a copy, an old
-        // file) everything is in the main file: read it as immutable, so
-        // that SQLite makes no `-shm` file either. With one (a running host,
-        // or one that was killed), read through the WAL.
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        let through_wal = Path::new(&wal)
-            .exists()
-            .then(|| {
-                Connection::open_with_flags(path, flags)
-                    .and_then(|conn| Self::probe(&conn).map(|has| (conn, has)))
-                    .ok()
-            })
-            .flatten();
-        let (conn, has_table) = match through_wal {
-            Some(found) => found,
-            None => {
-                let conn = Connection::open_with_flags(
-                    immutable_uri(path),
-                    flags | OpenFlags::SQLITE_OPEN_URI,
-                )
-                .map_err(|e| StoreError::sqlite(e, ctx()))?;
-                let has = Self::probe(&conn).map_err(|e| StoreError::sqlite(e, ctx()))?;
-                (conn, has)
-            }
-        };
-        conn.busy_timeout(std::time::Duration::from_millis(200))
-            .map_err(|e| StoreError::sqlite(e, ctx()))?;
+        let (conn, has_table) = super::store::open_read_only(path, Self::probe)
+            .map_err(|e| StoreError::new(e.kind(), ctx(), e))?;
         Ok(RollupReader {
             conn,
             path: path.to_path_buf(),
@@ -665,7 +623,7 @@ mod tests {
     #[test]
     fn immutable_uri_escapes_what_a_uri_cannot_hold() {
         assert_eq!(
-            immutable_uri(Path::new("/a b/c?d#%.db")),
+            super::super::store::immutable_uri(Path::new("/a b/c?d#%.db")),
             "file:/a%20b/c%3Fd%23%25.db?immutable=1"
         );
     }

@@ -92,13 +92,102 @@ ON CONFLICT(name) DO UPDATE SET
     consecutive_failures = excluded.consecutive_failures,
     alert_state = excluded.alert_state";
 
+/// A database opened by [`open_read_only`]: the connection, and the private
+/// copy it reads (removed when this is dropped), if it reads one.
+pub(crate) struct ReadOnlyDb {
+    // Declared first: closed before the copy is removed.
+    conn: Connection,
+    _copy: Option<PrivateCopy>,
+}
+
+impl std::fmt::Debug for ReadOnlyDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOnlyDb")
+            .field("copy", &self._copy.as_ref().map(|copy| &copy.dir))
+            .finish()
+    }
+}
+
+impl std::ops::Deref for ReadOnlyDb {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for ReadOnlyDb {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+/// A private directory under [`std::env::temp_dir`], removed on drop.
+struct PrivateCopy {
+    dir: PathBuf,
+}
+
+impl Drop for PrivateCopy {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl PrivateCopy {
+    /// Copies `db` and `wal` into a new private directory; returns it and
+    /// the path of the copied database.
+    fn make(db: &Path, wal: &Path) -> io::Result<(PrivateCopy, PathBuf)> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let mut attempt = 0;
+        let dir = loop {
+            let dir = std::env::temp_dir().join(format!(
+                "monitor-read-{}-{}-{nanos}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            match fs::create_dir(&dir) {
+                Ok(()) => break dir,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        };
+        let copy = PrivateCopy { dir };
+        let copied = copy.dir.join("stats.db");
+        // The WAL first: frames a running host appends meanwhile are past
+        // its end; the main file copied after holds at least what the WAL
+        // copy's checkpointed frames held.
+        fs::copy(wal, copy.dir.join("stats.db-wal"))?;
+        fs::copy(db, &copied)?;
+        Ok((copy, copied))
+    }
+}
+
 /// Opens the database at `path` for reading only, never writing into its
-/// directory: no journal, WAL or lock file is created, no schema is
-/// migrated. A database with a `-wal` file (its host runs, or stopped
-/// without a checkpoint) is opened read-only through SQLite's locks, so the
-/// rows still in the WAL are read too; without one it is opened as
-/// immutable (no locks at all, so it also works in a read-only copy).
-pub(crate) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+/// directory: no journal, WAL, `-shm` or lock file is created or changed,
+/// no schema is migrated.
+///
+/// - Without a `-wal` file beside it (a stopped host, a copy) everything is
+///   in the main file: it is opened as immutable (no locks at all, so it
+///   also works in a read-only directory).
+/// - With a `-wal` and a `-shm` (a running host) it is opened read-only
+///   through SQLite's locks, so the rows still in the WAL are read too.
+/// - With a `-wal` but no `-shm` (a copy of a running host's directory,
+///   whose `-shm` SQLite would have to create), or when reading through the
+///   WAL fails (a directory the reader may not write), the file and its WAL
+///   are copied into a private directory under [`std::env::temp_dir`],
+///   which is read and removed afterwards: the answer holds the rows of the
+///   WAL either way.
+///
+/// `probe` runs one read on the connection (where a WAL that cannot be
+/// read read-only fails); its result is returned with it.
+pub(crate) fn open_read_only<T>(
+    path: &Path,
+    probe: impl Fn(&Connection) -> rusqlite::Result<T>,
+) -> Result<(ReadOnlyDb, T), StoreError> {
     use rusqlite::OpenFlags;
     let context = || format!("opening {} read-only", path.display());
     match fs::metadata(path) {
@@ -112,29 +201,66 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
         }
         Err(error) => return Err(StoreError::io(error, context())),
     }
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
+    let beside = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let (wal, shm) = (beside("-wal"), beside("-shm"));
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_URI
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = if Path::new(&wal).exists() {
-        Connection::open_with_flags(path, flags)
-    } else {
-        // A URI: `%`, `?` and `#` in the path are escaped.
-        let mut uri = String::from("file:");
-        for c in path.to_string_lossy().chars() {
-            match c {
-                '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
-                c => uri.push(c),
-            }
-        }
-        uri.push_str("?immutable=1");
-        Connection::open_with_flags(uri, flags)
+    let ready = |conn: Connection| -> rusqlite::Result<(Connection, T)> {
+        conn.busy_timeout(Duration::from_millis(200))?;
+        let found = probe(&conn)?;
+        Ok((conn, found))
+    };
+    if !wal.exists() {
+        let (conn, found) = Connection::open_with_flags(immutable_uri(path), flags)
+            .and_then(ready)
+            .map_err(|e| StoreError::sqlite(e, context()))?;
+        return Ok((ReadOnlyDb { conn, _copy: None }, found));
     }
-    .map_err(|e| StoreError::sqlite(e, context()))?;
-    conn.busy_timeout(Duration::from_millis(200))
-        .map_err(|e| StoreError::sqlite(e, context()))?;
-    Ok(conn)
+    if shm.exists() {
+        if let Ok((conn, found)) = Connection::open_with_flags(path, flags).and_then(ready) {
+            return Ok((ReadOnlyDb { conn, _copy: None }, found));
+        }
+    }
+    let copy_context = || {
+        format!(
+            "reading {} and {} through a private copy (the directory is left untouched)",
+            path.display(),
+            wal.display()
+        )
+    };
+    let (copy, copied) =
+        PrivateCopy::make(path, &wal).map_err(|e| StoreError::io(e, copy_context()))?;
+    let (conn, found) = Connection::open_with_flags(&copied, flags)
+        .and_then(ready)
+        .map_err(|e| StoreError::sqlite(e, copy_context()))?;
+    Ok((
+        ReadOnlyDb {
+            conn,
+            _copy: Some(copy),
+        },
+        found,
+    ))
+}
+
+/// `file:` URI of a path, with `immutable=1`.
+pub(crate) fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    let text = path.to_string_lossy();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                uri.push(byte as char)
+            }
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 /// Reads every row of `function_stats` of the database at `path`, ordered
@@ -150,7 +276,7 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
 /// # Ok::<(), monitor_sinks::stats_store::StoreError>(())
 /// ```
 pub fn load_read_only(path: &Path) -> Result<Vec<StoredFunctionStats>, StoreError> {
-    let conn = open_read_only(path)?;
+    let (conn, ()) = open_read_only(path, |_| Ok(()))?;
     let ctx = || format!("loading the rows of {}", path.display());
     let present: std::collections::HashSet<String> = conn
         .prepare("SELECT name FROM pragma_table_info('function_stats')")
