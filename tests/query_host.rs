@@ -101,6 +101,18 @@ fn status_and_health_are_what_the_stopped_host_saved() {
     };
     assert!(!live.alerts.is_empty());
     assert_eq!(rules(&report.alerts), rules(&live.alerts));
+    // Rendered as the host rendered them (a new error pattern names it).
+    let messages = |alerts: &[monitor::Alert]| -> Vec<(String, String)> {
+        alerts
+            .iter()
+            .map(|a| (a.rule.as_str().to_owned(), a.message.clone()))
+            .collect()
+    };
+    assert!(live
+        .alerts
+        .iter()
+        .any(|a| a.rule == monitor::AlertRule::NewErrorPattern));
+    assert_eq!(messages(&report.alerts), messages(&live.alerts));
     assert!(report.to_string().contains("query_host::flaky"));
 
     // The executions the host wrote, newest first.

@@ -506,6 +506,12 @@ impl AlertEngine {
         for (index, record) in functions.iter_mut().enumerate() {
             let state = engine.function_state(index, record);
             let rules = Arc::clone(&state.rules);
+            // A saved firing `new_error_pattern` has named its patterns
+            // already (`announced`): the notice the host made named them, so
+            // this one names every kept pattern, as that notice did.
+            for pattern in &mut state.new_patterns {
+                pattern.announced = false;
+            }
             for rule in FunctionRule::ALL {
                 if let Some(since) = state.states.get(rule).firing_since() {
                     let transition = Transition::Fired { since };
