@@ -303,7 +303,7 @@ fn executions_are_listed_newest_first_with_the_ids_of_the_logs() {
     assert_eq!(lines.len(), 6, "{}", text.stdout);
     assert!(lines[0].starts_with("ID "), "{}", lines[0]);
     assert!(lines[5].contains("--cursor "), "{}", lines[5]);
-    assert!(lines.iter().all(|line| line.chars().count() <= 100));
+    assert!(lines.iter().all(|line| columns(line) <= 100));
     assert!(!text.stdout.contains('\x1b'));
     let status_column = lines[0].find("STATUS").unwrap();
     for (line, execution) in lines[1..5].iter().zip(&listed) {
@@ -352,15 +352,29 @@ fn the_cursor_pages_through_every_execution_once_across_rotated_files() {
     assert_eq!(pages, 3, "4 + 4 + 1");
     assert_eq!(paged, all);
 
+    // The "More:" hint (over lines when the cursor is long) names the
+    // cursor; every line fits 100 columns.
+    let hint_cursor = |stdout: &str| -> String {
+        assert!(stdout.lines().all(|line| columns(line) <= 100), "{stdout}");
+        let hint: Vec<&str> = stdout
+            .lines()
+            .skip_while(|line| !line.starts_with("More:"))
+            .collect();
+        hint.iter()
+            .flat_map(|line| line.split_whitespace())
+            .skip_while(|word| *word != "--cursor")
+            .nth(1)
+            .unwrap_or_else(|| panic!("a cursor in {hint:?}"))
+            .to_owned()
+    };
     let text = monitor(&dir, &["executions", "--limit", "4"]);
-    let hint = text.stdout.lines().last().unwrap().to_owned();
-    let cursor = hint
-        .split_whitespace()
-        .skip_while(|word| *word != "--cursor")
-        .nth(1)
-        .unwrap_or_else(|| panic!("a cursor in {hint}"));
-    let second = json_lines(&dir, &["executions", "--limit", "4", "--cursor", cursor]);
+    let cursor = hint_cursor(&text.stdout);
+    let second = json_lines(&dir, &["executions", "--limit", "4", "--cursor", &cursor]);
     assert_eq!(ids(&second), all[4..8]);
+    let text = monitor(&dir, &["executions", "--limit", "4", "--cursor", &cursor]);
+    let third = hint_cursor(&text.stdout);
+    let last = json_lines(&dir, &["executions", "--limit", "4", "--cursor", &third]);
+    assert_eq!(ids(&last), all[8..]);
 
     let bad = monitor(&dir, &["executions", "--cursor", "page-two"]);
     assert_eq!(bad.code, 2);
@@ -430,7 +444,7 @@ fn show_gives_one_execution_whole_with_the_errors_logs_detail() {
     let text = monitor(&dir, &["show", &panic_id]);
     assert_eq!(text.code, 0);
     assert!(text.stdout.contains("boiler pressure out of range"));
-    assert!(text.stdout.lines().all(|line| line.chars().count() <= 100));
+    assert!(text.stdout.lines().all(|line| columns(line) <= 100));
 
     // An unknown id (well formed: the first one's with another sequence).
     let first = listed[0]["id"].as_str().unwrap();
@@ -581,7 +595,7 @@ fn stats_and_trend_answer_windows_across_midnight() {
     );
     assert_eq!(text.code, 0);
     assert!(text.stdout.contains("cli::sync"));
-    assert!(text.stdout.lines().all(|line| line.chars().count() <= 100));
+    assert!(text.stdout.lines().all(|line| columns(line) <= 100));
 }
 
 #[test]
@@ -663,7 +677,7 @@ fn status_and_health_exit_codes_follow_the_verdict() {
     let text = monitor(&red, &["status"]);
     assert_eq!(text.code, 0);
     assert!(text.stdout.contains("cli::broken"));
-    assert!(text.stdout.lines().all(|line| line.chars().count() <= 100));
+    assert!(text.stdout.lines().all(|line| columns(line) <= 100));
 }
 
 #[test]
@@ -905,7 +919,7 @@ fn tail_follows_a_live_log_across_rotation_without_loss_or_repeats() {
         line.contains(" error ") && line.contains("cli::live"),
         "{line}"
     );
-    assert!(line.chars().count() <= 100, "{line}");
+    assert!(columns(&line) <= 100, "{line}");
     let Tail { child, lines } = tail;
     drop(lines); // the reading thread stops, and closes the pipe
                  // The reader thread ends only when it reads again: a line appended
@@ -962,7 +976,7 @@ fn help_fits_100_columns() {
         assert_eq!(run.code, 0, "{command}");
         assert!(run.stdout.contains("Usage: monitor"), "{}", run.stdout);
         for line in run.stdout.lines() {
-            assert!(line.chars().count() <= 100, "{command}: {line}");
+            assert!(columns(line) <= 100, "{command}: {line}");
         }
     }
 }
@@ -1098,4 +1112,85 @@ fn executions_filter_on_fields_and_show_prints_them() {
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(text.stdout.contains("plan"), "{}", text.stdout);
     assert!(text.stdout.contains("pro"), "{}", text.stdout);
+}
+
+/// The terminal columns of `line`: 2 for the emoji and East Asian wide
+/// characters the commands may print, 1 for the rest.
+fn columns(line: &str) -> usize {
+    line.chars()
+        .map(|c| match u32::from(c) {
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFF00..=0xFF60
+            | 0x1F300..=0x1F64F
+            | 0x1F680..=0x1F6FF
+            | 0x1F7E0..=0x1F7EB
+            | 0x1F900..=0x1F9FF => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// The "More:" hint whose cursor names a file rotated by size (a long
+/// name) is broken over lines of at most 100 columns, the cursor whole.
+#[test]
+fn the_more_hint_fits_100_columns_with_a_long_cursor() {
+    let _lock = exclusive();
+    let dir = temp_dir("cli-more-hint");
+    let clock = ManualClock::new(at("2026-12-06T10:00:00Z"));
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .capture_backtraces(false)
+        .executions_rotation(monitor::Rotation::Size(2_000))
+        .install()
+        .unwrap();
+    for _ in 0..40 {
+        ok().unwrap();
+        assert!(guard.flush());
+        clock.advance(Duration::from_secs(1));
+    }
+    drop(guard);
+    let all = ids(&json_lines(&dir, &["executions", "--limit", "100"]));
+    assert_eq!(all.len(), 40);
+    let mut cursor: Option<String> = None;
+    let mut paged = Vec::new();
+    let mut longest = 0;
+    for _ in 0..40 {
+        let mut args = vec!["executions", "--limit", "3"];
+        if let Some(cursor) = &cursor {
+            args.extend(["--cursor", cursor.as_str()]);
+        }
+        let text = monitor(&dir, &args);
+        assert_eq!(text.code, 0, "{}", text.stderr);
+        assert!(
+            text.stdout.lines().all(|line| columns(line) <= 100),
+            "{}",
+            text.stdout
+        );
+        let mut json = vec!["--json"];
+        json.extend_from_slice(&args);
+        paged.extend(ids(&monitor(&dir, &json).lines()));
+        let hint: Vec<&str> = text
+            .stdout
+            .lines()
+            .skip_while(|line| !line.starts_with("More:"))
+            .collect();
+        cursor = hint
+            .iter()
+            .flat_map(|line| line.split_whitespace())
+            .skip_while(|word| *word != "--cursor")
+            .nth(1)
+            .map(str::to_owned);
+        match &cursor {
+            Some(next) => longest = longest.max(next.len()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all);
+    // The hint on one line would not have fitted.
+    let one_line = "More: the same command with --cursor  gives the next page.".len();
+    assert!(longest + one_line > 100, "longest cursor: {longest}");
 }

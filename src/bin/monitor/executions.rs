@@ -55,9 +55,10 @@ pub(crate) fn run(
         out.line(&line)?;
     }
     if let Some(next) = &page.next {
-        out.line(&format!(
-            "More: the same command with --cursor {next} gives the next page."
-        ))?;
+        let more = format!("More: the same command with --cursor {next} gives the next page.");
+        for line in crate::table::wrap(&more, "", "  ") {
+            out.line(&line)?;
+        }
     }
     Ok(0)
 }
