@@ -512,3 +512,36 @@ fn a_copy_with_a_wal_and_no_shm_is_read_whole_and_left_untouched() {
         .collect();
     assert!(left.is_empty(), "private copies left behind: {left:?}");
 }
+
+/// An execution's line with a member of the wrong type is damaged: skipped
+/// and counted, like a line that is not JSON; a monitor record is neither.
+#[test]
+fn execution_lines_with_wrong_types_are_skipped_and_counted() {
+    let _lock = exclusive();
+    let dir = temp_dir("query-host-types");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    for _ in 0..3 {
+        steady();
+    }
+    assert!(guard.flush());
+    drop(guard);
+    let log = dir.join("executions").join("current.log");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    let stamp = "\"timestamp\":\"2026-12-06T21:02:17.000000Z\"";
+    for line in [
+        format!("{{{stamp},\"name\":\"query_host::steady\",\"status\":\"success\",\"duration_ms\":\"x\",\"trigger_type\":\"call\",\"thread\":\"main\"}}"),
+        format!("{{{stamp},\"name\":42,\"status\":\"success\",\"duration_ms\":1.5,\"trigger_type\":\"call\",\"thread\":\"main\"}}"),
+        format!("{{{stamp},\"name\":\"query_host::steady\",\"status\":\"exploded\",\"duration_ms\":1.5,\"trigger_type\":\"call\",\"thread\":\"main\"}}"),
+        r#"{"timestamp":"yesterday","name":"query_host::steady","status":"success","duration_ms":1.5}"#.to_owned(),
+        // A monitor record: not an execution, not damaged.
+        format!("{{{stamp},\"name\":\"monitor\",\"status\":\"gap\",\"dropped_events\":2,\"trigger_type\":\"monitor\",\"thread\":\"main\"}}"),
+    ] {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    std::fs::write(&log, text).unwrap();
+    let logs = LogDir::open(&dir).unwrap();
+    let page = logs.executions(&ExecutionFilter::new()).unwrap();
+    assert_eq!(page.executions.len(), 3);
+    assert_eq!(page.skipped_lines, 4);
+}

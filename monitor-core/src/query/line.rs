@@ -31,7 +31,9 @@ impl FromStr for Status {
 
 /// What a line is.
 pub(super) enum Line {
-    /// Not a JSON object, or cut: skipped and counted.
+    /// Not a JSON object, cut, or an execution's line with a member of the
+    /// wrong type (`"duration_ms":"x"`, `"name":42`, an unknown `status`,
+    /// a `timestamp` that does not parse): skipped and counted.
     Corrupt,
     /// A JSON object that is no execution (a `gap` or `clock_jump` record,
     /// or a line of some other shape): not listed, not counted.
@@ -62,7 +64,15 @@ pub(super) fn parse(bytes: &[u8]) -> Line {
     let mut error_message = None;
     let mut fields = Vec::new();
     let mut rest = Vec::new();
+    // The members every execution line has, present with whatever type.
+    let mut present = [false; 4];
     for (key, value) in members {
+        if let Some(at) = ["timestamp", "name", "status", "duration_ms"]
+            .iter()
+            .position(|member| *member == key)
+        {
+            present[at] = true;
+        }
         let value = JsonValue::from(value);
         match (key.as_str(), value) {
             ("id", JsonValue::String(text)) if id.is_none() => match text.parse::<ExecutionId>() {
@@ -70,16 +80,14 @@ pub(super) fn parse(bytes: &[u8]) -> Line {
                 Err(_) => rest.push((key, JsonValue::String(text))),
             },
             ("timestamp", JsonValue::String(text)) if timestamp.is_none() => {
-                match Timestamp::parse(&text) {
-                    Some(parsed) => timestamp = Some(parsed),
-                    None => return Line::Other,
+                if let Some(parsed) = Timestamp::parse(&text) {
+                    timestamp = Some(parsed);
                 }
             }
             ("name", JsonValue::String(text)) if name.is_none() => name = Some(text),
             ("status", JsonValue::String(text)) if status.is_none() => {
-                match text.parse::<Status>() {
-                    Ok(parsed) => status = Some(parsed),
-                    Err(_) => return Line::Other,
+                if let Ok(parsed) = text.parse::<Status>() {
+                    status = Some(parsed);
                 }
             }
             ("duration_ms", value) if duration_ms.is_none() && value.as_f64().is_some() => {
@@ -102,7 +110,13 @@ pub(super) fn parse(bytes: &[u8]) -> Line {
     let (Some(timestamp), Some(name), Some(status), Some(duration_ms)) =
         (timestamp, name, status, duration_ms)
     else {
-        return Line::Other;
+        // A line with an execution's members, one of them unreadable, is a
+        // damaged execution; one without them is some other record.
+        return if present.iter().all(|&present| present) {
+            Line::Corrupt
+        } else {
+            Line::Other
+        };
     };
     Line::Execution(
         Box::new(ExecutionSummary {

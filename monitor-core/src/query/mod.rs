@@ -29,8 +29,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Lines that are not JSON objects, or were cut (the last line of a live
-//! `current.log` may still be being written), are skipped and counted
+//! Lines that are not JSON objects, were cut (the last line of a live
+//! `current.log` may still be being written), or hold an execution's
+//! members with one of the wrong type (`"duration_ms":"x"`, an unknown
+//! `status`), are skipped and counted
 //! ([`ExecutionPage::skipped_lines`]), never a panic.
 //!
 //! JSON is read with the crate's own parser and written with
