@@ -273,8 +273,17 @@ fn a_cursor_survives_the_rotation_of_the_current_file() {
     assert_eq!(ids(&rest.executions), newest_first(&all, |_| true)[3..]);
     // A cursor whose file is gone (retention) is an error, not a silent restart.
     let stale: Cursor = "c1~2026-11-01.log~0~0000000000000000".parse().unwrap();
-    let error = logs.executions(&filter.cursor(stale)).unwrap_err();
+    let error = logs.executions(&filter.clone().cursor(stale)).unwrap_err();
     assert!(matches!(error, QueryError::StaleCursor { .. }), "{error}");
+    // A forged offset past the end of a file (beyond what a seek takes)
+    // names the cursor, not the file.
+    for offset in [u64::MAX, 1 << 40] {
+        let text = format!("c1~current.log~{offset}~0000000000000000");
+        let forged: Cursor = text.parse().unwrap();
+        let error = logs.executions(&filter.clone().cursor(forged)).unwrap_err();
+        assert!(matches!(error, QueryError::StaleCursor { .. }), "{error}");
+        assert!(error.to_string().contains(&text), "{error}");
+    }
 }
 
 #[test]

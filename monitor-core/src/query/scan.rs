@@ -362,6 +362,11 @@ fn line_at(file: &LogFile, offset: u64) -> io::Result<Option<Vec<u8>>> {
         }
     } else {
         let mut handle = std::fs::File::open(&file.path)?;
+        // An offset past the end (a forged or stale cursor) has no line;
+        // seeking there may fail (beyond i64) and would blame the file.
+        if offset >= handle.metadata()?.len() {
+            return Ok(None);
+        }
         use std::io::Seek;
         handle.seek(io::SeekFrom::Start(offset))?;
         reader = Box::new(handle);
