@@ -7,6 +7,11 @@
 //! reads what is left of the old one, waits until the writer has moved on
 //! (the new file is not empty), reads the old one a last time, and goes on
 //! with the new file from its start: no line is missed or printed twice.
+//! When the log rotated more than once since the last read, the files
+//! rotated after the one being read (found by its inode, or by its first
+//! line once gzipped) are read whole first, in the order of their names
+//! (`monitor_sinks::rotating::RotatedName`), a `.gz` one decompressed; one
+//! deleted by retention meanwhile is passed over with a notice.
 //! A file that shrinks under it (a torn last line cut off, `copytruncate`)
 //! is read again from the start of the line it was in, or from the start.
 //!
@@ -16,6 +21,9 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use monitor_sinks::rotating::RotatedName;
 
 /// How much is read back from the end to find the last lines.
 const BACK_CHUNK: u64 = 64 * 1024;
@@ -111,6 +119,148 @@ impl Open {
 pub(crate) struct Follower {
     path: PathBuf,
     open: Option<Open>,
+    /// Things the reader should know (files passed over), for stderr.
+    notices: Vec<String>,
+}
+
+/// A rotated file of the followed log, as listed.
+struct Rotated {
+    path: PathBuf,
+    gz: bool,
+    /// (stamp, counter): the order of rotation.
+    key: (i64, u32),
+}
+
+/// The base name of the log whose current file is `path`
+/// (`current.log` → `""`, `current_errors.log` → `"errors"`).
+fn base_of(path: &Path) -> &str {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.strip_prefix("current_")
+        .and_then(|n| n.strip_suffix(".log"))
+        .unwrap_or("")
+}
+
+/// The rotated files of the log whose current file is `path`, oldest
+/// first (`X.log` and `X.log.gz` both present: the plain one).
+fn rotated_files(path: &Path) -> io::Result<Vec<Rotated>> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let base = base_of(path);
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if let Some(parsed) = RotatedName::parse(base, &name) {
+            files.push(Rotated {
+                path: entry.path(),
+                gz: parsed.gz,
+                key: (parsed.stamp_secs, parsed.counter),
+            });
+        }
+    }
+    files.sort_by_key(|file| (file.key, file.gz));
+    files.dedup_by(|later, earlier| later.key == earlier.key);
+    Ok(files)
+}
+
+/// Opens a rotated file for reading from its start, decompressed; a plain
+/// file compressed since it was listed is read from its `.gz`. `None` when
+/// it is gone (retention).
+fn open_rotated(file: &Rotated) -> io::Result<Option<Box<dyn Read>>> {
+    let gz_path = |path: &Path| {
+        let mut gz = path.as_os_str().to_owned();
+        gz.push(".gz");
+        PathBuf::from(gz)
+    };
+    let tries = if file.gz {
+        vec![(file.path.clone(), true)]
+    } else {
+        vec![(file.path.clone(), false), (gz_path(&file.path), true)]
+    };
+    for (path, gz) in tries {
+        match File::open(&path) {
+            Ok(handle) => {
+                return Ok(Some(if gz {
+                    Box::new(MultiGzDecoder::new(io::BufReader::new(handle)))
+                } else {
+                    Box::new(handle)
+                }))
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(None)
+}
+
+/// The first line of `reader` (up to 4 KiB of it): what identifies a file
+/// once it is compressed under another inode.
+fn first_line(reader: impl Read) -> io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    reader.take(4096).read_to_end(&mut head)?;
+    if let Some(end) = head.iter().position(|&b| b == b'\n') {
+        head.truncate(end);
+    }
+    Ok(head)
+}
+
+/// Hands out every complete line of `reader`. True when it handed out any.
+fn read_all(
+    mut reader: impl Read,
+    emit: &mut impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<bool> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut line = Vec::new();
+    let mut any = false;
+    loop {
+        let read = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        let mut rest = &buf[..read];
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            if line.is_empty() {
+                emit(&rest[..end])?;
+            } else {
+                line.extend_from_slice(&rest[..end]);
+                emit(&line)?;
+                line.clear();
+            }
+            any = true;
+            rest = &rest[end + 1..];
+        }
+        line.extend_from_slice(rest);
+    }
+    Ok(any)
+}
+
+impl Open {
+    /// Whether the rotated `file` is this open file (renamed, or compressed
+    /// since: then its first line is this file's).
+    fn is(&self, file: &Rotated) -> io::Result<bool> {
+        if !file.gz {
+            return match std::fs::metadata(&file.path) {
+                Ok(metadata) => Ok(file_id(&metadata) == self.id),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(error) => Err(error),
+            };
+        }
+        let mine = {
+            let mut handle = &self.file;
+            handle.seek(SeekFrom::Start(0))?;
+            first_line(handle)?
+        };
+        if mine.is_empty() {
+            return Ok(false);
+        }
+        match open_rotated(file)? {
+            Some(reader) => Ok(first_line(reader)? == mine),
+            None => Ok(false),
+        }
+    }
 }
 
 /// What a [`Follower::poll`] found.
@@ -142,7 +292,11 @@ impl Follower {
             Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
         };
-        Ok(Follower { path, open })
+        Ok(Follower {
+            path,
+            open,
+            notices: Vec::new(),
+        })
     }
 
     /// Hands out the lines written since the last call, following a rotation.
@@ -168,20 +322,99 @@ impl Follower {
             (_, None) => false,
         };
         if switch {
+            let next = match Open::new(&self.path) {
+                Ok(next) => next,
+                // Renamed away again meanwhile: the next poll finds the new one.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    return Ok(Polled::from(found))
+                }
+                Err(error) => return Err(error),
+            };
             if let Some(old) = &mut self.open {
                 found |= old.read_new(&mut emit)?;
+                found |= self.read_rotated_since(&next, &mut emit)?;
             }
-            match Open::new(&self.path) {
-                Ok(mut next) => {
-                    found |= next.read_new(&mut emit)?;
-                    self.open = Some(next);
-                }
-                // Renamed away again meanwhile: the next poll finds the new one.
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-                Err(error) => return Err(error),
+            let mut next = next;
+            found |= next.read_new(&mut emit)?;
+            self.open = Some(next);
+        }
+        Ok(Polled::from(found))
+    }
+
+    /// The notices gathered since the last call (files passed over), one
+    /// sentence each, for stderr.
+    pub(crate) fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// After a rotation: hands out every line of the files rotated after
+    /// the one that was being read (read to its end already) and before
+    /// `next`, the new current file, in the order they were rotated. The
+    /// log may rotate several times between two polls.
+    fn read_rotated_since(
+        &mut self,
+        next: &Open,
+        emit: &mut impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<bool> {
+        let Some(old) = &self.open else {
+            return Ok(false);
+        };
+        let files = rotated_files(&self.path)?;
+        let mut mine = None;
+        for (index, file) in files.iter().enumerate().rev() {
+            if old.is(file)? {
+                mine = Some(index);
+                break;
             }
         }
-        Ok(if found { Polled::Lines } else { Polled::Idle })
+        let after = match mine {
+            Some(index) => index + 1,
+            None => {
+                // Deleted by retention before it could be found (the oldest
+                // go first): the files rotated after it may be gone too.
+                // Those left were last written after it.
+                self.notices.push(format!(
+                    "{}: the log rotated faster than it was read; files deleted by retention \
+                     meanwhile are passed over",
+                    self.path.parent().unwrap_or(Path::new(".")).display()
+                ));
+                let written = old.file.metadata()?.modified()?;
+                files
+                    .iter()
+                    .position(|file| {
+                        std::fs::metadata(&file.path)
+                            .and_then(|m| m.modified())
+                            .is_ok_and(|modified| modified > written)
+                    })
+                    .unwrap_or(files.len())
+            }
+        };
+        let mut found = false;
+        for file in &files[after..] {
+            if next.is(file)? {
+                // `next` was rotated away too meanwhile: what follows it is
+                // read at the next poll.
+                break;
+            }
+            match open_rotated(file)? {
+                Some(reader) => found |= read_all(reader, emit)?,
+                None => self.notices.push(format!(
+                    "{}: deleted by retention before it was read; passed over",
+                    file.path.display()
+                )),
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl From<bool> for Polled {
+    fn from(found: bool) -> Polled {
+        if found {
+            Polled::Lines
+        } else {
+            Polled::Idle
+        }
     }
 }
 
@@ -328,5 +561,85 @@ mod tests {
         append(&path, "{\"whole\":1}\n");
         follower.poll(collect(&mut seen)).unwrap();
         assert_eq!(seen, ["{\"whole\":1}"]);
+    }
+
+    fn gzip(path: &Path) {
+        let plain = std::fs::read(path).unwrap();
+        let mut gz = path.as_os_str().to_owned();
+        gz.push(".gz");
+        let mut encoder = flate2::write::GzEncoder::new(
+            std::fs::File::create(PathBuf::from(gz)).unwrap(),
+            flate2::Compression::default(),
+        );
+        encoder.write_all(&plain).unwrap();
+        encoder.finish().unwrap();
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn several_rotations_between_two_polls_lose_and_repeat_nothing() {
+        let dir = dir("rotations");
+        let path = dir.join("current.log");
+        // Rotated before tail started: never printed.
+        append(&dir.join("2026-12-05.log"), "older\n");
+        append(&path, "a 1\n");
+        let mut seen = Vec::new();
+        let mut follower = Follower::start(path.clone(), 0, collect(&mut seen)).unwrap();
+        append(&path, "a 2\n");
+        std::fs::rename(&path, dir.join("2026-12-06.log")).unwrap();
+        append(&path, "b 1\nb 2\n");
+        std::fs::rename(&path, dir.join("2026-12-06.1.log")).unwrap();
+        append(&path, "c 1\n");
+        std::fs::rename(&path, dir.join("2026-12-06.2.log")).unwrap();
+        gzip(&dir.join("2026-12-06.2.log"));
+        append(&path, "d 1\n");
+        // The file being read is compressed too: found by its first line.
+        gzip(&dir.join("2026-12-06.log"));
+        assert_eq!(follower.poll(collect(&mut seen)).unwrap(), Polled::Lines);
+        append(&path, "d 2\n");
+        follower.poll(collect(&mut seen)).unwrap();
+        assert_eq!(seen, ["a 2", "b 1", "b 2", "c 1", "d 1", "d 2"]);
+        assert!(follower.take_notices().is_empty());
+    }
+
+    #[test]
+    fn a_rotated_file_deleted_before_it_was_read_is_passed_over_with_a_notice() {
+        let dir = dir("retention");
+        let path = dir.join("errors").join("current_errors.log");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        append(&path, "a 1\n");
+        let mut seen = Vec::new();
+        let mut follower = Follower::start(path.clone(), 1, collect(&mut seen)).unwrap();
+        let rotated = |name: &str| path.parent().unwrap().join(name);
+        std::fs::rename(&path, rotated("20261206T100000Z_errors.log")).unwrap();
+        append(&path, "b 1\n");
+        std::fs::rename(&path, rotated("20261206T100001Z_errors.log")).unwrap();
+        append(&path, "c 1\n");
+        std::fs::rename(&path, rotated("20261206T100002Z_errors.log")).unwrap();
+        append(&path, "d 1\n");
+        // The file systems's clock is coarse: say when each was last written.
+        let written =
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        for (name, at) in [
+            ("20261206T100000Z_errors.log", written),
+            (
+                "20261206T100002Z_errors.log",
+                written + std::time::Duration::from_secs(2),
+            ),
+        ] {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(rotated(name))
+                .unwrap();
+            file.set_modified(at).unwrap();
+        }
+        // Retention deletes the oldest: the file being read and the next.
+        std::fs::remove_file(rotated("20261206T100000Z_errors.log")).unwrap();
+        std::fs::remove_file(rotated("20261206T100001Z_errors.log")).unwrap();
+        follower.poll(collect(&mut seen)).unwrap();
+        assert_eq!(seen, ["a 1", "c 1", "d 1"]);
+        let notices = follower.take_notices();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(notices[0].contains("passed over"), "{notices:?}");
     }
 }

@@ -74,6 +74,9 @@ fn follow(
         let polled = follower
             .poll(&mut emit)
             .map_err(|error| read_failure(path, error))?;
+        for notice in follower.take_notices() {
+            eprintln!("monitor: {notice}");
+        }
         if polled == Polled::Idle && wait_or_closed(IDLE) {
             break;
         }
