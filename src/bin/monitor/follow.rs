@@ -420,24 +420,29 @@ impl From<bool> for Polled {
 
 /// The last `count` complete lines of `file` and the offset just after the
 /// last `\n` (where following starts; a line still being written is left for it).
+///
+/// Reads blocks backwards once, counting the newlines of each new block
+/// only, until `count + 1` newlines are in hand (the one before the first
+/// line) or the start of the file: linear in the bytes read, however
+/// large `count` is.
 fn last_lines(file: &mut File, count: usize) -> io::Result<(Vec<Vec<u8>>, u64)> {
     let length = file.metadata()?.len();
-    // Read backwards in chunks until `count + 1` newlines are in hand (the
-    // one before the first line) or the start of the file.
     let mut start = length;
-    let mut tail: Vec<u8> = Vec::new();
-    loop {
-        let newlines = tail.iter().filter(|&&b| b == b'\n').count();
-        if start == 0 || newlines > count {
-            break;
-        }
+    // Newest first.
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let mut newlines = 0usize;
+    while start > 0 && newlines <= count {
         let from = start.saturating_sub(BACK_CHUNK);
-        let mut chunk = vec![0; (start - from) as usize];
+        let mut block = vec![0; (start - from) as usize];
         file.seek(SeekFrom::Start(from))?;
-        file.read_exact(&mut chunk)?;
-        chunk.extend_from_slice(&tail);
-        tail = chunk;
+        file.read_exact(&mut block)?;
+        newlines += newlines_in(&block);
+        blocks.push(block);
         start = from;
+    }
+    let mut tail = Vec::with_capacity(blocks.iter().map(Vec::len).sum());
+    for block in blocks.iter().rev() {
+        tail.extend_from_slice(block);
     }
     let complete = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let end = start + complete as u64;
@@ -451,6 +456,19 @@ fn last_lines(file: &mut File, count: usize) -> io::Result<(Vec<Vec<u8>>, u64)> 
     }
     let skip = lines.len().saturating_sub(count);
     Ok((lines.split_off(skip), end))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Bytes searched for newlines by `last_lines` on this thread (tests).
+    static SCANNED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The newlines in `block`.
+fn newlines_in(block: &[u8]) -> usize {
+    #[cfg(test)]
+    SCANNED.with(|scanned| scanned.set(scanned.get() + block.len() as u64));
+    block.iter().filter(|&&b| b == b'\n').count()
 }
 
 #[cfg(test)]
@@ -641,5 +659,24 @@ mod tests {
         let notices = follower.take_notices();
         assert_eq!(notices.len(), 1, "{notices:?}");
         assert!(notices[0].contains("passed over"), "{notices:?}");
+    }
+
+    #[test]
+    fn the_last_lines_of_a_file_shorter_than_asked_are_found_in_one_pass() {
+        let dir = dir("linear");
+        let path = dir.join("current.log");
+        let text: String = (0..20_000).map(|i| format!("line {i:>40}\n")).collect();
+        append(&path, &text);
+        SCANNED.with(|scanned| scanned.set(0));
+        let mut seen = Vec::new();
+        Follower::start(path, 1_000_000, collect(&mut seen)).unwrap();
+        assert_eq!(seen.len(), 20_000);
+        assert_eq!(seen[19_999], format!("line {:>40}", 19_999));
+        let scanned = SCANNED.with(std::cell::Cell::get);
+        assert!(
+            scanned <= text.len() as u64,
+            "{scanned} bytes scanned for {}",
+            text.len()
+        );
     }
 }
