@@ -28,6 +28,16 @@ use monitor_sinks::rotating::RotatedName;
 /// How much is read back from the end to find the last lines.
 const BACK_CHUNK: u64 = 64 * 1024;
 
+/// How many bytes at each end of a held (unfinished) line are checked
+/// before reading on.
+const CHECKED_EDGE: usize = 4096;
+
+#[cfg(test)]
+thread_local! {
+    /// Bytes of held lines read again by `read_new` on this thread (tests).
+    static REREAD: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// Identity of a file: device and inode on Unix (the path's metadata elsewhere).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct FileId(u64, u64);
@@ -79,11 +89,24 @@ impl Open {
             self.partial.clear();
         } else if !self.partial.is_empty() {
             // The start of a line held back must still be there: a torn line
-            // may have been cut off and written again whole meanwhile.
-            let mut again = vec![0; self.partial.len()];
-            self.file.seek(SeekFrom::Start(line_start))?;
-            self.file.read_exact(&mut again)?;
-            if again != self.partial {
+            // may have been cut off and written again whole meanwhile. Its
+            // first and last bytes are compared (a held line may be
+            // megabytes long: it is not read again on every poll).
+            let held = self.partial.len();
+            let edge = held.min(CHECKED_EDGE);
+            let mut same = true;
+            for (at, expected) in [
+                (line_start, &self.partial[..edge]),
+                (self.position - edge as u64, &self.partial[held - edge..]),
+            ] {
+                let mut again = vec![0; edge];
+                self.file.seek(SeekFrom::Start(at))?;
+                self.file.read_exact(&mut again)?;
+                #[cfg(test)]
+                REREAD.with(|reread| reread.set(reread.get() + edge as u64));
+                same &= again == expected;
+            }
+            if !same {
                 self.position = line_start;
                 self.partial.clear();
             }
@@ -678,5 +701,30 @@ mod tests {
             "{scanned} bytes scanned for {}",
             text.len()
         );
+    }
+
+    #[test]
+    fn a_long_unfinished_line_is_not_read_again_on_every_poll() {
+        let dir = dir("held");
+        let path = dir.join("current.log");
+        append(&path, "a\n");
+        let mut seen = Vec::new();
+        let mut follower = Follower::start(path.clone(), 0, collect(&mut seen)).unwrap();
+        append(&path, &format!("{{\"x\":\"{}", "y".repeat(1 << 20)));
+        follower.poll(collect(&mut seen)).unwrap();
+        REREAD.with(|reread| reread.set(0));
+        for _ in 0..10 {
+            assert_eq!(follower.poll(collect(&mut seen)).unwrap(), Polled::Idle);
+        }
+        append(&path, "z\"}\n");
+        assert_eq!(follower.poll(collect(&mut seen)).unwrap(), Polled::Lines);
+        let reread = REREAD.with(std::cell::Cell::get);
+        // 11 polls with the line held: its two ends each time, not all of it.
+        assert!(
+            reread <= 11 * 2 * CHECKED_EDGE as u64,
+            "{reread} bytes read again"
+        );
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].ends_with("yz\"}"));
     }
 }
