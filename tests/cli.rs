@@ -775,6 +775,26 @@ fn bad_input_is_named_with_the_accepted_forms() {
         "{}",
         tail.stderr
     );
+    // JSON objects that are no execution: no blank line for them.
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("executions/current.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut log, b"{}\n{\"a\":1}\n").unwrap();
+    drop(log);
+    let tail = monitor(&dir, &["tail", "-n", "4"]);
+    assert_eq!(tail.code, 0, "{}", tail.stderr);
+    assert!(tail.stdout.lines().count() > 0, "{}", tail.stdout);
+    assert!(
+        tail.stdout.lines().all(|line| !line.trim().is_empty()),
+        "{:?}",
+        tail.stdout
+    );
+    assert!(
+        tail.stderr.contains("skipped 2 lines") && tail.stderr.contains("no execution"),
+        "{}",
+        tail.stderr
+    );
 }
 
 #[test]

@@ -38,9 +38,14 @@ pub(crate) fn run(
     let json = common.json;
     let colour = out.coloured();
     let mut skipped = 0u64;
+    let mut not_executions = 0u64;
     let mut emit = |line: &[u8]| -> io::Result<()> {
         match render(line, json, colour) {
             Some(text) => out.line_io(&text),
+            None if is_json_object(line) => {
+                not_executions += 1;
+                Ok(())
+            }
             None => {
                 skipped += 1;
                 Ok(())
@@ -49,6 +54,17 @@ pub(crate) fn run(
     };
     let result = follow(&path, args, &mut emit);
     crate::report_skipped(logs, skipped);
+    if not_executions > 0 {
+        let (lines, are) = if not_executions == 1 {
+            ("line", "is")
+        } else {
+            ("lines", "are")
+        };
+        eprintln!(
+            "monitor: skipped {not_executions} {lines} in {} that {are} JSON objects but no execution (no \"status\")",
+            logs.path().display()
+        );
+    }
     result.map(|()| 0)
 }
 
@@ -92,17 +108,28 @@ fn read_failure(path: &Path, error: io::Error) -> Failure {
     }
 }
 
-/// The text to print for one log line; `None` when it is not a JSON object.
+/// The text to print for one log line; `None` when it is not a JSON object
+/// with a `"status"` string (an execution, or a monitor record such as a
+/// gap): `{}` or `{"a":1}` would print as a blank line.
 fn render(line: &[u8], json: bool, colour: bool) -> Option<String> {
     let text = std::str::from_utf8(line).ok()?;
     let value: JsonValue = text.parse().ok()?;
     if !matches!(value, JsonValue::Object(_)) {
         return None;
     }
+    value.get("status")?.as_str()?;
     if json {
         return Some(text.to_owned());
     }
     Some(human(&value, colour))
+}
+
+/// Whether `line` is a JSON object (skipped by `render` for another reason).
+fn is_json_object(line: &[u8]) -> bool {
+    std::str::from_utf8(line)
+        .ok()
+        .and_then(|text| text.parse::<JsonValue>().ok())
+        .is_some_and(|value| matches!(value, JsonValue::Object(_)))
 }
 
 /// `19:19:08.123  01KBSV…  error      1.2 ms  app::sync  app::Error: timeout`.
@@ -198,6 +225,10 @@ mod tests {
         assert_eq!(render(b"{\"cut", true, false), None);
         assert_eq!(render(b"[1]", false, false), None);
         assert_eq!(render(&[0xff, b'{'], false, false), None);
+        // JSON objects that are no execution print no blank line.
+        assert_eq!(render(b"{}", false, false), None);
+        assert_eq!(render(br#"{"a":1}"#, true, false), None);
+        assert_eq!(render(br#"{"status":1}"#, false, false), None);
     }
 
     #[test]
