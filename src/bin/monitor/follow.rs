@@ -298,14 +298,28 @@ pub(crate) enum Polled {
 impl Follower {
     /// Starts at the end of `path`, handing out its last `last` complete
     /// lines first (a missing file is waited for).
+    #[cfg(test)]
     pub(crate) fn start(
         path: PathBuf,
         last: usize,
+        emit: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<Follower> {
+        Follower::start_counting(path, last, |_| true, emit)
+    }
+
+    /// Starts at the end of `path`, handing out its last complete lines
+    /// first, back to the `last`-th one that `counts` (the lines that do
+    /// not count, junk, are handed out too but do not use up `last`). A
+    /// missing file is waited for.
+    pub(crate) fn start_counting(
+        path: PathBuf,
+        last: usize,
+        counts: impl Fn(&[u8]) -> bool,
         mut emit: impl FnMut(&[u8]) -> io::Result<()>,
     ) -> io::Result<Follower> {
         let open = match Open::new(&path) {
             Ok(mut open) => {
-                let (lines, end) = last_lines(&mut open.file, last)?;
+                let (lines, end) = last_lines(&mut open.file, last, counts)?;
                 for line in &lines {
                     emit(line)?;
                 }
@@ -441,44 +455,70 @@ impl From<bool> for Polled {
     }
 }
 
-/// The last `count` complete lines of `file` and the offset just after the
-/// last `\n` (where following starts; a line still being written is left for it).
+/// The last complete lines of `file`, back to the `count`-th one that
+/// `counts` (oldest first), and the offset just after the last `\n` (where
+/// following starts; a line still being written is left for it).
 ///
-/// Reads blocks backwards once, counting the newlines of each new block
-/// only, until `count + 1` newlines are in hand (the one before the first
-/// line) or the start of the file: linear in the bytes read, however
-/// large `count` is.
-fn last_lines(file: &mut File, count: usize) -> io::Result<(Vec<Vec<u8>>, u64)> {
+/// Reads blocks backwards once and walks their lines from the end, so the
+/// work is linear in the bytes read, however large `count` is. A line
+/// longer than a block makes the next read as large as it (doubling).
+fn last_lines(
+    file: &mut File,
+    count: usize,
+    counts: impl Fn(&[u8]) -> bool,
+) -> io::Result<(Vec<Vec<u8>>, u64)> {
     let length = file.metadata()?.len();
     let mut start = length;
-    // Newest first.
-    let mut blocks: Vec<Vec<u8>> = Vec::new();
-    let mut newlines = 0usize;
-    while start > 0 && newlines <= count {
-        let from = start.saturating_sub(BACK_CHUNK);
+    // The bytes from `start` up to the next `\n` (or the end): the end of a
+    // line whose start is not read yet.
+    let mut carry: Vec<u8> = Vec::new();
+    // Where following starts, once the last `\n` is found.
+    let mut end: Option<u64> = None;
+    // Newest first; `counted` of them count.
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut counted = 0usize;
+    let take = |line: &[u8], lines: &mut Vec<Vec<u8>>, counted: &mut usize| {
+        if counts(line) {
+            *counted += 1;
+        }
+        lines.push(line.to_vec());
+    };
+    'blocks: while start > 0 && (end.is_none() || counted < count) {
+        let size = (BACK_CHUNK as usize).max(carry.len()) as u64;
+        let from = start.saturating_sub(size);
         let mut block = vec![0; (start - from) as usize];
         file.seek(SeekFrom::Start(from))?;
         file.read_exact(&mut block)?;
-        newlines += newlines_in(&block);
-        blocks.push(block);
+        block.extend_from_slice(&carry);
+        scanned(block.len());
         start = from;
+        let mut rest = &block[..];
+        while let Some(newline) = rest.iter().rposition(|&b| b == b'\n') {
+            let line = &rest[newline + 1..];
+            if end.is_none() {
+                // After the last `\n`: still being written.
+                end = Some(from + newline as u64 + 1);
+            } else {
+                take(line, &mut lines, &mut counted);
+                if counted >= count {
+                    carry.clear();
+                    break 'blocks;
+                }
+            }
+            rest = &rest[..newline];
+            if end.is_some() && count == 0 {
+                carry.clear();
+                break 'blocks;
+            }
+        }
+        carry = rest.to_vec();
     }
-    let mut tail = Vec::with_capacity(blocks.iter().map(Vec::len).sum());
-    for block in blocks.iter().rev() {
-        tail.extend_from_slice(block);
+    if start == 0 && end.is_some() && counted < count {
+        // The file's first line.
+        take(&carry, &mut lines, &mut counted);
     }
-    let complete = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let end = start + complete as u64;
-    let mut lines: Vec<Vec<u8>> = tail[..complete]
-        .split(|&b| b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect();
-    lines.pop(); // after the last `\n`
-    if start > 0 && !lines.is_empty() {
-        lines.remove(0); // the end of a line that started before `start`
-    }
-    let skip = lines.len().saturating_sub(count);
-    Ok((lines.split_off(skip), end))
+    lines.reverse();
+    Ok((lines, end.unwrap_or(0)))
 }
 
 #[cfg(test)]
@@ -487,11 +527,10 @@ thread_local! {
     static SCANNED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// The newlines in `block`.
-fn newlines_in(block: &[u8]) -> usize {
+/// Counts bytes searched by `last_lines` (tests).
+fn scanned(_bytes: usize) {
     #[cfg(test)]
-    SCANNED.with(|scanned| scanned.set(scanned.get() + block.len() as u64));
-    block.iter().filter(|&&b| b == b'\n').count()
+    SCANNED.with(|scanned| scanned.set(scanned.get() + _bytes as u64));
 }
 
 #[cfg(test)]
@@ -696,8 +735,9 @@ mod tests {
         assert_eq!(seen.len(), 20_000);
         assert_eq!(seen[19_999], format!("line {:>40}", 19_999));
         let scanned = SCANNED.with(std::cell::Cell::get);
+        // Each block once, plus the part of a line that straddles two.
         assert!(
-            scanned <= text.len() as u64,
+            scanned <= 2 * text.len() as u64,
             "{scanned} bytes scanned for {}",
             text.len()
         );
@@ -726,5 +766,29 @@ mod tests {
         );
         assert_eq!(seen.len(), 1);
         assert!(seen[0].ends_with("yz\"}"));
+    }
+
+    #[test]
+    fn lines_that_do_not_count_do_not_use_up_the_last_n() {
+        let dir = dir("counting");
+        let path = dir.join("current.log");
+        let junk = "junk ".repeat(30_000);
+        append(&path, &format!("1\n{junk}\n2\n{junk}\n{junk}\n3\nparti"));
+        let mut seen = Vec::new();
+        let counts = |line: &[u8]| !line.starts_with(b"junk");
+        let mut follower =
+            Follower::start_counting(path.clone(), 2, counts, collect(&mut seen)).unwrap();
+        let short: Vec<&str> = seen.iter().map(|line| &line[..line.len().min(4)]).collect();
+        assert_eq!(short, ["2", "junk", "junk", "3"]);
+        append(&path, "al\n");
+        follower.poll(collect(&mut seen)).unwrap();
+        assert_eq!(seen.last().unwrap(), "partial");
+        let mut all = Vec::new();
+        Follower::start_counting(path.clone(), 9, counts, collect(&mut all)).unwrap();
+        assert_eq!(all.len(), 7);
+        assert_eq!(all[0], "1");
+        let mut none = Vec::new();
+        Follower::start_counting(path, 0, counts, collect(&mut none)).unwrap();
+        assert!(none.is_empty());
     }
 }

@@ -75,7 +75,9 @@ fn follow(
     args: &TailArgs,
     mut emit: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> Result<(), Failure> {
-    let mut follower = Follower::start(path.to_path_buf(), args.lines, &mut emit)
+    // Lines that print nothing (junk) do not count toward `-n`.
+    let counts = |line: &[u8]| render(line, true, false).is_some();
+    let mut follower = Follower::start_counting(path.to_path_buf(), args.lines, counts, &mut emit)
         .map_err(|error| read_failure(path, error))?;
     if !args.follow {
         return Ok(());
