@@ -5,7 +5,9 @@
 //!
 //! Text: one line per execution, coloured by status on a terminal. With
 //! `--json`: the log's lines as they are (one JSON object per line). Lines
-//! that are not JSON are skipped, and counted once on stderr at the end.
+//! that are not JSON, or JSON objects without a `"status"` (no execution),
+//! are skipped, counted once on stderr at the end, and do not count toward
+//! `-n`.
 
 use std::io;
 use std::path::{Path, PathBuf};
