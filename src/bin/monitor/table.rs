@@ -171,94 +171,11 @@ fn chars(text: &str) -> usize {
     width(text)
 }
 
-/// The terminal columns `c` takes: 2 for East Asian wide characters and
-/// emoji (the report's 🟢 🟡 🔴), 0 for combining marks, joiners and
-/// variation selectors, 1 for the rest.
+/// The terminal columns `c` takes, as a terminal draws it (the Unicode
+/// East Asian Width: 2 for wide characters and emoji such as the report's
+/// 🟢 🟡 🔴, 0 for combining marks and control characters).
 pub(crate) fn char_width(c: char) -> usize {
-    match u32::from(c) {
-        0x0300..=0x036F | 0x200B..=0x200F | 0x20D0..=0x20FF | 0xFE00..=0xFE0F => 0,
-        0x1100..=0x115F
-        | 0x231A..=0x231B
-        | 0x23E9..=0x23EC
-        | 0x23F0
-        | 0x23F3
-        | 0x25FD..=0x25FE
-        | 0x2614..=0x2615
-        | 0x2648..=0x2653
-        | 0x267F
-        | 0x2693
-        | 0x26A1
-        | 0x26AA..=0x26AB
-        | 0x26BD..=0x26BE
-        | 0x26C4..=0x26C5
-        | 0x26CE
-        | 0x26D4
-        | 0x26EA
-        | 0x26F2..=0x26F3
-        | 0x26F5
-        | 0x26FA
-        | 0x26FD
-        | 0x2705
-        | 0x270A..=0x270B
-        | 0x2728
-        | 0x274C
-        | 0x274E
-        | 0x2753..=0x2755
-        | 0x2757
-        | 0x2795..=0x2797
-        | 0x27B0
-        | 0x27BF
-        | 0x2B1B..=0x2B1C
-        | 0x2B50
-        | 0x2B55
-        | 0x2E80..=0x303E
-        | 0x3041..=0x33FF
-        | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF
-        | 0xAC00..=0xD7A3
-        | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6
-        | 0x1F004
-        | 0x1F0CF
-        | 0x1F18E
-        | 0x1F191..=0x1F19A
-        | 0x1F200..=0x1F251
-        | 0x1F300..=0x1F320
-        | 0x1F32D..=0x1F335
-        | 0x1F337..=0x1F37C
-        | 0x1F37E..=0x1F393
-        | 0x1F3A0..=0x1F3CA
-        | 0x1F3CF..=0x1F3D3
-        | 0x1F3E0..=0x1F3F0
-        | 0x1F3F4
-        | 0x1F3F8..=0x1F43E
-        | 0x1F440
-        | 0x1F442..=0x1F4FC
-        | 0x1F4FF..=0x1F53D
-        | 0x1F54B..=0x1F54E
-        | 0x1F550..=0x1F567
-        | 0x1F57A
-        | 0x1F595..=0x1F596
-        | 0x1F5A4
-        | 0x1F5FB..=0x1F64F
-        | 0x1F680..=0x1F6C5
-        | 0x1F6CC
-        | 0x1F6D0..=0x1F6D2
-        | 0x1F6D5..=0x1F6D7
-        | 0x1F6EB..=0x1F6EC
-        | 0x1F6F4..=0x1F6FC
-        | 0x1F7E0..=0x1F7EB
-        | 0x1F90C..=0x1F93A
-        | 0x1F93C..=0x1F945
-        | 0x1F947..=0x1F9FF
-        | 0x1FA70..=0x1FAFF
-        | 0x20000..=0x2FFFD
-        | 0x30000..=0x3FFFD => 2,
-        _ => 1,
-    }
+    unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
 /// The terminal columns `text` takes (see [`char_width`]).
@@ -357,7 +274,15 @@ pub(crate) fn hard_wrap(text: &str, first: &str, rest: &str) -> Vec<String> {
     let mut lines = Vec::new();
     loop {
         let room = WIDTH.saturating_sub(prefix.chars().count()).max(1);
-        let take = room.min(left.len());
+        let mut take = room.min(left.len());
+        if take < left.len() {
+            // Break after the last `/` or space in the second half of the
+            // line, so that a `file.rs:581:40` location is never split.
+            let half = room / 2;
+            if let Some(at) = left[half..take].iter().rposition(|&c| c == '/' || c == ' ') {
+                take = half + at + 1;
+            }
+        }
         lines.push(format!(
             "{prefix}{}",
             left[..take].iter().collect::<String>()
@@ -440,6 +365,26 @@ mod tests {
         assert_eq!(lines[0].chars().count(), 100);
         assert_eq!(format!("{}{}", lines[0], &lines[1][4..]), text);
         assert_eq!(hard_wrap("", "  ", "  "), ["  "]);
+    }
+
+    #[test]
+    fn hard_wrapping_breaks_after_a_slash_not_inside_a_location() {
+        let text = format!(
+            "      at /rustc/{}/library/std/src/panicking.rs:581:40",
+            "0123456789abcdef".repeat(5)
+        );
+        let lines = hard_wrap(&text, "  ", "      ");
+        assert_eq!(lines.len(), 2);
+        assert!(lines.iter().all(|line| line.chars().count() <= WIDTH));
+        assert_eq!(lines[1], "      library/std/src/panicking.rs:581:40");
+        assert_eq!(format!("{}{}", &lines[0][2..], &lines[1][6..]), text);
+    }
+
+    #[test]
+    fn emoji_take_two_columns() {
+        assert_eq!(width("🟢 ok"), 5);
+        assert_eq!(width("⚪"), 2);
+        assert_eq!(cut("🔴🔴🔴", 4), "🔴…");
     }
 
     #[test]
