@@ -751,6 +751,43 @@ fn bad_input_is_named_with_the_accepted_forms() {
         assert!(run.stderr.contains("--help"), "{}", run.stderr);
     }
 
+    // A window that ends before it starts: refused, saying why.
+    let run = monitor(
+        &dir,
+        &[
+            "executions",
+            "--since",
+            "2026-12-06T00:00:00Z",
+            "--until",
+            "1h",
+        ],
+    );
+    let run_backwards = monitor(
+        &dir,
+        &[
+            "executions",
+            "--since",
+            "2026-12-06T00:00:10Z",
+            "--until",
+            "2026-12-06T00:00:05Z",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run_backwards.code, 2);
+    assert!(run_backwards.stdout.is_empty());
+    assert!(
+        run_backwards
+            .stderr
+            .contains("--until (2026-12-06T00:00:05.000000Z) is not after --since"),
+        "{}",
+        run_backwards.stderr
+    );
+    // A status in capitals is the same status.
+    assert_eq!(
+        json_lines(&dir, &["executions", "--status", "ERROR"]),
+        json_lines(&dir, &["executions", "--status", "error"])
+    );
+
     // A line that is not JSON: skipped, and reported once.
     let mut log = std::fs::OpenOptions::new()
         .append(true)

@@ -145,8 +145,11 @@ pub(crate) struct TailArgs {
     pub(crate) lines: usize,
 }
 
+/// A status, in any case (`error`, `ERROR`).
 fn parse_status(text: &str) -> Result<Status, String> {
-    text.parse::<Status>().map_err(|error| error.to_string())
+    text.to_ascii_lowercase()
+        .parse::<Status>()
+        .map_err(|error| error.to_string())
 }
 
 fn parse_name(text: &str) -> Result<NameFilter, String> {
@@ -198,6 +201,7 @@ mod tests {
     #[test]
     fn a_bad_status_name_or_cursor_shows_what_is_accepted() {
         assert_eq!(parse_status("panic"), Ok(Status::Panic));
+        assert_eq!(parse_status("ERROR"), Ok(Status::Error));
         assert!(parse_status("failed")
             .unwrap_err()
             .contains("success, error, panic or cancelled"));

@@ -10,6 +10,7 @@ use std::io::Write;
 use std::time::SystemTime;
 
 use monitor::query::{to_json, ExecutionFilter, ExecutionSummary, LogDir};
+use monitor::Timestamp;
 
 use crate::args::{Common, ExecutionsArgs};
 use crate::out::{Colour, Failure, Out};
@@ -21,9 +22,21 @@ pub(crate) fn run(
     args: &ExecutionsArgs,
     out: &mut Out,
 ) -> Result<u8, Failure> {
-    let page = logs
-        .executions(&filter(args, common.now()))
-        .map_err(Failure::new)?;
+    let now = common.now();
+    if let (Some(since), Some(until)) = (args.since, args.until) {
+        let (since, until) = (since.resolve(now), until.resolve(now));
+        if until <= since {
+            return Err(Failure::Message {
+                text: format!(
+                    "--until ({}) is not after --since ({}): no execution can match",
+                    Timestamp(until),
+                    Timestamp(since)
+                ),
+                code: 2,
+            });
+        }
+    }
+    let page = logs.executions(&filter(args, now)).map_err(Failure::new)?;
     crate::progress::finish();
     crate::report_skipped(logs, page.skipped_lines);
     if common.json {
