@@ -220,6 +220,19 @@ impl<'a> Matcher<'a> {
             })
     }
 
+    /// The execution on this line if it matches; a torn or corrupt line
+    /// is counted in `skipped`.
+    fn keep(&self, bytes: &[u8], torn: bool, skipped: &mut u64) -> Option<ExecutionSummary> {
+        if torn {
+            *skipped += 1;
+            return None;
+        }
+        self.check(bytes).unwrap_or_else(|()| {
+            *skipped += 1;
+            None
+        })
+    }
+
     /// `Err(())`: a corrupt line.
     fn check(&self, bytes: &[u8]) -> Result<Option<ExecutionSummary>, ()> {
         if bytes.first() != Some(&b'{') || bytes.last() != Some(&b'}') {
@@ -282,18 +295,10 @@ pub(super) fn executions(
                     if limit.is_some_and(|limit| offset >= limit) {
                         return Ok(Next::Stop);
                     }
-                    if torn {
-                        skipped += 1;
-                        continue;
-                    }
-                    match matcher.check(bytes) {
-                        Err(()) => skipped += 1,
-                        Ok(None) => {}
-                        Ok(Some(summary)) => {
-                            kept.push_back((position(offset, bytes), summary));
-                            if kept.len() > want {
-                                kept.pop_front();
-                            }
+                    if let Some(summary) = matcher.keep(bytes, torn, &mut skipped) {
+                        kept.push_back((position(offset, bytes), summary));
+                        if kept.len() > want {
+                            kept.pop_front();
                         }
                     }
                 }
@@ -316,18 +321,10 @@ pub(super) fn executions(
                     tracker.bytes(read);
                     read = 0;
                 }
-                if torn {
-                    skipped += 1;
-                    continue;
-                }
-                match matcher.check(bytes) {
-                    Err(()) => skipped += 1,
-                    Ok(None) => {}
-                    Ok(Some(summary)) => {
-                        found.push((position(offset, bytes), summary));
-                        if found.len() >= need {
-                            break;
-                        }
+                if let Some(summary) = matcher.keep(bytes, torn, &mut skipped) {
+                    found.push((position(offset, bytes), summary));
+                    if found.len() >= need {
+                        break;
                     }
                 }
             }
@@ -621,22 +618,11 @@ pub(super) fn error_groups(
         files::forward_chunks(reader, |chunk_offset, chunk, torn| {
             tracker.bytes(chunk.len());
             for (_, bytes) in files::lines(chunk_offset, chunk) {
-                if torn {
-                    skipped += 1;
-                    continue;
-                }
-                let summary = match matcher.check(bytes) {
-                    Err(()) => {
-                        skipped += 1;
-                        continue;
+                if let Some(summary) = matcher.keep(bytes, torn, &mut skipped) {
+                    if summary.status.is_failure() {
+                        add(&mut groups, summary);
                     }
-                    Ok(None) => continue,
-                    Ok(Some(summary)) => summary,
-                };
-                if !summary.status.is_failure() {
-                    continue;
                 }
-                add(&mut groups, summary);
             }
             Ok(Next::Continue)
         })
