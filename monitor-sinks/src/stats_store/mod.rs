@@ -33,6 +33,8 @@
 
 mod error;
 mod persist;
+mod resource_rollup;
+mod retention;
 mod rollup;
 mod row;
 mod schema;
@@ -43,6 +45,8 @@ pub use persist::{PersistEvent, PersistOptions, PersistentStats, StoreHealth, ST
 pub use rollup::{
     NameMatch, RollupRead, RollupReader, RollupRow, SaveStamp, DAY_SECS, HOUR_SECS, MINUTE_SECS,
 };
+pub use resource_rollup::ResourceRollupRow;
+pub use retention::{FoldProgress, FoldedBefore, RollupRetention};
 pub use row::StoredFunctionStats;
 #[doc(hidden)]
 #[cfg(feature = "test-util")]

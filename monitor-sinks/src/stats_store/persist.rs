@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{
-    RollupRow, SaveStamp, StatsStore, StoreError, StoreErrorKind, StoreOptions, StoredFunctionStats,
+    FoldedBefore, ResourceRollupRow, RollupRetention, RollupRow, SaveStamp, StatsStore, StoreError,
+    StoreErrorKind, StoreOptions, StoredFunctionStats,
 };
 
 /// The file name of the statistics database inside the log directory.
@@ -28,6 +29,12 @@ pub struct PersistOptions {
     /// How long one SQLite call waits for another connection's lock.
     /// Default: 200 ms.
     pub busy_timeout: Duration,
+    /// How long roll-up rows are kept; `None` keeps every row. Default: the
+    /// [`RollupRetention`] defaults (minute rows 7 days, hour rows 90 days).
+    pub retention: Option<RollupRetention>,
+    /// Roll-up rows deleted at most per [`PersistentStats::fold`] call (one
+    /// short transaction). Default: 500.
+    pub fold_batch: usize,
 }
 
 impl PersistOptions {
@@ -40,6 +47,8 @@ impl PersistOptions {
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
             busy_timeout: StoreOptions::default().busy_timeout,
+            retention: Some(RollupRetention::default()),
+            fold_batch: 500,
         }
     }
 
@@ -142,6 +151,11 @@ pub struct PersistentStats {
     /// deltas, merged into the stored rows by the next save.
     rollups: Vec<RollupRow>,
     rollup_index: HashMap<(String, i64), usize>,
+    /// Resource roll-up rows (samples per minute) not yet committed: deltas.
+    resources: Vec<ResourceRollupRow>,
+    /// The retention's boundaries (minute rows, hour rows) the latest fold
+    /// finished with nothing left before them: no fold until they move.
+    folded: Option<FoldedBefore>,
     /// This store's run and its committed saves, written with every save
     /// (see [`SaveStamp`]).
     stamp: SaveStamp,
@@ -196,6 +210,8 @@ impl PersistentStats {
             index: HashMap::new(),
             rollups: Vec::new(),
             rollup_index: HashMap::new(),
+            resources: Vec::new(),
+            folded: None,
             stamp: SaveStamp {
                 run: random_run(),
                 saves: 0,
@@ -256,6 +272,67 @@ impl PersistentStats {
         }
     }
 
+    /// Stages a resource roll-up delta (the samples of one minute) for the
+    /// next save, merged with one already staged for the same minute.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use monitor_sinks::stats_store::{PersistOptions, PersistentStats, ResourceRollupRow};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("stage-resources-doc-{}", std::process::id()));
+    /// let (mut stats, _) = PersistentStats::open(PersistOptions::in_log_dir(&dir), Instant::now());
+    /// let mut row = ResourceRollupRow::new(600, 60);
+    /// row.add_sample(10, 0, None, None, None);
+    /// stats.stage_resource_rollup(row.clone());
+    /// stats.stage_resource_rollup(row);
+    /// assert_eq!(stats.pending_resource_rollups()[0].samples, 2);
+    /// stats.save_now(Instant::now());
+    /// assert!(stats.pending_resource_rollups().is_empty());
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn stage_resource_rollup(&mut self, row: ResourceRollupRow) {
+        match self
+            .resources
+            .iter_mut()
+            .rev()
+            .find(|r| r.bucket_secs == row.bucket_secs && r.bucket_start == row.bucket_start)
+        {
+            Some(existing) => existing.merge(&row),
+            None => self.resources.push(row),
+        }
+    }
+
+    /// The resource roll-up deltas staged and not committed yet.
+    pub fn pending_resource_rollups(&self) -> &[ResourceRollupRow] {
+        &self.resources
+    }
+
+    /// Deletes one batch (at most [`PersistOptions::fold_batch`] rows, one
+    /// short transaction) of the roll-up rows older than
+    /// [`PersistOptions::retention`] keeps as of `now` (Unix seconds, by the
+    /// caller's clock). Does nothing while the database is unavailable, or
+    /// when the previous call left nothing to delete and the boundaries have
+    /// not moved since (they move once an hour for minute rows). Returns the
+    /// rows deleted; an error is returned, not recorded: the next call
+    /// tries again.
+    pub fn fold(&mut self, now: i64) -> Result<usize, StoreError> {
+        let Some(retention) = self.options.retention else {
+            return Ok(0);
+        };
+        let cutoffs = retention.cutoffs(now);
+        if self.failing || self.folded == Some(cutoffs) {
+            return Ok(0);
+        }
+        let Some(store) = self.store.as_mut() else {
+            return Ok(0);
+        };
+        let progress = store.fold_batch(&retention, now, self.options.fold_batch.max(1))?;
+        if !progress.more {
+            self.folded = Some(cutoffs);
+        }
+        Ok(progress.deleted)
+    }
+
     /// The roll-up deltas staged and not saved yet.
     pub fn pending_rollups(&self) -> &[RollupRow] {
         &self.rollups
@@ -291,7 +368,8 @@ impl PersistentStats {
             return None;
         }
         let due = self.failing
-            || self.pending.len() + self.rollups.len() >= self.options.max_pending
+            || self.pending.len() + self.rollups.len() + self.resources.len()
+                >= self.options.max_pending
             || now.saturating_duration_since(self.last_attempt) >= self.options.save_interval;
         if !due {
             return None;
@@ -320,7 +398,7 @@ impl PersistentStats {
     }
 
     fn nothing_pending(&self) -> bool {
-        self.pending.is_empty() && self.rollups.is_empty()
+        self.pending.is_empty() && self.rollups.is_empty() && self.resources.is_empty()
     }
 
     /// The current state of persistence.
@@ -434,13 +512,14 @@ impl PersistentStats {
             saves: self.stamp.saves + 1,
             ..self.stamp
         };
-        match store.save_batch(&self.pending, &self.rollups, Some(stamp)) {
+        match store.save_with_resources(&self.pending, &self.rollups, &self.resources, Some(stamp)) {
             Ok(()) => {
                 let rows = self.pending.len();
                 self.pending.clear();
                 self.index.clear();
                 self.rollups.clear();
                 self.rollup_index.clear();
+                self.resources.clear();
                 self.stamp = stamp;
                 let recovered = self.failing;
                 self.record_success();

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction};
 
+use super::resource_rollup::{read_resource_rollup, ResourceRollupRow, RESOURCE_COLUMNS};
+use super::retention::FoldedBefore;
 use super::{StoreError, StoreErrorKind};
 
 /// Seconds of a minute row.
@@ -503,6 +505,55 @@ impl RollupReader {
             [],
             |row| row.get(0),
         )
+    }
+
+    /// From where on each resolution is whole: rows older than these
+    /// boundaries may have been deleted by the retention (see
+    /// [`RollupRetention`](super::RollupRetention)); [`FoldedBefore::NONE`]
+    /// in a file that never folded.
+    pub fn folded_before(&mut self) -> Result<FoldedBefore, StoreError> {
+        let path = self.path.clone();
+        super::retention::folded_before(&self.conn).map_err(|e| {
+            StoreError::sqlite(e, format!("reading the roll-ups of {}", path.display()))
+        })
+    }
+
+    /// The resource roll-ups of `bucket_secs` (60 or 3600) whose buckets
+    /// start in `from..to` (Unix seconds), oldest first; none in a file of
+    /// a schema older than 7. See
+    /// [`StatsStore::save_with_resources`](super::StatsStore::save_with_resources).
+    pub fn read_resources(
+        &mut self,
+        bucket_secs: u32,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ResourceRollupRow>, StoreError> {
+        let path = self.path.clone();
+        let sql = |e| StoreError::sqlite(e, format!("reading the resource roll-ups of {}", path.display()));
+        let has_table: bool = self
+            .conn
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'resource_rollups'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(sql)?;
+        if !has_table {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RESOURCE_COLUMNS} FROM resource_rollups WHERE bucket_secs = ?1 \
+                 AND bucket_start >= ?2 AND bucket_start < ?3 ORDER BY bucket_start"
+            ))
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map((bucket_secs, from, to), read_resource_rollup)
+            .map_err(sql)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql)?;
+        Ok(rows)
     }
 
     /// Whether the file has a `rollups` table (schema 6 and later).

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use rusqlite::Connection;
 
 /// The schema version written by this build.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Every column of `function_stats` with its declaration, in the order of the
 /// fields of [`StoredFunctionStats`](super::StoredFunctionStats). The
@@ -124,10 +124,47 @@ CREATE TABLE IF NOT EXISTS rollup_saves (
 );
 ";
 
+/// The tables version 7 added: the process's resource samples per minute
+/// and per hour (see QUERIES.md), and the boundaries of the roll-ups'
+/// retention ([`FoldedBefore`](super::FoldedBefore)). Idempotent.
+pub(crate) fn resource_tables_sql() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS resource_rollups (
+    bucket_start INTEGER NOT NULL,
+    bucket_secs INTEGER NOT NULL,
+    samples INTEGER NOT NULL DEFAULT 0,
+    rss_sum INTEGER NOT NULL DEFAULT 0,
+    rss_min INTEGER NOT NULL DEFAULT 0,
+    rss_max INTEGER NOT NULL DEFAULT 0,
+    cpu_micros INTEGER NOT NULL DEFAULT 0,
+    virtual_max INTEGER,
+    threads_max INTEGER,
+    fds_max INTEGER,
+    PRIMARY KEY (bucket_secs, bucket_start)
+) WITHOUT ROWID;
+{}",
+        super::retention::RETENTION_TABLE_SQL
+    )
+}
+
 /// The SQL creating the current schema, without the version row.
 fn create_current_sql() -> String {
     let all: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
-    format!("{}{ROLLUP_TABLES_SQL}", create_table_sql(&all))
+    format!(
+        "{}{ROLLUP_TABLES_SQL}{}",
+        create_table_sql(&all),
+        resource_tables_sql()
+    )
+}
+
+/// Whether the tables version 7 added are there.
+fn has_resource_tables(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) = 2 FROM sqlite_master WHERE type = 'table' \
+         AND name IN ('resource_rollups', 'rollup_retention')",
+        [],
+        |row| row.get(0),
+    )
 }
 
 /// Whether the tables version 6 added are there.
@@ -176,7 +213,9 @@ pub(crate) fn detect(conn: &Connection) -> rusqlite::Result<Detected> {
     }
     // A table without a recorded version: infer it from the columns.
     let columns = table_columns(conn)?;
-    let version = if has_rollup_tables(conn)? {
+    let version = if has_resource_tables(conn)? {
+        7
+    } else if has_rollup_tables(conn)? {
         6
     } else if V5_ADDED.iter().any(|c| columns.contains(*c)) {
         5
@@ -215,7 +254,8 @@ pub(crate) fn is_current(conn: &Connection, detected: Detected) -> rusqlite::Res
     )?;
     Ok(has_version_table
         && COLUMNS.iter().all(|(name, _)| columns.contains(*name))
-        && has_rollup_tables(conn)?)
+        && has_rollup_tables(conn)?
+        && has_resource_tables(conn)?)
 }
 
 /// Creates or migrates the schema to [`SCHEMA_VERSION`]. Must run inside a
@@ -235,6 +275,8 @@ pub(crate) fn is_current(conn: &Connection, detected: Detected) -> rusqlite::Res
 ///   from scratch once, as before the upgrade).
 /// * 5 → 6 adds the `rollups` table (empty: windowed statistics start with
 ///   the executions after the upgrade) and `rollup_saves`.
+/// * 6 → 7 adds the `resource_rollups` table (empty) and `rollup_retention`
+///   (no row: nothing folded yet).
 pub(crate) fn create_or_migrate(conn: &Connection, detected: Detected) -> rusqlite::Result<()> {
     match detected {
         Detected::Empty => conn.execute_batch(&create_current_sql())?,
@@ -254,6 +296,7 @@ pub(crate) fn create_or_migrate(conn: &Connection, detected: Detected) -> rusqli
                 }
             }
             conn.execute_batch(ROLLUP_TABLES_SQL)?;
+            conn.execute_batch(&resource_tables_sql())?;
         }
     }
     conn.execute_batch(&format!(
@@ -335,9 +378,9 @@ CREATE TABLE schema_version (version INTEGER NOT NULL);
 INSERT INTO schema_version (version) VALUES (2);
 ";
 
-    /// Creates a version-1, version-2 or version-5 stats file at `path`
+    /// Creates a version-1, version-2, version-5 or version-6 stats file at `path`
     /// (which must not exist yet) holding `rows`; the columns the old version
-    /// did not have are ignored. Version 5 is the last without `rollups`. Uses the default rollback journal, as old versions did.
+    /// did not have are ignored. Version 5 is the last without `rollups`, version 6 the last without `resource_rollups`. Uses the default rollback journal, as old versions did.
     pub fn write_legacy_file(
         path: &Path,
         version: u32,
@@ -349,10 +392,17 @@ INSERT INTO schema_version (version) VALUES (2);
              INSERT INTO schema_version (version) VALUES (5);\n",
             super::create_table_sql(&COLUMNS.map(|(name, _)| name))
         );
+        let v6 = format!(
+            "{}{}CREATE TABLE schema_version (version INTEGER NOT NULL);\n\
+             INSERT INTO schema_version (version) VALUES (6);\n",
+            super::create_table_sql(&COLUMNS.map(|(name, _)| name)),
+            super::ROLLUP_TABLES_SQL
+        );
         let (sql, mut columns): (&str, Vec<&str>) = match version {
             1 => (V1, V1_COLUMNS.to_vec()),
             2 => (V2, V1_COLUMNS.to_vec()),
             5 => (&v5, COLUMNS.map(|(name, _)| name).to_vec()),
+            6 => (&v6, COLUMNS.map(|(name, _)| name).to_vec()),
             _ => {
                 return Err(StoreError::new(
                     StoreErrorKind::Other,

@@ -9,6 +9,8 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, DatabaseName, Row, TransactionBehavior};
 
 use super::error::Message;
+use super::resource_rollup::{self, ResourceRollupRow};
+use super::retention::{self, FoldProgress, RollupRetention};
 use super::rollup::{self, RollupRow, SaveStamp};
 use super::schema::{self, Detected, SCHEMA_VERSION};
 use super::{StoreError, StoreErrorKind, StoredFunctionStats};
@@ -514,7 +516,38 @@ impl StatsStore {
         rollups: &[RollupRow],
         stamp: Option<SaveStamp>,
     ) -> Result<(), StoreError> {
-        if rows.is_empty() && rollups.is_empty() {
+        self.save_with_resources(rows, rollups, &[], stamp)
+    }
+
+    /// Like [`save_batch`](Self::save_batch), and in the same transaction
+    /// merges `resources` (minute rows of resource samples not saved before)
+    /// into their minute and hour rows of `resource_rollups`.
+    ///
+    /// ```
+    /// use monitor_sinks::stats_store::{ResourceRollupRow, RollupReader, StatsStore};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("resource-rollups-doc-{}", std::process::id()));
+    /// let db = dir.join("stats.db");
+    /// let mut store = StatsStore::open(&db)?;
+    /// let mut row = ResourceRollupRow::new(1_800_000_000 / 60 * 60, 60);
+    /// row.add_sample(100 << 20, 2_000, None, Some(8), Some(20));
+    /// store.save_with_resources(&[], &[], &[row.clone()], None)?;
+    /// store.save_with_resources(&[], &[], &[row], None)?;
+    /// drop(store);
+    /// let mut reader = RollupReader::open(&db)?;
+    /// let hours = reader.read_resources(3600, 0, i64::MAX)?;
+    /// assert_eq!((hours.len(), hours[0].samples, hours[0].cpu_micros), (1, 2, 4_000));
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), monitor_sinks::stats_store::StoreError>(())
+    /// ```
+    pub fn save_with_resources(
+        &mut self,
+        rows: &[StoredFunctionStats],
+        rollups: &[RollupRow],
+        resources: &[ResourceRollupRow],
+        stamp: Option<SaveStamp>,
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() && rollups.is_empty() && resources.is_empty() {
             return Ok(());
         }
         let path = &self.path;
@@ -542,8 +575,58 @@ impl StatsStore {
             }
         }
         rollup::merge_into(&tx, rollups, stamp).map_err(|e| StoreError::sqlite(e, ctx()))?;
+        resource_rollup::merge_resources_into(&tx, resources)
+            .map_err(|e| StoreError::sqlite(e, ctx()))?;
         // On error the dropped transaction rolls back.
         tx.commit().map_err(|e| StoreError::sqlite(e, ctx()))
+    }
+
+    /// Deletes at most `limit` roll-up rows older than what `retention`
+    /// keeps as of `now` (Unix seconds), in one short transaction: minute
+    /// rows (of executions and of resources) first, then hour rows. Their
+    /// executions and samples stay in the coarser rows (see
+    /// [`RollupRetention`]). Call again while [`FoldProgress::more`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monitor_sinks::stats_store::{NameMatch, RollupReader, RollupRetention, RollupRow, StatsStore};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("fold-doc-{}", std::process::id()));
+    /// let db = dir.join("stats.db");
+    /// let mut store = StatsStore::open(&db)?;
+    /// let day = 86_400;
+    /// let mut rows = Vec::new();
+    /// for minute in 0..30 {
+    ///     let mut row = RollupRow::new("f", 100 * day + minute * 60, 60);
+    ///     row.success = 1;
+    ///     rows.push(row);
+    /// }
+    /// store.save_batch(&[], &rows, None)?;
+    /// // Eight days later, in batches of 10 rows.
+    /// let now = 108 * day;
+    /// let retention = RollupRetention::default();
+    /// let first = store.fold_batch(&retention, now, 10)?;
+    /// assert_eq!((first.deleted, first.more), (10, true));
+    /// while store.fold_batch(&retention, now, 10)?.more {}
+    /// drop(store);
+    /// let mut reader = RollupReader::open(&db)?;
+    /// assert!(reader.read(60, 0, i64::MAX, NameMatch::All)?.rows.is_empty());
+    /// let hours = reader.read(3600, 0, i64::MAX, NameMatch::All)?.rows;
+    /// assert_eq!(hours[0].success, 30, "the hour row holds the minutes");
+    /// assert_eq!(reader.folded_before()?.minutes_from, (now - 7 * day) / 3600 * 3600);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), monitor_sinks::stats_store::StoreError>(())
+    /// ```
+    pub fn fold_batch(
+        &mut self,
+        retention: &RollupRetention,
+        now: i64,
+        limit: usize,
+    ) -> Result<FoldProgress, StoreError> {
+        let path = &self.path;
+        retention::fold_batch(&mut self.conn, retention.cutoffs(now), limit).map_err(|e| {
+            StoreError::sqlite(e, format!("deleting old roll-ups from {}", path.display()))
+        })
     }
 }
 
