@@ -311,6 +311,57 @@ fn every_endpoint_answers_with_its_status_codes() {
     );
 }
 
+/// Fixed readings, as a process would give them.
+struct FixedResources;
+
+impl monitor::ResourceSampler for FixedResources {
+    fn read(&mut self) -> std::io::Result<monitor::ProcessReading> {
+        let mut reading = monitor::ProcessReading::new(123_456_789);
+        reading.virtual_bytes = Some(987_654_321);
+        reading.cpu_user = Duration::from_millis(1250);
+        reading.cpu_system = Duration::from_millis(500);
+        reading.threads = Some(17);
+        reading.open_fds = Some(42);
+        Ok(reading)
+    }
+}
+
+#[test]
+fn metrics_show_the_latest_resource_sample_under_the_prometheus_process_names() {
+    let _lock = exclusive();
+    let guard = Monitor::builder()
+        .log_dir(temp_dir("http-resources"))
+        .without_stats_db()
+        .resource_sampler(FixedResources)
+        .serve("127.0.0.1:0")
+        .install()
+        .unwrap();
+    assert!(guard.flush(), "the first tick samples");
+    let addr = guard.http_addr().unwrap();
+    let metrics = get(addr, "/metrics");
+    assert_eq!(metrics.status, 200);
+    let body = &metrics.body;
+    for (series, value) in [
+        ("process_resident_memory_bytes", 123_456_789.0),
+        ("process_virtual_memory_bytes", 987_654_321.0),
+        ("process_cpu_seconds_total", 1.75),
+        ("process_threads", 17.0),
+        ("process_open_fds", 42.0),
+    ] {
+        assert_eq!(sample(body, series), Some(value), "{series} in {body}");
+    }
+    assert!(
+        body.contains("# TYPE process_resident_memory_bytes gauge\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE process_cpu_seconds_total counter\n"),
+        "{body}"
+    );
+    let status = get(addr, "/api/status").json();
+    assert_eq!(status["resources"]["rss_bytes"], 123_456_789, "{status}");
+}
+
 #[test]
 fn a_public_server_needs_the_token_and_other_addresses_need_serve_public() {
     let _lock = exclusive();

@@ -35,6 +35,27 @@ pub fn stats() -> StatsSnapshot {
         .unwrap_or_else(|| handle.published().stats.clone())
 }
 
+/// The process's resources: the latest sample (resident and virtual
+/// memory, CPU time and percent, threads, open file descriptors) and the
+/// last hour (see [`Resources`](crate::Resources)). The collector samples
+/// once a second; this copies what it has (a short lock, at most 420
+/// samples). Empty without a monitor, before the first sample, or on a
+/// platform [`OsSampler`](crate::OsSampler) cannot read.
+///
+/// ```
+/// let resources = monitor_core::resources();
+/// match &resources.latest {
+///     Some(latest) => println!("RSS {} MiB", latest.rss_bytes >> 20),
+///     None => assert!(resources.history.is_empty()),
+/// }
+/// ```
+pub fn resources() -> crate::resources::Resources {
+    match current() {
+        Some(handle) => handle.resources.lock().resources(),
+        None => crate::resources::Resources::default(),
+    }
+}
+
 /// Flushes the installed monitor, if any (see [`MonitorGuard::flush`]).
 pub fn flush() -> bool {
     current().is_some_and(|handle| handle.flush())
@@ -73,8 +94,10 @@ pub fn status_report() -> StatusReport {
         stats,
         health: health(),
         alerts: handle
+            .as_ref()
             .map(|handle| handle.alerts.firing())
             .unwrap_or_default(),
+        resources: handle.and_then(|handle| handle.resources.lock().latest().cloned()),
     }
 }
 
@@ -99,12 +122,17 @@ fn consistent(
 const ROLLUP_READ_ATTEMPTS: usize = 3;
 
 /// The roll-ups of `span` (passing `name`) in this process: what the store
-/// holds plus what the collector has not saved yet, each execution once.
+/// holds plus what the collector has not saved yet, each execution once;
+/// and the span they cover (its start moved back to a whole hour or day
+/// where the store's retention folded the minute or hour rows).
 fn rollup_rows(
     handle: &crate::installed::Handle,
-    span: crate::windows::Span,
+    mut span: crate::windows::Span,
     name: Option<&crate::NameFilter>,
-) -> Vec<monitor_sinks::stats_store::RollupRow> {
+) -> (
+    Vec<monitor_sinks::stats_store::RollupRow>,
+    crate::windows::Span,
+) {
     use monitor_sinks::stats_store::RollupReader;
 
     let matcher = crate::windows::name_match(name);
@@ -118,23 +146,28 @@ fn rollup_rows(
                 .request(Control::Rollups, STATS_TIMEOUT.min(handle.flush_timeout))
                 .unwrap_or_else(|| Arc::clone(&handle.unsaved.lock()))
         };
-        let pending = unsaved
-            .all_rows()
-            .filter(|row| span.holds(row) && matcher.matches(&row.name));
+        let pending = |span: crate::windows::Span| {
+            unsaved
+                .all_rows()
+                .filter(move |row| span.holds(row) && matcher.matches(&row.name))
+                .cloned()
+        };
         let (Some(path), Some(stamp)) = (&handle.stats_path, unsaved.stamp) else {
-            return pending.cloned().collect();
+            return (pending(span).collect(), span);
         };
         // The file may not exist yet (or be unreadable): the unsaved rows
         // are all there is then.
-        let Ok(read) = RollupReader::open(path)
-            .and_then(|mut reader| reader.read_many(&span.ranges(), matcher))
-        else {
-            return pending.cloned().collect();
+        let Ok(read) = RollupReader::open(path).and_then(|mut reader| {
+            let folded = reader.folded_before()?;
+            span = span.within(folded);
+            reader.read_many(&span.ranges(), matcher)
+        }) else {
+            return (pending(span).collect(), span);
         };
         if consistent(read.stamp, stamp) || attempt >= ROLLUP_READ_ATTEMPTS {
             let mut rows = read.rows;
-            rows.extend(pending.cloned());
-            return rows;
+            rows.extend(pending(span));
+            return (rows, span);
         }
     }
 }
@@ -174,9 +207,10 @@ pub fn stats_window(window: Duration) -> WindowStats {
         .as_ref()
         .map_or_else(SystemTime::now, |handle| handle.clock.now());
     let span = crate::windows::Span::window(window, now);
-    let rows = handle
-        .map(|handle| rollup_rows(&handle, span, None))
-        .unwrap_or_default();
+    let (rows, span) = match handle {
+        Some(handle) => rollup_rows(&handle, span, None),
+        None => (Vec::new(), span),
+    };
     crate::windows::window_from_rows(window, span, now, &rows)
 }
 
@@ -208,7 +242,8 @@ pub fn trend(days: u32) -> Vec<FunctionTrend> {
         return Vec::new();
     }
     let span = crate::windows::Span::days(days, handle.clock.now());
-    let rows = rollup_rows(&handle, span, None);
+    // Whole days: the retention never moves the start of a trend.
+    let (rows, _) = rollup_rows(&handle, span, None);
     crate::windows::trend_from_rows(span, &rows)
 }
 

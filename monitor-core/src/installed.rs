@@ -69,6 +69,8 @@ pub(crate) struct Handle {
     pub(crate) stats_path: Option<PathBuf>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) alerts: Arc<AlertsShared>,
+    /// The resource samples the collector takes.
+    pub(crate) resources: Arc<Mutex<crate::resources::ResourceHistory>>,
     pub(crate) flush_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
 }

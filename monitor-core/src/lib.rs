@@ -34,6 +34,7 @@ mod name_filter;
 pub mod query;
 mod queue;
 mod report;
+mod resources;
 pub mod rollup_reader;
 mod sink;
 mod span_trace;
@@ -43,8 +44,10 @@ mod ticks;
 mod timestamp;
 mod windows;
 
-pub use alerts::{Alert, AlertRule, AlertRules, AlertState, Health, Notifier, Severity, Verdict};
-pub use api::{flush, health, stats, stats_window, status_report, trend};
+pub use alerts::{
+    Alert, AlertRule, AlertRules, AlertState, Health, MemoryGrowth, Notifier, Severity, Verdict,
+};
+pub use api::{flush, health, resources, stats, stats_window, status_report, trend};
 pub use builder::{Monitor, MonitorBuilder};
 pub use capture::{CaptureLimits, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -56,9 +59,11 @@ pub use install_error::{InstallError, LockedResource};
 pub use installed::MonitorGuard;
 pub use layer::{layer, MonitorLayer};
 pub use monitor_sinks::rotating::{Retention, Rotation};
+pub use monitor_sinks::stats_store::RollupRetention;
 pub use name_filter::{NameFilter, ParseNameFilterError};
 pub use queue::Overflow;
 pub use report::StatusReport;
+pub use resources::{OsSampler, ProcessReading, ResourceSample, ResourceSampler, Resources};
 pub use sink::Sink;
 pub use span_trace::{ExecutionTrace, TraceNode};
 pub use stats::{ErrorPattern, FunctionStats, FunctionStatus, LastError, StatsSnapshot};

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::alerts::text::{count, printable};
 use crate::alerts::{Alert, Health, Verdict};
 use crate::event::Status;
+use crate::resources::ResourceSample;
 use crate::stats::{FunctionStats, StatsSnapshot};
 use crate::timestamp::Timestamp;
 
@@ -30,6 +31,10 @@ pub struct StatusReport {
     pub health: Health,
     /// The latest notification of every alert firing now.
     pub alerts: Vec<Alert>,
+    /// The process's latest resource sample (see
+    /// [`resources`](crate::resources)); `None` before the first, or in a
+    /// report read from files.
+    pub resources: Option<ResourceSample>,
 }
 
 /// The function's colour: its verdict in [`health`](crate::health) (see
@@ -87,6 +92,9 @@ impl fmt::Display for StatusReport {
             self.stats.len(),
             self.health
         )?;
+        if let Some(sample) = &self.resources {
+            writeln!(f, "{}", process_line(sample))?;
+        }
         let width = self
             .stats
             .iter()
@@ -173,9 +181,54 @@ impl fmt::Display for StatusReport {
     }
 }
 
+/// `Process: RSS 612 MiB, CPU 12.5%, 24 threads, 57 open files`: what is
+/// known of the latest sample.
+fn process_line(sample: &ResourceSample) -> String {
+    let mut line = format!(
+        "Process: RSS {}",
+        crate::alerts::text::bytes(sample.rss_bytes)
+    );
+    match sample.cpu_percent {
+        Some(cpu) => line.push_str(&format!(", CPU {cpu:.1}%")),
+        None => line.push_str(&format!(", CPU time {:.1} s", sample.cpu_secs())),
+    }
+    if let Some(threads) = sample.threads {
+        line.push_str(&format!(", {}", count(threads, "thread", "threads")));
+    }
+    if let Some(fds) = sample.open_fds {
+        line.push_str(&format!(", {}", count(fds, "open file", "open files")));
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_process_line_shows_what_is_known() {
+        let mut sample = ResourceSample {
+            time: Timestamp(SystemTime::UNIX_EPOCH),
+            rss_bytes: 612 << 20,
+            virtual_bytes: None,
+            cpu_user_secs: 1.5,
+            cpu_system_secs: 0.5,
+            cpu_percent: Some(12.54),
+            threads: Some(24),
+            open_fds: Some(1),
+        };
+        assert_eq!(
+            process_line(&sample),
+            "Process: RSS 612 MiB, CPU 12.5%, 24 threads, 1 open file"
+        );
+        sample.cpu_percent = None;
+        sample.threads = None;
+        sample.open_fds = None;
+        assert_eq!(
+            process_line(&sample),
+            "Process: RSS 612 MiB, CPU time 2.0 s"
+        );
+    }
 
     #[test]
     fn human_units() {

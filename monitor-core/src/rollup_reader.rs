@@ -75,20 +75,24 @@ impl std::error::Error for ReadError {
     }
 }
 
+/// The rows of `span`, and the span they cover: its start moved back to a
+/// whole hour or day where the retention folded the finer rows
+/// ([`Span::within`]).
 fn read(
     db: &Path,
     span: Span,
     name: Option<&NameFilter>,
-) -> Result<Vec<monitor_sinks::stats_store::RollupRow>, ReadError> {
+) -> Result<(Vec<monitor_sinks::stats_store::RollupRow>, Span), ReadError> {
     let error = |source| ReadError {
         path: db.to_path_buf(),
         source,
     };
     let mut reader = RollupReader::open(db).map_err(error)?;
+    let span = span.within(reader.folded_before().map_err(error)?);
     let read = reader
         .read_many(&span.ranges(), name_match(name))
         .map_err(error)?;
-    Ok(read.rows)
+    Ok((read.rows, span))
 }
 
 /// Statistics over the `window` that ends at `now`, for the functions that
@@ -115,8 +119,7 @@ pub fn window(
     now: SystemTime,
     name: Option<&NameFilter>,
 ) -> Result<WindowStats, ReadError> {
-    let span = Span::window(window, now);
-    let rows = read(db, span, name)?;
+    let (rows, span) = read(db, Span::window(window, now), name)?;
     Ok(windows::window_from_rows(window, span, now, &rows))
 }
 
@@ -145,6 +148,6 @@ pub fn trend(
         return Ok(Vec::new());
     }
     let span = Span::days(days, now);
-    let rows = read(db, span, name)?;
+    let (rows, _) = read(db, span, name)?;
     Ok(windows::trend_from_rows(span, &rows))
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use monitor_sinks::stats_store::{
-    NameMatch, RollupRow, DAY_SECS as DAY_ROW_SECS, HOUR_SECS, MINUTE_SECS,
+    FoldedBefore, NameMatch, RollupRow, DAY_SECS as DAY_ROW_SECS, HOUR_SECS, MINUTE_SECS,
 };
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
@@ -97,6 +97,12 @@ pub struct FunctionWindow {
 /// The window ends at `to` (the monitor's clock when asked) and starts at
 /// `from`: `to - window`, rounded down to its minute (the roll-ups count per
 /// minute, so the window covers whole minutes, the current one included).
+/// Where `stats.db` no longer holds the minute rows of that start (kept 7
+/// days by default, see
+/// [`rollup_retention`](crate::MonitorBuilder::rollup_retention)), `from`
+/// is rounded down to its hour instead, and past the hour rows (90 days)
+/// to its UTC day: the window then also holds the executions of the start
+/// of that hour or day.
 ///
 /// Serialised as `{"window_secs": N, "from": "…", "to": "…", "functions":
 /// [{"name": …, "total": …, …}], "totals": {…}}`, `null` where there is no
@@ -119,7 +125,7 @@ pub struct FunctionWindow {
 pub struct WindowStats {
     /// The window asked for.
     pub window: Duration,
-    /// Start of the first minute in the window.
+    /// Start of the first minute (or hour, or day: see above) in the window.
     pub from: Timestamp,
     /// End of the window: when it was asked, by the monitor's clock.
     pub to: Timestamp,
@@ -277,6 +283,23 @@ impl Span {
         }
         ranges.retain(|&(_, from, to)| from < to);
         ranges
+    }
+
+    /// This span as the store can answer it: a start before
+    /// `folded.minutes_from` (minute rows deleted by the retention) moves
+    /// back to its whole hour, one before `folded.hours_from` to its whole
+    /// UTC day, so the rows read hold every execution of the span asked for
+    /// (and those of the start of that hour or day).
+    pub(crate) fn within(self, folded: FoldedBefore) -> Span {
+        let from = if self.from < folded.hours_from {
+            self.from.div_euclid(DAY_SECS) * DAY_SECS
+        } else if self.from < folded.minutes_from {
+            let hour = i64::from(HOUR_SECS);
+            self.from.div_euclid(hour) * hour
+        } else {
+            self.from
+        };
+        Span { from, ..self }
     }
 
     /// Whether an unsaved minute row falls inside.
@@ -556,6 +579,35 @@ mod tests {
                 (60, midnight + 13 * 3600, midnight + 13 * 3600 + 21 * 60),
             ]
         );
+    }
+
+    #[test]
+    fn a_start_older_than_the_minute_rows_reads_its_whole_hour_or_day() {
+        let midnight = 1_800_000_000 / 86_400 * 86_400;
+        let now = at(midnight + 13 * 3600 + 20 * 60 + 5); // 13:20:05
+        let span = Span::window(Duration::from_secs(8 * 86_400), now);
+        let eight_days_ago = midnight - 8 * 86_400 + 13 * 3600 + 20 * 60;
+        assert_eq!(span.from, eight_days_ago);
+        assert_eq!(span.within(FoldedBefore::NONE), span);
+        let minutes_gone = FoldedBefore {
+            minutes_from: midnight - 7 * 86_400,
+            hours_from: i64::MIN,
+        };
+        let moved = span.within(minutes_gone);
+        assert_eq!(moved.from, eight_days_ago - 20 * 60, "13:00 eight days ago");
+        assert_eq!(moved.end, span.end);
+        assert!(moved
+            .ranges()
+            .iter()
+            .all(|&(secs, from, _)| secs != 60 || from >= minutes_gone.minutes_from));
+        let hours_gone = FoldedBefore {
+            minutes_from: midnight - 7 * 86_400,
+            hours_from: midnight - 7 * 86_400,
+        };
+        assert_eq!(span.within(hours_gone).from, midnight - 8 * 86_400);
+        // A span inside what the minute rows hold does not move.
+        let day = Span::window(Duration::from_secs(86_400), now);
+        assert_eq!(day.within(hours_gone), day);
     }
 
     #[test]

@@ -156,6 +156,8 @@ struct MonitorAlerts {
     components: Vec<ComponentHealth>,
     /// Rotated files deleted early by a log's size cap.
     size_cap: EventTrack,
+    /// The resident memory samples, for `memory_high` and `memory_growth`.
+    memory: memory::MemoryWatch,
     states: PerMonitorRule<RuleState>,
     /// The latest notification of each rule while it fires.
     last_alerts: PerMonitorRule<Option<Alert>>,
@@ -456,13 +458,15 @@ impl AlertEngine {
         let rules = Arc::clone(&self.global);
         let monitor = &mut self.monitor;
         monitor.update(inputs, &rules, now);
-        let holds = monitor.conditions(rules.window, now);
+        let holds = monitor.conditions(&rules, rules.window, now);
         for (rule, &holds) in holds.iter() {
             let timing = Timing {
                 pending_for: rules.pending_for_of(rule.rule()),
                 repeat_interval: match rule {
                     MonitorRule::LogSizeCap => rules.repeat_interval.max(size_cap::PERIOD),
                     MonitorRule::DroppedExecutions
+                    | MonitorRule::MemoryHigh
+                    | MonitorRule::MemoryGrowth
                     | MonitorRule::SinkFailing
                     | MonitorRule::CollectorRestarted
                     | MonitorRule::QueueFull
@@ -569,6 +573,7 @@ fn verdict_of(severity: Severity) -> Verdict {
 }
 
 mod function_rules;
+mod memory;
 mod monitor_notices;
 mod monitor_rules;
 mod notices;

@@ -235,6 +235,9 @@ pub(crate) struct HealthInputs {
     pub(crate) notifiers: Vec<NotifierHealth>,
     /// Rotated log files deleted early by a size cap, since install.
     pub(crate) deleted_for_size: u64,
+    /// The latest resource sample's time and resident memory in bytes
+    /// (`None` before the first).
+    pub(crate) latest_rss: Option<(std::time::SystemTime, u64)>,
 }
 
 #[cfg(test)]

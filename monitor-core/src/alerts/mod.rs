@@ -39,7 +39,7 @@ mod window;
 
 pub use health::{Health, Verdict};
 pub use notify::Notifier;
-pub use rules::AlertRules;
+pub use rules::{AlertRules, MemoryGrowth};
 pub use types::{Alert, AlertRule, AlertState, Severity};
 
 pub(crate) use config::{AlertsConfig, PreparedAlerts};

@@ -23,6 +23,8 @@ use super::types::{AlertRule, Severity};
 /// | `repeat_interval` | 1 h | at most one firing notification (first or reminder) per (rule, function) per interval, also when the condition stops and starts again (see [`repeat_interval`](Self::repeat_interval)) |
 /// | `queue_fill_threshold` | 0.8 | a recording queue fuller than this raises `queue_full` |
 /// | `health_success_rate` | 0.9 | [`health`](crate::health) is yellow when a function's success rate in the window is below this (with more than `error_rate_min_executions` executions) |
+/// | `memory_threshold` | none | `memory_high` fires while the resident memory is above this many bytes |
+/// | `memory_growth` | none | `memory_growth` fires when the resident memory grows steadily (see [`MemoryGrowth`]) |
 /// | `pending_for` | empty (all zero) | a rule fires only after its condition held this long |
 /// | `severities` | empty | overrides of [`AlertRule::default_severity`] |
 /// | `disabled` | empty | rules that never fire |
@@ -84,6 +86,15 @@ pub struct AlertRules {
     /// [`health`](crate::health) turns yellow when a function's success rate
     /// in the window is below this (default 0.9).
     pub health_success_rate: f64,
+    /// `memory_high`: fires while the process's resident memory (RSS,
+    /// sampled once a second) is above this many bytes; with a pending
+    /// duration, only once it stayed above for that long. Default `None`:
+    /// the rule is off. The system `monitor` replaces warned at 500 MB:
+    /// `Some(500 << 20)` with `.with_pending_for(AlertRule::MemoryHigh, …)`.
+    pub memory_threshold: Option<u64>,
+    /// `memory_growth`: when the resident memory counts as growing steadily
+    /// (see [`MemoryGrowth`]). Default `None`: the rule is off.
+    pub memory_growth: Option<MemoryGrowth>,
     /// Per rule: how long the condition must hold before the rule fires
     /// (missing: zero, fire at once). Until then the pair is `pending`.
     pub pending_for: BTreeMap<AlertRule, Duration>,
@@ -105,6 +116,8 @@ impl Default for AlertRules {
             repeat_interval: Duration::from_secs(3600),
             queue_fill_threshold: 0.8,
             health_success_rate: 0.9,
+            memory_threshold: None,
+            memory_growth: None,
             pending_for: BTreeMap::new(),
             severities: BTreeMap::new(),
             disabled: BTreeSet::new(),
@@ -236,7 +249,89 @@ impl AlertRules {
         {
             return Err("`slow_threshold` must be longer than zero (or `None`)".into());
         }
+        if self.memory_threshold == Some(0) {
+            return Err("`memory_threshold` must be more than 0 bytes (or `None`)".into());
+        }
+        if let Some(growth) = &self.memory_growth {
+            if growth.window < Duration::from_secs(60) {
+                return Err(format!(
+                    "`memory_growth.window` must be at least a minute, not {:?}",
+                    growth.window
+                ));
+            }
+            if growth.window > Duration::from_secs(7 * 86_400) {
+                return Err(format!(
+                    "`memory_growth.window` must be at most 7 days, not {:?}",
+                    growth.window
+                ));
+            }
+            if !(growth.growth.is_finite() && growth.growth > 0.0) {
+                return Err(format!(
+                    "`memory_growth.growth` must be a fraction above 0 (0.2 is +20 %), not {}",
+                    growth.growth
+                ));
+            }
+            if !(0.0..1.0).contains(&growth.drop_tolerance) {
+                return Err(format!(
+                    "`memory_growth.drop_tolerance` must be from 0 to below 1, not {}",
+                    growth.drop_tolerance
+                ));
+            }
+        }
         Ok(())
+    }
+}
+
+/// When the `memory_growth` rule counts the resident memory as growing
+/// steadily ([`AlertRules::memory_growth`]).
+///
+/// The rule looks at one point per minute: the minute's latest sample
+/// (samples are taken once a second). It holds when
+///
+/// 1. the points reach back a whole `window` (the first is the latest point
+///    at least `window` before the latest sample: a process younger than
+///    the window never fires);
+/// 2. the latest sample is at least `(1 + growth)` times that first point;
+/// 3. no point in between fell more than `drop_tolerance` (a fraction)
+///    below the highest point before it — a drop, such as a cache emptied
+///    or a burst of garbage freed, means the memory is not leaking.
+///
+/// It resolves as soon as one of the three stops holding.
+///
+/// ```
+/// use std::time::Duration;
+/// use monitor_core::{AlertRules, MemoryGrowth};
+///
+/// // The default: +20 % in 30 minutes, with dips of up to 2 % allowed.
+/// let growth = MemoryGrowth::default();
+/// assert_eq!(growth.window, Duration::from_secs(30 * 60));
+/// assert_eq!((growth.growth, growth.drop_tolerance), (0.2, 0.02));
+/// let rules = AlertRules {
+///     memory_growth: Some(MemoryGrowth { window: Duration::from_secs(3600), ..growth }),
+///     ..AlertRules::default()
+/// };
+/// # drop(rules);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemoryGrowth {
+    /// How far back the growth is measured (default 30 minutes; from a
+    /// minute to 7 days).
+    pub window: Duration,
+    /// How much it must have grown over the window, as a fraction of where
+    /// it started (default 0.2: +20 %).
+    pub growth: f64,
+    /// How far below the highest point so far a point may fall without
+    /// counting as a drop, as a fraction (default 0.02: 2 %).
+    pub drop_tolerance: f64,
+}
+
+impl Default for MemoryGrowth {
+    fn default() -> Self {
+        MemoryGrowth {
+            window: Duration::from_secs(30 * 60),
+            growth: 0.2,
+            drop_tolerance: 0.02,
+        }
     }
 }
 

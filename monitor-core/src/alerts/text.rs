@@ -110,6 +110,22 @@ fn trim(value: f64) -> String {
     }
 }
 
+/// `512 B`, `1.5 KiB`, `612 MiB`, `2.25 GiB`: binary units, three
+/// significant digits.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{} {}", trim(value), UNITS[unit])
+}
+
 /// `0.853` → `85.3%`, `1.0` → `100%`.
 pub(crate) fn percent(fraction: f64) -> String {
     format!("{}%", trim(fraction * 100.0))
@@ -166,6 +182,15 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(3600 + 90)), "1 h 1 min");
         assert_eq!(duration(Duration::from_secs(90)), "1 min 30 s");
         assert_eq!(duration(Duration::from_secs(2 * 86_400)), "2 d");
+    }
+
+    #[test]
+    fn byte_counts_read_in_binary_units() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(612 << 20), "612 MiB");
+        assert_eq!(bytes(9 << 50), "9 PiB");
+        assert_eq!(bytes(u64::MAX), "16384 PiB");
     }
 
     #[test]

@@ -64,6 +64,17 @@ pub enum AlertRule {
     /// deleted rotated files that its age retention would still have kept,
     /// within the last day. `info`; notified at most once a day.
     LogSizeCap,
+    /// The process's resident memory (RSS, sampled once a second) is above
+    /// [`memory_threshold`](crate::AlertRules::memory_threshold). Off while
+    /// no threshold is set (the default). Set a pending duration
+    /// ([`with_pending_for`](crate::AlertRules::with_pending_for)) to fire
+    /// only when it *stays* above for that long. `warning`.
+    MemoryHigh,
+    /// The process's resident memory grew steadily over a window: see
+    /// [`MemoryGrowth`](crate::MemoryGrowth) for the exact definition. Off
+    /// while [`memory_growth`](crate::AlertRules::memory_growth) is `None`
+    /// (the default). `warning`.
+    MemoryGrowth,
 }
 
 impl AlertRule {
@@ -80,6 +91,8 @@ impl AlertRule {
         AlertRule::QueueFull,
         AlertRule::NotifierFailing,
         AlertRule::LogSizeCap,
+        AlertRule::MemoryHigh,
+        AlertRule::MemoryGrowth,
     ];
 
     /// The snake_case name used in the alerts log and reports.
@@ -96,6 +109,8 @@ impl AlertRule {
             AlertRule::QueueFull => "queue_full",
             AlertRule::NotifierFailing => "notifier_failing",
             AlertRule::LogSizeCap => "log_size_cap",
+            AlertRule::MemoryHigh => "memory_high",
+            AlertRule::MemoryGrowth => "memory_growth",
         }
     }
 
@@ -276,6 +291,8 @@ pub struct Alert {
     /// | `queue_full` | `queue_fill` (0–1, the fullest seen), `threshold` |
     /// | `notifier_failing` | `failures` (since it fired) |
     /// | `log_size_cap` | `deleted_files` (since it fired), `deleted_files_total` |
+    /// | `memory_high` | `rss_bytes` (latest), `threshold_bytes`, `peak_bytes` (since it fired) |
+    /// | `memory_growth` | `rss_bytes` (latest), `start_bytes` (a window ago), `growth` (fraction, 0.25 = +25 %), `window_secs` |
     #[serde(serialize_with = "serialize_numbers")]
     pub numbers: BTreeMap<String, f64>,
 }

@@ -75,6 +75,7 @@ impl MonitorBuilder {
         let published = Arc::new(Mutex::new(Arc::new(Published::default())));
         let unsaved = Arc::new(Mutex::new(Arc::new(Unsaved::default())));
         let self_stats = Arc::new(SelfStats::default());
+        let resources = Arc::new(Mutex::new(crate::resources::ResourceHistory::default()));
         let clock = Arc::clone(&outputs.clock);
         let alerts_shared = outputs.alerting.shared();
         #[cfg(feature = "http")]
@@ -91,6 +92,7 @@ impl MonitorBuilder {
             alerts: Arc::clone(&alerts_shared),
             clock: Arc::clone(&clock),
             self_stats: Arc::clone(&self_stats),
+            resources: Arc::clone(&resources),
         };
         let outputs_stats_path = outputs
             .persistence
@@ -121,6 +123,11 @@ impl MonitorBuilder {
             orphan_baseline: ORPHAN_DROPS.load(Ordering::Relaxed),
             persistence,
             alerts: alerting,
+            sampler: self
+                .sampler
+                .take()
+                .unwrap_or_else(|| Box::new(crate::resources::OsSampler::default())),
+            resources: Arc::clone(&resources),
         });
         let stats_path = outputs_stats_path;
         #[cfg(feature = "http")]
@@ -148,6 +155,7 @@ impl MonitorBuilder {
             stats_path,
             clock,
             alerts: alerts_shared,
+            resources,
             flush_timeout: self.flush_timeout,
             shutdown_timeout: self.shutdown_timeout,
         });
@@ -194,6 +202,7 @@ impl MonitorBuilder {
         let persistence = self.stats_db.path(&log_dir).map(|path| {
             let mut options = PersistOptions::new(path);
             options.save_interval = self.stats_save_interval;
+            options.retention = self.rollup_retention;
             Persistence::open(options)
         });
         Ok(Outputs {

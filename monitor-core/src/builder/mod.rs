@@ -61,6 +61,10 @@ pub struct MonitorBuilder {
     /// SIGTERM/SIGINT flush first (setter in `termination.rs`).
     pub(crate) flush_on_termination: bool,
     detect_clock_jumps: Option<bool>,
+    /// Where resource samples come from (`None`: the OS).
+    sampler: Option<Box<dyn crate::resources::ResourceSampler>>,
+    /// How long roll-up rows are kept in `stats.db` (`None`: all).
+    rollup_retention: Option<monitor_sinks::stats_store::RollupRetention>,
     /// Alert rules and notifiers (setters in `alerts.rs`).
     pub(crate) alerts: AlertsConfig,
     /// Rotation and retention of the logs (setters in `logs.rs`).
@@ -107,6 +111,8 @@ impl Default for MonitorBuilder {
             flush_on_panic: false,
             flush_on_termination: false,
             detect_clock_jumps: None,
+            sampler: None,
+            rollup_retention: Some(monitor_sinks::stats_store::RollupRetention::default()),
             alerts: AlertsConfig::default(),
             logs: LogSettings::default(),
             #[cfg(feature = "http")]
@@ -288,6 +294,72 @@ impl MonitorBuilder {
         self
     }
 
+    /// Where the collector reads the process's resources from, once a
+    /// second (by the monitor's clock): resident and virtual memory, CPU
+    /// time, threads, open file descriptors. The default is
+    /// [`OsSampler`](crate::OsSampler); a test gives fake readings (see
+    /// [`ResourceSampler`](crate::ResourceSampler)), a host in a container
+    /// may read its cgroup's figures. What is sampled is in
+    /// [`resources`](crate::resources), [`status_report`](crate::status_report),
+    /// the `memory_high` and `memory_growth` rules and the `resource_rollups`
+    /// table of `stats.db`.
+    ///
+    /// ```
+    /// use monitor_core::{Monitor, ProcessReading, ResourceSampler};
+    ///
+    /// struct Fixed;
+    /// impl ResourceSampler for Fixed {
+    ///     fn read(&mut self) -> std::io::Result<ProcessReading> {
+    ///         Ok(ProcessReading::new(64 << 20))
+    ///     }
+    /// }
+    /// let builder = Monitor::builder().resource_sampler(Fixed);
+    /// # drop(builder);
+    /// ```
+    pub fn resource_sampler(mut self, sampler: impl crate::resources::ResourceSampler) -> Self {
+        self.sampler = Some(Box::new(sampler));
+        self
+    }
+
+    /// How long the roll-ups in `stats.db` are kept: minute rows (of
+    /// executions and of resource samples) for `minutes` (default 7 days),
+    /// hour rows for `hours` (default 90 days); day rows are kept. Older
+    /// rows are deleted by the collector in small batches (at most 500 rows,
+    /// one short transaction, after each save); their executions stay in
+    /// the coarser rows, so windows and trends read those instead (see
+    /// [`RollupRetention`](crate::RollupRetention)). `install()` fails if
+    /// `minutes` is under an hour, `hours` under a day, or `hours` shorter
+    /// than `minutes`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// const DAY: Duration = Duration::from_secs(86_400);
+    /// let builder = monitor_core::Monitor::builder().rollup_retention(2 * DAY, 30 * DAY);
+    /// # drop(builder);
+    /// let bad = monitor_core::Monitor::builder()
+    ///     .log_dir(std::env::temp_dir().join("rollup-retention-doc"))
+    ///     .rollup_retention(30 * DAY, 2 * DAY)
+    ///     .install();
+    /// assert!(bad.unwrap_err().to_string().contains("rollup_retention"));
+    /// ```
+    pub fn rollup_retention(mut self, minutes: Duration, hours: Duration) -> Self {
+        self.rollup_retention =
+            Some(monitor_sinks::stats_store::RollupRetention { minutes, hours });
+        self
+    }
+
+    /// Keeps every roll-up row in `stats.db` (no retention): the file grows
+    /// by a row per function and minute of activity.
+    ///
+    /// ```
+    /// let builder = monitor_core::Monitor::builder().keep_all_rollups();
+    /// # drop(builder);
+    /// ```
+    pub fn keep_all_rollups(mut self) -> Self {
+        self.rollup_retention = None;
+        self
+    }
+
     fn validate(&self) -> Result<(), InstallError> {
         let invalid = |setting, reason: &str| {
             Err(InstallError::InvalidConfig {
@@ -327,6 +399,14 @@ impl MonitorBuilder {
                 "stats_save_interval",
                 "must be longer than zero (statistics are also saved on every flush)",
             );
+        }
+        if let Some(retention) = &self.rollup_retention {
+            if let Err(reason) = retention.validate() {
+                return Err(InstallError::InvalidConfig {
+                    setting: "rollup_retention",
+                    reason,
+                });
+            }
         }
         if let StatsDb::At(path) = &self.stats_db {
             if path.as_os_str().is_empty() {

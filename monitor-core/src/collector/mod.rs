@@ -20,7 +20,7 @@ pub(crate) use feed::{ExecutionNote, Feed, FeedEvent, FeedNotifier};
 pub(crate) use id_clock::IdClock;
 pub(crate) use logs::{LogFiles, LogsConfig};
 pub(crate) use persistence::Persistence;
-pub(crate) use rollups::Unsaved;
+pub(crate) use rollups::{minute_of, Unsaved};
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -37,6 +37,7 @@ use crate::clock::Clock;
 use crate::event::Event;
 use crate::execution_record::ExecutionRecord;
 use crate::queue::{QueueShared, Ring, ORPHAN_DROPS};
+use crate::resources::{MinuteRollup, ResourceHistory, ResourceSampler};
 use crate::sink::Sink;
 use crate::stats::{Durations, FunctionRecord, Published, StatsSnapshot};
 use crate::ticks;
@@ -123,6 +124,10 @@ pub(crate) struct CollectorParts {
     /// The stats store and the statistics it held at install.
     pub(crate) persistence: Option<(Persistence, Vec<FunctionRecord>)>,
     pub(crate) alerts: Alerting,
+    /// Where the resource samples come from.
+    pub(crate) sampler: Box<dyn ResourceSampler>,
+    /// The samples, shared with `monitor::resources()`.
+    pub(crate) resources: Arc<Mutex<ResourceHistory>>,
 }
 
 pub(crate) struct Collector {
@@ -166,7 +171,19 @@ pub(crate) struct Collector {
     alerts: Alerting,
     /// The fullest a ring was (0 to 1) since the previous alert evaluation.
     queue_fill: f64,
+    sampler: Box<dyn ResourceSampler>,
+    resources: Arc<Mutex<ResourceHistory>>,
+    /// The samples of the minutes not handed to the store yet.
+    resource_minutes: MinuteRollup,
+    /// When the latest sample was taken (by the monitor's clock).
+    last_sample: Option<SystemTime>,
+    /// The latest sample's time and resident memory, for the memory rules.
+    latest_rss: Option<(SystemTime, u64)>,
 }
+
+/// How often the collector samples the process's resources (by the
+/// monitor's clock).
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy)]
 enum Pass {
@@ -260,6 +277,11 @@ impl Collector {
             queue_fill: 0.0,
             crash_requested: None,
             in_flight: None,
+            sampler: parts.sampler,
+            resources: parts.resources,
+            resource_minutes: MinuteRollup::default(),
+            last_sample: None,
+            latest_rss: None,
         };
         for record in loaded {
             let index = collector.index_for_name(Arc::clone(&record.name), &record.trigger_type);
@@ -609,10 +631,33 @@ impl Collector {
     /// Periodic work: evaluate the alert rules, persist and publish statistics.
     fn tick(&mut self) {
         self.last_tick = Instant::now();
+        self.sample_resources();
         self.evaluate_alerts(true);
         self.persist(false);
         let published = Arc::new(self.published());
         *self.published.lock() = published;
+    }
+
+    /// Samples the process's resources if the monitor's clock moved at
+    /// least [`SAMPLE_EVERY`] since the latest sample (or went back). A
+    /// failed read skips this sample.
+    fn sample_resources(&mut self) {
+        let now = self.clock.now();
+        if let Some(last) = self.last_sample {
+            if now
+                .duration_since(last)
+                .is_ok_and(|since| since < SAMPLE_EVERY)
+            {
+                return;
+            }
+        }
+        self.last_sample = Some(now);
+        let Ok(reading) = self.sampler.read() else {
+            return;
+        };
+        let sample = self.resources.lock().record(now, &reading);
+        self.resource_minutes.observe(&sample);
+        self.latest_rss = Some((now, sample.rss_bytes));
     }
 
     /// The loop's periodic tick: [`tick`](Self::tick), then the lines out to
@@ -631,6 +676,8 @@ impl Collector {
     fn persist(&mut self, force: bool) {
         let now = self.clock.now();
         let Some(persistence) = self.persistence.as_mut() else {
+            // Resource roll-ups are for the store only.
+            drop(self.resource_minutes.take());
             let functions = &self.functions;
             let ended = self
                 .rollups
@@ -648,8 +695,10 @@ impl Collector {
         persistence.stage_dirty(&mut self.functions, now);
         let functions = &self.functions;
         persistence.stage_rollups(self.rollups.take_rows(|index| &*functions[index].name));
+        persistence.stage_resource_rollups(self.resource_minutes.take());
         let saves_before = persistence.stamp();
         let late = persistence.save(&mut self.functions, force, now);
+        persistence.fold(now);
         // For readers that cannot ask the collector (a sink, a notifier, a
         // busy collector): what is unsaved as of the latest save or flush.
         // Staler in between, never inconsistent with the file's stamp.
@@ -710,6 +759,7 @@ impl Collector {
             notifiers: Vec::new(),
             deleted_for_size: self.logs.executions.health().deleted_for_size
                 + self.logs.errors.health().deleted_for_size,
+            latest_rss: self.latest_rss,
         };
         let now = self.clock.now();
         self.alerts.evaluate(now, &mut self.functions, inputs, full);

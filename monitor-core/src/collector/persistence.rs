@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 use std::sync::Arc;
 
 use monitor_sinks::stats_store::{
-    PersistEvent, PersistOptions, PersistentStats, RollupRow, StoreHealth,
+    PersistEvent, PersistOptions, PersistentStats, ResourceRollupRow, RollupRow, StoreHealth,
 };
 
 use super::Unsaved;
@@ -119,6 +119,25 @@ impl Persistence {
         for row in rows {
             self.stats.stage_rollup(row);
         }
+    }
+
+    /// Hands resource roll-up deltas (minute rows) to the store, for the
+    /// next save.
+    pub(crate) fn stage_resource_rollups(&mut self, rows: Vec<ResourceRollupRow>) {
+        for row in rows {
+            self.stats.stage_resource_rollup(row);
+        }
+    }
+
+    /// One batch of the roll-ups' retention (see
+    /// [`PersistentStats::fold`]) as of `now`. A failure is left for the
+    /// next call to retry: folding late loses nothing, and a database that
+    /// cannot be written is reported by the saves.
+    pub(crate) fn fold(&mut self, now: SystemTime) {
+        let secs = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let _ = self.stats.fold(secs);
     }
 
     /// The roll-ups staged and not saved yet, with the store's stamp.

@@ -69,7 +69,8 @@ pub(crate) fn render(
     };
     let mut out = String::with_capacity(256 + published.stats.len() * 2600);
     write_all(&mut out, published, firing, &numbers, format);
-    process::write(&mut out, format);
+    let latest = sources.resources.lock().latest().cloned();
+    process::write(&mut out, format, latest.as_ref());
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
     }

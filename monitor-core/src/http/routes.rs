@@ -20,6 +20,8 @@ pub(crate) struct Sources {
     pub(crate) alerts: Arc<AlertsShared>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) self_stats: Arc<SelfStats>,
+    /// The collector's resource samples.
+    pub(crate) resources: Arc<Mutex<crate::resources::ResourceHistory>>,
 }
 
 impl Sources {
@@ -35,6 +37,7 @@ impl Sources {
             stats: self.published().stats.clone(),
             health: self.alerts.health(),
             alerts: self.alerts.firing(),
+            resources: self.resources.lock().latest().cloned(),
         }
     }
 }

@@ -927,6 +927,7 @@ impl LogDir {
             },
             health,
             alerts,
+            resources: None,
         })
     }
 

@@ -42,11 +42,11 @@ mod store;
 
 pub use error::{BoxedCause, StoreError, StoreErrorKind};
 pub use persist::{PersistEvent, PersistOptions, PersistentStats, StoreHealth, STATS_FILE_NAME};
+pub use resource_rollup::ResourceRollupRow;
+pub use retention::{FoldProgress, FoldedBefore, RollupRetention};
 pub use rollup::{
     NameMatch, RollupRead, RollupReader, RollupRow, SaveStamp, DAY_SECS, HOUR_SECS, MINUTE_SECS,
 };
-pub use resource_rollup::ResourceRollupRow;
-pub use retention::{FoldProgress, FoldedBefore, RollupRetention};
 pub use row::StoredFunctionStats;
 #[doc(hidden)]
 #[cfg(feature = "test-util")]

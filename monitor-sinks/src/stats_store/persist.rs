@@ -512,7 +512,8 @@ impl PersistentStats {
             saves: self.stamp.saves + 1,
             ..self.stamp
         };
-        match store.save_with_resources(&self.pending, &self.rollups, &self.resources, Some(stamp)) {
+        match store.save_with_resources(&self.pending, &self.rollups, &self.resources, Some(stamp))
+        {
             Ok(()) => {
                 let rows = self.pending.len();
                 self.pending.clear();

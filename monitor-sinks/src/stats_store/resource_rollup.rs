@@ -196,7 +196,10 @@ pub(crate) fn merge_resources_into(
     let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     for delta in &all {
         let stored = select
-            .query_row((delta.bucket_secs, delta.bucket_start), read_resource_rollup)
+            .query_row(
+                (delta.bucket_secs, delta.bucket_start),
+                read_resource_rollup,
+            )
             .optional()?;
         let merged = match stored {
             Some(mut stored) => {

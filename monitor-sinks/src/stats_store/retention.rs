@@ -104,9 +104,11 @@ impl RollupRetention {
 
     /// The boundaries as of `now` (Unix seconds): rows before them go.
     pub fn cutoffs(&self, now: i64) -> FoldedBefore {
-        let back = |keep: Duration| now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
+        let back =
+            |keep: Duration| now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
         FoldedBefore {
-            minutes_from: back(self.minutes).div_euclid(i64::from(HOUR_SECS)) * i64::from(HOUR_SECS),
+            minutes_from: back(self.minutes).div_euclid(i64::from(HOUR_SECS))
+                * i64::from(HOUR_SECS),
             hours_from: back(self.hours).div_euclid(i64::from(DAY_SECS)) * i64::from(DAY_SECS),
         }
     }
@@ -197,8 +199,9 @@ pub(crate) fn fold_batch(
             left -= i64::try_from(n).unwrap_or(i64::MAX);
         }
     }
-    let more = left <= 0 && {
-        let remaining: bool = tx.query_row(
+    let more = left <= 0
+        && {
+            let remaining: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM rollups WHERE bucket_secs = ?1 AND bucket_start < ?2) \
              OR EXISTS (SELECT 1 FROM rollups WHERE bucket_secs = ?3 AND bucket_start < ?4) \
              OR EXISTS (SELECT 1 FROM resource_rollups WHERE bucket_secs = ?1 AND bucket_start < ?2) \
@@ -211,8 +214,8 @@ pub(crate) fn fold_batch(
             ),
             |row| row.get(0),
         )?;
-        remaining
-    };
+            remaining
+        };
     tx.commit()?;
     Ok(FoldProgress { deleted, more })
 }

@@ -529,7 +529,12 @@ impl RollupReader {
         to: i64,
     ) -> Result<Vec<ResourceRollupRow>, StoreError> {
         let path = self.path.clone();
-        let sql = |e| StoreError::sqlite(e, format!("reading the resource roll-ups of {}", path.display()));
+        let sql = |e| {
+            StoreError::sqlite(
+                e,
+                format!("reading the resource roll-ups of {}", path.display()),
+            )
+        };
         let has_table: bool = self
             .conn
             .query_row(

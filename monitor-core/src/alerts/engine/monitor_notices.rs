@@ -45,6 +45,8 @@ pub(super) fn monitor_alert(
         MonitorRule::QueueFull => notice.queue_full(),
         MonitorRule::NotifierFailing => notice.notifier_failing(),
         MonitorRule::LogSizeCap => notice.log_size_cap(),
+        MonitorRule::MemoryHigh => notice.memory_high(),
+        MonitorRule::MemoryGrowth => notice.memory_growth(),
     };
     make_alert(rule.rule(), None, rules, transition, now, message, numbers)
 }
@@ -223,6 +225,80 @@ impl MonitorNotice<'_> {
         } = self;
         size_cap::alert_text(monitor.size_cap.in_episode, inputs, resolved, since_text)
     }
+
+    /// The wording of `memory_high`.
+    fn memory_high(self) -> Wording {
+        let MonitorNotice {
+            resolved,
+            since_text,
+            monitor,
+            rules,
+            ..
+        } = self;
+        let rss = monitor.memory.latest.map_or(0, |(_, rss)| rss);
+        let threshold = rules.memory_threshold.unwrap_or(0);
+        let peak = monitor.memory.peak_in_episode.max(rss);
+        let numbers = vec![
+            ("rss_bytes", rss as f64),
+            ("threshold_bytes", threshold as f64),
+            ("peak_bytes", peak as f64),
+        ];
+        let message = if resolved {
+            format!(
+                "monitor: resident memory {} is back under {} (above since {since_text}, peak {}).",
+                text::bytes(rss),
+                text::bytes(threshold),
+                text::bytes(peak)
+            )
+        } else {
+            format!(
+                "monitor: resident memory {} is above {} since {since_text} (peak {}). Suggest: look for what holds memory (caches, queues, buffers without a bound), or raise `memory_threshold` if the process needs it.",
+                text::bytes(rss),
+                text::bytes(threshold),
+                text::bytes(peak)
+            )
+        };
+        (message, numbers)
+    }
+
+    /// The wording of `memory_growth`.
+    fn memory_growth(self) -> Wording {
+        let MonitorNotice {
+            resolved,
+            since_text,
+            monitor,
+            rules,
+            ..
+        } = self;
+        let window = rules.memory_growth.map(|g| g.window).unwrap_or_default();
+        let window_text = text::duration(window);
+        let (start, rss) = monitor.memory.growth_ends().unwrap_or((0, 0));
+        let growth = if start > 0 {
+            rss as f64 / start as f64 - 1.0
+        } else {
+            0.0
+        };
+        let numbers = vec![
+            ("rss_bytes", rss as f64),
+            ("start_bytes", start as f64),
+            ("growth", growth),
+            ("window_secs", window.as_secs() as f64),
+        ];
+        let message = if resolved {
+            format!(
+                "monitor: resident memory stopped growing steadily (growing since {since_text}; now {}).",
+                text::bytes(rss)
+            )
+        } else {
+            format!(
+                "monitor: resident memory grew from {} to {} (+{}) over the last {window_text} without dropping, since {since_text}. Suggest: look for a leak (a cache or queue without a bound, data kept per request).",
+                text::bytes(start),
+                text::bytes(rss),
+                text::percent(growth)
+            )
+        };
+        (message, numbers)
+    }
 }
 
 pub(super) fn monitor_reason(
@@ -272,6 +348,20 @@ pub(super) fn monitor_reason(
                 .join(", ")
         ),
         MonitorRule::LogSizeCap => size_cap::reason(monitor.size_cap.in_episode),
+        MonitorRule::MemoryHigh => format!(
+            "monitor: resident memory {} above {}",
+            text::bytes(monitor.memory.latest.map_or(0, |(_, rss)| rss)),
+            text::bytes(rules.memory_threshold.unwrap_or(0))
+        ),
+        MonitorRule::MemoryGrowth => {
+            let (start, rss) = monitor.memory.growth_ends().unwrap_or((0, 0));
+            format!(
+                "monitor: resident memory growing steadily ({} to {} in {})",
+                text::bytes(start),
+                text::bytes(rss),
+                text::duration(rules.memory_growth.map(|g| g.window).unwrap_or_default())
+            )
+        }
     }
 }
 

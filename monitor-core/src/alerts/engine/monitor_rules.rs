@@ -38,10 +38,16 @@ impl MonitorAlerts {
             self.peak_queue_fill = self.peak_queue_fill.max(inputs.queue_fill);
         }
         self.components.clone_from(&inputs.components);
+        self.memory.update(inputs.latest_rss, rules);
     }
 
     /// Whether each monitor rule's condition holds at `now`.
-    pub(super) fn conditions(&self, window: Duration, now: SystemTime) -> PerMonitorRule<bool> {
+    pub(super) fn conditions(
+        &self,
+        rules: &AlertRules,
+        window: Duration,
+        now: SystemTime,
+    ) -> PerMonitorRule<bool> {
         PerMonitorRule::from_fn(|rule| match rule {
             MonitorRule::DroppedExecutions => self.dropped.recent(now, window),
             MonitorRule::SinkFailing => {
@@ -53,6 +59,8 @@ impl MonitorAlerts {
                 .is_some_and(|time| elapsed(time, now) < window),
             MonitorRule::NotifierFailing => self.notifier_failures.recent(now, window),
             MonitorRule::LogSizeCap => self.size_cap.recent(now, size_cap::PERIOD),
+            MonitorRule::MemoryHigh => self.memory.above(rules.memory_threshold),
+            MonitorRule::MemoryGrowth => self.memory.growing(rules.memory_growth.as_ref()),
         })
     }
 
@@ -64,6 +72,8 @@ impl MonitorAlerts {
             MonitorRule::CollectorRestarted => self.restarts.in_episode = 0,
             MonitorRule::QueueFull => self.peak_queue_fill = 0.0,
             MonitorRule::LogSizeCap => self.size_cap.in_episode = 0,
+            MonitorRule::MemoryHigh => self.memory.peak_in_episode = 0,
+            MonitorRule::MemoryGrowth => {}
             MonitorRule::NotifierFailing => {
                 self.notifier_failures.in_episode = 0;
                 self.failing_notifiers.clear();

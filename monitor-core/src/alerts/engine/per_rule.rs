@@ -27,6 +27,8 @@ pub(crate) enum MonitorRule {
     QueueFull,
     NotifierFailing,
     LogSizeCap,
+    MemoryHigh,
+    MemoryGrowth,
 }
 
 /// Which of the two an [`AlertRule`] is.
@@ -51,6 +53,8 @@ impl RuleScope {
             AlertRule::QueueFull => Monitor(MonitorRule::QueueFull),
             AlertRule::NotifierFailing => Monitor(MonitorRule::NotifierFailing),
             AlertRule::LogSizeCap => Monitor(MonitorRule::LogSizeCap),
+            AlertRule::MemoryHigh => Monitor(MonitorRule::MemoryHigh),
+            AlertRule::MemoryGrowth => Monitor(MonitorRule::MemoryGrowth),
         }
     }
 }
@@ -79,13 +83,15 @@ impl FunctionRule {
 
 impl MonitorRule {
     /// Every monitor rule, in the order the engine evaluates them.
-    pub(crate) const ALL: [MonitorRule; 6] = [
+    pub(crate) const ALL: [MonitorRule; 8] = [
         MonitorRule::DroppedExecutions,
         MonitorRule::SinkFailing,
         MonitorRule::CollectorRestarted,
         MonitorRule::QueueFull,
         MonitorRule::NotifierFailing,
         MonitorRule::LogSizeCap,
+        MonitorRule::MemoryHigh,
+        MonitorRule::MemoryGrowth,
     ];
 
     pub(crate) fn rule(self) -> AlertRule {
@@ -96,6 +102,8 @@ impl MonitorRule {
             MonitorRule::QueueFull => AlertRule::QueueFull,
             MonitorRule::NotifierFailing => AlertRule::NotifierFailing,
             MonitorRule::LogSizeCap => AlertRule::LogSizeCap,
+            MonitorRule::MemoryHigh => AlertRule::MemoryHigh,
+            MonitorRule::MemoryGrowth => AlertRule::MemoryGrowth,
         }
     }
 }
@@ -159,6 +167,8 @@ pub(crate) struct PerMonitorRule<T> {
     pub(crate) queue_full: T,
     pub(crate) notifier_failing: T,
     pub(crate) log_size_cap: T,
+    pub(crate) memory_high: T,
+    pub(crate) memory_growth: T,
 }
 
 impl<T> PerMonitorRule<T> {
@@ -171,6 +181,8 @@ impl<T> PerMonitorRule<T> {
             queue_full: value(MonitorRule::QueueFull),
             notifier_failing: value(MonitorRule::NotifierFailing),
             log_size_cap: value(MonitorRule::LogSizeCap),
+            memory_high: value(MonitorRule::MemoryHigh),
+            memory_growth: value(MonitorRule::MemoryGrowth),
         }
     }
 
@@ -182,6 +194,8 @@ impl<T> PerMonitorRule<T> {
             MonitorRule::QueueFull => &self.queue_full,
             MonitorRule::NotifierFailing => &self.notifier_failing,
             MonitorRule::LogSizeCap => &self.log_size_cap,
+            MonitorRule::MemoryHigh => &self.memory_high,
+            MonitorRule::MemoryGrowth => &self.memory_growth,
         }
     }
 
@@ -193,6 +207,8 @@ impl<T> PerMonitorRule<T> {
             MonitorRule::QueueFull => &mut self.queue_full,
             MonitorRule::NotifierFailing => &mut self.notifier_failing,
             MonitorRule::LogSizeCap => &mut self.log_size_cap,
+            MonitorRule::MemoryHigh => &mut self.memory_high,
+            MonitorRule::MemoryGrowth => &mut self.memory_growth,
         }
     }
 
