@@ -7,6 +7,13 @@
 //! * `monitor::stats_window` over 7 days and `monitor::trend(7)` in a host
 //!   installed on that directory (the file plus the unsaved roll-ups).
 //!
+//! Then the retention's fold (issue 16): minute rows kept one day instead
+//! of seven, so six days of minute rows (864,000) are deleted in batches of
+//! 500 rows, each its own transaction, as the collector does after a save
+//! (`StatsStore::fold_batch`); every batch is timed (the target: a save,
+//! and a fold batch, never more than 50 ms), and a save of a minute of all
+//! functions is timed between batches.
+//!
 //! Not a criterion benchmark: each case runs [`REPEAT`] times and every
 //! time is printed, with the median; the target is "well under 200 ms".
 //! Generating the file takes a while (it is built with the store's own
@@ -18,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use monitor::{rollup_reader, ManualClock, Monitor};
-use monitor_sinks::stats_store::{RollupRow, SaveStamp, StatsStore, MINUTE_SECS};
+use monitor_sinks::stats_store::{RollupRetention, RollupRow, SaveStamp, StatsStore, MINUTE_SECS};
 
 const FUNCTIONS: usize = 100;
 const DAYS: i64 = 7;
@@ -116,6 +123,56 @@ fn time<T>(name: &str, mut case: impl FnMut() -> T, check: impl Fn(&T)) {
     );
 }
 
+/// Rows deleted per fold batch (the collector's default).
+const FOLD_BATCH: usize = 500;
+
+/// Folds six days of minute rows away in batches, timing each batch and,
+/// every 50 batches, a save of one more minute of every function.
+fn fold(db: &Path) {
+    let mut store = StatsStore::open(db).expect("open the store");
+    let retention = RollupRetention {
+        minutes: Duration::from_secs(86_400),
+        hours: Duration::from_secs(90 * 86_400),
+    };
+    let mut batches = Vec::new();
+    let mut saves = Vec::new();
+    let mut deleted = 0;
+    let started = Instant::now();
+    loop {
+        let at = Instant::now();
+        let progress = store.fold_batch(&retention, END, FOLD_BATCH).expect("fold");
+        batches.push(at.elapsed());
+        deleted += progress.deleted;
+        if batches.len() % 50 == 0 {
+            let rows: Vec<RollupRow> = (0..FUNCTIONS).map(|f| minute_row(f, END - 60)).collect();
+            let at = Instant::now();
+            store.save_batch(&[], &rows, None).expect("save");
+            saves.push(at.elapsed());
+        }
+        if !progress.more {
+            break;
+        }
+    }
+    let report = |name: &str, times: &mut Vec<Duration>| {
+        times.sort();
+        let ms = |t: Duration| t.as_secs_f64() * 1e3;
+        println!(
+            "{name:<32} {} runs: median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            times.len(),
+            ms(times[times.len() / 2]),
+            ms(times[times.len() * 99 / 100]),
+            ms(times[times.len() - 1]),
+        );
+    };
+    println!(
+        "fold: {deleted} rows deleted in {} batches of {FOLD_BATCH}, {:.1} s in all",
+        batches.len(),
+        started.elapsed().as_secs_f64()
+    );
+    report("fold batch (500 rows)", &mut batches);
+    report("save of 100 minute rows", &mut saves);
+}
+
 fn main() {
     let dir = scratch_dir("rollups");
     let db = dir.join("stats.db");
@@ -157,6 +214,7 @@ fn main() {
         |t| all_functions(t.len()),
     );
     drop(guard);
+    fold(&db);
     if std::env::var_os("KEEP_ROLLUPS_BENCH_DIR").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     } else {
