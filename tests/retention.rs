@@ -201,3 +201,50 @@ fn a_retention_the_roll_ups_cannot_keep_is_refused_by_install() {
         );
     }
 }
+
+#[test]
+fn a_version_6_store_is_migrated_step_by_step_and_gains_the_resource_tables() {
+    let _lock = exclusive();
+    let dir = temp_dir("retention-v6");
+    let db = dir.join("stats.db");
+    let row = monitor_sinks::stats_store::StoredFunctionStats {
+        name: "retention::job".into(),
+        total_executions: 5,
+        success_count: 5,
+        ..Default::default()
+    };
+    monitor_sinks::stats_store::legacy_schema::write_legacy_file(&db, 6, &[row]).unwrap();
+    let clock = ManualClock::new(at(day0() + 3600));
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .install()
+        .unwrap();
+    job(false).unwrap();
+    clock.advance(Duration::from_secs(1));
+    assert!(guard.flush());
+    assert_eq!(
+        monitor::stats()
+            .get("retention::job")
+            .unwrap()
+            .total_executions,
+        6
+    );
+    drop(guard);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i64 = conn
+        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 7);
+    let samples: i64 = conn
+        .query_row(
+            "SELECT SUM(samples) FROM resource_rollups WHERE bucket_secs = 3600",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        samples >= 1,
+        "the resource samples are saved in the new table"
+    );
+}

@@ -564,7 +564,7 @@ fn a_version_5_store_is_migrated_and_gains_rollups() {
     let version: i64 = conn
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, monitor_sinks::stats_store::SCHEMA_VERSION);
 }
 
 #[test]

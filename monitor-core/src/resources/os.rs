@@ -48,7 +48,8 @@ fn read_os() -> io::Result<ProcessReading> {
     })?;
     reading.open_fds = std::fs::read_dir("/proc/self/fd")
         .ok()
-        .map(|entries| entries.count() as u64);
+        // Less the descriptor read_dir itself holds while listing.
+        .map(|entries| entries.count().saturating_sub(1) as u64);
     let (user, system) = cpu_times()?;
     reading.cpu_user = user;
     reading.cpu_system = system;
