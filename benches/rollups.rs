@@ -9,7 +9,7 @@
 //!
 //! Then the retention's fold (issue 16): minute rows kept one day instead
 //! of seven, so six days of minute rows (864,000) are deleted in batches of
-//! 500 rows, each its own transaction, as the collector does after a save
+//! 200 rows, each its own transaction, as the collector does after a save
 //! (`StatsStore::fold_batch`); every batch is timed (the target: a save,
 //! and a fold batch, never more than 50 ms), and a save of a minute of all
 //! functions is timed between batches.
@@ -124,7 +124,7 @@ fn time<T>(name: &str, mut case: impl FnMut() -> T, check: impl Fn(&T)) {
 }
 
 /// Rows deleted per fold batch (the collector's default).
-const FOLD_BATCH: usize = 500;
+const FOLD_BATCH: usize = 200;
 
 /// Folds six days of minute rows away in batches, timing each batch and,
 /// every 50 batches, a save of one more minute of every function.
@@ -169,7 +169,7 @@ fn fold(db: &Path) {
         batches.len(),
         started.elapsed().as_secs_f64()
     );
-    report("fold batch (500 rows)", &mut batches);
+    report("fold batch (200 rows)", &mut batches);
     report("save of 100 minute rows", &mut saves);
 }
 

@@ -324,7 +324,7 @@ impl MonitorBuilder {
     /// How long the roll-ups in `stats.db` are kept: minute rows (of
     /// executions and of resource samples) for `minutes` (default 7 days),
     /// hour rows for `hours` (default 90 days); day rows are kept. Older
-    /// rows are deleted by the collector in small batches (at most 500 rows,
+    /// rows are deleted by the collector in small batches (at most 200 rows,
     /// one short transaction, after each save); their executions stay in
     /// the coarser rows, so windows and trends read those instead (see
     /// [`RollupRetention`](crate::RollupRetention)). `install()` fails if

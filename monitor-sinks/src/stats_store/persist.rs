@@ -33,7 +33,7 @@ pub struct PersistOptions {
     /// [`RollupRetention`] defaults (minute rows 7 days, hour rows 90 days).
     pub retention: Option<RollupRetention>,
     /// Roll-up rows deleted at most per [`PersistentStats::fold`] call (one
-    /// short transaction). Default: 500.
+    /// short transaction). Default: 200.
     pub fold_batch: usize,
 }
 
@@ -48,7 +48,7 @@ impl PersistOptions {
             max_backoff: Duration::from_secs(30),
             busy_timeout: StoreOptions::default().busy_timeout,
             retention: Some(RollupRetention::default()),
-            fold_batch: 500,
+            fold_batch: 200,
         }
     }
 
