@@ -130,6 +130,95 @@ fn the_success_path_does_not_allocate() {
     assert_eq!(monitor::stats().dropped_events, 0);
 }
 
+/// An error like most hand-written ones: a `Display` of about 40 bytes
+/// (formatting a number, no allocation of its own) and a `source()`.
+#[derive(Debug)]
+struct FetchError {
+    code: u64,
+    cause: std::io::Error,
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fetch failed with code {}", self.code)
+    }
+}
+
+impl std::error::Error for FetchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
+}
+
+#[monitored]
+fn fetch(code: u64, error: &mut Option<FetchError>) -> Result<u64, FetchError> {
+    match error.take() {
+        Some(error) => Err(error),
+        None => Ok(code),
+    }
+}
+
+#[monitored]
+fn parse(text: &str) -> Result<u64, std::num::ParseIntError> {
+    text.parse()
+}
+
+#[test]
+fn the_error_path_does_not_allocate_at_steady_state() {
+    let _lock = exclusive();
+    let dir = temp_dir("alloc-error");
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .capture_backtraces(false)
+        .install()
+        .unwrap();
+    // The errors are made outside the counting: only the monitor's part counts.
+    let mut errors: Vec<Option<FetchError>> = (0..1000)
+        .map(|code| {
+            Some(FetchError {
+                code: code * 1_000_003,
+                cause: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+            })
+        })
+        .collect();
+    let mut warm_up = Some(FetchError {
+        code: 1,
+        cause: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+    });
+    // The first error on a thread registers its rings and grows its stage.
+    fetch(1, &mut warm_up).unwrap_err();
+    parse("x").unwrap_err();
+    assert!(guard.flush());
+    let mut returned = Vec::with_capacity(errors.len());
+    let count = allocations_during(|| {
+        for (code, error) in errors.iter_mut().enumerate() {
+            returned.push(fetch(code as u64, error));
+            std::hint::black_box(parse("12x").unwrap_err());
+        }
+    });
+    assert_eq!(count, 0, "the error path allocated {count} times");
+    assert!(guard.flush());
+    assert_eq!(monitor::stats().dropped_events, 0);
+    // The details arrived whole: type, message and chain.
+    let lines = common::errors(&dir);
+    let fetched: Vec<_> = common::lines_named(&lines, "allocations::fetch");
+    assert_eq!(fetched.len(), 1001);
+    let last = fetched.last().unwrap();
+    assert_eq!(last["error_type"], "allocations::FetchError");
+    assert_eq!(
+        last["error_message"],
+        format!("fetch failed with code {}", 999 * 1_000_003)
+    );
+    assert_eq!(
+        last["error_chain"],
+        serde_json::json!([std::io::Error::from(std::io::ErrorKind::ConnectionReset).to_string()])
+    );
+    let parsed = common::lines_named(&lines, "allocations::parse");
+    assert_eq!(parsed.len(), 1001);
+    assert_eq!(parsed[1]["error_message"], "invalid digit found in string");
+    drop(returned);
+}
+
 #[test]
 fn the_success_path_does_not_allocate_across_many_fills_of_the_ring() {
     let _lock = exclusive();

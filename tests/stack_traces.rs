@@ -83,3 +83,73 @@ fn stack_traces_start_at_the_hosts_frame() {
         assert!(frames.len() > 1, "{trace}");
     }
 }
+
+#[monitored(name = "load_config")]
+#[inline(never)]
+fn load_config(text: &str) -> Result<u32, String> {
+    Err(format!("bad config {text}"))
+}
+
+/// The `stack_trace` of each `load_config` error line, in order.
+fn traced(dir: &std::path::Path) -> Vec<bool> {
+    errors(dir)
+        .iter()
+        .filter(|line| line["name"] == "load_config")
+        .map(|line| line["stack_trace"].is_string())
+        .collect()
+}
+
+#[test]
+fn a_callsite_gets_one_trace_per_interval_plus_one_per_new_shape() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let _lock = exclusive();
+    let dir = temp_dir("stack-traces-rate");
+    let clock = monitor::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .capture_backtraces(true)
+        .install()
+        .unwrap();
+    // A burst: the first error gets a trace, the next ones (same shape:
+    // only the number differs) do not.
+    for line in 0..5 {
+        load_config(&format!("at line {line}")).unwrap_err();
+    }
+    assert!(guard.flush());
+    assert_eq!(traced(&dir), [true, false, false, false, false]);
+
+    // A new shape in the same interval gets one; its repeats do not.
+    load_config("file missing").unwrap_err();
+    load_config("file missing").unwrap_err();
+    assert!(guard.flush());
+    assert_eq!(traced(&dir)[5..], [true, false]);
+
+    // After the interval (the collector's clock), the next error gets one again.
+    clock.advance(Duration::from_millis(1500));
+    assert!(guard.flush());
+    for line in 0..3 {
+        load_config(&format!("at line {line}")).unwrap_err();
+    }
+    assert!(guard.flush());
+    assert_eq!(traced(&dir)[7..], [true, false, false]);
+
+    // At most four traces per callsite and interval, however many shapes.
+    for shape in ["a", "b", "c", "d", "e", "f"] {
+        load_config(shape).unwrap_err();
+    }
+    assert!(guard.flush());
+    assert_eq!(
+        traced(&dir)[10..],
+        [true, true, true, false, false, false],
+        "three more shapes fill the interval's four traces"
+    );
+    // Every line keeps its message whether or not it carries a trace.
+    let messages: Vec<_> = errors(&dir)
+        .iter()
+        .filter(|line| line["name"] == "load_config")
+        .map(|line| line["error_message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(messages[0], "bad config at line 0");
+    assert_eq!(messages[15], "bad config f");
+}

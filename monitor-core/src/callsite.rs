@@ -41,6 +41,11 @@ pub struct Callsite {
     /// `(monitor generation << 32) | (function index + 1)`, written and read only by
     /// the collector thread so it can skip a name lookup per event. Zero: unknown.
     collector_slot: AtomicU64,
+    /// Stack traces taken here: `(trace interval << 8) | traces in it`
+    /// (see `capture/trace_gate.rs`).
+    trace_gate: AtomicU64,
+    /// The shape of the error of the latest trace taken here.
+    traced_shape: AtomicU64,
 }
 
 impl Callsite {
@@ -68,6 +73,8 @@ impl Callsite {
             every_ns,
             self_type: OnceLock::new(),
             collector_slot: AtomicU64::new(0),
+            trace_gate: AtomicU64::new(0),
+            traced_shape: AtomicU64::new(0),
         }
     }
 
@@ -91,6 +98,37 @@ impl Callsite {
             None,
             None,
         )
+    }
+
+    /// Whether an error here, in trace interval `interval`, gets a stack
+    /// trace: the first error of the interval does, and so does an error
+    /// whose `shape` (see `capture/trace_gate.rs`) differs from the latest
+    /// traced one's, up to `max_per_interval` traces in the interval.
+    /// Lock-free; when two threads race, at most one of them wins each slot.
+    pub(crate) fn trace_due(
+        &self,
+        interval: u64,
+        shape: impl FnOnce() -> u64,
+        max_per_interval: u64,
+    ) -> bool {
+        let gate = self.trace_gate.load(Ordering::Relaxed);
+        let first = gate >> 8 != interval;
+        if !first && gate & 0xFF >= max_per_interval {
+            return false;
+        }
+        let shape = shape();
+        if !first && self.traced_shape.load(Ordering::Relaxed) == shape {
+            return false;
+        }
+        let next = if first { (interval << 8) | 1 } else { gate + 1 };
+        let won = self
+            .trace_gate
+            .compare_exchange(gate, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+        if won {
+            self.traced_shape.store(shape, Ordering::Relaxed);
+        }
+        won
     }
 
     /// Records the `Self` type of a method's impl (first call wins).

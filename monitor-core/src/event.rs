@@ -1,7 +1,9 @@
 //! What travels through the queue: one small fixed-size [`Event`] per execution.
 //!
-//! On the success path an event is four words and a tag; failure details ride
-//! in a `Box` that only the failure path allocates.
+//! On the success path an event is four words and a tag. An `Err`'s details
+//! ride as bytes in the thread's byte ring beside the event ring (`staged`);
+//! the rarer details (a stack trace, context fields, a panic, a span) ride in
+//! a `Box` that only those paths allocate.
 
 use std::fmt;
 
@@ -62,6 +64,9 @@ pub(crate) struct Event {
     /// they sit in the padding beside `status`.
     pub(crate) thread: u16,
     pub(crate) sequence: u32,
+    /// An error whose details travel as a record in the thread's byte ring
+    /// (`capture/staged.rs`), not in `extra`. Also in the padding.
+    pub(crate) staged: bool,
     pub(crate) extra: Option<Box<EventExtra>>,
 }
 

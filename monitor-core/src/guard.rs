@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::callsite::Callsite;
-use crate::capture::{take_panic_failure, Failure, Outcome};
+use crate::capture::{gated_stack_trace, shape_of, take_panic_failure, Failure, Outcome, Staged};
 use crate::event::{Event, EventExtra, Status};
 use crate::fields::{Field, FieldSlot, Held, HeldFields, NoFields};
 use crate::local_id::LocalId;
@@ -337,8 +337,10 @@ fn record(
             status: Status::Success,
             thread: id.thread,
             sequence: id.sequence,
+            staged: false,
             extra: None,
         }),
+        Outcome::Staged(staged) => record_staged(callsite, start, id, end, staged, fields.take()),
         Outcome::Error(failure) => record_error(callsite, start, id, end, failure, fields.take()),
     }
 }
@@ -366,6 +368,7 @@ fn record_success_with_fields(
         status: Status::Success,
         thread: id.thread,
         sequence: id.sequence,
+        staged: false,
         extra,
     });
 }
@@ -375,15 +378,17 @@ fn record_success_with_fields(
 /// bigger and spilled the success path's registers.
 #[cold]
 #[inline(never)]
-#[allow(clippy::boxed_local)] // taken boxed: unboxing in the caller would put the copy back in its frame
 fn record_error(
     callsite: &'static Callsite,
     start: u64,
     id: LocalId,
     end: u64,
-    failure: Box<Failure>,
+    mut failure: Box<Failure>,
     fields: Vec<Field>,
 ) {
+    failure.unresolved_trace = gated_stack_trace(callsite, || {
+        shape_of(&failure.error_type, failure.message.as_bytes())
+    });
     queue::push(Event {
         callsite,
         start,
@@ -391,12 +396,55 @@ fn record_error(
         status: Status::Error,
         thread: id.thread,
         sequence: id.sequence,
+        staged: false,
         extra: Some(Box::new(EventExtra {
             failure: Some(failure),
             span: None,
             fields,
         })),
     });
+}
+
+/// An `Err` whose details wait in the thread's stage (the usual case): they
+/// go into the thread's byte ring beside the event, no allocation. With a
+/// stack trace (rate-limited, see `capture/trace_gate.rs`) or context
+/// fields, or when the byte ring is full, they travel boxed instead.
+#[cold]
+#[inline(never)]
+fn record_staged(
+    callsite: &'static Callsite,
+    start: u64,
+    id: LocalId,
+    end: u64,
+    staged: Staged,
+    fields: Vec<Field>,
+) {
+    let trace = gated_stack_trace(callsite, || staged.shape());
+    let mut event = Event {
+        callsite,
+        start,
+        end,
+        status: Status::Error,
+        thread: id.thread,
+        sequence: id.sequence,
+        staged: true,
+        extra: None,
+    };
+    if trace.is_none() && fields.is_empty() {
+        match queue::push_staged(event, id) {
+            Ok(()) => return,
+            Err(back) => event = back,
+        }
+    }
+    let mut failure = staged.into_failure();
+    failure.unresolved_trace = trace;
+    event.staged = false;
+    event.extra = Some(Box::new(EventExtra {
+        failure: Some(Box::new(failure)),
+        span: None,
+        fields,
+    }));
+    queue::push(event);
 }
 
 #[cold]
@@ -414,6 +462,7 @@ fn record_panic(
         status: Status::Panic,
         thread: id.thread,
         sequence: id.sequence,
+        staged: false,
         extra: Some(Box::new(EventExtra {
             failure: Some(Box::new(take_panic_failure(start))),
             span: None,
@@ -431,6 +480,7 @@ fn record_cancelled(callsite: &'static Callsite, start: u64, id: LocalId) {
         status: Status::Cancelled,
         thread: id.thread,
         sequence: id.sequence,
+        staged: false,
         extra: None,
     });
 }

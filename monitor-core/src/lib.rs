@@ -78,7 +78,7 @@ pub mod __private {
     pub use crate::callsite::{Callsite, Registration, MONITORED_FUNCTIONS};
     pub use crate::capture::{
         Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError,
-        ClassifyError, ClassifyResult, Outcome,
+        ClassifyError, ClassifyResult, Outcome, Staged,
     };
     pub use crate::fields::{
         BareValue, FieldBare, FieldDebug, FieldDisplay, FieldSlot, Held, HeldFields, HeldValue,

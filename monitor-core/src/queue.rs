@@ -29,7 +29,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::capture::Failure;
 use crate::event::Event;
+use crate::local_id::LocalId;
 
 pub(crate) use chunked::{Geometry, MemoryBudget, Wake};
 
@@ -100,9 +102,22 @@ impl QueueShared {
     }
 }
 
+/// Bytes of each thread's byte ring per event of its own capacity
+/// (`queue_capacity`): the ring holds the records of its `Err`s' details
+/// (`capture/staged.rs`), about 100 bytes each for a 40-byte message with a
+/// `source()`, so a thread can queue about two thirds of a ring's worth of
+/// such errors before the collector reads them. Past half full it wakes the
+/// collector; when it is full, an error's details travel boxed instead.
+/// Pages are touched only as records are written (8,192 events: 512 KiB).
+const BYTE_RING_PER_EVENT: usize = 64;
+
 /// The collector's end of one thread's ring.
 pub(crate) struct Ring {
     pub(crate) consumer: chunked::Consumer<Event>,
+    /// The records of staged errors, in the order of their events.
+    bytes: rtrb::Consumer<u8>,
+    /// The record being read (reused).
+    record: Vec<u8>,
     /// Dropped count already reported as a gap.
     pub(crate) dropped_seen: u64,
     pub(crate) thread_name: Arc<str>,
@@ -113,6 +128,8 @@ struct LocalProducer {
     /// `None` on the monitor's own threads (see [`is_monitor_thread`]):
     /// their executions are not recorded.
     producer: Option<chunked::Producer<Event>>,
+    /// The byte ring's producer (`None` with `producer`).
+    bytes: Option<rtrb::Producer<u8>>,
     shared: Arc<QueueShared>,
 }
 
@@ -189,6 +206,61 @@ pub(crate) fn push(event: Event) {
     }
 }
 
+/// Hands a staged error's `event` to the collector: its record (this
+/// thread's stage, stamped with `id`) into the thread's byte ring, then the
+/// event. `Err(event)` when the byte ring has no room for the record: the
+/// caller sends the details boxed.
+pub(crate) fn push_staged(event: Event, id: LocalId) -> Result<(), Event> {
+    let generation = GENERATION.load(Ordering::Relaxed);
+    if generation == 0 {
+        return Ok(());
+    }
+    let mut event = Some(event);
+    let pushed = LOCAL
+        .try_with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else {
+                return false;
+            };
+            if local.as_ref().is_none_or(|p| p.generation != generation) {
+                *local = register(generation);
+            }
+            let Some(producer) = local.as_mut() else {
+                // The monitor was uninstalled meanwhile: nothing to record into.
+                event = None;
+                return true;
+            };
+            let Some(bytes) = producer.bytes.as_mut() else {
+                event = None; // a monitor thread: not recorded, not a drop
+                return true;
+            };
+            // The record goes in first: once the collector sees the event,
+            // the record's bytes are visible too (the event's release).
+            let in_ring = crate::capture::with_staged_record(id, |record| {
+                let free = bytes.slots();
+                let half = bytes.buffer().capacity() / 2;
+                let pushed = bytes.push_entire_slice(record).is_ok();
+                // Past half full: wake the collector (once per crossing)
+                // rather than wait for its idle sleep to end.
+                if pushed && free >= half && free - record.len() < half {
+                    producer.shared.wake.wake();
+                }
+                pushed
+            });
+            if in_ring != Some(true) {
+                return false;
+            }
+            if let Some(event) = event.take() {
+                push_local(producer, event);
+            }
+            true
+        })
+        .unwrap_or(false);
+    match event {
+        Some(event) if !pushed => Err(event),
+        _ => Ok(()),
+    }
+}
+
 /// Pushes into this thread's ring. Always accounts for the event: queued, or
 /// counted as dropped.
 #[inline]
@@ -245,6 +317,7 @@ fn register(generation: u32) -> Option<LocalProducer> {
         return Some(LocalProducer {
             generation,
             producer: None,
+            bytes: None,
             shared,
         });
     }
@@ -257,14 +330,56 @@ fn register(generation: u32) -> Option<LocalProducer> {
         Some(name) => name.into(),
         None => format!("{:?}", thread.id()).into(),
     };
+    let (bytes, bytes_consumer) =
+        rtrb::RingBuffer::new(shared.geometry.guaranteed() * BYTE_RING_PER_EVENT);
     shared.new_rings.lock().push(Ring {
         consumer,
+        bytes: bytes_consumer,
+        record: Vec::new(),
         dropped_seen: 0,
         thread_name,
     });
     Some(LocalProducer {
         generation,
         producer: Some(producer),
+        bytes: Some(bytes),
         shared,
     })
+}
+
+impl Ring {
+    /// Reads the record of the staged error `id` into `into` (reusing its
+    /// memory). Records before it belong to events that were dropped (a
+    /// full event ring) and are skipped.
+    pub(crate) fn read_staged(&mut self, id: LocalId, into: &mut Failure) {
+        loop {
+            let mut prefix = [0u8; 4];
+            let Ok(chunk) = self.bytes.read_chunk(4) else {
+                return details_lost(into);
+            };
+            let (first, second) = chunk.as_slices();
+            prefix[..first.len()].copy_from_slice(first);
+            prefix[first.len()..].copy_from_slice(second);
+            // Not committed: the length is read again with the record.
+            drop(chunk);
+            self.record
+                .resize(crate::capture::staged_record_len(prefix), 0);
+            if self.bytes.pop_entire_slice(&mut self.record).is_err() {
+                return details_lost(into);
+            }
+            if crate::capture::decode_staged(&self.record, into) == id {
+                return;
+            }
+        }
+    }
+}
+
+/// Never expected: a staged event's whole record goes in before the event.
+#[cold]
+fn details_lost(into: &mut Failure) {
+    *into = Failure {
+        error_type: "unknown".into(),
+        message: "<the error's details were lost>".to_owned(),
+        ..Failure::default()
+    };
 }

@@ -14,6 +14,7 @@ use std::fmt::{Debug, Display, Write};
 
 use super::capped_text::capture_text;
 use super::limits::current_limits;
+use super::staged::{stage, Staged};
 use super::Failure;
 
 /// How a returned value is classified.
@@ -21,8 +22,12 @@ use super::Failure;
 pub enum Outcome {
     /// Not an `Err`.
     Success,
-    /// An `Err`, with its captured details.
+    /// An `Err`, with its captured details (boxed: when this thread's stage
+    /// could not be used).
     Error(Box<Failure>),
+    /// An `Err` whose details wait in this thread's stage, formatted there
+    /// without an allocation (see `capture/staged.rs`).
+    Staged(Staged),
 }
 
 /// Wraps a reference to the returned value for classification.
@@ -120,8 +125,7 @@ impl<T, E> ClassifyResult for &Classify<'_, Result<T, E>> {
             Ok(_) => Outcome::Success,
             Err(_) => {
                 let type_name = core::any::type_name::<E>();
-                let message = (type_name.to_owned(), false);
-                Outcome::Error(Box::new(Failure::captured(type_name, message, Vec::new())))
+                text_failure(type_name, type_name, |name, w| w.write_str(name))
             }
         }
     }
@@ -135,6 +139,29 @@ impl<T> ClassifyAny for Classify<'_, T> {
 }
 
 fn error_failure(type_name: &'static str, error: &(dyn Error + '_)) -> Outcome {
+    let limits = current_limits();
+    let staged = stage(type_name, |w| {
+        w.message(error, limits.max_message_bytes, |e, w| write!(w, "{e}"));
+        let mut source = error.source();
+        let mut kept = 0;
+        while let Some(cause) = source {
+            if kept == limits.max_chain_len {
+                break;
+            }
+            w.cause(cause, limits.max_message_bytes / 4, |e, w| write!(w, "{e}"));
+            kept += 1;
+            source = cause.source();
+        }
+    });
+    match staged {
+        Some(staged) => Outcome::Staged(staged),
+        None => boxed_error_failure(type_name, error),
+    }
+}
+
+/// [`error_failure`] when the stage cannot be used: the details boxed.
+#[cold]
+fn boxed_error_failure(type_name: &'static str, error: &(dyn Error + '_)) -> Outcome {
     let limits = current_limits();
     let (message, message_truncated) =
         capture_text(error, limits.max_message_bytes, |e, w| write!(w, "{e}"));
@@ -155,34 +182,27 @@ fn error_failure(type_name: &'static str, error: &(dyn Error + '_)) -> Outcome {
     )))
 }
 
-fn text_failure<E>(
+fn text_failure<E: ?Sized>(
     type_name: &'static str,
     error: &E,
-    format: impl FnOnce(&E, &mut super::capped_text::CappedWriter) -> std::fmt::Result,
+    format: impl Fn(&E, &mut dyn Write) -> std::fmt::Result,
 ) -> Outcome {
     let limits = current_limits();
-    let (message, message_truncated) = capture_text(error, limits.max_message_bytes, format);
-    Outcome::Error(Box::new(Failure::captured(
-        type_name,
-        (message, message_truncated),
-        Vec::new(),
-    )))
-}
-
-/// A stack trace of the current thread, if enabled; symbolised later by the
-/// collector ([`Failure::resolve_trace`]).
-pub(crate) fn capture_stack_trace() -> Option<super::UnresolvedTrace> {
-    use std::backtrace::{Backtrace, BacktraceStatus};
-    let limits = current_limits();
-    let trace = match limits.backtraces {
-        Some(false) => return None,
-        Some(true) => Backtrace::force_capture(),
-        None => Backtrace::capture(),
-    };
-    if trace.status() != BacktraceStatus::Captured {
-        return None;
+    let staged = stage(type_name, |w| {
+        w.message(error, limits.max_message_bytes, &format);
+    });
+    match staged {
+        Some(staged) => Outcome::Staged(staged),
+        None => {
+            let (message, message_truncated) =
+                capture_text(error, limits.max_message_bytes, |e, w| format(e, w));
+            Outcome::Error(Box::new(Failure::captured(
+                type_name,
+                (message, message_truncated),
+                Vec::new(),
+            )))
+        }
     }
-    Some(super::UnresolvedTrace::new(trace))
 }
 
 #[cfg(test)]
@@ -195,6 +215,7 @@ mod tests {
     fn message(outcome: Outcome) -> Failure {
         match outcome {
             Outcome::Error(failure) => *failure,
+            Outcome::Staged(staged) => staged.into_failure(),
             Outcome::Success => panic!("expected an error"),
         }
     }

@@ -6,9 +6,10 @@ mod classify;
 mod limits;
 mod panic_hook;
 mod stack_trace;
+mod staged;
+mod trace_gate;
 
 pub(crate) use capped_text::capture_text;
-pub(crate) use classify::capture_stack_trace;
 pub use classify::{
     Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError,
     ClassifyError, ClassifyResult, Outcome,
@@ -17,6 +18,13 @@ pub(crate) use limits::current_limits;
 pub(crate) use limits::set_limits;
 pub use limits::CaptureLimits;
 pub(crate) use panic_hook::{install_panic_hook, take_panic_failure, FLUSH_ON_PANIC};
+pub use staged::Staged;
+pub(crate) use staged::{
+    decode as decode_staged, record_len as staged_record_len, with_record as with_staged_record,
+};
+pub(crate) use trace_gate::{
+    gated_stack_trace, next_interval as next_trace_interval, shape_of, TRACE_INTERVAL,
+};
 
 use std::borrow::Cow;
 
@@ -70,9 +78,9 @@ impl PartialEq for UnresolvedTrace {
 impl Eq for UnresolvedTrace {}
 
 impl Failure {
-    /// An error's details, with a stack trace of the current thread when
-    /// backtraces are enabled. `message` is the capped text and whether it
-    /// was cut.
+    /// An error's details, without a stack trace (the caller adds one when
+    /// the trace gate lets it, see `trace_gate.rs`). `message` is the capped
+    /// text and whether it was cut.
     pub(crate) fn captured(
         error_type: &'static str,
         message: (String, bool),
@@ -85,7 +93,7 @@ impl Failure {
             chain,
             stack_trace: None,
             location: None,
-            unresolved_trace: capture_stack_trace(),
+            unresolved_trace: None,
         }
     }
 

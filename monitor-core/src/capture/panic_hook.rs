@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use super::capped_text::cap_string;
-use super::classify::capture_stack_trace;
 use super::limits::current_limits;
+use super::trace_gate::capture_stack_trace;
 use super::Failure;
 
 thread_local! {

@@ -33,6 +33,7 @@ use parking_lot::Mutex;
 
 use crate::alerts::{Alerting, ComponentHealth, ExecutionFacts, HealthInputs};
 use crate::callsite::{self, Callsite};
+use crate::capture::{self, Failure};
 use crate::clock::Clock;
 use crate::event::Event;
 use crate::execution_record::ExecutionRecord;
@@ -179,6 +180,11 @@ pub(crate) struct Collector {
     last_sample: Option<SystemTime>,
     /// The latest sample's time and resident memory, for the memory rules.
     latest_rss: Option<(SystemTime, u64)>,
+    /// The details of the staged error being processed (reused: no
+    /// allocation per error).
+    staged: Failure,
+    /// When (collector clock) the next stack-trace interval starts.
+    next_trace_interval: Option<SystemTime>,
 }
 
 /// How often the collector samples the process's resources (by the
@@ -275,6 +281,8 @@ impl Collector {
             persistence,
             alerts: parts.alerts,
             queue_fill: 0.0,
+            staged: Failure::default(),
+            next_trace_interval: None,
             crash_requested: None,
             in_flight: None,
             sampler: parts.sampler,
@@ -418,6 +426,7 @@ impl Collector {
         self.adopt_new_rings();
         let wall_now = self.clock.now();
         self.notice_clock_jump(wall_now);
+        self.advance_trace_interval(wall_now);
         let mut processed = 0;
         let mut depth = 0;
         // The rings stay in `self.rings` throughout: if anything below panics,
@@ -439,7 +448,15 @@ impl Collector {
                     break;
                 };
                 self.in_flight = Some(index);
-                self.process(event, &thread_name, wall_now, tick_now);
+                if event.staged {
+                    // The error's details, from the ring's bytes into a reused failure.
+                    let mut staged = std::mem::take(&mut self.staged);
+                    self.rings[index].read_staged(event.local_id(), &mut staged);
+                    self.process(event, &thread_name, wall_now, tick_now, Some(&staged));
+                    self.staged = staged;
+                } else {
+                    self.process(event, &thread_name, wall_now, tick_now, None);
+                }
                 taken += 1;
             }
             processed += taken;
@@ -490,6 +507,22 @@ impl Collector {
             json::gap_line(&mut self.line, now, &thread, 1, &mut self.scratch);
             self.logs.executions.write_line(&self.line, now);
         });
+    }
+
+    /// Starts the next stack-trace interval (`capture/trace_gate.rs`) once
+    /// [`capture::TRACE_INTERVAL`] of this collector's clock has passed since
+    /// the current one started (or the clock went back by more than that).
+    fn advance_trace_interval(&mut self, wall_now: SystemTime) {
+        if let Some(next) = self.next_trace_interval {
+            let back = next
+                .duration_since(wall_now)
+                .is_ok_and(|ahead| ahead > capture::TRACE_INTERVAL);
+            if wall_now < next && !back {
+                return;
+            }
+            capture::next_trace_interval();
+        }
+        self.next_trace_interval = Some(wall_now + capture::TRACE_INTERVAL);
     }
 
     fn notice_clock_jump(&mut self, wall_now: SystemTime) {
@@ -563,7 +596,16 @@ impl Collector {
         index
     }
 
-    fn process(&mut self, mut event: Event, thread: &str, wall_now: SystemTime, tick_now: u64) {
+    /// `staged`: the details of a staged error (`event.staged`), read from
+    /// its ring's bytes.
+    fn process(
+        &mut self,
+        mut event: Event,
+        thread: &str,
+        wall_now: SystemTime,
+        tick_now: u64,
+        staged: Option<&Failure>,
+    ) {
         if let Some(failure) = event
             .extra
             .as_mut()
@@ -580,7 +622,7 @@ impl Collector {
         let since_end = Duration::from_nanos(ticks::nanos_between(event.end, tick_now));
         let finished = wall_now.checked_sub(since_end).unwrap_or(wall_now);
         self.rollups.observe(index, finished, event.status, nanos);
-        let failure = event.failure();
+        let failure = event.failure().or(staged);
         let span = event.span();
         let function = &mut self.functions[index];
         let observation = function.observe(event.status, nanos, started, id, failure);

@@ -20,7 +20,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::callsite::Callsite;
-use crate::capture::{take_panic_failure, Failure};
+use crate::capture::{gated_stack_trace, shape_of, take_panic_failure, Failure};
 use crate::event::{Event, EventExtra, Status};
 use crate::fields::Field;
 use crate::local_id::LocalId;
@@ -341,11 +341,18 @@ where
         let Some(span) = ctx.event_span(event) else {
             return;
         };
-        if span.extensions().get::<SpanState>().is_none() {
+        let Some(callsite) = span
+            .extensions()
+            .get::<SpanState>()
+            .map(|state| state.callsite)
+        else {
             return;
-        }
+        };
         // Formatting runs host code (`Display` impls): not under the span's lock.
-        let failure = fields::failure_of(event);
+        let mut failure = fields::failure_of(event);
+        failure.unresolved_trace = gated_stack_trace(callsite, || {
+            shape_of(&failure.error_type, failure.message.as_bytes())
+        });
         let mut extensions = span.extensions_mut();
         if let Some(state) = extensions.get_mut::<SpanState>() {
             if state.status != Status::Panic {
@@ -405,6 +412,7 @@ where
             status,
             thread: id.thread,
             sequence: id.sequence,
+            staged: false,
             extra: Some(Box::new(EventExtra {
                 failure,
                 span: Some(SpanExtra {

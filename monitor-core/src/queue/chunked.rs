@@ -74,7 +74,6 @@ impl Geometry {
 
     /// Values a ring holds in its own chunks wherever its consumer is: at
     /// least the capacity it was made for.
-    #[cfg(test)]
     pub(crate) fn guaranteed(self) -> usize {
         self.chunk_len * (self.own_chunks - 1)
     }
