@@ -48,8 +48,11 @@ impl serde::de::Error for Error {
 pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let bytes = text.as_bytes();
-    let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
+    // Most text needs no escape: skip it eight bytes at a time.
+    let clean = clean_prefix(bytes);
+    out.extend_from_slice(&bytes[..clean]);
+    let mut start = clean;
+    for (index, &byte) in bytes.iter().enumerate().skip(clean) {
         let escape: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -75,6 +78,35 @@ pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// How many leading bytes of `bytes` need no escape, in whole words of 8
+/// (the rest, from the first word with a byte to escape, is left to the
+/// byte loop): a word needs a look when one of its bytes is below 0x20, or
+/// is `"`, `\\` or DEL (0x7f).
+fn clean_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    /// A high bit in each byte of `word` that is zero (exact where it
+    /// matters: at least one is set whenever a byte is zero).
+    fn zero_bytes(word: u64) -> u64 {
+        word.wrapping_sub(ONES) & !word & HIGHS
+    }
+    let mut clean = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // Bytes below 0x20 (ignoring ones ≥ 0x80, which never need an
+        // escape: `word & !HIGHS` clears their high bit first).
+        let low = (word & !HIGHS).wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        let special = zero_bytes(word ^ (ONES * u64::from(b'"')))
+            | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+            | zero_bytes(word ^ (ONES * 0x7f));
+        if low | special != 0 {
+            break;
+        }
+        clean += 8;
+    }
+    clean
+}
+
 /// Appends an unsigned integer.
 pub(crate) fn push_u64(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
@@ -96,6 +128,31 @@ mod tests {
     use serde::{Deserialize, Serialize};
 
     use super::*;
+
+    #[test]
+    fn every_byte_that_needs_an_escape_is_found_wherever_it_sits() {
+        // The word-at-a-time skip must never pass over a byte to escape:
+        // each ASCII byte, at each position of the first words, among
+        // plain text and next to multi-byte characters.
+        for byte in 0u8..0x80 {
+            for at in 0..24 {
+                for filler in ["abcdefgh", "é€ab"] {
+                    let mut text: String = filler.repeat(4);
+                    let at = (0..=at.min(text.len()))
+                        .rev()
+                        .find(|&i| text.is_char_boundary(i))
+                        .unwrap_or(0);
+                    text.insert(at, char::from(byte));
+                    let mut out = Vec::new();
+                    push_str(&mut out, &text);
+                    let line = String::from_utf8(out).unwrap();
+                    assert!(!line.bytes().any(|b| b < 0x20 || b == 0x7f), "{line:?}");
+                    let back: String = serde_json::from_str(&line).unwrap();
+                    assert_eq!(back, text);
+                }
+            }
+        }
+    }
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]

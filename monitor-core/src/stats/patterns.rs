@@ -17,6 +17,8 @@
 //! So `user_42` → `user_<n>` and `req-7f3a9c1b` → `req-<hex>`, while a word
 //! that merely ends in a digit (`line1`) stays a word.
 
+use std::fmt::Write;
+
 use serde::{Deserialize, Serialize};
 
 use super::ErrorPattern;
@@ -34,15 +36,21 @@ const MAX_FINGERPRINT: usize = 512;
 /// `std::io::error::Error: read <n> bytes from <hex>`.
 pub(crate) fn fingerprint(error_type: &str, message: &str) -> String {
     let mut out = String::with_capacity(error_type.len() + 2 + message.len().min(256));
+    fingerprint_into(error_type, message, &mut out);
+    out
+}
+
+/// [`fingerprint`] into `out` (cleared first), reusing its memory.
+pub(crate) fn fingerprint_into(error_type: &str, message: &str, out: &mut String) {
+    out.clear();
     out.push_str(error_type);
     out.push_str(": ");
     for word in split_keep_separators(message) {
         if out.len() > MAX_FINGERPRINT {
             break;
         }
-        normalise_word(word, &mut out);
+        normalise_word(word, out);
     }
-    out
 }
 
 fn is_word_char(c: char) -> bool {
@@ -136,6 +144,20 @@ fn normalise_part(part: &str, out: &mut String) {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct PatternTable {
     entries: Vec<PatternEntry>,
+    /// The buffer each error's fingerprint is built in (not part of the
+    /// table's value: neither stored nor compared).
+    #[serde(skip)]
+    scratch: Scratch,
+}
+
+/// A reused buffer that every table compares equal on.
+#[derive(Clone, Debug, Default)]
+struct Scratch(String);
+
+impl PartialEq for Scratch {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,7 +181,9 @@ impl PatternTable {
         time: Timestamp,
         id: ExecutionId,
     ) -> bool {
-        let fingerprint = fingerprint(error_type, message);
+        // Into a reused buffer: a known pattern (the usual case) allocates nothing.
+        let mut fingerprint = std::mem::take(&mut self.scratch.0);
+        fingerprint_into(error_type, message, &mut fingerprint);
         if let Some(entry) = self
             .entries
             .iter_mut()
@@ -170,19 +194,23 @@ impl PatternTable {
             entry.example.clear();
             entry.example.push_str(message);
             entry.example_id = Some(id);
-            entry.last_seen = time.to_string();
+            entry.last_seen.clear();
+            let _ = write!(entry.last_seen, "{time}");
+            self.scratch.0 = fingerprint;
             return false;
         }
         if self.entries.len() >= MAX_PATTERNS {
+            self.scratch.0 = fingerprint;
             return false;
         }
         self.entries.push(PatternEntry {
-            fingerprint,
+            fingerprint: fingerprint.clone(),
             count: 1,
             example: message.to_owned(),
             example_id: Some(id),
             last_seen: time.to_string(),
         });
+        self.scratch.0 = fingerprint;
         true
     }
 
