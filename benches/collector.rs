@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use monitor::{monitored, Monitor};
+use monitor::{monitored, Monitor, Retention};
 
 /// Executions recorded between two flushes; also the per-thread ring size.
 const BATCH: u64 = 1 << 16;
@@ -36,7 +36,25 @@ impl fmt::Display for JobError {
     }
 }
 
-impl Error for JobError {}
+impl Error for JobError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&CAUSE)
+    }
+}
+
+/// The `source()` of every [`JobError`] (an error with a chain, as in `overhead`).
+#[derive(Debug)]
+pub struct JobCause;
+
+impl fmt::Display for JobCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection reset by peer")
+    }
+}
+
+impl Error for JobCause {}
+
+static CAUSE: JobCause = JobCause;
 
 /// `Ok` on even input, `Err` on odd input.
 #[monitored(name = "bench_job")]
@@ -81,6 +99,10 @@ fn main() {
         .log_dir(&dir)
         .queue_capacity(BATCH as usize)
         .capture_backtraces(false)
+        // No size cap: the check below reads every line back, and a run
+        // writes more than the default 1 GiB cap of the executions log.
+        .executions_retention(Retention::days(30))
+        .errors_retention(Retention::days(30))
         .install()
         .expect("install the monitor");
 

@@ -17,7 +17,11 @@
 //! - `success_2threads`, `error_2threads`: the same with a second thread
 //!   calling the same variant in a loop meanwhile (timing on the first);
 //! - `parts`: one clock read (std `Instant`, quanta raw, quanta scaled, an
-//!   inline `rdtsc`), one ring push (push+pop pair, push into a pre-sized ring).
+//!   inline `rdtsc`), one ring push (push+pop pair, push into a pre-sized ring);
+//! - `error_burst`: bursts of [`BURST`] failing calls (flushed between
+//!   bursts, outside the timing), each route under its own monitor: stack
+//!   traces off, and on (`capture_backtraces(true)`, what `RUST_BACKTRACE=1`
+//!   turns on), where they are rate-limited per callsite.
 //!
 //! Run: `cargo bench --bench overhead`; tabulate: `python3 benches/report.py`.
 
@@ -39,6 +43,9 @@ use tracing_subscriber::layer::SubscriberExt;
 /// Calls timed between two flushes: half the default per-thread ring, so a
 /// batch fits even if the collector has not started draining the previous one.
 const BATCH: u64 = 4096;
+
+/// Failing calls per burst in the `error_burst` group.
+const BURST: u64 = 10_000;
 
 // ---------------------------------------------------------------------------
 // The function every variant wraps.
@@ -286,6 +293,58 @@ fn caller_groups(c: &mut Criterion) {
     }
 }
 
+/// Bursts of [`BURST`] errors, stack traces off and on, each under its own
+/// monitor (installed here: the bench's main monitor is gone by now).
+fn burst_group(c: &mut Criterion) {
+    let mut group = c.benchmark_group("error_burst");
+    group.bench_function("bare", |b| {
+        b.iter_custom(|iters| bursts(iters, bare, || {}));
+    });
+    for (name, backtraces) in [
+        ("monitored_no_backtrace", false),
+        ("monitored_backtrace", true),
+    ] {
+        let dir = scratch_dir(&format!("overhead-burst-{name}"));
+        let guard = Monitor::builder()
+            .log_dir(&dir)
+            .capture_backtraces(backtraces)
+            .install()
+            .expect("install the monitor");
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let elapsed = bursts(iters, monitored_work, || assert!(monitor::flush()));
+                assert_nothing_dropped(Route::Monitored);
+                elapsed
+            });
+        });
+        assert!(guard.flush());
+        drop(guard);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    group.finish();
+}
+
+/// Times `iters` failing calls in bursts of [`BURST`].
+fn bursts(
+    iters: u64,
+    work: impl Fn(u64) -> Result<u64, WorkError>,
+    between: impl Fn(),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let n = (iters - done).min(BURST);
+        let started = Instant::now();
+        for i in 0..n {
+            let _ = black_box(work(black_box((i << 1) | 1)));
+        }
+        total += started.elapsed();
+        between();
+        done += n;
+    }
+    total
+}
+
 /// The parts no implementation can avoid: one clock read, one queue push.
 fn parts_group(c: &mut Criterion) {
     let mut group = c.benchmark_group("parts");
@@ -402,11 +461,13 @@ fn main() {
     let mut c = criterion();
     caller_groups(&mut c);
     parts_group(&mut c);
-    c.final_summary();
 
     assert!(guard.flush());
     assert_eq!(monitor::stats().dropped_events, 0);
     drop(guard);
+    burst_group(&mut c);
+    c.final_summary();
+
     drop(tracing_guard);
     let _ = std::fs::remove_dir_all(&monitor_dir);
     let _ = std::fs::remove_dir_all(&tracing_dir);

@@ -29,15 +29,18 @@ def benches(group):
     return sorted(b for b in os.listdir(d) if os.path.exists(os.path.join(d, b, "new", "estimates.json")))
 
 
-order = ["bare", "monitored", "floor_2tsc_1push", "metered", "autometrics", "tracing_json_appender"]
-for group in ["success", "error", "success_2threads", "error_2threads"]:
+order = ["bare", "monitored", "floor_2tsc_1push", "metered", "autometrics", "tracing_json_appender",
+         "monitored_no_backtrace", "monitored_backtrace"]
+overheads = {}
+for group in ["success", "error", "success_2threads", "error_2threads", "error_burst"]:
     if not os.path.isdir(os.path.join(root, group)):
         continue
     names = [b for b in order if b in benches(group)]
     med = {b: median_ns(group, b) for b in names}
     bare = med.get("bare", 0.0)
     over = {b: med[b] - bare for b in names}
-    mon = over.get("monitored")
+    overheads[group] = over
+    mon = over.get("monitored", over.get("monitored_no_backtrace"))
     print(f"\n### `{group}` (median per call)\n")
     print("| route | median | overhead over bare | overhead ÷ monitored's |")
     print("| --- | ---: | ---: | ---: |")
@@ -53,6 +56,17 @@ for group in ["success", "error", "success_2threads", "error_2threads"]:
             checks.append(f"tracing / monitored overhead = {over['tracing_json_appender'] / mon:.0f}× (target ≥ 100×)")
         if "floor_2tsc_1push" in over:
             checks.append(f"monitored / floor overhead = {mon / over['floor_2tsc_1push']:.2f} (target ≤ 2)")
+        for c in checks:
+            print(f"\n- {c}", end="")
+        print()
+    if mon and group.startswith("error"):
+        checks = []
+        if "metered" in over:
+            checks.append(f"monitored / metered overhead = {mon / over['metered']:.2f} (target ≤ 1.00)")
+        if group == "error_2threads" and overheads.get("error", {}).get("monitored"):
+            checks.append(f"monitored, 2 threads / 1 thread = {mon / overheads['error']['monitored']:.2f} (target ≤ 1.20)")
+        if "monitored_backtrace" in over:
+            checks.append(f"backtraces on / off = {over['monitored_backtrace'] / mon:.2f} (target ≤ 2)")
         for c in checks:
             print(f"\n- {c}", end="")
         print()
@@ -85,3 +99,5 @@ if os.path.isdir(os.path.join(root, "span_layer")):
         print(f"| {b} | {fmt_ns(med[b])} | {ratio} |")
     if ref and "monitor_layer" in med:
         print(f"\n- monitor_layer / fmt_json_close_appender = {med['monitor_layer'] / ref:.2f} (target ≤ 0.20)")
+    if "monitor_layer" in med and "registry_only" in med:
+        print(f"- monitor_layer - registry_only = {fmt_ns(med['monitor_layer'] - med['registry_only'])} per span (target ≤ 120 ns)")
