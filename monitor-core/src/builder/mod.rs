@@ -207,8 +207,26 @@ impl MonitorBuilder {
         self
     }
 
-    /// Capture a stack trace for every error and panic (`true`), never
-    /// (`false`). By default `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` decide.
+    /// Capture stack traces (`true`), never (`false`). By default
+    /// `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` decide (read once).
+    ///
+    /// With traces on, every panic gets one, and errors get one at a rate
+    /// that a burst cannot turn into a toll: per function, the first error
+    /// of each second (of the monitor's [`clock`](Self::clock)), and an
+    /// error whose message shape (type, and message without digits) is new
+    /// since the latest traced one, at most 4 per function and second. The
+    /// trace is captured unresolved on the failing thread and symbolised on
+    /// the collector thread.
+    ///
+    /// Not on by default even so: symbolising the first trace makes the
+    /// collector load and parse the program's debug info, milliseconds per
+    /// trace and memory held from then on, which a host that never looks
+    /// at traces should not pay unasked.
+    ///
+    /// ```
+    /// let builder = monitor_core::Monitor::builder().capture_backtraces(true);
+    /// # drop(builder);
+    /// ```
     pub fn capture_backtraces(mut self, capture: bool) -> Self {
         self.limits.backtraces = Some(capture);
         self
