@@ -373,11 +373,14 @@ fn record_success_with_fields(
     });
 }
 
-/// The error arm of [`record`], out of line (benches/overhead.rs): inlined,
-/// its `Failure` move and second push made every monitored function's frame
-/// bigger and spilled the success path's registers.
+/// The boxed error arm of [`record`] (an `Err` classified while this
+/// thread's stage could not be used), out of line like [`record_staged`]
+/// (benches/overhead.rs): inlined, its `Failure` move and second push made
+/// every monitored function's frame bigger and spilled the success path's
+/// registers.
 #[cold]
 #[inline(never)]
+#[allow(clippy::boxed_local)] // taken boxed: unboxing in the caller would put the copy back in its frame
 fn record_error(
     callsite: &'static Callsite,
     start: u64,

@@ -383,3 +383,66 @@ fn details_lost(into: &mut Failure) {
         ..Failure::default()
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write;
+
+    use super::*;
+
+    fn stage_record(bytes: &mut rtrb::Producer<u8>, sequence: u32, message: &str) {
+        crate::capture::stage("app::Error", |w| {
+            w.message(message, 100, |text, out| out.write_str(text));
+        })
+        .expect("the stage is free");
+        let id = LocalId {
+            thread: 3,
+            sequence,
+        };
+        crate::capture::with_staged_record(id, |record| bytes.push_entire_slice(record))
+            .expect("a staged record")
+            .expect("room in the byte ring");
+    }
+
+    #[test]
+    fn the_record_of_a_dropped_event_is_skipped() {
+        // An event dropped after its record went into the byte ring (a full
+        // event ring) leaves that record behind: the collector reads past
+        // it to the record of the event it holds.
+        let (_producer, consumer) = chunked::ring::<Event>(
+            Geometry::for_capacity(4),
+            Arc::new(MemoryBudget::new(0)),
+            Arc::new(Wake::default()),
+        );
+        let (mut bytes, bytes_consumer) = rtrb::RingBuffer::new(1024);
+        let mut ring = Ring {
+            consumer,
+            bytes: bytes_consumer,
+            record: Vec::new(),
+            dropped_seen: 0,
+            thread_name: "test".into(),
+        };
+        stage_record(&mut bytes, 1, "the dropped one");
+        stage_record(&mut bytes, 2, "the kept one");
+        stage_record(&mut bytes, 3, "the next one");
+        let mut failure = Failure::default();
+        let kept = LocalId {
+            thread: 3,
+            sequence: 2,
+        };
+        ring.read_staged(kept, &mut failure);
+        assert_eq!(failure.message, "the kept one");
+        assert_eq!(failure.error_type, "app::Error");
+        let next = LocalId {
+            thread: 3,
+            sequence: 3,
+        };
+        ring.read_staged(next, &mut failure);
+        assert_eq!(failure.message, "the next one");
+        assert!(ring.bytes.is_empty());
+        // A record that never came: the details are reported lost, not
+        // taken from another execution.
+        ring.read_staged(kept, &mut failure);
+        assert_eq!(failure.message, "<the error's details were lost>");
+    }
+}

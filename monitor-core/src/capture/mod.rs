@@ -18,6 +18,8 @@ pub(crate) use limits::current_limits;
 pub(crate) use limits::set_limits;
 pub use limits::CaptureLimits;
 pub(crate) use panic_hook::{install_panic_hook, take_panic_failure, FLUSH_ON_PANIC};
+#[cfg(test)]
+pub(crate) use staged::stage;
 pub use staged::Staged;
 pub(crate) use staged::{
     decode as decode_staged, record_len as staged_record_len, with_record as with_staged_record,
