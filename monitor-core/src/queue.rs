@@ -354,14 +354,13 @@ impl Ring {
     pub(crate) fn read_staged(&mut self, id: LocalId, into: &mut Failure) {
         loop {
             let mut prefix = [0u8; 4];
+            // Peeked, not committed: the length is read again with the record.
             let Ok(chunk) = self.bytes.read_chunk(4) else {
                 return details_lost(into);
             };
             let (first, second) = chunk.as_slices();
             prefix[..first.len()].copy_from_slice(first);
             prefix[first.len()..].copy_from_slice(second);
-            // Not committed: the length is read again with the record.
-            drop(chunk);
             self.record
                 .resize(crate::capture::staged_record_len(prefix), 0);
             if self.bytes.pop_entire_slice(&mut self.record).is_err() {
@@ -386,8 +385,6 @@ fn details_lost(into: &mut Failure) {
 
 #[cfg(test)]
 mod tests {
-    use std::fmt::Write;
-
     use super::*;
 
     fn stage_record(bytes: &mut rtrb::Producer<u8>, sequence: u32, message: &str) {
