@@ -32,8 +32,10 @@ pub struct StatusReport {
     /// The latest notification of every alert firing now.
     pub alerts: Vec<Alert>,
     /// The process's latest resource sample (see
-    /// [`resources`](crate::resources)); `None` before the first, or in a
-    /// report read from files.
+    /// [`resources`](crate::resources)); `None` before the first. In a
+    /// report read from a directory, the last minute's figures saved in
+    /// `stats.db` (see
+    /// [`LogDir::status_report`](crate::query::LogDir::status_report)).
     pub resources: Option<ResourceSample>,
 }
 

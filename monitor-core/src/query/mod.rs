@@ -63,6 +63,7 @@ use crate::alerts::{AlertEngine, Health};
 use crate::event::Status;
 use crate::execution_id::ExecutionId;
 use crate::report::StatusReport;
+use crate::resources::ResourceSample;
 use crate::span_trace::ExecutionTrace;
 use crate::stats::{FunctionRecord, StatsSnapshot};
 use crate::timestamp::Timestamp;
@@ -908,14 +909,32 @@ impl LogDir {
     /// are the default rules' (the host's own rules are in its code, not in
     /// the directory). Dropped executions are not in `stats.db`: 0.
     ///
+    /// `resources` (the `Process:` line) holds the last minute's figures:
+    /// those of the newest minute row of the `resource_rollups` table
+    /// (schema 7; `None` in an older file or before the first sample).
+    /// The host saves its open minute with its statistics (every
+    /// [`stats_save_interval`](crate::MonitorBuilder::stats_save_interval),
+    /// 500 ms by default), so for a running host they are at most a minute
+    /// and a save old; for a stopped host they are those of its last
+    /// minute. Its `time` is the end of that minute (or now, for a minute
+    /// not over yet): how old the figures are. RSS is the minute's mean,
+    /// threads and open files its maxima, `cpu_percent` the CPU time used
+    /// in the minute over the seconds it was sampled; the CPU time since
+    /// the process started is not saved (`cpu_user_secs` and
+    /// `cpu_system_secs` are 0).
+    ///
     /// ```no_run
     /// let report = monitor_core::query::LogDir::open(".monitor")?.status_report()?;
     /// println!("{report}");
+    /// if let Some(process) = &report.resources {
+    ///     println!("figures of the minute ending {}", process.time);
+    /// }
     /// # Ok::<(), monitor_core::query::QueryError>(())
     /// ```
     pub fn status_report(&self) -> Result<StatusReport, QueryError> {
         let now = SystemTime::now();
         let mut records = self.records()?;
+        let resources = self.latest_resources(now)?;
         let (health, alerts) = AlertEngine::as_saved(&mut records, now);
         let mut functions: Vec<_> = records.iter().map(FunctionRecord::snapshot).collect();
         functions.sort_by(|a, b| a.name.cmp(&b.name));
@@ -927,8 +946,23 @@ impl LogDir {
             },
             health,
             alerts,
-            resources: None,
+            resources,
         })
+    }
+
+    /// The newest minute row of `resource_rollups`, as a sample (see
+    /// [`status_report`](Self::status_report)).
+    fn latest_resources(&self, now: SystemTime) -> Result<Option<ResourceSample>, QueryError> {
+        let path = self.root.join(STATS_DB);
+        let database = |error: monitor_sinks::stats_store::StoreError| QueryError::Database {
+            path: path.clone(),
+            message: error.to_string(),
+        };
+        let mut reader = monitor_sinks::stats_store::RollupReader::open(&path).map_err(database)?;
+        let minute = reader
+            .latest_resources(monitor_sinks::stats_store::MINUTE_SECS)
+            .map_err(database)?;
+        Ok(minute.and_then(|row| ResourceSample::from_rollup(&row, now)))
     }
 
     /// The verdict and its reasons as the alert states saved in `stats.db`

@@ -535,15 +535,7 @@ impl RollupReader {
                 format!("reading the resource roll-ups of {}", path.display()),
             )
         };
-        let has_table: bool = self
-            .conn
-            .query_row(
-                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'resource_rollups'",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(sql)?;
-        if !has_table {
+        if !self.has_resource_table().map_err(sql)? {
             return Ok(Vec::new());
         }
         let mut stmt = self
@@ -559,6 +551,55 @@ impl RollupReader {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sql)?;
         Ok(rows)
+    }
+
+    /// The newest resource roll-up of `bucket_secs` (60 or 3600): the row
+    /// whose bucket starts last; `None` without one, or in a file of a
+    /// schema older than 7. One index seek.
+    ///
+    /// ```no_run
+    /// use monitor_sinks::stats_store::RollupReader;
+    ///
+    /// let mut reader = RollupReader::open(std::path::Path::new(".monitor/stats.db"))?;
+    /// if let Some(minute) = reader.latest_resources(60)? {
+    ///     println!("{} samples, RSS mean {:?}", minute.samples, minute.rss_mean());
+    /// }
+    /// # Ok::<(), monitor_sinks::stats_store::StoreError>(())
+    /// ```
+    pub fn latest_resources(
+        &mut self,
+        bucket_secs: u32,
+    ) -> Result<Option<ResourceRollupRow>, StoreError> {
+        let path = self.path.clone();
+        let sql = |e| {
+            StoreError::sqlite(
+                e,
+                format!("reading the resource roll-ups of {}", path.display()),
+            )
+        };
+        if !self.has_resource_table().map_err(sql)? {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {RESOURCE_COLUMNS} FROM resource_rollups WHERE bucket_secs = ?1 \
+                     ORDER BY bucket_start DESC LIMIT 1"
+                ),
+                [bucket_secs],
+                read_resource_rollup,
+            )
+            .optional()
+            .map_err(sql)
+    }
+
+    /// Whether the `resource_rollups` table exists (schema 7 and later).
+    fn has_resource_table(&self) -> rusqlite::Result<bool> {
+        self.conn.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'resource_rollups'",
+            [],
+            |row| row.get(0),
+        )
     }
 
     /// Whether the file has a `rollups` table (schema 6 and later).
