@@ -56,7 +56,7 @@ pub fn resources() -> crate::resources::Resources {
     }
 }
 
-/// Flushes the installed monitor, if any (see [`MonitorGuard::flush`]).
+/// Flushes the installed monitor, if any (see [`MonitorGuard::flush`](crate::MonitorGuard::flush)).
 pub fn flush() -> bool {
     current().is_some_and(|handle| handle.flush())
 }

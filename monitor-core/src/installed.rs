@@ -109,7 +109,7 @@ pub(crate) fn current() -> Option<Arc<Handle>> {
 
 /// Keeps the monitor installed. Dropping it drains the queues, writes and
 /// fsyncs the logs and joins the collector, waiting at most the
-/// [`shutdown_timeout`](MonitorBuilder::shutdown_timeout).
+/// [`shutdown_timeout`](crate::MonitorBuilder::shutdown_timeout).
 ///
 /// `std::process::exit` and `panic = "abort"` skip destructors: call
 /// [`flush`](Self::flush) before exiting that way.

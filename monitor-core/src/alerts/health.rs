@@ -69,7 +69,7 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// The verdict of [`health`] with its reasons (the worst first). `Display`
+/// The verdict of [`health`](crate::health) with its reasons (the worst first). `Display`
 /// gives one line; control characters in a reason (from a function's name)
 /// are escaped there (`\n`, `\u{1b}`).
 ///
@@ -92,7 +92,7 @@ impl fmt::Display for Verdict {
 ///   executions in it; or the collector lags 5 s.
 /// * **green** — none of these. `info` alerts (new error patterns, by
 ///   default) do not change the verdict.
-/// * **not_installed** — [`health`] was called while no monitor is
+/// * **not_installed** — [`health`](crate::health) was called while no monitor is
 ///   installed: never green, so a health endpoint built on it cannot hide a
 ///   failed install.
 ///
