@@ -35,6 +35,10 @@
 //! `status`), are skipped and counted
 //! ([`ExecutionPage::skipped_lines`]), never a panic.
 //!
+//! To read a log's files yourself (a follower like `monitor tail -f`),
+//! [`log_files`] lists them oldest first and [`LogFile::open`] opens each,
+//! a gzipped one decompressed.
+//!
 //! JSON is read with the crate's own parser and written with
 //! [`to_json`], not `serde_json` (see the crate's `json` module for why).
 //!
@@ -57,6 +61,7 @@ use serde::{Serialize, Serializer};
 
 pub use crate::name_filter::{NameFilter, ParseNameFilterError};
 pub use crate::windows::{FunctionTrend, FunctionWindow, TrendPoint, WindowStats, WindowSummary};
+pub use files::{log_files, LogFile};
 pub use value::{JsonValue, ParseJsonError};
 
 use crate::alerts::{AlertEngine, Health};
