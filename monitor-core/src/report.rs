@@ -49,8 +49,18 @@ pub(crate) fn icon(function: &FunctionStats) -> &'static str {
     }
 }
 
-/// `420 ns`, `850 µs`, `2.1 ms`, `1.2 s`.
-pub(crate) fn human_ms(ms: f64) -> String {
+/// A duration in milliseconds as the status report writes it: `420 ns`,
+/// `850 µs`, `2.1 ms`, `1.2 s` (for tools that show durations beside it,
+/// such as the `monitor` command).
+///
+/// ```
+/// use monitor_core::query::human_ms;
+/// assert_eq!(human_ms(0.00042), "420 ns");
+/// assert_eq!(human_ms(0.85), "850 µs");
+/// assert_eq!(human_ms(2.14), "2.1 ms");
+/// assert_eq!(human_ms(1234.0), "1.2 s");
+/// ```
+pub fn human_ms(ms: f64) -> String {
     if ms >= 1000.0 {
         format!("{:.1} s", ms / 1000.0)
     } else if ms >= 1.0 {

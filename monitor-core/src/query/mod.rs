@@ -60,6 +60,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 pub use crate::name_filter::{NameFilter, ParseNameFilterError};
+pub use crate::report::human_ms;
 pub use crate::windows::{FunctionTrend, FunctionWindow, TrendPoint, WindowStats, WindowSummary};
 pub use files::{log_files, LogFile};
 pub use value::{JsonValue, ParseJsonError};
