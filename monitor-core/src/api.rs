@@ -82,6 +82,82 @@ pub fn health() -> Health {
     }
 }
 
+/// The alert rules the installed monitor uses now (the defaults without
+/// one): what [`set_alert_rules`] and [`set_alert_rules_for`] changed last,
+/// else what the builder set.
+///
+/// ```
+/// assert_eq!(monitor_core::alert_rules().global, monitor_core::AlertRules::default());
+/// ```
+pub fn alert_rules() -> crate::AlertRulesInUse {
+    current().map_or_else(Default::default, |handle| handle.alerts.rules())
+}
+
+/// Replaces the global alert rules of the installed monitor, without a
+/// restart: they apply from the next evaluation (at most 250 ms later, or
+/// at the next [`flush`]). Functions with a rule set of their own
+/// ([`set_alert_rules_for`], [`alert_rules_for`](crate::MonitorBuilder::alert_rules_for))
+/// keep it. Nothing is forgotten: each function's sliding window (its
+/// counts move into buckets of the new length when `window` changes), its
+/// run of failures and every rule's state stay, so a rule that fires goes on
+/// firing (same `since`, reminders as before) if its condition holds under
+/// the new rules, and resolves at the next evaluation if not.
+///
+/// Invalid rules ([`AlertRules::validate`](crate::AlertRules::validate))
+/// are an [`AlertsError::InvalidRules`](crate::AlertsError::InvalidRules)
+/// and the rules in use stay. The change lasts until the process ends (the
+/// builder's rules apply again at the next install).
+///
+/// ```
+/// let err = monitor_core::set_alert_rules(monitor_core::AlertRules::default()).unwrap_err();
+/// assert_eq!(err, monitor_core::AlertsError::NotInstalled);
+/// ```
+pub fn set_alert_rules(rules: crate::AlertRules) -> Result<(), crate::AlertsError> {
+    send_rules(rules, None)
+}
+
+/// Gives the function `name` (as in the statistics) a whole rule set of its
+/// own, replacing the one it had, as [`set_alert_rules`] does for the global
+/// rules. Start from [`alert_rules`] to change one value:
+///
+/// ```no_run
+/// let mut rules = monitor_core::alert_rules().for_function("scale_ec2").clone();
+/// rules.consecutive_failures = 2;
+/// monitor_core::set_alert_rules_for("scale_ec2", rules)?;
+/// # Ok::<(), monitor_core::AlertsError>(())
+/// ```
+pub fn set_alert_rules_for(
+    name: impl Into<String>,
+    rules: crate::AlertRules,
+) -> Result<(), crate::AlertsError> {
+    send_rules(rules, Some(name.into()))
+}
+
+fn send_rules(
+    rules: crate::AlertRules,
+    function: Option<String>,
+) -> Result<(), crate::AlertsError> {
+    if let Err(crate::AlertsError::InvalidRules { reason }) = rules.validate() {
+        return Err(crate::AlertsError::InvalidRules {
+            reason: match &function {
+                Some(name) => format!("rules for `{name}`: {reason}"),
+                None => reason,
+            },
+        });
+    }
+    let handle = current().ok_or(crate::AlertsError::NotInstalled)?;
+    if crate::collector::on_collector_thread() {
+        // A sink cannot wait for the collector it runs on.
+        return Err(crate::AlertsError::NoAnswer);
+    }
+    handle
+        .request(
+            |reply| Control::SetAlertRules(rules, function, reply),
+            handle.flush_timeout,
+        )
+        .ok_or(crate::AlertsError::NoAnswer)
+}
+
 /// The installed monitor's status report (an empty one without a monitor).
 pub fn status_report() -> StatusReport {
     let handle = current();

@@ -45,9 +45,13 @@ mod timestamp;
 mod windows;
 
 pub use alerts::{
-    Alert, AlertRule, AlertRules, AlertState, Health, MemoryGrowth, Notifier, Severity, Verdict,
+    Alert, AlertRule, AlertRules, AlertRulesInUse, AlertState, AlertsError, Health, MemoryGrowth,
+    Notifier, Severity, Verdict,
 };
-pub use api::{flush, health, resources, stats, stats_window, status_report, trend};
+pub use api::{
+    alert_rules, flush, health, resources, set_alert_rules, set_alert_rules_for, stats,
+    stats_window, status_report, trend,
+};
 pub use builder::{Monitor, MonitorBuilder};
 pub use capture::{CaptureLimits, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -194,6 +194,45 @@ impl AlertEngine {
         }
     }
 
+    /// Replaces the rules (checked by the caller) from the next evaluation
+    /// on. Every function keeps its state: its window's counts (moved into
+    /// buckets of the new length if the window changed), its runs of
+    /// failures, and each rule's phase, so a rule that fires keeps firing
+    /// (with its `since`) if its condition still holds under the new rules,
+    /// and resolves at the next evaluation if not.
+    pub(crate) fn set_rules(
+        &mut self,
+        global: AlertRules,
+        per_function: HashMap<String, AlertRules>,
+        functions: &[FunctionRecord],
+    ) {
+        self.global = Arc::new(global);
+        self.per_function = per_function
+            .into_iter()
+            .map(|(name, rules)| (name, Arc::new(rules)))
+            .collect();
+        for (state, record) in self.functions.iter_mut().zip(functions) {
+            let Some(state) = state else { continue };
+            let rules = self
+                .per_function
+                .get(&*record.name)
+                .map_or_else(|| Arc::clone(&self.global), Arc::clone);
+            state.window.resize(rules.window);
+            state.rules = rules;
+        }
+    }
+
+    /// The global rules and the whole rule sets of the functions that have their own.
+    pub(crate) fn rules(&self) -> (AlertRules, HashMap<String, AlertRules>) {
+        (
+            (*self.global).clone(),
+            self.per_function
+                .iter()
+                .map(|(name, rules)| (name.clone(), (**rules).clone()))
+                .collect(),
+        )
+    }
+
     /// The alert state of the function at `index`; made on first use, from
     /// the state an earlier run stored with its statistics, if any.
     fn function_state(&mut self, index: usize, record: &FunctionRecord) -> &mut FunctionAlerts {

@@ -27,6 +27,7 @@
 
 mod config;
 pub(crate) mod engine;
+mod errors;
 mod health;
 pub(crate) mod notify;
 mod rules;
@@ -37,9 +38,10 @@ pub(crate) mod text;
 mod types;
 mod window;
 
+pub use errors::AlertsError;
 pub use health::{Health, Verdict};
 pub use notify::Notifier;
-pub use rules::{AlertRules, MemoryGrowth};
+pub use rules::{AlertRules, AlertRulesInUse, MemoryGrowth};
 pub use types::{Alert, AlertRule, AlertState, Severity};
 
 pub(crate) use config::{AlertsConfig, PreparedAlerts};
@@ -64,6 +66,7 @@ pub(crate) struct AlertsShared {
 
 #[derive(Default)]
 struct Published {
+    rules: AlertRulesInUse,
     health: Health,
     firing: Vec<Alert>,
     evaluated_at: Option<Instant>,
@@ -74,6 +77,11 @@ impl AlertsShared {
     pub(crate) fn health(&self) -> Health {
         let published = self.published.lock();
         published.health.clone().with_lag(published.evaluated_at)
+    }
+
+    /// The rules in use (as of the latest change).
+    pub(crate) fn rules(&self) -> AlertRulesInUse {
+        self.published.lock().rules.clone()
     }
 
     /// The latest notification of every rule that fires now.
@@ -99,8 +107,12 @@ pub(crate) struct Alerting {
 
 impl Alerting {
     pub(crate) fn new(engine: AlertEngine, log: RotatingLog, dispatcher: Dispatcher) -> Self {
+        let (global, per_function) = engine.rules();
         let shared = Arc::new(AlertsShared {
-            published: Mutex::new(Published::default()),
+            published: Mutex::new(Published {
+                rules: AlertRulesInUse::new(global, per_function),
+                ..Published::default()
+            }),
             progress: dispatcher.progress(),
         });
         Alerting {
@@ -162,6 +174,27 @@ impl Alerting {
             published.health = self.engine.health().clone();
             published.firing = self.engine.firing();
         }
+    }
+
+    /// Replaces the global rules, or (`function` given) that function's
+    /// whole rule set, from the next evaluation on; the rules are checked
+    /// already. Every function's window and rule states are kept.
+    pub(crate) fn set_rules(
+        &mut self,
+        rules: AlertRules,
+        function: Option<String>,
+        functions: &[FunctionRecord],
+    ) {
+        let (mut global, mut per_function) = self.engine.rules();
+        match function {
+            Some(name) => {
+                per_function.insert(name, rules);
+            }
+            None => global = rules,
+        }
+        self.shared.published.lock().rules =
+            AlertRulesInUse::new(global.clone(), per_function.clone());
+        self.engine.set_rules(global, per_function, functions);
     }
 
     /// Refreshes the stored alert state of every function changed since the

@@ -53,6 +53,9 @@ pub(crate) enum Control {
     Rollups(Sender<Arc<Unsaved>>),
     /// Drain, write, fsync, then answer and stop.
     Shutdown(Sender<()>),
+    /// New alert rules (checked already): global, or one function's
+    /// (`Some(name)`); answered once in place, before the next evaluation.
+    SetAlertRules(crate::AlertRules, Option<String>, Sender<()>),
     /// Test hook: panic inside the loop, to exercise the supervisor.
     #[cfg(feature = "test-util")]
     Crash(CrashPoint),
@@ -377,6 +380,10 @@ impl Collector {
             }
             Control::Rollups(reply) => {
                 let _ = reply.send(self.unsaved_rollups());
+            }
+            Control::SetAlertRules(rules, function, reply) => {
+                self.alerts.set_rules(rules, function, &self.functions);
+                let _ = reply.send(());
             }
             Control::Shutdown(reply) => {
                 self.shutdown();
