@@ -82,6 +82,74 @@ pub fn health() -> Health {
     }
 }
 
+/// The alerts firing now and the notifications of the alert history that
+/// `query` asks for (by rule, function, severity, time range, episode;
+/// newest first, at most its limit).
+///
+/// The history is kept in `stats.db` (`alert_history`, `alert_episodes`,
+/// see QUERIES.md): every notification — firing, reminder, resolved — with
+/// the episode it belongs to and that episode's acknowledgement. It
+/// includes the notifications the collector has not saved yet. A monitor
+/// [`without_stats_db`](crate::MonitorBuilder::without_stats_db) keeps
+/// none: the history is an [`AlertsError::Store`](crate::AlertsError::Store)
+/// error there (the firing alerts are in
+/// [`status_report`]).
+///
+/// ```no_run
+/// use monitor_core::{AlertQuery, AlertRule};
+/// let alerts = monitor_core::alerts(&AlertQuery::new().rule(AlertRule::ConsecutiveFailures).limit(10))?;
+/// for alert in &alerts.firing {
+///     println!("episode {:?}: {alert}", alert.episode());
+/// }
+/// for notification in &alerts.history {
+///     println!("{} {notification}", notification.time);
+/// }
+/// # Ok::<(), monitor_core::AlertsError>(())
+/// ```
+pub fn alerts(query: &crate::AlertQuery) -> Result<crate::Alerts, crate::AlertsError> {
+    let handle = current().ok_or(crate::AlertsError::NotInstalled)?;
+    let firing = handle.alerts.firing();
+    let Some(path) = &handle.stats_path else {
+        return Err(crate::AlertsError::Store(
+            "this monitor keeps no statistics database (without_stats_db), so no alert history"
+                .to_owned(),
+        ));
+    };
+    let unsaved = handle.alerts.unsaved_history();
+    let history = crate::alerts::read_history(path, query, &unsaved)?;
+    Ok(crate::Alerts { firing, history })
+}
+
+/// Acknowledges the firing episode `episode` (an [`Alert::episode`](crate::Alert::episode))
+/// as `by`, with an optional `note`: its reminders stop until it resolves;
+/// it still counts in [`health`] (red or yellow as before), whose reason
+/// ends with "(acknowledged by `by`)"; the firing alerts and the history
+/// carry the acknowledgement (who, when by the monitor's clock, the note),
+/// which `stats.db` keeps across restarts. Acknowledging again replaces it.
+///
+/// An episode that resolved already is an
+/// [`AlertsError::EpisodeResolved`](crate::AlertsError::EpisodeResolved),
+/// an id no episode had an
+/// [`AlertsError::UnknownEpisode`](crate::AlertsError::UnknownEpisode).
+///
+/// ```
+/// let err = monitor_core::acknowledge(7, "alice", Some("on it")).unwrap_err();
+/// assert_eq!(err, monitor_core::AlertsError::NotInstalled);
+/// ```
+pub fn acknowledge(episode: u64, by: &str, note: Option<&str>) -> Result<(), crate::AlertsError> {
+    let handle = current().ok_or(crate::AlertsError::NotInstalled)?;
+    if crate::collector::on_collector_thread() {
+        return Err(crate::AlertsError::NoAnswer);
+    }
+    let ack = crate::Acknowledgement::new(by, note, Timestamp(handle.clock.now()));
+    handle
+        .request(
+            |reply| Control::Acknowledge(episode, ack, reply),
+            handle.flush_timeout,
+        )
+        .ok_or(crate::AlertsError::NoAnswer)?
+}
+
 /// The alert rules the installed monitor uses now (the defaults without
 /// one): what [`set_alert_rules`] and [`set_alert_rules_for`] changed last,
 /// else what the builder set.

@@ -45,12 +45,12 @@ mod timestamp;
 mod windows;
 
 pub use alerts::{
-    Alert, AlertRule, AlertRules, AlertRulesInUse, AlertState, AlertsError, Health, MemoryGrowth,
-    Notifier, Severity, Verdict,
+    Acknowledgement, Alert, AlertQuery, AlertRule, AlertRules, AlertRulesInUse, AlertState, Alerts,
+    AlertsError, Health, MemoryGrowth, Notifier, Severity, Verdict,
 };
 pub use api::{
-    alert_rules, flush, health, resources, set_alert_rules, set_alert_rules_for, stats,
-    stats_window, status_report, trend,
+    acknowledge, alert_rules, alerts, flush, health, resources, set_alert_rules,
+    set_alert_rules_for, stats, stats_window, status_report, trend,
 };
 pub use builder::{Monitor, MonitorBuilder};
 pub use capture::{CaptureLimits, Failure};

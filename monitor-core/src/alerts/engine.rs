@@ -174,6 +174,9 @@ pub(crate) struct AlertEngine {
     health: Health,
     /// The latest evaluation changed the state of a pair (notified or not).
     changed: bool,
+    /// Who acknowledged the firing episode of each (rule, function) pair
+    /// that has one (for the health reasons).
+    acknowledged: HashMap<(AlertRule, Option<String>), String>,
 }
 
 impl AlertEngine {
@@ -191,7 +194,20 @@ impl AlertEngine {
             monitor: MonitorAlerts::default(),
             health: Health::green(),
             changed: false,
+            acknowledged: HashMap::new(),
         }
+    }
+
+    /// Who acknowledged which firing pair, for the health reasons; judges
+    /// the health again with it.
+    pub(crate) fn set_acknowledged(
+        &mut self,
+        acknowledged: HashMap<(AlertRule, Option<String>), String>,
+        functions: &[FunctionRecord],
+        now: SystemTime,
+    ) {
+        self.acknowledged = acknowledged;
+        self.health = self.judge(functions, now);
     }
 
     /// Replaces the rules (checked by the caller) from the next evaluation
@@ -579,7 +595,14 @@ impl AlertEngine {
                 continue;
             };
             for (verdict, reason) in function_verdicts(state) {
-                reasons.push((verdict, reason.text(record, state, now)));
+                let mut text = reason.text(record, state, now);
+                if let notices::FunctionReason::Firing(rule) = reason {
+                    let key = (rule.rule(), Some(record.name.to_string()));
+                    if let Some(by) = self.acknowledged.get(&key) {
+                        text.push_str(&format!(" (acknowledged by {by})"));
+                    }
+                }
+                reasons.push((verdict, text));
             }
         }
         let rules = &self.global;
@@ -589,7 +612,11 @@ impl AlertEngine {
             }
             let verdict = verdict_of(rules.severity_of(rule.rule()));
             if verdict != Verdict::Green {
-                reasons.push((verdict, monitor_reason(rule, &self.monitor, rules)));
+                let mut text = monitor_reason(rule, &self.monitor, rules);
+                if let Some(by) = self.acknowledged.get(&(rule.rule(), None)) {
+                    text.push_str(&format!(" (acknowledged by {by})"));
+                }
+                reasons.push((verdict, text));
             }
         }
         reasons.sort_by_key(|reason| std::cmp::Reverse(reason.0));

@@ -362,6 +362,8 @@ mod tests {
             since: Timestamp(std::time::UNIX_EPOCH),
             reminder: false,
             numbers: Default::default(),
+            episode: None,
+            acknowledged: None,
         })
     }
 

@@ -53,6 +53,12 @@ pub(crate) enum Control {
     Rollups(Sender<Arc<Unsaved>>),
     /// Drain, write, fsync, then answer and stop.
     Shutdown(Sender<()>),
+    /// Acknowledge an open alert episode.
+    Acknowledge(
+        u64,
+        crate::Acknowledgement,
+        Sender<Result<(), crate::AlertsError>>,
+    ),
     /// New alert rules (checked already): global, or one function's
     /// (`Some(name)`); answered once in place, before the next evaluation.
     SetAlertRules(crate::AlertRules, Option<String>, Sender<()>),
@@ -298,6 +304,10 @@ impl Collector {
             let index = collector.index_for_name(Arc::clone(&record.name), &record.trigger_type);
             collector.functions[index] = record;
         }
+        if let Some(persistence) = &collector.persistence {
+            let (open, max_id) = persistence.open_episodes();
+            collector.alerts.take_up_episodes(open, max_id);
+        }
         collector.register_schedules();
         collector
     }
@@ -380,6 +390,11 @@ impl Collector {
             }
             Control::Rollups(reply) => {
                 let _ = reply.send(self.unsaved_rollups());
+            }
+            Control::Acknowledge(episode, ack, reply) => {
+                let now = self.clock.now();
+                let outcome = self.alerts.acknowledge(episode, ack, &self.functions, now);
+                let _ = reply.send(outcome);
             }
             Control::SetAlertRules(rules, function, reply) => {
                 self.alerts.set_rules(rules, function, &self.functions);
@@ -681,6 +696,16 @@ impl Collector {
     fn tick(&mut self) {
         self.last_tick = Instant::now();
         self.sample_resources();
+        // Acknowledgements another process (`monitor ack`) wrote into the
+        // store: one `PRAGMA data_version` when there are none.
+        if let Some(rows) = self
+            .persistence
+            .as_mut()
+            .and_then(|persistence| persistence.acknowledged_elsewhere())
+        {
+            let now = self.clock.now();
+            self.alerts.take_up_acks(rows, &self.functions, now);
+        }
         self.evaluate_alerts(true);
         self.persist(false);
         let published = Arc::new(self.published());
@@ -724,6 +749,7 @@ impl Collector {
     /// store, the roll-ups stay in memory for [`rollups::MEMORY_ONLY_KEEP`].
     fn persist(&mut self, force: bool) {
         let now = self.clock.now();
+        let (history, episodes) = self.alerts.take_staged();
         let Some(persistence) = self.persistence.as_mut() else {
             // Resource roll-ups are for the store only.
             drop(self.resource_minutes.take());
@@ -741,6 +767,8 @@ impl Collector {
             return;
         };
         self.alerts.store_states(&mut self.functions);
+        let new_history = !history.is_empty();
+        persistence.stage_alerts(history, episodes);
         persistence.stage_dirty(&mut self.functions, now);
         let functions = &self.functions;
         persistence.stage_rollups(self.rollups.take_rows(|index| &*functions[index].name));
@@ -753,6 +781,10 @@ impl Collector {
         // Staler in between, never inconsistent with the file's stamp.
         if force || persistence.stamp() != saves_before {
             *self.unsaved.lock() = persistence.unsaved();
+        }
+        if new_history || force || persistence.stamp() != saves_before {
+            self.alerts
+                .publish_unsaved_history(persistence.pending_alerts());
         }
         if late.is_empty() {
             return;

@@ -80,6 +80,8 @@ pub(super) fn make_alert(
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect::<BTreeMap<_, _>>(),
+        episode: None,
+        acknowledged: None,
     }
 }
 
