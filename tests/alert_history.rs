@@ -64,7 +64,9 @@ fn of_rule(seen: &Seen, rule: AlertRule) -> Vec<Alert> {
 }
 
 /// What the history keeps of a notification (times to the microsecond).
-fn key(alert: &Alert) -> (Option<u64>, String, bool, Option<String>, String, u128) {
+type Key = (Option<u64>, String, bool, Option<String>, String, u128);
+
+fn key(alert: &Alert) -> Key {
     (
         alert.episode(),
         alert.state.to_string(),
@@ -80,7 +82,7 @@ fn key(alert: &Alert) -> (Option<u64>, String, bool, Option<String>, String, u12
     )
 }
 
-fn keys(alerts: &[Alert]) -> Vec<(Option<u64>, String, bool, Option<String>, String, u128)> {
+fn keys(alerts: &[Alert]) -> Vec<Key> {
     alerts.iter().map(key).collect()
 }
 
