@@ -44,6 +44,8 @@ mod ticks;
 mod timestamp;
 mod windows;
 
+#[cfg(feature = "webhook")]
+pub use alerts::WebhookNotifier;
 pub use alerts::{
     Acknowledgement, Alert, AlertQuery, AlertRule, AlertRules, AlertRulesInUse, AlertState, Alerts,
     AlertsError, Health, MemoryGrowth, Notifier, Severity, Verdict,

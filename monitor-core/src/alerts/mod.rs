@@ -40,6 +40,8 @@ mod state;
 mod stored_time;
 pub(crate) mod text;
 mod types;
+#[cfg(feature = "webhook")]
+mod webhook;
 mod window;
 
 pub use errors::AlertsError;
@@ -48,6 +50,8 @@ pub use history::{AlertQuery, Alerts};
 pub use notify::Notifier;
 pub use rules::{AlertRules, AlertRulesInUse, MemoryGrowth};
 pub use types::{Acknowledgement, Alert, AlertRule, AlertState, Severity};
+#[cfg(feature = "webhook")]
+pub use webhook::WebhookNotifier;
 
 pub(crate) use config::{AlertsConfig, PreparedAlerts};
 pub(crate) use engine::{AlertEngine, ExecutionFacts};
