@@ -212,6 +212,43 @@ fn alert_of(row: &AlertHistoryRow, episodes: &HashMap<i64, &EpisodeRow>) -> Opti
     Some(alert)
 }
 
+/// The episodes of the database at `path` that have not resolved, each as
+/// its latest notification (with its acknowledgement), oldest first.
+pub(crate) fn read_firing(path: &Path) -> Result<Vec<Alert>, AlertsError> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let open = monitor_sinks::stats_store::read_open_episodes(path)
+        .map_err(|e| AlertsError::Store(e.to_string()))?;
+    Ok(open
+        .iter()
+        .filter_map(|(episode, latest)| {
+            let by_id: HashMap<i64, &EpisodeRow> = [(episode.episode, episode)].into();
+            alert_of(latest.as_ref()?, &by_id)
+        })
+        .collect())
+}
+
+/// Acknowledges the open episode `id` of the database at `path` from
+/// another process (the host takes it up at its next tick).
+pub(crate) fn acknowledge_in_store(
+    path: &Path,
+    id: u64,
+    by: &str,
+    note: Option<&str>,
+    at: SystemTime,
+) -> Result<(), AlertsError> {
+    use monitor_sinks::stats_store::{acknowledge_episode, AckOutcome};
+    let episode = i64::try_from(id).map_err(|_| AlertsError::UnknownEpisode(id))?;
+    match acknowledge_episode(path, episode, by, note, &text_time(at))
+        .map_err(|e| AlertsError::Store(e.to_string()))?
+    {
+        AckOutcome::Acknowledged(_) => Ok(()),
+        AckOutcome::Unknown => Err(AlertsError::UnknownEpisode(id)),
+        AckOutcome::Resolved(_) => Err(AlertsError::EpisodeResolved(id)),
+    }
+}
+
 /// The notifications of the database at `path` that pass `query`, plus
 /// `unsaved` rows (a running host's, not saved yet), newest first.
 pub(crate) fn read(

@@ -56,7 +56,7 @@ pub use webhook::WebhookNotifier;
 pub(crate) use config::{AlertsConfig, PreparedAlerts};
 pub(crate) use engine::{AlertEngine, ExecutionFacts};
 pub(crate) use health::{ComponentHealth, HealthInputs};
-pub(crate) use history::read as read_history;
+pub(crate) use history::{acknowledge_in_store, read as read_history, read_firing};
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};

@@ -1003,6 +1003,66 @@ impl LogDir {
 }
 
 impl LogDir {
+    /// The notifications of the alert history in `stats.db` that `query`
+    /// asks for, newest first, each with its episode's acknowledgement (as
+    /// [`alerts`](crate::alerts) gives them in the host). A directory
+    /// without `stats.db`, or one written by a version without the history,
+    /// has none.
+    ///
+    /// ```no_run
+    /// use std::time::{Duration, SystemTime};
+    /// let logs = monitor_core::query::LogDir::open(".monitor")?;
+    /// let week = monitor_core::AlertQuery::new().since(SystemTime::now() - Duration::from_secs(7 * 86_400));
+    /// for alert in logs.alert_history(&week)? {
+    ///     println!("{} episode {:?}: {alert}", alert.time, alert.episode());
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn alert_history(
+        &self,
+        query: &crate::AlertQuery,
+    ) -> Result<Vec<crate::Alert>, crate::AlertsError> {
+        crate::alerts::read_history(&self.root.join(STATS_DB), query, &[])
+    }
+
+    /// The alert episodes that fire (have not resolved) as `stats.db`
+    /// says, each as its latest notification with its acknowledgement,
+    /// oldest first.
+    ///
+    /// ```no_run
+    /// let logs = monitor_core::query::LogDir::open(".monitor")?;
+    /// for alert in logs.firing_alerts()? {
+    ///     println!("episode {:?}: {alert}", alert.episode());
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn firing_alerts(&self) -> Result<Vec<crate::Alert>, crate::AlertsError> {
+        crate::alerts::read_firing(&self.root.join(STATS_DB))
+    }
+
+    /// Acknowledges the firing episode `episode` in `stats.db`, as `by`
+    /// with an optional `note`, at `at`: the one thing this module writes
+    /// (one small transaction beside a running host's connection). A
+    /// running host takes it up at its next tick (within a quarter of a
+    /// second) as if [`acknowledge`](crate::acknowledge) had been called
+    /// there; a stopped one when it starts. An unknown or resolved episode
+    /// is an error saying which.
+    ///
+    /// ```no_run
+    /// let logs = monitor_core::query::LogDir::open(".monitor")?;
+    /// logs.acknowledge(42, "alice", Some("restarting it"), std::time::SystemTime::now())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn acknowledge(
+        &self,
+        episode: u64,
+        by: &str,
+        note: Option<&str>,
+        at: SystemTime,
+    ) -> Result<(), crate::AlertsError> {
+        crate::alerts::acknowledge_in_store(&self.root.join(STATS_DB), episode, by, note, at)
+    }
+
     /// Statistics over the `window` that ends at `now`, per function (those
     /// that pass `name`, all with `None`) and in total, from the roll-ups
     /// saved in `stats.db` (no log is read). See

@@ -392,6 +392,32 @@ pub(crate) fn query_history(
     Ok(rows)
 }
 
+/// The episodes of the database at `path` that have not resolved, oldest
+/// first, each with its latest notification; read-only.
+pub fn read_open_episodes(
+    path: &Path,
+) -> Result<Vec<(EpisodeRow, Option<AlertHistoryRow>)>, StoreError> {
+    let (conn, present) = open_read_only(path, has_tables)?;
+    if !present {
+        return Ok(Vec::new());
+    }
+    let ctx = || format!("reading the open alert episodes of {}", path.display());
+    let (open, _) = open_episodes(&conn).map_err(|e| StoreError::sqlite(e, ctx()))?;
+    let mut out = Vec::with_capacity(open.len());
+    for episode in open {
+        let filter = HistoryFilter {
+            episode: Some(episode.episode),
+            limit: 1,
+            ..HistoryFilter::default()
+        };
+        let latest = query_history(&conn, &filter)
+            .map_err(|e| StoreError::sqlite(e, ctx()))?
+            .pop();
+        out.push((episode, latest));
+    }
+    Ok(out)
+}
+
 /// One episode of the database at `path`, read-only; `None` when there is
 /// no such episode (or no history in the file).
 pub fn read_episode(path: &Path, episode: i64) -> Result<Option<EpisodeRow>, StoreError> {

@@ -42,8 +42,8 @@ mod schema;
 mod store;
 
 pub use alert_history::{
-    acknowledge_episode, read_episode, read_history, AckOutcome, AlertHistoryRow, EpisodeRow,
-    EpisodeWrite, HistoryFilter,
+    acknowledge_episode, read_episode, read_history, read_open_episodes, AckOutcome,
+    AlertHistoryRow, EpisodeRow, EpisodeWrite, HistoryFilter,
 };
 pub use error::{BoxedCause, StoreError, StoreErrorKind};
 pub use persist::{PersistEvent, PersistOptions, PersistentStats, StoreHealth, STATS_FILE_NAME};
