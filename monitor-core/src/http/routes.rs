@@ -6,7 +6,7 @@ use parking_lot::Mutex;
 
 use super::request::{Method, Request};
 use super::response::{Response, TEXT};
-use super::{dashboard, metrics};
+use super::{alert_api, dashboard, metrics};
 use crate::alerts::{AlertsShared, Verdict};
 use crate::clock::Clock;
 use crate::collector::SelfStats;
@@ -50,7 +50,8 @@ pub(crate) enum Reply {
     Events,
 }
 
-/// The paths served, all `GET` (and `HEAD`).
+/// The paths served with `GET` (and `HEAD`); besides them
+/// `POST /api/alerts/{episode}/ack` and `GET`/`PUT /api/alert-rules`.
 const PATHS: [&str; 7] = [
     "/",
     "/metrics",
@@ -60,6 +61,11 @@ const PATHS: [&str; 7] = [
     "/api/alerts",
     "/events",
 ];
+
+/// `{episode}` of `/api/alerts/{episode}/ack`.
+fn ack_path(path: &str) -> Option<&str> {
+    path.strip_prefix("/api/alerts/")?.strip_suffix("/ack")
+}
 
 /// Answers `request`. `token`: the bearer token every request must carry.
 pub(crate) fn route(request: &Request, sources: &Sources, token: Option<&str>) -> Reply {
@@ -74,15 +80,21 @@ pub(crate) fn route(request: &Request, sources: &Sources, token: Option<&str>) -
             );
         }
     }
+    if let Some(episode) = ack_path(&request.path) {
+        return Reply::Whole(alert_api::acknowledge(request, episode));
+    }
+    if request.path == "/api/alert-rules" {
+        return Reply::Whole(alert_api::rules(request));
+    }
     if !PATHS.contains(&request.path.as_str()) {
         return Reply::Whole(Response::error(
             404,
-            "no such path; try /, /metrics, /health, /api/status, /api/stats, /api/alerts or /events",
+            "no such path; try /, /metrics, /health, /api/status, /api/stats, /api/alerts, /api/alert-rules or /events",
         ));
     }
-    if request.method == Method::Other {
+    if !matches!(request.method, Method::Get | Method::Head) {
         return Reply::Whole(
-            Response::error(405, "only GET and HEAD are served").header("Allow", "GET, HEAD"),
+            Response::error(405, "only GET and HEAD are served here").header("Allow", "GET, HEAD"),
         );
     }
     let response = match request.path.as_str() {
@@ -118,7 +130,7 @@ pub(crate) fn route(request: &Request, sources: &Sources, token: Option<&str>) -
                 Response::json(200, &sources.published().stats)
             }
         }
-        "/api/alerts" => Response::json(200, &sources.alerts.firing()),
+        "/api/alerts" => alert_api::alerts(request, sources.alerts.firing(), sources.clock.now()),
         _ => Response::new(404, TEXT, "not found"),
     };
     Reply::Whole(response)
