@@ -141,6 +141,22 @@ fn alerts_lists_the_history_and_ack_reaches_the_running_host() {
             .any(|r| r.contains("acknowledged by alice")),
         "{health}"
     );
+    // The command's own health and status read it from the store too.
+    let health = monitor(&dir, &["health"]);
+    assert_eq!(health.code, 2, "still red: {}", health.stdout);
+    assert!(
+        health.stdout.contains("acknowledged by alice"),
+        "{}",
+        health.stdout
+    );
+    let status = json_lines(&dir, &["status"]);
+    let firing = status[0]["alerts"].as_array().unwrap();
+    let acked = firing
+        .iter()
+        .find(|a| a["rule"] == "consecutive_failures")
+        .unwrap();
+    assert_eq!(acked["episode"], episode);
+    assert_eq!(acked["acknowledged"]["by"], "alice");
     clock.advance(Duration::from_secs(2 * 3600));
     assert!(guard.flush());
     let reminders = seen

@@ -557,11 +557,15 @@ impl AlertEngine {
     /// `alert_state`) say, with the default rules' severities: no rule is
     /// evaluated, so a stopped host's directory reads as it was left. `now`
     /// only dates the texts ("for 5 min").
+    /// `acknowledged`: who acknowledged which firing pair (the open
+    /// episodes of `stats.db`), for the reasons.
     pub(crate) fn as_saved(
         functions: &mut [FunctionRecord],
         now: SystemTime,
+        acknowledged: HashMap<(AlertRule, Option<String>), String>,
     ) -> (Health, Vec<Alert>) {
         let mut engine = AlertEngine::new(AlertRules::default(), HashMap::new());
+        engine.acknowledged = acknowledged;
         for (index, record) in functions.iter_mut().enumerate() {
             let state = engine.function_state(index, record);
             let rules = Arc::clone(&state.rules);

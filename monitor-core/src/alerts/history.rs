@@ -229,6 +229,23 @@ pub(crate) fn read_firing(path: &Path) -> Result<Vec<Alert>, AlertsError> {
         .collect())
 }
 
+/// Who acknowledged which firing (rule, function) pair, from the open
+/// episodes of the database at `path` (empty when it has none or cannot
+/// be read: the verdict does not depend on it).
+pub(crate) fn stored_acknowledgements(path: &Path) -> HashMap<(AlertRule, Option<String>), String> {
+    if !path.is_file() {
+        return HashMap::new();
+    }
+    monitor_sinks::stats_store::read_open_episodes(path)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(episode, _)| {
+            let rule = AlertRule::from_name(&episode.rule)?;
+            Some(((rule, episode.function), episode.acknowledged_by?))
+        })
+        .collect()
+}
+
 /// Acknowledges the open episode `id` of the database at `path` from
 /// another process (the host takes it up at its next tick).
 pub(crate) fn acknowledge_in_store(

@@ -56,7 +56,9 @@ pub use webhook::WebhookNotifier;
 pub(crate) use config::{AlertsConfig, PreparedAlerts};
 pub(crate) use engine::{AlertEngine, ExecutionFacts};
 pub(crate) use health::{ComponentHealth, HealthInputs};
-pub(crate) use history::{acknowledge_in_store, read as read_history, read_firing};
+pub(crate) use history::{
+    acknowledge_in_store, read as read_history, read_firing, stored_acknowledgements,
+};
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};

@@ -941,7 +941,20 @@ impl LogDir {
         let now = SystemTime::now();
         let mut records = self.records()?;
         let resources = self.latest_resources(now)?;
-        let (health, alerts) = AlertEngine::as_saved(&mut records, now);
+        let acknowledged = crate::alerts::stored_acknowledgements(&self.root.join(STATS_DB));
+        let (health, mut alerts) = AlertEngine::as_saved(&mut records, now, acknowledged);
+        if let Ok(firing) = crate::alerts::read_firing(&self.root.join(STATS_DB)) {
+            // The saved states say what fires; the episodes, which one it is.
+            for alert in &mut alerts {
+                if let Some(stored) = firing
+                    .iter()
+                    .find(|f| f.rule == alert.rule && f.function == alert.function)
+                {
+                    alert.episode = stored.episode;
+                    alert.acknowledged = stored.acknowledged.clone();
+                }
+            }
+        }
         let mut functions: Vec<_> = records.iter().map(FunctionRecord::snapshot).collect();
         functions.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(StatusReport {
@@ -986,7 +999,8 @@ impl LogDir {
     /// ```
     pub fn health(&self) -> Result<Health, QueryError> {
         let mut records = self.records()?;
-        Ok(AlertEngine::as_saved(&mut records, SystemTime::now()).0)
+        let acknowledged = crate::alerts::stored_acknowledgements(&self.root.join(STATS_DB));
+        Ok(AlertEngine::as_saved(&mut records, SystemTime::now(), acknowledged).0)
     }
 
     /// The functions of `stats.db`, read without writing.
