@@ -1,4 +1,4 @@
-//! The alert tables of `stats.db` (schema version 7): a version-6 file is
+//! The alert tables of `stats.db` (schema version 8): a version-7 file is
 //! migrated, rows saved with the host's saves are read back read-only, and a
 //! second writer acknowledges an open episode (or is told why not).
 
@@ -43,13 +43,23 @@ fn open_episode(episode: i64) -> EpisodeWrite {
 }
 
 #[test]
-fn a_version_6_file_is_migrated_to_7_with_an_empty_history() {
-    let (_dir, path) = db("v6");
-    legacy_schema::write_legacy_file(&path, 6, &[]).unwrap();
-    let (rows, _) = read_history(&path, &HistoryFilter::default()).unwrap();
-    assert!(rows.is_empty(), "a version-6 file reads as no history");
+fn versions_6_and_7_are_migrated_to_8_with_an_empty_history() {
+    for version in [6, 7] {
+        let (_dir, path) = db(&format!("v{version}"));
+        legacy_schema::write_legacy_file(&path, version, &[]).unwrap();
+        let (rows, _) = read_history(&path, &HistoryFilter::default()).unwrap();
+        assert!(
+            rows.is_empty(),
+            "a version-{version} file reads as no history"
+        );
+        let store = StatsStore::open(&path).unwrap();
+        assert_eq!(store.report().migrated_from, Some(i64::from(version)));
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(store.open_episodes().unwrap(), (Vec::new(), 0));
+    }
+    let (_dir, path) = db("v8");
     let store = StatsStore::open(&path).unwrap();
-    assert_eq!(store.report().migrated_from, Some(6));
+    assert_eq!(store.report().migrated_from, None);
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(store.open_episodes().unwrap(), (Vec::new(), 0));
 }
