@@ -1,6 +1,6 @@
 //! The alert history (`alert_history`: one row per notification) and its
 //! episodes (`alert_episodes`: one row per firing episode, with its
-//! acknowledgement), schema version 7. The host writes both with its saves;
+//! acknowledgement), schema version 8. The host writes both with its saves;
 //! readers read them read-only ([`read_history`], [`read_episode`]); the
 //! `monitor ack` command acknowledges an episode as a second writer
 //! ([`acknowledge_episode`]), which the host notices at its next tick.
@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use super::store::open_read_only;
 use super::StoreError;
 
-/// The tables version 7 added, and their indexes. Idempotent.
+/// The tables version 8 added, and their indexes. Idempotent.
 pub(crate) const ALERT_TABLES_SQL: &str = "\
 CREATE TABLE IF NOT EXISTS alert_history (
     id INTEGER PRIMARY KEY,
@@ -232,7 +232,7 @@ fn episode_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EpisodeRow> {
     })
 }
 
-/// Whether the file has the alert tables (version 7 or later).
+/// Whether the file has the alert tables (version 8 or later).
 fn has_tables(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT count(*) = 2 FROM sqlite_master WHERE type = 'table' \
