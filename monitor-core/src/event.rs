@@ -78,6 +78,9 @@ pub(crate) struct EventExtra {
     pub(crate) span: Option<SpanExtra>,
     /// Context fields (failures only, unless the attribute says `always`).
     pub(crate) fields: Vec<Field>,
+    /// The OpenTelemetry span the call ran under (feature `otlp-tracing`).
+    #[cfg(feature = "otlp-tracing")]
+    pub(crate) parent: Option<crate::otlp::Parent>,
 }
 
 impl Event {
@@ -100,6 +103,15 @@ impl Event {
 
     pub(crate) fn fields(&self) -> &[Field] {
         self.extra.as_ref().map_or(&[], |extra| &extra.fields)
+    }
+
+    /// The OpenTelemetry span the call ran under (feature `otlp-tracing`).
+    #[cfg(feature = "otlp")]
+    pub(crate) fn otlp_parent(&self) -> Option<crate::otlp::Parent> {
+        #[cfg(feature = "otlp-tracing")]
+        return self.extra.as_ref().and_then(|extra| extra.parent);
+        #[cfg(not(feature = "otlp-tracing"))]
+        None
     }
 }
 

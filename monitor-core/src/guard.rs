@@ -330,16 +330,22 @@ fn record(
         Outcome::Success if fields.always() => {
             record_success_with_fields(callsite, start, id, end, fields.take());
         }
-        Outcome::Success => queue::push(Event {
-            callsite,
-            start,
-            end,
-            status: Status::Success,
-            thread: id.thread,
-            sequence: id.sequence,
-            staged: false,
-            extra: None,
-        }),
+        Outcome::Success => {
+            #[cfg(feature = "otlp-tracing")]
+            if let Some(parent) = crate::otlp::parent::current() {
+                return record_success_under(callsite, start, id, end, parent);
+            }
+            queue::push(Event {
+                callsite,
+                start,
+                end,
+                status: Status::Success,
+                thread: id.thread,
+                sequence: id.sequence,
+                staged: false,
+                extra: None,
+            })
+        }
         Outcome::Staged(staged) => record_staged(callsite, start, id, end, staged, fields.take()),
         Outcome::Error(failure) => record_error(callsite, start, id, end, failure, fields.take()),
     }
@@ -355,9 +361,17 @@ fn record_success_with_fields(
     end: u64,
     fields: Vec<Field>,
 ) {
-    let extra = (!fields.is_empty()).then(|| {
+    #[cfg(feature = "otlp-tracing")]
+    let parent = crate::otlp::parent::current();
+    #[cfg(feature = "otlp-tracing")]
+    let any = !fields.is_empty() || parent.is_some();
+    #[cfg(not(feature = "otlp-tracing"))]
+    let any = !fields.is_empty();
+    let extra = any.then(|| {
         Box::new(EventExtra {
             fields,
+            #[cfg(feature = "otlp-tracing")]
+            parent,
             ..EventExtra::default()
         })
     });
@@ -370,6 +384,32 @@ fn record_success_with_fields(
         sequence: id.sequence,
         staged: false,
         extra,
+    });
+}
+
+/// A success inside a `tracing` span with OpenTelemetry context (feature
+/// `otlp-tracing`, an OTLP exporter installed): the parent's ids ride along.
+#[cfg(feature = "otlp-tracing")]
+#[inline(never)]
+fn record_success_under(
+    callsite: &'static Callsite,
+    start: u64,
+    id: LocalId,
+    end: u64,
+    parent: crate::otlp::Parent,
+) {
+    queue::push(Event {
+        callsite,
+        start,
+        end,
+        status: Status::Success,
+        thread: id.thread,
+        sequence: id.sequence,
+        staged: false,
+        extra: Some(Box::new(EventExtra {
+            parent: Some(parent),
+            ..EventExtra::default()
+        })),
     });
 }
 
@@ -404,6 +444,8 @@ fn record_error(
             failure: Some(failure),
             span: None,
             fields,
+            #[cfg(feature = "otlp-tracing")]
+            parent: crate::otlp::parent::current(),
         })),
     });
 }
@@ -433,7 +475,15 @@ fn record_staged(
         staged: true,
         extra: None,
     };
-    if trace.is_none() && fields.is_empty() {
+    // A call under an OpenTelemetry span (feature `otlp-tracing`) carries
+    // the span's ids: boxed, like one with fields.
+    #[cfg(feature = "otlp-tracing")]
+    let parent = crate::otlp::parent::current();
+    #[cfg(feature = "otlp-tracing")]
+    let unlinked = parent.is_none();
+    #[cfg(not(feature = "otlp-tracing"))]
+    let unlinked = true;
+    if unlinked && trace.is_none() && fields.is_empty() {
         match queue::push_staged(event, id) {
             Ok(()) => return,
             Err(back) => event = back,
@@ -446,6 +496,8 @@ fn record_staged(
         failure: Some(Box::new(failure)),
         span: None,
         fields,
+        #[cfg(feature = "otlp-tracing")]
+        parent,
     }));
     queue::push(event);
 }
@@ -470,6 +522,8 @@ fn record_panic(
             failure: Some(Box::new(take_panic_failure(start))),
             span: None,
             fields,
+            #[cfg(feature = "otlp-tracing")]
+            parent: crate::otlp::parent::current(),
         })),
     });
 }

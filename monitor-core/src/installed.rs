@@ -73,6 +73,9 @@ pub(crate) struct Handle {
     pub(crate) resources: Arc<Mutex<crate::resources::ResourceHistory>>,
     pub(crate) flush_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
+    /// The OTLP exporter's counters (feature `otlp`).
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp: Option<Arc<crate::otlp::Shared>>,
 }
 
 impl Handle {
@@ -120,6 +123,9 @@ pub struct MonitorGuard {
     /// The HTTP server, stopped first when the guard drops.
     #[cfg(feature = "http")]
     pub(crate) http: Option<crate::http::Server>,
+    /// The OTLP export thread, waited for after the collector stopped.
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp: Option<crate::otlp::ExporterHandle>,
 }
 
 impl std::fmt::Debug for MonitorGuard {
@@ -175,6 +181,8 @@ impl Drop for MonitorGuard {
         #[cfg(feature = "http")]
         drop(self.http.take());
         crate::termination::disarm(self.handle.generation);
+        #[cfg(feature = "otlp")]
+        let deadline = std::time::Instant::now() + self.handle.shutdown_timeout;
         let finished = stop(&self.handle);
         if finished {
             if let Some(thread) = self.thread.take() {
@@ -185,6 +193,12 @@ impl Drop for MonitorGuard {
                 "monitor: the collector did not shut down within {:?}; some executions may not be written",
                 self.handle.shutdown_timeout
             );
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(exporter) = self.otlp.take() {
+            #[cfg(feature = "otlp-tracing")]
+            crate::otlp::parent::set_linking(false);
+            exporter.finish(deadline);
         }
         let mut current = CURRENT.lock();
         if current

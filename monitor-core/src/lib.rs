@@ -31,6 +31,8 @@ mod json;
 mod layer;
 mod local_id;
 mod name_filter;
+#[cfg(feature = "otlp")]
+mod otlp;
 pub mod query;
 mod queue;
 mod report;
@@ -67,6 +69,8 @@ pub use layer::{layer, MonitorLayer};
 pub use monitor_sinks::rotating::{Retention, Rotation};
 pub use monitor_sinks::stats_store::RollupRetention;
 pub use name_filter::{NameFilter, ParseNameFilterError};
+#[cfg(feature = "otlp")]
+pub use otlp::{otlp_stats, OtlpConfig, OtlpStats};
 pub use queue::Overflow;
 pub use report::StatusReport;
 pub use resources::{OsSampler, ProcessReading, ResourceSample, ResourceSampler, Resources};

@@ -281,24 +281,26 @@ impl AlertEngine {
     /// Takes one processed execution into account; `record` is the
     /// function's statistics *after* counting it. No allocation unless the
     /// execution brought a new error pattern.
+    ///
+    /// Returns whether the execution was slow: longer than its threshold
+    /// (`#[monitored(slow = …)]`, else the rules'), the rule on or not.
     pub(crate) fn observe(
         &mut self,
         index: usize,
         record: &FunctionRecord,
         facts: &ExecutionFacts<'_>,
-    ) {
+    ) -> bool {
         if facts.status == Status::Cancelled {
-            return;
+            return false;
         }
         let state = self.function_state(index, record);
         let failed = facts.status.is_failure();
-        let slow = record
+        let over_threshold = record
             .slow_threshold
             .or(state.rules.slow_threshold)
-            .filter(|&threshold| {
-                facts.duration > threshold && state.rules.is_enabled(AlertRule::SlowExecution)
-            })
-            .map(|_| facts.duration);
+            .is_some_and(|threshold| facts.duration > threshold);
+        let slow = (over_threshold && state.rules.is_enabled(AlertRule::SlowExecution))
+            .then_some(facts.duration);
         if let Some(duration) = slow {
             state.last_slow = Some((facts.started, duration));
             state.last_slow_id = Some(facts.id);
@@ -349,6 +351,7 @@ impl AlertEngine {
             state.touched = true;
             self.touched.push(index);
         }
+        over_threshold
     }
 
     /// Evaluates the rules: every function when `full` (the periodic tick),

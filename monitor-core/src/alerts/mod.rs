@@ -227,15 +227,16 @@ impl Alerting {
         Arc::clone(&self.shared)
     }
 
-    /// One processed execution (`record`: the function's statistics after it).
+    /// One processed execution (`record`: the function's statistics after
+    /// it). Returns whether it was slow (longer than its threshold).
     #[inline]
     pub(crate) fn observe(
         &mut self,
         index: usize,
         record: &FunctionRecord,
         facts: &ExecutionFacts<'_>,
-    ) {
-        self.engine.observe(index, record, facts);
+    ) -> bool {
+        self.engine.observe(index, record, facts)
     }
 
     /// Evaluates the rules (every function when `full`, else those with new

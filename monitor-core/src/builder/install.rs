@@ -86,6 +86,29 @@ impl MonitorBuilder {
         );
         #[cfg(not(feature = "http"))]
         let (publish_durations, feed) = (false, None);
+        #[cfg(feature = "otlp")]
+        let publish_durations = publish_durations || self.otlp.is_some();
+        #[cfg(feature = "otlp")]
+        let otlp = self
+            .otlp
+            .take()
+            .map(|config| {
+                crate::otlp::start(
+                    config,
+                    crate::otlp::Sources {
+                        published: Arc::clone(&published),
+                        alerts: Arc::clone(&alerts_shared),
+                        self_stats: Arc::clone(&self_stats),
+                    },
+                )
+            })
+            .transpose()
+            .map_err(InstallError::Spawn)?;
+        #[cfg(feature = "otlp")]
+        let (otlp_tap, otlp_handle, otlp_shared) = match otlp {
+            Some((tap, handle, shared)) => (Some(tap), Some(handle), Some(shared)),
+            None => (None, None, None),
+        };
         #[cfg(feature = "http")]
         let sources = crate::http::Sources {
             published: Arc::clone(&published),
@@ -128,6 +151,8 @@ impl MonitorBuilder {
                 .take()
                 .unwrap_or_else(|| Box::new(crate::resources::OsSampler::default())),
             resources: Arc::clone(&resources),
+            #[cfg(feature = "otlp")]
+            otlp: otlp_tap,
         });
         let stats_path = outputs_stats_path;
         #[cfg(feature = "http")]
@@ -158,16 +183,22 @@ impl MonitorBuilder {
             resources,
             flush_timeout: self.flush_timeout,
             shutdown_timeout: self.shutdown_timeout,
+            #[cfg(feature = "otlp")]
+            otlp: otlp_shared,
         });
         FLUSH_ON_PANIC.store(self.flush_on_panic, Ordering::Relaxed);
         queue::activate(queue);
         *current = Some(Arc::clone(&handle));
         termination.arm(generation);
+        #[cfg(feature = "otlp-tracing")]
+        crate::otlp::parent::set_linking(otlp_handle.is_some());
         Ok(MonitorGuard {
             handle,
             thread: Some(thread),
             #[cfg(feature = "http")]
             http,
+            #[cfg(feature = "otlp")]
+            otlp: otlp_handle,
         })
     }
 

@@ -72,6 +72,9 @@ pub struct MonitorBuilder {
     /// The HTTP server (setters in `http/builder.rs`).
     #[cfg(feature = "http")]
     pub(crate) http: crate::http::HttpSettings,
+    /// The OTLP exporter (setter in `otlp/mod.rs`).
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp: Option<crate::otlp::OtlpConfig>,
 }
 
 /// Where statistics are persisted.
@@ -117,6 +120,8 @@ impl Default for MonitorBuilder {
             logs: LogSettings::default(),
             #[cfg(feature = "http")]
             http: Default::default(),
+            #[cfg(feature = "otlp")]
+            otlp: None,
         }
     }
 }
@@ -411,6 +416,10 @@ impl MonitorBuilder {
         }
         if self.shutdown_timeout.is_zero() {
             return invalid("shutdown_timeout", "must be longer than zero");
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(Err((setting, reason))) = self.otlp.as_ref().map(|otlp| otlp.validate()) {
+            return invalid(setting, &reason);
         }
         if self.stats_save_interval.is_zero() {
             return invalid(

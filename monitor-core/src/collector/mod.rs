@@ -138,6 +138,9 @@ pub(crate) struct CollectorParts {
     pub(crate) sampler: Box<dyn ResourceSampler>,
     /// The samples, shared with `monitor::resources()`.
     pub(crate) resources: Arc<Mutex<ResourceHistory>>,
+    /// The OTLP exporter's end (feature `otlp`).
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp: Option<crate::otlp::OtlpTap>,
 }
 
 pub(crate) struct Collector {
@@ -194,6 +197,10 @@ pub(crate) struct Collector {
     staged: Failure,
     /// When (collector clock) the next stack-trace interval starts.
     next_trace_interval: Option<SystemTime>,
+    /// The OTLP exporter's end (feature `otlp`): dropped with the collector,
+    /// which tells the export thread to send what is left and stop.
+    #[cfg(feature = "otlp")]
+    otlp: Option<crate::otlp::OtlpTap>,
 }
 
 /// How often the collector samples the process's resources (by the
@@ -299,6 +306,8 @@ impl Collector {
             resource_minutes: MinuteRollup::default(),
             last_sample: None,
             latest_rss: None,
+            #[cfg(feature = "otlp")]
+            otlp: parts.otlp,
         };
         for record in loaded {
             let index = collector.index_for_name(Arc::clone(&record.name), &record.trigger_type);
@@ -425,6 +434,10 @@ impl Collector {
         self.persist(true);
         let now = self.clock.now();
         self.alerts.flush(now, sync);
+        #[cfg(feature = "otlp")]
+        if let Some(otlp) = &self.otlp {
+            otlp.flush();
+        }
     }
 
     /// Drains every event queued before this call (used by flush and
@@ -623,7 +636,7 @@ impl Collector {
     fn process(
         &mut self,
         mut event: Event,
-        thread: &str,
+        thread: &Arc<str>,
         wall_now: SystemTime,
         tick_now: u64,
         staged: Option<&Failure>,
@@ -658,7 +671,8 @@ impl Collector {
             failure,
             new_pattern: observation.new_pattern,
         };
-        self.alerts.observe(index, function, &facts);
+        #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+        let slow = self.alerts.observe(index, function, &facts);
         crash_hook(&mut self.crash_requested, CrashPoint::AfterCounting);
         let record = ExecutionRecord {
             id,
@@ -689,6 +703,17 @@ impl Collector {
             if !contained(|| slot.sink.record(&record)) {
                 self.self_stats.sink_panics.fetch_add(1, Ordering::Relaxed);
             }
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(otlp) = &mut self.otlp {
+            otlp.execution(
+                &record,
+                event.callsite,
+                &function.name,
+                thread,
+                slow,
+                event.otlp_parent(),
+            );
         }
     }
 
@@ -830,6 +855,10 @@ impl Collector {
         ];
         if let Some(persistence) = &self.persistence {
             components.push(ComponentHealth::from_store(&persistence.health()));
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(otlp) = &self.otlp {
+            components.push(otlp.health());
         }
         let inputs = HealthInputs {
             dropped_total: self.dropped_total,

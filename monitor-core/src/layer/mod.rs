@@ -425,6 +425,9 @@ where
                 } else {
                     Vec::new()
                 },
+                // A span is exported by tracing-opentelemetry itself, if at all.
+                #[cfg(feature = "otlp-tracing")]
+                parent: None,
             })),
         });
     }

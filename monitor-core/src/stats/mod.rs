@@ -7,7 +7,7 @@ mod patterns;
 mod persisted;
 
 pub(crate) use function_record::FunctionRecord;
-#[cfg(feature = "http")]
+#[cfg(any(feature = "http", feature = "otlp"))]
 pub(crate) use histogram::EXPOSED_POWERS;
 pub(crate) use histogram::{Histogram, SparseHistogram, EXPOSED_BUCKETS};
 pub(crate) use patterns::{fingerprint, PatternTable};
