@@ -154,13 +154,30 @@ fn executions_become_spans_with_their_times_status_attributes_and_trees() {
 
     let stats = monitor::stats();
     let ok_span = by_name(&all, "otlp::ok")[0];
-    assert_eq!(ok_span.status.as_ref().unwrap().code, StatusCode::Unset as i32);
+    assert_eq!(
+        ok_span.status.as_ref().unwrap().code,
+        StatusCode::Unset as i32
+    );
     assert!(ok_span.parent_span_id.is_empty());
     let attrs = &ok_span.attributes;
-    assert_eq!(attribute(attrs, "code.function").as_deref(), Some("otlp::ok"));
-    assert!(attribute(attrs, "code.filepath").unwrap().ends_with("otlp.rs"));
-    assert!(attribute(attrs, "code.lineno").unwrap().parse::<u32>().unwrap() > 0);
-    assert_eq!(attribute(attrs, "monitor.trigger_type").as_deref(), Some("call"));
+    assert_eq!(
+        attribute(attrs, "code.function").as_deref(),
+        Some("otlp::ok")
+    );
+    assert!(attribute(attrs, "code.filepath")
+        .unwrap()
+        .ends_with("otlp.rs"));
+    assert!(
+        attribute(attrs, "code.lineno")
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(
+        attribute(attrs, "monitor.trigger_type").as_deref(),
+        Some("call")
+    );
     assert_eq!(attribute(attrs, "user_id").as_deref(), Some("7"));
     assert!(ok_span.events.is_empty());
 
@@ -199,7 +216,10 @@ fn executions_become_spans_with_their_times_status_attributes_and_trees() {
         panic_span.status.as_ref().unwrap().code,
         StatusCode::Error as i32
     );
-    assert_eq!(panic_span.status.as_ref().unwrap().message, "boom at the end");
+    assert_eq!(
+        panic_span.status.as_ref().unwrap().message,
+        "boom at the end"
+    );
     let exception = &panic_span.events[0];
     assert_eq!(
         attribute(&exception.attributes, "exception.type").as_deref(),
@@ -211,7 +231,10 @@ fn executions_become_spans_with_their_times_status_attributes_and_trees() {
 
     // The root span's execution_trace: child spans of it, with their offsets.
     let root = by_name(&all, "otlp::otlp_root")[0];
-    assert_eq!(attribute(&root.attributes, "monitor.trigger_type").as_deref(), Some("span"));
+    assert_eq!(
+        attribute(&root.attributes, "monitor.trigger_type").as_deref(),
+        Some("span")
+    );
     let child = by_name(&all, "otlp::otlp_child")[0];
     let grandchild = by_name(&all, "otlp::otlp_grandchild")[0];
     assert_eq!(child.parent_span_id, root.span_id);
@@ -278,7 +301,10 @@ fn executions_become_spans_with_their_times_status_attributes_and_trees() {
     assert_eq!(otlp.spans_exported, 6);
     // The first metrics request, and the settling one when counted already.
     assert!((1..=2).contains(&otlp.metric_exports), "{otlp:?}");
-    assert_eq!(otlp.spans_failed + otlp.spans_dropped + otlp.spans_sampled_out, 0);
+    assert_eq!(
+        otlp.spans_failed + otlp.spans_dropped + otlp.spans_sampled_out,
+        0
+    );
     drop(guard);
 }
 
@@ -441,7 +467,13 @@ fn bad_otlp_settings_are_install_errors() {
             .map(drop)
             .unwrap_err();
         assert!(
-            matches!(error, InstallError::InvalidConfig { setting: "otlp", .. }),
+            matches!(
+                error,
+                InstallError::InvalidConfig {
+                    setting: "otlp",
+                    ..
+                }
+            ),
             "{config:?}: {error}"
         );
     }

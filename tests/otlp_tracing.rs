@@ -63,16 +63,16 @@ fn a_call_inside_an_opentelemetry_span_joins_its_trace_as_a_child() {
     let (_, request) = receiver.next_traces();
     let all = spans(&request);
     assert_eq!(all.len(), 3, "{all:#?}");
-    let linked: Vec<_> = all.iter().filter(|s| !s.parent_span_id.is_empty()).collect();
+    let linked: Vec<_> = all
+        .iter()
+        .filter(|s| !s.parent_span_id.is_empty())
+        .collect();
     assert_eq!(linked.len(), 2, "{all:#?}");
     for span in linked {
         assert_eq!(span.trace_id, trace_id.to_vec(), "{}", span.name);
         assert_eq!(span.parent_span_id, span_id.to_vec(), "{}", span.name);
     }
-    let outside = all
-        .iter()
-        .find(|s| s.parent_span_id.is_empty())
-        .unwrap();
+    let outside = all.iter().find(|s| s.parent_span_id.is_empty()).unwrap();
     assert_eq!(outside.name, "otlp_tracing::handler");
     assert_ne!(outside.trace_id, trace_id.to_vec());
     drop(guard);

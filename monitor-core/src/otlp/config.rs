@@ -237,10 +237,16 @@ impl OtlpConfig {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
             if !name_ok {
-                return Err(("otlp", format!("header name {name:?} is not a valid HTTP header name")));
+                return Err((
+                    "otlp",
+                    format!("header name {name:?} is not a valid HTTP header name"),
+                ));
             }
             if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                return Err(("otlp", format!("the value of header {name:?} holds a line break or NUL")));
+                return Err((
+                    "otlp",
+                    format!("the value of header {name:?} holds a line break or NUL"),
+                ));
             }
         }
         if !(0.0..=1.0).contains(&self.success_sample_ratio) {

@@ -220,7 +220,10 @@ pub(crate) fn spans_of(job: &SpanJob, ids: &mut IdGenerator, out: &mut Vec<Span>
             ..span::Event::default()
         });
     }
-    let message = job.failure.as_deref().map(|failure| failure.message.as_str());
+    let message = job
+        .failure
+        .as_deref()
+        .map(|failure| failure.message.as_str());
     out.push(Span {
         trace_id: trace_id.to_vec(),
         span_id: span_id.to_vec(),

@@ -214,7 +214,9 @@ impl Exporter {
         self.traces_url = url;
         match result {
             Ok(()) => {
-                self.shared.spans_exported.fetch_add(count, Ordering::Relaxed);
+                self.shared
+                    .spans_exported
+                    .fetch_add(count, Ordering::Relaxed);
                 self.answered();
             }
             Err(message) => {

@@ -210,7 +210,9 @@ impl OtlpTap {
         parent: Option<Parent>,
     ) {
         if !(self.keep_all || slow || record.status.is_failure() || self.sampled_in(record.id)) {
-            self.shared.spans_sampled_out.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .spans_sampled_out
+                .fetch_add(1, Ordering::Relaxed);
             return;
         }
         let job = SpanJob {

@@ -121,9 +121,24 @@ impl MonitorNotice<'_> {
                     times(monitor.sink_panics.in_episode)
                 ));
             }
+            // The OTLP exporter drops what it cannot send (the files keep
+            // their lines and retry): each gets its own advice.
+            let exporter = failing.iter().any(|c| c.name == "OTLP exporter");
+            let files = failing.iter().any(|c| c.name != "OTLP exporter");
+            let mut advice = Vec::new();
+            if files {
+                advice.push("lines are kept in memory and retried; check free disk space and the permissions of the log directory, and the database file");
+            }
+            if exporter {
+                advice.push("spans that cannot be sent are dropped and counted; check that the OTLP receiver (the Collector) is up and reachable, and its answers");
+            }
+            if advice.is_empty() {
+                advice.push("check the sinks given to `MonitorBuilder::sink`");
+            }
             format!(
-                "monitor: {} since {since_text}; lines are kept in memory and retried ({lost} lost so far). Suggest: check free disk space and the permissions of the log directory, and the database file.",
-                parts.join(", ")
+                "monitor: {} since {since_text} ({lost} lost so far). Suggest: {}.",
+                parts.join(", "),
+                advice.join("; ")
             )
         };
         (message, numbers)
