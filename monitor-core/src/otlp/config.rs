@@ -151,7 +151,8 @@ impl OtlpConfig {
         self
     }
 
-    /// Most spans in one request (default 512).
+    /// Most executions in one request (default 512; each is one span, plus
+    /// one per node of a root span's `execution_trace`).
     ///
     /// ```
     /// let config = monitor_core::OtlpConfig::http("http://127.0.0.1:4318").max_batch_size(1024);
