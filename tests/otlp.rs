@@ -295,6 +295,14 @@ fn executions_become_spans_with_their_times_status_attributes_and_trees() {
         stats.dropped_events
     );
     assert!(metrics.iter().any(|m| m.name == "monitor.alert.firing"));
+    // The process, from the collector's resource sample (taken at the
+    // flush's tick if not before).
+    #[cfg(target_os = "linux")]
+    {
+        assert!(int(&points(metrics, "process.memory.usage")[0]) > 0);
+        assert!(int(&points(metrics, "process.thread.count")[0]) > 0);
+        assert!(metrics.iter().any(|m| m.name == "process.cpu.time"));
+    }
 
     settle(&receiver);
     let otlp = monitor::otlp_stats();

@@ -99,6 +99,7 @@ impl MonitorBuilder {
                         published: Arc::clone(&published),
                         alerts: Arc::clone(&alerts_shared),
                         self_stats: Arc::clone(&self_stats),
+                        resources: Arc::clone(&resources),
                     },
                 )
             })

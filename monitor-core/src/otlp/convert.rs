@@ -23,6 +23,7 @@ use super::{Parent, SpanJob};
 use crate::alerts::Alert;
 use crate::event::Status;
 use crate::fields::FieldValue;
+use crate::resources::ResourceSample;
 use crate::span_trace::TraceNode;
 use crate::stats::{Durations, Published, EXPOSED_BUCKETS, EXPOSED_POWERS};
 
@@ -306,6 +307,8 @@ pub(crate) fn trace_request(resource: &Resource, spans: Vec<Span>) -> ExportTrac
 pub(crate) struct SelfNumbers {
     pub(crate) queue_depth: u64,
     pub(crate) restarts: u64,
+    /// The collector's latest resource sample, if it took one.
+    pub(crate) resources: Option<ResourceSample>,
 }
 
 /// The metrics: the same set as the Prometheus exposition (`/metrics`),
@@ -396,7 +399,7 @@ pub(crate) fn metrics_request(
         data: Some(metric::Data::Gauge(Gauge { data_points })),
         ..Metric::default()
     };
-    let metrics = vec![
+    let mut metrics = vec![
         sum(
             "monitor.executions",
             "Executions of each monitored function by how they ended (cancelled: async executions dropped before completing, not in the other three).",
@@ -450,6 +453,63 @@ pub(crate) fn metrics_request(
             vec![point(Vec::new(), as_i64(numbers.restarts))],
         ),
     ];
+    // The process, from the collector's latest sample (the `process_*`
+    // metrics of `/metrics`), under OpenTelemetry's semantic-convention
+    // names; a value the platform does not give is left out.
+    if let Some(sample) = &numbers.resources {
+        let double = |value: f64| NumberDataPoint {
+            start_time_unix_nano: start,
+            time_unix_nano: now,
+            value: Some(number_data_point::Value::AsDouble(value)),
+            ..NumberDataPoint::default()
+        };
+        metrics.push(Metric {
+            name: "process.cpu.time".to_owned(),
+            description: "Total user and system CPU time spent in seconds.".to_owned(),
+            unit: "s".to_owned(),
+            data: Some(metric::Data::Sum(Sum {
+                data_points: vec![double(sample.cpu_secs())],
+                aggregation_temporality: cumulative,
+                is_monotonic: true,
+            })),
+            ..Metric::default()
+        });
+        for (name, description, unit, value) in [
+            (
+                "process.memory.usage",
+                "Resident memory size in bytes.",
+                "By",
+                Some(sample.rss_bytes),
+            ),
+            (
+                "process.memory.virtual",
+                "Virtual memory size in bytes.",
+                "By",
+                sample.virtual_bytes,
+            ),
+            (
+                "process.open_file_descriptor.count",
+                "Open file descriptors.",
+                "{file_descriptor}",
+                sample.open_fds,
+            ),
+            (
+                "process.thread.count",
+                "Threads of the process.",
+                "{thread}",
+                sample.threads,
+            ),
+        ] {
+            if let Some(value) = value {
+                metrics.push(gauge(
+                    name,
+                    description,
+                    unit,
+                    vec![point(Vec::new(), as_i64(value))],
+                ));
+            }
+        }
+    }
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
             resource: Some(resource.clone()),
@@ -501,6 +561,7 @@ mod tests {
             &SelfNumbers {
                 queue_depth: 0,
                 restarts: 0,
+                resources: None,
             },
             UNIX_EPOCH,
             UNIX_EPOCH + Duration::from_secs(1),

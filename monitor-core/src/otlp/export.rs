@@ -21,6 +21,7 @@ use super::convert::{self, IdGenerator, SelfNumbers};
 use super::{OtlpTap, Shared, SpanJob};
 use crate::alerts::AlertsShared;
 use crate::collector::SelfStats;
+use crate::resources::ResourceHistory;
 use crate::stats::Published;
 
 /// Longest wait between two retries.
@@ -31,6 +32,8 @@ pub(crate) struct Sources {
     pub(crate) published: Arc<Mutex<Arc<Published>>>,
     pub(crate) alerts: Arc<AlertsShared>,
     pub(crate) self_stats: Arc<SelfStats>,
+    /// The collector's resource samples (the latest is exported).
+    pub(crate) resources: Arc<Mutex<ResourceHistory>>,
 }
 
 /// The guard's end: stops the retries and waits for the last export.
@@ -229,9 +232,11 @@ impl Exporter {
     fn send_metrics(&mut self) {
         let published = Arc::clone(&self.sources.published.lock());
         let firing = self.sources.alerts.firing();
+        let latest = self.sources.resources.lock().latest().cloned();
         let numbers = SelfNumbers {
             queue_depth: self.sources.self_stats.queue_depth.load(Ordering::Relaxed),
             restarts: self.sources.self_stats.restarts.load(Ordering::Relaxed),
+            resources: latest,
         };
         let body = convert::metrics_request(
             &self.resource,
