@@ -69,6 +69,13 @@ impl crate::MonitorBuilder {
 }
 
 /// What the OTLP exporter did since install: see [`otlp_stats`].
+///
+/// ```
+/// let stats = monitor_core::otlp_stats();
+/// if stats.failing {
+///     eprintln!("OTLP receiver unreachable; {} spans lost", stats.spans_failed);
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OtlpStats {
