@@ -458,6 +458,32 @@ fn a_full_exporter_queue_drops_and_counts_and_a_silent_receiver_does_not_hold_up
 }
 
 #[test]
+fn the_longest_durations_are_accepted_and_never_panic() {
+    let _exclusive = exclusive();
+    let receiver = Receiver::start();
+    let guard = Monitor::builder()
+        .log_dir(temp_dir("otlp-longest"))
+        .shutdown_timeout(Duration::MAX)
+        .otlp(
+            config(&receiver)
+                .export_interval(Duration::MAX)
+                .schedule_delay(Duration::MAX)
+                .timeout(Duration::from_secs(3600))
+                .retries(u32::MAX, Duration::MAX),
+        )
+        .install()
+        .unwrap();
+    ok(1).unwrap();
+    assert!(monitor::flush());
+    let (answered, request) = receiver.next_traces();
+    assert_eq!((answered, spans(&request).len()), (200, 1));
+    ok(2).unwrap();
+    drop(guard); // the last span and metrics go out at shutdown
+    let (answered, request) = receiver.next_traces();
+    assert_eq!((answered, spans(&request).len()), (200, 1));
+}
+
+#[test]
 fn bad_otlp_settings_are_install_errors() {
     let _exclusive = exclusive();
     for config in [
@@ -467,6 +493,7 @@ fn bad_otlp_settings_are_install_errors() {
         OtlpConfig::http("http://127.0.0.1:4318").header("bad name", "v"),
         OtlpConfig::http("http://127.0.0.1:4318").max_queue_size(0),
         OtlpConfig::http("http://127.0.0.1:4318").timeout(Duration::ZERO),
+        OtlpConfig::http("http://127.0.0.1:4318").timeout(Duration::MAX),
     ] {
         let error = Monitor::builder()
             .log_dir(temp_dir("otlp-bad"))

@@ -182,7 +182,7 @@ impl Drop for MonitorGuard {
         drop(self.http.take());
         crate::termination::disarm(self.handle.generation);
         #[cfg(feature = "otlp")]
-        let deadline = std::time::Instant::now() + self.handle.shutdown_timeout;
+        let deadline = crate::otlp::after(self.handle.shutdown_timeout);
         let finished = stop(&self.handle);
         if finished {
             if let Some(thread) = self.thread.take() {

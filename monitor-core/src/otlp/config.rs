@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// The longest request timeout accepted.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Where and how to export executions as OTLP spans and statistics as OTLP
 /// metrics (feature `otlp`): OTLP over HTTP with protobuf bodies, to an
 /// OpenTelemetry Collector or any OTLP/HTTP receiver. Give it to
@@ -138,7 +141,8 @@ impl OtlpConfig {
         self
     }
 
-    /// How long one request may take, connection included (default 10 s).
+    /// How long one request may take, connection included (default 10 s,
+    /// at most an hour).
     ///
     /// ```
     /// # use std::time::Duration;
@@ -267,6 +271,15 @@ impl OtlpConfig {
             if value.is_zero() {
                 return Err(("otlp", format!("{what} must be longer than zero")));
             }
+        }
+        if self.timeout > MAX_TIMEOUT {
+            return Err((
+                "otlp",
+                format!(
+                    "timeout must be at most an hour (a request that long is a receiver that does not answer), not {:?}",
+                    self.timeout
+                ),
+            ));
         }
         if self.max_batch_size == 0 || self.max_queue_size == 0 {
             return Err((

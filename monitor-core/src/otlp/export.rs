@@ -27,6 +27,15 @@ use crate::stats::Published;
 /// Longest wait between two retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// `delay` from now; a delay past what `Instant` can hold (a config of
+/// `Duration::MAX`) is a century, never a panic.
+pub(crate) fn after(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
+}
+
 /// What the metrics are read from.
 pub(crate) struct Sources {
     pub(crate) published: Arc<Mutex<Arc<Published>>>,
@@ -41,7 +50,6 @@ pub(crate) struct ExporterHandle {
     /// Dropped to say "shutting down": no more retries, no backoff waits.
     stop: Option<Sender<()>>,
     done: Receiver<()>,
-    shared: Arc<Shared>,
 }
 
 impl ExporterHandle {
@@ -52,7 +60,6 @@ impl ExporterHandle {
         match self.done.recv_deadline(deadline) {
             Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {}
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                self.shared.failing.store(true, Ordering::Release);
                 eprintln!(
                     "monitor: the OTLP exporter did not finish its last export by the shutdown timeout; the spans still waiting are not sent"
                 );
@@ -101,13 +108,20 @@ pub(crate) fn start(
     std::thread::Builder::new()
         .name("monitor-otlp".to_owned())
         .spawn(move || {
-            exporter.run(span_rx, flush_rx);
+            let shared = Arc::clone(&exporter.shared);
+            let run = std::panic::AssertUnwindSafe(|| exporter.run(span_rx, flush_rx));
+            if std::panic::catch_unwind(run).is_err() {
+                // A bug of ours: say so once, and count what comes as failed
+                // (the tap sees the channel closed).
+                *shared.last_error.lock() = Some("the OTLP export thread panicked".to_owned());
+                shared.failing.store(true, Ordering::Release);
+                eprintln!("monitor: the OTLP export thread panicked; spans are no longer exported (counted as failed)");
+            }
             let _ = done_tx.send(());
         })?;
     let handle = ExporterHandle {
         stop: Some(stop_tx),
         done: done_rx,
-        shared: Arc::clone(&shared),
     };
     Ok((tap, handle, shared))
 }
@@ -137,14 +151,14 @@ impl Exporter {
     fn run(mut self, spans: Receiver<SpanJob>, flush: Receiver<()>) {
         let mut batch: Vec<SpanJob> = Vec::with_capacity(self.config.max_batch_size);
         let mut batch_due: Option<Instant> = None;
-        let mut metrics_due = Instant::now() + self.config.export_interval;
+        let mut metrics_due = after(self.config.export_interval);
         loop {
             let wake = batch_due.map_or(metrics_due, |due| due.min(metrics_due));
             select! {
                 recv(spans) -> job => match job {
                     Ok(job) => {
                         if batch.is_empty() {
-                            batch_due = Some(Instant::now() + self.config.schedule_delay);
+                            batch_due = Some(after(self.config.schedule_delay));
                         }
                         batch.push(job);
                         if batch.len() >= self.config.max_batch_size {
@@ -162,7 +176,7 @@ impl Exporter {
                     self.send_spans(&mut batch);
                     batch_due = None;
                     self.send_metrics();
-                    metrics_due = Instant::now() + self.config.export_interval;
+                    metrics_due = after(self.config.export_interval);
                 },
                 default(wake.saturating_duration_since(Instant::now())) => {
                     let now = Instant::now();
@@ -172,7 +186,7 @@ impl Exporter {
                     }
                     if metrics_due <= now {
                         self.send_metrics();
-                        metrics_due = Instant::now() + self.config.export_interval;
+                        metrics_due = after(self.config.export_interval);
                     }
                 }
             }
@@ -310,7 +324,7 @@ impl Exporter {
             }
             attempt += 1;
             self.shared.retries.fetch_add(1, Ordering::Relaxed);
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
         }
     }
 

@@ -39,7 +39,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use parking_lot::Mutex;
 
 pub use config::OtlpConfig;
-pub(crate) use export::{start, ExporterHandle, Sources};
+pub(crate) use export::{after, start, ExporterHandle, Sources};
 
 use crate::alerts::ComponentHealth;
 use crate::callsite::Callsite;
