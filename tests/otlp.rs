@@ -317,7 +317,7 @@ fn executions_become_spans_with_their_times_status_attributes_and_trees() {
 }
 
 #[test]
-fn successes_are_sampled_and_failures_and_slow_executions_always_kept() {
+fn successes_are_sampled_and_errors_panics_and_slow_executions_always_kept() {
     let _exclusive = exclusive();
     let receiver = Receiver::start();
     let dir = temp_dir("otlp-sampling");
@@ -330,12 +330,13 @@ fn successes_are_sampled_and_failures_and_slow_executions_always_kept() {
         ok(user).unwrap();
     }
     failing().unwrap_err();
+    std::panic::catch_unwind(panicking).unwrap_err();
     slow();
     assert!(monitor::flush());
     let (_, request) = receiver.next_traces();
     let mut names: Vec<String> = spans(&request).into_iter().map(|s| s.name).collect();
     names.sort();
-    assert_eq!(names, ["otlp::failing", "otlp::slow"]);
+    assert_eq!(names, ["otlp::failing", "otlp::panicking", "otlp::slow"]);
     assert_eq!(monitor::otlp_stats().spans_sampled_out, 50);
     // Metrics count every execution whatever the ratio.
     let (_, metrics) = receiver.next_metrics();
@@ -348,6 +349,18 @@ fn successes_are_sampled_and_failures_and_slow_executions_always_kept() {
         })
         .map(int);
     assert_eq!(success, Some(50));
+    // A slow threshold set at run time (monitor::set_alert_rules_for) keeps
+    // the function's executions over it too, from the next flush on.
+    let mut rules = monitor::alert_rules().for_function("otlp::ok").clone();
+    rules.slow_threshold = Some(Duration::from_nanos(1));
+    monitor::set_alert_rules_for("otlp::ok", rules).unwrap();
+    assert!(monitor::flush());
+    ok(50).unwrap();
+    assert!(monitor::flush());
+    let (_, request) = receiver.next_traces();
+    let names: Vec<String> = spans(&request).into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["otlp::ok"]);
+    assert_eq!(monitor::otlp_stats().spans_sampled_out, 50);
     drop(guard);
 
     // Half: every success is either exported or counted as sampled out.
