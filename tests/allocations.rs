@@ -361,3 +361,34 @@ fn a_rings_memory_is_freed_once_its_thread_has_exited() {
         .total_executions;
     assert_eq!(recorded, 202);
 }
+
+#[test]
+fn a_span_through_the_layer_allocates_only_its_close_time_box_at_steady_state() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let _lock = exclusive();
+    let dir = temp_dir("alloc-span");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    let subscriber = tracing_subscriber::registry().with(monitor::layer());
+    let count = tracing::subscriber::with_default(subscriber, || {
+        let spans = |n: u64| {
+            for i in 0..n {
+                let span = tracing::info_span!(target: "alloc", "request", id = i);
+                std::hint::black_box(span.in_scope(|| std::hint::black_box(i)));
+            }
+        };
+        // The first spans intern the site, register the thread's rings and
+        // size the layer's and the registry's tables.
+        spans(100);
+        assert!(guard.flush());
+        allocations_during(|| spans(2000))
+    });
+    // The span's state (the layer's table) and its field list (reused per
+    // thread) cost nothing; the one allocation left is the box that carries
+    // the span's busy time to the collector when it closes (three per span
+    // before the table).
+    assert!(count <= 2000, "2,000 spans allocated {count} times");
+    assert!(guard.flush());
+    assert_eq!(monitor::stats().dropped_events, 0);
+    let stats = monitor::stats();
+    assert_eq!(stats.get("alloc::request").unwrap().total_executions, 2100);
+}
