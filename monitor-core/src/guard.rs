@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use crate::callsite::Callsite;
 use crate::capture::{gated_stack_trace, shape_of, take_panic_failure, Failure, Outcome, Staged};
-use crate::event::{Event, EventExtra, Status};
+use crate::event::{Event, EventExtra, Extra, Status};
 use crate::fields::{Field, FieldSlot, Held, HeldFields, NoFields};
 use crate::local_id::LocalId;
 use crate::queue;
@@ -338,7 +338,7 @@ fn record(
             thread: id.thread,
             sequence: id.sequence,
             staged: false,
-            extra: None,
+            extra: Extra::NONE,
         }),
         Outcome::Staged(staged) => record_staged(callsite, start, id, end, staged, fields.take()),
         Outcome::Error(failure) => record_error(callsite, start, id, end, failure, fields.take()),
@@ -355,12 +355,14 @@ fn record_success_with_fields(
     end: u64,
     fields: Vec<Field>,
 ) {
-    let extra = (!fields.is_empty()).then(|| {
-        Box::new(EventExtra {
+    let extra = if fields.is_empty() {
+        Extra::NONE
+    } else {
+        Extra::boxed(EventExtra {
             fields,
             ..EventExtra::default()
         })
-    });
+    };
     queue::push(Event {
         callsite,
         start,
@@ -400,11 +402,11 @@ fn record_error(
         thread: id.thread,
         sequence: id.sequence,
         staged: false,
-        extra: Some(Box::new(EventExtra {
+        extra: Extra::boxed(EventExtra {
             failure: Some(failure),
             span: None,
             fields,
-        })),
+        }),
     });
 }
 
@@ -431,7 +433,7 @@ fn record_staged(
         thread: id.thread,
         sequence: id.sequence,
         staged: true,
-        extra: None,
+        extra: Extra::NONE,
     };
     if trace.is_none() && fields.is_empty() {
         match queue::push_staged(event, id) {
@@ -442,11 +444,11 @@ fn record_staged(
     let mut failure = staged.into_failure();
     failure.unresolved_trace = trace;
     event.staged = false;
-    event.extra = Some(Box::new(EventExtra {
+    event.extra = Extra::boxed(EventExtra {
         failure: Some(Box::new(failure)),
         span: None,
         fields,
-    }));
+    });
     queue::push(event);
 }
 
@@ -466,11 +468,11 @@ fn record_panic(
         thread: id.thread,
         sequence: id.sequence,
         staged: false,
-        extra: Some(Box::new(EventExtra {
+        extra: Extra::boxed(EventExtra {
             failure: Some(Box::new(take_panic_failure(start))),
             span: None,
             fields,
-        })),
+        }),
     });
 }
 
@@ -484,7 +486,7 @@ fn record_cancelled(callsite: &'static Callsite, start: u64, id: LocalId) {
         thread: id.thread,
         sequence: id.sequence,
         staged: false,
-        extra: None,
+        extra: Extra::NONE,
     });
 }
 

@@ -608,7 +608,7 @@ impl Collector {
     ) {
         if let Some(failure) = event
             .extra
-            .as_mut()
+            .get_mut()
             .and_then(|extra| extra.failure.as_mut())
         {
             failure.resolve_trace();
@@ -623,7 +623,6 @@ impl Collector {
         let finished = wall_now.checked_sub(since_end).unwrap_or(wall_now);
         self.rollups.observe(index, finished, event.status, nanos);
         let failure = event.failure().or(staged);
-        let span = event.span();
         let function = &mut self.functions[index];
         let observation = function.observe(event.status, nanos, started, id, failure);
         // Counted: from here on a panic loses at most this event's lines.
@@ -647,8 +646,8 @@ impl Collector {
             duration: Duration::from_nanos(nanos),
             thread,
             failure,
-            busy: span.map(|span| Duration::from_nanos(span.busy_ns)),
-            trace: span.and_then(|span| span.trace.as_ref()),
+            busy: event.busy_ns().map(Duration::from_nanos),
+            trace: event.trace(),
             module_path: event.callsite.module_path(),
             file: event.callsite.file(),
             line: event.callsite.line(),

@@ -23,7 +23,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::callsite::Callsite;
 use crate::capture::{gated_stack_trace, shape_of, take_panic_failure, Failure};
-use crate::event::{Event, EventExtra, Status};
+use crate::event::{Event, EventExtra, Extra, Status};
 use crate::fields::Field;
 use crate::local_id::LocalId;
 use crate::queue;
@@ -403,20 +403,7 @@ where
             thread: id.thread,
             sequence: id.sequence,
             staged: false,
-            extra: Some(Box::new(EventExtra {
-                failure,
-                span: Some(SpanExtra {
-                    busy_ns: nanos_between(0, busy),
-                    trace,
-                }),
-                // Kept only when the span failed, as `#[monitored]` does.
-                fields: if status.is_failure() {
-                    fields
-                } else {
-                    fields::recycle(fields);
-                    Vec::new()
-                },
-            })),
+            extra: extra(busy, failure, trace, fields, status),
         });
     }
 }
@@ -453,6 +440,34 @@ fn join(layer: usize, parent: u64, callsite: &'static Callsite, start: u64) -> T
         node,
         depth,
     }
+}
+
+/// What a closing span's event carries beyond its times: its busy time
+/// inline (no allocation) for a span with no failure and no trace, a box
+/// otherwise.
+fn extra(
+    busy: u64,
+    failure: Option<Box<Failure>>,
+    trace: Option<crate::ExecutionTrace>,
+    fields: Vec<Field>,
+    status: Status,
+) -> Extra {
+    let busy_ns = nanos_between(0, busy);
+    // Kept only when the span failed, as `#[monitored]` does.
+    let fields = if status.is_failure() {
+        fields
+    } else {
+        fields::recycle(fields);
+        Vec::new()
+    };
+    if failure.is_none() && trace.is_none() && fields.is_empty() {
+        return Extra::span_busy(busy_ns);
+    }
+    Extra::boxed(EventExtra {
+        failure,
+        span: Some(SpanExtra { busy_ns, trace }),
+        fields,
+    })
 }
 
 #[cold]
