@@ -152,6 +152,8 @@ pub(crate) struct Collector {
     feed: Option<FeedTap>,
     self_stats: Arc<SelfStats>,
     line: Vec<u8>,
+    /// A failure's errors-log line, built from `line`'s bytes.
+    errors_line: Vec<u8>,
     scratch: String,
     /// Executions dropped on overflow, reported so far.
     dropped_total: u64,
@@ -271,6 +273,7 @@ impl Collector {
             feed: parts.feed,
             self_stats: parts.self_stats,
             line: Vec::with_capacity(512),
+            errors_line: Vec::with_capacity(1024),
             scratch: String::with_capacity(32),
             dropped_total: 0,
             orphan_seen: parts.orphan_baseline,
@@ -653,11 +656,15 @@ impl Collector {
             line: event.callsite.line(),
             fields: event.fields(),
         };
-        json::execution_line(&mut self.line, &record, &mut self.scratch, false);
+        json::execution_lines(
+            &mut self.line,
+            &mut self.errors_line,
+            &record,
+            &mut self.scratch,
+        );
         self.logs.executions.write_line(&self.line, wall_now);
         if event.status.is_failure() {
-            json::execution_line(&mut self.line, &record, &mut self.scratch, true);
-            self.logs.errors.write_line(&self.line, wall_now);
+            self.logs.errors.write_line(&self.errors_line, wall_now);
         }
         if let Some(feed) = &mut self.feed {
             feed.execution(&record, tick_now);
