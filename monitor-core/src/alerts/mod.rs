@@ -302,6 +302,30 @@ impl Alerting {
         self.engine.set_rules(global, per_function, functions);
     }
 
+    /// The `stuck_after` of the rules for the function called `name`.
+    pub(crate) fn stuck_after_for(&self, name: &str) -> std::time::Duration {
+        self.engine.stuck_after_for(name)
+    }
+
+    /// Takes the latest sample of stuck executions (see [`AlertEngine::set_stuck`]).
+    pub(crate) fn set_stuck(
+        &mut self,
+        functions: &[FunctionRecord],
+        stuck: std::collections::HashMap<usize, engine::StuckNow>,
+    ) {
+        self.engine.set_stuck(functions, stuck);
+    }
+
+    /// The verdict of the latest evaluation (without the collector's lag).
+    pub(crate) fn health(&self) -> Health {
+        self.engine.health().clone()
+    }
+
+    /// The latest notification of every rule that fires now.
+    pub(crate) fn firing(&self) -> Vec<Alert> {
+        self.engine.firing()
+    }
+
     /// Refreshes the stored alert state of every function changed since the
     /// stats store last took a copy, so the copy carries it.
     pub(crate) fn store_states(&self, functions: &mut [FunctionRecord]) {

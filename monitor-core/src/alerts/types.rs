@@ -75,6 +75,13 @@ pub enum AlertRule {
     /// while [`memory_growth`](crate::AlertRules::memory_growth) is `None`
     /// (the default). `warning`.
     MemoryGrowth,
+    /// An execution has been running longer than its threshold
+    /// (`#[monitored(stuck_after = "5m")]`, else
+    /// [`stuck_after`](crate::AlertRules::stuck_after)), and still runs: it
+    /// fires while the call is stuck, not after it returns, and resolves when
+    /// the last stuck execution of the function ends. One alert per function,
+    /// whose numbers say how many are stuck. `error`.
+    StuckExecution,
 }
 
 impl AlertRule {
@@ -93,6 +100,7 @@ impl AlertRule {
         AlertRule::LogSizeCap,
         AlertRule::MemoryHigh,
         AlertRule::MemoryGrowth,
+        AlertRule::StuckExecution,
     ];
 
     /// The snake_case name used in the alerts log and reports.
@@ -111,6 +119,7 @@ impl AlertRule {
             AlertRule::LogSizeCap => "log_size_cap",
             AlertRule::MemoryHigh => "memory_high",
             AlertRule::MemoryGrowth => "memory_growth",
+            AlertRule::StuckExecution => "stuck_execution",
         }
     }
 
@@ -136,13 +145,15 @@ impl AlertRule {
     }
 
     /// The severity used unless [`AlertRules::severities`](crate::AlertRules::severities)
-    /// says otherwise: `error` for consecutive failures, missed schedules and
-    /// failing sinks, `info` for new error patterns, `warning` for the rest.
+    /// says otherwise: `error` for consecutive failures, missed schedules,
+    /// failing sinks and stuck executions, `info` for new error patterns and
+    /// the log size cap, `warning` for the rest.
     pub fn default_severity(self) -> Severity {
         match self {
-            AlertRule::ConsecutiveFailures | AlertRule::MissedSchedule | AlertRule::SinkFailing => {
-                Severity::Error
-            }
+            AlertRule::ConsecutiveFailures
+            | AlertRule::MissedSchedule
+            | AlertRule::SinkFailing
+            | AlertRule::StuckExecution => Severity::Error,
             AlertRule::NewErrorPattern | AlertRule::LogSizeCap => Severity::Info,
             _ => Severity::Warning,
         }

@@ -38,6 +38,7 @@ impl Sources {
             health: self.alerts.health(),
             alerts: self.alerts.firing(),
             resources: self.resources.lock().latest().cloned(),
+            running: Vec::new(),
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::event::{Event, EventExtra, Status};
 use crate::fields::Field;
 use crate::local_id::LocalId;
 use crate::queue;
+use crate::running::open::OpenHandle;
 use crate::span_trace::SpanExtra;
 use crate::ticks::{nanos_between, now};
 
@@ -217,6 +218,9 @@ struct SpanState {
     /// Whether the site declares fields (see `callsites::Site::has_fields`).
     has_fields: bool,
     tree: Tree,
+    /// Its entry among the running executions (a span of its own only),
+    /// from creation until close.
+    open: Option<OpenHandle>,
 }
 
 /// The span's place in a trace.
@@ -266,11 +270,18 @@ where
         } else {
             Vec::new()
         };
+        let local = LocalId::next();
+        let open = if site.own_execution {
+            OpenHandle::new(callsite, start, local)
+        } else {
+            None
+        };
         span.extensions_mut().insert(SpanState {
             callsite,
             own_execution: site.own_execution,
             start,
-            id: LocalId::next(),
+            id: local,
+            open,
             busy: 0,
             status: Status::Success,
             failure: None,
@@ -377,6 +388,7 @@ where
             if let Tree::Closed = state.tree {
                 return;
             }
+            state.open = None;
             (
                 state.callsite,
                 state.own_execution,

@@ -966,6 +966,7 @@ impl LogDir {
             health,
             alerts,
             resources,
+            running: Vec::new(),
         })
     }
 
