@@ -251,15 +251,16 @@ fn thresholds_come_from_the_attribute_then_alert_rules_for_and_several_stuck_are
 fn a_zero_stuck_after_is_refused_at_install() {
     let _lock = exclusive();
     let dir = temp_dir("running-zero");
-    let error = Monitor::builder()
+    let Err(error) = Monitor::builder()
         .log_dir(&dir)
         .alert_rules(AlertRules {
             stuck_after: Duration::ZERO,
             ..AlertRules::default()
         })
         .install()
-        .err()
-        .expect("a zero stuck_after is refused");
+    else {
+        panic!("a zero stuck_after is refused");
+    };
     assert!(error.to_string().contains("stuck_after"), "{error}");
 }
 
@@ -332,7 +333,7 @@ fn an_async_call_is_running_from_its_first_pending_across_threads_until_it_compl
     let lines = executions(&dir);
     let cancelled: Vec<_> = lines_named(&lines, &format!("{}::waits_at_the_gate", module_path!()))
         .into_iter()
-        .filter(|line| line["id"] == Value::from(id.to_string()))
+        .filter(|line| line["id"] == id.to_string().as_str())
         .collect();
     assert_eq!(cancelled.len(), 1);
     assert_eq!(cancelled[0]["status"], "cancelled");

@@ -39,26 +39,32 @@ pub enum Verdict {
     /// guard was dropped): nothing is being watched, so nothing can be said
     /// to be healthy. Never green.
     NotInstalled,
+    /// Read from outside (a log directory's `status.json`): the host that
+    /// writes the directory is not running (it stopped, or died without
+    /// saying so). Never green.
+    NotRunning,
 }
 
 impl Verdict {
-    /// `green`, `yellow`, `red` or `not_installed`.
+    /// `green`, `yellow`, `red`, `not_installed` or `not_running`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Green => "green",
             Verdict::Yellow => "yellow",
             Verdict::Red => "red",
             Verdict::NotInstalled => "not_installed",
+            Verdict::NotRunning => "not_running",
         }
     }
 
-    /// 🟢, 🟡, 🔴, or ⚪ when no monitor is installed.
+    /// 🟢, 🟡, 🔴, ⚪ when no monitor is installed, ⚫ when the host is not running.
     pub fn emoji(self) -> &'static str {
         match self {
             Verdict::Green => "🟢",
             Verdict::Yellow => "🟡",
             Verdict::Red => "🔴",
             Verdict::NotInstalled => "⚪",
+            Verdict::NotRunning => "⚫",
         }
     }
 }

@@ -15,6 +15,8 @@ mod persistence;
 mod rollups;
 mod status_file;
 
+pub(crate) use status_file::hostname;
+
 pub(crate) use feed::FeedTap;
 #[cfg(feature = "http")]
 pub(crate) use feed::{ExecutionNote, Feed, FeedEvent, FeedNotifier};

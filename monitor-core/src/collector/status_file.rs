@@ -155,7 +155,7 @@ impl StatusFile {
 }
 
 /// The host's name: the kernel's (Linux), else `$HOSTNAME`, else empty.
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|name| name.trim().to_owned())
