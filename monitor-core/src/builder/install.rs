@@ -96,6 +96,7 @@ impl MonitorBuilder {
             clock: Arc::clone(&clock),
             self_stats: Arc::clone(&self_stats),
             resources: Arc::clone(&resources),
+            running: Arc::clone(&running),
         };
         let outputs_stats_path = outputs
             .persistence
