@@ -361,3 +361,49 @@ fn a_rings_memory_is_freed_once_its_thread_has_exited() {
         .total_executions;
     assert_eq!(recorded, 202);
 }
+
+/// Pending once, then ready: an await point.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+#[monitored]
+async fn pends_once(x: u64) -> Result<u64, String> {
+    YieldOnce(false).await;
+    Ok(x + 1)
+}
+
+#[test]
+fn an_async_call_is_listed_as_running_with_one_allocation_at_its_first_pending_only() {
+    let _lock = exclusive();
+    let dir = temp_dir("alloc-running");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    assert_eq!(block_on(pends_once(0)), Ok(1)); // the thread's ring and stack
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let future = pends_once(1);
+    let mut future = std::pin::pin!(future);
+    let first = allocations_during(|| {
+        assert!(future.as_mut().poll(&mut context).is_pending());
+    });
+    assert_eq!(first, 1, "its entry among the running executions, once");
+    assert_eq!(monitor::running().len(), 1);
+    let second = allocations_during(|| {
+        assert!(future.as_mut().poll(&mut context).is_ready());
+    });
+    assert_eq!(second, 0, "completing allocates nothing");
+    assert!(guard.flush());
+    assert!(monitor::running().is_empty());
+}
