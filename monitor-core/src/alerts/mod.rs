@@ -16,7 +16,7 @@
 //! | field | meaning |
 //! |---|---|
 //! | `timestamp` | when the notification was made (RFC 3339 UTC, µs) |
-//! | `rule` | `high_error_rate`, `consecutive_failures`, `slow_execution`, `missed_schedule`, `new_error_pattern`, `dropped_executions`, `sink_failing`, `collector_restarted`, `queue_full`, `notifier_failing`, `log_size_cap` |
+//! | `rule` | `high_error_rate`, `consecutive_failures`, `slow_execution`, `missed_schedule`, `new_error_pattern`, `dropped_executions`, `sink_failing`, `collector_restarted`, `queue_full`, `notifier_failing`, `log_size_cap`, `memory_high`, `memory_growth`, `stuck_execution` |
 //! | `function` | the function's name, or `null` for the monitor's own rules |
 //! | `state` | `firing` or `resolved` |
 //! | `severity` | `info`, `warning`, `error` or `critical` |

@@ -369,6 +369,7 @@ pub struct Alert {
     /// | `queue_full` | `queue_fill` (0–1, the fullest seen), `threshold` |
     /// | `notifier_failing` | `failures` (since it fired) |
     /// | `log_size_cap` | `deleted_files` (since it fired), `deleted_files_total` |
+    /// | `stuck_execution` | `stuck` (how many now; 0 when resolved), `threshold_ms`, `oldest_elapsed_ms` (firing), `ended` and `duration_ms` (resolved: stuck executions that ended, how long the latest ran) |
     /// | `memory_high` | `rss_bytes` (latest), `threshold_bytes`, `peak_bytes` (since it fired) |
     /// | `memory_growth` | `rss_bytes` (latest), `start_bytes` (a window ago), `growth` (fraction, 0.25 = +25 %), `window_secs` |
     #[serde(serialize_with = "serialize_numbers")]
