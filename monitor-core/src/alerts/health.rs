@@ -85,7 +85,8 @@ impl fmt::Display for Verdict {
 ///   default severities, a function has failed
 ///   [`consecutive_failures`](crate::AlertRules::consecutive_failures) times
 ///   in a row (its status is `error`), a scheduled function missed its
-///   schedule, or a log file or the statistics database cannot be written;
+///   schedule, an execution is stuck (running past its `stuck_after`), or a
+///   log file, the statistics database or `status.json` cannot be written;
 ///   or the collector has not evaluated the rules for 30 s.
 /// * **yellow** — an alert of severity `warning` fires: a high error rate
 ///   (the function is `degraded`), slow executions, executions dropped,
