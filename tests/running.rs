@@ -488,6 +488,33 @@ fn status_json_says_who_runs_what_and_is_stopped_on_clean_shutdown() {
     );
     assert_eq!(status["health"]["verdict"], "red");
     assert_eq!(status["alerts"][0]["rule"], "stuck_execution");
+    assert!(status["alerts"][0]["episode"].is_u64(), "{status}");
+    // The latest resource sample, as monitor::resources() has it.
+    let latest = monitor::resources().latest.expect("a sample at the flush");
+    let resources = &status["resources"];
+    assert_eq!(resources["rss_bytes"], latest.rss_bytes, "{status}");
+    assert_eq!(
+        resources["time"],
+        latest.time.to_string().as_str(),
+        "{status}"
+    );
+    for field in ["cpu_percent", "threads", "open_fds", "cpu_user_secs"] {
+        assert!(resources.get(field).is_some(), "{field}: {status}");
+    }
+    let host = monitor::query::LogDir::open(&dir)
+        .unwrap()
+        .host_status()
+        .unwrap()
+        .unwrap();
+    assert_eq!(host.resources.unwrap().rss_bytes, latest.rss_bytes);
+    // The directory's report on a running host: its latest sample (with the
+    // CPU time since the process started), not the minute's roll-up (which
+    // has none: 0).
+    let report = monitor::query::LogDir::open(&dir)
+        .unwrap()
+        .status_report()
+        .unwrap();
+    assert_eq!(report.resources, Some(latest));
     let running = &status["running"][0];
     assert_eq!(running["thread"], "status-worker");
     assert_eq!(running["stuck"], true);

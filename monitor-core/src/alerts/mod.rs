@@ -214,11 +214,7 @@ impl Alerting {
         published.evaluated_at = Some(Instant::now());
         if all || self.engine.changed() {
             published.health = self.engine.health().clone();
-            let mut firing = self.engine.firing();
-            for alert in &mut firing {
-                self.episodes.annotate(alert);
-            }
-            published.firing = firing;
+            published.firing = self.firing();
         }
     }
 
@@ -321,9 +317,14 @@ impl Alerting {
         self.engine.health().clone()
     }
 
-    /// The latest notification of every rule that fires now.
+    /// The latest notification of every rule that fires now, each with its
+    /// episode and acknowledgement.
     pub(crate) fn firing(&self) -> Vec<Alert> {
-        self.engine.firing()
+        let mut firing = self.engine.firing();
+        for alert in &mut firing {
+            self.episodes.annotate(alert);
+        }
+        firing
     }
 
     /// Refreshes the stored alert state of every function changed since the

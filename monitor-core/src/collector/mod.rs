@@ -839,16 +839,19 @@ impl Collector {
         (running, stuck)
     }
 
-    /// Rewrites `status.json` with the latest sample, verdict and alerts.
+    /// Rewrites `status.json` with the latest sample of the running
+    /// executions, the verdict, the firing alerts and the latest resource sample.
     fn write_status(&mut self, stopped: bool) {
         let running = Arc::clone(&self.running.lock());
         let health = self.alerts.health();
         let alerts = self.alerts.firing();
+        let resources = self.resources.lock().latest().cloned();
         let now = status_file::StatusNow {
             stopped,
             now: self.clock.now(),
             health: &health,
             alerts: &alerts,
+            resources: resources.as_ref(),
             running: &running.executions,
             running_unlisted: running.unlisted,
             queue_depth: self.self_stats.queue_depth.load(Ordering::Relaxed),

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use crate::alerts::{Alert, ComponentHealth, Health};
+use crate::resources::ResourceSample;
 use crate::running::RunningExecution;
 use crate::timestamp::Timestamp;
 
@@ -30,6 +31,7 @@ pub(crate) struct StatusNow<'a> {
     pub(crate) now: SystemTime,
     pub(crate) health: &'a Health,
     pub(crate) alerts: &'a [Alert],
+    pub(crate) resources: Option<&'a ResourceSample>,
     pub(crate) running: &'a [RunningExecution],
     pub(crate) running_unlisted: u64,
     pub(crate) queue_depth: u64,
@@ -47,6 +49,7 @@ struct Document<'a> {
     updated_at: Timestamp,
     health: HealthDocument<'a>,
     alerts: &'a [Alert],
+    resources: Option<&'a ResourceSample>,
     running: &'a [RunningExecution],
     running_unlisted: u64,
     queue_depth: u64,
@@ -113,6 +116,7 @@ impl StatusFile {
                 reasons: &now.health.reasons,
             },
             alerts: now.alerts,
+            resources: now.resources,
             running: now.running,
             running_unlisted: now.running_unlisted,
             queue_depth: now.queue_depth,

@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use super::{LogDir, QueryError};
-use crate::alerts::{Alert, AlertRule, AlertState, Health, Severity, Verdict};
+use crate::alerts::{Acknowledgement, Alert, AlertRule, AlertState, Health, Severity, Verdict};
 use crate::execution_id::ExecutionId;
+use crate::resources::ResourceSample;
 use crate::running::RunningExecution;
 use crate::timestamp::Timestamp;
 
@@ -56,8 +57,11 @@ pub struct HostStatus {
     pub modified: SystemTime,
     /// Its verdict then.
     pub health: Health,
-    /// The alerts firing then.
+    /// The alerts firing then, each with its episode and acknowledgement.
     pub alerts: Vec<Alert>,
+    /// The latest sample of the process's resources then (`None` before
+    /// the first, or from a host of a version without it).
+    pub resources: Option<ResourceSample>,
     /// The executions running then, oldest first.
     pub running: Vec<RunningExecution>,
     /// Executions running then but nested too deep to be listed.
@@ -200,6 +204,8 @@ struct Document {
     #[serde(default)]
     alerts: Vec<AlertDocument>,
     #[serde(default)]
+    resources: Option<ResourcesDocument>,
+    #[serde(default)]
     running: Vec<RunningDocument>,
     #[serde(default)]
     running_unlisted: u64,
@@ -231,6 +237,36 @@ struct AlertDocument {
     reminder: bool,
     #[serde(default)]
     numbers: BTreeMap<String, f64>,
+    #[serde(default)]
+    episode: Option<u64>,
+    #[serde(default)]
+    acknowledged: Option<AcknowledgedDocument>,
+}
+
+#[derive(Deserialize)]
+struct AcknowledgedDocument {
+    by: String,
+    #[serde(default)]
+    note: Option<String>,
+    at: String,
+}
+
+#[derive(Deserialize)]
+struct ResourcesDocument {
+    time: String,
+    rss_bytes: u64,
+    #[serde(default)]
+    virtual_bytes: Option<u64>,
+    #[serde(default)]
+    cpu_user_secs: f64,
+    #[serde(default)]
+    cpu_system_secs: f64,
+    #[serde(default)]
+    cpu_percent: Option<f64>,
+    #[serde(default)]
+    threads: Option<u64>,
+    #[serde(default)]
+    open_fds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -281,6 +317,16 @@ impl Document {
                 .into_iter()
                 .filter_map(AlertDocument::alert)
                 .collect(),
+            resources: self.resources.map(|resources| ResourceSample {
+                time: time(&resources.time),
+                rss_bytes: resources.rss_bytes,
+                virtual_bytes: resources.virtual_bytes,
+                cpu_user_secs: resources.cpu_user_secs,
+                cpu_system_secs: resources.cpu_system_secs,
+                cpu_percent: resources.cpu_percent,
+                threads: resources.threads,
+                open_fds: resources.open_fds,
+            }),
             running: self
                 .running
                 .into_iter()
@@ -335,6 +381,12 @@ impl AlertDocument {
         for (name, value) in self.numbers {
             alert = alert.with_number(name, value);
         }
+        alert.episode = self.episode;
+        alert.acknowledged = self.acknowledged.map(|ack| Acknowledgement {
+            by: ack.by,
+            note: ack.note,
+            at: time(&ack.at),
+        });
         Some(alert)
     }
 }

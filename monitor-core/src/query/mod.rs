@@ -932,10 +932,12 @@ impl LogDir {
     /// `cpu_system_secs` are 0).
     ///
     /// With a `status.json` ([`host_status`](Self::host_status)): while its
-    /// host runs, the verdict, the firing alerts and the executions running
-    /// for more than a second are the host's own, as of its latest second;
-    /// when the host is not running (see [`Liveness`]), the verdict is
-    /// `not_running` saying since when, instead of its last one.
+    /// host runs, the verdict, the firing alerts (with their episodes and
+    /// acknowledgements), the executions running for more than a second and
+    /// the process's figures (its latest sample rather than the last
+    /// minute's) are the host's own, as of its latest second; when the host
+    /// is not running (see [`Liveness`]), the verdict is `not_running`
+    /// saying since when, instead of its last one.
     ///
     /// ```no_run
     /// let report = monitor_core::query::LogDir::open(".monitor")?.status_report()?;
@@ -948,7 +950,7 @@ impl LogDir {
     pub fn status_report(&self) -> Result<StatusReport, QueryError> {
         let now = SystemTime::now();
         let mut records = self.records()?;
-        let resources = self.latest_resources(now)?;
+        let mut resources = self.latest_resources(now)?;
         let acknowledged = crate::alerts::stored_acknowledgements(&self.root.join(STATS_DB));
         let (mut health, mut alerts) = AlertEngine::as_saved(&mut records, now, acknowledged);
         if let Ok(firing) = crate::alerts::read_firing(&self.root.join(STATS_DB)) {
@@ -971,6 +973,9 @@ impl LogDir {
             if host.liveness(now) == Liveness::Running {
                 alerts = host.alerts;
                 running = crate::report::listed_running(&host.running);
+                if host.resources.is_some() {
+                    resources = host.resources;
+                }
             }
         }
         let mut functions: Vec<_> = records.iter().map(FunctionRecord::snapshot).collect();
