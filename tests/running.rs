@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{block_on, exclusive, executions, lines_named, poll_once, temp_dir};
 use monitor::{
-    monitored, Alert, AlertRule, AlertRules, AlertState, ManualClock, Monitor, MonitorBuilder,
-    RunningExecution, Verdict,
+    monitored, Alert, AlertQuery, AlertRule, AlertRules, AlertState, AlertsError, ManualClock,
+    Monitor, MonitorBuilder, RunningExecution, Verdict,
 };
 use serde_json::Value;
 
@@ -595,4 +595,192 @@ fn an_unwritable_status_json_raises_sink_failing_until_it_can_be_written() {
     assert!(!health.to_string().contains("status file"), "{health}");
     assert!(sink_failing(AlertState::Resolved));
     assert_eq!(read_status(&dir)["state"], "running");
+}
+
+#[test]
+fn stuck_after_changed_at_run_time_applies_at_the_next_evaluation_and_zero_is_refused() {
+    let _lock = exclusive();
+    let (builder, clock, received, _dir) = builder("running-set-rules");
+    let guard = builder.install().unwrap();
+    let (release, thread) = blocked_on_thread("rules-worker", wait_for_release);
+    clock.advance(10 * MIN);
+    assert!(guard.flush());
+    assert!(stuck_alerts(&received, AlertState::Firing).is_empty());
+    assert_eq!(
+        named("wait_for_release")[0].stuck_after,
+        Duration::from_secs(3600)
+    );
+
+    // A zero threshold is refused, the old rules staying.
+    let zero = AlertRules {
+        stuck_after: Duration::ZERO,
+        ..monitor::alert_rules().global
+    };
+    let error = monitor::set_alert_rules(zero.clone()).unwrap_err();
+    assert!(
+        matches!(error, AlertsError::InvalidRules { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("stuck_after"), "{error}");
+    assert!(zero.validate().is_err());
+    let name = format!("{}::wait_for_release", module_path!());
+    assert!(monitor::set_alert_rules_for(&name, zero).is_err());
+    assert_eq!(
+        monitor::alert_rules().global.stuck_after,
+        Duration::from_secs(3600)
+    );
+    assert!(guard.flush());
+    assert!(stuck_alerts(&received, AlertState::Firing).is_empty());
+
+    // Five minutes: stuck at the next evaluation, the clock not moving.
+    let mut rules = monitor::alert_rules().global;
+    rules.stuck_after = 5 * MIN;
+    monitor::set_alert_rules(rules.clone()).unwrap();
+    assert!(guard.flush());
+    let firing = stuck_alerts(&received, AlertState::Firing);
+    assert_eq!(firing.len(), 1, "{:?}", received.lock().unwrap());
+    assert_eq!(firing[0].numbers["threshold_ms"], 300_000.0);
+    let running = named("wait_for_release");
+    assert_eq!(running[0].stuck_after, 5 * MIN);
+    assert!(running[0].stuck);
+
+    // The function's own rules win: twenty minutes, no longer stuck, the
+    // alert resolves while the execution still runs.
+    rules.stuck_after = 20 * MIN;
+    monitor::set_alert_rules_for(&name, rules).unwrap();
+    assert!(guard.flush());
+    let resolved = stuck_alerts(&received, AlertState::Resolved);
+    assert_eq!(resolved.len(), 1, "{:?}", received.lock().unwrap());
+    assert!(
+        resolved[0]
+            .message
+            .contains("none is past its threshold now"),
+        "{}",
+        resolved[0].message
+    );
+    let running = named("wait_for_release");
+    assert_eq!(running[0].stuck_after, 20 * MIN);
+    assert!(!running[0].stuck);
+    assert_eq!(monitor::alert_rules().global.stuck_after, 5 * MIN);
+
+    release.send(()).unwrap();
+    thread.join().unwrap();
+    assert!(guard.flush());
+}
+
+#[test]
+fn a_stuck_execution_has_episodes_in_the_history_and_an_acknowledgement_stops_its_reminders() {
+    let _lock = exclusive();
+    let (builder, clock, received, dir) = builder("running-ack");
+    let guard = builder
+        .alert_rules(AlertRules {
+            stuck_after: 5 * MIN,
+            ..AlertRules::default()
+        })
+        .install()
+        .unwrap();
+    let (release_a, thread_a) = blocked_on_thread("acked-worker", quick_to_be_stuck);
+    let (release_b, thread_b) = blocked_on_thread("other-worker", wait_for_release);
+    clock.advance(6 * MIN);
+    assert!(guard.flush());
+    let firing = stuck_alerts(&received, AlertState::Firing);
+    assert_eq!(firing.len(), 2, "{firing:?}");
+    let of = |alerts: &[Alert], name: &str| -> Vec<Alert> {
+        alerts
+            .iter()
+            .filter(|alert| alert.function.as_deref().unwrap().ends_with(name))
+            .cloned()
+            .collect()
+    };
+    let acked = of(&firing, "quick_to_be_stuck")[0].episode().unwrap();
+    let other = of(&firing, "wait_for_release")[0].episode().unwrap();
+    assert_ne!(acked, other);
+
+    monitor::acknowledge(acked, "alice", Some("attaching a debugger")).unwrap();
+    let health = monitor::health();
+    assert_eq!(health.verdict, Verdict::Red, "{health}");
+    assert!(
+        health.to_string().contains("(acknowledged by alice)"),
+        "{health}"
+    );
+    // status.json's firing alerts carry their episode and acknowledgement.
+    assert!(guard.flush());
+    let status = read_status(&dir);
+    let alerts = status["alerts"].as_array().unwrap();
+    let in_file = |episode: u64| {
+        alerts
+            .iter()
+            .find(|alert| alert["episode"] == episode)
+            .unwrap_or_else(|| panic!("episode {episode} in {status}"))
+    };
+    assert_eq!(in_file(acked)["acknowledged"]["by"], "alice");
+    assert_eq!(
+        in_file(acked)["acknowledged"]["note"],
+        "attaching a debugger"
+    );
+    assert!(in_file(other).get("acknowledged").is_none());
+    let host = monitor::query::LogDir::open(&dir)
+        .unwrap()
+        .host_status()
+        .unwrap()
+        .unwrap();
+    let read_back = host
+        .alerts
+        .iter()
+        .find(|alert| alert.episode() == Some(acked))
+        .unwrap();
+    assert_eq!(read_back.acknowledged().unwrap().by, "alice");
+
+    // An hour on: a reminder for the other episode only.
+    clock.advance(61 * MIN);
+    assert!(guard.flush());
+    let reminders: Vec<Alert> = stuck_alerts(&received, AlertState::Firing)
+        .into_iter()
+        .filter(|alert| alert.reminder)
+        .collect();
+    assert_eq!(reminders.len(), 1, "{reminders:#?}");
+    assert_eq!(reminders[0].episode(), Some(other));
+
+    // Released: the resolution carries the episode and its acknowledgement.
+    release_a.send(()).unwrap();
+    thread_a.join().unwrap();
+    assert!(guard.flush());
+    let resolved = stuck_alerts(&received, AlertState::Resolved);
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert_eq!(resolved[0].episode(), Some(acked));
+    assert_eq!(resolved[0].acknowledged().unwrap().by, "alice");
+
+    // Every stuck_execution notification is in the history, with its episode.
+    let history = monitor::alerts(&AlertQuery::new().rule(AlertRule::StuckExecution))
+        .unwrap()
+        .history;
+    let notified = |alerts: &[Alert]| {
+        let mut keys: Vec<(Option<u64>, AlertState, bool)> = alerts
+            .iter()
+            .map(|alert| (alert.episode(), alert.state, alert.reminder))
+            .collect();
+        keys.sort_by_key(|key| format!("{key:?}"));
+        keys
+    };
+    let sent: Vec<Alert> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|alert| alert.rule == AlertRule::StuckExecution)
+        .cloned()
+        .collect();
+    assert_eq!(sent.len(), 4, "{sent:#?}");
+    assert_eq!(notified(&history), notified(&sent));
+    let episode = monitor::alerts(&AlertQuery::new().episode(acked))
+        .unwrap()
+        .history;
+    assert_eq!(
+        episode.len(),
+        2,
+        "its firing and its resolution: {episode:#?}"
+    );
+
+    release_b.send(()).unwrap();
+    thread_b.join().unwrap();
+    assert!(guard.flush());
 }

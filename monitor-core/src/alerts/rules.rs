@@ -414,5 +414,10 @@ mod tests {
             ..AlertRules::default()
         };
         assert!(bad.check().unwrap_err().contains("repeat_interval"));
+        let bad = AlertRules {
+            stuck_after: Duration::ZERO,
+            ..AlertRules::default()
+        };
+        assert!(bad.check().unwrap_err().contains("stuck_after"));
     }
 }

@@ -461,7 +461,9 @@ impl FunctionNotice<'_> {
                     numbers.push(("duration_ms", last.duration.as_nanos() as f64 / 1e6));
                 }
                 let how = if ended.is_empty() {
-                    "it is no longer running".to_owned()
+                    // Nothing ended that was seen stuck: its threshold was
+                    // raised (set_alert_rules), or its end was not recorded.
+                    "none is past its threshold now".to_owned()
                 } else {
                     ended.join(", ")
                 };
