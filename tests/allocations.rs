@@ -362,18 +362,21 @@ fn a_rings_memory_is_freed_once_its_thread_has_exited() {
     assert_eq!(recorded, 202);
 }
 
-/// Pending once, then ready: an await point.
+/// Pending once, then ready: an await point. It wakes its task before it
+/// returns `Pending` (as a future must, or `block_on` would park for good;
+/// waking clones the waker's `Arc`, no allocation).
 struct YieldOnce(bool);
 
 impl Future for YieldOnce {
     type Output = ();
     fn poll(
         mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
+        cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
         if std::mem::replace(&mut self.0, true) {
             std::task::Poll::Ready(())
         } else {
+            cx.waker().wake_by_ref();
             std::task::Poll::Pending
         }
     }
