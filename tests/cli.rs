@@ -677,6 +677,19 @@ fn status_and_health_exit_codes_follow_the_verdict() {
     let text = monitor(&red, &["status"]);
     assert_eq!(text.code, 0);
     assert!(text.stdout.contains("cli::broken"));
+    if cfg!(target_os = "linux") {
+        // The host's last minute of resource samples, from stats.db.
+        assert!(report["resources"]["rss_bytes"].as_u64().unwrap() > 0);
+        assert!(
+            text.stdout
+                .lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("Process: RSS "),
+            "{}",
+            text.stdout
+        );
+    }
     assert!(text.stdout.lines().all(|line| columns(line) <= 100));
 }
 

@@ -530,3 +530,64 @@ fn a_spans_trace_tree_and_unknown_members_come_back_whole() {
     assert!(json.contains(r#""error":"boom""#), "{json}");
     assert!(!json.contains("error_chain"), "{json}");
 }
+
+#[test]
+fn a_log_s_files_are_listed_oldest_first_and_each_opens_plain_or_gzipped() {
+    use std::io::Read;
+    let (dir, all) = write_dir("query-log-files");
+    let executions = dir.join("executions");
+    // A compression interrupted after the rename: day 5 twice, read once.
+    gzip(
+        &executions.join("2026-12-05.log.gz"),
+        &std::fs::read_to_string(executions.join("2026-12-05.log")).unwrap(),
+    );
+    std::fs::write(executions.join("README.txt"), "not a log").unwrap();
+    let files = monitor::query::log_files(&executions.join("current.log")).unwrap();
+    let names: Vec<(&str, bool, bool)> = files
+        .iter()
+        .map(|file| (file.name(), file.is_gz(), file.is_current()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("2026-12-04.log.gz", true, false),
+            ("2026-12-05.log", false, false),
+            ("current.log", false, true),
+        ]
+    );
+    let mut text = String::new();
+    for file in &files[..2] {
+        file.open()
+            .unwrap()
+            .expect("present")
+            .read_to_string(&mut text)
+            .unwrap();
+    }
+    let expected: String = all[..20].iter().map(Written::line).collect();
+    assert_eq!(text, expected, "day 4 decompressed, then day 5");
+
+    // Compressed after it was listed: read from its `.gz`; deleted: None.
+    std::fs::remove_file(executions.join("2026-12-05.log")).unwrap();
+    let mut again = String::new();
+    files[1]
+        .open()
+        .unwrap()
+        .expect("read from the .gz")
+        .read_to_string(&mut again)
+        .unwrap();
+    assert_eq!(again, expected[text.len() - again.len()..]);
+    std::fs::remove_file(executions.join("2026-12-05.log.gz")).unwrap();
+    assert!(files[1].open().unwrap().is_none());
+
+    // The errors log: its rotated files are `…_errors.log`.
+    let errors = monitor::query::log_files(&dir.join("errors").join("current_errors.log")).unwrap();
+    let names: Vec<&str> = errors.iter().map(|file| file.name()).collect();
+    assert_eq!(names, ["20261205T120000Z_errors.log", "current_errors.log"]);
+    // No directory: no files.
+    assert!(
+        monitor::query::log_files(&dir.join("nowhere").join("current.log"))
+            .unwrap()
+            .is_empty()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -401,3 +401,39 @@ fn samples_are_rolled_up_per_minute_and_hour_in_stats_db() {
     assert_eq!(hours[0].cpu_micros, 180_000);
     assert_eq!((hours[0].rss_min, hours[0].rss_max), (100 * MIB, 118 * MIB));
 }
+
+#[test]
+fn a_directory_s_status_report_shows_the_last_minute_s_process_figures() {
+    let _lock = exclusive();
+    let (builder, clock, fake, dir) = builder("resources-from-files");
+    let guard = builder.install().unwrap();
+    assert!(guard.flush());
+    // A sample a second for 65 s, 10 ms of CPU between two (1 %), RSS
+    // growing by 2 MiB a second.
+    for step in 1..=65u64 {
+        fake.set_rss((100 + 2 * step) * MIB);
+        fake.add_cpu(Duration::from_millis(10));
+        clock.advance(SEC);
+        assert!(guard.flush());
+    }
+    drop(guard);
+
+    let report = monitor::query::LogDir::open(&dir)
+        .unwrap()
+        .status_report()
+        .unwrap();
+    let process = report.resources.clone().expect("the newest minute row");
+    // The second minute (t+60 s … t+65 s): six samples, 220 … 230 MiB.
+    assert_eq!(process.time.0, start() + 2 * MIN, "the end of that minute");
+    assert_eq!(process.rss_bytes, 225 * MIB, "the minute's mean");
+    assert_eq!(process.cpu_percent, Some(1.0));
+    assert_eq!(process.virtual_bytes, Some(400 * MIB));
+    assert_eq!((process.threads, process.open_fds), (Some(9), Some(12)));
+    let text = report.to_string();
+    assert!(
+        text.contains("Process: RSS 225 MiB, CPU 1.0%, 9 threads, 12 open files"),
+        "{text}"
+    );
+    let json = monitor::query::to_json(&report);
+    assert!(json.contains(r#""rss_bytes":235929600"#), "{json}");
+}

@@ -235,7 +235,7 @@ fn a_version_6_store_is_migrated_step_by_step_and_gains_the_resource_tables() {
     let version: i64 = conn
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, monitor_sinks::stats_store::SCHEMA_VERSION);
     let samples: i64 = conn
         .query_row(
             "SELECT SUM(samples) FROM resource_rollups WHERE bucket_secs = 3600",

@@ -1,5 +1,5 @@
 //! The free functions a host calls: [`stats`], [`flush`], [`health`],
-//! [`status_report`], [`stats_window`], [`trend`]. Each reads the installed monitor through
+//! [`running`], [`status_report`], [`stats_window`], [`trend`]. Each reads the installed monitor through
 //! [`installed::current`](crate::installed::current), never a lock the
 //! collector holds while it works.
 
@@ -10,6 +10,7 @@ use crate::alerts::Health;
 use crate::collector::Control;
 use crate::installed::current;
 use crate::report::StatusReport;
+use crate::running::RunningExecution;
 use crate::stats::StatsSnapshot;
 use crate::timestamp::Timestamp;
 use crate::windows::{FunctionTrend, WindowStats};
@@ -56,7 +57,7 @@ pub fn resources() -> crate::resources::Resources {
     }
 }
 
-/// Flushes the installed monitor, if any (see [`MonitorGuard::flush`]).
+/// Flushes the installed monitor, if any (see [`MonitorGuard::flush`](crate::MonitorGuard::flush)).
 pub fn flush() -> bool {
     current().is_some_and(|handle| handle.flush())
 }
@@ -82,6 +83,150 @@ pub fn health() -> Health {
     }
 }
 
+/// The alerts firing now and the notifications of the alert history that
+/// `query` asks for (by rule, function, severity, time range, episode;
+/// newest first, at most its limit).
+///
+/// The history is kept in `stats.db` (`alert_history`, `alert_episodes`,
+/// see QUERIES.md): every notification — firing, reminder, resolved — with
+/// the episode it belongs to and that episode's acknowledgement. It
+/// includes the notifications the collector has not saved yet. A monitor
+/// [`without_stats_db`](crate::MonitorBuilder::without_stats_db) keeps
+/// none: the history is an [`AlertsError::Store`](crate::AlertsError::Store)
+/// error there (the firing alerts are in
+/// [`status_report`]).
+///
+/// ```no_run
+/// use monitor_core::{AlertQuery, AlertRule};
+/// let alerts = monitor_core::alerts(&AlertQuery::new().rule(AlertRule::ConsecutiveFailures).limit(10))?;
+/// for alert in &alerts.firing {
+///     println!("episode {:?}: {alert}", alert.episode());
+/// }
+/// for notification in &alerts.history {
+///     println!("{} {notification}", notification.time);
+/// }
+/// # Ok::<(), monitor_core::AlertsError>(())
+/// ```
+pub fn alerts(query: &crate::AlertQuery) -> Result<crate::Alerts, crate::AlertsError> {
+    let handle = current().ok_or(crate::AlertsError::NotInstalled)?;
+    let firing = handle.alerts.firing();
+    let Some(path) = &handle.stats_path else {
+        return Err(crate::AlertsError::Store(
+            "this monitor keeps no statistics database (without_stats_db), so no alert history"
+                .to_owned(),
+        ));
+    };
+    let unsaved = handle.alerts.unsaved_history();
+    let history = crate::alerts::read_history(path, query, &unsaved)?;
+    Ok(crate::Alerts { firing, history })
+}
+
+/// Acknowledges the firing episode `episode` (an [`Alert::episode`](crate::Alert::episode))
+/// as `by`, with an optional `note`: its reminders stop until it resolves;
+/// it still counts in [`health`] (red or yellow as before), whose reason
+/// ends with "(acknowledged by `by`)"; the firing alerts and the history
+/// carry the acknowledgement (who, when by the monitor's clock, the note),
+/// which `stats.db` keeps across restarts. Acknowledging again replaces it.
+///
+/// An episode that resolved already is an
+/// [`AlertsError::EpisodeResolved`](crate::AlertsError::EpisodeResolved),
+/// an id no episode had an
+/// [`AlertsError::UnknownEpisode`](crate::AlertsError::UnknownEpisode).
+///
+/// ```
+/// let err = monitor_core::acknowledge(7, "alice", Some("on it")).unwrap_err();
+/// assert_eq!(err, monitor_core::AlertsError::NotInstalled);
+/// ```
+pub fn acknowledge(episode: u64, by: &str, note: Option<&str>) -> Result<(), crate::AlertsError> {
+    let handle = current().ok_or(crate::AlertsError::NotInstalled)?;
+    if crate::collector::on_collector_thread() {
+        return Err(crate::AlertsError::NoAnswer);
+    }
+    let ack = crate::Acknowledgement::new(by, note, Timestamp(handle.clock.now()));
+    handle
+        .request(
+            |reply| Control::Acknowledge(episode, ack, reply),
+            handle.flush_timeout,
+        )
+        .ok_or(crate::AlertsError::NoAnswer)?
+}
+
+/// The alert rules the installed monitor uses now (the defaults without
+/// one): what [`set_alert_rules`] and [`set_alert_rules_for`] changed last,
+/// else what the builder set.
+///
+/// ```
+/// assert_eq!(monitor_core::alert_rules().global, monitor_core::AlertRules::default());
+/// ```
+pub fn alert_rules() -> crate::AlertRulesInUse {
+    current().map_or_else(Default::default, |handle| handle.alerts.rules())
+}
+
+/// Replaces the global alert rules of the installed monitor, without a
+/// restart: they apply from the next evaluation (at most 250 ms later, or
+/// at the next [`flush`]). Functions with a rule set of their own
+/// ([`set_alert_rules_for`], [`alert_rules_for`](crate::MonitorBuilder::alert_rules_for))
+/// keep it. Nothing is forgotten: each function's sliding window (its
+/// counts move into buckets of the new length when `window` changes), its
+/// run of failures and every rule's state stay, so a rule that fires goes on
+/// firing (same `since`, reminders as before) if its condition holds under
+/// the new rules, and resolves at the next evaluation if not.
+///
+/// Invalid rules ([`AlertRules::validate`](crate::AlertRules::validate))
+/// are an [`AlertsError::InvalidRules`](crate::AlertsError::InvalidRules)
+/// and the rules in use stay. The change lasts until the process ends (the
+/// builder's rules apply again at the next install).
+///
+/// ```
+/// let err = monitor_core::set_alert_rules(monitor_core::AlertRules::default()).unwrap_err();
+/// assert_eq!(err, monitor_core::AlertsError::NotInstalled);
+/// ```
+pub fn set_alert_rules(rules: crate::AlertRules) -> Result<(), crate::AlertsError> {
+    send_rules(rules, None)
+}
+
+/// Gives the function `name` (as in the statistics) a whole rule set of its
+/// own, replacing the one it had, as [`set_alert_rules`] does for the global
+/// rules. Start from [`alert_rules`] to change one value:
+///
+/// ```no_run
+/// let mut rules = monitor_core::alert_rules().for_function("scale_ec2").clone();
+/// rules.consecutive_failures = 2;
+/// monitor_core::set_alert_rules_for("scale_ec2", rules)?;
+/// # Ok::<(), monitor_core::AlertsError>(())
+/// ```
+pub fn set_alert_rules_for(
+    name: impl Into<String>,
+    rules: crate::AlertRules,
+) -> Result<(), crate::AlertsError> {
+    send_rules(rules, Some(name.into()))
+}
+
+fn send_rules(
+    rules: crate::AlertRules,
+    function: Option<String>,
+) -> Result<(), crate::AlertsError> {
+    if let Err(crate::AlertsError::InvalidRules { reason }) = rules.validate() {
+        return Err(crate::AlertsError::InvalidRules {
+            reason: match &function {
+                Some(name) => format!("rules for `{name}`: {reason}"),
+                None => reason,
+            },
+        });
+    }
+    let handle = current().ok_or(crate::AlertsError::NotInstalled)?;
+    if crate::collector::on_collector_thread() {
+        // A sink cannot wait for the collector it runs on.
+        return Err(crate::AlertsError::NoAnswer);
+    }
+    handle
+        .request(
+            |reply| Control::SetAlertRules(rules, function, reply),
+            handle.flush_timeout,
+        )
+        .ok_or(crate::AlertsError::NoAnswer)
+}
+
 /// The installed monitor's status report (an empty one without a monitor).
 pub fn status_report() -> StatusReport {
     let handle = current();
@@ -89,6 +234,7 @@ pub fn status_report() -> StatusReport {
         .as_ref()
         .map_or_else(SystemTime::now, |handle| handle.clock.now());
     let stats = stats();
+    let running = crate::report::listed_running(&running());
     StatusReport {
         generated_at: Timestamp(now),
         stats,
@@ -98,7 +244,44 @@ pub fn status_report() -> StatusReport {
             .map(|handle| handle.alerts.firing())
             .unwrap_or_default(),
         resources: handle.and_then(|handle| handle.resources.lock().latest().cloned()),
+        running,
     }
+}
+
+/// The executions that have started and not finished, oldest first: sync
+/// `#[monitored]` functions while they are on the stack, async ones from
+/// their first `Pending` until they complete or are dropped (across threads
+/// and `.await`s), and the spans the [`layer`](crate::layer) records, from
+/// creation until close. Each carries the id its finished line will carry,
+/// its thread, start time, elapsed time and whether it is stuck (see
+/// [`AlertRule::StuckExecution`](crate::AlertRule::StuckExecution)).
+///
+/// The collector samples them when asked (waiting at most a second, like
+/// [`stats`]); from a sink or notifier, or when the collector is busy, the
+/// answer is its latest sample (at most 250 ms old). Callers pay nothing for
+/// this list but a few stores per execution: see ARCHITECTURE.md.
+/// Without an installed monitor nothing is recorded: the list is empty.
+///
+/// ```
+/// for execution in monitor_core::running() {
+///     println!("{} {} for {:?} on {}{}", execution.id, execution.name, execution.elapsed,
+///         execution.thread, if execution.stuck { " (stuck)" } else { "" });
+/// }
+/// assert!(monitor_core::running().is_empty()); // no monitor installed here
+/// ```
+pub fn running() -> Vec<RunningExecution> {
+    let Some(handle) = current() else {
+        return Vec::new();
+    };
+    let latest = || Arc::clone(&handle.running.lock());
+    let sample = if crate::collector::on_collector_thread() {
+        latest()
+    } else {
+        handle
+            .request(Control::Running, STATS_TIMEOUT.min(handle.flush_timeout))
+            .unwrap_or_else(latest)
+    };
+    sample.executions.clone()
 }
 
 /// Whether a file whose stamp is `file` holds exactly the saves made before

@@ -36,6 +36,7 @@ mod queue;
 mod report;
 mod resources;
 pub mod rollup_reader;
+mod running;
 mod sink;
 mod span_trace;
 mod stats;
@@ -44,10 +45,16 @@ mod ticks;
 mod timestamp;
 mod windows;
 
+#[cfg(feature = "webhook")]
+pub use alerts::WebhookNotifier;
 pub use alerts::{
-    Alert, AlertRule, AlertRules, AlertState, Health, MemoryGrowth, Notifier, Severity, Verdict,
+    Acknowledgement, Alert, AlertQuery, AlertRule, AlertRules, AlertRulesInUse, AlertState, Alerts,
+    AlertsError, Health, MemoryGrowth, Notifier, Severity, Verdict,
 };
-pub use api::{flush, health, resources, stats, stats_window, status_report, trend};
+pub use api::{
+    acknowledge, alert_rules, alerts, flush, health, resources, running, set_alert_rules,
+    set_alert_rules_for, stats, stats_window, status_report, trend,
+};
 pub use builder::{Monitor, MonitorBuilder};
 pub use capture::{CaptureLimits, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -62,8 +69,9 @@ pub use monitor_sinks::rotating::{Retention, Rotation};
 pub use monitor_sinks::stats_store::RollupRetention;
 pub use name_filter::{NameFilter, ParseNameFilterError};
 pub use queue::Overflow;
-pub use report::StatusReport;
+pub use report::{StatusReport, RUNNING_LISTED_AFTER};
 pub use resources::{OsSampler, ProcessReading, ResourceSample, ResourceSampler, Resources};
+pub use running::RunningExecution;
 pub use sink::Sink;
 pub use span_trace::{ExecutionTrace, TraceNode};
 pub use stats::{ErrorPattern, FunctionStats, FunctionStatus, LastError, StatsSnapshot};

@@ -9,12 +9,14 @@ use crate::alerts::text::{count, printable};
 use crate::alerts::{Alert, Health, Verdict};
 use crate::event::Status;
 use crate::resources::ResourceSample;
+use crate::running::RunningExecution;
 use crate::stats::{FunctionStats, StatsSnapshot};
 use crate::timestamp::Timestamp;
 
 /// The monitor's [`Health`] verdict, then every monitored function on one
 /// line: its icon (its share of the verdict, see [`FunctionStats::health`]), runs, success rate, p50/p99, the latest execution,
-/// error count, top error patterns; then the alerts firing now. `Display`
+/// error count, top error patterns; then the executions running for more
+/// than a second (stuck ones first); then the alerts firing now. `Display`
 /// renders the text; `Serialize` gives the same data as JSON.
 ///
 /// ```
@@ -32,9 +34,30 @@ pub struct StatusReport {
     /// The latest notification of every alert firing now.
     pub alerts: Vec<Alert>,
     /// The process's latest resource sample (see
-    /// [`resources`](crate::resources)); `None` before the first, or in a
-    /// report read from files.
+    /// [`resources`](crate::resources)); `None` before the first. In a
+    /// report read from a directory, the last minute's figures saved in
+    /// `stats.db` (see
+    /// [`LogDir::status_report`](crate::query::LogDir::status_report)).
     pub resources: Option<ResourceSample>,
+    /// The executions running for more than [`RUNNING_LISTED_AFTER`]: the
+    /// stuck ones first, each group oldest first.
+    pub running: Vec<RunningExecution>,
+}
+
+/// How long an execution runs before the status report lists it.
+pub const RUNNING_LISTED_AFTER: Duration = Duration::from_secs(1);
+
+/// The executions a status report lists, from everything running (oldest
+/// first): longer than [`RUNNING_LISTED_AFTER`], stuck ones first.
+pub(crate) fn listed_running(all: &[RunningExecution]) -> Vec<RunningExecution> {
+    let mut listed: Vec<RunningExecution> = all
+        .iter()
+        .filter(|execution| execution.elapsed > RUNNING_LISTED_AFTER)
+        .cloned()
+        .collect();
+    // Stable: each group keeps its order, oldest first.
+    listed.sort_by_key(|execution| !execution.stuck);
+    listed
 }
 
 /// The function's colour: its verdict in [`health`](crate::health) (see
@@ -47,8 +70,18 @@ pub(crate) fn icon(function: &FunctionStats) -> &'static str {
     }
 }
 
-/// `420 ns`, `850 µs`, `2.1 ms`, `1.2 s`.
-pub(crate) fn human_ms(ms: f64) -> String {
+/// A duration in milliseconds as the status report writes it: `420 ns`,
+/// `850 µs`, `2.1 ms`, `1.2 s` (for tools that show durations beside it,
+/// such as the `monitor` command).
+///
+/// ```
+/// use monitor_core::query::human_ms;
+/// assert_eq!(human_ms(0.00042), "420 ns");
+/// assert_eq!(human_ms(0.85), "850 µs");
+/// assert_eq!(human_ms(2.14), "2.1 ms");
+/// assert_eq!(human_ms(1234.0), "1.2 s");
+/// ```
+pub fn human_ms(ms: f64) -> String {
     if ms >= 1000.0 {
         format!("{:.1} s", ms / 1000.0)
     } else if ms >= 1.0 {
@@ -170,6 +203,29 @@ impl fmt::Display for StatusReport {
                     "executions were"
                 )
             )?;
+        }
+        if !self.running.is_empty() {
+            writeln!(f, "Running for more than 1 s: {}", self.running.len())?;
+            for execution in &self.running {
+                writeln!(
+                    f,
+                    "  {} {}  {}  for {}  since {}  thread {}  id {}",
+                    if execution.stuck { "⏳ stuck" } else { "▶" },
+                    printable(&execution.name),
+                    if execution.stuck {
+                        format!(
+                            "(over {})",
+                            crate::alerts::text::duration(execution.stuck_after)
+                        )
+                    } else {
+                        String::new()
+                    },
+                    crate::alerts::text::duration(execution.elapsed),
+                    execution.started,
+                    printable(&execution.thread),
+                    execution.id,
+                )?;
+            }
         }
         if !self.alerts.is_empty() {
             writeln!(f, "Firing alerts: {}", self.alerts.len())?;

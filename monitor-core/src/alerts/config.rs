@@ -54,9 +54,13 @@ impl AlertsConfig {
     pub(crate) fn prepare(self) -> Result<PreparedAlerts, InstallError> {
         let invalid =
             |setting: &'static str, reason: String| InstallError::InvalidConfig { setting, reason };
+        let reason = |error: super::AlertsError| match error {
+            super::AlertsError::InvalidRules { reason } => reason,
+            other => other.to_string(),
+        };
         self.rules
             .validate()
-            .map_err(|reason| invalid("alert_rules", reason))?;
+            .map_err(|error| invalid("alert_rules", reason(error)))?;
         if self.notifier_timeout.is_zero() {
             return Err(invalid(
                 "notifier_timeout",
@@ -69,8 +73,11 @@ impl AlertsConfig {
                 .entry(name.clone())
                 .or_insert_with(|| self.rules.clone());
             adjust(rules);
-            rules.validate().map_err(|reason| {
-                invalid("alert_rules_for", format!("rules for `{name}`: {reason}"))
+            rules.validate().map_err(|error| {
+                invalid(
+                    "alert_rules_for",
+                    format!("rules for `{name}`: {}", reason(error)),
+                )
             })?;
         }
         Ok(PreparedAlerts {

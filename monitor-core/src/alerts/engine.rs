@@ -30,6 +30,38 @@ use per_rule::{FunctionRule, MonitorRule, PerFunctionRule, PerMonitorRule};
 
 /// New error patterns remembered per function (for the message).
 const NEW_PATTERNS_KEPT: usize = 8;
+/// Ended stuck executions remembered per episode (for the resolved notice).
+const STUCK_ENDED_KEPT: usize = 8;
+
+/// The executions of one function that are stuck now (the collector's
+/// latest sample of the running executions).
+#[derive(Clone, Debug)]
+pub(crate) struct StuckNow {
+    /// Their ids, oldest first (never empty).
+    pub(crate) ids: Vec<ExecutionId>,
+    /// When each started (the monitor's clock), in the same order.
+    pub(crate) started: Vec<SystemTime>,
+    /// The function's threshold.
+    pub(crate) threshold: Duration,
+    /// When the oldest started, how long it has run, and its thread.
+    pub(crate) oldest_started: SystemTime,
+    pub(crate) oldest_elapsed: Duration,
+    pub(crate) oldest_thread: String,
+}
+
+/// A stuck execution that ended.
+#[derive(Clone, Copy, Debug)]
+struct StuckEnded {
+    id: ExecutionId,
+    duration: Duration,
+    status: Status,
+}
+
+/// The same execution: run, thread and sequence agree (the start time in
+/// an id may move with the anchor between a sample and the finished line).
+fn same_execution(a: ExecutionId, b: ExecutionId) -> bool {
+    a.run() == b.run() && a.thread_number() == b.thread_number() && a.sequence() == b.sequence()
+}
 
 /// What the collector knows about one processed execution.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +98,14 @@ struct FunctionAlerts {
     unlisted_patterns: u64,
     /// New patterns since the rule started firing.
     new_patterns_in_episode: u64,
+    /// Its stuck executions at the latest sample (`None`: none).
+    stuck: Option<StuckNow>,
+    /// The threshold and the most executions stuck at once in the current
+    /// episode of `stuck_execution`.
+    stuck_threshold: Duration,
+    stuck_peak: usize,
+    /// Stuck executions that ended in the current episode, oldest first.
+    stuck_ended: Vec<StuckEnded>,
     states: PerFunctionRule<RuleState>,
     /// The latest notification of each rule while it fires.
     last_alerts: PerFunctionRule<Option<Alert>>,
@@ -113,6 +153,10 @@ impl FunctionAlerts {
             new_patterns: VecDeque::new(),
             unlisted_patterns: 0,
             new_patterns_in_episode: 0,
+            stuck: None,
+            stuck_threshold: Duration::ZERO,
+            stuck_peak: 0,
+            stuck_ended: Vec::new(),
             states: Default::default(),
             last_alerts: Default::default(),
             touched: false,
@@ -174,6 +218,9 @@ pub(crate) struct AlertEngine {
     health: Health,
     /// The latest evaluation changed the state of a pair (notified or not).
     changed: bool,
+    /// Who acknowledged the firing episode of each (rule, function) pair
+    /// that has one (for the health reasons).
+    acknowledged: HashMap<(AlertRule, Option<String>), String>,
 }
 
 impl AlertEngine {
@@ -191,7 +238,59 @@ impl AlertEngine {
             monitor: MonitorAlerts::default(),
             health: Health::green(),
             changed: false,
+            acknowledged: HashMap::new(),
         }
+    }
+
+    /// Who acknowledged which firing pair, for the health reasons; judges
+    /// the health again with it.
+    pub(crate) fn set_acknowledged(
+        &mut self,
+        acknowledged: HashMap<(AlertRule, Option<String>), String>,
+        functions: &[FunctionRecord],
+        now: SystemTime,
+    ) {
+        self.acknowledged = acknowledged;
+        self.health = self.judge(functions, now);
+    }
+
+    /// Replaces the rules (checked by the caller) from the next evaluation
+    /// on. Every function keeps its state: its window's counts (moved into
+    /// buckets of the new length if the window changed), its runs of
+    /// failures, and each rule's phase, so a rule that fires keeps firing
+    /// (with its `since`) if its condition still holds under the new rules,
+    /// and resolves at the next evaluation if not.
+    pub(crate) fn set_rules(
+        &mut self,
+        global: AlertRules,
+        per_function: HashMap<String, AlertRules>,
+        functions: &[FunctionRecord],
+    ) {
+        self.global = Arc::new(global);
+        self.per_function = per_function
+            .into_iter()
+            .map(|(name, rules)| (name, Arc::new(rules)))
+            .collect();
+        for (state, record) in self.functions.iter_mut().zip(functions) {
+            let Some(state) = state else { continue };
+            let rules = self
+                .per_function
+                .get(&*record.name)
+                .map_or_else(|| Arc::clone(&self.global), Arc::clone);
+            state.window.resize(rules.window);
+            state.rules = rules;
+        }
+    }
+
+    /// The global rules and the whole rule sets of the functions that have their own.
+    pub(crate) fn rules(&self) -> (AlertRules, HashMap<String, AlertRules>) {
+        (
+            (*self.global).clone(),
+            self.per_function
+                .iter()
+                .map(|(name, rules)| (name.clone(), (**rules).clone()))
+                .collect(),
+        )
     }
 
     /// The alert state of the function at `index`; made on first use, from
@@ -232,6 +331,31 @@ impl AlertEngine {
         record: &FunctionRecord,
         facts: &ExecutionFacts<'_>,
     ) {
+        if let Some(state) = self.functions.get_mut(index).and_then(Option::as_mut) {
+            if let Some(stuck) = &state.stuck {
+                if let Some(position) = stuck
+                    .ids
+                    .iter()
+                    .position(|&id| same_execution(id, facts.id))
+                {
+                    // How long it ran by the monitor's clock (as its
+                    // `elapsed` while it ran), at least its measured duration.
+                    let ended = facts.started.checked_add(facts.duration);
+                    let ran = ended
+                        .and_then(|ended| ended.duration_since(stuck.started[position]).ok())
+                        .unwrap_or_default()
+                        .max(facts.duration);
+                    if state.stuck_ended.len() >= STUCK_ENDED_KEPT {
+                        state.stuck_ended.remove(0);
+                    }
+                    state.stuck_ended.push(StuckEnded {
+                        id: stuck.ids[position],
+                        duration: ran,
+                        status: facts.status,
+                    });
+                }
+            }
+        }
         if facts.status == Status::Cancelled {
             return;
         }
@@ -293,6 +417,39 @@ impl AlertEngine {
         if !state.touched {
             state.touched = true;
             self.touched.push(index);
+        }
+    }
+
+    /// The `stuck_after` of the rules for the function called `name`.
+    pub(crate) fn stuck_after_for(&self, name: &str) -> Duration {
+        self.per_function
+            .get(name)
+            .unwrap_or(&self.global)
+            .stuck_after
+    }
+
+    /// Takes the latest sample of the stuck executions, by function index
+    /// (every function not in `stuck` has none).
+    pub(crate) fn set_stuck(
+        &mut self,
+        functions: &[FunctionRecord],
+        mut stuck: HashMap<usize, StuckNow>,
+    ) {
+        for (index, state) in self.functions.iter_mut().enumerate() {
+            if let Some(state) = state {
+                state.stuck = stuck.remove(&index);
+            }
+        }
+        for (index, now) in stuck {
+            if let Some(record) = functions.get(index) {
+                self.function_state(index, record).stuck = Some(now);
+            }
+        }
+        for state in self.functions.iter_mut().flatten() {
+            if let Some(stuck) = &state.stuck {
+                state.stuck_threshold = stuck.threshold;
+                state.stuck_peak = state.stuck_peak.max(stuck.ids.len());
+            }
         }
     }
 
@@ -502,11 +659,15 @@ impl AlertEngine {
     /// `alert_state`) say, with the default rules' severities: no rule is
     /// evaluated, so a stopped host's directory reads as it was left. `now`
     /// only dates the texts ("for 5 min").
+    /// `acknowledged`: who acknowledged which firing pair (the open
+    /// episodes of `stats.db`), for the reasons.
     pub(crate) fn as_saved(
         functions: &mut [FunctionRecord],
         now: SystemTime,
+        acknowledged: HashMap<(AlertRule, Option<String>), String>,
     ) -> (Health, Vec<Alert>) {
         let mut engine = AlertEngine::new(AlertRules::default(), HashMap::new());
+        engine.acknowledged = acknowledged;
         for (index, record) in functions.iter_mut().enumerate() {
             let state = engine.function_state(index, record);
             let rules = Arc::clone(&state.rules);
@@ -540,7 +701,14 @@ impl AlertEngine {
                 continue;
             };
             for (verdict, reason) in function_verdicts(state) {
-                reasons.push((verdict, reason.text(record, state, now)));
+                let mut text = reason.text(record, state, now);
+                if let notices::FunctionReason::Firing(rule) = reason {
+                    let key = (rule.rule(), Some(record.name.to_string()));
+                    if let Some(by) = self.acknowledged.get(&key) {
+                        text.push_str(&format!(" (acknowledged by {by})"));
+                    }
+                }
+                reasons.push((verdict, text));
             }
         }
         let rules = &self.global;
@@ -550,7 +718,11 @@ impl AlertEngine {
             }
             let verdict = verdict_of(rules.severity_of(rule.rule()));
             if verdict != Verdict::Green {
-                reasons.push((verdict, monitor_reason(rule, &self.monitor, rules)));
+                let mut text = monitor_reason(rule, &self.monitor, rules);
+                if let Some(by) = self.acknowledged.get(&(rule.rule(), None)) {
+                    text.push_str(&format!(" (acknowledged by {by})"));
+                }
+                reasons.push((verdict, text));
             }
         }
         reasons.sort_by_key(|reason| std::cmp::Reverse(reason.0));

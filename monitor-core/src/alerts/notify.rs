@@ -56,6 +56,37 @@ pub trait Notifier: Send + 'static {
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
     }
+
+    /// How many notifications this notifier failed to deliver so far (it
+    /// gave up on them), in total; read after each call. Counted with its
+    /// panics and time-outs in the `notifier_failing` alert and
+    /// [`health`](crate::health). Default: 0, a notifier that cannot fail
+    /// other than by panicking.
+    ///
+    /// ```
+    /// use monitor_core::{Alert, Notifier};
+    ///
+    /// struct Mailer {
+    ///     undelivered: u64,
+    /// }
+    ///
+    /// impl Notifier for Mailer {
+    ///     fn notify(&mut self, alert: &Alert) {
+    ///         let sent = false; // send the mail here
+    ///         if !sent {
+    ///             self.undelivered += 1;
+    ///         }
+    ///     }
+    ///
+    ///     fn failures(&self) -> u64 {
+    ///         self.undelivered
+    ///     }
+    /// }
+    /// # let _ = Mailer { undelivered: 0 }.failures();
+    /// ```
+    fn failures(&self) -> u64 {
+        0
+    }
 }
 
 /// The [`on_alert`](crate::MonitorBuilder::on_alert) callback as a notifier.
@@ -142,6 +173,8 @@ struct SlotShared {
     /// `now_mark()` when the current call started; 0 when idle.
     busy_since: AtomicU64,
     panics: AtomicU64,
+    /// What the notifier reports as failed deliveries ([`Notifier::failures`]).
+    reported: AtomicU64,
 }
 
 impl SlotShared {
@@ -265,6 +298,10 @@ impl Dispatcher {
                             .store(now_mark(), Ordering::Release);
                         let outcome = catch_unwind(AssertUnwindSafe(|| notifier.notify(&alert)));
                         thread_shared.busy_since.store(0, Ordering::Release);
+                        if let Ok(failures) = catch_unwind(AssertUnwindSafe(|| notifier.failures()))
+                        {
+                            thread_shared.reported.store(failures, Ordering::Release);
+                        }
                         if let Err(payload) = outcome {
                             thread_shared.panics.fetch_add(1, Ordering::Relaxed);
                             // A payload whose drop panics must not kill the thread.
@@ -326,7 +363,10 @@ impl Dispatcher {
             .iter()
             .map(|slot| NotifierHealth {
                 name: Arc::clone(&slot.name),
-                failures: slot.shared.panics.load(Ordering::Relaxed) + slot.timeouts + slot.dropped,
+                failures: slot.shared.panics.load(Ordering::Relaxed)
+                    + slot.shared.reported.load(Ordering::Acquire)
+                    + slot.timeouts
+                    + slot.dropped,
             })
             .collect()
     }
@@ -362,6 +402,8 @@ mod tests {
             since: Timestamp(std::time::UNIX_EPOCH),
             reminder: false,
             numbers: Default::default(),
+            episode: None,
+            acknowledged: None,
         })
     }
 

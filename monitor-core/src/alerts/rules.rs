@@ -5,6 +5,44 @@ use std::time::Duration;
 
 use super::types::{AlertRule, Severity};
 
+/// The alert rules a running monitor uses: the global ones and the whole
+/// rule set of every function that has its own. Returned by
+/// [`alert_rules`](crate::alert_rules); changed with
+/// [`set_alert_rules`](crate::set_alert_rules) and
+/// [`set_alert_rules_for`](crate::set_alert_rules_for).
+///
+/// ```
+/// let rules = monitor_core::alert_rules(); // no monitor installed: the defaults
+/// assert_eq!(rules.global, monitor_core::AlertRules::default());
+/// assert!(rules.per_function.is_empty());
+/// assert_eq!(rules.for_function("any"), &rules.global);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct AlertRulesInUse {
+    /// The rules of every function without its own, and of the monitor's own rules.
+    pub global: AlertRules,
+    /// Functions with a rule set of their own, by name.
+    pub per_function: BTreeMap<String, AlertRules>,
+}
+
+impl AlertRulesInUse {
+    pub(crate) fn new(
+        global: AlertRules,
+        per_function: std::collections::HashMap<String, AlertRules>,
+    ) -> Self {
+        AlertRulesInUse {
+            global,
+            per_function: per_function.into_iter().collect(),
+        }
+    }
+
+    /// The rules the function `name` is judged by.
+    pub fn for_function(&self, name: &str) -> &AlertRules {
+        self.per_function.get(name).unwrap_or(&self.global)
+    }
+}
+
 /// Thresholds and timings of every alert rule. Set globally with
 /// [`MonitorBuilder::alert_rules`](crate::MonitorBuilder::alert_rules) and
 /// adjusted per function with
@@ -21,6 +59,7 @@ use super::types::{AlertRule, Severity};
 /// | `slow_threshold` | none | executions longer than this are slow (`#[monitored(slow = "…")]` wins) |
 /// | `schedule_grace` | 1 min | `every = "…"` functions alert when not run within interval + grace, the grace being the smaller of this and 25 % of the interval |
 /// | `repeat_interval` | 1 h | at most one firing notification (first or reminder) per (rule, function) per interval, also when the condition stops and starts again (see [`repeat_interval`](Self::repeat_interval)) |
+/// | `stuck_after` | 1 h | an execution still running after this is stuck (`#[monitored(stuck_after = "…")]` wins) |
 /// | `queue_fill_threshold` | 0.8 | a recording queue fuller than this raises `queue_full` |
 /// | `health_success_rate` | 0.9 | [`health`](crate::health) is yellow when a function's success rate in the window is below this (with more than `error_rate_min_executions` executions) |
 /// | `memory_threshold` | none | `memory_high` fires while the resident memory is above this many bytes |
@@ -80,6 +119,10 @@ pub struct AlertRules {
     /// fires when the interval has passed, it is notified then. Except
     /// `new_error_pattern`, whose every firing names a new pattern.
     pub repeat_interval: Duration,
+    /// Stuck execution: an execution still running after this long is stuck
+    /// (default 1 hour), for functions whose attribute sets no
+    /// `stuck_after = "…"`.
+    pub stuck_after: Duration,
     /// Queue full: the fill fraction (0 to 1) of a recording thread's queue
     /// above which the alert fires (default 0.8).
     pub queue_fill_threshold: f64,
@@ -114,6 +157,7 @@ impl Default for AlertRules {
             slow_threshold: None,
             schedule_grace: Duration::from_secs(60),
             repeat_interval: Duration::from_secs(3600),
+            stuck_after: Duration::from_secs(3600),
             queue_fill_threshold: 0.8,
             health_success_rate: 0.9,
             memory_threshold: None,
@@ -213,11 +257,29 @@ impl AlertRules {
         !self.disabled.contains(&rule)
     }
 
-    /// Checks the values; `Err` names the field and says what is wrong.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    /// Checks the values: what [`install`](crate::MonitorBuilder::install)
+    /// and [`set_alert_rules`](crate::set_alert_rules) refuse. The error
+    /// names the field and says what is wrong.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monitor_core::AlertRules;
+    /// assert!(AlertRules::default().validate().is_ok());
+    /// let zero_window = AlertRules { window: Duration::ZERO, ..AlertRules::default() };
+    /// assert!(zero_window.validate().unwrap_err().to_string().contains("`window`"));
+    /// ```
+    pub fn validate(&self) -> Result<(), super::AlertsError> {
+        self.check()
+            .map_err(|reason| super::AlertsError::InvalidRules { reason })
+    }
+
+    fn check(&self) -> Result<(), String> {
         let fraction = |value: f64| (0.0..=1.0).contains(&value);
         if self.window.is_zero() {
             return Err("`window` must be longer than zero".into());
+        }
+        if self.stuck_after.is_zero() {
+            return Err("`stuck_after` must be longer than zero (disable the rule with `.without(AlertRule::StuckExecution)`)".into());
         }
         if self.repeat_interval.is_zero() {
             return Err("`repeat_interval` must be longer than zero".into());
@@ -341,16 +403,21 @@ mod tests {
 
     #[test]
     fn defaults_are_valid_and_bad_values_are_named() {
-        assert_eq!(AlertRules::default().validate(), Ok(()));
+        assert_eq!(AlertRules::default().check(), Ok(()));
         let bad = AlertRules {
             error_rate_threshold: 1.5,
             ..AlertRules::default()
         };
-        assert!(bad.validate().unwrap_err().contains("error_rate_threshold"));
+        assert!(bad.check().unwrap_err().contains("error_rate_threshold"));
         let bad = AlertRules {
             repeat_interval: Duration::ZERO,
             ..AlertRules::default()
         };
-        assert!(bad.validate().unwrap_err().contains("repeat_interval"));
+        assert!(bad.check().unwrap_err().contains("repeat_interval"));
+        let bad = AlertRules {
+            stuck_after: Duration::ZERO,
+            ..AlertRules::default()
+        };
+        assert!(bad.check().unwrap_err().contains("stuck_after"));
     }
 }

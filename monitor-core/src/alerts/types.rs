@@ -75,6 +75,13 @@ pub enum AlertRule {
     /// while [`memory_growth`](crate::AlertRules::memory_growth) is `None`
     /// (the default). `warning`.
     MemoryGrowth,
+    /// An execution has been running longer than its threshold
+    /// (`#[monitored(stuck_after = "5m")]`, else
+    /// [`stuck_after`](crate::AlertRules::stuck_after)), and still runs: it
+    /// fires while the call is stuck, not after it returns, and resolves when
+    /// the last stuck execution of the function ends. One alert per function,
+    /// whose numbers say how many are stuck. `error`.
+    StuckExecution,
 }
 
 impl AlertRule {
@@ -93,6 +100,7 @@ impl AlertRule {
         AlertRule::LogSizeCap,
         AlertRule::MemoryHigh,
         AlertRule::MemoryGrowth,
+        AlertRule::StuckExecution,
     ];
 
     /// The snake_case name used in the alerts log and reports.
@@ -111,7 +119,22 @@ impl AlertRule {
             AlertRule::LogSizeCap => "log_size_cap",
             AlertRule::MemoryHigh => "memory_high",
             AlertRule::MemoryGrowth => "memory_growth",
+            AlertRule::StuckExecution => "stuck_execution",
         }
+    }
+
+    /// The rule called `name` (its [`as_str`](Self::as_str) name), if any.
+    ///
+    /// ```
+    /// use monitor_core::AlertRule;
+    /// assert_eq!(AlertRule::from_name("slow_execution"), Some(AlertRule::SlowExecution));
+    /// assert_eq!(AlertRule::from_name("slow"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<AlertRule> {
+        AlertRule::ALL
+            .iter()
+            .copied()
+            .find(|rule| rule.as_str() == name)
     }
 
     /// True for the rules evaluated per function; false for the monitor's own health.
@@ -122,13 +145,15 @@ impl AlertRule {
     }
 
     /// The severity used unless [`AlertRules::severities`](crate::AlertRules::severities)
-    /// says otherwise: `error` for consecutive failures, missed schedules and
-    /// failing sinks, `info` for new error patterns, `warning` for the rest.
+    /// says otherwise: `error` for consecutive failures, missed schedules,
+    /// failing sinks and stuck executions, `info` for new error patterns and
+    /// the log size cap, `warning` for the rest.
     pub fn default_severity(self) -> Severity {
         match self {
-            AlertRule::ConsecutiveFailures | AlertRule::MissedSchedule | AlertRule::SinkFailing => {
-                Severity::Error
-            }
+            AlertRule::ConsecutiveFailures
+            | AlertRule::MissedSchedule
+            | AlertRule::SinkFailing
+            | AlertRule::StuckExecution => Severity::Error,
             AlertRule::NewErrorPattern | AlertRule::LogSizeCap => Severity::Info,
             _ => Severity::Warning,
         }
@@ -165,6 +190,25 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, least urgent first.
+    pub const ALL: &'static [Severity] = &[
+        Severity::Info,
+        Severity::Warning,
+        Severity::Error,
+        Severity::Critical,
+    ];
+
+    /// The severity called `name` (its [`as_str`](Self::as_str) word), if any.
+    ///
+    /// ```
+    /// use monitor_core::Severity;
+    /// assert_eq!(Severity::from_name("error"), Some(Severity::Error));
+    /// assert_eq!(Severity::from_name("fatal"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Severity> {
+        Severity::ALL.iter().copied().find(|s| s.as_str() == name)
+    }
+
     /// The lowercase word used in the alerts log.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -216,6 +260,40 @@ impl AlertState {
 impl fmt::Display for AlertState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Who acknowledged a firing episode, when, and their note
+/// ([`acknowledge`](crate::acknowledge), `monitor ack`, or
+/// `POST /api/alerts/{episode}/ack`). Reminders of an acknowledged episode
+/// are not sent; it still counts in [`health`](crate::health), whose reason
+/// says "acknowledged by …".
+///
+/// ```
+/// use monitor_core::{Acknowledgement, Timestamp};
+/// use std::time::UNIX_EPOCH;
+/// let ack = Acknowledgement::new("alice", Some("restarting the worker"), Timestamp(UNIX_EPOCH));
+/// assert_eq!(ack.by, "alice");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Acknowledgement {
+    /// Who.
+    pub by: String,
+    /// Their note, if any.
+    pub note: Option<String>,
+    /// When (the host's clock; the acknowledging command's for `monitor ack`).
+    pub at: Timestamp,
+}
+
+impl Acknowledgement {
+    /// An acknowledgement by `by` at `at`.
+    pub fn new(by: impl Into<String>, note: Option<&str>, at: Timestamp) -> Self {
+        Acknowledgement {
+            by: by.into(),
+            note: note.map(str::to_owned),
+            at,
+        }
     }
 }
 
@@ -291,10 +369,19 @@ pub struct Alert {
     /// | `queue_full` | `queue_fill` (0–1, the fullest seen), `threshold` |
     /// | `notifier_failing` | `failures` (since it fired) |
     /// | `log_size_cap` | `deleted_files` (since it fired), `deleted_files_total` |
+    /// | `stuck_execution` | `stuck` (how many now; 0 when resolved), `threshold_ms`, `oldest_elapsed_ms` (firing), `ended` and `duration_ms` (resolved: stuck executions that ended, how long the latest ran) |
     /// | `memory_high` | `rss_bytes` (latest), `threshold_bytes`, `peak_bytes` (since it fired) |
     /// | `memory_growth` | `rss_bytes` (latest), `start_bytes` (a window ago), `growth` (fraction, 0.25 = +25 %), `window_secs` |
     #[serde(serialize_with = "serialize_numbers")]
     pub numbers: BTreeMap<String, f64>,
+    /// The firing episode (read it with [`episode`](Self::episode)); left
+    /// out of the line when there is none (an alert made by a host).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) episode: Option<u64>,
+    /// Its acknowledgement (read it with
+    /// [`acknowledged`](Self::acknowledged)); left out when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) acknowledged: Option<Acknowledgement>,
 }
 
 impl Alert {
@@ -321,7 +408,24 @@ impl Alert {
             since: time,
             reminder: false,
             numbers: BTreeMap::new(),
+            episode: None,
+            acknowledged: None,
         }
+    }
+
+    /// The firing episode this notification belongs to: an id the monitor
+    /// gives each start of firing of a (rule, function) pair, shared by its
+    /// reminders and its resolution, kept in `stats.db` (`alert_history`,
+    /// `alert_episodes`) and in the alerts log's `episode` field. Pass it
+    /// to [`acknowledge`](crate::acknowledge). `None` for an alert a host
+    /// made with [`Alert::new`].
+    pub fn episode(&self) -> Option<u64> {
+        self.episode
+    }
+
+    /// The acknowledgement of its episode, if it has one.
+    pub fn acknowledged(&self) -> Option<&Acknowledgement> {
+        self.acknowledged.as_ref()
     }
 
     /// The same alert about the function `name`.
@@ -469,6 +573,8 @@ mod tests {
             message: "f: ok \"again\"".into(),
             since: Timestamp(std::time::UNIX_EPOCH),
             reminder: false,
+            episode: None,
+            acknowledged: None,
             numbers: [
                 ("executions".to_owned(), 12.0),
                 ("error_rate".to_owned(), 0.25),

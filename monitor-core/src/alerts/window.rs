@@ -56,6 +56,32 @@ impl Window {
         }
     }
 
+    /// The same counts in a window of another length (rules changed at run
+    /// time): each bucket moves, whole, into the new bucket its start falls
+    /// in, so no execution is lost or counted twice; what the new length
+    /// leaves out goes at the next [`expire`](Self::expire).
+    pub(crate) fn resize(&mut self, window: Duration) {
+        let mut resized = Window::new(window);
+        if resized.bucket_nanos == self.bucket_nanos {
+            return;
+        }
+        for bucket in &self.buckets {
+            let start = u128::from(bucket.id) * u128::from(self.bucket_nanos);
+            let id = (start / u128::from(resized.bucket_nanos)).min(u128::from(u64::MAX)) as u64;
+            if resized.buckets.back().is_none_or(|back| back.id != id) {
+                resized.buckets.push_back(Bucket::empty(id));
+            }
+            if let Some(back) = resized.buckets.back_mut() {
+                back.counts.executions += bucket.counts.executions;
+                back.counts.failures += bucket.counts.failures;
+                back.counts.slow += bucket.counts.slow;
+                back.max_slow_nanos = back.max_slow_nanos.max(bucket.max_slow_nanos);
+            }
+        }
+        resized.totals = self.totals;
+        *self = resized;
+    }
+
     fn bucket_id(&self, time: SystemTime) -> u64 {
         (nanos_since_epoch(time) / u128::from(self.bucket_nanos)).min(u128::from(u64::MAX)) as u64
     }
@@ -226,6 +252,28 @@ impl Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resized_window_keeps_every_count() {
+        let start = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let mut window = Window::new(Duration::from_secs(600));
+        for second in 0..300 {
+            window.record(start + Duration::from_secs(second), second % 3 == 0, None);
+        }
+        let before = window.counts();
+        window.resize(Duration::from_secs(3600));
+        assert_eq!(window.counts(), before);
+        window.expire(start + Duration::from_secs(300));
+        assert_eq!(window.counts(), before, "all within the longer window");
+        // A shorter window: an old (one-minute) bucket moves whole to its
+        // start, so it leaves as soon as its start does. The last one held
+        // seconds 260 to 299 (buckets start at multiples of 60 s since the
+        // epoch): its 40 executions are still in the last minute.
+        window.resize(Duration::from_secs(60));
+        window.expire(start + Duration::from_secs(300));
+        assert_eq!(window.counts().executions, 40);
+        assert_eq!(window.counts().failures, 13);
+    }
 
     const MIN: Duration = Duration::from_secs(60);
 

@@ -195,7 +195,7 @@ impl MonitorBuilder {
     }
 
     /// The wall clock for timestamps, rotation, retention and alert windows
-    /// (default [`SystemClock`]). Tests inject a [`ManualClock`](crate::ManualClock).
+    /// (default [`SystemClock`](crate::SystemClock)). Tests inject a [`ManualClock`](crate::ManualClock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(Arc::new(clock));
         self
@@ -261,7 +261,7 @@ impl MonitorBuilder {
         self
     }
 
-    /// Longest [`MonitorGuard::flush`] waits for the collector (default 30 s).
+    /// Longest [`MonitorGuard::flush`](crate::MonitorGuard::flush) waits for the collector (default 30 s).
     pub fn flush_timeout(mut self, timeout: Duration) -> Self {
         self.flush_timeout = timeout;
         self

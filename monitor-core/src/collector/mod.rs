@@ -13,6 +13,9 @@ mod json;
 mod logs;
 mod persistence;
 mod rollups;
+mod status_file;
+
+pub(crate) use status_file::hostname;
 
 pub(crate) use feed::FeedTap;
 #[cfg(feature = "http")]
@@ -31,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use parking_lot::Mutex;
 
+use crate::alerts::engine::StuckNow;
 use crate::alerts::{Alerting, ComponentHealth, ExecutionFacts, HealthInputs};
 use crate::callsite::{self, Callsite};
 use crate::capture::{self, Failure};
@@ -39,6 +43,7 @@ use crate::event::Event;
 use crate::execution_record::ExecutionRecord;
 use crate::queue::{QueueShared, Ring, ORPHAN_DROPS};
 use crate::resources::{MinuteRollup, ResourceHistory, ResourceSampler};
+use crate::running::{RunningExecution, Sampler as RunningSampler};
 use crate::sink::Sink;
 use crate::stats::{Durations, FunctionRecord, Published, StatsSnapshot};
 use crate::ticks;
@@ -51,8 +56,19 @@ pub(crate) enum Control {
     Snapshot(Sender<StatsSnapshot>),
     /// Answer with the roll-ups not saved yet (a copy of a few rows).
     Rollups(Sender<Arc<Unsaved>>),
+    /// Answer with the executions running now.
+    Running(Sender<Arc<RunningNow>>),
     /// Drain, write, fsync, then answer and stop.
     Shutdown(Sender<()>),
+    /// Acknowledge an open alert episode.
+    Acknowledge(
+        u64,
+        crate::Acknowledgement,
+        Sender<Result<(), crate::AlertsError>>,
+    ),
+    /// New alert rules (checked already): global, or one function's
+    /// (`Some(name)`); answered once in place, before the next evaluation.
+    SetAlertRules(crate::AlertRules, Option<String>, Sender<()>),
     /// Test hook: panic inside the loop, to exercise the supervisor.
     #[cfg(feature = "test-util")]
     Crash(CrashPoint),
@@ -96,6 +112,15 @@ struct SinkSlot {
     sink: Box<dyn Sink>,
 }
 
+/// The executions running at one sample (see [`crate::running`]).
+#[derive(Default)]
+pub(crate) struct RunningNow {
+    /// Oldest first.
+    pub(crate) executions: Vec<RunningExecution>,
+    /// Open executions nested too deep on their thread to be listed.
+    pub(crate) unlisted: u64,
+}
+
 /// Counters about the monitor itself, readable from any thread.
 #[derive(Default)]
 pub(crate) struct SelfStats {
@@ -129,6 +154,10 @@ pub(crate) struct CollectorParts {
     pub(crate) sampler: Box<dyn ResourceSampler>,
     /// The samples, shared with `monitor::resources()`.
     pub(crate) resources: Arc<Mutex<ResourceHistory>>,
+    /// The log directory (for `status.json`).
+    pub(crate) log_dir: std::path::PathBuf,
+    /// The running executions of the latest sample, for other threads.
+    pub(crate) running: Arc<Mutex<Arc<RunningNow>>>,
 }
 
 pub(crate) struct Collector {
@@ -187,6 +216,11 @@ pub(crate) struct Collector {
     staged: Failure,
     /// When (collector clock) the next stack-trace interval starts.
     next_trace_interval: Option<SystemTime>,
+    /// Reads the registry of running executions.
+    running_sampler: RunningSampler,
+    /// The latest sample, published.
+    running: Arc<Mutex<Arc<RunningNow>>>,
+    status_file: status_file::StatusFile,
 }
 
 /// How often the collector samples the process's resources (by the
@@ -250,6 +284,7 @@ impl Collector {
             None => (None, Vec::new()),
         };
         let ids = IdClock::new(parts.clock.now());
+        let status_file = status_file::StatusFile::new(parts.log_dir, parts.clock.now());
         let mut collector = Collector {
             generation: parts.generation,
             queue: parts.queue,
@@ -286,6 +321,9 @@ impl Collector {
             queue_fill: 0.0,
             staged: Failure::default(),
             next_trace_interval: None,
+            running_sampler: RunningSampler::default(),
+            running: parts.running,
+            status_file,
             crash_requested: None,
             in_flight: None,
             sampler: parts.sampler,
@@ -297,6 +335,10 @@ impl Collector {
         for record in loaded {
             let index = collector.index_for_name(Arc::clone(&record.name), &record.trigger_type);
             collector.functions[index] = record;
+        }
+        if let Some(persistence) = &collector.persistence {
+            let (open, max_id) = persistence.open_episodes();
+            collector.alerts.take_up_episodes(open, max_id);
         }
         collector.register_schedules();
         collector
@@ -381,6 +423,18 @@ impl Collector {
             Control::Rollups(reply) => {
                 let _ = reply.send(self.unsaved_rollups());
             }
+            Control::Acknowledge(episode, ack, reply) => {
+                let now = self.clock.now();
+                let outcome = self.alerts.acknowledge(episode, ack, &self.functions, now);
+                let _ = reply.send(outcome);
+            }
+            Control::SetAlertRules(rules, function, reply) => {
+                self.alerts.set_rules(rules, function, &self.functions);
+                let _ = reply.send(());
+            }
+            Control::Running(reply) => {
+                let _ = reply.send(self.sample_running().0);
+            }
             Control::Shutdown(reply) => {
                 self.shutdown();
                 let _ = reply.send(());
@@ -394,6 +448,7 @@ impl Collector {
 
     fn shutdown(&mut self) {
         self.flush_everything(true);
+        self.write_status(true);
     }
 
     /// Everything queued is processed and written; then the alert rules see
@@ -406,6 +461,9 @@ impl Collector {
         self.persist(true);
         let now = self.clock.now();
         self.alerts.flush(now, sync);
+        if !sync {
+            self.write_status(false);
+        }
     }
 
     /// Drains every event queued before this call (used by flush and
@@ -676,10 +734,23 @@ impl Collector {
         }
     }
 
-    /// Periodic work: evaluate the alert rules, persist and publish statistics.
+    /// Periodic work: sample the running executions, evaluate the alert
+    /// rules, persist and publish statistics.
     fn tick(&mut self) {
         self.last_tick = Instant::now();
         self.sample_resources();
+        // Acknowledgements another process (`monitor ack`) wrote into the
+        // store: one `PRAGMA data_version` when there are none.
+        if let Some(rows) = self
+            .persistence
+            .as_mut()
+            .and_then(|persistence| persistence.acknowledged_elsewhere())
+        {
+            let now = self.clock.now();
+            self.alerts.take_up_acks(rows, &self.functions, now);
+        }
+        let (_, stuck) = self.sample_running();
+        self.alerts.set_stuck(&self.functions, stuck);
         self.evaluate_alerts(true);
         self.persist(false);
         let published = Arc::new(self.published());
@@ -716,6 +787,83 @@ impl Collector {
         let now = self.clock.now();
         self.logs.flush(now);
         self.alerts.flush(now, false);
+        if self.status_file.due() {
+            self.write_status(false);
+        }
+    }
+
+    /// Samples the executions running now (oldest first), publishes them,
+    /// and returns them with the stuck ones by function.
+    fn sample_running(&mut self) -> (Arc<RunningNow>, HashMap<usize, StuckNow>) {
+        let now = self.clock.now();
+        let ids = &self.ids;
+        let sample = self.running_sampler.sample(|tick| ids.wall_of(tick));
+        let mut executions = Vec::with_capacity(sample.open.len());
+        let mut stuck: HashMap<usize, StuckNow> = HashMap::new();
+        for open in &sample.open {
+            let name = open.callsite.resolved_name();
+            let stuck_after = open
+                .callsite
+                .stuck_after_ns()
+                .map(Duration::from_nanos)
+                .unwrap_or_else(|| self.alerts.stuck_after_for(&name));
+            let elapsed = now.duration_since(open.started).unwrap_or_default();
+            let id = crate::running::id_of(&self.ids, open);
+            let is_stuck = elapsed > stuck_after;
+            if is_stuck {
+                let index = self.function_index(open.callsite);
+                stuck
+                    .entry(index)
+                    .and_modify(|known| {
+                        known.ids.push(id);
+                        known.started.push(open.started);
+                    })
+                    .or_insert_with(|| StuckNow {
+                        ids: vec![id],
+                        started: vec![open.started],
+                        threshold: stuck_after,
+                        oldest_started: open.started,
+                        oldest_elapsed: elapsed,
+                        oldest_thread: open.thread.to_string(),
+                    });
+            }
+            executions.push(RunningExecution {
+                id,
+                name,
+                thread: open.thread.to_string(),
+                started: crate::timestamp::Timestamp(open.started),
+                elapsed,
+                stuck_after,
+                stuck: is_stuck,
+            });
+        }
+        let running = Arc::new(RunningNow {
+            executions,
+            unlisted: sample.unlisted,
+        });
+        *self.running.lock() = Arc::clone(&running);
+        (running, stuck)
+    }
+
+    /// Rewrites `status.json` with the latest sample of the running
+    /// executions, the verdict, the firing alerts and the latest resource sample.
+    fn write_status(&mut self, stopped: bool) {
+        let running = Arc::clone(&self.running.lock());
+        let health = self.alerts.health();
+        let alerts = self.alerts.firing();
+        let resources = self.resources.lock().latest().cloned();
+        let now = status_file::StatusNow {
+            stopped,
+            now: self.clock.now(),
+            health: &health,
+            alerts: &alerts,
+            resources: resources.as_ref(),
+            running: &running.executions,
+            running_unlisted: running.unlisted,
+            queue_depth: self.self_stats.queue_depth.load(Ordering::Relaxed),
+            dropped: self.dropped_total,
+        };
+        self.status_file.write(&now);
     }
 
     /// Stages changed statistics and the roll-ups, and saves them when due
@@ -723,6 +871,7 @@ impl Collector {
     /// store, the roll-ups stay in memory for [`rollups::MEMORY_ONLY_KEEP`].
     fn persist(&mut self, force: bool) {
         let now = self.clock.now();
+        let (history, episodes) = self.alerts.take_staged();
         let Some(persistence) = self.persistence.as_mut() else {
             // Resource roll-ups are for the store only.
             drop(self.resource_minutes.take());
@@ -740,6 +889,8 @@ impl Collector {
             return;
         };
         self.alerts.store_states(&mut self.functions);
+        let new_history = !history.is_empty();
+        persistence.stage_alerts(history, episodes);
         persistence.stage_dirty(&mut self.functions, now);
         let functions = &self.functions;
         persistence.stage_rollups(self.rollups.take_rows(|index| &*functions[index].name));
@@ -752,6 +903,10 @@ impl Collector {
         // Staler in between, never inconsistent with the file's stamp.
         if force || persistence.stamp() != saves_before {
             *self.unsaved.lock() = persistence.unsaved();
+        }
+        if new_history || force || persistence.stamp() != saves_before {
+            self.alerts
+                .publish_unsaved_history(persistence.pending_alerts());
         }
         if late.is_empty() {
             return;
@@ -798,6 +953,7 @@ impl Collector {
         if let Some(persistence) = &self.persistence {
             components.push(ComponentHealth::from_store(&persistence.health()));
         }
+        components.push(self.status_file.health());
         let inputs = HealthInputs {
             dropped_total: self.dropped_total,
             restarts: self.self_stats.restarts.load(Ordering::Relaxed),

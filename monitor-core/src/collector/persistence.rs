@@ -114,6 +114,37 @@ impl Persistence {
         }
     }
 
+    /// Hands notifications and episode changes to the store, for the next save.
+    pub(crate) fn stage_alerts(
+        &mut self,
+        history: Vec<monitor_sinks::stats_store::AlertHistoryRow>,
+        episodes: Vec<monitor_sinks::stats_store::EpisodeWrite>,
+    ) {
+        for row in history {
+            self.stats.stage_alert(row);
+        }
+        for write in episodes {
+            self.stats.stage_episode(write);
+        }
+    }
+
+    /// The notifications staged and not saved yet.
+    pub(crate) fn pending_alerts(&self) -> &[monitor_sinks::stats_store::AlertHistoryRow] {
+        self.stats.pending_alerts()
+    }
+
+    /// The open episodes the store held at open, and its highest episode id.
+    pub(crate) fn open_episodes(&self) -> (Vec<monitor_sinks::stats_store::EpisodeRow>, i64) {
+        self.stats.open_episodes()
+    }
+
+    /// Acknowledgements another process committed since the previous look.
+    pub(crate) fn acknowledged_elsewhere(
+        &mut self,
+    ) -> Option<Vec<monitor_sinks::stats_store::EpisodeRow>> {
+        self.stats.acknowledged_elsewhere()
+    }
+
     /// Hands roll-up deltas (minute rows) to the store, for the next save.
     pub(crate) fn stage_rollups(&mut self, rows: Vec<RollupRow>) {
         for row in rows {

@@ -25,11 +25,13 @@
 //! | `request.rs` | parsing and bounding a request |
 //! | `response.rs` | status lines and headers |
 //! | `routes.rs` | which path answers what; the token check |
+//! | `alert_api.rs` | the alert history, acknowledgements and rules changed over HTTP |
 //! | `metrics.rs` | the Prometheus and OpenMetrics exposition |
 //! | `process.rs` | the standard `process_*` metrics from `/proc/self` |
 //! | `events.rs` | Server-Sent Events frames |
 //! | `dashboard.rs`, `dashboard.html` | the dashboard page |
 
+mod alert_api;
 mod builder;
 mod conn;
 mod dashboard;
@@ -51,7 +53,8 @@ pub(crate) use server::{on_server_thread, Server};
 /// assert_eq!(monitor_core::http::MAX_HEADER_BYTES, 16 * 1024);
 /// ```
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-/// Largest request body accepted (every endpoint is `GET`); larger gets 413.
+/// Largest request body accepted (`POST /api/alerts/{episode}/ack`, `PUT
+/// /api/alert-rules`); larger gets 413.
 ///
 /// ```
 /// assert_eq!(monitor_core::http::MAX_BODY_BYTES, 64 * 1024);

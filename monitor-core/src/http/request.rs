@@ -17,6 +17,8 @@ pub(crate) struct Request {
     pub(crate) accept: Option<String>,
     /// The `Authorization` header.
     pub(crate) authorization: Option<String>,
+    /// The body (`POST`, `PUT`), at most [`MAX_BODY_BYTES`].
+    pub(crate) body: Vec<u8>,
 }
 
 /// The methods the server tells apart.
@@ -24,6 +26,8 @@ pub(crate) struct Request {
 pub(crate) enum Method {
     Get,
     Head,
+    Post,
+    Put,
     Other,
 }
 
@@ -32,7 +36,7 @@ pub(crate) enum Method {
 pub(crate) enum Parse {
     /// More bytes are needed.
     Partial,
-    /// A whole request (its body, if any, was read and is ignored).
+    /// A whole request, with its body.
     Complete(Request),
     /// A request the server refuses: status code and why.
     Refused(u16, &'static str),
@@ -90,6 +94,8 @@ pub(crate) fn parse(input: &[u8]) -> Parse {
     let method = match request.method {
         Some("GET") => Method::Get,
         Some("HEAD") => Method::Head,
+        Some("POST") => Method::Post,
+        Some("PUT") => Method::Put,
         _ => Method::Other,
     };
     let target = request.path.unwrap_or("/");
@@ -100,6 +106,7 @@ pub(crate) fn parse(input: &[u8]) -> Parse {
         query: query.to_owned(),
         accept,
         authorization,
+        body: input[head_len..head_len + body_len].to_vec(),
     })
 }
 

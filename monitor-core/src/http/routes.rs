@@ -6,10 +6,10 @@ use parking_lot::Mutex;
 
 use super::request::{Method, Request};
 use super::response::{Response, TEXT};
-use super::{dashboard, metrics};
+use super::{alert_api, dashboard, metrics};
 use crate::alerts::{AlertsShared, Verdict};
 use crate::clock::Clock;
-use crate::collector::SelfStats;
+use crate::collector::{RunningNow, SelfStats};
 use crate::report::StatusReport;
 use crate::stats::Published;
 use crate::timestamp::Timestamp;
@@ -22,12 +22,19 @@ pub(crate) struct Sources {
     pub(crate) self_stats: Arc<SelfStats>,
     /// The collector's resource samples.
     pub(crate) resources: Arc<Mutex<crate::resources::ResourceHistory>>,
+    /// The collector's latest sample of the running executions.
+    pub(crate) running: Arc<Mutex<Arc<RunningNow>>>,
 }
 
 impl Sources {
     /// The latest published statistics (the lock is held to copy a pointer).
     pub(crate) fn published(&self) -> Arc<Published> {
         Arc::clone(&self.published.lock())
+    }
+
+    /// The running executions of the collector's latest sample.
+    pub(crate) fn running(&self) -> Arc<RunningNow> {
+        Arc::clone(&self.running.lock())
     }
 
     /// The status report from published data only.
@@ -38,6 +45,7 @@ impl Sources {
             health: self.alerts.health(),
             alerts: self.alerts.firing(),
             resources: self.resources.lock().latest().cloned(),
+            running: crate::report::listed_running(&self.running().executions),
         }
     }
 }
@@ -50,16 +58,23 @@ pub(crate) enum Reply {
     Events,
 }
 
-/// The paths served, all `GET` (and `HEAD`).
-const PATHS: [&str; 7] = [
+/// The paths served with `GET` (and `HEAD`); besides them
+/// `POST /api/alerts/{episode}/ack` and `GET`/`PUT /api/alert-rules`.
+const PATHS: [&str; 8] = [
     "/",
     "/metrics",
     "/health",
     "/api/status",
     "/api/stats",
     "/api/alerts",
+    "/api/running",
     "/events",
 ];
+
+/// `{episode}` of `/api/alerts/{episode}/ack`.
+fn ack_path(path: &str) -> Option<&str> {
+    path.strip_prefix("/api/alerts/")?.strip_suffix("/ack")
+}
 
 /// Answers `request`. `token`: the bearer token every request must carry.
 pub(crate) fn route(request: &Request, sources: &Sources, token: Option<&str>) -> Reply {
@@ -74,15 +89,21 @@ pub(crate) fn route(request: &Request, sources: &Sources, token: Option<&str>) -
             );
         }
     }
+    if let Some(episode) = ack_path(&request.path) {
+        return Reply::Whole(alert_api::acknowledge(request, episode));
+    }
+    if request.path == "/api/alert-rules" {
+        return Reply::Whole(alert_api::rules(request));
+    }
     if !PATHS.contains(&request.path.as_str()) {
         return Reply::Whole(Response::error(
             404,
-            "no such path; try /, /metrics, /health, /api/status, /api/stats, /api/alerts or /events",
+            "no such path; try /, /metrics, /health, /api/status, /api/stats, /api/alerts, /api/alert-rules, /api/running or /events",
         ));
     }
-    if request.method == Method::Other {
+    if !matches!(request.method, Method::Get | Method::Head) {
         return Reply::Whole(
-            Response::error(405, "only GET and HEAD are served").header("Allow", "GET, HEAD"),
+            Response::error(405, "only GET and HEAD are served here").header("Allow", "GET, HEAD"),
         );
     }
     let response = match request.path.as_str() {
@@ -118,7 +139,8 @@ pub(crate) fn route(request: &Request, sources: &Sources, token: Option<&str>) -
                 Response::json(200, &sources.published().stats)
             }
         }
-        "/api/alerts" => Response::json(200, &sources.alerts.firing()),
+        "/api/alerts" => alert_api::alerts(request, sources.alerts.firing(), sources.clock.now()),
+        "/api/running" => Response::json(200, &sources.running().executions),
         _ => Response::new(404, TEXT, "not found"),
     };
     Reply::Whole(response)

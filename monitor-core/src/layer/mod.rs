@@ -27,6 +27,7 @@ use crate::event::{Event, EventExtra, Extra, Status};
 use crate::fields::Field;
 use crate::local_id::LocalId;
 use crate::queue;
+use crate::running::open::OpenHandle;
 use crate::span_trace::SpanExtra;
 use crate::ticks::{nanos_between, now};
 
@@ -221,6 +222,9 @@ struct SpanState {
     /// Whether the site declares fields (see `callsites::Site::has_fields`).
     has_fields: bool,
     tree: Tree,
+    /// Its entry among the running executions (a span of its own only),
+    /// from creation until close.
+    open: Option<OpenHandle>,
 }
 
 /// The span's place in a trace.
@@ -269,11 +273,18 @@ where
         } else {
             Vec::new()
         };
+        let local = LocalId::next();
+        let open = if site.own_execution {
+            OpenHandle::new(callsite, start, local)
+        } else {
+            None
+        };
         let state = SpanState {
             callsite,
             own_execution: site.own_execution,
             start,
-            id: LocalId::next(),
+            id: local,
+            open,
             busy: 0,
             status: Status::Success,
             failure: None,
@@ -377,8 +388,11 @@ where
             failure,
             fields,
             tree,
+            open,
             ..
         } = state;
+        // Off the running list before the execution is recorded as ended.
+        drop(open);
         let end = now();
         let trace = match tree {
             Tree::Root => None,

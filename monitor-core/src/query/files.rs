@@ -24,13 +24,6 @@ impl Log {
         }
     }
 
-    fn base(self) -> &'static str {
-        match self {
-            Log::Executions => "",
-            Log::Errors => "errors",
-        }
-    }
-
     fn current(self) -> &'static str {
         match self {
             Log::Executions => "current.log",
@@ -39,9 +32,25 @@ impl Log {
     }
 }
 
-/// A file of a log.
+/// A file of a log, as [`log_files`] lists it: the current file or a
+/// rotated one, plain or gzipped.
+///
+/// ```no_run
+/// use std::io::Read;
+///
+/// let current = std::path::Path::new(".monitor/executions/current.log");
+/// for file in monitor_core::query::log_files(current)? {
+///     // `None`: deleted by the retention since it was listed.
+///     if let Some(mut reader) = file.open()? {
+///         let mut text = String::new();
+///         reader.read_to_string(&mut text)?;
+///         println!("{}: {} lines (gzipped: {})", file.name(), text.lines().count(), file.is_gz());
+///     }
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Debug)]
-pub(super) struct LogFile {
+pub struct LogFile {
     /// The file name (`current.log`, `2026-12-04.1.log.gz`, …).
     pub(super) name: String,
     pub(super) path: PathBuf,
@@ -78,8 +87,48 @@ impl LogFile {
 /// the rotated ones by stamp and counter, descending. A missing log
 /// directory has no files.
 pub(super) fn list(root: &Path, log: Log) -> io::Result<Vec<LogFile>> {
-    let dir = root.join(log.dir());
-    let entries = match fs::read_dir(&dir) {
+    let mut files = log_files(&root.join(log.dir()).join(log.current()))?;
+    files.reverse();
+    Ok(files)
+}
+
+/// The files of the log whose current file is `current`
+/// (`<log_dir>/executions/current.log`, `<log_dir>/errors/current_errors.log`):
+/// oldest first, the rotated files of its directory in the order they were
+/// rotated (by the stamp and counter of their names, see FORMAT.md), then
+/// `current` itself if it exists. A rotated file present both plain and
+/// gzipped (a compression interrupted after the rename) is listed once,
+/// plain. A missing directory has no files. Nothing is opened: read each
+/// with [`LogFile::open`].
+///
+/// ```
+/// # let root = std::env::temp_dir().join(format!("monitor-doc-log-files-{}", std::process::id()));
+/// # std::fs::create_dir_all(root.join("executions"))?;
+/// let dir = root.join("executions");
+/// std::fs::write(dir.join("2026-12-04.log"), "{\"a\":1}\n")?;
+/// std::fs::write(dir.join("2026-12-05.log"), "{\"a\":2}\n")?;
+/// std::fs::write(dir.join("current.log"), "{\"a\":3}\n")?;
+/// std::fs::write(dir.join("notes.txt"), "not a log file")?;
+///
+/// let files = monitor_core::query::log_files(&dir.join("current.log"))?;
+/// let names: Vec<&str> = files.iter().map(|file| file.name()).collect();
+/// assert_eq!(names, ["2026-12-04.log", "2026-12-05.log", "current.log"]);
+/// assert!(files[2].is_current());
+/// let mut text = String::new();
+/// std::io::Read::read_to_string(&mut files[0].open()?.expect("still there"), &mut text)?;
+/// assert_eq!(text, "{\"a\":1}\n");
+/// # std::fs::remove_dir_all(&root)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn log_files(current: &Path) -> io::Result<Vec<LogFile>> {
+    let dir = current.parent().unwrap_or(Path::new("."));
+    let current_name = current.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    // `current.log` → `""`, `current_errors.log` → `"errors"`.
+    let base = current_name
+        .strip_prefix("current_")
+        .and_then(|n| n.strip_suffix(".log"))
+        .unwrap_or("");
+    let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(error) => return Err(error),
@@ -90,7 +139,7 @@ pub(super) fn list(root: &Path, log: Log) -> io::Result<Vec<LogFile>> {
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        if name == log.current() {
+        if name == current_name {
             files.push(LogFile {
                 path: entry.path(),
                 name,
@@ -100,7 +149,7 @@ pub(super) fn list(root: &Path, log: Log) -> io::Result<Vec<LogFile>> {
                 counter: u32::MAX,
                 period_end: i64::MAX,
             });
-        } else if let Some(parsed) = RotatedName::parse(log.base(), &name) {
+        } else if let Some(parsed) = RotatedName::parse(base, &name) {
             files.push(LogFile {
                 path: entry.path(),
                 name,
@@ -116,9 +165,58 @@ pub(super) fn list(root: &Path, log: Log) -> io::Result<Vec<LogFile>> {
     }
     // `X.log` and `X.log.gz` both present (a compression interrupted after
     // the rename): the same lines twice; keep the plain one.
-    files.sort_by(|a, b| (b.stamp_secs, b.counter, a.gz).cmp(&(a.stamp_secs, a.counter, b.gz)));
+    files.sort_by_key(|file| (file.stamp_secs, file.counter, file.gz));
     files.dedup_by(|later, earlier| later.plain_name() == earlier.plain_name());
     Ok(files)
+}
+
+impl LogFile {
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its file name (`current.log`, `2026-12-04.1.log.gz`, …).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether it is the current file, the one being written (its last
+    /// line may be unfinished).
+    pub fn is_current(&self) -> bool {
+        self.current
+    }
+
+    /// Whether it is gzipped ([`open`](Self::open) decompresses it).
+    pub fn is_gz(&self) -> bool {
+        self.gz
+    }
+
+    /// Opens it for reading from its start, a gzipped file decompressed. A
+    /// plain rotated file compressed since it was listed is read from its
+    /// `.gz` (the same lines). `None` when it is gone (deleted by the
+    /// retention). See [`log_files`] for an example.
+    pub fn open(&self) -> io::Result<Option<Box<dyn Read + Send>>> {
+        let mut tries = vec![self.clone()];
+        if !self.gz && !self.current {
+            let mut gz = self.path.clone().into_os_string();
+            gz.push(".gz");
+            tries.push(LogFile {
+                name: format!("{}.gz", self.name),
+                path: PathBuf::from(gz),
+                gz: true,
+                ..self.clone()
+            });
+        }
+        for file in tries {
+            match open_forward(&file) {
+                Ok(reader) => return Ok(Some(reader)),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(None)
+    }
 }
 
 impl LogFile {
@@ -224,7 +322,7 @@ impl Backward {
 }
 
 /// Opens a file for reading forwards, decompressing a `.gz` one.
-pub(super) fn open_forward(file: &LogFile) -> io::Result<Box<dyn Read>> {
+pub(super) fn open_forward(file: &LogFile) -> io::Result<Box<dyn Read + Send>> {
     let handle = File::open(&file.path)?;
     Ok(if file.gz {
         Box::new(MultiGzDecoder::new(io::BufReader::with_capacity(

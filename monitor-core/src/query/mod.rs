@@ -35,12 +35,17 @@
 //! `status`), are skipped and counted
 //! ([`ExecutionPage::skipped_lines`]), never a panic.
 //!
+//! To read a log's files yourself (a follower like `monitor tail -f`),
+//! [`log_files`] lists them oldest first and [`LogFile::open`] opens each,
+//! a gzipped one decompressed.
+//!
 //! JSON is read with the crate's own parser and written with
 //! [`to_json`], not `serde_json` (see the crate's `json` module for why).
 //!
 //! [FORMAT.md]: https://docs.rs/monitor/latest/monitor/#file-formats
 
 mod files;
+mod host;
 mod line;
 mod scan;
 mod value;
@@ -56,13 +61,17 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 pub use crate::name_filter::{NameFilter, ParseNameFilterError};
+pub use crate::report::human_ms;
 pub use crate::windows::{FunctionTrend, FunctionWindow, TrendPoint, WindowStats, WindowSummary};
+pub use files::{log_files, LogFile};
+pub use host::{HostStatus, Liveness, STALE_AFTER};
 pub use value::{JsonValue, ParseJsonError};
 
 use crate::alerts::{AlertEngine, Health};
 use crate::event::Status;
 use crate::execution_id::ExecutionId;
 use crate::report::StatusReport;
+use crate::resources::ResourceSample;
 use crate::span_trace::ExecutionTrace;
 use crate::stats::{FunctionRecord, StatsSnapshot};
 use crate::timestamp::Timestamp;
@@ -908,15 +917,67 @@ impl LogDir {
     /// are the default rules' (the host's own rules are in its code, not in
     /// the directory). Dropped executions are not in `stats.db`: 0.
     ///
+    /// `resources` (the `Process:` line) holds the last minute's figures:
+    /// those of the newest minute row of the `resource_rollups` table
+    /// (schema 7; `None` in an older file or before the first sample).
+    /// The host saves its open minute with its statistics (every
+    /// [`stats_save_interval`](crate::MonitorBuilder::stats_save_interval),
+    /// 500 ms by default), so for a running host they are at most a minute
+    /// and a save old; for a stopped host they are those of its last
+    /// minute. Its `time` is the end of that minute (or now, for a minute
+    /// not over yet): how old the figures are. RSS is the minute's mean,
+    /// threads and open files its maxima, `cpu_percent` the CPU time used
+    /// in the minute over the seconds it was sampled; the CPU time since
+    /// the process started is not saved (`cpu_user_secs` and
+    /// `cpu_system_secs` are 0).
+    ///
+    /// With a `status.json` ([`host_status`](Self::host_status)): while its
+    /// host runs, the verdict, the firing alerts (with their episodes and
+    /// acknowledgements), the executions running for more than a second and
+    /// the process's figures (its latest sample rather than the last
+    /// minute's) are the host's own, as of its latest second; when the host
+    /// is not running (see [`Liveness`]), the verdict is `not_running`
+    /// saying since when, instead of its last one.
+    ///
     /// ```no_run
     /// let report = monitor_core::query::LogDir::open(".monitor")?.status_report()?;
     /// println!("{report}");
+    /// if let Some(process) = &report.resources {
+    ///     println!("figures of the minute ending {}", process.time);
+    /// }
     /// # Ok::<(), monitor_core::query::QueryError>(())
     /// ```
     pub fn status_report(&self) -> Result<StatusReport, QueryError> {
         let now = SystemTime::now();
         let mut records = self.records()?;
-        let (health, alerts) = AlertEngine::as_saved(&mut records, now);
+        let mut resources = self.latest_resources(now)?;
+        let acknowledged = crate::alerts::stored_acknowledgements(&self.root.join(STATS_DB));
+        let (mut health, mut alerts) = AlertEngine::as_saved(&mut records, now, acknowledged);
+        if let Ok(firing) = crate::alerts::read_firing(&self.root.join(STATS_DB)) {
+            // The saved states say what fires; the episodes, which one it is.
+            for alert in &mut alerts {
+                if let Some(stored) = firing
+                    .iter()
+                    .find(|f| f.rule == alert.rule && f.function == alert.function)
+                {
+                    alert.episode = stored.episode;
+                    alert.acknowledged = stored.acknowledged.clone();
+                }
+            }
+        }
+        let mut running = Vec::new();
+        if let Some(host) = self.host_status()? {
+            if let Some(verdict) = host.verdict(now) {
+                health = verdict;
+            }
+            if host.liveness(now) == Liveness::Running {
+                alerts = host.alerts;
+                running = crate::report::listed_running(&host.running);
+                if host.resources.is_some() {
+                    resources = host.resources;
+                }
+            }
+        }
         let mut functions: Vec<_> = records.iter().map(FunctionRecord::snapshot).collect();
         functions.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(StatusReport {
@@ -927,13 +988,30 @@ impl LogDir {
             },
             health,
             alerts,
-            resources: None,
+            resources,
+            running,
         })
+    }
+
+    /// The newest minute row of `resource_rollups`, as a sample (see
+    /// [`status_report`](Self::status_report)).
+    fn latest_resources(&self, now: SystemTime) -> Result<Option<ResourceSample>, QueryError> {
+        let path = self.root.join(STATS_DB);
+        let database = |error: monitor_sinks::stats_store::StoreError| QueryError::Database {
+            path: path.clone(),
+            message: error.to_string(),
+        };
+        let mut reader = monitor_sinks::stats_store::RollupReader::open(&path).map_err(database)?;
+        let minute = reader
+            .latest_resources(monitor_sinks::stats_store::MINUTE_SECS)
+            .map_err(database)?;
+        Ok(minute.and_then(|row| ResourceSample::from_rollup(&row, now)))
     }
 
     /// The verdict and its reasons as the alert states saved in `stats.db`
     /// say (see [`status_report`](Self::status_report)): the same
-    /// [`Health`] as [`health`](crate::health) in process.
+    /// [`Health`] as [`health`](crate::health) in process. With a
+    /// `status.json`, the running host's own verdict, or `not_running`.
     ///
     /// ```no_run
     /// let health = monitor_core::query::LogDir::open(".monitor")?.health()?;
@@ -945,8 +1023,13 @@ impl LogDir {
     /// # Ok::<(), monitor_core::query::QueryError>(())
     /// ```
     pub fn health(&self) -> Result<Health, QueryError> {
+        let now = SystemTime::now();
+        if let Some(verdict) = self.host_status()?.and_then(|host| host.verdict(now)) {
+            return Ok(verdict);
+        }
         let mut records = self.records()?;
-        Ok(AlertEngine::as_saved(&mut records, SystemTime::now()).0)
+        let acknowledged = crate::alerts::stored_acknowledgements(&self.root.join(STATS_DB));
+        Ok(AlertEngine::as_saved(&mut records, now, acknowledged).0)
     }
 
     /// The functions of `stats.db`, read without writing.
@@ -963,6 +1046,66 @@ impl LogDir {
 }
 
 impl LogDir {
+    /// The notifications of the alert history in `stats.db` that `query`
+    /// asks for, newest first, each with its episode's acknowledgement (as
+    /// [`alerts`](crate::alerts) gives them in the host). A directory
+    /// without `stats.db`, or one written by a version without the history,
+    /// has none.
+    ///
+    /// ```no_run
+    /// use std::time::{Duration, SystemTime};
+    /// let logs = monitor_core::query::LogDir::open(".monitor")?;
+    /// let week = monitor_core::AlertQuery::new().since(SystemTime::now() - Duration::from_secs(7 * 86_400));
+    /// for alert in logs.alert_history(&week)? {
+    ///     println!("{} episode {:?}: {alert}", alert.time, alert.episode());
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn alert_history(
+        &self,
+        query: &crate::AlertQuery,
+    ) -> Result<Vec<crate::Alert>, crate::AlertsError> {
+        crate::alerts::read_history(&self.root.join(STATS_DB), query, &[])
+    }
+
+    /// The alert episodes that fire (have not resolved) as `stats.db`
+    /// says, each as its latest notification with its acknowledgement,
+    /// oldest first.
+    ///
+    /// ```no_run
+    /// let logs = monitor_core::query::LogDir::open(".monitor")?;
+    /// for alert in logs.firing_alerts()? {
+    ///     println!("episode {:?}: {alert}", alert.episode());
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn firing_alerts(&self) -> Result<Vec<crate::Alert>, crate::AlertsError> {
+        crate::alerts::read_firing(&self.root.join(STATS_DB))
+    }
+
+    /// Acknowledges the firing episode `episode` in `stats.db`, as `by`
+    /// with an optional `note`, at `at`: the one thing this module writes
+    /// (one small transaction beside a running host's connection). A
+    /// running host takes it up at its next tick (within a quarter of a
+    /// second) as if [`acknowledge`](crate::acknowledge) had been called
+    /// there; a stopped one when it starts. An unknown or resolved episode
+    /// is an error saying which.
+    ///
+    /// ```no_run
+    /// let logs = monitor_core::query::LogDir::open(".monitor")?;
+    /// logs.acknowledge(42, "alice", Some("restarting it"), std::time::SystemTime::now())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn acknowledge(
+        &self,
+        episode: u64,
+        by: &str,
+        note: Option<&str>,
+        at: SystemTime,
+    ) -> Result<(), crate::AlertsError> {
+        crate::alerts::acknowledge_in_store(&self.root.join(STATS_DB), episode, by, note, at)
+    }
+
     /// Statistics over the `window` that ends at `now`, per function (those
     /// that pass `name`, all with `None`) and in total, from the roll-ups
     /// saved in `stats.db` (no log is read). See

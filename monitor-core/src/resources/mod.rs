@@ -149,6 +149,38 @@ impl ResourceSample {
     }
 }
 
+impl ResourceSample {
+    /// The figures of one minute row of `resource_rollups`, as a report
+    /// read from a directory shows them (see
+    /// [`LogDir::status_report`](crate::query::LogDir::status_report)):
+    /// `time` the end of the minute (`now` if that is later than `now`),
+    /// RSS the minute's mean, virtual memory, threads and open files its
+    /// maxima, `cpu_percent` the CPU time used in the minute over the
+    /// seconds it sampled (one sample a second, at most the whole bucket).
+    /// The CPU time since the process started is not saved: 0. `None` for
+    /// a row without samples.
+    pub(crate) fn from_rollup(
+        row: &monitor_sinks::stats_store::ResourceRollupRow,
+        now: std::time::SystemTime,
+    ) -> Option<ResourceSample> {
+        let mean = row.rss_mean()?;
+        let end = u64::try_from(row.bucket_start.saturating_add(i64::from(row.bucket_secs)))
+            .ok()
+            .map(|secs| std::time::UNIX_EPOCH + Duration::from_secs(secs))?;
+        let sampled_secs = row.samples.min(u64::from(row.bucket_secs.max(1)));
+        Some(ResourceSample {
+            time: Timestamp(end.min(now)),
+            rss_bytes: mean.round() as u64,
+            virtual_bytes: row.virtual_max,
+            cpu_user_secs: 0.0,
+            cpu_system_secs: 0.0,
+            cpu_percent: Some(row.cpu_micros as f64 / 1e6 / sampled_secs as f64 * 100.0),
+            threads: row.threads_max,
+            open_fds: row.fds_max,
+        })
+    }
+}
+
 /// The process's resources: the latest sample and a short history.
 ///
 /// `history` covers the last hour, oldest first: every sample (one a

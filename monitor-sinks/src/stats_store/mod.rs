@@ -31,6 +31,7 @@
 #![doc = include_str!("QUERIES.md")]
 #![warn(missing_docs)]
 
+mod alert_history;
 mod error;
 mod persist;
 mod resource_rollup;
@@ -40,6 +41,10 @@ mod row;
 mod schema;
 mod store;
 
+pub use alert_history::{
+    acknowledge_episode, read_episode, read_history, read_open_episodes, AckOutcome,
+    AlertHistoryRow, EpisodeRow, EpisodeWrite, HistoryFilter,
+};
 pub use error::{BoxedCause, StoreError, StoreErrorKind};
 pub use persist::{PersistEvent, PersistOptions, PersistentStats, StoreHealth, STATS_FILE_NAME};
 pub use resource_rollup::ResourceRollupRow;

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{
-    FoldedBefore, ResourceRollupRow, RollupRetention, RollupRow, SaveStamp, StatsStore, StoreError,
-    StoreErrorKind, StoreOptions, StoredFunctionStats,
+    AlertHistoryRow, EpisodeRow, EpisodeWrite, FoldedBefore, ResourceRollupRow, RollupRetention,
+    RollupRow, SaveStamp, StatsStore, StoreError, StoreErrorKind, StoreOptions,
+    StoredFunctionStats,
 };
 
 /// The file name of the statistics database inside the log directory.
@@ -156,6 +157,12 @@ pub struct PersistentStats {
     /// The retention's boundaries (minute rows, hour rows) the latest fold
     /// finished with nothing left before them: no fold until they move.
     folded: Option<FoldedBefore>,
+    /// Notifications and episode changes not yet committed, in order.
+    alert_history: Vec<AlertHistoryRow>,
+    episodes: Vec<EpisodeWrite>,
+    /// `PRAGMA data_version` at the latest look for acknowledgements made
+    /// by another process.
+    ack_version: Option<i64>,
     /// This store's run and its committed saves, written with every save
     /// (see [`SaveStamp`]).
     stamp: SaveStamp,
@@ -212,6 +219,9 @@ impl PersistentStats {
             rollup_index: HashMap::new(),
             resources: Vec::new(),
             folded: None,
+            alert_history: Vec::new(),
+            episodes: Vec::new(),
+            ack_version: None,
             stamp: SaveStamp {
                 run: random_run(),
                 saves: 0,
@@ -333,6 +343,44 @@ impl PersistentStats {
         Ok(progress.deleted)
     }
 
+    /// Stages one alert notification for `alert_history` (kept across failed
+    /// saves, like every staged row).
+    pub fn stage_alert(&mut self, row: AlertHistoryRow) {
+        self.alert_history.push(row);
+    }
+
+    /// Stages a change to `alert_episodes`.
+    pub fn stage_episode(&mut self, write: EpisodeWrite) {
+        self.episodes.push(write);
+    }
+
+    /// The notifications staged and not saved yet, oldest first.
+    pub fn pending_alerts(&self) -> &[AlertHistoryRow] {
+        &self.alert_history
+    }
+
+    /// The episodes that had not resolved when the store was opened, and
+    /// the highest episode id; empty while the database is unavailable.
+    pub fn open_episodes(&self) -> (Vec<EpisodeRow>, i64) {
+        self.store
+            .as_ref()
+            .and_then(|store| store.open_episodes().ok())
+            .unwrap_or_default()
+    }
+
+    /// The open episodes acknowledged in the file, when another process
+    /// (`monitor ack`) committed anything since the previous call: one
+    /// `PRAGMA data_version` when nothing changed. `None` when nothing
+    /// changed or the database is unavailable (a failure shows up at the
+    /// next save).
+    pub fn acknowledged_elsewhere(&mut self) -> Option<Vec<EpisodeRow>> {
+        let store = self.store.as_mut()?;
+        store
+            .acknowledged_elsewhere(&mut self.ack_version)
+            .ok()
+            .flatten()
+    }
+
     /// The roll-up deltas staged and not saved yet.
     pub fn pending_rollups(&self) -> &[RollupRow] {
         &self.rollups
@@ -398,7 +446,11 @@ impl PersistentStats {
     }
 
     fn nothing_pending(&self) -> bool {
-        self.pending.is_empty() && self.rollups.is_empty() && self.resources.is_empty()
+        self.pending.is_empty()
+            && self.rollups.is_empty()
+            && self.resources.is_empty()
+            && self.alert_history.is_empty()
+            && self.episodes.is_empty()
     }
 
     /// The current state of persistence.
@@ -512,11 +564,19 @@ impl PersistentStats {
             saves: self.stamp.saves + 1,
             ..self.stamp
         };
-        match store.save_with_resources(&self.pending, &self.rollups, &self.resources, Some(stamp))
-        {
+        match store.save_all(
+            &self.pending,
+            &self.rollups,
+            &self.resources,
+            Some(stamp),
+            &self.alert_history,
+            &self.episodes,
+        ) {
             Ok(()) => {
                 let rows = self.pending.len();
                 self.pending.clear();
+                self.alert_history.clear();
+                self.episodes.clear();
                 self.index.clear();
                 self.rollups.clear();
                 self.rollup_index.clear();

@@ -528,37 +528,75 @@ impl RollupReader {
         from: i64,
         to: i64,
     ) -> Result<Vec<ResourceRollupRow>, StoreError> {
-        let path = self.path.clone();
-        let sql = |e| {
-            StoreError::sqlite(
-                e,
-                format!("reading the resource roll-ups of {}", path.display()),
-            )
-        };
-        let has_table: bool = self
-            .conn
-            .query_row(
-                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'resource_rollups'",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(sql)?;
-        if !has_table {
-            return Ok(Vec::new());
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
+        self.read_resource_table(Vec::new(), |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {RESOURCE_COLUMNS} FROM resource_rollups WHERE bucket_secs = ?1 \
                  AND bucket_start >= ?2 AND bucket_start < ?3 ORDER BY bucket_start"
-            ))
-            .map_err(sql)?;
-        let rows = stmt
-            .query_map((bucket_secs, from, to), read_resource_rollup)
-            .map_err(sql)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql)?;
-        Ok(rows)
+            ))?;
+            let rows = stmt.query_map((bucket_secs, from, to), read_resource_rollup)?;
+            rows.collect()
+        })
+    }
+
+    /// The newest resource roll-up of `bucket_secs` (60 or 3600): the row
+    /// whose bucket starts last; `None` without one, or in a file of a
+    /// schema older than 7. One index seek.
+    ///
+    /// ```no_run
+    /// use monitor_sinks::stats_store::RollupReader;
+    ///
+    /// let mut reader = RollupReader::open(std::path::Path::new(".monitor/stats.db"))?;
+    /// if let Some(minute) = reader.latest_resources(60)? {
+    ///     println!("{} samples, RSS mean {:?}", minute.samples, minute.rss_mean());
+    /// }
+    /// # Ok::<(), monitor_sinks::stats_store::StoreError>(())
+    /// ```
+    pub fn latest_resources(
+        &mut self,
+        bucket_secs: u32,
+    ) -> Result<Option<ResourceRollupRow>, StoreError> {
+        self.read_resource_table(None, |conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {RESOURCE_COLUMNS} FROM resource_rollups WHERE bucket_secs = ?1 \
+                     ORDER BY bucket_start DESC LIMIT 1"
+                ),
+                [bucket_secs],
+                read_resource_rollup,
+            )
+            .optional()
+        })
+    }
+
+    /// `read` on the connection; `empty` without a `resource_rollups`
+    /// table (a file of a schema older than 7).
+    fn read_resource_table<T>(
+        &mut self,
+        empty: T,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let found = self.has_resource_table().and_then(|has_table| {
+            if has_table {
+                read(&self.conn)
+            } else {
+                Ok(empty)
+            }
+        });
+        found.map_err(|e| {
+            StoreError::sqlite(
+                e,
+                format!("reading the resource roll-ups of {}", self.path.display()),
+            )
+        })
+    }
+
+    /// Whether the `resource_rollups` table exists (schema 7 and later).
+    fn has_resource_table(&self) -> rusqlite::Result<bool> {
+        self.conn.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'resource_rollups'",
+            [],
+            |row| row.get(0),
+        )
     }
 
     /// Whether the file has a `rollups` table (schema 6 and later).

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use rusqlite::Connection;
 
 /// The schema version written by this build.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Every column of `function_stats` with its declaration, in the order of the
 /// fields of [`StoredFunctionStats`](super::StoredFunctionStats). The
@@ -154,6 +154,16 @@ fn create_current_sql() -> String {
         "{}{ROLLUP_TABLES_SQL}{}",
         create_table_sql(&all),
         resource_tables_sql()
+    ) + super::alert_history::ALERT_TABLES_SQL
+}
+
+/// Whether the tables version 8 added are there.
+fn has_alert_tables(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) = 2 FROM sqlite_master WHERE type = 'table' \
+         AND name IN ('alert_history', 'alert_episodes')",
+        [],
+        |row| row.get(0),
     )
 }
 
@@ -213,7 +223,9 @@ pub(crate) fn detect(conn: &Connection) -> rusqlite::Result<Detected> {
     }
     // A table without a recorded version: infer it from the columns.
     let columns = table_columns(conn)?;
-    let version = if has_resource_tables(conn)? {
+    let version = if has_alert_tables(conn)? {
+        8
+    } else if has_resource_tables(conn)? {
         7
     } else if has_rollup_tables(conn)? {
         6
@@ -255,7 +267,8 @@ pub(crate) fn is_current(conn: &Connection, detected: Detected) -> rusqlite::Res
     Ok(has_version_table
         && COLUMNS.iter().all(|(name, _)| columns.contains(*name))
         && has_rollup_tables(conn)?
-        && has_resource_tables(conn)?)
+        && has_resource_tables(conn)?
+        && has_alert_tables(conn)?)
 }
 
 /// Creates or migrates the schema to [`SCHEMA_VERSION`]. Must run inside a
@@ -277,6 +290,8 @@ pub(crate) fn is_current(conn: &Connection, detected: Detected) -> rusqlite::Res
 ///   the executions after the upgrade) and `rollup_saves`.
 /// * 6 → 7 adds the `resource_rollups` table (empty) and `rollup_retention`
 ///   (no row: nothing folded yet).
+/// * 7 → 8 adds `alert_history` and `alert_episodes` (empty: the history
+///   starts with the notifications after the upgrade).
 pub(crate) fn create_or_migrate(conn: &Connection, detected: Detected) -> rusqlite::Result<()> {
     match detected {
         Detected::Empty => conn.execute_batch(&create_current_sql())?,
@@ -297,6 +312,7 @@ pub(crate) fn create_or_migrate(conn: &Connection, detected: Detected) -> rusqli
             }
             conn.execute_batch(ROLLUP_TABLES_SQL)?;
             conn.execute_batch(&resource_tables_sql())?;
+            conn.execute_batch(super::alert_history::ALERT_TABLES_SQL)?;
         }
     }
     conn.execute_batch(&format!(
@@ -378,9 +394,9 @@ CREATE TABLE schema_version (version INTEGER NOT NULL);
 INSERT INTO schema_version (version) VALUES (2);
 ";
 
-    /// Creates a version-1, version-2, version-5 or version-6 stats file at `path`
+    /// Creates a version-1, version-2, version-5, version-6 or version-7 stats file at `path`
     /// (which must not exist yet) holding `rows`; the columns the old version
-    /// did not have are ignored. Version 5 is the last without `rollups`, version 6 the last without `resource_rollups`. Uses the default rollback journal, as old versions did.
+    /// did not have are ignored. Version 5 is the last without `rollups`, version 6 the last without `resource_rollups`, version 7 the last without the alert history. Uses the default rollback journal, as old versions did.
     pub fn write_legacy_file(
         path: &Path,
         version: u32,
@@ -398,11 +414,19 @@ INSERT INTO schema_version (version) VALUES (2);
             super::create_table_sql(&COLUMNS.map(|(name, _)| name)),
             super::ROLLUP_TABLES_SQL
         );
+        let v7 = format!(
+            "{}{}{}CREATE TABLE schema_version (version INTEGER NOT NULL);\n\
+             INSERT INTO schema_version (version) VALUES (7);\n",
+            super::create_table_sql(&COLUMNS.map(|(name, _)| name)),
+            super::ROLLUP_TABLES_SQL,
+            super::resource_tables_sql()
+        );
         let (sql, mut columns): (&str, Vec<&str>) = match version {
             1 => (V1, V1_COLUMNS.to_vec()),
             2 => (V2, V1_COLUMNS.to_vec()),
             5 => (&v5, COLUMNS.map(|(name, _)| name).to_vec()),
             6 => (&v6, COLUMNS.map(|(name, _)| name).to_vec()),
+            7 => (&v7, COLUMNS.map(|(name, _)| name).to_vec()),
             _ => {
                 return Err(StoreError::new(
                     StoreErrorKind::Other,

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, DatabaseName, Row, TransactionBehavior};
 
+use super::alert_history::{self, AlertHistoryRow, EpisodeRow, EpisodeWrite};
 use super::error::Message;
 use super::resource_rollup::{self, ResourceRollupRow};
 use super::retention::{self, FoldProgress, RollupRetention};
@@ -444,6 +445,38 @@ impl StatsStore {
         Ok(conn)
     }
 
+    /// The alert episodes that had not resolved, and the highest episode id
+    /// (0 when there is none).
+    pub fn open_episodes(&self) -> Result<(Vec<EpisodeRow>, i64), StoreError> {
+        alert_history::open_episodes(&self.conn).map_err(|e| {
+            StoreError::sqlite(
+                e,
+                format!("reading the alert episodes of {}", self.path.display()),
+            )
+        })
+    }
+
+    /// The open episodes that carry an acknowledgement, if another
+    /// connection committed anything since the previous call (SQLite's
+    /// `data_version`); `None` when nothing changed.
+    pub fn acknowledged_elsewhere(
+        &mut self,
+        seen_version: &mut Option<i64>,
+    ) -> Result<Option<Vec<EpisodeRow>>, StoreError> {
+        let ctx = || format!("reading the acknowledgements in {}", self.path.display());
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .map_err(|e| StoreError::sqlite(e, ctx()))?;
+        if *seen_version == Some(version) {
+            return Ok(None);
+        }
+        *seen_version = Some(version);
+        alert_history::acknowledged_open(&self.conn)
+            .map(Some)
+            .map_err(|e| StoreError::sqlite(e, ctx()))
+    }
+
     /// What happened while opening (file moved aside, migration, creation).
     pub fn report(&self) -> &OpenReport {
         &self.report
@@ -516,7 +549,21 @@ impl StatsStore {
         rollups: &[RollupRow],
         stamp: Option<SaveStamp>,
     ) -> Result<(), StoreError> {
-        self.save_with_resources(rows, rollups, &[], stamp)
+        self.save_all(rows, rollups, &[], stamp, &[], &[])
+    }
+
+    /// Like [`save_batch`](Self::save_batch), and in the same transaction
+    /// appends `history` to `alert_history` and applies `episodes` to
+    /// `alert_episodes`, in order.
+    pub fn save_with_alerts(
+        &mut self,
+        rows: &[StoredFunctionStats],
+        rollups: &[RollupRow],
+        stamp: Option<SaveStamp>,
+        history: &[AlertHistoryRow],
+        episodes: &[EpisodeWrite],
+    ) -> Result<(), StoreError> {
+        self.save_all(rows, rollups, &[], stamp, history, episodes)
     }
 
     /// Like [`save_batch`](Self::save_batch), and in the same transaction
@@ -547,7 +594,28 @@ impl StatsStore {
         resources: &[ResourceRollupRow],
         stamp: Option<SaveStamp>,
     ) -> Result<(), StoreError> {
-        if rows.is_empty() && rollups.is_empty() && resources.is_empty() {
+        self.save_all(rows, rollups, resources, stamp, &[], &[])
+    }
+
+    /// Everything a host's save writes, in one `BEGIN IMMEDIATE`
+    /// transaction: `rows`, `rollups` and `resources` as
+    /// [`save_with_resources`](Self::save_with_resources), `history` and
+    /// `episodes` as [`save_with_alerts`](Self::save_with_alerts).
+    pub fn save_all(
+        &mut self,
+        rows: &[StoredFunctionStats],
+        rollups: &[RollupRow],
+        resources: &[ResourceRollupRow],
+        stamp: Option<SaveStamp>,
+        history: &[AlertHistoryRow],
+        episodes: &[EpisodeWrite],
+    ) -> Result<(), StoreError> {
+        if rows.is_empty()
+            && rollups.is_empty()
+            && resources.is_empty()
+            && history.is_empty()
+            && episodes.is_empty()
+        {
             return Ok(());
         }
         let path = &self.path;
@@ -577,6 +645,7 @@ impl StatsStore {
         rollup::merge_into(&tx, rollups, stamp).map_err(|e| StoreError::sqlite(e, ctx()))?;
         resource_rollup::merge_resources_into(&tx, resources)
             .map_err(|e| StoreError::sqlite(e, ctx()))?;
+        alert_history::save(&tx, history, episodes).map_err(|e| StoreError::sqlite(e, ctx()))?;
         // On error the dropped transaction rolls back.
         tx.commit().map_err(|e| StoreError::sqlite(e, ctx()))
     }

@@ -67,6 +67,44 @@ pub(crate) enum Command {
     Trend(TrendArgs),
     /// The latest executions, and with -f every new one as it is written.
     Tail(TailArgs),
+    /// Alert notifications, newest first (or, with --firing, the episodes firing now).
+    Alerts(AlertsArgs),
+    /// Acknowledge a firing alert episode: its reminders stop (the one command that writes).
+    Ack(AckArgs),
+    /// The executions running now, oldest first, stuck ones marked (from the host's status.json).
+    Running,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AlertsArgs {
+    /// Only the episodes firing now, each with its latest notification and acknowledgement.
+    #[arg(long)]
+    pub(crate) firing: bool,
+    /// Notifications since: a duration ago (`24h`, `7d`) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN", default_value = "7d", value_parser = when::parse_since)]
+    pub(crate) since: Since,
+    /// Only this rule (`consecutive_failures`, `high_error_rate`, …).
+    #[arg(long, value_name = "RULE", value_parser = parse_rule)]
+    pub(crate) rule: Option<monitor::AlertRule>,
+    /// Only this function (its exact name).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) function: Option<String>,
+    /// At most this many notifications.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub(crate) limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AckArgs {
+    /// The episode's number (as `monitor alerts` prints it: `#12` or `12`).
+    #[arg(value_name = "EPISODE", value_parser = parse_episode)]
+    pub(crate) episode: u64,
+    /// Who acknowledges it.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) by: String,
+    /// A note for the others (what is being done about it).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) note: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +188,26 @@ fn parse_status(text: &str) -> Result<Status, String> {
     text.to_ascii_lowercase()
         .parse::<Status>()
         .map_err(|error| error.to_string())
+}
+
+fn parse_rule(text: &str) -> Result<monitor::AlertRule, String> {
+    monitor::AlertRule::from_name(text.trim()).ok_or_else(|| {
+        let names: Vec<&str> = monitor::AlertRule::ALL.iter().map(|r| r.as_str()).collect();
+        format!("`{text}` is no rule; write one of {}", names.join(", "))
+    })
+}
+
+fn parse_episode(text: &str) -> Result<u64, String> {
+    text.trim()
+        .trim_start_matches('#')
+        .parse::<u64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            format!(
+                "`{text}` is no episode number; write the number `monitor alerts` prints, e.g. 12"
+            )
+        })
 }
 
 fn parse_name(text: &str) -> Result<NameFilter, String> {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::SystemTime;
 
-use monitor::query::{to_json, ExecutionFilter, ExecutionSummary, LogDir};
+use monitor::query::{human_ms, to_json, ExecutionFilter, ExecutionSummary, LogDir};
 use monitor::Timestamp;
 
 use crate::args::{Common, ExecutionsArgs};
@@ -129,32 +129,15 @@ pub(crate) fn seconds(rfc3339: &str) -> String {
     text
 }
 
-/// `420 ns`, `850 µs`, `2.1 ms`, `1.2 s` (as the status report writes them).
-pub(crate) fn human_ms(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.1} s", ms / 1000.0)
-    } else if ms >= 1.0 {
-        format!("{ms:.1} ms")
-    } else if ms >= 0.001 {
-        format!("{:.0} µs", ms * 1000.0)
-    } else {
-        format!("{:.0} ns", ms * 1e6)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn times_and_durations_are_short() {
+    fn times_are_short() {
         assert_eq!(
             seconds("2026-12-06T19:19:08.123456Z"),
             "2026-12-06 19:19:08"
         );
-        assert_eq!(human_ms(0.0004), "400 ns");
-        assert_eq!(human_ms(0.85), "850 µs");
-        assert_eq!(human_ms(2.14), "2.1 ms");
-        assert_eq!(human_ms(1234.0), "1.2 s");
     }
 }

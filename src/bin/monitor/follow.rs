@@ -9,8 +9,8 @@
 //! with the new file from its start: no line is missed or printed twice.
 //! When the log rotated more than once since the last read, the files
 //! rotated after the one being read (found by its inode, or by its first
-//! line once gzipped) are read whole first, in the order of their names
-//! (`monitor_sinks::rotating::RotatedName`), a `.gz` one decompressed; one
+//! line once gzipped) are read whole first, oldest first as
+//! `monitor::query::log_files` lists them, a `.gz` one decompressed; one
 //! deleted by retention meanwhile is passed over with a notice.
 //! A file that shrinks under it (a torn last line cut off, `copytruncate`)
 //! is read again from the start of the line it was in, or from the start.
@@ -22,8 +22,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use flate2::read::MultiGzDecoder;
-use monitor_sinks::rotating::RotatedName;
+use monitor::query::{log_files, LogFile};
 
 /// How much is read back from the end to find the last lines.
 const BACK_CHUNK: u64 = 64 * 1024;
@@ -146,77 +145,6 @@ pub(crate) struct Follower {
     notices: Vec<String>,
 }
 
-/// A rotated file of the followed log, as listed.
-struct Rotated {
-    path: PathBuf,
-    gz: bool,
-    /// (stamp, counter): the order of rotation.
-    key: (i64, u32),
-}
-
-/// The base name of the log whose current file is `path`
-/// (`current.log` → `""`, `current_errors.log` → `"errors"`).
-fn base_of(path: &Path) -> &str {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.strip_prefix("current_")
-        .and_then(|n| n.strip_suffix(".log"))
-        .unwrap_or("")
-}
-
-/// The rotated files of the log whose current file is `path`, oldest
-/// first (`X.log` and `X.log.gz` both present: the plain one).
-fn rotated_files(path: &Path) -> io::Result<Vec<Rotated>> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let base = base_of(path);
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        if let Some(parsed) = RotatedName::parse(base, &name) {
-            files.push(Rotated {
-                path: entry.path(),
-                gz: parsed.gz,
-                key: (parsed.stamp_secs, parsed.counter),
-            });
-        }
-    }
-    files.sort_by_key(|file| (file.key, file.gz));
-    files.dedup_by(|later, earlier| later.key == earlier.key);
-    Ok(files)
-}
-
-/// Opens a rotated file for reading from its start, decompressed; a plain
-/// file compressed since it was listed is read from its `.gz`. `None` when
-/// it is gone (retention).
-fn open_rotated(file: &Rotated) -> io::Result<Option<Box<dyn Read>>> {
-    let gz_path = |path: &Path| {
-        let mut gz = path.as_os_str().to_owned();
-        gz.push(".gz");
-        PathBuf::from(gz)
-    };
-    let tries = if file.gz {
-        vec![(file.path.clone(), true)]
-    } else {
-        vec![(file.path.clone(), false), (gz_path(&file.path), true)]
-    };
-    for (path, gz) in tries {
-        match File::open(&path) {
-            Ok(handle) => {
-                return Ok(Some(if gz {
-                    Box::new(MultiGzDecoder::new(io::BufReader::new(handle)))
-                } else {
-                    Box::new(handle)
-                }))
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(None)
-}
-
 /// The first line of `reader` (up to 4 KiB of it): what identifies a file
 /// once it is compressed under another inode.
 fn first_line(reader: impl Read) -> io::Result<Vec<u8>> {
@@ -263,9 +191,9 @@ fn read_all(
 impl Open {
     /// Whether the rotated `file` is this open file (renamed, or compressed
     /// since: then its first line is this file's).
-    fn is(&self, file: &Rotated) -> io::Result<bool> {
-        if !file.gz {
-            return match std::fs::metadata(&file.path) {
+    fn is(&self, file: &LogFile) -> io::Result<bool> {
+        if !file.is_gz() {
+            return match std::fs::metadata(file.path()) {
                 Ok(metadata) => Ok(file_id(&metadata) == self.id),
                 Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
                 Err(error) => Err(error),
@@ -279,7 +207,7 @@ impl Open {
         if mine.is_empty() {
             return Ok(false);
         }
-        match open_rotated(file)? {
+        match file.open()? {
             Some(reader) => Ok(first_line(reader)? == mine),
             None => Ok(false),
         }
@@ -396,7 +324,8 @@ impl Follower {
         let Some(old) = &self.open else {
             return Ok(false);
         };
-        let files = rotated_files(&self.path)?;
+        let mut files = log_files(&self.path)?;
+        files.retain(|file| !file.is_current());
         let mut mine = None;
         for (index, file) in files.iter().enumerate().rev() {
             if old.is(file)? {
@@ -419,7 +348,7 @@ impl Follower {
                 files
                     .iter()
                     .position(|file| {
-                        std::fs::metadata(&file.path)
+                        std::fs::metadata(file.path())
                             .and_then(|m| m.modified())
                             .is_ok_and(|modified| modified > written)
                     })
@@ -433,11 +362,11 @@ impl Follower {
                 // read at the next poll.
                 break;
             }
-            match open_rotated(file)? {
+            match file.open()? {
                 Some(reader) => found |= read_all(reader, emit)?,
                 None => self.notices.push(format!(
                     "{}: deleted by retention before it was read; passed over",
-                    file.path.display()
+                    file.path().display()
                 )),
             }
         }

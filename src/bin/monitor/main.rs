@@ -1,7 +1,8 @@
 //! `monitor`: look at what a monitor recorded, from outside the host.
 //!
 //! Every command reads a log directory (`--dir`, default `.monitor`)
-//! through [`monitor::query`] and never writes into it; `--json` prints
+//! through [`monitor::query`] and never writes into it, except `ack`,
+//! which marks an alert episode acknowledged in `stats.db`; `--json` prints
 //! JSON (one object per line for a list). Exit codes: 0 done, 1 a failure
 //! (a missing or foreign directory, an unknown id, unreadable files),
 //! 2 a usage error; `health` exits 0 green, 1 yellow, 2 red.
@@ -11,6 +12,7 @@
 //! `progress` (stderr during long scans), one file per command, and
 //! `follow` (reading a growing file across rotations, for `tail`).
 
+mod alerts;
 mod args;
 mod errors;
 mod executions;
@@ -18,6 +20,7 @@ mod follow;
 mod health;
 mod out;
 mod progress;
+mod running;
 mod show;
 mod stats;
 mod status;
@@ -70,6 +73,9 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
         Command::Stats(args) => stats::run(&open(common)?, common, args, out),
         Command::Trend(args) => trend::run(&open(common)?, common, args, out),
         Command::Tail(args) => tail::run(&open(common)?, common, args, out),
+        Command::Alerts(args) => alerts::run(&open(common)?, common, args, out),
+        Command::Ack(args) => alerts::ack(&open(common)?, common, args, out),
+        Command::Running => running::run(&open(common)?, common, out),
     }
 }
 

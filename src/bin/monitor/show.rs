@@ -6,9 +6,9 @@ use monitor::query::{to_json, ExecutionDetail, JsonValue, LogDir};
 use monitor::TraceNode;
 
 use crate::args::{Common, ShowArgs};
-use crate::executions::human_ms;
 use crate::out::{Colour, Failure, Out};
 use crate::table::{cut, hard_wrap, one_line, wrap, WIDTH};
+use monitor::query::human_ms;
 
 /// Width of the label column.
 const LABEL: usize = 11;

@@ -7,9 +7,10 @@ use std::time::Duration;
 use monitor::query::{to_json, LogDir, WindowSummary};
 
 use crate::args::{Common, StatsArgs};
-use crate::executions::{human_ms, seconds};
+use crate::executions::seconds;
 use crate::out::{Failure, Out};
 use crate::table::{Align, Cell, Column, Table};
+use monitor::query::human_ms;
 
 pub(crate) fn run(
     logs: &LogDir,

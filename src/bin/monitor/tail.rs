@@ -18,10 +18,10 @@ use std::time::Duration;
 use monitor::query::{JsonValue, LogDir};
 
 use crate::args::{Common, TailArgs};
-use crate::executions::human_ms;
 use crate::follow::{Follower, Polled};
 use crate::out::{Colour, Failure, Out};
 use crate::table::{cut, one_line, WIDTH};
+use monitor::query::human_ms;
 
 /// How long to wait for new lines before looking again.
 const IDLE: Duration = Duration::from_millis(200);

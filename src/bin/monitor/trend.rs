@@ -4,10 +4,10 @@
 use monitor::query::{to_json, LogDir};
 
 use crate::args::{Common, TrendArgs};
-use crate::executions::human_ms;
 use crate::out::{Failure, Out};
 use crate::stats::percent;
 use crate::table::{Align, Cell, Column, Table};
+use monitor::query::human_ms;
 
 pub(crate) fn run(
     logs: &LogDir,
