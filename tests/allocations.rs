@@ -361,3 +361,83 @@ fn a_rings_memory_is_freed_once_its_thread_has_exited() {
         .total_executions;
     assert_eq!(recorded, 202);
 }
+
+#[test]
+fn a_span_through_the_layer_allocates_only_its_running_entry_at_steady_state() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let _lock = exclusive();
+    let dir = temp_dir("alloc-span");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    let subscriber = tracing_subscriber::registry().with(monitor::layer());
+    let count = tracing::subscriber::with_default(subscriber, || {
+        let spans = |n: u64| {
+            for i in 0..n {
+                let span = tracing::info_span!(target: "alloc", "request", id = i);
+                std::hint::black_box(span.in_scope(|| std::hint::black_box(i)));
+            }
+        };
+        // The first spans intern the site, register the thread's rings and
+        // size the layer's and the registry's tables.
+        spans(100);
+        assert!(guard.flush());
+        allocations_during(|| spans(2000))
+    });
+    // The span's state (the layer's table), its field list (reused per
+    // thread) and its busy time (inline in the event) cost nothing; the one
+    // allocation per span is its entry among the running executions
+    // (`monitor::running()`, issue 14), made at creation.
+    assert_eq!(count, 2000, "2,000 spans allocated {count} times");
+    assert!(guard.flush());
+    assert_eq!(monitor::stats().dropped_events, 0);
+    let stats = monitor::stats();
+    assert_eq!(stats.get("alloc::request").unwrap().total_executions, 2100);
+}
+
+/// Pending once, then ready: an await point. It wakes its task before it
+/// returns `Pending` (as a future must, or `block_on` would park for good;
+/// waking clones the waker's `Arc`, no allocation).
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            std::task::Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
+#[monitored]
+async fn pends_once(x: u64) -> Result<u64, String> {
+    YieldOnce(false).await;
+    Ok(x + 1)
+}
+
+#[test]
+fn an_async_call_is_listed_as_running_with_one_allocation_at_its_first_pending_only() {
+    let _lock = exclusive();
+    let dir = temp_dir("alloc-running");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    assert_eq!(block_on(pends_once(0)), Ok(1)); // the thread's ring and stack
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let future = pends_once(1);
+    let mut future = std::pin::pin!(future);
+    let first = allocations_during(|| {
+        assert!(future.as_mut().poll(&mut context).is_pending());
+    });
+    assert_eq!(first, 1, "its entry among the running executions, once");
+    assert_eq!(monitor::running().len(), 1);
+    let second = allocations_during(|| {
+        assert!(future.as_mut().poll(&mut context).is_ready());
+    });
+    assert_eq!(second, 0, "completing allocates nothing");
+    assert!(guard.flush());
+    assert!(monitor::running().is_empty());
+}

@@ -612,3 +612,71 @@ fn events_stream_executions_and_alerts_and_the_guard_drops_while_a_client_listen
         .read_to_end(&mut rest)
         .expect("the stream was closed");
 }
+
+#[monitored(name = "http_blocked")]
+fn http_blocked(entered: mpsc::Sender<()>, release: mpsc::Receiver<()>) {
+    entered.send(()).unwrap();
+    release.recv().unwrap();
+}
+
+#[test]
+fn api_running_and_the_running_gauge_list_what_runs_now() {
+    let _lock = exclusive();
+    let guard = install("http-running");
+    let addr = guard.http_addr().unwrap();
+    http_ok().unwrap();
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let entered = entered_tx.clone();
+            let (release_one, wait) = mpsc::channel();
+            let thread = std::thread::spawn(move || http_blocked(entered, wait));
+            (release_one, thread)
+        })
+        .collect();
+    entered_rx.recv().unwrap();
+    entered_rx.recv().unwrap();
+    assert!(guard.flush()); // the collector samples what runs
+    let reply = get(addr, "/api/running");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply
+        .header("Content-Type")
+        .is_some_and(|kind| kind.starts_with("application/json")));
+    let running = reply.json();
+    let running = running.as_array().unwrap();
+    assert_eq!(running.len(), 2, "{running:?}");
+    for execution in running {
+        assert_eq!(execution["name"], "http_blocked");
+        assert_eq!(execution["stuck"], false);
+        assert!(execution["id"].as_str().unwrap().len() == 26);
+        assert!(execution["elapsed_ms"].is_number());
+    }
+    let metrics = get(addr, "/metrics").body;
+    assert_eq!(
+        sample(
+            &metrics,
+            "monitor_running_executions{function=\"http_blocked\"}"
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "monitor_running_executions{function=\"http_ok\"}"),
+        Some(0.0)
+    );
+    for (release, thread) in threads {
+        release.send(()).unwrap();
+        thread.join().unwrap();
+    }
+    assert!(guard.flush());
+    assert_eq!(get(addr, "/api/running").json(), serde_json::json!([]));
+    let metrics = get(addr, "/metrics").body;
+    assert_eq!(
+        sample(
+            &metrics,
+            "monitor_running_executions{function=\"http_blocked\"}"
+        ),
+        Some(0.0),
+        "finished: counted among the functions, none running"
+    );
+}

@@ -174,6 +174,7 @@ fn alert_history_acknowledgement_and_rules_over_http() {
         r#"{"global": {"window_secs": -5}}"#,
         r#"{"global": {"window_secs": 0}}"#,
         r#"{"global": {"error_rate_threshold": 2}}"#,
+        r#"{"global": {"stuck_after_secs": 0}}"#,
         r#"{"per_function": {"x": {"consecutive_failures": 0}}}"#,
         r#"{"global": {"disabled": ["no_such_rule"]}}"#,
         r#"{"other": {}}"#,
@@ -189,7 +190,7 @@ fn alert_history_acknowledgement_and_rules_over_http() {
         addr,
         "PUT",
         "/api/alert-rules",
-        r#"{"global": {"consecutive_failures": 3, "slow_threshold_ms": 250},
+        r#"{"global": {"consecutive_failures": 3, "slow_threshold_ms": 250, "stuck_after_secs": 600},
             "per_function": {"http_alert_job": {"disabled": ["new_error_pattern"]}}}"#,
         true,
     );
@@ -203,7 +204,9 @@ fn alert_history_acknowledgement_and_rules_over_http() {
     assert!(!rules
         .for_function("http_alert_job")
         .is_enabled(monitor::AlertRule::NewErrorPattern));
+    assert_eq!(rules.global.stuck_after, Duration::from_secs(600));
     assert_eq!(reply.json()["global"]["consecutive_failures"], 3);
+    assert_eq!(reply.json()["global"]["stuck_after_secs"], 600.0);
     assert_eq!(
         request(addr, "DELETE", "/api/alert-rules", "", true).status,
         405

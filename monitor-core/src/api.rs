@@ -1,5 +1,5 @@
 //! The free functions a host calls: [`stats`], [`flush`], [`health`],
-//! [`status_report`], [`stats_window`], [`trend`]. Each reads the installed monitor through
+//! [`running`], [`status_report`], [`stats_window`], [`trend`]. Each reads the installed monitor through
 //! [`installed::current`](crate::installed::current), never a lock the
 //! collector holds while it works.
 
@@ -10,6 +10,7 @@ use crate::alerts::Health;
 use crate::collector::Control;
 use crate::installed::current;
 use crate::report::StatusReport;
+use crate::running::RunningExecution;
 use crate::stats::StatsSnapshot;
 use crate::timestamp::Timestamp;
 use crate::windows::{FunctionTrend, WindowStats};
@@ -233,6 +234,7 @@ pub fn status_report() -> StatusReport {
         .as_ref()
         .map_or_else(SystemTime::now, |handle| handle.clock.now());
     let stats = stats();
+    let running = crate::report::listed_running(&running());
     StatusReport {
         generated_at: Timestamp(now),
         stats,
@@ -242,7 +244,44 @@ pub fn status_report() -> StatusReport {
             .map(|handle| handle.alerts.firing())
             .unwrap_or_default(),
         resources: handle.and_then(|handle| handle.resources.lock().latest().cloned()),
+        running,
     }
+}
+
+/// The executions that have started and not finished, oldest first: sync
+/// `#[monitored]` functions while they are on the stack, async ones from
+/// their first `Pending` until they complete or are dropped (across threads
+/// and `.await`s), and the spans the [`layer`](crate::layer) records, from
+/// creation until close. Each carries the id its finished line will carry,
+/// its thread, start time, elapsed time and whether it is stuck (see
+/// [`AlertRule::StuckExecution`](crate::AlertRule::StuckExecution)).
+///
+/// The collector samples them when asked (waiting at most a second, like
+/// [`stats`]); from a sink or notifier, or when the collector is busy, the
+/// answer is its latest sample (at most 250 ms old). Callers pay nothing for
+/// this list but a few stores per execution: see ARCHITECTURE.md.
+/// Without an installed monitor nothing is recorded: the list is empty.
+///
+/// ```
+/// for execution in monitor_core::running() {
+///     println!("{} {} for {:?} on {}{}", execution.id, execution.name, execution.elapsed,
+///         execution.thread, if execution.stuck { " (stuck)" } else { "" });
+/// }
+/// assert!(monitor_core::running().is_empty()); // no monitor installed here
+/// ```
+pub fn running() -> Vec<RunningExecution> {
+    let Some(handle) = current() else {
+        return Vec::new();
+    };
+    let latest = || Arc::clone(&handle.running.lock());
+    let sample = if crate::collector::on_collector_thread() {
+        latest()
+    } else {
+        handle
+            .request(Control::Running, STATS_TIMEOUT.min(handle.flush_timeout))
+            .unwrap_or_else(latest)
+    };
+    sample.executions.clone()
 }
 
 /// Whether a file whose stamp is `file` holds exactly the saves made before

@@ -35,6 +35,8 @@ pub struct Callsite {
     line: u32,
     slow_threshold_ns: Option<u64>,
     every_ns: Option<u64>,
+    /// The attribute's `stuck_after`, in nanoseconds.
+    stuck_after_ns: Option<u64>,
     /// `type_name::<Self>` of the impl the function lives in, set by the first call
     /// of a method; read by the collector when it names the callsite.
     self_type: OnceLock<fn() -> &'static str>,
@@ -71,6 +73,7 @@ impl Callsite {
             line,
             slow_threshold_ns,
             every_ns,
+            stuck_after_ns: None,
             self_type: OnceLock::new(),
             collector_slot: AtomicU64::new(0),
             trace_gate: AtomicU64::new(0),
@@ -129,6 +132,25 @@ impl Callsite {
             self.traced_shape.store(shape, Ordering::Relaxed);
         }
         won
+    }
+
+    /// This callsite with the attribute's `stuck_after` (nanoseconds): an
+    /// execution running longer is stuck (the `stuck_execution` rule).
+    ///
+    /// ```
+    /// use monitor_core::__private::Callsite;
+    /// static CALLSITE: Callsite = Callsite::new(None, module_path!(), "job", "call", file!(), line!(), None, None)
+    ///     .with_stuck_after(300_000_000_000);
+    /// assert_eq!(CALLSITE.stuck_after_ns(), Some(300_000_000_000));
+    /// ```
+    pub const fn with_stuck_after(mut self, nanos: u64) -> Self {
+        self.stuck_after_ns = Some(nanos);
+        self
+    }
+
+    /// The attribute's `stuck_after` in nanoseconds, if any.
+    pub fn stuck_after_ns(&self) -> Option<u64> {
+        self.stuck_after_ns
     }
 
     /// Records the `Self` type of a method's impl (first call wins).

@@ -14,10 +14,11 @@ use std::task::{Context, Poll};
 
 use crate::callsite::Callsite;
 use crate::capture::{gated_stack_trace, shape_of, take_panic_failure, Failure, Outcome, Staged};
-use crate::event::{Event, EventExtra, Status};
+use crate::event::{Event, EventExtra, Extra, Status};
 use crate::fields::{Field, FieldSlot, Held, HeldFields, NoFields};
 use crate::local_id::LocalId;
 use crate::queue;
+use crate::running::{open::OpenHandle, stack};
 
 use crate::ticks::now;
 
@@ -35,6 +36,10 @@ pub struct ExecutionGuard<S: FieldSlot = NoFields> {
     thread: u16,
     sequence: u32,
     active: bool,
+    /// Listed on this thread's stack of running executions (every active
+    /// sync guard; not the one inside an [`AsyncInlineGuard`], which can
+    /// move between threads).
+    listed: bool,
     fields: S,
 }
 
@@ -46,7 +51,9 @@ impl ExecutionGuard {
     pub fn start(callsite: &'static Callsite) -> Self {
         let active = queue::enabled();
         let (start, id) = if active {
-            (now(), LocalId::next())
+            let (start, id) = (now(), LocalId::next());
+            stack::push(callsite, start, id);
+            (start, id)
         } else {
             (0, LocalId::default())
         };
@@ -56,6 +63,7 @@ impl ExecutionGuard {
             thread: id.thread,
             sequence: id.sequence,
             active,
+            listed: active,
             fields: NoFields,
         }
     }
@@ -88,6 +96,7 @@ impl ExecutionGuard {
             thread: self.thread,
             sequence: self.sequence,
             active: self.active,
+            listed: self.listed,
             fields,
         };
         std::mem::forget(self);
@@ -96,6 +105,15 @@ impl ExecutionGuard {
 }
 
 impl<S: FieldSlot> ExecutionGuard<S> {
+    /// Takes the execution off this thread's stack of running ones.
+    #[inline(always)]
+    fn unlist(&mut self) {
+        if self.listed {
+            self.listed = false;
+            stack::pop();
+        }
+    }
+
     #[inline(always)]
     fn id(&self) -> LocalId {
         LocalId {
@@ -112,6 +130,7 @@ impl<S: FieldSlot> ExecutionGuard<S> {
         }
         self.active = false;
         let end = now();
+        self.unlist();
         record(
             self.callsite,
             self.start,
@@ -128,6 +147,7 @@ impl<S: FieldSlot> Drop for ExecutionGuard<S> {
     #[inline]
     fn drop(&mut self) {
         if self.active {
+            self.unlist();
             record_panic(
                 self.callsite,
                 self.start,
@@ -189,6 +209,7 @@ impl InlineGuard {
             thread: this.inner.thread,
             sequence: this.inner.sequence,
             active: this.inner.active,
+            listed: this.inner.listed,
             fields,
         };
         InlineGuard {
@@ -206,6 +227,7 @@ impl<S: FieldSlot> Drop for InlineGuard<S> {
         }
         self.inner.active = false;
         let end = now();
+        self.inner.unlist();
         let id = self.inner.id();
         let inner = &mut self.inner;
         if std::thread::panicking() && !self.panicking_at_start {
@@ -233,24 +255,38 @@ impl<S: FieldSlot> Drop for InlineGuard<S> {
 pub struct AsyncInlineGuard<S: FieldSlot = NoFields> {
     inner: InlineGuard<S>,
     completed: bool,
+    /// Its entry among the running executions (the body can move between
+    /// threads at each `.await`: not on a thread's stack).
+    open: Option<OpenHandle>,
 }
 
 impl AsyncInlineGuard {
     /// Starts timing (see [`ExecutionGuard::start`]).
     #[inline(always)]
     pub fn start(callsite: &'static Callsite) -> Self {
-        AsyncInlineGuard {
-            inner: InlineGuard::start(callsite),
-            completed: false,
-        }
+        AsyncInlineGuard::listed(InlineGuard::start(callsite))
     }
 
     /// Like [`start`](Self::start), for methods.
     #[inline(always)]
     pub fn start_method(callsite: &'static Callsite, self_type: fn() -> &'static str) -> Self {
+        AsyncInlineGuard::listed(InlineGuard::start_method(callsite, self_type))
+    }
+
+    /// Moves the execution from this thread's stack to an entry of its own.
+    #[inline]
+    fn listed(mut inner: InlineGuard) -> Self {
+        let guard = &mut inner.inner;
+        let open = if guard.active {
+            guard.unlist();
+            OpenHandle::new(guard.callsite, guard.start, guard.id())
+        } else {
+            None
+        };
         AsyncInlineGuard {
-            inner: InlineGuard::start_method(callsite, self_type),
+            inner,
             completed: false,
+            open,
         }
     }
 
@@ -264,7 +300,8 @@ impl AsyncInlineGuard {
     /// The guard, holding the values of the function's `fields(…)`.
     #[inline(always)]
     pub fn with_fields<H: HeldFields>(self, fields: Held<H>) -> AsyncInlineGuard<Held<H>> {
-        let this = std::mem::ManuallyDrop::new(self);
+        let mut this = std::mem::ManuallyDrop::new(self);
+        let open = this.open.take();
         let inline = &this.inner;
         AsyncInlineGuard {
             inner: InlineGuard {
@@ -274,11 +311,13 @@ impl AsyncInlineGuard {
                     thread: inline.inner.thread,
                     sequence: inline.inner.sequence,
                     active: inline.inner.active,
+                    listed: inline.inner.listed,
                     fields,
                 },
                 panicking_at_start: inline.panicking_at_start,
             },
             completed: this.completed,
+            open,
         }
     }
 }
@@ -295,6 +334,7 @@ impl<S: FieldSlot> AsyncInlineGuard<S> {
 impl<S: FieldSlot> Drop for AsyncInlineGuard<S> {
     #[inline]
     fn drop(&mut self) {
+        self.open = None;
         let guard = &mut self.inner.inner;
         if guard.active && !self.completed && !std::thread::panicking() {
             guard.active = false;
@@ -343,7 +383,7 @@ fn record(
                 thread: id.thread,
                 sequence: id.sequence,
                 staged: false,
-                extra: None,
+                extra: Extra::NONE,
             })
         }
         Outcome::Staged(staged) => record_staged(callsite, start, id, end, staged, fields.take()),
@@ -367,14 +407,16 @@ fn record_success_with_fields(
     let any = !fields.is_empty() || parent.is_some();
     #[cfg(not(feature = "otlp-tracing"))]
     let any = !fields.is_empty();
-    let extra = any.then(|| {
-        Box::new(EventExtra {
+    let extra = if !any {
+        Extra::NONE
+    } else {
+        Extra::boxed(EventExtra {
             fields,
             #[cfg(feature = "otlp-tracing")]
             parent,
             ..EventExtra::default()
         })
-    });
+    };
     queue::push(Event {
         callsite,
         start,
@@ -406,10 +448,10 @@ fn record_success_under(
         thread: id.thread,
         sequence: id.sequence,
         staged: false,
-        extra: Some(Box::new(EventExtra {
+        extra: Extra::boxed(EventExtra {
             parent: Some(parent),
             ..EventExtra::default()
-        })),
+        }),
     });
 }
 
@@ -440,13 +482,13 @@ fn record_error(
         thread: id.thread,
         sequence: id.sequence,
         staged: false,
-        extra: Some(Box::new(EventExtra {
+        extra: Extra::boxed(EventExtra {
             failure: Some(failure),
             span: None,
             fields,
             #[cfg(feature = "otlp-tracing")]
             parent: crate::otlp::parent::current(),
-        })),
+        }),
     });
 }
 
@@ -473,7 +515,7 @@ fn record_staged(
         thread: id.thread,
         sequence: id.sequence,
         staged: true,
-        extra: None,
+        extra: Extra::NONE,
     };
     // A call under an OpenTelemetry span (feature `otlp-tracing`) carries
     // the span's ids: boxed, like one with fields.
@@ -492,13 +534,13 @@ fn record_staged(
     let mut failure = staged.into_failure();
     failure.unresolved_trace = trace;
     event.staged = false;
-    event.extra = Some(Box::new(EventExtra {
+    event.extra = Extra::boxed(EventExtra {
         failure: Some(Box::new(failure)),
         span: None,
         fields,
         #[cfg(feature = "otlp-tracing")]
         parent,
-    }));
+    });
     queue::push(event);
 }
 
@@ -518,13 +560,13 @@ fn record_panic(
         thread: id.thread,
         sequence: id.sequence,
         staged: false,
-        extra: Some(Box::new(EventExtra {
+        extra: Extra::boxed(EventExtra {
             failure: Some(Box::new(take_panic_failure(start))),
             span: None,
             fields,
             #[cfg(feature = "otlp-tracing")]
             parent: crate::otlp::parent::current(),
-        })),
+        }),
     });
 }
 
@@ -538,7 +580,7 @@ fn record_cancelled(callsite: &'static Callsite, start: u64, id: LocalId) {
         thread: id.thread,
         sequence: id.sequence,
         staged: false,
-        extra: None,
+        extra: Extra::NONE,
     });
 }
 
@@ -558,11 +600,14 @@ pin_project_lite::pin_project! {
         self_type: Option<fn() -> &'static str>,
         state: State,
         fields: S,
+        // Its entry among the running executions, from its first `Pending`.
+        open: Option<OpenHandle>,
     }
 
     impl<R, F: Future<Output = R>, S: FieldSlot> PinnedDrop for MonitoredFuture<R, F, S> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
+            *this.open = None;
             if let State::Running(start, id) = *this.state {
                 *this.state = State::Done;
                 record_cancelled(this.callsite, start, id);
@@ -590,6 +635,7 @@ impl<R, F: Future<Output = R>> MonitoredFuture<R, F> {
             self_type: None,
             state: State::NotStarted,
             fields: NoFields,
+            open: None,
         }
     }
 
@@ -606,6 +652,7 @@ impl<R, F: Future<Output = R>> MonitoredFuture<R, F> {
             self_type: Some(self_type),
             state: State::NotStarted,
             fields: NoFields,
+            open: None,
         }
     }
 }
@@ -622,6 +669,7 @@ impl<R, F: Future<Output = R>, H: HeldFields> MonitoredFuture<R, F, Held<H>> {
             self_type: None,
             state: State::NotStarted,
             fields,
+            open: None,
         }
     }
 
@@ -639,6 +687,7 @@ impl<R, F: Future<Output = R>, H: HeldFields> MonitoredFuture<R, F, Held<H>> {
             self_type: Some(self_type),
             state: State::NotStarted,
             fields,
+            open: None,
         }
     }
 }
@@ -683,10 +732,12 @@ struct PollGuard<'a, S: FieldSlot> {
     state: &'a mut State,
     callsite: &'static Callsite,
     fields: &'a mut S,
+    open: &'a mut Option<OpenHandle>,
 }
 
 impl<S: FieldSlot> Drop for PollGuard<'_, S> {
     fn drop(&mut self) {
+        *self.open = None;
         if let State::Running(start, id) = *self.state {
             *self.state = State::Done;
             record_panic(self.callsite, start, id, now(), self.fields.take());
@@ -716,12 +767,21 @@ impl<R, F: Future<Output = R>, S: FieldSlot> Future for MonitoredFuture<R, F, S>
             state: &mut *this.state,
             callsite,
             fields: &mut *this.fields,
+            open: &mut *this.open,
         };
         let poll = this.inner.poll(cx);
         std::mem::forget(guard);
         match poll {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                if let (State::Running(start, id), None) = (*this.state, &*this.open) {
+                    // Listed from its first `Pending`: a future that
+                    // completes on its first poll pays nothing for it.
+                    *this.open = OpenHandle::new(callsite, start, id);
+                }
+                Poll::Pending
+            }
             Poll::Ready(output) => {
+                *this.open = None;
                 let completion = match *this.state {
                     State::Running(start, id) => Completion {
                         callsite,

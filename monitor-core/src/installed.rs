@@ -65,6 +65,8 @@ pub(crate) struct Handle {
     pub(crate) published: Arc<Mutex<Arc<Published>>>,
     /// The roll-ups the collector had not saved at its latest save.
     pub(crate) unsaved: Arc<Mutex<Arc<crate::collector::Unsaved>>>,
+    /// The running executions of the collector's latest sample.
+    pub(crate) running: Arc<Mutex<Arc<crate::collector::RunningNow>>>,
     /// The stats store's file, if statistics are persisted.
     pub(crate) stats_path: Option<PathBuf>,
     pub(crate) clock: Arc<dyn Clock>,

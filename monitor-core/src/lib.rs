@@ -38,6 +38,7 @@ mod queue;
 mod report;
 mod resources;
 pub mod rollup_reader;
+mod running;
 mod sink;
 mod span_trace;
 mod stats;
@@ -53,7 +54,7 @@ pub use alerts::{
     AlertsError, Health, MemoryGrowth, Notifier, Severity, Verdict,
 };
 pub use api::{
-    acknowledge, alert_rules, alerts, flush, health, resources, set_alert_rules,
+    acknowledge, alert_rules, alerts, flush, health, resources, running, set_alert_rules,
     set_alert_rules_for, stats, stats_window, status_report, trend,
 };
 pub use builder::{Monitor, MonitorBuilder};
@@ -72,8 +73,9 @@ pub use name_filter::{NameFilter, ParseNameFilterError};
 #[cfg(feature = "otlp")]
 pub use otlp::{otlp_stats, OtlpConfig, OtlpStats};
 pub use queue::Overflow;
-pub use report::StatusReport;
+pub use report::{StatusReport, RUNNING_LISTED_AFTER};
 pub use resources::{OsSampler, ProcessReading, ResourceSample, ResourceSampler, Resources};
+pub use running::RunningExecution;
 pub use sink::Sink;
 pub use span_trace::{ExecutionTrace, TraceNode};
 pub use stats::{ErrorPattern, FunctionStats, FunctionStatus, LastError, StatsSnapshot};

@@ -9,12 +9,14 @@ use crate::alerts::text::{count, printable};
 use crate::alerts::{Alert, Health, Verdict};
 use crate::event::Status;
 use crate::resources::ResourceSample;
+use crate::running::RunningExecution;
 use crate::stats::{FunctionStats, StatsSnapshot};
 use crate::timestamp::Timestamp;
 
 /// The monitor's [`Health`] verdict, then every monitored function on one
 /// line: its icon (its share of the verdict, see [`FunctionStats::health`]), runs, success rate, p50/p99, the latest execution,
-/// error count, top error patterns; then the alerts firing now. `Display`
+/// error count, top error patterns; then the executions running for more
+/// than a second (stuck ones first); then the alerts firing now. `Display`
 /// renders the text; `Serialize` gives the same data as JSON.
 ///
 /// ```
@@ -37,6 +39,25 @@ pub struct StatusReport {
     /// `stats.db` (see
     /// [`LogDir::status_report`](crate::query::LogDir::status_report)).
     pub resources: Option<ResourceSample>,
+    /// The executions running for more than [`RUNNING_LISTED_AFTER`]: the
+    /// stuck ones first, each group oldest first.
+    pub running: Vec<RunningExecution>,
+}
+
+/// How long an execution runs before the status report lists it.
+pub const RUNNING_LISTED_AFTER: Duration = Duration::from_secs(1);
+
+/// The executions a status report lists, from everything running (oldest
+/// first): longer than [`RUNNING_LISTED_AFTER`], stuck ones first.
+pub(crate) fn listed_running(all: &[RunningExecution]) -> Vec<RunningExecution> {
+    let mut listed: Vec<RunningExecution> = all
+        .iter()
+        .filter(|execution| execution.elapsed > RUNNING_LISTED_AFTER)
+        .cloned()
+        .collect();
+    // Stable: each group keeps its order, oldest first.
+    listed.sort_by_key(|execution| !execution.stuck);
+    listed
 }
 
 /// The function's colour: its verdict in [`health`](crate::health) (see
@@ -182,6 +203,29 @@ impl fmt::Display for StatusReport {
                     "executions were"
                 )
             )?;
+        }
+        if !self.running.is_empty() {
+            writeln!(f, "Running for more than 1 s: {}", self.running.len())?;
+            for execution in &self.running {
+                writeln!(
+                    f,
+                    "  {} {}  {}  for {}  since {}  thread {}  id {}",
+                    if execution.stuck { "⏳ stuck" } else { "▶" },
+                    printable(&execution.name),
+                    if execution.stuck {
+                        format!(
+                            "(over {})",
+                            crate::alerts::text::duration(execution.stuck_after)
+                        )
+                    } else {
+                        String::new()
+                    },
+                    crate::alerts::text::duration(execution.elapsed),
+                    execution.started,
+                    printable(&execution.thread),
+                    execution.id,
+                )?;
+            }
         }
         if !self.alerts.is_empty() {
             writeln!(f, "Firing alerts: {}", self.alerts.len())?;

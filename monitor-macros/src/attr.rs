@@ -1,4 +1,4 @@
-//! Parsing `#[monitored(name = "…", trigger = "…", slow = "…", every = "…", crate = "…", fields(…))]`.
+//! Parsing `#[monitored(name = "…", trigger = "…", slow = "…", every = "…", stuck_after = "…", crate = "…", fields(…))]`.
 
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
@@ -12,6 +12,7 @@ mod kw {
     syn::custom_keyword!(trigger);
     syn::custom_keyword!(slow);
     syn::custom_keyword!(every);
+    syn::custom_keyword!(stuck_after);
     syn::custom_keyword!(fields);
 }
 
@@ -22,6 +23,8 @@ pub(crate) struct Args {
     pub(crate) trigger: Option<LitStr>,
     pub(crate) slow_nanos: Option<u64>,
     pub(crate) every_nanos: Option<u64>,
+    /// `stuck_after = "…"`: an execution running longer is stuck.
+    pub(crate) stuck_after_nanos: Option<u64>,
     /// `crate = "path"`: where the host re-exports `monitor`.
     pub(crate) krate: Option<syn::Path>,
     /// `fields(…)`: context recorded with the execution.
@@ -36,13 +39,14 @@ enum Key {
     Trigger,
     Slow,
     Every,
+    StuckAfter,
     Crate,
     Fields,
 }
 
 impl Key {
     const EXPECTED: &'static str =
-        "expected `name`, `trigger`, `slow`, `every`, `crate` or `fields(…)`";
+        "expected `name`, `trigger`, `slow`, `every`, `stuck_after`, `crate` or `fields(…)`";
 
     fn as_str(self) -> &'static str {
         match self {
@@ -50,6 +54,7 @@ impl Key {
             Key::Trigger => "trigger",
             Key::Slow => "slow",
             Key::Every => "every",
+            Key::StuckAfter => "stuck_after",
             Key::Crate => "crate",
             Key::Fields => "fields",
         }
@@ -70,6 +75,9 @@ impl Key {
         } else if input.peek(kw::every) {
             input.parse::<kw::every>()?;
             Key::Every
+        } else if input.peek(kw::stuck_after) {
+            input.parse::<kw::stuck_after>()?;
+            Key::StuckAfter
         } else if input.peek(kw::fields) {
             input.parse::<kw::fields>()?;
             Key::Fields
@@ -149,13 +157,16 @@ impl Parse for Args {
                         args.trigger = Some(value);
                     }
                 }
-                Key::Slow | Key::Every => {
+                Key::Slow | Key::Every | Key::StuckAfter => {
                     let nanos = parse_nanos(&value.value())
                         .map_err(|message| syn::Error::new(value.span(), message))?;
-                    if key == Key::Slow {
-                        args.slow_nanos = Some(nanos);
-                    } else {
-                        args.every_nanos = Some(nanos);
+                    match key {
+                        Key::Slow => args.slow_nanos = Some(nanos),
+                        Key::Every => args.every_nanos = Some(nanos),
+                        Key::StuckAfter => args.stuck_after_nanos = Some(nanos),
+                        Key::Name | Key::Trigger | Key::Crate | Key::Fields => {
+                            unreachable!("not a duration key")
+                        }
                     }
                 }
                 Key::Crate => {

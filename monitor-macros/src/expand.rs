@@ -125,6 +125,10 @@ fn callsite_static(args: &Args, function: &ItemFn) -> TokenStream {
     // for it), so the monitor knows the function before its first call.
     let registration = local("__MONITOR_REGISTRATION");
     let is_method = mentions_self(&function.sig);
+    // Only when given: the expansion of a function without it is unchanged.
+    let stuck_after = args
+        .stuck_after_nanos
+        .map(|nanos| quote!(.with_stuck_after(#nanos)));
     quote! {
         static #callsite: __monitor_private::Callsite = __monitor_private::Callsite::new(
             #name,
@@ -135,7 +139,7 @@ fn callsite_static(args: &Args, function: &ItemFn) -> TokenStream {
             ::core::line!(),
             #slow,
             #every,
-        );
+        )#stuck_after;
         __monitor_private::register!(
             #registration = __monitor_private::Registration::new(&#callsite, #is_method)
         );

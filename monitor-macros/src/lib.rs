@@ -37,6 +37,9 @@ use proc_macro::TokenStream;
 /// - `slow = "200ms"`: executions longer than this raise a slow-call alert.
 /// - `every = "1h"`: the function is expected to run at least this often; a
 ///   missed run raises an alert.
+/// - `stuck_after = "5m"`: an execution still running after this long is
+///   stuck: it raises a `stuck_execution` alert while it runs. Default: the
+///   rules' `stuck_after` (1 hour).
 /// - `crate = "my_app::instrumentation"`: the path a host re-exports `monitor`
 ///   under; the expansion names the runtime only through it. Default `::monitor`.
 /// - `fields(user_id = req.user, chat = %chat_id, ?thing, name, always)`:

@@ -209,6 +209,22 @@ pub fn play(role: &str) {
             drop(guard);
             println!("NOT SIGNALLED");
         }
+        // Installs, starts a call that blocks until the process ends, makes
+        // sure status.json lists it, and waits for the parent (to be killed,
+        // or to stop cleanly when standard input closes).
+        "busy" => {
+            let guard = builder().install().expect("install");
+            let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("busy-worker".to_owned())
+                .spawn(move || blocked_until_exit(entered_tx))
+                .unwrap();
+            entered_rx.recv().unwrap();
+            assert!(guard.flush()); // status.json lists the blocked call
+            println!("READY");
+            wait_for_parent();
+            drop(guard);
+        }
         other => panic!("unknown child role {other}"),
     }
 }
@@ -226,4 +242,13 @@ fn total(name: &str) -> u64 {
     monitor::stats()
         .get(name)
         .map_or(0, |stats| stats.total_executions)
+}
+
+/// Says it runs, then blocks for the rest of the process.
+#[monitored(name = "busy_job")]
+fn blocked_until_exit(entered: std::sync::mpsc::Sender<()>) {
+    entered.send(()).unwrap();
+    loop {
+        std::thread::park();
+    }
 }

@@ -15,6 +15,8 @@ mod common;
 
 mod child;
 mod dir_lock;
+#[cfg(feature = "cli")]
+mod heartbeat;
 mod kill;
 #[cfg(all(unix, feature = "termination"))]
 mod termination;
@@ -39,6 +41,16 @@ const TESTS: &[Test] = &[
     (
         "kill_9_during_heavy_writing_and_rotation_loses_no_line_and_no_saved_count",
         kill::kill_9_during_heavy_writing_and_rotation_loses_no_line_and_no_saved_count,
+    ),
+    #[cfg(feature = "cli")]
+    (
+        "a_host_killed_with_sigkill_is_reported_stopped_unexpectedly",
+        heartbeat::a_host_killed_with_sigkill_is_reported_stopped_unexpectedly,
+    ),
+    #[cfg(feature = "cli")]
+    (
+        "a_host_that_stopped_cleanly_is_reported_stopped",
+        heartbeat::a_host_that_stopped_cleanly_is_reported_stopped,
     ),
     #[cfg(all(unix, feature = "termination"))]
     (

@@ -30,6 +30,38 @@ use per_rule::{FunctionRule, MonitorRule, PerFunctionRule, PerMonitorRule};
 
 /// New error patterns remembered per function (for the message).
 const NEW_PATTERNS_KEPT: usize = 8;
+/// Ended stuck executions remembered per episode (for the resolved notice).
+const STUCK_ENDED_KEPT: usize = 8;
+
+/// The executions of one function that are stuck now (the collector's
+/// latest sample of the running executions).
+#[derive(Clone, Debug)]
+pub(crate) struct StuckNow {
+    /// Their ids, oldest first (never empty).
+    pub(crate) ids: Vec<ExecutionId>,
+    /// When each started (the monitor's clock), in the same order.
+    pub(crate) started: Vec<SystemTime>,
+    /// The function's threshold.
+    pub(crate) threshold: Duration,
+    /// When the oldest started, how long it has run, and its thread.
+    pub(crate) oldest_started: SystemTime,
+    pub(crate) oldest_elapsed: Duration,
+    pub(crate) oldest_thread: String,
+}
+
+/// A stuck execution that ended.
+#[derive(Clone, Copy, Debug)]
+struct StuckEnded {
+    id: ExecutionId,
+    duration: Duration,
+    status: Status,
+}
+
+/// The same execution: run, thread and sequence agree (the start time in
+/// an id may move with the anchor between a sample and the finished line).
+fn same_execution(a: ExecutionId, b: ExecutionId) -> bool {
+    a.run() == b.run() && a.thread_number() == b.thread_number() && a.sequence() == b.sequence()
+}
 
 /// What the collector knows about one processed execution.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +98,14 @@ struct FunctionAlerts {
     unlisted_patterns: u64,
     /// New patterns since the rule started firing.
     new_patterns_in_episode: u64,
+    /// Its stuck executions at the latest sample (`None`: none).
+    stuck: Option<StuckNow>,
+    /// The threshold and the most executions stuck at once in the current
+    /// episode of `stuck_execution`.
+    stuck_threshold: Duration,
+    stuck_peak: usize,
+    /// Stuck executions that ended in the current episode, oldest first.
+    stuck_ended: Vec<StuckEnded>,
     states: PerFunctionRule<RuleState>,
     /// The latest notification of each rule while it fires.
     last_alerts: PerFunctionRule<Option<Alert>>,
@@ -113,6 +153,10 @@ impl FunctionAlerts {
             new_patterns: VecDeque::new(),
             unlisted_patterns: 0,
             new_patterns_in_episode: 0,
+            stuck: None,
+            stuck_threshold: Duration::ZERO,
+            stuck_peak: 0,
+            stuck_ended: Vec::new(),
             states: Default::default(),
             last_alerts: Default::default(),
             touched: false,
@@ -290,6 +334,31 @@ impl AlertEngine {
         record: &FunctionRecord,
         facts: &ExecutionFacts<'_>,
     ) -> bool {
+        if let Some(state) = self.functions.get_mut(index).and_then(Option::as_mut) {
+            if let Some(stuck) = &state.stuck {
+                if let Some(position) = stuck
+                    .ids
+                    .iter()
+                    .position(|&id| same_execution(id, facts.id))
+                {
+                    // How long it ran by the monitor's clock (as its
+                    // `elapsed` while it ran), at least its measured duration.
+                    let ended = facts.started.checked_add(facts.duration);
+                    let ran = ended
+                        .and_then(|ended| ended.duration_since(stuck.started[position]).ok())
+                        .unwrap_or_default()
+                        .max(facts.duration);
+                    if state.stuck_ended.len() >= STUCK_ENDED_KEPT {
+                        state.stuck_ended.remove(0);
+                    }
+                    state.stuck_ended.push(StuckEnded {
+                        id: stuck.ids[position],
+                        duration: ran,
+                        status: facts.status,
+                    });
+                }
+            }
+        }
         if facts.status == Status::Cancelled {
             return false;
         }
@@ -352,6 +421,39 @@ impl AlertEngine {
             self.touched.push(index);
         }
         over_threshold
+    }
+
+    /// The `stuck_after` of the rules for the function called `name`.
+    pub(crate) fn stuck_after_for(&self, name: &str) -> Duration {
+        self.per_function
+            .get(name)
+            .unwrap_or(&self.global)
+            .stuck_after
+    }
+
+    /// Takes the latest sample of the stuck executions, by function index
+    /// (every function not in `stuck` has none).
+    pub(crate) fn set_stuck(
+        &mut self,
+        functions: &[FunctionRecord],
+        mut stuck: HashMap<usize, StuckNow>,
+    ) {
+        for (index, state) in self.functions.iter_mut().enumerate() {
+            if let Some(state) = state {
+                state.stuck = stuck.remove(&index);
+            }
+        }
+        for (index, now) in stuck {
+            if let Some(record) = functions.get(index) {
+                self.function_state(index, record).stuck = Some(now);
+            }
+        }
+        for state in self.functions.iter_mut().flatten() {
+            if let Some(stuck) = &state.stuck {
+                state.stuck_threshold = stuck.threshold;
+                state.stuck_peak = state.stuck_peak.max(stuck.ids.len());
+            }
+        }
     }
 
     /// Evaluates the rules: every function when `full` (the periodic tick),

@@ -39,26 +39,32 @@ pub enum Verdict {
     /// guard was dropped): nothing is being watched, so nothing can be said
     /// to be healthy. Never green.
     NotInstalled,
+    /// Read from outside (a log directory's `status.json`): the host that
+    /// writes the directory is not running (it stopped, or died without
+    /// saying so). Never green.
+    NotRunning,
 }
 
 impl Verdict {
-    /// `green`, `yellow`, `red` or `not_installed`.
+    /// `green`, `yellow`, `red`, `not_installed` or `not_running`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Green => "green",
             Verdict::Yellow => "yellow",
             Verdict::Red => "red",
             Verdict::NotInstalled => "not_installed",
+            Verdict::NotRunning => "not_running",
         }
     }
 
-    /// 🟢, 🟡, 🔴, or ⚪ when no monitor is installed.
+    /// 🟢, 🟡, 🔴, ⚪ when no monitor is installed, ⚫ when the host is not running.
     pub fn emoji(self) -> &'static str {
         match self {
             Verdict::Green => "🟢",
             Verdict::Yellow => "🟡",
             Verdict::Red => "🔴",
             Verdict::NotInstalled => "⚪",
+            Verdict::NotRunning => "⚫",
         }
     }
 }
@@ -79,7 +85,8 @@ impl fmt::Display for Verdict {
 ///   default severities, a function has failed
 ///   [`consecutive_failures`](crate::AlertRules::consecutive_failures) times
 ///   in a row (its status is `error`), a scheduled function missed its
-///   schedule, or a log file or the statistics database cannot be written;
+///   schedule, an execution is stuck (running past its `stuck_after`), or a
+///   log file, the statistics database or `status.json` cannot be written;
 ///   or the collector has not evaluated the rules for 30 s.
 /// * **yellow** — an alert of severity `warning` fires: a high error rate
 ///   (the function is `degraded`), slow executions, executions dropped,

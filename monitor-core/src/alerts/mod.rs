@@ -16,7 +16,7 @@
 //! | field | meaning |
 //! |---|---|
 //! | `timestamp` | when the notification was made (RFC 3339 UTC, µs) |
-//! | `rule` | `high_error_rate`, `consecutive_failures`, `slow_execution`, `missed_schedule`, `new_error_pattern`, `dropped_executions`, `sink_failing`, `collector_restarted`, `queue_full`, `notifier_failing`, `log_size_cap` |
+//! | `rule` | `high_error_rate`, `consecutive_failures`, `slow_execution`, `missed_schedule`, `new_error_pattern`, `dropped_executions`, `sink_failing`, `collector_restarted`, `queue_full`, `notifier_failing`, `log_size_cap`, `memory_high`, `memory_growth`, `stuck_execution` |
 //! | `function` | the function's name, or `null` for the monitor's own rules |
 //! | `state` | `firing` or `resolved` |
 //! | `severity` | `info`, `warning`, `error` or `critical` |
@@ -214,11 +214,7 @@ impl Alerting {
         published.evaluated_at = Some(Instant::now());
         if all || self.engine.changed() {
             published.health = self.engine.health().clone();
-            let mut firing = self.engine.firing();
-            for alert in &mut firing {
-                self.episodes.annotate(alert);
-            }
-            published.firing = firing;
+            published.firing = self.firing();
         }
     }
 
@@ -301,6 +297,35 @@ impl Alerting {
         self.shared.published.lock().rules =
             AlertRulesInUse::new(global.clone(), per_function.clone());
         self.engine.set_rules(global, per_function, functions);
+    }
+
+    /// The `stuck_after` of the rules for the function called `name`.
+    pub(crate) fn stuck_after_for(&self, name: &str) -> std::time::Duration {
+        self.engine.stuck_after_for(name)
+    }
+
+    /// Takes the latest sample of stuck executions (see [`AlertEngine::set_stuck`]).
+    pub(crate) fn set_stuck(
+        &mut self,
+        functions: &[FunctionRecord],
+        stuck: std::collections::HashMap<usize, engine::StuckNow>,
+    ) {
+        self.engine.set_stuck(functions, stuck);
+    }
+
+    /// The verdict of the latest evaluation (without the collector's lag).
+    pub(crate) fn health(&self) -> Health {
+        self.engine.health().clone()
+    }
+
+    /// The latest notification of every rule that fires now, each with its
+    /// episode and acknowledgement.
+    pub(crate) fn firing(&self) -> Vec<Alert> {
+        let mut firing = self.engine.firing();
+        for alert in &mut firing {
+            self.episodes.annotate(alert);
+        }
+        firing
     }
 
     /// Refreshes the stored alert state of every function changed since the

@@ -59,6 +59,7 @@ impl AlertRulesInUse {
 /// | `slow_threshold` | none | executions longer than this are slow (`#[monitored(slow = "…")]` wins) |
 /// | `schedule_grace` | 1 min | `every = "…"` functions alert when not run within interval + grace, the grace being the smaller of this and 25 % of the interval |
 /// | `repeat_interval` | 1 h | at most one firing notification (first or reminder) per (rule, function) per interval, also when the condition stops and starts again (see [`repeat_interval`](Self::repeat_interval)) |
+/// | `stuck_after` | 1 h | an execution still running after this is stuck (`#[monitored(stuck_after = "…")]` wins) |
 /// | `queue_fill_threshold` | 0.8 | a recording queue fuller than this raises `queue_full` |
 /// | `health_success_rate` | 0.9 | [`health`](crate::health) is yellow when a function's success rate in the window is below this (with more than `error_rate_min_executions` executions) |
 /// | `memory_threshold` | none | `memory_high` fires while the resident memory is above this many bytes |
@@ -118,6 +119,10 @@ pub struct AlertRules {
     /// fires when the interval has passed, it is notified then. Except
     /// `new_error_pattern`, whose every firing names a new pattern.
     pub repeat_interval: Duration,
+    /// Stuck execution: an execution still running after this long is stuck
+    /// (default 1 hour), for functions whose attribute sets no
+    /// `stuck_after = "…"`.
+    pub stuck_after: Duration,
     /// Queue full: the fill fraction (0 to 1) of a recording thread's queue
     /// above which the alert fires (default 0.8).
     pub queue_fill_threshold: f64,
@@ -152,6 +157,7 @@ impl Default for AlertRules {
             slow_threshold: None,
             schedule_grace: Duration::from_secs(60),
             repeat_interval: Duration::from_secs(3600),
+            stuck_after: Duration::from_secs(3600),
             queue_fill_threshold: 0.8,
             health_success_rate: 0.9,
             memory_threshold: None,
@@ -271,6 +277,9 @@ impl AlertRules {
         let fraction = |value: f64| (0.0..=1.0).contains(&value);
         if self.window.is_zero() {
             return Err("`window` must be longer than zero".into());
+        }
+        if self.stuck_after.is_zero() {
+            return Err("`stuck_after` must be longer than zero (disable the rule with `.without(AlertRule::StuckExecution)`)".into());
         }
         if self.repeat_interval.is_zero() {
             return Err("`repeat_interval` must be longer than zero".into());
@@ -405,5 +414,10 @@ mod tests {
             ..AlertRules::default()
         };
         assert!(bad.check().unwrap_err().contains("repeat_interval"));
+        let bad = AlertRules {
+            stuck_after: Duration::ZERO,
+            ..AlertRules::default()
+        };
+        assert!(bad.check().unwrap_err().contains("stuck_after"));
     }
 }

@@ -75,6 +75,13 @@ pub enum AlertRule {
     /// while [`memory_growth`](crate::AlertRules::memory_growth) is `None`
     /// (the default). `warning`.
     MemoryGrowth,
+    /// An execution has been running longer than its threshold
+    /// (`#[monitored(stuck_after = "5m")]`, else
+    /// [`stuck_after`](crate::AlertRules::stuck_after)), and still runs: it
+    /// fires while the call is stuck, not after it returns, and resolves when
+    /// the last stuck execution of the function ends. One alert per function,
+    /// whose numbers say how many are stuck. `error`.
+    StuckExecution,
 }
 
 impl AlertRule {
@@ -93,6 +100,7 @@ impl AlertRule {
         AlertRule::LogSizeCap,
         AlertRule::MemoryHigh,
         AlertRule::MemoryGrowth,
+        AlertRule::StuckExecution,
     ];
 
     /// The snake_case name used in the alerts log and reports.
@@ -111,6 +119,7 @@ impl AlertRule {
             AlertRule::LogSizeCap => "log_size_cap",
             AlertRule::MemoryHigh => "memory_high",
             AlertRule::MemoryGrowth => "memory_growth",
+            AlertRule::StuckExecution => "stuck_execution",
         }
     }
 
@@ -136,13 +145,15 @@ impl AlertRule {
     }
 
     /// The severity used unless [`AlertRules::severities`](crate::AlertRules::severities)
-    /// says otherwise: `error` for consecutive failures, missed schedules and
-    /// failing sinks, `info` for new error patterns, `warning` for the rest.
+    /// says otherwise: `error` for consecutive failures, missed schedules,
+    /// failing sinks and stuck executions, `info` for new error patterns and
+    /// the log size cap, `warning` for the rest.
     pub fn default_severity(self) -> Severity {
         match self {
-            AlertRule::ConsecutiveFailures | AlertRule::MissedSchedule | AlertRule::SinkFailing => {
-                Severity::Error
-            }
+            AlertRule::ConsecutiveFailures
+            | AlertRule::MissedSchedule
+            | AlertRule::SinkFailing
+            | AlertRule::StuckExecution => Severity::Error,
             AlertRule::NewErrorPattern | AlertRule::LogSizeCap => Severity::Info,
             _ => Severity::Warning,
         }
@@ -358,6 +369,7 @@ pub struct Alert {
     /// | `queue_full` | `queue_fill` (0–1, the fullest seen), `threshold` |
     /// | `notifier_failing` | `failures` (since it fired) |
     /// | `log_size_cap` | `deleted_files` (since it fired), `deleted_files_total` |
+    /// | `stuck_execution` | `stuck` (how many now; 0 when resolved), `threshold_ms`, `oldest_elapsed_ms` (firing), `ended` and `duration_ms` (resolved: stuck executions that ended, how long the latest ran) |
     /// | `memory_high` | `rss_bytes` (latest), `threshold_bytes`, `peak_bytes` (since it fired) |
     /// | `memory_growth` | `rss_bytes` (latest), `start_bytes` (a window ago), `growth` (fraction, 0.25 = +25 %), `window_secs` |
     #[serde(serialize_with = "serialize_numbers")]

@@ -16,7 +16,7 @@ use crate::alerts::{Alerting, PreparedAlerts};
 use crate::capture::{install_panic_hook, set_limits, FLUSH_ON_PANIC};
 use crate::clock::{Clock, SystemClock};
 use crate::collector::{
-    Collector, CollectorParts, LogFiles, LogsConfig, Persistence, SelfStats, Unsaved,
+    Collector, CollectorParts, LogFiles, LogsConfig, Persistence, RunningNow, SelfStats, Unsaved,
 };
 use crate::dir_lock::DirLock;
 use crate::install_error::InstallError;
@@ -38,6 +38,8 @@ struct Outputs {
     alerting: Alerting,
     /// The store, and the statistics it held at install.
     persistence: Option<(Persistence, Vec<crate::stats::FunctionRecord>)>,
+    /// The log directory, canonical (`status.json` is written there).
+    log_dir: PathBuf,
 }
 
 impl MonitorBuilder {
@@ -74,6 +76,7 @@ impl MonitorBuilder {
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
         let published = Arc::new(Mutex::new(Arc::new(Published::default())));
         let unsaved = Arc::new(Mutex::new(Arc::new(Unsaved::default())));
+        let running = Arc::new(Mutex::new(Arc::new(RunningNow::default())));
         let self_stats = Arc::new(SelfStats::default());
         let resources = Arc::new(Mutex::new(crate::resources::ResourceHistory::default()));
         let clock = Arc::clone(&outputs.clock);
@@ -117,6 +120,7 @@ impl MonitorBuilder {
             clock: Arc::clone(&clock),
             self_stats: Arc::clone(&self_stats),
             resources: Arc::clone(&resources),
+            running: Arc::clone(&running),
         };
         let outputs_stats_path = outputs
             .persistence
@@ -130,6 +134,7 @@ impl MonitorBuilder {
             logs,
             alerting,
             persistence,
+            log_dir,
         } = outputs;
         let collector = Collector::new(CollectorParts {
             generation,
@@ -154,6 +159,8 @@ impl MonitorBuilder {
             resources: Arc::clone(&resources),
             #[cfg(feature = "otlp")]
             otlp: otlp_tap,
+            log_dir,
+            running: Arc::clone(&running),
         });
         let stats_path = outputs_stats_path;
         #[cfg(feature = "http")]
@@ -178,6 +185,7 @@ impl MonitorBuilder {
             collector: thread.thread().clone(),
             published,
             unsaved,
+            running,
             stats_path,
             clock,
             alerts: alerts_shared,
@@ -245,6 +253,7 @@ impl MonitorBuilder {
             logs,
             alerting,
             persistence,
+            log_dir,
         })
     }
 }

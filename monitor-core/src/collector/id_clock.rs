@@ -59,6 +59,25 @@ impl IdClock {
         }
     }
 
+    /// The wall time the anchor gives `start_tick` (the monitor's clock).
+    pub(crate) fn wall_of(&self, start_tick: u64) -> SystemTime {
+        let nanos = self.derived_nanos(start_tick);
+        if nanos >= 0 {
+            UNIX_EPOCH + Duration::from_nanos(nanos.min(u64::MAX as i128) as u64)
+        } else {
+            UNIX_EPOCH
+                .checked_sub(Duration::from_nanos((-nanos).min(u64::MAX as i128) as u64))
+                .unwrap_or(UNIX_EPOCH)
+        }
+    }
+
+    /// The id the anchor gives the execution that started at `start_tick`
+    /// as `local` (a running one), without moving the anchor.
+    pub(crate) fn peek(&self, start_tick: u64, local: LocalId) -> ExecutionId {
+        let ms = self.derived_nanos(start_tick).div_euclid(1_000_000).max(0) as u64;
+        ExecutionId::from_parts(ms, self.run, local.thread, local.sequence)
+    }
+
     /// The id of the execution that started at `start_tick` as `local`,
     /// logged as started at `started`; moves the anchor first if the two
     /// times are more than [`REANCHOR_AFTER`] apart.

@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use crate::capture::Failure;
 use crate::execution_record::ExecutionRecord;
 use crate::fields::{Field, FieldValue};
 use crate::json::{push_f64, push_str, push_u64, write_value};
@@ -29,12 +30,16 @@ fn millis(nanos: u128) -> f64 {
     nanos as f64 / 1e6
 }
 
-/// One line of the executions log (also the start of an errors-log line).
-pub(crate) fn execution_line(
+/// One line of the executions log into `out`, and, for a failure, its line
+/// of the errors log into `errors`: the same line with `error_chain`,
+/// `stack_trace` and `context` after the message. The shared fields are
+/// formatted once; the errors line is put together from the executions
+/// line's bytes and the errors-only part.
+pub(crate) fn execution_lines(
     out: &mut Vec<u8>,
+    errors: &mut Vec<u8>,
     record: &ExecutionRecord<'_>,
     scratch: &mut String,
-    for_errors_log: bool,
 ) {
     out.clear();
     out.extend_from_slice(b"{\"id\":\"");
@@ -66,35 +71,8 @@ pub(crate) fn execution_line(
             key(out, "error_message_truncated");
             out.extend_from_slice(b"true");
         }
-        if for_errors_log {
-            key(out, "error_chain");
-            out.push(b'[');
-            for (index, cause) in failure.chain.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                push_str(out, cause);
-            }
-            out.push(b']');
-            key(out, "stack_trace");
-            match &failure.stack_trace {
-                Some(trace) => push_str(out, trace),
-                None => out.extend_from_slice(b"null"),
-            }
-            key(out, "context");
-            out.extend_from_slice(b"{\"module\":");
-            push_str(out, record.module_path);
-            key(out, "file");
-            push_str(out, record.file);
-            key(out, "line");
-            push_u64(out, u64::from(record.line));
-            if let Some(location) = &failure.location {
-                key(out, "panic_location");
-                push_str(out, location);
-            }
-            out.push(b'}');
-        }
     }
+    let shared = out.len();
     if !record.fields.is_empty() {
         key(out, "fields");
         push_fields(out, record.fields);
@@ -109,6 +87,44 @@ pub(crate) fn execution_line(
         }
     }
     out.extend_from_slice(b"}\n");
+    errors.clear();
+    if record.status.is_failure() {
+        errors.extend_from_slice(&out[..shared]);
+        if let Some(failure) = record.failure {
+            errors_only(errors, record, failure);
+        }
+        errors.extend_from_slice(&out[shared..]);
+    }
+}
+
+/// The fields only the errors log has, after the message.
+fn errors_only(out: &mut Vec<u8>, record: &ExecutionRecord<'_>, failure: &Failure) {
+    key(out, "error_chain");
+    out.push(b'[');
+    for (index, cause) in failure.chain.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        push_str(out, cause);
+    }
+    out.push(b']');
+    key(out, "stack_trace");
+    match &failure.stack_trace {
+        Some(trace) => push_str(out, trace),
+        None => out.extend_from_slice(b"null"),
+    }
+    key(out, "context");
+    out.extend_from_slice(b"{\"module\":");
+    push_str(out, record.module_path);
+    key(out, "file");
+    push_str(out, record.file);
+    key(out, "line");
+    push_u64(out, u64::from(record.line));
+    if let Some(location) = &failure.location {
+        key(out, "panic_location");
+        push_str(out, location);
+    }
+    out.push(b'}');
 }
 
 /// `{"name":value,…}`: numbers and booleans as JSON writes them, text as a
@@ -189,6 +205,7 @@ pub(crate) fn clock_jump_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Status;
     use proptest::prelude::*;
 
     proptest! {
@@ -240,6 +257,77 @@ mod tests {
                 prop_assert!(field.name().len() <= crate::MAX_NAME_BYTES);
             }
         }
+    }
+
+    /// The errors line is the executions line with `error_chain`,
+    /// `stack_trace` and `context` right after the message: every other
+    /// field, before and after, byte for byte the same.
+    #[test]
+    fn the_errors_line_is_the_executions_line_with_the_errors_only_fields() {
+        let mut failure = Failure::captured(
+            "app::Error",
+            ("bad \"input\"\n".to_owned(), true),
+            vec!["cause one".to_owned()],
+        );
+        failure.stack_trace = Some("0: main".to_owned());
+        let fields = vec![Field::new("user", FieldValue::U64(42))];
+        let record = |status, failure| ExecutionRecord {
+            id: crate::ExecutionId::from_parts(1_765_000_000_000, 7, 1, 1),
+            name: "app::job",
+            trigger_type: "span",
+            status,
+            timestamp: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_765_000_000_123),
+            duration: std::time::Duration::from_micros(1500),
+            thread: "worker-1",
+            failure,
+            busy: Some(std::time::Duration::from_micros(700)),
+            trace: None,
+            module_path: "app",
+            file: "src/app.rs",
+            line: 12,
+            fields: &fields,
+        };
+        let (mut out, mut errors, mut scratch) = (Vec::new(), Vec::new(), String::new());
+        execution_lines(
+            &mut out,
+            &mut errors,
+            &record(Status::Error, Some(&failure)),
+            &mut scratch,
+        );
+        let executions = String::from_utf8(out.clone()).unwrap();
+        let errors_text = String::from_utf8(errors.clone()).unwrap();
+        let cut = executions.find(",\"fields\"").unwrap();
+        let (head, tail) = executions.split_at(cut);
+        assert!(
+            errors_text.starts_with(head) && errors_text.ends_with(tail),
+            "{errors_text}"
+        );
+        let middle = &errors_text[head.len()..errors_text.len() - tail.len()];
+        assert_eq!(
+            middle,
+            r#","error_chain":["cause one"],"stack_trace":"0: main","context":{"module":"app","file":"src/app.rs","line":12}"#
+        );
+        let line: serde_json::Value = serde_json::from_str(&errors_text).unwrap();
+        assert_eq!(line["error_message"], "bad \"input\"\n");
+        assert_eq!(line["error_message_truncated"], true);
+        assert_eq!(line["fields"]["user"], 42);
+        assert_eq!(line["busy_ms"], 0.7);
+        // A success has no errors line; a failure without details gets the
+        // executions line as it is.
+        execution_lines(
+            &mut out,
+            &mut errors,
+            &record(Status::Success, None),
+            &mut scratch,
+        );
+        assert!(errors.is_empty());
+        execution_lines(
+            &mut out,
+            &mut errors,
+            &record(Status::Panic, None),
+            &mut scratch,
+        );
+        assert_eq!(errors, out);
     }
 
     #[test]

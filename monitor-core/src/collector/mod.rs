@@ -13,6 +13,9 @@ mod json;
 mod logs;
 mod persistence;
 mod rollups;
+mod status_file;
+
+pub(crate) use status_file::hostname;
 
 pub(crate) use feed::FeedTap;
 #[cfg(feature = "http")]
@@ -31,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use parking_lot::Mutex;
 
+use crate::alerts::engine::StuckNow;
 use crate::alerts::{Alerting, ComponentHealth, ExecutionFacts, HealthInputs};
 use crate::callsite::{self, Callsite};
 use crate::capture::{self, Failure};
@@ -39,6 +43,7 @@ use crate::event::Event;
 use crate::execution_record::ExecutionRecord;
 use crate::queue::{QueueShared, Ring, ORPHAN_DROPS};
 use crate::resources::{MinuteRollup, ResourceHistory, ResourceSampler};
+use crate::running::{RunningExecution, Sampler as RunningSampler};
 use crate::sink::Sink;
 use crate::stats::{Durations, FunctionRecord, Published, StatsSnapshot};
 use crate::ticks;
@@ -51,6 +56,8 @@ pub(crate) enum Control {
     Snapshot(Sender<StatsSnapshot>),
     /// Answer with the roll-ups not saved yet (a copy of a few rows).
     Rollups(Sender<Arc<Unsaved>>),
+    /// Answer with the executions running now.
+    Running(Sender<Arc<RunningNow>>),
     /// Drain, write, fsync, then answer and stop.
     Shutdown(Sender<()>),
     /// Acknowledge an open alert episode.
@@ -105,6 +112,15 @@ struct SinkSlot {
     sink: Box<dyn Sink>,
 }
 
+/// The executions running at one sample (see [`crate::running`]).
+#[derive(Default)]
+pub(crate) struct RunningNow {
+    /// Oldest first.
+    pub(crate) executions: Vec<RunningExecution>,
+    /// Open executions nested too deep on their thread to be listed.
+    pub(crate) unlisted: u64,
+}
+
 /// Counters about the monitor itself, readable from any thread.
 #[derive(Default)]
 pub(crate) struct SelfStats {
@@ -141,6 +157,10 @@ pub(crate) struct CollectorParts {
     /// The OTLP exporter's end (feature `otlp`).
     #[cfg(feature = "otlp")]
     pub(crate) otlp: Option<crate::otlp::OtlpTap>,
+    /// The log directory (for `status.json`).
+    pub(crate) log_dir: std::path::PathBuf,
+    /// The running executions of the latest sample, for other threads.
+    pub(crate) running: Arc<Mutex<Arc<RunningNow>>>,
 }
 
 pub(crate) struct Collector {
@@ -164,6 +184,8 @@ pub(crate) struct Collector {
     feed: Option<FeedTap>,
     self_stats: Arc<SelfStats>,
     line: Vec<u8>,
+    /// A failure's errors-log line, built from `line`'s bytes.
+    errors_line: Vec<u8>,
     scratch: String,
     /// Executions dropped on overflow, reported so far.
     dropped_total: u64,
@@ -201,6 +223,11 @@ pub(crate) struct Collector {
     /// which tells the export thread to send what is left and stop.
     #[cfg(feature = "otlp")]
     otlp: Option<crate::otlp::OtlpTap>,
+    /// Reads the registry of running executions.
+    running_sampler: RunningSampler,
+    /// The latest sample, published.
+    running: Arc<Mutex<Arc<RunningNow>>>,
+    status_file: status_file::StatusFile,
 }
 
 /// How often the collector samples the process's resources (by the
@@ -264,6 +291,7 @@ impl Collector {
             None => (None, Vec::new()),
         };
         let ids = IdClock::new(parts.clock.now());
+        let status_file = status_file::StatusFile::new(parts.log_dir, parts.clock.now());
         let mut collector = Collector {
             generation: parts.generation,
             queue: parts.queue,
@@ -287,6 +315,7 @@ impl Collector {
             feed: parts.feed,
             self_stats: parts.self_stats,
             line: Vec::with_capacity(512),
+            errors_line: Vec::with_capacity(1024),
             scratch: String::with_capacity(32),
             dropped_total: 0,
             orphan_seen: parts.orphan_baseline,
@@ -299,6 +328,9 @@ impl Collector {
             queue_fill: 0.0,
             staged: Failure::default(),
             next_trace_interval: None,
+            running_sampler: RunningSampler::default(),
+            running: parts.running,
+            status_file,
             crash_requested: None,
             in_flight: None,
             sampler: parts.sampler,
@@ -409,6 +441,9 @@ impl Collector {
                 self.alerts.set_rules(rules, function, &self.functions);
                 let _ = reply.send(());
             }
+            Control::Running(reply) => {
+                let _ = reply.send(self.sample_running().0);
+            }
             Control::Shutdown(reply) => {
                 self.shutdown();
                 let _ = reply.send(());
@@ -422,6 +457,7 @@ impl Collector {
 
     fn shutdown(&mut self) {
         self.flush_everything(true);
+        self.write_status(true);
     }
 
     /// Everything queued is processed and written; then the alert rules see
@@ -437,6 +473,9 @@ impl Collector {
         #[cfg(feature = "otlp")]
         if let Some(otlp) = &self.otlp {
             otlp.flush();
+        }
+        if !sync {
+            self.write_status(false);
         }
     }
 
@@ -643,7 +682,7 @@ impl Collector {
     ) {
         if let Some(failure) = event
             .extra
-            .as_mut()
+            .get_mut()
             .and_then(|extra| extra.failure.as_mut())
         {
             failure.resolve_trace();
@@ -658,7 +697,6 @@ impl Collector {
         let finished = wall_now.checked_sub(since_end).unwrap_or(wall_now);
         self.rollups.observe(index, finished, event.status, nanos);
         let failure = event.failure().or(staged);
-        let span = event.span();
         let function = &mut self.functions[index];
         let observation = function.observe(event.status, nanos, started, id, failure);
         // Counted: from here on a panic loses at most this event's lines.
@@ -683,18 +721,22 @@ impl Collector {
             duration: Duration::from_nanos(nanos),
             thread,
             failure,
-            busy: span.map(|span| Duration::from_nanos(span.busy_ns)),
-            trace: span.and_then(|span| span.trace.as_ref()),
+            busy: event.busy_ns().map(Duration::from_nanos),
+            trace: event.trace(),
             module_path: event.callsite.module_path(),
             file: event.callsite.file(),
             line: event.callsite.line(),
             fields: event.fields(),
         };
-        json::execution_line(&mut self.line, &record, &mut self.scratch, false);
+        json::execution_lines(
+            &mut self.line,
+            &mut self.errors_line,
+            &record,
+            &mut self.scratch,
+        );
         self.logs.executions.write_line(&self.line, wall_now);
         if event.status.is_failure() {
-            json::execution_line(&mut self.line, &record, &mut self.scratch, true);
-            self.logs.errors.write_line(&self.line, wall_now);
+            self.logs.errors.write_line(&self.errors_line, wall_now);
         }
         if let Some(feed) = &mut self.feed {
             feed.execution(&record, tick_now);
@@ -717,7 +759,8 @@ impl Collector {
         }
     }
 
-    /// Periodic work: evaluate the alert rules, persist and publish statistics.
+    /// Periodic work: sample the running executions, evaluate the alert
+    /// rules, persist and publish statistics.
     fn tick(&mut self) {
         self.last_tick = Instant::now();
         self.sample_resources();
@@ -731,6 +774,8 @@ impl Collector {
             let now = self.clock.now();
             self.alerts.take_up_acks(rows, &self.functions, now);
         }
+        let (_, stuck) = self.sample_running();
+        self.alerts.set_stuck(&self.functions, stuck);
         self.evaluate_alerts(true);
         self.persist(false);
         let published = Arc::new(self.published());
@@ -767,6 +812,83 @@ impl Collector {
         let now = self.clock.now();
         self.logs.flush(now);
         self.alerts.flush(now, false);
+        if self.status_file.due() {
+            self.write_status(false);
+        }
+    }
+
+    /// Samples the executions running now (oldest first), publishes them,
+    /// and returns them with the stuck ones by function.
+    fn sample_running(&mut self) -> (Arc<RunningNow>, HashMap<usize, StuckNow>) {
+        let now = self.clock.now();
+        let ids = &self.ids;
+        let sample = self.running_sampler.sample(|tick| ids.wall_of(tick));
+        let mut executions = Vec::with_capacity(sample.open.len());
+        let mut stuck: HashMap<usize, StuckNow> = HashMap::new();
+        for open in &sample.open {
+            let name = open.callsite.resolved_name();
+            let stuck_after = open
+                .callsite
+                .stuck_after_ns()
+                .map(Duration::from_nanos)
+                .unwrap_or_else(|| self.alerts.stuck_after_for(&name));
+            let elapsed = now.duration_since(open.started).unwrap_or_default();
+            let id = crate::running::id_of(&self.ids, open);
+            let is_stuck = elapsed > stuck_after;
+            if is_stuck {
+                let index = self.function_index(open.callsite);
+                stuck
+                    .entry(index)
+                    .and_modify(|known| {
+                        known.ids.push(id);
+                        known.started.push(open.started);
+                    })
+                    .or_insert_with(|| StuckNow {
+                        ids: vec![id],
+                        started: vec![open.started],
+                        threshold: stuck_after,
+                        oldest_started: open.started,
+                        oldest_elapsed: elapsed,
+                        oldest_thread: open.thread.to_string(),
+                    });
+            }
+            executions.push(RunningExecution {
+                id,
+                name,
+                thread: open.thread.to_string(),
+                started: crate::timestamp::Timestamp(open.started),
+                elapsed,
+                stuck_after,
+                stuck: is_stuck,
+            });
+        }
+        let running = Arc::new(RunningNow {
+            executions,
+            unlisted: sample.unlisted,
+        });
+        *self.running.lock() = Arc::clone(&running);
+        (running, stuck)
+    }
+
+    /// Rewrites `status.json` with the latest sample of the running
+    /// executions, the verdict, the firing alerts and the latest resource sample.
+    fn write_status(&mut self, stopped: bool) {
+        let running = Arc::clone(&self.running.lock());
+        let health = self.alerts.health();
+        let alerts = self.alerts.firing();
+        let resources = self.resources.lock().latest().cloned();
+        let now = status_file::StatusNow {
+            stopped,
+            now: self.clock.now(),
+            health: &health,
+            alerts: &alerts,
+            resources: resources.as_ref(),
+            running: &running.executions,
+            running_unlisted: running.unlisted,
+            queue_depth: self.self_stats.queue_depth.load(Ordering::Relaxed),
+            dropped: self.dropped_total,
+        };
+        self.status_file.write(&now);
     }
 
     /// Stages changed statistics and the roll-ups, and saves them when due
@@ -860,6 +982,7 @@ impl Collector {
         if let Some(otlp) = &self.otlp {
             components.push(otlp.health());
         }
+        components.push(self.status_file.health());
         let inputs = HealthInputs {
             dropped_total: self.dropped_total,
             restarts: self.self_stats.restarts.load(Ordering::Relaxed),

@@ -292,6 +292,7 @@ struct RuleSetJson {
     slow_threshold_ms: Option<f64>,
     schedule_grace_secs: f64,
     repeat_interval_secs: f64,
+    stuck_after_secs: f64,
     queue_fill_threshold: f64,
     health_success_rate: f64,
     pending_for_secs: BTreeMap<&'static str, f64>,
@@ -322,6 +323,7 @@ impl RuleSetJson {
             slow_threshold_ms: rules.slow_threshold.map(|d| d.as_secs_f64() * 1000.0),
             schedule_grace_secs: rules.schedule_grace.as_secs_f64(),
             repeat_interval_secs: rules.repeat_interval.as_secs_f64(),
+            stuck_after_secs: rules.stuck_after.as_secs_f64(),
             queue_fill_threshold: rules.queue_fill_threshold,
             health_success_rate: rules.health_success_rate,
             pending_for_secs: rules
@@ -395,6 +397,7 @@ fn apply(mut rules: AlertRules, fields: Vec<(String, Value)>) -> Result<AlertRul
             "repeat_interval_secs" => {
                 rules.repeat_interval = duration(&value, 1.0).ok_or_else(wrong)?
             }
+            "stuck_after_secs" => rules.stuck_after = duration(&value, 1.0).ok_or_else(wrong)?,
             "queue_fill_threshold" => {
                 rules.queue_fill_threshold = number(&value).ok_or_else(wrong)?
             }

@@ -123,7 +123,7 @@ impl Prepared {
 
 impl MonitorBuilder {
     /// Serves `/metrics` (Prometheus), `/health`, `/api/status`,
-    /// `/api/stats`, `/api/alerts`, `/events` and a dashboard at `/` on a
+    /// `/api/stats`, `/api/alerts`, `/api/running`, `/events` and a dashboard at `/` on a
     /// loopback address, from one thread named `monitor-http` (feature
     /// `http`). Port 0 picks a free port: [`MonitorGuard::http_addr`] tells
     /// which. A non-loopback address is an error from

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use super::process;
 use super::routes::Sources;
 use crate::alerts::Alert;
+use crate::running::RunningExecution;
 use crate::stats::{Durations, Published, EXPOSED_BUCKETS, EXPOSED_POWERS};
 use std::sync::atomic::Ordering;
 
@@ -68,7 +69,15 @@ pub(crate) fn render(
         restarts: sources.self_stats.restarts.load(Ordering::Relaxed),
     };
     let mut out = String::with_capacity(256 + published.stats.len() * 2600);
-    write_all(&mut out, published, firing, &numbers, format);
+    let running = sources.running();
+    write_all(
+        &mut out,
+        published,
+        firing,
+        &running.executions,
+        &numbers,
+        format,
+    );
     let latest = sources.resources.lock().latest().cloned();
     process::write(&mut out, format, latest.as_ref());
     if format == Format::OpenMetrics {
@@ -122,6 +131,7 @@ fn write_all(
     out: &mut String,
     published: &Published,
     firing: &[Alert],
+    running: &[RunningExecution],
     numbers: &SelfNumbers,
     format: Format,
 ) {
@@ -203,6 +213,28 @@ fn write_all(
         out.push_str("\",severity=\"");
         out.push_str(alert.severity.as_str());
         out.push_str("\"} 1\n");
+    }
+
+    family(
+        out,
+        "monitor_running_executions",
+        "gauge",
+        "Executions of each function started and not finished, at the collector's latest sample (0 for a function with none).",
+        format,
+    );
+    let mut counts: std::collections::BTreeMap<&str, u64> = functions
+        .iter()
+        .map(|function| (function.name.as_str(), 0))
+        .collect();
+    for execution in running {
+        *counts.entry(execution.name.as_str()).or_default() += 1;
+    }
+    for (name, count) in counts {
+        out.push_str("monitor_running_executions{function=\"");
+        escape_into(out, name);
+        out.push_str("\"} ");
+        push_u64(out, count);
+        out.push('\n');
     }
 
     for (name, kind, help, value) in [
@@ -298,7 +330,7 @@ impl MetricsBench {
             restarts: 0,
         };
         let mut out = String::with_capacity(256 + self.published.stats.len() * 2600);
-        write_all(&mut out, &self.published, &[], &numbers, format);
+        write_all(&mut out, &self.published, &[], &[], &numbers, format);
         out.len()
     }
 }

@@ -9,7 +9,7 @@ use super::response::{Response, TEXT};
 use super::{alert_api, dashboard, metrics};
 use crate::alerts::{AlertsShared, Verdict};
 use crate::clock::Clock;
-use crate::collector::SelfStats;
+use crate::collector::{RunningNow, SelfStats};
 use crate::report::StatusReport;
 use crate::stats::Published;
 use crate::timestamp::Timestamp;
@@ -22,12 +22,19 @@ pub(crate) struct Sources {
     pub(crate) self_stats: Arc<SelfStats>,
     /// The collector's resource samples.
     pub(crate) resources: Arc<Mutex<crate::resources::ResourceHistory>>,
+    /// The collector's latest sample of the running executions.
+    pub(crate) running: Arc<Mutex<Arc<RunningNow>>>,
 }
 
 impl Sources {
     /// The latest published statistics (the lock is held to copy a pointer).
     pub(crate) fn published(&self) -> Arc<Published> {
         Arc::clone(&self.published.lock())
+    }
+
+    /// The running executions of the collector's latest sample.
+    pub(crate) fn running(&self) -> Arc<RunningNow> {
+        Arc::clone(&self.running.lock())
     }
 
     /// The status report from published data only.
@@ -38,6 +45,7 @@ impl Sources {
             health: self.alerts.health(),
             alerts: self.alerts.firing(),
             resources: self.resources.lock().latest().cloned(),
+            running: crate::report::listed_running(&self.running().executions),
         }
     }
 }
@@ -52,13 +60,14 @@ pub(crate) enum Reply {
 
 /// The paths served with `GET` (and `HEAD`); besides them
 /// `POST /api/alerts/{episode}/ack` and `GET`/`PUT /api/alert-rules`.
-const PATHS: [&str; 7] = [
+const PATHS: [&str; 8] = [
     "/",
     "/metrics",
     "/health",
     "/api/status",
     "/api/stats",
     "/api/alerts",
+    "/api/running",
     "/events",
 ];
 
@@ -89,7 +98,7 @@ pub(crate) fn route(request: &Request, sources: &Sources, token: Option<&str>) -
     if !PATHS.contains(&request.path.as_str()) {
         return Reply::Whole(Response::error(
             404,
-            "no such path; try /, /metrics, /health, /api/status, /api/stats, /api/alerts, /api/alert-rules or /events",
+            "no such path; try /, /metrics, /health, /api/status, /api/stats, /api/alerts, /api/alert-rules, /api/running or /events",
         ));
     }
     if !matches!(request.method, Method::Get | Method::Head) {
@@ -131,6 +140,7 @@ pub(crate) fn route(request: &Request, sources: &Sources, token: Option<&str>) -
             }
         }
         "/api/alerts" => alert_api::alerts(request, sources.alerts.firing(), sources.clock.now()),
+        "/api/running" => Response::json(200, &sources.running().executions),
         _ => Response::new(404, TEXT, "not found"),
     };
     Reply::Whole(response)

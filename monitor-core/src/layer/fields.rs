@@ -2,6 +2,7 @@
 //! (what `#[instrument(err)]` emits), else its `message` (failure path
 //! only); and a span's own field values.
 
+use std::cell::RefCell;
 use std::error::Error;
 use std::fmt::{self, Write};
 
@@ -137,9 +138,43 @@ impl Visit for FieldValues<'_> {
     }
 }
 
-/// The values a span was created with.
+/// Emptied field lists kept per thread for the next spans (at most this
+/// many): a span with fields that ends well costs no allocation for them.
+const SPARE_LISTS: usize = 64;
+
+thread_local! {
+    static SPARE: RefCell<Vec<Vec<ContextField>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The values a span was created with, in a list reused from an earlier span
+/// of this thread when there is one.
 pub(super) fn span_fields(values: &tracing_core::field::ValueSet<'_>) -> Vec<ContextField> {
-    let mut fields = Vec::new();
+    let mut fields = SPARE
+        .try_with(|spare| {
+            spare
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut spare| spare.pop())
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     values.record(&mut FieldValues(&mut fields));
     fields
+}
+
+/// Gives a span's field list back for reuse by this thread's next spans
+/// (its values are dropped; a list that never allocated is not kept).
+pub(super) fn recycle(mut fields: Vec<ContextField>) {
+    if fields.capacity() == 0 {
+        return;
+    }
+    fields.clear();
+    let _ = SPARE.try_with(|spare| {
+        if let Ok(mut spare) = spare.try_borrow_mut() {
+            if spare.len() < SPARE_LISTS {
+                spare.push(fields);
+            }
+        }
+    });
 }

@@ -1,7 +1,8 @@
 //! `tracing` spans as executions: the [`MonitorLayer`] returned by [`layer()`].
 //!
-//! Per span, the layer keeps one small [`SpanState`] in the registry's span
-//! extensions (freed by the registry with the span). Closing a span pushes one
+//! Per span, the layer keeps one small [`SpanState`] in its own table keyed
+//! by span id (`states.rs`: no allocation per span, unlike the registry's
+//! extensions, which box each value). Closing a span pushes one
 //! [`Event`] into the same per-thread ring `#[monitored]` uses. Spans below a
 //! root share the root's bounded [`TraceBuilder`], which becomes the root's
 //! `execution_trace`.
@@ -9,6 +10,7 @@
 mod callsites;
 mod entered;
 mod fields;
+mod states;
 mod tree;
 
 use std::sync::Arc;
@@ -17,14 +19,15 @@ use parking_lot::Mutex;
 use tracing_core::span::{Attributes, Id};
 use tracing_core::{Level, Subscriber};
 use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::{LookupSpan, SpanRef};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::callsite::Callsite;
 use crate::capture::{gated_stack_trace, shape_of, take_panic_failure, Failure};
-use crate::event::{Event, EventExtra, Status};
+use crate::event::{Event, EventExtra, Extra, Status};
 use crate::fields::Field;
 use crate::local_id::LocalId;
 use crate::queue;
+use crate::running::open::OpenHandle;
 use crate::span_trace::SpanExtra;
 use crate::ticks::{nanos_between, now};
 
@@ -110,7 +113,9 @@ use tree::{Parent, TraceBuilder};
 /// Add one `MonitorLayer` per subscriber: two in the same subscriber would
 /// share each span's state and count busy time twice.
 ///
-/// Memory: a span's state lives in its registry extensions and goes with it;
+/// Memory: a span's state lives in a table of the layer's, from the span's
+/// creation to its close (the table's memory is that of the most spans open
+/// at once, reused afterwards: a span costs no allocation at steady state);
 /// a root's tree never holds more than `MAX_NODES` nodes however many spans
 /// open and close below it, so spans that stay open (or never close) cannot
 /// make memory grow without bound. Each span site leaks one small callsite,
@@ -196,7 +201,7 @@ impl MonitorLayer {
     }
 }
 
-/// What the layer keeps about one open span, in its registry extensions.
+/// What the layer keeps about one open span, in its table (`states.rs`).
 struct SpanState {
     callsite: &'static Callsite,
     /// False for the span of a `#[monitored]` function: a node in its
@@ -217,14 +222,15 @@ struct SpanState {
     /// Whether the site declares fields (see `callsites::Site::has_fields`).
     has_fields: bool,
     tree: Tree,
+    /// Its entry among the running executions (a span of its own only),
+    /// from creation until close.
+    open: Option<OpenHandle>,
 }
 
 /// The span's place in a trace.
 enum Tree {
     /// A root span without children so far.
     Root,
-    /// The span was closed and recorded (its state awaits the registry).
-    Closed,
     /// A root span whose children write into this builder.
     RootWithChildren(Arc<Mutex<TraceBuilder>>),
     /// A span below a root: its node in the root's builder (`None`: left out)
@@ -251,9 +257,10 @@ where
         let Some(span) = ctx.span(id) else { return };
         let start = now();
         let tree = match span.parent() {
-            Some(parent) => join(&parent, callsite, start),
+            Some(parent) => join(self.key(), parent.id().into_u64(), callsite, start),
             None => Tree::Root,
         };
+        drop(span);
         if !site.own_execution && matches!(tree, Tree::Root) {
             // The span of a `#[monitored]` function with no recorded parent:
             // no trace to appear in, and the call is recorded by the function.
@@ -266,40 +273,44 @@ where
         } else {
             Vec::new()
         };
-        span.extensions_mut().insert(SpanState {
+        let local = LocalId::next();
+        let open = if site.own_execution {
+            OpenHandle::new(callsite, start, local)
+        } else {
+            None
+        };
+        let state = SpanState {
             callsite,
             own_execution: site.own_execution,
             start,
-            id: LocalId::next(),
+            id: local,
+            open,
             busy: 0,
             status: Status::Success,
             failure: None,
             fields,
             has_fields: site.has_fields,
             tree,
-        });
+        };
+        states::insert(self.key(), id.into_u64(), state);
     }
 
-    fn on_record(&self, id: &Id, values: &tracing_core::span::Record<'_>, ctx: Context<'_, S>) {
+    fn on_record(&self, id: &Id, values: &tracing_core::span::Record<'_>, _ctx: Context<'_, S>) {
         if values.is_empty() || !queue::enabled() {
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        if !span
-            .extensions()
-            .get::<SpanState>()
-            .is_some_and(|state| state.has_fields)
-        {
+        let (layer, id) = (self.key(), id.into_u64());
+        if states::with(layer, id, |state| state.has_fields) != Some(true) {
             return;
         }
+        // Formatting runs host code (`Display` impls): not under the table's lock.
         let mut recorded = Vec::new();
         values.record(&mut fields::FieldValues(&mut recorded));
-        let mut extensions = span.extensions_mut();
-        if let Some(state) = extensions.get_mut::<SpanState>() {
+        states::with(layer, id, |state| {
             for field in recorded {
                 crate::fields::set_field(&mut state.fields, field);
             }
-        }
+        });
     }
 
     fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
@@ -308,7 +319,7 @@ where
         }
     }
 
-    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
         // Popped even when the monitor went away meanwhile, so no stale entry
         // stays behind for a later span with the same id.
         let Some(entry) = entered::pop(self.key(), id.into_u64()) else {
@@ -321,17 +332,15 @@ where
         if entry.nested && !unwinding {
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        let mut extensions = span.extensions_mut();
-        let Some(state) = extensions.get_mut::<SpanState>() else {
-            return;
-        };
-        if !entry.nested {
-            state.busy += now().saturating_sub(entry.at);
-        }
-        if unwinding && state.status != Status::Panic {
-            mark_panic(state);
-        }
+        let exited = now();
+        states::with(self.key(), id.into_u64(), |state| {
+            if !entry.nested {
+                state.busy += exited.saturating_sub(entry.at);
+            }
+            if unwinding && state.status != Status::Panic {
+                mark_panic(state);
+            }
+        });
     }
 
     fn on_event(&self, event: &tracing_core::Event<'_>, ctx: Context<'_, S>) {
@@ -341,11 +350,9 @@ where
         let Some(span) = ctx.event_span(event) else {
             return;
         };
-        let Some(callsite) = span
-            .extensions()
-            .get::<SpanState>()
-            .map(|state| state.callsite)
-        else {
+        let (layer, id) = (self.key(), span.id().into_u64());
+        drop(span);
+        let Some(callsite) = states::with(layer, id, |state| state.callsite) else {
             return;
         };
         // Formatting runs host code (`Display` impls): not under the span's lock.
@@ -353,46 +360,42 @@ where
         failure.unresolved_trace = gated_stack_trace(callsite, || {
             shape_of(&failure.error_type, failure.message.as_bytes())
         });
-        let mut extensions = span.extensions_mut();
-        if let Some(state) = extensions.get_mut::<SpanState>() {
+        states::with(layer, id, |state| {
             if state.status != Status::Panic {
                 state.status = Status::Error;
                 state.failure = Some(Box::new(failure));
             }
-        }
+        });
     }
 
-    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+    fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
+        // Taken out even when the monitor went away meanwhile, so no state
+        // stays behind for a later span with the same id.
+        let Some(state) = states::remove(self.key(), id.into_u64()) else {
+            return;
+        };
         if !queue::enabled() {
+            fields::recycle(state.fields);
             return;
         }
-        let Some(span) = ctx.span(&id) else { return };
-        // Taken out, not removed: the registry frees the state with the span,
-        // which saves a second map operation here.
-        let (callsite, own_execution, start, id, busy, status, failure, fields, tree) = {
-            let mut extensions = span.extensions_mut();
-            let Some(state) = extensions.get_mut::<SpanState>() else {
-                return;
-            };
-            if let Tree::Closed = state.tree {
-                return;
-            }
-            (
-                state.callsite,
-                state.own_execution,
-                state.start,
-                state.id,
-                state.busy,
-                state.status,
-                state.failure.take(),
-                std::mem::take(&mut state.fields),
-                std::mem::replace(&mut state.tree, Tree::Closed),
-            )
-        };
-        drop(span);
+        let SpanState {
+            callsite,
+            own_execution,
+            start,
+            id,
+            busy,
+            status,
+            failure,
+            fields,
+            tree,
+            open,
+            ..
+        } = state;
+        // Off the running list before the execution is recorded as ended.
+        drop(open);
         let end = now();
         let trace = match tree {
-            Tree::Root | Tree::Closed => None,
+            Tree::Root => None,
             Tree::RootWithChildren(builder) => Some(builder.lock().finish(start, end)),
             Tree::Child { builder, node, .. } => {
                 if let Some(node) = node {
@@ -400,6 +403,7 @@ where
                     builder.lock().close(node, end, status, error);
                 }
                 if self.roots_only || !own_execution {
+                    fields::recycle(fields);
                     return;
                 }
                 None
@@ -413,47 +417,24 @@ where
             thread: id.thread,
             sequence: id.sequence,
             staged: false,
-            extra: Some(Box::new(EventExtra {
-                failure,
-                span: Some(SpanExtra {
-                    busy_ns: nanos_between(0, busy),
-                    trace,
-                }),
-                // Kept only when the span failed, as `#[monitored]` does.
-                fields: if status.is_failure() {
-                    fields
-                } else {
-                    Vec::new()
-                },
-                // A span is exported by tracing-opentelemetry itself, if at all.
-                #[cfg(feature = "otlp-tracing")]
-                parent: None,
-            })),
+            extra: extra(busy, failure, trace, fields, status),
         });
     }
 }
 
 /// A new span below `parent`: takes a node in the root's trace (making the
 /// trace if `parent` is a root without children so far).
-fn join<S>(parent: &SpanRef<'_, S>, callsite: &'static Callsite, start: u64) -> Tree
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    let (builder, position, parent_depth) = {
-        let mut extensions = parent.extensions_mut();
-        // A parent the layer does not know (created before the monitor was
-        // installed, or on a monitor thread): the new span is a root.
-        let Some(state) = extensions.get_mut::<SpanState>() else {
-            return Tree::Root;
-        };
-        match &state.tree {
+fn join(layer: usize, parent: u64, callsite: &'static Callsite, start: u64) -> Tree {
+    // A parent the layer does not know (created before the monitor was
+    // installed, or on a monitor thread): the new span is a root.
+    let Some((builder, position, parent_depth)) =
+        states::with(layer, parent, |state| match &state.tree {
             Tree::Root => {
                 let builder = Arc::new(Mutex::new(TraceBuilder::default()));
                 state.tree = Tree::RootWithChildren(Arc::clone(&builder));
                 (builder, Parent::Root, 0)
             }
             Tree::RootWithChildren(builder) => (Arc::clone(builder), Parent::Root, 0),
-            Tree::Closed => return Tree::Root,
             Tree::Child {
                 builder,
                 node,
@@ -462,7 +443,9 @@ where
                 let position = node.map_or(Parent::Omitted, Parent::Node);
                 (Arc::clone(builder), position, *depth)
             }
-        }
+        })
+    else {
+        return Tree::Root;
     };
     let depth = parent_depth + 1;
     let node = builder.lock().add(position, depth, callsite, start);
@@ -471,6 +454,37 @@ where
         node,
         depth,
     }
+}
+
+/// What a closing span's event carries beyond its times: its busy time
+/// inline (no allocation) for a span with no failure and no trace, a box
+/// otherwise.
+fn extra(
+    busy: u64,
+    failure: Option<Box<Failure>>,
+    trace: Option<crate::ExecutionTrace>,
+    fields: Vec<Field>,
+    status: Status,
+) -> Extra {
+    let busy_ns = nanos_between(0, busy);
+    // Kept only when the span failed, as `#[monitored]` does.
+    let fields = if status.is_failure() {
+        fields
+    } else {
+        fields::recycle(fields);
+        Vec::new()
+    };
+    if failure.is_none() && trace.is_none() && fields.is_empty() {
+        return Extra::span_busy(busy_ns);
+    }
+    Extra::boxed(EventExtra {
+        failure,
+        span: Some(SpanExtra { busy_ns, trace }),
+        fields,
+        // A span is exported by tracing-opentelemetry itself, if at all.
+        #[cfg(feature = "otlp-tracing")]
+        parent: None,
+    })
 }
 
 #[cold]

@@ -45,6 +45,7 @@
 //! [FORMAT.md]: https://docs.rs/monitor/latest/monitor/#file-formats
 
 mod files;
+mod host;
 mod line;
 mod scan;
 mod value;
@@ -63,6 +64,7 @@ pub use crate::name_filter::{NameFilter, ParseNameFilterError};
 pub use crate::report::human_ms;
 pub use crate::windows::{FunctionTrend, FunctionWindow, TrendPoint, WindowStats, WindowSummary};
 pub use files::{log_files, LogFile};
+pub use host::{HostStatus, Liveness, STALE_AFTER};
 pub use value::{JsonValue, ParseJsonError};
 
 use crate::alerts::{AlertEngine, Health};
@@ -929,6 +931,14 @@ impl LogDir {
     /// the process started is not saved (`cpu_user_secs` and
     /// `cpu_system_secs` are 0).
     ///
+    /// With a `status.json` ([`host_status`](Self::host_status)): while its
+    /// host runs, the verdict, the firing alerts (with their episodes and
+    /// acknowledgements), the executions running for more than a second and
+    /// the process's figures (its latest sample rather than the last
+    /// minute's) are the host's own, as of its latest second; when the host
+    /// is not running (see [`Liveness`]), the verdict is `not_running`
+    /// saying since when, instead of its last one.
+    ///
     /// ```no_run
     /// let report = monitor_core::query::LogDir::open(".monitor")?.status_report()?;
     /// println!("{report}");
@@ -940,9 +950,9 @@ impl LogDir {
     pub fn status_report(&self) -> Result<StatusReport, QueryError> {
         let now = SystemTime::now();
         let mut records = self.records()?;
-        let resources = self.latest_resources(now)?;
+        let mut resources = self.latest_resources(now)?;
         let acknowledged = crate::alerts::stored_acknowledgements(&self.root.join(STATS_DB));
-        let (health, mut alerts) = AlertEngine::as_saved(&mut records, now, acknowledged);
+        let (mut health, mut alerts) = AlertEngine::as_saved(&mut records, now, acknowledged);
         if let Ok(firing) = crate::alerts::read_firing(&self.root.join(STATS_DB)) {
             // The saved states say what fires; the episodes, which one it is.
             for alert in &mut alerts {
@@ -952,6 +962,19 @@ impl LogDir {
                 {
                     alert.episode = stored.episode;
                     alert.acknowledged = stored.acknowledged.clone();
+                }
+            }
+        }
+        let mut running = Vec::new();
+        if let Some(host) = self.host_status()? {
+            if let Some(verdict) = host.verdict(now) {
+                health = verdict;
+            }
+            if host.liveness(now) == Liveness::Running {
+                alerts = host.alerts;
+                running = crate::report::listed_running(&host.running);
+                if host.resources.is_some() {
+                    resources = host.resources;
                 }
             }
         }
@@ -966,6 +989,7 @@ impl LogDir {
             health,
             alerts,
             resources,
+            running,
         })
     }
 
@@ -986,7 +1010,8 @@ impl LogDir {
 
     /// The verdict and its reasons as the alert states saved in `stats.db`
     /// say (see [`status_report`](Self::status_report)): the same
-    /// [`Health`] as [`health`](crate::health) in process.
+    /// [`Health`] as [`health`](crate::health) in process. With a
+    /// `status.json`, the running host's own verdict, or `not_running`.
     ///
     /// ```no_run
     /// let health = monitor_core::query::LogDir::open(".monitor")?.health()?;
@@ -998,9 +1023,13 @@ impl LogDir {
     /// # Ok::<(), monitor_core::query::QueryError>(())
     /// ```
     pub fn health(&self) -> Result<Health, QueryError> {
+        let now = SystemTime::now();
+        if let Some(verdict) = self.host_status()?.and_then(|host| host.verdict(now)) {
+            return Ok(verdict);
+        }
         let mut records = self.records()?;
         let acknowledged = crate::alerts::stored_acknowledgements(&self.root.join(STATS_DB));
-        Ok(AlertEngine::as_saved(&mut records, SystemTime::now(), acknowledged).0)
+        Ok(AlertEngine::as_saved(&mut records, now, acknowledged).0)
     }
 
     /// The functions of `stats.db`, read without writing.

@@ -57,18 +57,39 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '-' || c == '_'
 }
 
+/// [`is_word_char`] of an ASCII byte.
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// Where the run of word characters (`word`) or of separators that starts
+/// `text` ends. ASCII bytes are classified as bytes; only a non-ASCII
+/// character is decoded (and asked `is_alphanumeric`).
+fn run_end(text: &str, word: bool) -> usize {
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    while let Some(&b) = bytes.get(index) {
+        if b.is_ascii() {
+            if is_word_byte(b) != word {
+                return index;
+            }
+            index += 1;
+        } else {
+            let c = text[index..].chars().next().unwrap_or_default();
+            if is_word_char(c) != word {
+                return index;
+            }
+            index += c.len_utf8();
+        }
+    }
+    bytes.len()
+}
+
 fn split_keep_separators(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = text;
     std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let first_is_word = rest.chars().next().is_some_and(is_word_char);
-        let end = rest
-            .char_indices()
-            .find(|&(_, c)| is_word_char(c) != first_is_word)
-            .map_or(rest.len(), |(index, _)| index);
-        let (word, tail) = rest.split_at(end);
+        let first_is_word = rest.chars().next().map(is_word_char)?;
+        let (word, tail) = rest.split_at(run_end(rest, first_is_word));
         rest = tail;
         Some(word)
     })
@@ -76,12 +97,15 @@ fn split_keep_separators(text: &str) -> impl Iterator<Item = &str> {
 
 /// `550e8400-e29b-41d4-a716-446655440000`: 8-4-4-4-12 hex digits.
 fn is_uuid(word: &str) -> bool {
-    let groups: Vec<&str> = word.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
+    if word.len() != 36 {
+        return false;
+    }
+    let mut groups = word.split('-');
+    [8, 4, 4, 4, 12].iter().all(|&len| {
+        groups
+            .next()
+            .is_some_and(|group| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
+    }) && groups.next().is_none()
 }
 
 /// Appends `word` (a run of word characters, or of separators) normalised.
@@ -277,6 +301,46 @@ impl PatternTable {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The runs as the char-by-char split made them before the ASCII path.
+    fn reference_runs(text: &str) -> Vec<&str> {
+        let mut runs = Vec::new();
+        let mut rest = text;
+        while let Some(first) = rest.chars().next() {
+            let first_is_word = is_word_char(first);
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| is_word_char(c) != first_is_word)
+                .map_or(rest.len(), |(index, _)| index);
+            runs.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        runs
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Words and separators split the same with the ASCII fast path, for
+        /// any text (non-ASCII letters are word characters, other non-ASCII
+        /// characters separators).
+        #[test]
+        fn the_ascii_fast_path_splits_like_the_char_walk(
+            text in "([a-z0-9_ .:/-]|é|日本|\\u{2003}|✓|[\\PC]){0,40}"
+        ) {
+            let runs: Vec<&str> = split_keep_separators(&text).collect();
+            prop_assert_eq!(runs, reference_runs(&text));
+        }
+    }
+
+    #[test]
+    fn a_uuid_is_five_hex_groups_of_8_4_4_4_12() {
+        assert!(is_uuid("550e8400-e29b-41d4-a716-446655440000"));
+        assert!(!is_uuid("550e8400-e29b-41d4-a716-44665544000g"));
+        assert!(!is_uuid("550e8400e-29b-41d4-a716-446655440000"));
+        assert!(!is_uuid("550e8400-e29b-41d4-a716-4466554400-0"));
+        assert!(!is_uuid("550e8400-e29b-41d4-a716"));
+    }
 
     #[test]
     fn numbers_ids_and_hex_are_normalised() {

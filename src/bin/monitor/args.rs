@@ -71,6 +71,8 @@ pub(crate) enum Command {
     Alerts(AlertsArgs),
     /// Acknowledge a firing alert episode: its reminders stop (the one command that writes).
     Ack(AckArgs),
+    /// The executions running now, oldest first, stuck ones marked (from the host's status.json).
+    Running,
 }
 
 #[derive(Debug, Args)]

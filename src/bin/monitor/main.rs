@@ -20,6 +20,7 @@ mod follow;
 mod health;
 mod out;
 mod progress;
+mod running;
 mod show;
 mod stats;
 mod status;
@@ -74,6 +75,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
         Command::Tail(args) => tail::run(&open(common)?, common, args, out),
         Command::Alerts(args) => alerts::run(&open(common)?, common, args, out),
         Command::Ack(args) => alerts::ack(&open(common)?, common, args, out),
+        Command::Running => running::run(&open(common)?, common, out),
     }
 }
 

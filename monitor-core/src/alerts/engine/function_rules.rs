@@ -61,6 +61,16 @@ pub(super) fn function_conditions(
                     .is_some_and(|due| now > due.checked_add(grace).unwrap_or(due)),
             since: record.next_scheduled.unwrap_or(now),
         },
+        FunctionRule::StuckExecution => Condition {
+            holds: state.stuck.is_some(),
+            // It became stuck when the oldest passed its threshold.
+            since: state.stuck.as_ref().map_or(now, |stuck| {
+                stuck
+                    .oldest_started
+                    .checked_add(stuck.threshold)
+                    .unwrap_or(now)
+            }),
+        },
         FunctionRule::NewErrorPattern => Condition {
             holds: !state.new_patterns.is_empty(),
             // The patterns the notification will name start here.
@@ -117,6 +127,10 @@ pub(super) fn step_function_rule(
             match rule {
                 FunctionRule::ConsecutiveFailures => state.peak_streak = 0,
                 FunctionRule::NewErrorPattern => state.new_patterns_in_episode = 0,
+                FunctionRule::StuckExecution => {
+                    state.stuck_ended.clear();
+                    state.stuck_peak = 0;
+                }
                 FunctionRule::HighErrorRate
                 | FunctionRule::SlowExecution
                 | FunctionRule::MissedSchedule => {}
@@ -147,6 +161,9 @@ fn holds_back_refires(rule: FunctionRule) -> bool {
         // holds for a whole window after it: it cannot flap faster than once
         // per window, and holding it back could hide a new pattern for good.
         FunctionRule::NewErrorPattern => false,
+        // Each firing is an execution that hangs now: news, and it cannot
+        // flap faster than its threshold.
+        FunctionRule::StuckExecution => false,
     }
 }
 

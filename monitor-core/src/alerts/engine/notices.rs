@@ -161,6 +161,7 @@ pub(super) fn function_alert(
         FunctionRule::SlowExecution => notice.slow_execution(),
         FunctionRule::MissedSchedule => notice.missed_schedule(),
         FunctionRule::NewErrorPattern => notice.new_error_pattern(),
+        FunctionRule::StuckExecution => notice.stuck_execution(),
     };
     let mut alert = make_alert(
         rule.rule(),
@@ -194,6 +195,7 @@ fn example_execution(
             .and_then(|error| error.execution_id),
         FunctionRule::SlowExecution => state.last_slow_id,
         FunctionRule::MissedSchedule => None,
+        FunctionRule::StuckExecution => state.stuck.as_ref().and_then(|s| s.ids.first().copied()),
         // The latest of the patterns the notice lists (as `new_error_pattern` lists them).
         FunctionRule::NewErrorPattern => state
             .new_patterns
@@ -406,6 +408,74 @@ impl FunctionNotice<'_> {
         (message, numbers)
     }
 
+    /// The wording of `stuck_execution`.
+    fn stuck_execution(self) -> Wording {
+        let FunctionNotice {
+            name,
+            resolved,
+            since,
+            state,
+            ..
+        } = self;
+        let threshold = state
+            .stuck
+            .as_ref()
+            .map_or(state.stuck_threshold, |stuck| stuck.threshold);
+        let mut numbers = vec![("threshold_ms", threshold.as_nanos() as f64 / 1e6)];
+        let message = match (&state.stuck, resolved) {
+            (Some(stuck), false) => {
+                numbers.push(("stuck", stuck.ids.len() as f64));
+                numbers.push((
+                    "oldest_elapsed_ms",
+                    stuck.oldest_elapsed.as_nanos() as f64 / 1e6,
+                ));
+                let others = match stuck.ids.len() {
+                    1 => String::new(),
+                    n => format!(" ({n} executions are stuck)"),
+                };
+                format!(
+                    "{name}: execution {} has been running for {} (since {}, thread {}), longer than its {} threshold{others}. Suggest: look at what it waits on (a lock, a request without timeout, a retry loop); it is still running.",
+                    stuck.ids[0],
+                    text::duration(stuck.oldest_elapsed),
+                    text::time(stuck.oldest_started),
+                    stuck.oldest_thread,
+                    text::duration(threshold),
+                )
+            }
+            _ => {
+                numbers.push(("stuck", 0.0));
+                numbers.push(("ended", state.stuck_ended.len() as f64));
+                let ended: Vec<String> = state
+                    .stuck_ended
+                    .iter()
+                    .map(|ended| {
+                        format!(
+                            "{} ended after {} ({})",
+                            ended.id,
+                            text::duration(ended.duration),
+                            ended.status.as_str()
+                        )
+                    })
+                    .collect();
+                if let Some(last) = state.stuck_ended.last() {
+                    numbers.push(("duration_ms", last.duration.as_nanos() as f64 / 1e6));
+                }
+                let how = if ended.is_empty() {
+                    // Nothing ended that was seen stuck: its threshold was
+                    // raised (set_alert_rules), or its end was not recorded.
+                    "none is past its threshold now".to_owned()
+                } else {
+                    ended.join(", ")
+                };
+                format!(
+                    "{name}: no execution stuck any more (stuck since {}): {how}.",
+                    text::time(since)
+                )
+            }
+        };
+        (message, numbers)
+    }
+
     /// The wording of `new_error_pattern`.
     fn new_error_pattern(self) -> Wording {
         let FunctionNotice {
@@ -514,5 +584,18 @@ fn function_reason(
             )
         }
         FunctionRule::NewErrorPattern => format!("{name}: new error pattern"),
+        FunctionRule::StuckExecution => match &state.stuck {
+            Some(stuck) => format!(
+                "{name}: {} (running longer than {}), the oldest for {}",
+                text::count(
+                    stuck.ids.len() as u64,
+                    "stuck execution",
+                    "stuck executions"
+                ),
+                text::duration(stuck.threshold),
+                text::duration(stuck.oldest_elapsed)
+            ),
+            None => format!("{name}: stuck execution"),
+        },
     }
 }

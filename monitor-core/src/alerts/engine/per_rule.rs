@@ -16,6 +16,7 @@ pub(crate) enum FunctionRule {
     SlowExecution,
     MissedSchedule,
     NewErrorPattern,
+    StuckExecution,
 }
 
 /// A rule about the monitor itself.
@@ -55,6 +56,7 @@ impl RuleScope {
             AlertRule::LogSizeCap => Monitor(MonitorRule::LogSizeCap),
             AlertRule::MemoryHigh => Monitor(MonitorRule::MemoryHigh),
             AlertRule::MemoryGrowth => Monitor(MonitorRule::MemoryGrowth),
+            AlertRule::StuckExecution => Function(FunctionRule::StuckExecution),
         }
     }
 }
@@ -62,12 +64,13 @@ impl RuleScope {
 impl FunctionRule {
     /// Every function rule, in the order the engine evaluates them (and
     /// sends their notices).
-    pub(crate) const ALL: [FunctionRule; 5] = [
+    pub(crate) const ALL: [FunctionRule; 6] = [
         FunctionRule::HighErrorRate,
         FunctionRule::ConsecutiveFailures,
         FunctionRule::SlowExecution,
         FunctionRule::MissedSchedule,
         FunctionRule::NewErrorPattern,
+        FunctionRule::StuckExecution,
     ];
 
     pub(crate) fn rule(self) -> AlertRule {
@@ -77,6 +80,7 @@ impl FunctionRule {
             FunctionRule::SlowExecution => AlertRule::SlowExecution,
             FunctionRule::MissedSchedule => AlertRule::MissedSchedule,
             FunctionRule::NewErrorPattern => AlertRule::NewErrorPattern,
+            FunctionRule::StuckExecution => AlertRule::StuckExecution,
         }
     }
 }
@@ -116,6 +120,7 @@ pub(crate) struct PerFunctionRule<T> {
     pub(crate) slow_execution: T,
     pub(crate) missed_schedule: T,
     pub(crate) new_error_pattern: T,
+    pub(crate) stuck_execution: T,
 }
 
 impl<T> PerFunctionRule<T> {
@@ -127,6 +132,7 @@ impl<T> PerFunctionRule<T> {
             slow_execution: value(FunctionRule::SlowExecution),
             missed_schedule: value(FunctionRule::MissedSchedule),
             new_error_pattern: value(FunctionRule::NewErrorPattern),
+            stuck_execution: value(FunctionRule::StuckExecution),
         }
     }
 
@@ -137,6 +143,7 @@ impl<T> PerFunctionRule<T> {
             FunctionRule::SlowExecution => &self.slow_execution,
             FunctionRule::MissedSchedule => &self.missed_schedule,
             FunctionRule::NewErrorPattern => &self.new_error_pattern,
+            FunctionRule::StuckExecution => &self.stuck_execution,
         }
     }
 
@@ -147,6 +154,7 @@ impl<T> PerFunctionRule<T> {
             FunctionRule::SlowExecution => &mut self.slow_execution,
             FunctionRule::MissedSchedule => &mut self.missed_schedule,
             FunctionRule::NewErrorPattern => &mut self.new_error_pattern,
+            FunctionRule::StuckExecution => &mut self.stuck_execution,
         }
     }
 

@@ -85,6 +85,8 @@ impl FunctionAlerts {
             rules: self
                 .states
                 .iter()
+                // About executions of this process: never carried over.
+                .filter(|(rule, _)| *rule != FunctionRule::StuckExecution)
                 .filter_map(|(rule, state)| {
                     Some((rule.rule().as_str().to_owned(), state.to_stored()?))
                 })
@@ -115,6 +117,9 @@ impl FunctionAlerts {
         self.streak_start = stored.streak_start;
         self.peak_streak = stored.peak_streak;
         for rule in FunctionRule::ALL {
+            if rule == FunctionRule::StuckExecution {
+                continue;
+            }
             if let Some(state) = stored.rules.get(rule.rule().as_str()) {
                 *self.states.get_mut(rule) = RuleState::from_stored(state);
             }
