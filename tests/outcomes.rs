@@ -70,6 +70,14 @@ fn string_error() -> Result<(), String> {
     Err("plain string error".to_owned())
 }
 
+/// Called by `errors_carry_a_stack_trace_when_backtraces_are_on` only: a
+/// callsite traces one error of a shape per trace interval, so an earlier
+/// test's `string_error` in the same second would leave it untraced.
+#[monitored]
+fn traced_string_error() -> Result<(), String> {
+    Err("plain string error".to_owned())
+}
+
 #[monitored]
 async fn fetch(fail: bool) -> Result<u8, String> {
     if fail {
@@ -349,13 +357,13 @@ fn errors_carry_a_stack_trace_when_backtraces_are_on() {
         .capture_backtraces(true)
         .install()
         .unwrap();
-    string_error().unwrap_err();
+    traced_string_error().unwrap_err();
     guard.flush();
     let error_lines = errors(&dir);
     let trace = error_lines[0]["stack_trace"]
         .as_str()
         .expect("a stack trace string");
-    assert!(trace.contains("string_error"), "{trace}");
+    assert!(trace.contains("traced_string_error"), "{trace}");
     drop(guard);
     let dir = temp_dir("backtraces-off");
     let guard = Monitor::builder()
