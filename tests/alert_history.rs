@@ -286,6 +286,41 @@ fn an_acknowledged_episode_stops_reminding_and_health_says_who() {
 }
 
 #[test]
+fn an_acknowledgement_that_names_nobody_is_refused() {
+    let _lock = exclusive();
+    let dir = temp_dir("hist-ack-nobody");
+    let clock = ManualClock::new(start());
+    let (guard, seen) = install(&dir, &clock);
+    fail_five(hist_job);
+    assert!(guard.flush());
+    let episode = of_rule(&seen, AlertRule::ConsecutiveFailures)[0]
+        .episode()
+        .unwrap();
+    for by in ["", "   "] {
+        assert_eq!(
+            monitor::acknowledge(episode, by, Some("on it")),
+            Err(AlertsError::NoAcknowledger),
+            "{by:?}"
+        );
+        assert_eq!(
+            monitor::query::LogDir::open(&dir)
+                .unwrap()
+                .acknowledge(episode, by, None, start()),
+            Err(AlertsError::NoAcknowledger),
+            "{by:?}"
+        );
+    }
+    assert!(guard.flush());
+    let firing = monitor::alerts(&AlertQuery::new()).unwrap().firing;
+    let alert = firing
+        .iter()
+        .find(|a| a.rule == AlertRule::ConsecutiveFailures)
+        .unwrap();
+    assert_eq!(alert.acknowledged(), None);
+    drop(guard);
+}
+
+#[test]
 fn an_acknowledgement_written_by_another_connection_reaches_the_host() {
     let _lock = exclusive();
     let dir = temp_dir("hist-ack-store");

@@ -136,7 +136,7 @@ fn failure(error: &AlertsError) -> Response {
     let status = match error {
         AlertsError::UnknownEpisode(_) => 404,
         AlertsError::EpisodeResolved(_) => 409,
-        AlertsError::InvalidRules { .. } => 400,
+        AlertsError::InvalidRules { .. } | AlertsError::NoAcknowledger => 400,
         AlertsError::NoAnswer | AlertsError::NotInstalled => 503,
         AlertsError::Store(_) => 500,
     };
