@@ -286,6 +286,41 @@ fn an_acknowledged_episode_stops_reminding_and_health_says_who() {
 }
 
 #[test]
+fn an_acknowledgement_that_names_nobody_is_refused() {
+    let _lock = exclusive();
+    let dir = temp_dir("hist-ack-nobody");
+    let clock = ManualClock::new(start());
+    let (guard, seen) = install(&dir, &clock);
+    fail_five(hist_job);
+    assert!(guard.flush());
+    let episode = of_rule(&seen, AlertRule::ConsecutiveFailures)[0]
+        .episode()
+        .unwrap();
+    for by in ["", "   "] {
+        assert_eq!(
+            monitor::acknowledge(episode, by, Some("on it")),
+            Err(AlertsError::NoAcknowledger),
+            "{by:?}"
+        );
+        assert_eq!(
+            monitor::query::LogDir::open(&dir)
+                .unwrap()
+                .acknowledge(episode, by, None, start()),
+            Err(AlertsError::NoAcknowledger),
+            "{by:?}"
+        );
+    }
+    assert!(guard.flush());
+    let firing = monitor::alerts(&AlertQuery::new()).unwrap().firing;
+    let alert = firing
+        .iter()
+        .find(|a| a.rule == AlertRule::ConsecutiveFailures)
+        .unwrap();
+    assert_eq!(alert.acknowledged(), None);
+    drop(guard);
+}
+
+#[test]
 fn an_acknowledgement_written_by_another_connection_reaches_the_host() {
     let _lock = exclusive();
     let dir = temp_dir("hist-ack-store");
@@ -326,6 +361,55 @@ fn an_acknowledgement_written_by_another_connection_reaches_the_host() {
         1,
         "no reminder"
     );
+    drop(guard);
+}
+
+#[test]
+fn the_later_of_an_in_process_and_a_cli_acknowledgement_wins_in_the_host_and_the_file() {
+    let _lock = exclusive();
+    let dir = temp_dir("hist-ack-both");
+    let clock = ManualClock::new(start());
+    let seen: Seen = Arc::default();
+    let sink = Arc::clone(&seen);
+    // No save between the two acknowledgements but the ones they cause.
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .alert_tracing_events(false)
+        .stats_save_interval(Duration::from_secs(24 * 3600))
+        .on_alert(move |alert: &Alert| sink.lock().unwrap().push(alert.clone()))
+        .install()
+        .unwrap();
+    fail_five(hist_job);
+    assert!(guard.flush());
+    let episode = of_rule(&seen, AlertRule::ConsecutiveFailures)[0]
+        .episode()
+        .unwrap();
+    monitor::acknowledge(episode, "alice", None).unwrap();
+    // Then `monitor ack` from another process.
+    let outcome = monitor_sinks::stats_store::acknowledge_episode(
+        &dir.join("stats.db"),
+        episode as i64,
+        "bob",
+        None,
+        "2024-10-04T08:00:00.000000Z",
+    )
+    .unwrap();
+    assert!(matches!(
+        outcome,
+        monitor_sinks::stats_store::AckOutcome::Acknowledged(_)
+    ));
+    assert!(guard.flush());
+    let firing = monitor::alerts(&AlertQuery::new()).unwrap().firing;
+    let alert = firing
+        .iter()
+        .find(|a| a.rule == AlertRule::ConsecutiveFailures)
+        .unwrap();
+    assert_eq!(alert.acknowledged().unwrap().by, "bob");
+    let stored = monitor_sinks::stats_store::read_episode(&dir.join("stats.db"), episode as i64)
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.acknowledged_by.as_deref(), Some("bob"), "{stored:?}");
     drop(guard);
 }
 

@@ -202,3 +202,18 @@ fn alerts_lists_the_history_and_ack_reaches_the_running_host() {
     .is_empty());
     drop(guard);
 }
+
+#[test]
+fn ack_in_a_directory_without_stats_db_says_there_is_no_such_episode() {
+    let dir = temp_dir("cli-ack-no-db");
+    std::fs::create_dir_all(dir.join("executions")).unwrap();
+    let run = monitor(&dir, &["ack", "5", "--by", "alice"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no alert episode has the id 5"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("read-only"), "{}", run.stderr);
+    assert!(!dir.join("stats.db").exists());
+}

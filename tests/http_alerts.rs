@@ -213,3 +213,88 @@ fn alert_history_acknowledgement_and_rules_over_http() {
     );
     drop(guard);
 }
+
+#[test]
+fn the_memory_rules_are_read_and_changed_over_http() {
+    let _lock = exclusive();
+    let dir = temp_dir("http-alerts-memory");
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(ManualClock::new(
+            UNIX_EPOCH + Duration::from_secs(20_000 * 86_400),
+        ))
+        .alert_tracing_events(false)
+        .serve_public("127.0.0.1:0", TOKEN)
+        .install()
+        .unwrap();
+    let addr = guard.http_addr().unwrap();
+
+    // Off by default, and shown as off.
+    let rules = request(addr, "GET", "/api/alert-rules", "", true);
+    assert_eq!(rules.status, 200, "{}", rules.body);
+    for field in ["memory_threshold_bytes", "memory_growth"] {
+        assert_eq!(
+            rules.json()["global"].get(field),
+            Some(&serde_json::Value::Null),
+            "{field}: {}",
+            rules.body
+        );
+    }
+
+    // The 500 MB warning of the system `monitor` replaces, and a growth rule.
+    let reply = request(
+        addr,
+        "PUT",
+        "/api/alert-rules",
+        r#"{"global": {"memory_threshold_bytes": 524288000,
+            "memory_growth": {"window_secs": 1800, "growth": 0.2, "drop_tolerance": 0.05}}}"#,
+        true,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let global = monitor::alert_rules().global;
+    assert_eq!(global.memory_threshold, Some(500 << 20));
+    let growth = global.memory_growth.unwrap();
+    assert_eq!(growth.window, Duration::from_secs(1800));
+    assert_eq!(growth.growth, 0.2);
+    assert_eq!(growth.drop_tolerance, 0.05);
+    assert_eq!(
+        reply.json()["global"]["memory_threshold_bytes"],
+        524_288_000
+    );
+    assert_eq!(
+        reply.json()["global"]["memory_growth"]["window_secs"],
+        1800.0
+    );
+
+    // Invalid values are refused and change nothing.
+    for body in [
+        r#"{"global": {"memory_threshold_bytes": 0}}"#,
+        r#"{"global": {"memory_threshold_bytes": -1}}"#,
+        r#"{"global": {"memory_threshold_bytes": "lots"}}"#,
+        r#"{"global": {"memory_growth": {"window_secs": 10, "growth": 0.2}}}"#,
+        r#"{"global": {"memory_growth": {"window_secs": 1800, "growth": -1}}}"#,
+        r#"{"global": {"memory_growth": {"window_secs": 1800, "growht": 0.2}}}"#,
+        r#"{"global": {"memory_growth": 5}}"#,
+    ] {
+        let reply = request(addr, "PUT", "/api/alert-rules", body, true);
+        assert_eq!(reply.status, 400, "{body}: {}", reply.body);
+    }
+    assert_eq!(
+        monitor::alert_rules().global.memory_threshold,
+        Some(500 << 20)
+    );
+
+    // `null` turns them off again.
+    let reply = request(
+        addr,
+        "PUT",
+        "/api/alert-rules",
+        r#"{"global": {"memory_threshold_bytes": null, "memory_growth": null}}"#,
+        true,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let global = monitor::alert_rules().global;
+    assert_eq!(global.memory_threshold, None);
+    assert_eq!(global.memory_growth, None);
+    drop(guard);
+}

@@ -437,3 +437,69 @@ fn a_directory_s_status_report_shows_the_last_minute_s_process_figures() {
     let json = monitor::query::to_json(&report);
     assert!(json.contains(r#""rss_bytes":235929600"#), "{json}");
 }
+
+#[test]
+fn an_acknowledged_memory_high_episode_does_not_notify_again_after_a_restart() {
+    let _lock = exclusive();
+    let (builder, clock, fake, dir) = builder("resources-memory-ack-restart");
+    let rules = AlertRules {
+        memory_threshold: Some(500 * MIB),
+        ..AlertRules::default()
+    };
+    let firing = |alerts: &Arc<Mutex<Vec<monitor::Alert>>>| {
+        alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.rule == AlertRule::MemoryHigh && a.state == AlertState::Firing)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    fake.set_rss(600 * MIB);
+    let (alerts, on_alert) = alert_recorder();
+    let guard = builder
+        .alert_rules(rules.clone())
+        .on_alert(on_alert)
+        .install()
+        .unwrap();
+    clock.advance(SEC);
+    assert!(guard.flush());
+    let fired = firing(&alerts);
+    assert_eq!(fired.len(), 1, "{fired:#?}");
+    let episode = fired[0].episode().unwrap();
+    monitor::acknowledge(episode, "mem-op", Some("a known leak")).unwrap();
+    drop(guard);
+
+    // The memory is still high after the restart: the same episode, still
+    // acknowledged, and nobody is notified of it again.
+    let (alerts, on_alert) = alert_recorder();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock.clone())
+        .resource_sampler(fake.clone())
+        .alert_rules(rules)
+        .on_alert(on_alert)
+        .install()
+        .unwrap();
+    clock.advance(SEC);
+    assert!(guard.flush());
+    clock.advance(2 * 60 * MIN);
+    assert!(guard.flush());
+    assert!(firing(&alerts).is_empty(), "{:#?}", firing(&alerts));
+    let now = monitor::alerts(&monitor::AlertQuery::new()).unwrap().firing;
+    let alert = now
+        .iter()
+        .find(|a| a.rule == AlertRule::MemoryHigh)
+        .unwrap();
+    assert_eq!(alert.episode(), Some(episode));
+    assert_eq!(alert.acknowledged().unwrap().by, "mem-op");
+    assert!(
+        monitor::health()
+            .reasons
+            .iter()
+            .any(|r| r.contains("acknowledged by mem-op")),
+        "{}",
+        monitor::health()
+    );
+    drop(guard);
+}

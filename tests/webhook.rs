@@ -178,3 +178,27 @@ fn a_failing_endpoint_is_given_up_after_n_tries_and_counted_in_health() {
     );
     drop(guard);
 }
+
+#[test]
+fn a_url_that_cannot_be_requested_is_given_up_at_once_not_retried() {
+    let _lock = exclusive();
+    // A back-off of an hour: a retry would hold the notifier past every
+    // flush, so the failure is counted only if no retry was made.
+    let hook = WebhookNotifier::new("ftp://hooks.example/alert")
+        .attempts(3)
+        .backoff(Duration::from_secs(3600), Duration::from_secs(3600))
+        .name("bad-url-hook");
+    let guard = install("webhook-bad-url", hook);
+    fire();
+    assert!(guard.flush(), "the notifier is not waiting to retry");
+    assert!(guard.flush());
+    let health = monitor::health();
+    assert!(
+        health
+            .reasons
+            .iter()
+            .any(|r| r.contains("notifier") && r.contains("bad-url-hook")),
+        "{health}"
+    );
+    drop(guard);
+}

@@ -131,7 +131,9 @@ pub fn alerts(query: &crate::AlertQuery) -> Result<crate::Alerts, crate::AlertsE
 /// An episode that resolved already is an
 /// [`AlertsError::EpisodeResolved`](crate::AlertsError::EpisodeResolved),
 /// an id no episode had an
-/// [`AlertsError::UnknownEpisode`](crate::AlertsError::UnknownEpisode).
+/// [`AlertsError::UnknownEpisode`](crate::AlertsError::UnknownEpisode), an
+/// empty or blank `by` an
+/// [`AlertsError::NoAcknowledger`](crate::AlertsError::NoAcknowledger).
 ///
 /// ```
 /// let err = monitor_core::acknowledge(7, "alice", Some("on it")).unwrap_err();
@@ -139,6 +141,9 @@ pub fn alerts(query: &crate::AlertQuery) -> Result<crate::Alerts, crate::AlertsE
 /// ```
 pub fn acknowledge(episode: u64, by: &str, note: Option<&str>) -> Result<(), crate::AlertsError> {
     let handle = current().ok_or(crate::AlertsError::NotInstalled)?;
+    if by.trim().is_empty() {
+        return Err(crate::AlertsError::NoAcknowledger);
+    }
     if crate::collector::on_collector_thread() {
         return Err(crate::AlertsError::NoAnswer);
     }

@@ -89,13 +89,18 @@ impl Episodes {
     }
 
     /// Gives `alert` its episode (and acknowledgement), and says whether to
-    /// notify it: `false` for a reminder of an acknowledged episode.
+    /// notify it: `false` for a reminder of an acknowledged episode, or its
+    /// firing again after a restart.
     pub(crate) fn assign(&mut self, alert: &mut Alert) -> bool {
         let key = (alert.rule, alert.function.clone());
         let time = alert.time.0;
+        // An episode taken up from the store that fires again: after a
+        // restart the monitor's own rules start afresh, so their first
+        // notice is not a reminder but the same episode going on.
+        let mut taken_up = false;
         let (id, ack) = match self.open.get_mut(&key) {
             Some(open) => {
-                open.loaded = false;
+                taken_up = std::mem::take(&mut open.loaded);
                 (open.id, open.ack.clone())
             }
             None => {
@@ -138,7 +143,13 @@ impl Episodes {
                 at: text_time(time),
             });
         }
-        !(alert.reminder && alert.acknowledged.is_some())
+        // An acknowledged episode is not notified until it resolves, except
+        // for a new error pattern (every pattern is news).
+        let goes_on = alert.reminder
+            || (taken_up
+                && alert.state == AlertState::Firing
+                && alert.rule != AlertRule::NewErrorPattern);
+        !(goes_on && alert.acknowledged.is_some())
     }
 
     /// Stages a notification (with its alerts-log `line`) for the history.

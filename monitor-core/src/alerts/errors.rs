@@ -33,6 +33,9 @@ pub enum AlertsError {
     UnknownEpisode(u64),
     /// This episode resolved already: there is nothing left to acknowledge.
     EpisodeResolved(u64),
+    /// An acknowledgement whose `by` is empty or blank: it must name who
+    /// acknowledges.
+    NoAcknowledger,
     /// The statistics database (where the history is kept) could not be read
     /// or written, or the monitor keeps none.
     Store(String),
@@ -51,6 +54,9 @@ impl fmt::Display for AlertsError {
                 f,
                 "alert episode {id} is resolved already: there is nothing to acknowledge"
             ),
+            AlertsError::NoAcknowledger => {
+                f.write_str("an acknowledgement must name who acknowledges (`by` is empty)")
+            }
             AlertsError::Store(reason) => write!(f, "alert history: {reason}"),
         }
     }

@@ -256,6 +256,9 @@ pub(crate) fn acknowledge_in_store(
     at: SystemTime,
 ) -> Result<(), AlertsError> {
     use monitor_sinks::stats_store::{acknowledge_episode, AckOutcome};
+    if by.trim().is_empty() {
+        return Err(AlertsError::NoAcknowledger);
+    }
     let episode = i64::try_from(id).map_err(|_| AlertsError::UnknownEpisode(id))?;
     match acknowledge_episode(path, episode, by, note, &text_time(at))
         .map_err(|e| AlertsError::Store(e.to_string()))?

@@ -24,7 +24,8 @@ use super::types::Alert;
 /// error, a time-out, a `5xx` or a `429` answer is retried after a
 /// [back-off](Self::backoff) that doubles (default 500 ms, at most 30 s),
 /// up to [`attempts`](Self::attempts) tries in all (default 3). Any other
-/// answer outside `2xx` is not retried. A notification given up on is
+/// answer outside `2xx`, and a URL that cannot be requested (malformed, or
+/// a scheme other than `http`/`https`), is not retried. A notification given up on is
 /// counted ([`Notifier::failures`]): it raises the `notifier_failing`
 /// alert, which the other notifiers receive, and shows in
 /// [`health`](crate::health). Keep `attempts × timeout` plus the back-offs
@@ -166,6 +167,11 @@ impl WebhookNotifier {
                     429 | 500..=599 => Outcome::Retry(format!("HTTP {status}")),
                     _ => Outcome::GiveUp(format!("HTTP {status}")),
                 }
+            }
+            // A URL that cannot be requested (a bad URI, an unknown scheme)
+            // fails the same way every time: no retry.
+            Err(error @ (ureq::Error::BadUri(_) | ureq::Error::Http(_))) => {
+                Outcome::GiveUp(error.to_string())
             }
             Err(error) => Outcome::Retry(error.to_string()),
         }

@@ -435,6 +435,14 @@ impl Collector {
             Control::Acknowledge(episode, ack, reply) => {
                 let now = self.clock.now();
                 let outcome = self.alerts.acknowledge(episode, ack, &self.functions, now);
+                if outcome.is_ok() {
+                    // Saved now, not at the next save: `monitor ack` writes
+                    // the same row from another process, and the later of
+                    // the two must be the one the file keeps (an older
+                    // write saved after a newer one was taken up would
+                    // put the host and the file at odds).
+                    self.persist(true);
+                }
                 let _ = reply.send(outcome);
             }
             Control::SetAlertRules(rules, function, reply) => {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::request::{Method, Request};
 use super::response::Response;
-use crate::alerts::{AlertRule, AlertRules, AlertRulesInUse, AlertsError, Severity};
+use crate::alerts::{AlertRule, AlertRules, AlertRulesInUse, AlertsError, MemoryGrowth, Severity};
 use crate::json::Value;
 
 /// `?a=1&b=x` as pairs, percent-decoded (`+` is a space).
@@ -136,7 +136,7 @@ fn failure(error: &AlertsError) -> Response {
     let status = match error {
         AlertsError::UnknownEpisode(_) => 404,
         AlertsError::EpisodeResolved(_) => 409,
-        AlertsError::InvalidRules { .. } => 400,
+        AlertsError::InvalidRules { .. } | AlertsError::NoAcknowledger => 400,
         AlertsError::NoAnswer | AlertsError::NotInstalled => 503,
         AlertsError::Store(_) => 500,
     };
@@ -295,9 +295,18 @@ struct RuleSetJson {
     stuck_after_secs: f64,
     queue_fill_threshold: f64,
     health_success_rate: f64,
+    memory_threshold_bytes: Option<u64>,
+    memory_growth: Option<MemoryGrowthJson>,
     pending_for_secs: BTreeMap<&'static str, f64>,
     severities: BTreeMap<&'static str, &'static str>,
     disabled: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct MemoryGrowthJson {
+    window_secs: f64,
+    growth: f64,
+    drop_tolerance: f64,
 }
 
 impl RulesJson {
@@ -326,6 +335,12 @@ impl RuleSetJson {
             stuck_after_secs: rules.stuck_after.as_secs_f64(),
             queue_fill_threshold: rules.queue_fill_threshold,
             health_success_rate: rules.health_success_rate,
+            memory_threshold_bytes: rules.memory_threshold,
+            memory_growth: rules.memory_growth.map(|growth| MemoryGrowthJson {
+                window_secs: growth.window.as_secs_f64(),
+                growth: growth.growth,
+                drop_tolerance: growth.drop_tolerance,
+            }),
             pending_for_secs: rules
                 .pending_for
                 .iter()
@@ -404,6 +419,19 @@ fn apply(mut rules: AlertRules, fields: Vec<(String, Value)>) -> Result<AlertRul
             "health_success_rate" => {
                 rules.health_success_rate = number(&value).ok_or_else(wrong)?
             }
+            "memory_threshold_bytes" => {
+                rules.memory_threshold = match value {
+                    Value::Null => None,
+                    ref value => Some(count(value).ok_or_else(wrong)?),
+                }
+            }
+            "memory_growth" => {
+                rules.memory_growth = match value {
+                    Value::Null => None,
+                    Value::Object(fields) => Some(memory_growth(fields)?),
+                    _ => return Err(wrong()),
+                }
+            }
             "pending_for_secs" => {
                 let Value::Object(entries) = value else {
                     return Err(wrong());
@@ -444,6 +472,25 @@ fn apply(mut rules: AlertRules, fields: Vec<(String, Value)>) -> Result<AlertRul
         }
     }
     Ok(rules)
+}
+
+/// A `memory_growth` object: the fields it names, the defaults for the others.
+fn memory_growth(fields: Vec<(String, Value)>) -> Result<MemoryGrowth, String> {
+    let mut growth = MemoryGrowth::default();
+    for (key, value) in fields {
+        let wrong = || format!("`memory_growth.{key}` has a value of the wrong type or sign");
+        match key.as_str() {
+            "window_secs" => growth.window = duration(&value, 1.0).ok_or_else(wrong)?,
+            "growth" => growth.growth = number(&value).ok_or_else(wrong)?,
+            "drop_tolerance" => growth.drop_tolerance = number(&value).ok_or_else(wrong)?,
+            _ => {
+                return Err(format!(
+                    "`memory_growth.{key}` is no setting; write window_secs, growth, drop_tolerance"
+                ))
+            }
+        }
+    }
+    Ok(growth)
 }
 
 #[cfg(test)]

@@ -1089,7 +1089,7 @@ impl LogDir {
     /// running host takes it up at its next tick (within a quarter of a
     /// second) as if [`acknowledge`](crate::acknowledge) had been called
     /// there; a stopped one when it starts. An unknown or resolved episode
-    /// is an error saying which.
+    /// is an error saying which, and so is an empty or blank `by`.
     ///
     /// ```no_run
     /// let logs = monitor_core::query::LogDir::open(".monitor")?;

@@ -455,8 +455,9 @@ pub enum AckOutcome {
 /// another process than the host (the `monitor ack` command): one
 /// `BEGIN IMMEDIATE` transaction beside the host's connection (WAL, busy
 /// timeout 2 s), which checks and marks the episode at once. A later
-/// acknowledgement replaces an earlier one. Fails on a file without the
-/// alert tables (an older host never wrote any) as on a missing file.
+/// acknowledgement replaces an earlier one. A missing file, or one without
+/// the alert tables (an older host never wrote any), holds no episode:
+/// [`AckOutcome::Unknown`], and no file is created.
 ///
 /// ```no_run
 /// use monitor_sinks::stats_store::{acknowledge_episode, AckOutcome};
@@ -480,7 +481,10 @@ pub fn acknowledge_episode(
     use rusqlite::OpenFlags;
     let ctx = || format!("acknowledging episode {episode} in {}", path.display());
     let sql = |e| StoreError::sqlite(e, ctx());
-    // Never create the file: a missing database is an error.
+    // Never create the file: a missing database holds no episode.
+    if !path.exists() {
+        return Ok(AckOutcome::Unknown);
+    }
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
