@@ -381,6 +381,66 @@ fn successes_are_sampled_and_errors_panics_and_slow_executions_always_kept() {
     drop(guard);
 }
 
+/// Signals that it runs, then waits until told to return.
+#[monitored(name = "otlp::waiting", stuck_after = "5m")]
+fn waiting(entered: mpsc::Sender<()>, release: mpsc::Receiver<()>) {
+    entered.send(()).unwrap();
+    release.recv().unwrap();
+}
+
+/// Starts `waiting` on a thread; returns once it runs.
+fn waiting_on_a_thread() -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || waiting(entered_tx, release_rx));
+    entered_rx.recv().unwrap();
+    (release_tx, thread)
+}
+
+#[test]
+fn an_execution_listed_as_stuck_is_kept_whatever_the_ratio() {
+    let _exclusive = exclusive();
+    let receiver = Receiver::start();
+    let clock = monitor::ManualClock::new(SystemTime::now());
+    let guard = Monitor::builder()
+        .log_dir(temp_dir("otlp-stuck"))
+        .clock(clock.clone())
+        .otlp(config(&receiver).success_sample_ratio(0.0))
+        .install()
+        .unwrap();
+    // Released before it was ever stuck: a plain success, sampled out.
+    let (release, thread) = waiting_on_a_thread();
+    release.send(()).unwrap();
+    thread.join().unwrap();
+    assert!(monitor::flush());
+    assert_eq!(monitor::otlp_stats().spans_sampled_out, 1);
+
+    // Past its five minutes while it runs: stuck, then released.
+    let (release, thread) = waiting_on_a_thread();
+    let running = monitor::running();
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert!(!running[0].stuck, "{running:?}");
+    // Its id without the leading 48-bit time (10 characters): the run,
+    // thread and sequence name the execution. The time part follows the
+    // manual clock's jump, which moves the anchor ids' times come from.
+    let stuck_id = running[0].id.to_string()[10..].to_owned();
+    clock.advance(Duration::from_secs(600));
+    assert!(monitor::flush());
+    let running = monitor::running();
+    assert!(running[0].stuck, "{running:?}");
+    release.send(()).unwrap();
+    thread.join().unwrap();
+    assert!(monitor::flush());
+    let (_, request) = receiver.next_traces();
+    let spans = spans(&request);
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    assert_eq!(spans[0].name, "otlp::waiting");
+    let exported_id = attribute(&spans[0].attributes, "monitor.execution_id").unwrap();
+    assert_eq!(exported_id[10..], stuck_id);
+    assert_eq!(monitor::otlp_stats().spans_sampled_out, 1);
+    drop(guard);
+}
+
 #[test]
 fn a_refusing_receiver_is_retried_counted_alerted_on_and_recovered_from() {
     let _exclusive = exclusive();

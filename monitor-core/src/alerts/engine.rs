@@ -223,6 +223,17 @@ pub(crate) struct AlertEngine {
     acknowledged: HashMap<(AlertRule, Option<String>), String>,
 }
 
+/// What [`AlertEngine::observe`] noticed about one finished execution
+/// beyond its counts. The OTLP exporter keeps such executions whatever its
+/// sampling ratio.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Notable {
+    /// Longer than its slow threshold (the rule on or not).
+    pub(crate) slow: bool,
+    /// Listed as stuck by the latest sample of the running executions.
+    pub(crate) stuck: bool,
+}
+
 impl AlertEngine {
     /// An engine with `global` rules, and whole rule sets for the functions
     /// named in `per_function`.
@@ -326,14 +337,16 @@ impl AlertEngine {
     /// function's statistics *after* counting it. No allocation unless the
     /// execution brought a new error pattern.
     ///
-    /// Returns whether the execution was slow: longer than its threshold
-    /// (`#[monitored(slow = …)]`, else the rules'), the rule on or not.
+    /// Returns what was notable about it: slow (longer than its threshold,
+    /// `#[monitored(slow = …)]` else the rules', the rule on or not) or
+    /// stuck (listed so by the latest sample of the running executions).
     pub(crate) fn observe(
         &mut self,
         index: usize,
         record: &FunctionRecord,
         facts: &ExecutionFacts<'_>,
-    ) -> bool {
+    ) -> Notable {
+        let mut was_stuck = false;
         if let Some(state) = self.functions.get_mut(index).and_then(Option::as_mut) {
             if let Some(stuck) = &state.stuck {
                 if let Some(position) = stuck
@@ -356,11 +369,15 @@ impl AlertEngine {
                         duration: ran,
                         status: facts.status,
                     });
+                    was_stuck = true;
                 }
             }
         }
         if facts.status == Status::Cancelled {
-            return false;
+            return Notable {
+                slow: false,
+                stuck: was_stuck,
+            };
         }
         let state = self.function_state(index, record);
         let failed = facts.status.is_failure();
@@ -420,7 +437,10 @@ impl AlertEngine {
             state.touched = true;
             self.touched.push(index);
         }
-        over_threshold
+        Notable {
+            slow: over_threshold,
+            stuck: was_stuck,
+        }
     }
 
     /// The `stuck_after` of the rules for the function called `name`.

@@ -54,7 +54,7 @@ pub use types::{Acknowledgement, Alert, AlertRule, AlertState, Severity};
 pub use webhook::WebhookNotifier;
 
 pub(crate) use config::{AlertsConfig, PreparedAlerts};
-pub(crate) use engine::{AlertEngine, ExecutionFacts};
+pub(crate) use engine::{AlertEngine, ExecutionFacts, Notable};
 pub(crate) use health::{ComponentHealth, HealthInputs};
 pub(crate) use history::{
     acknowledge_in_store, read as read_history, read_firing, stored_acknowledgements,
@@ -224,14 +224,15 @@ impl Alerting {
     }
 
     /// One processed execution (`record`: the function's statistics after
-    /// it). Returns whether it was slow (longer than its threshold).
+    /// it). Returns whether it was slow (longer than its threshold) or
+    /// stuck.
     #[inline]
     pub(crate) fn observe(
         &mut self,
         index: usize,
         record: &FunctionRecord,
         facts: &ExecutionFacts<'_>,
-    ) -> bool {
+    ) -> Notable {
         self.engine.observe(index, record, facts)
     }
 

@@ -718,7 +718,7 @@ impl Collector {
             new_pattern: observation.new_pattern,
         };
         #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
-        let slow = self.alerts.observe(index, function, &facts);
+        let notable = self.alerts.observe(index, function, &facts);
         crash_hook(&mut self.crash_requested, CrashPoint::AfterCounting);
         let record = ExecutionRecord {
             id,
@@ -761,7 +761,7 @@ impl Collector {
                 event.callsite,
                 &function.name,
                 thread,
-                slow,
+                notable.slow || notable.stuck,
                 event.otlp_parent(),
             );
         }

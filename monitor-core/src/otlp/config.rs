@@ -182,7 +182,8 @@ impl OtlpConfig {
     }
 
     /// The share of successful executions exported as spans, 0.0 to 1.0
-    /// (default 1.0). Errors, panics and slow executions are always exported;
+    /// (default 1.0). Errors, panics, slow executions and executions listed
+    /// as stuck while they ran are always exported;
     /// the others left out are counted
     /// ([`OtlpStats::spans_sampled_out`](crate::OtlpStats)). Metrics count
     /// every execution whatever the ratio.

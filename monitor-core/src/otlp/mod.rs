@@ -204,8 +204,8 @@ pub(crate) struct OtlpTap {
 }
 
 impl OtlpTap {
-    /// One processed execution. `slow`: longer than its slow threshold
-    /// (always exported, like failures).
+    /// One processed execution. `notable`: longer than its slow threshold,
+    /// or listed as stuck while it ran (always exported, like failures).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn execution(
         &mut self,
@@ -213,10 +213,10 @@ impl OtlpTap {
         callsite: &'static Callsite,
         name: &Arc<str>,
         thread: &Arc<str>,
-        slow: bool,
+        notable: bool,
         parent: Option<Parent>,
     ) {
-        if !(self.keep_all || slow || record.status.is_failure() || self.sampled_in(record.id)) {
+        if !(self.keep_all || notable || record.status.is_failure() || self.sampled_in(record.id)) {
             self.shared
                 .spans_sampled_out
                 .fetch_add(1, Ordering::Relaxed);
