@@ -106,6 +106,11 @@ struct FunctionAlerts {
     stuck_peak: usize,
     /// Stuck executions that ended in the current episode, oldest first.
     stuck_ended: Vec<StuckEnded>,
+    /// Stuck executions that left the running list before their end was
+    /// processed (an execution leaves the list before its event is pushed,
+    /// so a sample can miss one whose event still waits in its ring): id and
+    /// start, the newest [`STUCK_ENDED_KEPT`].
+    stuck_vanished: Vec<(ExecutionId, SystemTime)>,
     states: PerFunctionRule<RuleState>,
     /// The latest notification of each rule while it fires.
     last_alerts: PerFunctionRule<Option<Alert>>,
@@ -157,6 +162,7 @@ impl FunctionAlerts {
             stuck_threshold: Duration::ZERO,
             stuck_peak: 0,
             stuck_ended: Vec::new(),
+            stuck_vanished: Vec::new(),
             states: Default::default(),
             last_alerts: Default::default(),
             touched: false,
@@ -221,6 +227,21 @@ pub(crate) struct AlertEngine {
     /// Who acknowledged the firing episode of each (rule, function) pair
     /// that has one (for the health reasons).
     acknowledged: HashMap<(AlertRule, Option<String>), String>,
+}
+
+/// Keeps the executions of `before` that are not in `now`: they ended
+/// (or their threshold was raised), and if they ended their event may still
+/// be on its way to [`AlertEngine::observe`].
+fn remember_vanished(state: &mut FunctionAlerts, before: &StuckNow, now: Option<&StuckNow>) {
+    for (&id, &started) in before.ids.iter().zip(&before.started) {
+        let still = now.is_some_and(|now| now.ids.iter().any(|&other| same_execution(other, id)));
+        if !still {
+            if state.stuck_vanished.len() >= STUCK_ENDED_KEPT {
+                state.stuck_vanished.remove(0);
+            }
+            state.stuck_vanished.push((id, started));
+        }
+    }
 }
 
 /// What [`AlertEngine::observe`] noticed about one finished execution
@@ -348,29 +369,37 @@ impl AlertEngine {
     ) -> Notable {
         let mut was_stuck = false;
         if let Some(state) = self.functions.get_mut(index).and_then(Option::as_mut) {
-            if let Some(stuck) = &state.stuck {
-                if let Some(position) = stuck
+            let listed = state.stuck.as_ref().and_then(|stuck| {
+                let position = stuck
                     .ids
                     .iter()
-                    .position(|&id| same_execution(id, facts.id))
-                {
-                    // How long it ran by the monitor's clock (as its
-                    // `elapsed` while it ran), at least its measured duration.
-                    let ended = facts.started.checked_add(facts.duration);
-                    let ran = ended
-                        .and_then(|ended| ended.duration_since(stuck.started[position]).ok())
-                        .unwrap_or_default()
-                        .max(facts.duration);
-                    if state.stuck_ended.len() >= STUCK_ENDED_KEPT {
-                        state.stuck_ended.remove(0);
-                    }
-                    state.stuck_ended.push(StuckEnded {
-                        id: stuck.ids[position],
-                        duration: ran,
-                        status: facts.status,
-                    });
-                    was_stuck = true;
+                    .position(|&id| same_execution(id, facts.id))?;
+                Some((stuck.ids[position], stuck.started[position]))
+            });
+            let vanished = || {
+                let position = state
+                    .stuck_vanished
+                    .iter()
+                    .position(|&(id, _)| same_execution(id, facts.id))?;
+                Some(state.stuck_vanished.remove(position))
+            };
+            if let Some((id, started)) = listed.or_else(vanished) {
+                // How long it ran by the monitor's clock (as its `elapsed`
+                // while it ran), at least its measured duration.
+                let ended = facts.started.checked_add(facts.duration);
+                let ran = ended
+                    .and_then(|ended| ended.duration_since(started).ok())
+                    .unwrap_or_default()
+                    .max(facts.duration);
+                if state.stuck_ended.len() >= STUCK_ENDED_KEPT {
+                    state.stuck_ended.remove(0);
                 }
+                state.stuck_ended.push(StuckEnded {
+                    id,
+                    duration: ran,
+                    status: facts.status,
+                });
+                was_stuck = true;
             }
         }
         if facts.status == Status::Cancelled {
@@ -460,7 +489,11 @@ impl AlertEngine {
     ) {
         for (index, state) in self.functions.iter_mut().enumerate() {
             if let Some(state) = state {
-                state.stuck = stuck.remove(&index);
+                let now = stuck.remove(&index);
+                if let Some(before) = state.stuck.take() {
+                    remember_vanished(state, &before, now.as_ref());
+                }
+                state.stuck = now;
             }
         }
         for (index, now) in stuck {

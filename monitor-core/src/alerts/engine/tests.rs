@@ -41,7 +41,13 @@ impl Harness {
         self.functions.len() - 1
     }
 
-    fn run(&mut self, name: &str, status: Status, duration: Duration, error: Option<(&str, &str)>) {
+    fn run(
+        &mut self,
+        name: &str,
+        status: Status,
+        duration: Duration,
+        error: Option<(&str, &str)>,
+    ) -> Notable {
         let index = self.index(name);
         let failure = error.map(|(error_type, message)| Failure {
             error_type: error_type.to_owned().into(),
@@ -62,7 +68,7 @@ impl Harness {
             failure: failure.as_ref(),
             new_pattern: observation.new_pattern,
         };
-        self.engine.observe(index, &self.functions[index], &facts);
+        self.engine.observe(index, &self.functions[index], &facts)
     }
 
     fn fail(&mut self, name: &str, n: usize) {
@@ -486,3 +492,33 @@ fn flapping_around_the_error_rate_notifies_once_per_repeat_interval() {
 mod monitor_and_health;
 mod new_patterns;
 mod stored;
+
+#[test]
+fn an_execution_a_sample_missed_before_its_end_was_processed_is_still_known_as_stuck() {
+    let mut h = Harness::new(AlertRules::default());
+    let index = h.index("job");
+    let started = h.now;
+    // The harness's first run is sequence 1 of run 7 on thread 1.
+    let stuck = StuckNow {
+        ids: vec![ExecutionId::from_parts(0, 7, 1, 1)],
+        started: vec![started],
+        threshold: HOUR,
+        oldest_started: started,
+        oldest_elapsed: 2 * HOUR,
+        oldest_thread: "worker".into(),
+    };
+    h.engine
+        .set_stuck(&h.functions, HashMap::from([(index, stuck)]));
+    // It ended and left the running list, and the next sample ran before its
+    // event was processed.
+    h.engine.set_stuck(&h.functions, HashMap::new());
+    let notable = h.run("job", Status::Success, 2 * HOUR, None);
+    assert!(notable.stuck, "{notable:?}");
+    // Its end is known (how long it ran, how it ended) for the resolution.
+    let state = h.engine.functions[index].as_ref().unwrap();
+    assert_eq!(state.stuck_ended.len(), 1);
+    assert_eq!(state.stuck_ended[0].duration, 2 * HOUR);
+    // A later execution that never was stuck is not.
+    let notable = h.run("job", Status::Success, Duration::from_millis(1), None);
+    assert_eq!(notable, Notable::default());
+}
