@@ -461,6 +461,27 @@ fn a_span_is_running_from_creation_until_close() {
     assert!(guard.flush());
 }
 
+#[test]
+fn with_roots_only_a_child_span_is_not_listed_as_running() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let _lock = exclusive();
+    let (builder, _clock, _received, _dir) = builder("running-roots-only");
+    let guard = builder.install().unwrap();
+    let layer = monitor::layer().roots_only(true);
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        let root = tracing::info_span!("nightly_export");
+        let _entered = root.enter();
+        let child = tracing::info_span!("export_table");
+        // Only the root is recorded as an execution, so only it is running.
+        assert_eq!(named("nightly_export").len(), 1, "{:?}", monitor::running());
+        assert!(named("export_table").is_empty(), "{:?}", monitor::running());
+        drop(child);
+    });
+    assert!(guard.flush());
+    assert!(monitor::running().is_empty());
+}
+
 fn read_status(dir: &std::path::Path) -> Value {
     let text = std::fs::read_to_string(dir.join("status.json")).unwrap();
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}: {text}"))

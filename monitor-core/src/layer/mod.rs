@@ -274,7 +274,10 @@ where
             Vec::new()
         };
         let local = LocalId::next();
-        let open = if site.own_execution {
+        // Listed as running only if it will be recorded as an execution.
+        let recorded =
+            site.own_execution && !(self.roots_only && matches!(tree, Tree::Child { .. }));
+        let open = if recorded {
             OpenHandle::new(callsite, start, local)
         } else {
             None
