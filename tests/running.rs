@@ -609,6 +609,18 @@ fn an_unwritable_status_json_raises_sink_failing_until_it_can_be_written() {
             .any(|a| a.rule == AlertRule::SinkFailing && a.state == state)
     };
     assert!(sink_failing(AlertState::Firing));
+    let message = received
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|a| a.rule == AlertRule::SinkFailing && a.state == AlertState::Firing)
+        .unwrap()
+        .message
+        .clone();
+    // Its own advice; nothing is lost, the next write replaces the file.
+    assert!(message.contains("status.json is written again"), "{message}");
+    assert!(!message.contains("lines are kept"), "{message}");
+    assert!(message.contains("(0 lost so far)"), "{message}");
     std::fs::remove_dir(dir.join("status.json.tmp")).unwrap();
     assert!(guard.flush());
     assert!(guard.flush());

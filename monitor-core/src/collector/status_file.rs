@@ -73,7 +73,6 @@ pub(crate) struct StatusFile {
     last_write: Option<Instant>,
     failing: bool,
     last_error: Option<String>,
-    failed_writes: u64,
     buffer: Vec<u8>,
 }
 
@@ -89,7 +88,6 @@ impl StatusFile {
             last_write: None,
             failing: false,
             last_error: None,
-            failed_writes: 0,
             buffer: Vec::with_capacity(4096),
         }
     }
@@ -133,7 +131,6 @@ impl StatusFile {
             }
             Err(error) => {
                 self.failing = true;
-                self.failed_writes += 1;
                 self.last_error = Some(format!("{}: {error}", self.path.display()));
             }
         }
@@ -153,7 +150,8 @@ impl StatusFile {
             name: "status file",
             failing: self.failing,
             error: self.last_error.clone(),
-            lost: self.failed_writes,
+            // Nothing is lost: the next write replaces the whole file.
+            lost: 0,
         }
     }
 }

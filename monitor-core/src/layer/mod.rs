@@ -1,8 +1,9 @@
 //! `tracing` spans as executions: the [`MonitorLayer`] returned by [`layer()`].
 //!
 //! Per span, the layer keeps one small [`SpanState`] in its own table keyed
-//! by span id (`states.rs`: no allocation per span, unlike the registry's
-//! extensions, which box each value). Closing a span pushes one
+//! by span id (`states.rs`: no allocation for it, unlike the registry's
+//! extensions, which box each value; a span recorded as an execution still
+//! allocates its entry among the running executions, `running/open.rs`). Closing a span pushes one
 //! [`Event`] into the same per-thread ring `#[monitored]` uses. Spans below a
 //! root share the root's bounded [`TraceBuilder`], which becomes the root's
 //! `execution_trace`.
@@ -38,8 +39,8 @@ use tree::{Parent, TraceBuilder};
 /// statistics, logs, alert rules and sinks.
 ///
 /// Build one with [`layer()`] and add it to a subscriber built on
-/// [`tracing_subscriber::Registry`] (it keeps its state in the registry's span
-/// extensions):
+/// [`tracing_subscriber::Registry`] (it looks spans and their parents up
+/// there, and keeps its own state in a table of its own):
 ///
 /// ```text
 /// tracing_subscriber::registry().with(monitor::layer()).with(tracing_subscriber::fmt::layer()).init();
@@ -115,7 +116,9 @@ use tree::{Parent, TraceBuilder};
 ///
 /// Memory: a span's state lives in a table of the layer's, from the span's
 /// creation to its close (the table's memory is that of the most spans open
-/// at once, reused afterwards: a span costs no allocation at steady state);
+/// at once, reused afterwards: the state costs no allocation at steady state;
+/// a span recorded as an execution allocates only its entry among the
+/// running executions);
 /// a root's tree never holds more than `MAX_NODES` nodes however many spans
 /// open and close below it, so spans that stay open (or never close) cannot
 /// make memory grow without bound. Each span site leaks one small callsite,

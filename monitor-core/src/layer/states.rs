@@ -1,6 +1,6 @@
 //! The layer's per-span state, kept in its own table instead of the
-//! registry's span extensions, so that a span costs no allocation at steady
-//! state: the registry boxes every value inserted into a span's extensions,
+//! registry's span extensions, so that a span's state costs no allocation at
+//! steady state: the registry boxes every value inserted into a span's extensions,
 //! while this table's shards keep their capacity as spans come and go.
 //!
 //! Keyed by layer and span id (ids are per subscriber; see `entered.rs`). A

@@ -6,8 +6,8 @@
 //!
 //! An [`OpenHandle`] is made when such an execution needs listing: a
 //! `MonitoredFuture` after its first `Pending` (a future that completes on
-//! its first poll pays nothing), a span of its own at creation (the layer
-//! allocates the span's state then anyway), an `AsyncInlineGuard` when it
+//! its first poll pays nothing), a span recorded as an execution at its
+//! creation (the one allocation such a span makes), an `AsyncInlineGuard` when it
 //! starts. Making one is one allocation and a lock-free push onto
 //! [`INCOMING`] (a Treiber stack that is only ever pushed onto by callers and
 //! taken whole by the sampler, so it has no ABA problem). Dropping the handle

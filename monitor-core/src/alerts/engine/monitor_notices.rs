@@ -121,13 +121,20 @@ impl MonitorNotice<'_> {
                     times(monitor.sink_panics.in_episode)
                 ));
             }
-            // The OTLP exporter drops what it cannot send (the files keep
-            // their lines and retry): each gets its own advice.
+            // The OTLP exporter drops what it cannot send, the files keep
+            // their lines and retry, status.json is rewritten whole: each
+            // gets its own advice.
             let exporter = failing.iter().any(|c| c.name == "OTLP exporter");
-            let files = failing.iter().any(|c| c.name != "OTLP exporter");
+            let status_file = failing.iter().any(|c| c.name == "status file");
+            let files = failing
+                .iter()
+                .any(|c| c.name != "OTLP exporter" && c.name != "status file");
             let mut advice = Vec::new();
             if files {
                 advice.push("lines are kept in memory and retried; check free disk space and the permissions of the log directory, and the database file");
+            }
+            if status_file {
+                advice.push("status.json is written again every second, whole; check the permissions and free space of the log directory");
             }
             if exporter {
                 advice.push("spans that cannot be sent are dropped and counted; check that the OTLP receiver (the Collector) is up and reachable, and its answers");
