@@ -531,7 +531,13 @@ fn flush_is_bounded_even_with_a_stuck_sink() {
         "the collector is stuck in the sink: flush gives up"
     );
     gate.open();
-    assert!(guard.flush());
+    // Unstuck, the collector first finishes the flush it gave up on (a
+    // save, status.json): on a loaded machine that can take longer than the
+    // 200 ms, so a flush that times out meanwhile is asked again.
+    assert!(
+        (0..100).any(|_| guard.flush()),
+        "the collector never came back from the sink"
+    );
     assert_eq!(common::total_executions("lifecycle_job"), 1);
 }
 
