@@ -618,7 +618,10 @@ fn an_unwritable_status_json_raises_sink_failing_until_it_can_be_written() {
         .message
         .clone();
     // Its own advice; nothing is lost, the next write replaces the file.
-    assert!(message.contains("status.json is written again"), "{message}");
+    assert!(
+        message.contains("status.json is written again"),
+        "{message}"
+    );
     assert!(!message.contains("lines are kept"), "{message}");
     assert!(message.contains("(0 lost so far)"), "{message}");
     std::fs::remove_dir(dir.join("status.json.tmp")).unwrap();
