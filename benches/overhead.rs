@@ -13,7 +13,10 @@
 //! noisy machine):
 //!
 //! - `success`: `Ok` path, one thread;
-//! - `error`: `Err` path, one thread;
+//! - `error`: `Err` path, one thread; besides the routes of `success`,
+//!   `monitored_formatted` returns an error that is not `Clone` (the same
+//!   text), which the caller formats, where `monitored`'s error (`Clone`,
+//!   plain data) is formatted by the collector;
 //! - `success_2threads`, `error_2threads`: the same with a second thread
 //!   calling the same variant in a loop meanwhile (timing on the first);
 //! - `parts`: one clock read (std `Instant`, quanta raw, quanta scaled, an
@@ -55,6 +58,29 @@ const BURST: u64 = 10_000;
 mod work;
 
 use work::{bare, monitored_work, WorkError};
+
+/// [`WorkError`] without `Clone`: its text is formatted on the caller.
+#[derive(Debug)]
+pub struct FormattedWorkError(WorkError);
+
+impl std::fmt::Display for FormattedWorkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for FormattedWorkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
+    }
+}
+
+#[monitor::monitored]
+#[inline(never)]
+fn monitored_formatted_work(x: u64) -> Result<u64, FormattedWorkError> {
+    let result: Result<u64, WorkError> = work_body!(x);
+    result.map_err(FormattedWorkError)
+}
 
 #[tracing::instrument(skip_all, err)]
 #[inline(never)]
@@ -134,6 +160,7 @@ fn with_floor_ring<R>(
 enum Route {
     Bare,
     Monitored,
+    MonitoredFormatted,
     Floor,
     Metered,
     Autometrics,
@@ -145,6 +172,7 @@ impl Route {
         match self {
             Route::Bare => "bare",
             Route::Monitored => "monitored",
+            Route::MonitoredFormatted => "monitored_formatted",
             Route::Floor => "floor_2tsc_1push",
             Route::Metered => "metered",
             Route::Autometrics => "autometrics",
@@ -159,6 +187,9 @@ fn timed_batches(route: Route, iters: u64, parity: u64) -> Duration {
     match route {
         Route::Bare => batches(iters, parity, bare, || {}),
         Route::Monitored => batches(iters, parity, monitored_work, || assert!(monitor::flush())),
+        Route::MonitoredFormatted => batches(iters, parity, monitored_formatted_work, || {
+            assert!(monitor::flush())
+        }),
         Route::Metered => {
             let service = metered_service();
             batches(iters, parity, |x| service.work(x), || {})
@@ -200,10 +231,10 @@ fn timed_batches(route: Route, iters: u64, parity: u64) -> Duration {
 }
 
 #[inline(always)]
-fn batches(
+fn batches<E>(
     iters: u64,
     parity: u64,
-    work: impl Fn(u64) -> Result<u64, WorkError>,
+    work: impl Fn(u64) -> Result<u64, E>,
     between_batches: impl Fn(),
 ) -> Duration {
     let mut total = Duration::ZERO;
@@ -223,7 +254,7 @@ fn batches(
 
 fn assert_nothing_dropped(route: Route) {
     match route {
-        Route::Monitored => {
+        Route::Monitored | Route::MonitoredFormatted => {
             let dropped = monitor::stats().dropped_events;
             assert_eq!(
                 dropped, 0,
@@ -271,6 +302,7 @@ fn caller_groups(c: &mut Criterion) {
     let single = [
         Route::Bare,
         Route::Monitored,
+        Route::MonitoredFormatted,
         Route::Floor,
         Route::Metered,
         Route::Autometrics,
@@ -286,6 +318,9 @@ fn caller_groups(c: &mut Criterion) {
         for route in single {
             if matches!(route, Route::Floor) && (parity == 1 || contended) {
                 continue; // the floor is a success-path, one-thread reference
+            }
+            if matches!(route, Route::MonitoredFormatted) && (parity == 0 || contended) {
+                continue; // the caller's formatting: one thread's `Err` path
             }
             bench_route(&mut group, route, parity, contended);
         }

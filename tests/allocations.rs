@@ -219,6 +219,125 @@ fn the_error_path_does_not_allocate_at_steady_state() {
     drop(returned);
 }
 
+/// A plain-data error (`Clone`, nothing to drop): the collector formats a
+/// clone of it, the caller formats nothing (`capture/deferred.rs`).
+#[derive(Debug, Clone, Copy)]
+enum Lookup {
+    Missing { key: u64 },
+    Expired,
+}
+
+/// The same error, not `Clone`: formatted on the caller.
+#[derive(Debug)]
+struct LookupText(Lookup);
+
+impl std::fmt::Display for Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lookup::Missing { key } => write!(f, "no entry for key {key} in the cache"),
+            Lookup::Expired => f.write_str("the entry expired"),
+        }
+    }
+}
+
+static LOOKUP_CAUSE: LookupCause = LookupCause;
+
+#[derive(Debug)]
+struct LookupCause;
+
+impl std::fmt::Display for LookupCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the cache shard is being rebuilt")
+    }
+}
+
+impl std::error::Error for LookupCause {}
+
+impl std::error::Error for Lookup {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&LOOKUP_CAUSE)
+    }
+}
+
+impl std::fmt::Display for LookupText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for LookupText {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+#[monitored]
+fn lookup(key: u64) -> Result<u64, Lookup> {
+    match key % 3 {
+        0 => Ok(key),
+        1 => Err(Lookup::Missing { key }),
+        _ => Err(Lookup::Expired),
+    }
+}
+
+#[monitored]
+fn lookup_text(key: u64) -> Result<u64, LookupText> {
+    lookup(key).map_err(LookupText)
+}
+
+#[test]
+fn a_plain_data_error_is_formatted_by_the_collector_with_the_same_text() {
+    let _lock = exclusive();
+    let dir = temp_dir("alloc-deferred");
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .capture_limits(monitor::CaptureLimits {
+            max_message_bytes: 24,
+            // Not the environment's `RUST_BACKTRACE`: a trace allocates.
+            backtraces: Some(false),
+            ..monitor::CaptureLimits::default()
+        })
+        .install()
+        .unwrap();
+    // The first round registers the thread's rings and grows them to the
+    // round's size; the second is counted.
+    for key in 0..3000 {
+        std::hint::black_box(lookup(key).ok());
+    }
+    assert!(guard.flush());
+    let count = allocations_during(|| {
+        for key in 0..3000 {
+            std::hint::black_box(lookup(key).ok());
+        }
+    });
+    assert_eq!(count, 0, "the deferred error path allocated {count} times");
+    for key in 0..6 {
+        std::hint::black_box(lookup_text(key).ok());
+    }
+    assert!(guard.flush());
+    assert_eq!(monitor::stats().dropped_events, 0);
+    let lines = common::errors(&dir);
+    let deferred = common::lines_named(&lines, "allocations::lookup");
+    // Two rounds of 2000 errors in 3000 calls, and 4 of `lookup_text`'s calls.
+    assert_eq!(deferred.len(), 2000 + 2000 + 4);
+    let missing = deferred[deferred.len() - 5 - 1];
+    assert_eq!(missing["error_type"], "allocations::Lookup");
+    // Cut at the limit on the collector as it would be on the caller.
+    assert_eq!(missing["error_message"], "no entry for key 2998 in");
+    assert_eq!(missing["error_message_truncated"], true);
+    assert_eq!(missing["error_chain"], serde_json::json!(["the ca"]));
+    // The same text as the caller's formatting of the same error.
+    let formatted = common::lines_named(&lines, "allocations::lookup_text");
+    assert_eq!(formatted.len(), 4);
+    for (text, value) in formatted.iter().zip(&deferred[deferred.len() - 4..]) {
+        assert_eq!(text["error_type"], "allocations::LookupText");
+        for field in ["error_message", "error_message_truncated", "error_chain"] {
+            assert_eq!(text[field], value[field], "{field}");
+        }
+    }
+    assert_eq!(formatted[1]["error_message"], "the entry expired");
+}
+
 #[test]
 fn the_success_path_does_not_allocate_across_many_fills_of_the_ring() {
     let _lock = exclusive();

@@ -24,12 +24,13 @@
 mod chunked;
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::capture::Failure;
+use crate::capture::{Failure, StagedByte as Byte};
 use crate::event::Event;
 use crate::local_id::LocalId;
 
@@ -115,9 +116,11 @@ const BYTE_RING_PER_EVENT: usize = 64;
 pub(crate) struct Ring {
     pub(crate) consumer: chunked::Consumer<Event>,
     /// The records of staged errors, in the order of their events.
-    bytes: rtrb::Consumer<u8>,
+    bytes: rtrb::Consumer<Byte>,
     /// The record being read (reused).
-    record: Vec<u8>,
+    record: Vec<Byte>,
+    /// A deferred error's details, formatted (reused).
+    formatted: Vec<u8>,
     /// Dropped count already reported as a gap.
     pub(crate) dropped_seen: u64,
     pub(crate) thread_name: Arc<str>,
@@ -129,7 +132,7 @@ struct LocalProducer {
     /// their executions are not recorded.
     producer: Option<chunked::Producer<Event>>,
     /// The byte ring's producer (`None` with `producer`).
-    bytes: Option<rtrb::Producer<u8>>,
+    bytes: Option<rtrb::Producer<Byte>>,
     shared: Arc<QueueShared>,
 }
 
@@ -336,6 +339,7 @@ fn register(generation: u32) -> Option<LocalProducer> {
         consumer,
         bytes: bytes_consumer,
         record: Vec::new(),
+        formatted: Vec::new(),
         dropped_seen: 0,
         thread_name,
     });
@@ -359,14 +363,22 @@ impl Ring {
                 return details_lost(into);
             };
             let (first, second) = chunk.as_slices();
-            prefix[..first.len()].copy_from_slice(first);
-            prefix[first.len()..].copy_from_slice(second);
-            self.record
-                .resize(crate::capture::staged_record_len(prefix), 0);
+            for (to, from) in prefix.iter_mut().zip(first.iter().chain(second)) {
+                // SAFETY: a record starts with its length, written from an
+                // integer (`capture/staged.rs`).
+                *to = unsafe { from.assume_init() };
+            }
+            self.record.resize(
+                crate::capture::staged_record_len(prefix),
+                MaybeUninit::uninit(),
+            );
             if self.bytes.pop_entire_slice(&mut self.record).is_err() {
                 return details_lost(into);
             }
-            if crate::capture::decode_staged(&self.record, into) == id {
+            if crate::capture::staged_record_id(&self.record) == id {
+                // SAFETY: a whole record just taken out of the ring, decoded
+                // once (a skipped one is never decoded).
+                unsafe { crate::capture::decode_staged(&self.record, into, &mut self.formatted) };
                 return;
             }
         }
@@ -387,7 +399,7 @@ fn details_lost(into: &mut Failure) {
 mod tests {
     use super::*;
 
-    fn stage_record(bytes: &mut rtrb::Producer<u8>, sequence: u32, message: &str) {
+    fn stage_record(bytes: &mut rtrb::Producer<Byte>, sequence: u32, message: &str) {
         crate::capture::stage("app::Error", |w| {
             w.message(message, 100, |text, out| out.write_str(text));
         })
@@ -416,6 +428,7 @@ mod tests {
             consumer,
             bytes: bytes_consumer,
             record: Vec::new(),
+            formatted: Vec::new(),
             dropped_seen: 0,
             thread_name: "test".into(),
         };

@@ -394,17 +394,17 @@ fn make_guard(
     }
 }
 
-/// `(&&&&&&&Classify(&value)).__monitor_outcome()`: picks the most specific
+/// `(&&&&&&&&Classify(&value)).__monitor_outcome()`: picks the most specific
 /// classification that applies to the value's concrete type.
 fn classify(value: &syn::Ident) -> TokenStream {
     quote! {
         || {
             #[allow(unused_imports)]
             use __monitor_private::{
-                ClassifyAny as _, ClassifyBoxError as _, ClassifyDebug as _, ClassifyDisplay as _,
-                ClassifyDynError as _, ClassifyError as _, ClassifyResult as _,
+                ClassifyAny as _, ClassifyBoxError as _, ClassifyCloneError as _, ClassifyDebug as _,
+                ClassifyDisplay as _, ClassifyDynError as _, ClassifyError as _, ClassifyResult as _,
             };
-            (&&&&&&&__monitor_private::Classify(&#value)).__monitor_outcome()
+            (&&&&&&&&__monitor_private::Classify(&#value)).__monitor_outcome()
         }
     }
 }

@@ -1,20 +1,23 @@
 //! Outcome classification by *type*, not by the spelling of the return type.
 //!
 //! The `#[monitored]` expansion calls
-//! `(&&&&&&&Classify(&value)).__monitor_outcome()` where the value's type is
+//! `(&&&&&&&&Classify(&value)).__monitor_outcome()` where the value's type is
 //! concrete. Method resolution then picks the most specific impl that applies
-//! ("autoref specialisation"): an `Err` of an `Error` type gets its `source()`
-//! chain, `anyhow::Error` and boxed errors get theirs through `AsRef<dyn Error>`,
-//! then `Display`, then `Debug`, then the type name; anything that is not a
-//! `Result` is a success. Aliases such as `io::Result<T>` or a crate's own
+//! ("autoref specialisation"): an `Err` of an `Error` type that is `Clone +
+//! Send + 'static` goes to the collector as a clone, when that clone is
+//! plain data (`capture/deferred.rs`), to be formatted there; an `Err` of
+//! any other `Error` type gets its message and `source()` chain formatted
+//! on the caller, `anyhow::Error` and boxed errors get theirs through
+//! `AsRef<dyn Error>`, then `Display`, then `Debug`, then the type name;
+//! anything that is not a `Result` is a success. Aliases such as `io::Result<T>` or a crate's own
 //! `Result<T>` resolve to `core::result::Result` and are handled the same way.
 
 use std::error::Error;
 use std::fmt::{Debug, Display, Write};
 
 use super::capped_text::capture_text;
-use super::limits::current_limits;
-use super::staged::{stage, Staged};
+use super::limits::{current_limits, CaptureLimits};
+use super::staged::{stage, StageWriter, Staged};
 use super::Failure;
 
 /// How a returned value is classified.
@@ -44,6 +47,12 @@ macro_rules! classify_trait {
 }
 
 classify_trait!(
+    /// `Err(E)` with `E: Error + Clone + Send + 'static`: formatted by the
+    /// collector from a clone when the clone is plain data (no drop glue, at
+    /// most 128 bytes), else like [`ClassifyError`].
+    ClassifyCloneError
+);
+classify_trait!(
     /// `Err(E)` with `E: Error`: message, type and `source()` chain.
     ClassifyError
 );
@@ -71,6 +80,17 @@ classify_trait!(
     /// Anything that is not a `Result`: a success.
     ClassifyAny
 );
+
+impl<T, E: Error + Clone + Send + 'static> ClassifyCloneError
+    for &&&&&&&Classify<'_, Result<T, E>>
+{
+    fn __monitor_outcome(&self) -> Outcome {
+        match self.0 {
+            Ok(_) => Outcome::Success,
+            Err(error) => super::deferred::classify(error),
+        }
+    }
+}
 
 impl<T, E: Error> ClassifyError for &&&&&&Classify<'_, Result<T, E>> {
     fn __monitor_outcome(&self) -> Outcome {
@@ -138,24 +158,33 @@ impl<T> ClassifyAny for Classify<'_, T> {
     }
 }
 
-fn error_failure(type_name: &'static str, error: &(dyn Error + '_)) -> Outcome {
+/// An `Err` of an `Error` type, formatted on the caller into its stage.
+pub(super) fn error_failure(type_name: &'static str, error: &(dyn Error + '_)) -> Outcome {
     let limits = current_limits();
-    let staged = stage(type_name, |w| {
-        w.message(error, limits.max_message_bytes, |e, w| write!(w, "{e}"));
-        let mut source = error.source();
-        let mut kept = 0;
-        while let Some(cause) = source {
-            if kept == limits.max_chain_len {
-                break;
-            }
-            w.cause(cause, limits.max_message_bytes / 4, |e, w| write!(w, "{e}"));
-            kept += 1;
-            source = cause.source();
-        }
-    });
+    let staged = stage(type_name, |w| write_error_details(w, error, &limits));
     match staged {
         Some(staged) => Outcome::Staged(staged),
         None => boxed_error_failure(type_name, error),
+    }
+}
+
+/// What is recorded of an `Error`: its message and its `source()` chain,
+/// within `limits` (on the caller, or on the collector for a deferred one).
+pub(super) fn write_error_details(
+    w: &mut StageWriter<'_>,
+    error: &(dyn Error + '_),
+    limits: &CaptureLimits,
+) {
+    w.message(error, limits.max_message_bytes, |e, w| write!(w, "{e}"));
+    let mut source = error.source();
+    let mut kept = 0;
+    while let Some(cause) = source {
+        if kept == limits.max_chain_len {
+            break;
+        }
+        w.cause(cause, limits.max_message_bytes / 4, |e, w| write!(w, "{e}"));
+        kept += 1;
+        source = cause.source();
     }
 }
 
@@ -236,7 +265,7 @@ mod tests {
     #[test]
     fn errors_carry_their_source_chain() {
         let value: Result<(), Outer> = Err(Outer(std::io::Error::other("disk gone")));
-        let failure = message((&&&&&&&Classify(&value)).__monitor_outcome());
+        let failure = message((&&&&&&&&Classify(&value)).__monitor_outcome());
         assert_eq!(failure.message, "outer failed");
         assert_eq!(failure.chain, vec!["disk gone".to_owned()]);
         assert!(failure.error_type.ends_with("Outer"));
@@ -246,19 +275,19 @@ mod tests {
     fn display_then_debug_then_type_name() {
         let displayed: Result<u8, &str> = Err("plain text");
         assert_eq!(
-            message((&&&&&&&Classify(&displayed)).__monitor_outcome()).message,
+            message((&&&&&&&&Classify(&displayed)).__monitor_outcome()).message,
             "plain text"
         );
         #[derive(Debug)]
         struct OnlyDebug;
         let debugged: Result<u8, OnlyDebug> = Err(OnlyDebug);
         assert_eq!(
-            message((&&&&&&&Classify(&debugged)).__monitor_outcome()).message,
+            message((&&&&&&&&Classify(&debugged)).__monitor_outcome()).message,
             "OnlyDebug"
         );
         struct Nothing;
         let bare: Result<u8, Nothing> = Err(Nothing);
-        assert!(message((&&&&&&&Classify(&bare)).__monitor_outcome())
+        assert!(message((&&&&&&&&Classify(&bare)).__monitor_outcome())
             .message
             .ends_with("Nothing"));
     }
@@ -267,19 +296,22 @@ mod tests {
     fn boxed_errors_and_non_results() {
         let boxed: Result<(), Box<dyn Error + Send + Sync>> = Err("boxed".into());
         assert_eq!(
-            message((&&&&&&&Classify(&boxed)).__monitor_outcome()).message,
+            message((&&&&&&&&Classify(&boxed)).__monitor_outcome()).message,
             "boxed"
         );
         let plain_box: Result<(), Box<dyn Error>> = Err("plain".into());
         assert_eq!(
-            message((&&&&&&&Classify(&plain_box)).__monitor_outcome()).message,
+            message((&&&&&&&&Classify(&plain_box)).__monitor_outcome()).message,
             "plain"
         );
         let ok: Result<u8, std::io::Error> = Ok(1);
-        assert_eq!((&&&&&&&Classify(&ok)).__monitor_outcome(), Outcome::Success);
+        assert_eq!(
+            (&&&&&&&&Classify(&ok)).__monitor_outcome(),
+            Outcome::Success
+        );
         let none: Option<u8> = None;
         assert_eq!(
-            (&&&&&&&Classify(&none)).__monitor_outcome(),
+            (&&&&&&&&Classify(&none)).__monitor_outcome(),
             Outcome::Success
         );
     }

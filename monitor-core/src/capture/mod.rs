@@ -3,6 +3,7 @@
 
 mod capped_text;
 mod classify;
+mod deferred;
 mod limits;
 mod panic_hook;
 mod stack_trace;
@@ -11,8 +12,8 @@ mod trace_gate;
 
 pub(crate) use capped_text::capture_text;
 pub use classify::{
-    Classify, ClassifyAny, ClassifyBoxError, ClassifyDebug, ClassifyDisplay, ClassifyDynError,
-    ClassifyError, ClassifyResult, Outcome,
+    Classify, ClassifyAny, ClassifyBoxError, ClassifyCloneError, ClassifyDebug, ClassifyDisplay,
+    ClassifyDynError, ClassifyError, ClassifyResult, Outcome,
 };
 pub(crate) use limits::current_limits;
 pub(crate) use limits::set_limits;
@@ -22,7 +23,8 @@ pub(crate) use panic_hook::{install_panic_hook, take_panic_failure, FLUSH_ON_PAN
 pub(crate) use staged::stage;
 pub use staged::Staged;
 pub(crate) use staged::{
-    decode as decode_staged, record_len as staged_record_len, with_record as with_staged_record,
+    decode as decode_staged, record_id as staged_record_id, record_len as staged_record_len,
+    with_record as with_staged_record, Byte as StagedByte,
 };
 pub(crate) use trace_gate::{
     gated_stack_trace, next_interval as next_trace_interval, shape_of, TRACE_INTERVAL,

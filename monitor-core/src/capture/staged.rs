@@ -9,11 +9,30 @@
 //! | --- | --- |
 //! | 4 | the record's length, header included |
 //! | 2 + 4 | the execution's thread number and sequence ([`LocalId`]) |
+//! | 1 | the record's kind: 0 text, 1 deferred |
 //! | 2 × word | the error type name: a `&'static str`'s address and length |
-//! | 1 | whether the message was cut at the limit |
-//! | 4 | how many `source()` entries follow the message |
+//! | 1 | whether the message was cut at the limit (text) |
+//! | 4 | how many `source()` entries follow the message (text) |
+//!
+//! A *text* record goes on with the formatted details:
+//!
+//! | bytes | what |
+//! | --- | --- |
 //! | 4 + n | the message |
 //! | (4 + n) each | the chain, outermost first |
+//!
+//! A *deferred* record (`capture/deferred.rs`) carries the error itself, to
+//! be formatted by the collector:
+//!
+//! | bytes | what |
+//! | --- | --- |
+//! | 8 | its shape for the trace gate (`trace_gate.rs`) |
+//! | word | the address of the function that formats it ([`FormatDeferred`]) |
+//! | `size_of::<E>()` | a clone of the error, moved bitwise |
+//!
+//! The bytes are `MaybeUninit<u8>` from the stage to the collector: a moved
+//! value's padding is uninitialised, so the byte ring and the records are
+//! never read as `u8` beyond what was written from integers and text.
 //!
 //! The execution's id makes the collector skip the record of an event that
 //! was dropped after its bytes went in (a full event ring): it reads records
@@ -22,18 +41,41 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::{self, Write};
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::Failure;
 use crate::local_id::LocalId;
 
+/// A byte of a record: possibly uninitialised (a deferred error's padding).
+pub(crate) type Byte = MaybeUninit<u8>;
+
 const WORD: usize = std::mem::size_of::<usize>();
 const ID_AT: usize = 4;
-const TYPE_AT: usize = ID_AT + 6;
+const KIND_AT: usize = ID_AT + 6;
+const TYPE_AT: usize = KIND_AT + 1;
 const TRUNCATED_AT: usize = TYPE_AT + 2 * WORD;
 const CHAIN_COUNT_AT: usize = TRUNCATED_AT + 1;
 /// The fixed part of a record, before the message.
 pub(crate) const HEADER: usize = CHAIN_COUNT_AT + 4;
+
+const KIND_TEXT: u8 = 0;
+const KIND_DEFERRED: u8 = 1;
+const SHAPE_AT: usize = HEADER;
+const FORMAT_AT: usize = SHAPE_AT + 8;
+/// Where a deferred record's value starts.
+pub(crate) const DEFERRED_VALUE_AT: usize = FORMAT_AT + WORD;
+/// The longest deferred record: errors whose clone does not fit are
+/// formatted on the caller.
+pub(crate) const DEFERRED_MAX: usize = DEFERRED_VALUE_AT + 128;
+
+/// Formats the deferred error at `value` into a text record in `into`.
+///
+/// # Safety
+///
+/// `value` must point at `size_of::<E>()` bytes moved from a value of the
+/// `E` the function was instantiated for, that no one else reads as a value.
+pub(crate) type FormatDeferred = unsafe fn(value: *const u8, into: &mut Vec<u8>);
 
 /// What a formatting that panicked leaves instead of its text (the same
 /// words the boxed path used).
@@ -41,7 +83,25 @@ const FORMAT_PANICKED: &str = "<the error's formatting panicked>";
 
 thread_local! {
     /// The record being built for this thread's latest `Err`.
-    static STAGE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static STAGE: RefCell<Stage> = const { RefCell::new(Stage::new()) };
+}
+
+/// This thread's latest `Err`: a text record, or a deferred one.
+struct Stage {
+    text: Vec<u8>,
+    deferred: [Byte; DEFERRED_MAX],
+    /// The deferred record's length; 0 when the latest record is text.
+    deferred_len: usize,
+}
+
+impl Stage {
+    const fn new() -> Self {
+        Stage {
+            text: Vec::new(),
+            deferred: [MaybeUninit::uninit(); DEFERRED_MAX],
+            deferred_len: 0,
+        }
+    }
 }
 
 /// An `Err` whose details wait in this thread's stage (the token
@@ -151,25 +211,97 @@ pub(crate) fn stage(
 ) -> Option<Staged> {
     STAGE
         .try_with(|stage| {
-            let mut out = stage.try_borrow_mut().ok()?;
-            out.clear();
-            out.resize(HEADER, 0);
-            out[TYPE_AT..TYPE_AT + WORD]
-                .copy_from_slice(&(type_name.as_ptr() as usize).to_ne_bytes());
-            out[TYPE_AT + WORD..TYPE_AT + 2 * WORD].copy_from_slice(&type_name.len().to_ne_bytes());
-            write(&mut StageWriter { out: &mut out });
+            let mut stage = stage.try_borrow_mut().ok()?;
+            stage.deferred_len = 0;
+            stage_text_into(&mut stage.text, type_name, write);
             Some(Staged { type_name })
         })
         .ok()
         .flatten()
 }
 
-/// Hands the staged record, stamped with the execution's `id`, to `use_it`
-/// (which copies it into the byte ring). `None` if there is none to give.
-pub(crate) fn with_record<R>(id: LocalId, use_it: impl FnOnce(&[u8]) -> R) -> Option<R> {
+/// Builds a text record for an `Err` of `type_name` in `out` (the stage's,
+/// or the collector's for a deferred error).
+pub(crate) fn stage_text_into(
+    out: &mut Vec<u8>,
+    type_name: &'static str,
+    write: impl FnOnce(&mut StageWriter<'_>),
+) {
+    out.clear();
+    out.resize(HEADER, 0);
+    out[KIND_AT] = KIND_TEXT;
+    out[TYPE_AT..TYPE_AT + WORD].copy_from_slice(&(type_name.as_ptr() as usize).to_ne_bytes());
+    out[TYPE_AT + WORD..TYPE_AT + 2 * WORD].copy_from_slice(&type_name.len().to_ne_bytes());
+    write(&mut StageWriter { out });
+}
+
+/// Builds a deferred record in this thread's stage: `write_value` copies
+/// the error's clone (at most `len` bytes) into the slice it is given and
+/// returns true, or returns false to give up (its clone panicked). `None`
+/// when the stage cannot be used or `write_value` gave up.
+pub(crate) fn stage_deferred(
+    type_name: &'static str,
+    shape: u64,
+    format: FormatDeferred,
+    len: usize,
+    write_value: impl FnOnce(&mut [Byte]) -> bool,
+) -> Option<Staged> {
+    let end = DEFERRED_VALUE_AT + len;
+    if end > DEFERRED_MAX {
+        return None;
+    }
     STAGE
         .try_with(|stage| {
-            let mut out = stage.try_borrow_mut().ok()?;
+            let mut stage = stage.try_borrow_mut().ok()?;
+            let stage = &mut *stage;
+            let record = &mut stage.deferred;
+            put(record, KIND_AT, &[KIND_DEFERRED]);
+            put(
+                record,
+                TYPE_AT,
+                &(type_name.as_ptr() as usize).to_ne_bytes(),
+            );
+            put(record, TYPE_AT + WORD, &type_name.len().to_ne_bytes());
+            put(record, TRUNCATED_AT, &[0]);
+            put(record, CHAIN_COUNT_AT, &0u32.to_ne_bytes());
+            put(record, SHAPE_AT, &shape.to_ne_bytes());
+            put(record, FORMAT_AT, &(format as usize).to_ne_bytes());
+            stage.deferred_len = 0;
+            if !write_value(&mut record[DEFERRED_VALUE_AT..end]) {
+                return None;
+            }
+            stage.deferred_len = end;
+            Some(Staged { type_name })
+        })
+        .ok()
+        .flatten()
+}
+
+/// Writes `bytes` into `record` at `at`.
+fn put(record: &mut [Byte], at: usize, bytes: &[u8]) {
+    for (slot, &byte) in record[at..at + bytes.len()].iter_mut().zip(bytes) {
+        *slot = MaybeUninit::new(byte);
+    }
+}
+
+/// Hands the staged record, stamped with the execution's `id`, to `use_it`
+/// (which copies it into the byte ring). `None` if there is none to give.
+pub(crate) fn with_record<R>(id: LocalId, use_it: impl FnOnce(&[Byte]) -> R) -> Option<R> {
+    STAGE
+        .try_with(|stage| {
+            let mut stage = stage.try_borrow_mut().ok()?;
+            let stage = &mut *stage;
+            let stamp = |record: &mut [Byte]| {
+                put(record, 0, &(record.len() as u32).to_ne_bytes());
+                put(record, ID_AT, &id.thread.to_ne_bytes());
+                put(record, ID_AT + 2, &id.sequence.to_ne_bytes());
+            };
+            if stage.deferred_len > 0 {
+                let record = &mut stage.deferred[..stage.deferred_len];
+                stamp(record);
+                return Some(use_it(record));
+            }
+            let out = &mut stage.text;
             if out.len() < HEADER {
                 return None;
             }
@@ -177,10 +309,30 @@ pub(crate) fn with_record<R>(id: LocalId, use_it: impl FnOnce(&[u8]) -> R) -> Op
             out[..4].copy_from_slice(&len.to_ne_bytes());
             out[ID_AT..ID_AT + 2].copy_from_slice(&id.thread.to_ne_bytes());
             out[ID_AT + 2..ID_AT + 6].copy_from_slice(&id.sequence.to_ne_bytes());
-            Some(use_it(&out))
+            Some(use_it(as_bytes_maybe_uninit(out)))
         })
         .ok()
         .flatten()
+}
+
+/// `bytes` seen as possibly uninitialised bytes.
+fn as_bytes_maybe_uninit(bytes: &[u8]) -> &[Byte] {
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8` and every `u8` is a
+    // valid one; the slice is shared, so nothing can write an uninitialised
+    // byte through it into `bytes`.
+    unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<Byte>(), bytes.len()) }
+}
+
+/// The first `len` bytes of `record`, which were written from integers.
+///
+/// # Safety
+///
+/// Every one of those bytes must have been initialised.
+unsafe fn assume_init(record: &[Byte], len: usize) -> &[u8] {
+    let prefix = &record[..len];
+    // SAFETY: the caller says these bytes are initialised; `MaybeUninit<u8>`
+    // has the layout of `u8`.
+    unsafe { std::slice::from_raw_parts(prefix.as_ptr().cast::<u8>(), prefix.len()) }
 }
 
 impl Staged {
@@ -188,7 +340,15 @@ impl Staged {
     pub(crate) fn shape(&self) -> u64 {
         STAGE
             .try_with(|stage| {
-                let out = stage.try_borrow().ok()?;
+                let stage = stage.try_borrow().ok()?;
+                if stage.deferred_len > 0 {
+                    // SAFETY: a deferred record's header and shape were
+                    // written from integers by `stage_deferred`.
+                    let header = unsafe { assume_init(&stage.deferred, DEFERRED_VALUE_AT) };
+                    let variant = read_u64(header, SHAPE_AT);
+                    return Some(super::trace_gate::shape_of(self.type_name, b"") ^ variant);
+                }
+                let out = &stage.text;
                 let len = read_u32(out.get(..HEADER + 4)?, HEADER) as usize;
                 let message = out.get(HEADER + 4..HEADER + 4 + len)?;
                 Some(super::trace_gate::shape_of(self.type_name, message))
@@ -205,8 +365,17 @@ impl Staged {
         let mut failure = Failure::default();
         let decoded = STAGE
             .try_with(|stage| {
-                let out = stage.try_borrow().ok()?;
-                (out.len() >= HEADER).then(|| decode(&out, &mut failure))
+                let mut stage = stage.try_borrow_mut().ok()?;
+                if stage.deferred_len > 0 {
+                    let len = std::mem::take(&mut stage.deferred_len);
+                    let mut text = Vec::new();
+                    // SAFETY: the stage held a whole deferred record, and
+                    // taking its length leaves no one else to read it.
+                    unsafe { format_deferred_record(&stage.deferred[..len], &mut text) };
+                    return Some(decode_text(&text, &mut failure));
+                }
+                let out = &stage.text;
+                (out.len() >= HEADER).then(|| decode_text(out, &mut failure))
             })
             .ok()
             .flatten();
@@ -223,9 +392,60 @@ pub(crate) fn record_len(prefix: [u8; 4]) -> usize {
     u32::from_ne_bytes(prefix) as usize
 }
 
-/// Decodes `record` into `into`, reusing its strings' memory; returns the
-/// execution id the record belongs to. `into` gets no stack trace.
-pub(crate) fn decode(record: &[u8], into: &mut Failure) -> LocalId {
+/// The execution id a record belongs to.
+pub(crate) fn record_id(record: &[Byte]) -> LocalId {
+    // SAFETY: every record's header is written from integers.
+    let header = unsafe { assume_init(record, HEADER) };
+    LocalId {
+        thread: u16::from_ne_bytes([header[ID_AT], header[ID_AT + 1]]),
+        sequence: read_u32(header, ID_AT + 2),
+    }
+}
+
+/// Decodes the whole `record` (read from a byte ring) into `into`, reusing
+/// its strings' memory (a deferred error is formatted first, into
+/// `scratch`). `into` gets no stack trace.
+///
+/// # Safety
+///
+/// `record` must be one whole record as [`with_record`] gave it, read once:
+/// a deferred record's value is moved out of it.
+pub(crate) unsafe fn decode(record: &[Byte], into: &mut Failure, scratch: &mut Vec<u8>) {
+    // SAFETY: every record's header is written from integers.
+    let header = unsafe { assume_init(record, HEADER) };
+    if header[KIND_AT] == KIND_DEFERRED {
+        // SAFETY: the caller gives a whole record, once.
+        unsafe { format_deferred_record(record, scratch) };
+        decode_text(scratch, into);
+        return;
+    }
+    // SAFETY: a text record is written entirely from bytes (`stage_text_into`).
+    decode_text(unsafe { assume_init(record, record.len()) }, into);
+}
+
+/// Formats the deferred `record`'s error into a text record in `into`.
+///
+/// # Safety
+///
+/// `record` must be one whole deferred record from [`stage_deferred`],
+/// whose value no one else reads.
+unsafe fn format_deferred_record(record: &[Byte], into: &mut Vec<u8>) {
+    // SAFETY: a deferred record's header, shape and function address are
+    // written from integers.
+    let header = unsafe { assume_init(record, DEFERRED_VALUE_AT) };
+    let format = read_word(header, FORMAT_AT);
+    // SAFETY: `stage_deferred` wrote this address from a `FormatDeferred`
+    // of this process (records never leave it), the one instantiated for
+    // the type whose value follows.
+    let format: FormatDeferred = unsafe { std::mem::transmute::<usize, FormatDeferred>(format) };
+    // SAFETY: the value's bytes follow the header, moved from a clone that
+    // only this record holds (the caller's promise).
+    unsafe { format(record[DEFERRED_VALUE_AT..].as_ptr().cast::<u8>(), into) };
+}
+
+/// Decodes a text `record` into `into`, reusing its strings' memory;
+/// returns the execution id the record belongs to.
+fn decode_text(record: &[u8], into: &mut Failure) -> LocalId {
     let id = LocalId {
         thread: u16::from_ne_bytes([record[ID_AT], record[ID_AT + 1]]),
         sequence: read_u32(record, ID_AT + 2),
@@ -276,6 +496,12 @@ fn read_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes(raw)
 }
 
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut raw = [0; 8];
+    raw.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_ne_bytes(raw)
+}
+
 fn read_word(bytes: &[u8], at: usize) -> usize {
     let mut raw = [0; WORD];
     raw.copy_from_slice(&bytes[at..at + WORD]);
@@ -292,13 +518,17 @@ mod tests {
             thread: 7,
             sequence: 99,
         };
-        let record = with_record(id, <[u8]>::to_vec).expect("a record");
-        assert_eq!(record_len(record[..4].try_into().unwrap()), record.len());
+        let record = with_record(id, <[Byte]>::to_vec).expect("a record");
+        // SAFETY: a record's header is written from integers.
+        let prefix = unsafe { assume_init(&record, 4) };
+        assert_eq!(record_len(prefix.try_into().unwrap()), record.len());
         let mut failure = Failure {
             chain: vec!["old".into(), "older".into(), "oldest".into()],
             ..Failure::default()
         };
-        let got = decode(&record, &mut failure);
+        let got = record_id(&record);
+        // SAFETY: a whole record, decoded once.
+        unsafe { decode(&record, &mut failure, &mut Vec::new()) };
         assert_eq!(staged.type_name, "app::Error");
         (failure, got)
     }

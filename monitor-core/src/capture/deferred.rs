@@ -1,0 +1,275 @@
+//! An `Err` formatted by the collector, not by the failing thread.
+//!
+//! Most of what an `Err` costs its caller is the formatting of its message
+//! and its `source()` chain (the host's `Display` and `core::fmt`). When the
+//! error's type is `Clone + Send + 'static` and its clone is *plain data*
+//! (no drop glue, so it owns no heap memory and cloning it cannot allocate,
+//! and at most [`MAX_VALUE`] bytes), the caller clones it into its stage
+//! instead and the clone travels to the collector in the thread's byte ring,
+//! moved bitwise, with the address of the function that formats an error of
+//! that type ([`format`]). The collector formats it with the same limits
+//! and the same code as the caller would have ([`write_error_details`]):
+//! the recorded type, message and chain are the same.
+//!
+//! Other errors (an `io::Error`, one holding a `String` or an `Arc`) are
+//! formatted on the caller as before: cloning them would allocate.
+//!
+//! What the collector sees is the error as it was when it was returned: its
+//! `Display` runs a few milliseconds later, on the collector's thread. A
+//! `Display` that reads something else that changes meanwhile (a global,
+//! the clock) shows the later value.
+
+use std::error::Error;
+use std::hash::Hasher;
+use std::mem::{needs_drop, size_of, ManuallyDrop};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use super::classify::{error_failure, write_error_details};
+use super::limits::current_limits;
+use super::staged::{stage_deferred, stage_text_into, DEFERRED_MAX, DEFERRED_VALUE_AT};
+use super::Outcome;
+
+/// The largest error value the collector formats.
+pub(crate) const MAX_VALUE: usize = DEFERRED_MAX - DEFERRED_VALUE_AT;
+
+/// Whether an `E`'s clone can travel to the collector: plain data that fits.
+const fn deferrable<E>() -> bool {
+    !needs_drop::<E>() && size_of::<E>() <= MAX_VALUE
+}
+
+/// Classifies an `Err(error)` of a `Clone + Send + 'static` error type.
+#[inline]
+pub(super) fn classify<E: Error + Clone + Send + 'static>(error: &E) -> Outcome {
+    if deferrable::<E>() {
+        if let Some(staged) = stage_clone(error) {
+            return Outcome::Staged(staged);
+        }
+    }
+    error_failure(core::any::type_name::<E>(), error)
+}
+
+/// Clones `error` into this thread's stage as a deferred record. `None`
+/// when the stage cannot be used or the clone panicked.
+fn stage_clone<E: Error + Clone + Send + 'static>(error: &E) -> Option<Staged> {
+    stage_deferred(
+        core::any::type_name::<E>(),
+        variant_shape(error),
+        format::<E>,
+        size_of::<E>(),
+        |slot| {
+            // A panicking `Clone` must not reach the host's function: the
+            // error is formatted on the caller instead.
+            let Ok(clone) = catch_unwind(AssertUnwindSafe(|| error.clone())) else {
+                return false;
+            };
+            // Moved into the record: the collector reads it out once.
+            let clone = ManuallyDrop::new(clone);
+            // SAFETY: `slot` is exactly `size_of::<E>()` bytes (the length
+            // given to `stage_deferred`) and does not overlap the clone, a
+            // local. The copy is untyped: the padding it copies stays
+            // uninitialised, which the record's `MaybeUninit<u8>` bytes allow.
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    ptr::from_ref::<E>(&clone).cast::<u8>(),
+                    slot.as_mut_ptr().cast::<u8>(),
+                    size_of::<E>(),
+                );
+            }
+            true
+        },
+    )
+}
+
+use super::staged::Staged;
+
+/// What the caller can tell cheaply of a deferred error's pattern, for the
+/// trace gate: its enum variant (a hash of its discriminant; constant for
+/// a struct). The gate adds the type name.
+fn variant_shape<E>(error: &E) -> u64 {
+    let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
+    std::hash::Hash::hash(&std::mem::discriminant(error), &mut hasher);
+    hasher.0
+}
+
+/// FNV-1a: a few instructions for the few bytes of a discriminant.
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Formats the `E` at `value` into a text record in `into` (a
+/// [`FormatDeferred`](super::staged::FormatDeferred)).
+///
+/// # Safety
+///
+/// `value` must point at `size_of::<E>()` bytes moved from a value of `E`
+/// (see [`stage_clone`]) that no one else reads as a value.
+unsafe fn format<E: Error + 'static>(value: *const u8, into: &mut Vec<u8>) {
+    // SAFETY: the caller's promise: the bytes of an `E`, read out once. The
+    // record is not aligned for `E`, hence the unaligned read.
+    let error: E = unsafe { ptr::read_unaligned(value.cast::<E>()) };
+    let limits = current_limits();
+    stage_text_into(into, core::any::type_name::<E>(), |w| {
+        write_error_details(w, &error, &limits);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::staged::{decode, record_id, with_record, Byte, HEADER};
+    use crate::capture::Failure;
+    use crate::local_id::LocalId;
+    use std::fmt;
+
+    #[derive(Debug, Clone, Copy)]
+    enum Fetch {
+        Timeout { after_ms: u64 },
+        Refused,
+    }
+
+    impl fmt::Display for Fetch {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Fetch::Timeout { after_ms } => write!(f, "timed out after {after_ms} ms"),
+                Fetch::Refused => f.write_str("connection refused"),
+            }
+        }
+    }
+
+    impl Error for Fetch {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            static CAUSE: Cause = Cause;
+            Some(&CAUSE)
+        }
+    }
+
+    #[derive(Debug)]
+    struct Cause;
+
+    impl fmt::Display for Cause {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("the peer went away")
+        }
+    }
+
+    impl Error for Cause {}
+
+    const ID: LocalId = LocalId {
+        thread: 4,
+        sequence: 17,
+    };
+
+    /// The staged record as the collector reads it, decoded.
+    fn through_the_ring() -> (Vec<Byte>, Failure) {
+        let record = with_record(ID, <[Byte]>::to_vec).expect("a staged record");
+        let mut failure = Failure::default();
+        // SAFETY: a whole record, decoded once.
+        unsafe { decode(&record, &mut failure, &mut Vec::new()) };
+        (record, failure)
+    }
+
+    /// What the caller-formatted path records for `error`.
+    fn formatted_on_the_caller(error: &(dyn Error + 'static)) -> Failure {
+        match error_failure("the type", error) {
+            Outcome::Staged(staged) => {
+                let mut failure = staged.into_failure();
+                failure.error_type = "the type".into();
+                failure
+            }
+            _ => panic!("expected a staged error"),
+        }
+    }
+
+    #[test]
+    fn a_plain_data_error_is_formatted_by_the_reader_with_the_same_text() {
+        let error = Fetch::Timeout { after_ms: 250 };
+        let Outcome::Staged(staged) = classify(&error) else {
+            panic!("expected a staged error");
+        };
+        assert!(staged.type_name.ends_with("Fetch"));
+        let (record, failure) = through_the_ring();
+        // The record holds the value, not its text.
+        assert!(record.len() < 80, "a {}-byte record", record.len());
+        assert_eq!(record_id(&record), ID);
+        assert_eq!(failure.message, "timed out after 250 ms");
+        assert_eq!(failure.chain, vec!["the peer went away".to_owned()]);
+        assert!(failure.error_type.ends_with("deferred::tests::Fetch"));
+        let mut expected = formatted_on_the_caller(&error);
+        expected.error_type = failure.error_type.clone();
+        assert_eq!(failure, expected);
+    }
+
+    #[test]
+    fn an_error_that_owns_memory_is_formatted_on_the_caller() {
+        #[derive(Debug, Clone)]
+        struct Owning(String);
+        impl fmt::Display for Owning {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl Error for Owning {}
+        assert!(!deferrable::<Owning>());
+        assert!(deferrable::<Fetch>());
+        assert!(!deferrable::<[u64; 17]>(), "larger than the record allows");
+        let _ = classify(&Owning("disk full".to_owned()));
+        let (record, failure) = through_the_ring();
+        // A text record: the header, then the message with its length.
+        assert_eq!(record.len(), HEADER + 4 + "disk full".len());
+        assert_eq!(failure.message, "disk full");
+    }
+
+    #[test]
+    fn a_panicking_clone_falls_back_to_the_callers_formatting() {
+        #[derive(Debug)]
+        struct BadClone;
+        impl Clone for BadClone {
+            fn clone(&self) -> Self {
+                panic!("clone panicked")
+            }
+        }
+        impl fmt::Display for BadClone {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("formatted here")
+            }
+        }
+        impl Error for BadClone {}
+        let _ = classify(&BadClone);
+        let (_, failure) = through_the_ring();
+        assert_eq!(failure.message, "formatted here");
+    }
+
+    #[test]
+    fn into_failure_formats_a_deferred_error_on_the_spot() {
+        let Outcome::Staged(staged) = classify(&Fetch::Refused) else {
+            panic!("expected a staged error");
+        };
+        let failure = staged.into_failure();
+        assert_eq!(failure.message, "connection refused");
+        assert_eq!(failure.chain, vec!["the peer went away".to_owned()]);
+    }
+
+    #[test]
+    fn the_shape_tells_variants_apart() {
+        let shape = |error: Fetch| match classify(&error) {
+            Outcome::Staged(staged) => staged.shape(),
+            _ => panic!("expected a staged error"),
+        };
+        assert_eq!(
+            shape(Fetch::Timeout { after_ms: 1 }),
+            shape(Fetch::Timeout { after_ms: 2 })
+        );
+        assert_ne!(shape(Fetch::Timeout { after_ms: 1 }), shape(Fetch::Refused));
+    }
+}
