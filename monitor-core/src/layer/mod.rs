@@ -28,7 +28,7 @@ use crate::event::{Event, EventExtra, Extra, Status};
 use crate::fields::Field;
 use crate::local_id::LocalId;
 use crate::queue;
-use crate::running::open::OpenHandle;
+use crate::running::stack::SpanThread;
 use crate::span_trace::SpanExtra;
 use crate::ticks::{nanos_between, now};
 
@@ -225,9 +225,11 @@ struct SpanState {
     /// Whether the site declares fields (see `callsites::Site::has_fields`).
     has_fields: bool,
     tree: Tree,
-    /// Its entry among the running executions (a span of its own only),
-    /// from creation until close.
-    open: Option<OpenHandle>,
+    /// The thread that started it, for a span listed among the running
+    /// executions (a span recorded as an execution, from creation until
+    /// close: the collector's sampler reads the table, `sample_running`);
+    /// `None` for the others.
+    listed: Option<SpanThread>,
 }
 
 /// The span's place in a trace.
@@ -280,8 +282,8 @@ where
         // Listed as running only if it will be recorded as an execution.
         let recorded =
             site.own_execution && !(self.roots_only && matches!(tree, Tree::Child { .. }));
-        let open = if recorded {
-            OpenHandle::new(callsite, start, local)
+        let listed = if recorded {
+            SpanThread::current()
         } else {
             None
         };
@@ -290,7 +292,7 @@ where
             own_execution: site.own_execution,
             start,
             id: local,
-            open,
+            listed,
             busy: 0,
             status: Status::Success,
             failure: None,
@@ -394,11 +396,10 @@ where
             failure,
             fields,
             tree,
-            open,
             ..
         } = state;
-        // Off the running list before the execution is recorded as ended.
-        drop(open);
+        // Out of the table, so off the running list, before the execution is
+        // recorded as ended.
         let end = now();
         let trace = match tree {
             Tree::Root => None,
@@ -426,6 +427,17 @@ where
             extra: extra(busy, failure, trace, fields, status),
         });
     }
+}
+
+/// Calls `each` with every span recorded as an execution that is open now
+/// (the layer's table, all layers): callsite, start tick, id and the thread
+/// that started it. Holds each shard's lock in turn while reading it.
+pub(crate) fn sample_running(mut each: impl FnMut(&'static Callsite, u64, LocalId, &SpanThread)) {
+    states::for_each(|state| {
+        if let Some(thread) = &state.listed {
+            each(state.callsite, state.start, state.id, thread);
+        }
+    });
 }
 
 /// A new span below `parent`: takes a node in the root's trace (making the

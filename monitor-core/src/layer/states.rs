@@ -81,6 +81,15 @@ pub(super) fn remove(layer: usize, id: u64) -> Option<SpanState> {
     shard(id).lock().remove(&(layer, id))
 }
 
+/// Calls `f` with every state in the table, one shard's lock at a time.
+pub(super) fn for_each(mut f: impl FnMut(&SpanState)) {
+    for shard in TABLE.iter() {
+        for state in shard.lock().values() {
+            f(state);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
