@@ -259,13 +259,11 @@ where
             return;
         };
         let callsite = site.callsite;
-        let Some(span) = ctx.span(id) else { return };
         let start = now();
-        let tree = match span.parent() {
-            Some(parent) => join(self.key(), parent.id().into_u64(), callsite, start),
+        let tree = match recorded_parent(attrs, id, &ctx) {
+            Some(parent) => join(self.key(), parent, callsite, start),
             None => Tree::Root,
         };
-        drop(span);
         if !site.own_execution && matches!(tree, Tree::Root) {
             // The span of a `#[monitored]` function with no recorded parent:
             // no trace to appear in, and the call is recorded by the function.
@@ -438,6 +436,31 @@ pub(crate) fn sample_running(mut each: impl FnMut(&'static Callsite, u64, LocalI
             each(state.callsite, state.start, state.id, thread);
         }
     });
+}
+
+/// The id of span `id`'s parent as this layer sees it (its nearest ancestor
+/// a per-layer filter lets through), as `ctx.span(id)?.parent()` gives it,
+/// but without looking the new span itself up in the registry: a root span,
+/// the most common kind, costs no lookup, and a contextual child one (the
+/// current span, which the registry made its parent).
+fn recorded_parent<S>(attrs: &Attributes<'_>, id: &Id, ctx: &Context<'_, S>) -> Option<u64>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let direct = if attrs.is_root() {
+        return None;
+    } else if attrs.is_contextual() {
+        // What `Registry::new_span` took as the parent, a moment ago.
+        ctx.current_span().id()?.clone()
+    } else {
+        attrs.parent()?.clone()
+    };
+    if let Some(parent) = ctx.span(&direct) {
+        return Some(parent.id().into_u64());
+    }
+    // Filtered out for this layer: its nearest ancestor that is not.
+    let parent = ctx.span(id)?.parent()?;
+    Some(parent.id().into_u64())
 }
 
 /// A new span below `parent`: takes a node in the root's trace (making the

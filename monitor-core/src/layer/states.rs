@@ -15,7 +15,6 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::LazyLock;
 
 use parking_lot::Mutex;
 
@@ -51,11 +50,8 @@ impl Hasher for IdHasher {
 
 type Shard = Mutex<HashMap<(usize, u64), SpanState, BuildHasherDefault<IdHasher>>>;
 
-static TABLE: LazyLock<Box<[Shard]>> = LazyLock::new(|| {
-    (0..SHARDS)
-        .map(|_| Mutex::new(HashMap::default()))
-        .collect()
-});
+static TABLE: [Shard; SHARDS] =
+    [const { Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())) }; SHARDS];
 
 #[inline]
 fn shard(id: u64) -> &'static Shard {

@@ -266,8 +266,8 @@ enum Starter {
     /// A stack in [`THREADS`], live or retired.
     Stack(*const ThreadStack),
     /// A span started during the thread's teardown, after its stack was
-    /// gone: its name, owned.
-    Named(Arc<str>),
+    /// gone: its name, owned (boxed: the common variant stays one word).
+    Named(Box<Arc<str>>),
 }
 
 // SAFETY: the pointer is only dereferenced by the sampler, under the
@@ -299,7 +299,7 @@ fn current_cold() -> Option<SpanThread> {
     let name = register_thread();
     let stack = STACK.with(Cell::get);
     if stack.is_null() || ptr::eq(stack, &DETACHED) {
-        return Some(SpanThread(Starter::Named(name)));
+        return Some(SpanThread(Starter::Named(Box::new(name))));
     }
     Some(SpanThread(Starter::Stack(stack)))
 }
@@ -318,7 +318,7 @@ impl Sample {
     /// The name of the thread that started a span.
     pub(crate) fn thread_name(&mut self, thread: &SpanThread) -> Arc<str> {
         match &thread.0 {
-            Starter::Named(name) => Arc::clone(name),
+            Starter::Named(name) => Arc::clone(&**name),
             Starter::Stack(stack) => {
                 // SAFETY: a stack a span names was this thread's own stack,
                 // listed in `THREADS.live` when the span started (`current`
