@@ -2,8 +2,10 @@
 //!
 //! Per span, the layer keeps one small [`SpanState`] in its own table keyed
 //! by span id (`states.rs`: no allocation for it, unlike the registry's
-//! extensions, which box each value; a span recorded as an execution still
-//! allocates its entry among the running executions, `running/open.rs`). Closing a span pushes one
+//! extensions, which box each value). The state of a span recorded as an
+//! execution is also its entry among the running executions: the
+//! collector's sampler reads the table ([`sample_running`]), so a span
+//! allocates nothing at steady state. Closing a span pushes one
 //! [`Event`] into the same per-thread ring `#[monitored]` uses. Spans below a
 //! root share the root's bounded [`TraceBuilder`], which becomes the root's
 //! `execution_trace`.
@@ -116,9 +118,8 @@ use tree::{Parent, TraceBuilder};
 ///
 /// Memory: a span's state lives in a table of the layer's, from the span's
 /// creation to its close (the table's memory is that of the most spans open
-/// at once, reused afterwards: the state costs no allocation at steady state;
-/// a span recorded as an execution allocates only its entry among the
-/// running executions);
+/// at once, reused afterwards: a span costs no allocation at steady state,
+/// and its state is also what [`running`](crate::running) lists);
 /// a root's tree never holds more than `MAX_NODES` nodes however many spans
 /// open and close below it, so spans that stay open (or never close) cannot
 /// make memory grow without bound. Each span site leaks one small callsite,

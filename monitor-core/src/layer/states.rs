@@ -9,6 +9,11 @@
 //! later span that reuses the id). The table holds one entry per open span,
 //! and its memory is that of the most spans open at once.
 //!
+//! It is also the list of running spans: the collector's sampler walks it
+//! ([`for_each`], one shard's lock at a time) for the states of spans
+//! recorded as executions, so a span needs no entry of its own among the
+//! running executions.
+//!
 //! Shards: a span is looked up by whichever thread touches it, so the table
 //! is split into [`SHARDS`] locks by a hash of the id; two threads contend
 //! only when their spans fall in the same shard.

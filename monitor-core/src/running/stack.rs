@@ -24,8 +24,15 @@
 //! When the thread ends, the thread-local that owns it marks it ended (its
 //! depth 0) and points the thread at [`DETACHED`], a stack nobody reads, for
 //! any execution that still runs during the thread's teardown; the sampler
-//! drops ended stacks from the list. A thread unwinding out of an open
+//! moves ended stacks from the list to a retired one. A thread unwinding out of an open
 //! execution pops it on the way (the guard's drop), so nothing stays behind.
+//!
+//! A stack also names its thread for the spans the thread creates: a span's
+//! state keeps a plain pointer to it ([`SpanThread`]), so the span path pays
+//! no reference count. A retired stack is dropped only by a sample that,
+//! after seeing its thread end, walked the layer's span table and found no
+//! open span naming it; the thread created no span after it ended, so no
+//! pointer to the stack is left.
 //!
 //! [`ExecutionGuard`]: crate::guard::ExecutionGuard
 
