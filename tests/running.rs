@@ -462,6 +462,40 @@ fn a_span_is_running_from_creation_until_close() {
 }
 
 #[test]
+fn a_span_started_on_a_thread_that_ended_is_listed_with_that_threads_name_until_it_closes() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let _lock = exclusive();
+    let (builder, _clock, _received, dir) = builder("running-span-thread-ended");
+    let guard = builder.install().unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(monitor::layer()));
+    let opener = dispatch.clone();
+    let span = std::thread::Builder::new()
+        .name("span-opener".to_owned())
+        .spawn(move || {
+            tracing::dispatcher::with_default(&opener, || tracing::info_span!("handed_over"))
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    // Each `running()` is a sample: the first sees the thread ended, the
+    // later ones must still name it while its span is open.
+    for _ in 0..3 {
+        let open = named("handed_over");
+        assert_eq!(open.len(), 1, "{:?}", monitor::running());
+        assert_eq!(open[0].thread, "span-opener");
+    }
+    drop(span);
+    assert!(named("handed_over").is_empty());
+    assert!(guard.flush());
+    let finished = executions(&dir);
+    let finished: Vec<_> = finished
+        .iter()
+        .filter(|line| line["name"] == "running::handed_over")
+        .collect();
+    assert_eq!(finished.len(), 1, "{finished:?}");
+}
+
+#[test]
 fn with_roots_only_a_child_span_is_not_listed_as_running() {
     use tracing_subscriber::layer::SubscriberExt;
     let _lock = exclusive();

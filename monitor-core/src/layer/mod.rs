@@ -2,8 +2,10 @@
 //!
 //! Per span, the layer keeps one small [`SpanState`] in its own table keyed
 //! by span id (`states.rs`: no allocation for it, unlike the registry's
-//! extensions, which box each value; a span recorded as an execution still
-//! allocates its entry among the running executions, `running/open.rs`). Closing a span pushes one
+//! extensions, which box each value). The state of a span recorded as an
+//! execution is also its entry among the running executions: the
+//! collector's sampler reads the table ([`sample_running`]), so a span
+//! allocates nothing at steady state. Closing a span pushes one
 //! [`Event`] into the same per-thread ring `#[monitored]` uses. Spans below a
 //! root share the root's bounded [`TraceBuilder`], which becomes the root's
 //! `execution_trace`.
@@ -28,7 +30,7 @@ use crate::event::{Event, EventExtra, Extra, Status};
 use crate::fields::Field;
 use crate::local_id::LocalId;
 use crate::queue;
-use crate::running::open::OpenHandle;
+use crate::running::stack::SpanThread;
 use crate::span_trace::SpanExtra;
 use crate::ticks::{nanos_between, now};
 
@@ -116,9 +118,8 @@ use tree::{Parent, TraceBuilder};
 ///
 /// Memory: a span's state lives in a table of the layer's, from the span's
 /// creation to its close (the table's memory is that of the most spans open
-/// at once, reused afterwards: the state costs no allocation at steady state;
-/// a span recorded as an execution allocates only its entry among the
-/// running executions);
+/// at once, reused afterwards: a span costs no allocation at steady state,
+/// and its state is also what [`running`](crate::running) lists);
 /// a root's tree never holds more than `MAX_NODES` nodes however many spans
 /// open and close below it, so spans that stay open (or never close) cannot
 /// make memory grow without bound. Each span site leaks one small callsite,
@@ -225,9 +226,11 @@ struct SpanState {
     /// Whether the site declares fields (see `callsites::Site::has_fields`).
     has_fields: bool,
     tree: Tree,
-    /// Its entry among the running executions (a span of its own only),
-    /// from creation until close.
-    open: Option<OpenHandle>,
+    /// The thread that started it, for a span listed among the running
+    /// executions (a span recorded as an execution, from creation until
+    /// close: the collector's sampler reads the table, `sample_running`);
+    /// `None` for the others.
+    listed: Option<SpanThread>,
 }
 
 /// The span's place in a trace.
@@ -257,13 +260,11 @@ where
             return;
         };
         let callsite = site.callsite;
-        let Some(span) = ctx.span(id) else { return };
         let start = now();
-        let tree = match span.parent() {
-            Some(parent) => join(self.key(), parent.id().into_u64(), callsite, start),
+        let tree = match recorded_parent(attrs, id, &ctx) {
+            Some(parent) => join(self.key(), parent, callsite, start),
             None => Tree::Root,
         };
-        drop(span);
         if !site.own_execution && matches!(tree, Tree::Root) {
             // The span of a `#[monitored]` function with no recorded parent:
             // no trace to appear in, and the call is recorded by the function.
@@ -280,8 +281,8 @@ where
         // Listed as running only if it will be recorded as an execution.
         let recorded =
             site.own_execution && !(self.roots_only && matches!(tree, Tree::Child { .. }));
-        let open = if recorded {
-            OpenHandle::new(callsite, start, local)
+        let listed = if recorded {
+            SpanThread::current()
         } else {
             None
         };
@@ -290,7 +291,7 @@ where
             own_execution: site.own_execution,
             start,
             id: local,
-            open,
+            listed,
             busy: 0,
             status: Status::Success,
             failure: None,
@@ -394,11 +395,10 @@ where
             failure,
             fields,
             tree,
-            open,
             ..
         } = state;
-        // Off the running list before the execution is recorded as ended.
-        drop(open);
+        // Out of the table, so off the running list, before the execution is
+        // recorded as ended.
         let end = now();
         let trace = match tree {
             Tree::Root => None,
@@ -426,6 +426,42 @@ where
             extra: extra(busy, failure, trace, fields, status),
         });
     }
+}
+
+/// Calls `each` with every span recorded as an execution that is open now
+/// (the layer's table, all layers): callsite, start tick, id and the thread
+/// that started it. Holds each shard's lock in turn while reading it.
+pub(crate) fn sample_running(mut each: impl FnMut(&'static Callsite, u64, LocalId, &SpanThread)) {
+    states::for_each(|state| {
+        if let Some(thread) = &state.listed {
+            each(state.callsite, state.start, state.id, thread);
+        }
+    });
+}
+
+/// The id of span `id`'s parent as this layer sees it (its nearest ancestor
+/// a per-layer filter lets through), as `ctx.span(id)?.parent()` gives it,
+/// but without looking the new span itself up in the registry: a root span,
+/// the most common kind, costs no lookup, and a contextual child one (the
+/// current span, which the registry made its parent).
+fn recorded_parent<S>(attrs: &Attributes<'_>, id: &Id, ctx: &Context<'_, S>) -> Option<u64>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let direct = if attrs.is_root() {
+        return None;
+    } else if attrs.is_contextual() {
+        // What `Registry::new_span` took as the parent, a moment ago.
+        ctx.current_span().id()?.clone()
+    } else {
+        attrs.parent()?.clone()
+    };
+    if let Some(parent) = ctx.span(&direct) {
+        return Some(parent.id().into_u64());
+    }
+    // Filtered out for this layer: its nearest ancestor that is not.
+    let parent = ctx.span(id)?.parent()?;
+    Some(parent.id().into_u64())
 }
 
 /// A new span below `parent`: takes a node in the root's trace (making the

@@ -9,13 +9,17 @@
 //! later span that reuses the id). The table holds one entry per open span,
 //! and its memory is that of the most spans open at once.
 //!
+//! It is also the list of running spans: the collector's sampler walks it
+//! ([`for_each`], one shard's lock at a time) for the states of spans
+//! recorded as executions, so a span needs no entry of its own among the
+//! running executions.
+//!
 //! Shards: a span is looked up by whichever thread touches it, so the table
 //! is split into [`SHARDS`] locks by a hash of the id; two threads contend
 //! only when their spans fall in the same shard.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::LazyLock;
 
 use parking_lot::Mutex;
 
@@ -51,11 +55,8 @@ impl Hasher for IdHasher {
 
 type Shard = Mutex<HashMap<(usize, u64), SpanState, BuildHasherDefault<IdHasher>>>;
 
-static TABLE: LazyLock<Box<[Shard]>> = LazyLock::new(|| {
-    (0..SHARDS)
-        .map(|_| Mutex::new(HashMap::default()))
-        .collect()
-});
+static TABLE: [Shard; SHARDS] =
+    [const { Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())) }; SHARDS];
 
 #[inline]
 fn shard(id: u64) -> &'static Shard {
@@ -79,6 +80,15 @@ pub(super) fn with<R>(layer: usize, id: u64, f: impl FnOnce(&mut SpanState) -> R
 #[inline]
 pub(super) fn remove(layer: usize, id: u64) -> Option<SpanState> {
     shard(id).lock().remove(&(layer, id))
+}
+
+/// Calls `f` with every state in the table, one shard's lock at a time.
+pub(super) fn for_each(mut f: impl FnMut(&SpanState)) {
+    for shard in TABLE.iter() {
+        for state in shard.lock().values() {
+            f(state);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,12 @@
 //!
 //! * [`stack`] — sync executions, published by each thread in a fixed
 //!   per-thread array of slots (no lock, no allocation on the caller).
-//! * [`open`] — async executions (from their first `Pending`) and `tracing`
-//!   spans (from creation), one heap entry each.
+//! * [`open`] — async executions (from their first `Pending`), one heap
+//!   entry each.
+//! * `tracing` spans recorded as executions (from creation): the layer's own
+//!   table of span states (`layer/states.rs`), read in place; a span's
+//!   state names the thread that started it through that thread's stack
+//!   ([`stack::SpanThread`]).
 //! * [`Sampler`] — the collector's reader: it takes both, gives each entry
 //!   the wall time it started (the first time it sees it, from the entry's
 //!   age in ticks) and, with the collector's id clock, the id its finished
@@ -108,9 +112,13 @@ impl Sampler {
     /// a start tick.
     pub(crate) fn sample(&mut self, wall_of: impl Fn(u64) -> SystemTime) -> Sample {
         let mut raw: Vec<(&'static Callsite, u64, LocalId, Arc<str>)> = Vec::new();
-        let unlisted = stack::sample(|callsite, start, id, thread| {
+        let (unlisted, mut threads) = stack::sample(|callsite, start, id, thread| {
             raw.push((callsite, start, id, Arc::clone(thread)));
         });
+        crate::layer::sample_running(|callsite, start, id, thread| {
+            raw.push((callsite, start, id, threads.thread_name(thread)));
+        });
+        threads.end();
         open::sample(|callsite, start, id, thread| {
             raw.push((callsite, start, id, Arc::clone(thread)));
         });

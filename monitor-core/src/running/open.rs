@@ -1,14 +1,13 @@
-//! The other half of the registry of running executions: those that are not
+//! The async half of the registry of running executions: those that are not
 //! nested on one thread's stack. An async execution (a `#[monitored] async
-//! fn`) can move between threads at each `.await`, and a `tracing` span can
-//! be created on one thread and closed on another, so their entries live in
+//! fn`) can move between threads at each `.await`, so its entry lives in
 //! the heap, one per execution, not in a thread's [`stack`](super::stack).
+//! (A `tracing` span, which can also change threads, is listed by its state
+//! in the layer's own table, `layer/states.rs`, with no entry here.)
 //!
 //! An [`OpenHandle`] is made when such an execution needs listing: a
 //! `MonitoredFuture` after its first `Pending` (a future that completes on
-//! its first poll pays nothing), a span recorded as an execution at its
-//! creation (the one allocation such a span makes), an `AsyncInlineGuard` when it
-//! starts. Making one is one allocation and a lock-free push onto
+//! its first poll pays nothing), an `AsyncInlineGuard` at its first poll. Making one is one allocation and a lock-free push onto
 //! [`INCOMING`] (a Treiber stack that is only ever pushed onto by callers and
 //! taken whole by the sampler, so it has no ABA problem). Dropping the handle
 //! (completion, cancellation, panic, close) marks the entry ended with one

@@ -24,8 +24,15 @@
 //! When the thread ends, the thread-local that owns it marks it ended (its
 //! depth 0) and points the thread at [`DETACHED`], a stack nobody reads, for
 //! any execution that still runs during the thread's teardown; the sampler
-//! drops ended stacks from the list. A thread unwinding out of an open
+//! moves ended stacks from the list to a retired one. A thread unwinding out of an open
 //! execution pops it on the way (the guard's drop), so nothing stays behind.
+//!
+//! A stack also names its thread for the spans the thread creates: a span's
+//! state keeps a plain pointer to it ([`SpanThread`]), so the span path pays
+//! no reference count. A retired stack is dropped only by a sample that,
+//! after seeing its thread end, walked the layer's span table and found no
+//! open span naming it; the thread created no span after it ended, so no
+//! pointer to the stack is left.
 //!
 //! [`ExecutionGuard`]: crate::guard::ExecutionGuard
 
@@ -34,7 +41,7 @@ use std::ptr;
 use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::callsite::Callsite;
 use crate::local_id::LocalId;
@@ -67,14 +74,17 @@ pub(crate) struct ThreadStack {
     /// False once the thread has ended.
     live: AtomicBool,
     slots: [Slot; STACK_SLOTS],
+    /// The thread's name as the logs write it (`None`: [`DETACHED`]).
+    name: Option<Arc<str>>,
 }
 
 impl ThreadStack {
-    const fn new() -> Self {
+    const fn new(name: Option<Arc<str>>) -> Self {
         ThreadStack {
             depth: AtomicUsize::new(0),
             live: AtomicBool::new(true),
             slots: [const { Slot::new() }; STACK_SLOTS],
+            name,
         }
     }
 
@@ -140,17 +150,21 @@ fn unpacked(value: u64) -> LocalId {
 
 /// Where threads go once their own stack is gone (thread teardown) or when
 /// they record nothing (the monitor's own threads): written, never read.
-static DETACHED: ThreadStack = ThreadStack::new();
+static DETACHED: ThreadStack = ThreadStack::new(None);
 
-/// A registered thread's stack and its name (as the logs write it).
-pub(crate) struct Registered {
-    stack: Arc<ThreadStack>,
-    pub(crate) name: Arc<str>,
+/// The registered threads' stacks.
+struct Threads {
+    /// Every thread that recorded, while it lives.
+    live: Vec<Arc<ThreadStack>>,
+    /// Stacks of ended threads that a span they started may still name
+    /// ([`SpanThread`]): kept until a sample finds no open span of theirs.
+    retired: Vec<Arc<ThreadStack>>,
 }
 
-/// Every thread that recorded, while it lives (ended ones are dropped at
-/// the next sample).
-static THREADS: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
+static THREADS: Mutex<Threads> = Mutex::new(Threads {
+    live: Vec::new(),
+    retired: Vec::new(),
+});
 
 thread_local! {
     /// This thread's stack: null until its first execution, then its own
@@ -162,11 +176,11 @@ thread_local! {
     static OWNER: Owner = const { Owner(RefCell::new(None)) };
 }
 
-struct Owner(RefCell<Option<(Arc<ThreadStack>, Arc<str>)>>);
+struct Owner(RefCell<Option<Arc<ThreadStack>>>);
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        if let Some((stack, _)) = self.0.get_mut().take() {
+        if let Some(stack) = self.0.get_mut().take() {
             stack.depth.store(0, Ordering::Relaxed);
             stack.live.store(false, Ordering::Release);
         }
@@ -209,11 +223,11 @@ fn push_first(callsite: &'static Callsite, start: u64, id: LocalId) {
 #[cold]
 pub(crate) fn register_thread() -> Arc<str> {
     if let Ok(Some(name)) = OWNER.try_with(|owner| {
-        owner
-            .0
-            .try_borrow()
-            .ok()
-            .and_then(|owned| owned.as_ref().map(|(_, name)| Arc::clone(name)))
+        owner.0.try_borrow().ok().and_then(|owned| {
+            owned
+                .as_ref()
+                .and_then(|stack| stack.name.as_ref().map(Arc::clone))
+        })
     }) {
         return name;
     }
@@ -222,20 +236,17 @@ pub(crate) fn register_thread() -> Arc<str> {
         STACK.with(|cell| cell.set(&DETACHED));
         return name;
     }
-    let stack = Arc::new(ThreadStack::new());
+    let stack = Arc::new(ThreadStack::new(Some(Arc::clone(&name))));
     let owned = OWNER.try_with(|owner| match owner.0.try_borrow_mut() {
         Ok(mut slot) => {
-            *slot = Some((Arc::clone(&stack), Arc::clone(&name)));
+            *slot = Some(Arc::clone(&stack));
             true
         }
         Err(_) => false,
     });
     if owned == Ok(true) {
         STACK.with(|cell| cell.set(Arc::as_ptr(&stack)));
-        THREADS.lock().push(Registered {
-            stack,
-            name: Arc::clone(&name),
-        });
+        THREADS.lock().live.push(stack);
     } else {
         // The thread-locals are being torn down: nothing to own it.
         STACK.with(|cell| cell.set(&DETACHED));
@@ -252,17 +263,125 @@ pub(crate) fn thread_name() -> Arc<str> {
     }
 }
 
+/// The thread that started a span, as the span's state keeps it until the
+/// span closes: the thread's registered stack, which names it, at the cost of
+/// a thread-local read (no reference count: the sampler keeps the stack of an
+/// ended thread while a span it started is open, see [`Sample::end`]).
+pub(crate) struct SpanThread(Starter);
+
+enum Starter {
+    /// A stack in [`THREADS`], live or retired.
+    Stack(*const ThreadStack),
+    /// A span started during the thread's teardown, after its stack was
+    /// gone: its name, owned (boxed: the common variant stays one word).
+    Named(Box<Arc<str>>),
+}
+
+// SAFETY: the pointer is only dereferenced by the sampler, under the
+// `THREADS` lock, while the stack it points at is still in `THREADS` (see
+// `Sample::thread_name`); `ThreadStack` itself is `Send + Sync`.
+unsafe impl Send for SpanThread {}
+// SAFETY: as above; `SpanThread` has no interior mutability.
+unsafe impl Sync for SpanThread {}
+
+impl SpanThread {
+    /// The current thread, for a span it starts; `None` on the monitor's
+    /// own threads, whose executions are not listed.
+    #[inline]
+    pub(crate) fn current() -> Option<SpanThread> {
+        let stack = STACK.with(Cell::get);
+        if stack.is_null() || ptr::eq(stack, &DETACHED) {
+            return current_cold();
+        }
+        Some(SpanThread(Starter::Stack(stack)))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn current_cold() -> Option<SpanThread> {
+    if crate::queue::is_monitor_thread() {
+        return None;
+    }
+    let name = register_thread();
+    let stack = STACK.with(Cell::get);
+    if stack.is_null() || ptr::eq(stack, &DETACHED) {
+        return Some(SpanThread(Starter::Named(Box::new(name))));
+    }
+    Some(SpanThread(Starter::Stack(stack)))
+}
+
+/// One sample of the registered threads, holding their lock from the read of
+/// the stacks ([`sample`]) until [`end`](Self::end): every span state that
+/// names a stack is read in between, so a retired stack is dropped only when
+/// no open span names it.
+pub(crate) struct Sample {
+    threads: MutexGuard<'static, Threads>,
+    /// Retired stacks named by a span during this sample.
+    named: Vec<*const ThreadStack>,
+}
+
+impl Sample {
+    /// The name of the thread that started a span.
+    pub(crate) fn thread_name(&mut self, thread: &SpanThread) -> Arc<str> {
+        match &thread.0 {
+            Starter::Named(name) => Arc::clone(&**name),
+            Starter::Stack(stack) => {
+                // SAFETY: a stack a span names was this thread's own stack,
+                // listed in `THREADS.live` when the span started (`current`
+                // reads it from `STACK`, which points at a registered stack
+                // or at `DETACHED`, excluded there). It leaves `live` for
+                // `retired` only once its thread has ended (after every span
+                // the thread started was in the layer's table), and leaves
+                // `retired` only in `end`, when this sample, which holds
+                // the lock, found no span naming it. So it is alive here.
+                let stack = unsafe { &**stack };
+                if !stack.live.load(Ordering::Acquire) {
+                    self.named.push(ptr::from_ref(stack));
+                }
+                stack
+                    .name
+                    .as_ref()
+                    .map_or_else(|| Arc::from("?"), Arc::clone)
+            }
+        }
+    }
+
+    /// Drops the retired stacks no open span named during this sample.
+    pub(crate) fn end(mut self) {
+        let named = std::mem::take(&mut self.named);
+        self.threads
+            .retired
+            .retain(|stack| named.contains(&Arc::as_ptr(stack)));
+    }
+}
+
 /// Calls `each` with every listed open execution of every live thread, and
 /// the thread's name; returns how many open executions are not listed
-/// (nested deeper than [`STACK_SLOTS`]). Drops ended threads' stacks.
-pub(crate) fn sample(mut each: impl FnMut(&'static Callsite, u64, LocalId, &Arc<str>)) -> u64 {
+/// (nested deeper than [`STACK_SLOTS`]), and the sample, to name the threads
+/// of spans with. Moves ended threads' stacks to the retired ones.
+pub(crate) fn sample(
+    mut each: impl FnMut(&'static Callsite, u64, LocalId, &Arc<str>),
+) -> (u64, Sample) {
     let mut threads = THREADS.lock();
-    threads.retain(|thread| thread.stack.live.load(Ordering::Acquire));
-    let mut unlisted = 0;
-    for thread in threads.iter() {
-        unlisted += thread
-            .stack
-            .read(|callsite, start, id| each(callsite, start, id, &thread.name));
+    let Threads { live, retired } = &mut *threads;
+    let mut index = 0;
+    while index < live.len() {
+        if live[index].live.load(Ordering::Acquire) {
+            index += 1;
+        } else {
+            retired.push(live.swap_remove(index));
+        }
     }
-    unlisted
+    let mut unlisted = 0;
+    for stack in live.iter() {
+        if let Some(name) = &stack.name {
+            unlisted += stack.read(|callsite, start, id| each(callsite, start, id, name));
+        }
+    }
+    let sample = Sample {
+        threads,
+        named: Vec::new(),
+    };
+    (unlisted, sample)
 }
