@@ -1,9 +1,12 @@
 //! `<log_dir>/status.json`: the host's heartbeat, for other processes (the
 //! `monitor` command, scripts). The collector rewrites it every second, at
 //! every flush, and one last time with `"state": "stopped"` on a clean
-//! shutdown. Each write goes to `status.json.tmp`, is fsynced, and renamed
-//! over `status.json`, so a reader sees the previous file or the new one,
-//! never half of one. A write that fails (an unwritable directory) is
+//! shutdown. Each write goes to `status.json.tmp` and is renamed over
+//! `status.json`, so a reader sees the previous file or the new one, never
+//! half of one. The writes of every second and the last one are fsynced
+//! before the rename (a machine that crashes keeps a whole file); a flush's
+//! write is not: a host that flushes often must not wait for the disk each
+//! time, and another process reads the new file from the page cache anyway. A write that fails (an unwritable directory) is
 //! counted and makes the `status file` component fail (`sink_failing`);
 //! the next second tries again with the state of then. FORMAT.md documents
 //! the fields.
@@ -98,8 +101,9 @@ impl StatusFile {
             .is_none_or(|at| at.elapsed() >= STATUS_INTERVAL)
     }
 
-    /// Writes the file (see the module doc); a failure is counted, not returned.
-    pub(crate) fn write(&mut self, now: &StatusNow<'_>) {
+    /// Writes the file (see the module doc), fsynced before the rename with
+    /// `durable`; a failure is counted, not returned.
+    pub(crate) fn write(&mut self, now: &StatusNow<'_>, durable: bool) {
         self.last_write = Some(Instant::now());
         let document = Document {
             format: 1,
@@ -125,7 +129,7 @@ impl StatusFile {
             return;
         }
         self.buffer.push(b'\n');
-        match self.replace() {
+        match self.replace(durable) {
             Ok(()) => {
                 self.failing = false;
             }
@@ -136,10 +140,12 @@ impl StatusFile {
         }
     }
 
-    fn replace(&self) -> io::Result<()> {
+    fn replace(&self, durable: bool) -> io::Result<()> {
         let mut file = File::create(&self.temporary)?;
         file.write_all(&self.buffer)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         drop(file);
         std::fs::rename(&self.temporary, &self.path)
     }
