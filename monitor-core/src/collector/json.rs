@@ -5,9 +5,10 @@
 use std::time::SystemTime;
 
 use crate::capture::Failure;
+use crate::event::Status;
 use crate::execution_record::ExecutionRecord;
 use crate::fields::{Field, FieldValue};
-use crate::json::{push_f64, push_str, push_u64, write_value};
+use crate::json::{push_f64, push_millis, push_str, push_u64, put_six_digits, write_value};
 
 pub(crate) fn push_timestamp(out: &mut Vec<u8>, time: SystemTime, scratch: &mut String) {
     scratch.clear();
@@ -25,47 +26,207 @@ fn key(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(b"\":");
 }
 
-/// Milliseconds, fractional.
-fn millis(nanos: u128) -> f64 {
-    nanos as f64 / 1e6
+/// A timestamp as [`format_rfc3339_micros`](monitor_sinks::time::format_rfc3339_micros)
+/// writes it: `2026-12-04T15:29:49.123456Z`.
+#[derive(Clone, Copy)]
+pub(crate) struct Stamp([u8; 27]);
+
+impl Stamp {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        debug_assert!(self.0.is_ascii());
+        // SAFETY: every byte is ASCII, so the bytes are UTF-8: `LineParts::stamp`
+        // writes ASCII digits into a copy of `format_rfc3339_micros`'s
+        // output, which is ASCII (digits, `-`, `T`, `:`, `.`, `Z`).
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
+    }
+}
+
+/// The bytes of an execution's lines that repeat from one execution to the
+/// next (the date and time to the second; the function's name, trigger,
+/// error type, chain and source location; the thread), formatted and escaped
+/// once. Each part keeps the inputs it was made from and is made again when
+/// they differ, compared byte for byte: a line is always exactly what
+/// formatting it from scratch would write.
+#[derive(Default)]
+pub(crate) struct LineParts {
+    /// `YYYY-MM-DDTHH:MM:SS` of the latest timestamp, and its Unix second.
+    second: Option<(i64, [u8; 19])>,
+    /// `,"thread":"…"`: one per ring, so the same for a run of executions.
+    thread: Part,
+    /// The parts of each function, by its index in the collector.
+    functions: Vec<FunctionParts>,
+    scratch: String,
+}
+
+/// The parts of one function's lines.
+#[derive(Default)]
+struct FunctionParts {
+    /// `,"name":"…"`
+    name: Part,
+    /// `,"trigger_type":"…"`
+    trigger: Part,
+    /// `,"error_type":"…","error_message":`
+    error_type: Part,
+    /// `,"error_chain":[…]`
+    chain: Part,
+    /// `,"context":{"module":"…","file":"…","line":N` (not closed)
+    context: Part,
+}
+
+/// Formatted bytes and the inputs they were made from.
+#[derive(Default)]
+struct Part {
+    made: bool,
+    /// Each input after its length (8 bytes, little-endian).
+    inputs: Vec<u8>,
+    bytes: Vec<u8>,
+}
+
+impl Part {
+    /// The bytes made from `inputs`: those kept, or `make`'s when the
+    /// inputs differ from the ones they were made from.
+    fn get<'a, I>(&mut self, inputs: I, make: impl FnOnce(&mut Vec<u8>)) -> &[u8]
+    where
+        I: Iterator<Item = &'a [u8]> + Clone,
+    {
+        if !self.made || !self.holds(inputs.clone()) {
+            self.inputs.clear();
+            for input in inputs {
+                self.inputs
+                    .extend_from_slice(&(input.len() as u64).to_le_bytes());
+                self.inputs.extend_from_slice(input);
+            }
+            self.bytes.clear();
+            make(&mut self.bytes);
+            self.made = true;
+        }
+        &self.bytes
+    }
+
+    /// True when `inputs` are the inputs kept.
+    fn holds<'a>(&self, inputs: impl Iterator<Item = &'a [u8]>) -> bool {
+        let mut rest = self.inputs.as_slice();
+        for input in inputs {
+            let Some((len, tail)) = rest.split_first_chunk::<8>() else {
+                return false;
+            };
+            if u64::from_le_bytes(*len) != input.len() as u64 {
+                return false;
+            }
+            let Some((kept, tail)) = tail.split_at_checked(input.len()) else {
+                return false;
+            };
+            if kept != input {
+                return false;
+            }
+            rest = tail;
+        }
+        rest.is_empty()
+    }
+}
+
+impl LineParts {
+    /// `time` as [`push_timestamp`] writes it (without the quotes): the
+    /// date and time to the second are formatted again only when the second
+    /// changes.
+    pub(crate) fn stamp(&mut self, time: SystemTime) -> Stamp {
+        // The years `format_rfc3339_micros` writes without clamping.
+        const FIRST_SECOND: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
+        const LAST_SECOND: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+        let (secs, nanos) = monitor_sinks::time::unix_parts(time);
+        let mut stamp = *b"0000-00-00T00:00:00.000000Z";
+        match self.second {
+            Some((second, prefix)) if second == secs => stamp[..19].copy_from_slice(&prefix),
+            _ => {
+                self.scratch.clear();
+                monitor_sinks::time::format_rfc3339_micros(time, &mut self.scratch);
+                stamp.copy_from_slice(self.scratch.as_bytes());
+                if (FIRST_SECOND..=LAST_SECOND).contains(&secs) {
+                    let mut prefix = [0; 19];
+                    prefix.copy_from_slice(&stamp[..19]);
+                    self.second = Some((secs, prefix));
+                }
+                return Stamp(stamp);
+            }
+        }
+        put_six_digits(&mut stamp[20..26], nanos / 1000);
+        Stamp(stamp)
+    }
+}
+
+/// The parts of the function at `index`.
+fn parts_of(functions: &mut Vec<FunctionParts>, index: usize) -> &mut FunctionParts {
+    if index >= functions.len() {
+        functions.resize_with(index + 1, FunctionParts::default);
+    }
+    &mut functions[index]
 }
 
 /// One line of the executions log into `out`, and, for a failure, its line
 /// of the errors log into `errors`: the same line with `error_chain`,
 /// `stack_trace` and `context` after the message. The shared fields are
 /// formatted once; the errors line is put together from the executions
-/// line's bytes and the errors-only part.
+/// line's bytes and the errors-only part. `stamp` is `record.timestamp`
+/// (from [`LineParts::stamp`]); `function` is the function's index, whose
+/// parts `parts` keeps.
 pub(crate) fn execution_lines(
     out: &mut Vec<u8>,
     errors: &mut Vec<u8>,
     record: &ExecutionRecord<'_>,
-    scratch: &mut String,
+    stamp: &Stamp,
+    parts: &mut LineParts,
+    function: usize,
 ) {
     out.clear();
     out.extend_from_slice(b"{\"id\":\"");
     let mut id = [0u8; 26];
     record.id.encode(&mut id);
     out.extend_from_slice(&id);
-    out.extend_from_slice(b"\",\"timestamp\":");
-    push_timestamp(out, record.timestamp, scratch);
-    key(out, "name");
-    push_str(out, record.name);
-    key(out, "status");
-    push_str(out, record.status.as_str());
+    out.extend_from_slice(b"\",\"timestamp\":\"");
+    out.extend_from_slice(stamp.as_bytes());
+    out.push(b'"');
+    let thread = parts
+        .thread
+        .get(std::iter::once(record.thread.as_bytes()), |out| {
+            key(out, "thread");
+            push_str(out, record.thread);
+        });
+    let function_parts = parts_of(&mut parts.functions, function);
+    out.extend_from_slice(function_parts.name.get(
+        std::iter::once(record.name.as_bytes()),
+        |out| {
+            key(out, "name");
+            push_str(out, record.name);
+        },
+    ));
+    out.extend_from_slice(status_part(record.status));
     key(out, "duration_ms");
-    push_f64(out, millis(record.duration.as_nanos()));
-    key(out, "trigger_type");
-    push_str(out, record.trigger_type);
-    key(out, "thread");
-    push_str(out, record.thread);
+    push_duration(out, record.duration);
+    out.extend_from_slice(function_parts.trigger.get(
+        std::iter::once(record.trigger_type.as_bytes()),
+        |out| {
+            key(out, "trigger_type");
+            push_str(out, record.trigger_type);
+        },
+    ));
+    out.extend_from_slice(thread);
     if let Some(busy) = record.busy {
         key(out, "busy_ms");
-        push_f64(out, millis(busy.as_nanos()));
+        push_duration(out, busy);
     }
     if let Some(failure) = record.failure {
-        key(out, "error_type");
-        push_str(out, &failure.error_type);
-        key(out, "error_message");
+        out.extend_from_slice(function_parts.error_type.get(
+            std::iter::once(failure.error_type.as_bytes()),
+            |out| {
+                key(out, "error_type");
+                push_str(out, &failure.error_type);
+                key(out, "error_message");
+            },
+        ));
         push_str(out, &failure.message);
         if failure.message_truncated {
             key(out, "error_message_truncated");
@@ -91,35 +252,69 @@ pub(crate) fn execution_lines(
     if record.status.is_failure() {
         errors.extend_from_slice(&out[..shared]);
         if let Some(failure) = record.failure {
-            errors_only(errors, record, failure);
+            errors_only(errors, record, failure, function_parts);
         }
         errors.extend_from_slice(&out[shared..]);
     }
 }
 
-/// The fields only the errors log has, after the message.
-fn errors_only(out: &mut Vec<u8>, record: &ExecutionRecord<'_>, failure: &Failure) {
-    key(out, "error_chain");
-    out.push(b'[');
-    for (index, cause) in failure.chain.iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        push_str(out, cause);
+/// `,"status":"…"` (the statuses are plain words: nothing to escape).
+fn status_part(status: Status) -> &'static [u8] {
+    match status {
+        Status::Success => b",\"status\":\"success\"",
+        Status::Error => b",\"status\":\"error\"",
+        Status::Panic => b",\"status\":\"panic\"",
+        Status::Cancelled => b",\"status\":\"cancelled\"",
     }
-    out.push(b']');
+}
+
+/// A duration in milliseconds, as `push_f64` of its fractional milliseconds.
+fn push_duration(out: &mut Vec<u8>, duration: std::time::Duration) {
+    match u64::try_from(duration.as_nanos()) {
+        Ok(nanos) => push_millis(out, nanos),
+        Err(_) => push_f64(out, duration.as_nanos() as f64 / 1e6),
+    }
+}
+
+/// The fields only the errors log has, after the message.
+fn errors_only(
+    out: &mut Vec<u8>,
+    record: &ExecutionRecord<'_>,
+    failure: &Failure,
+    parts: &mut FunctionParts,
+) {
+    let causes = failure.chain.iter().map(|cause| cause.as_bytes());
+    out.extend_from_slice(parts.chain.get(causes, |out| {
+        key(out, "error_chain");
+        out.push(b'[');
+        for (index, cause) in failure.chain.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            push_str(out, cause);
+        }
+        out.push(b']');
+    }));
     key(out, "stack_trace");
     match &failure.stack_trace {
         Some(trace) => push_str(out, trace),
         None => out.extend_from_slice(b"null"),
     }
-    key(out, "context");
-    out.extend_from_slice(b"{\"module\":");
-    push_str(out, record.module_path);
-    key(out, "file");
-    push_str(out, record.file);
-    key(out, "line");
-    push_u64(out, u64::from(record.line));
+    let line = record.line.to_le_bytes();
+    let location = [
+        record.module_path.as_bytes(),
+        record.file.as_bytes(),
+        line.as_slice(),
+    ];
+    out.extend_from_slice(parts.context.get(location.into_iter(), |out| {
+        key(out, "context");
+        out.extend_from_slice(b"{\"module\":");
+        push_str(out, record.module_path);
+        key(out, "file");
+        push_str(out, record.file);
+        key(out, "line");
+        push_u64(out, u64::from(record.line));
+    }));
     if let Some(location) = &failure.location {
         key(out, "panic_location");
         push_str(out, location);
@@ -205,7 +400,6 @@ pub(crate) fn clock_jump_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Status;
     use proptest::prelude::*;
 
     proptest! {
@@ -287,12 +481,15 @@ mod tests {
             line: 12,
             fields: &fields,
         };
-        let (mut out, mut errors, mut scratch) = (Vec::new(), Vec::new(), String::new());
-        execution_lines(
+        let (mut out, mut errors, mut parts) = (Vec::new(), Vec::new(), LineParts::default());
+        let mut lines = |out: &mut Vec<u8>, errors: &mut Vec<u8>, record: &ExecutionRecord<'_>| {
+            let stamp = parts.stamp(record.timestamp);
+            execution_lines(out, errors, record, &stamp, &mut parts, 0);
+        };
+        lines(
             &mut out,
             &mut errors,
             &record(Status::Error, Some(&failure)),
-            &mut scratch,
         );
         let executions = String::from_utf8(out.clone()).unwrap();
         let errors_text = String::from_utf8(errors.clone()).unwrap();
@@ -314,20 +511,67 @@ mod tests {
         assert_eq!(line["busy_ms"], 0.7);
         // A success has no errors line; a failure without details gets the
         // executions line as it is.
-        execution_lines(
-            &mut out,
-            &mut errors,
-            &record(Status::Success, None),
-            &mut scratch,
-        );
+        lines(&mut out, &mut errors, &record(Status::Success, None));
         assert!(errors.is_empty());
-        execution_lines(
-            &mut out,
-            &mut errors,
-            &record(Status::Panic, None),
-            &mut scratch,
-        );
+        lines(&mut out, &mut errors, &record(Status::Panic, None));
         assert_eq!(errors, out);
+    }
+
+    #[test]
+    fn each_status_part_is_the_status_as_a_json_field() {
+        for status in [
+            Status::Success,
+            Status::Error,
+            Status::Panic,
+            Status::Cancelled,
+        ] {
+            let mut out = Vec::new();
+            key(&mut out, "status");
+            push_str(&mut out, status.as_str());
+            assert_eq!(status_part(status), out.as_slice());
+        }
+    }
+
+    /// The stamp is what `format_rfc3339_micros` writes, at every time
+    /// (both ends of the years it writes, before 1970, within a second and
+    /// across seconds, out of range); the cached second never leaks into
+    /// another second.
+    #[test]
+    fn stamps_are_the_rfc_3339_text_of_their_time() {
+        use std::time::Duration;
+        let mut parts = LineParts::default();
+        let epoch = SystemTime::UNIX_EPOCH;
+        let mut times = vec![
+            epoch,
+            epoch + Duration::from_nanos(999),
+            epoch - Duration::from_nanos(1),
+            epoch - Duration::from_micros(1_500_001),
+            epoch - Duration::from_secs(62_167_219_200),
+            epoch - Duration::from_secs(62_167_219_201),
+            epoch + Duration::from_secs(253_402_300_799) + Duration::from_nanos(999_999_999),
+            epoch + Duration::from_secs(253_402_300_800),
+        ];
+        let base = epoch + Duration::from_secs(1_796_342_399);
+        for step in 0..3_000u64 {
+            times.push(base + Duration::from_nanos(step * 777_777));
+            times.push(base - Duration::from_nanos(step * 1_234_567));
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..3_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let offset = Duration::from_nanos(x % (400 * 365 * 86_400 * 1_000_000_000));
+            times.push(epoch + offset);
+            times.push(epoch - offset);
+        }
+        for time in times {
+            let mut expected = String::new();
+            monitor_sinks::time::format_rfc3339_micros(time, &mut expected);
+            let stamp = parts.stamp(time);
+            assert_eq!(stamp.as_str(), expected, "{time:?}");
+            assert!(stamp.as_bytes().is_ascii());
+        }
     }
 
     #[test]

@@ -187,6 +187,8 @@ pub(crate) struct Collector {
     /// A failure's errors-log line, built from `line`'s bytes.
     errors_line: Vec<u8>,
     scratch: String,
+    /// The repeating parts of the lines, formatted once.
+    line_parts: json::LineParts,
     /// Executions dropped on overflow, reported so far.
     dropped_total: u64,
     orphan_seen: u64,
@@ -317,6 +319,7 @@ impl Collector {
             line: Vec::with_capacity(512),
             errors_line: Vec::with_capacity(1024),
             scratch: String::with_capacity(32),
+            line_parts: json::LineParts::default(),
             dropped_total: 0,
             orphan_seen: parts.orphan_baseline,
             last_tick: Instant::now(),
@@ -705,8 +708,10 @@ impl Collector {
         let finished = wall_now.checked_sub(since_end).unwrap_or(wall_now);
         self.rollups.observe(index, finished, event.status, nanos);
         let failure = event.failure().or(staged);
+        let stamp = self.line_parts.stamp(started);
         let function = &mut self.functions[index];
-        let observation = function.observe(event.status, nanos, started, id, failure);
+        let observation =
+            function.observe(event.status, nanos, started, stamp.as_str(), id, failure);
         // Counted: from here on a panic loses at most this event's lines.
         self.in_flight = None;
         let facts = ExecutionFacts {
@@ -740,7 +745,9 @@ impl Collector {
             &mut self.line,
             &mut self.errors_line,
             &record,
-            &mut self.scratch,
+            &stamp,
+            &mut self.line_parts,
+            index,
         );
         self.logs.executions.write_line(&self.line, wall_now);
         if event.status.is_failure() {
