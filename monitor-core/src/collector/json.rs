@@ -2,8 +2,12 @@
 //! buffer has grown. Every string is escaped, so a line is always one complete
 //! JSON object whatever the message holds.
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::unix_time::UnixTime;
+use crate::callsite::Callsite;
 use crate::capture::Failure;
 use crate::event::Status;
 use crate::execution_record::ExecutionRecord;
@@ -48,15 +52,15 @@ impl Stamp {
 /// The bytes of an execution's lines that repeat from one execution to the
 /// next (the date and time to the second; the function's name, trigger,
 /// error type, chain and source location; the thread), formatted and escaped
-/// once. Each part keeps the inputs it was made from and is made again when
-/// they differ, compared byte for byte: a line is always exactly what
-/// formatting it from scratch would write.
+/// once. Each part keeps what it was made from and is made again when that
+/// differs: a line is always exactly what formatting it from scratch would
+/// write.
 #[derive(Default)]
 pub(crate) struct LineParts {
     /// `YYYY-MM-DDTHH:MM:SS` of the latest timestamp, and its Unix second.
     second: Option<(i64, [u8; 19])>,
     /// `,"thread":"…"`: one per ring, so the same for a run of executions.
-    thread: Part,
+    thread: Kept<Arc<str>>,
     /// The parts of each function, by its index in the collector.
     functions: Vec<FunctionParts>,
     scratch: String,
@@ -66,18 +70,88 @@ pub(crate) struct LineParts {
 #[derive(Default)]
 struct FunctionParts {
     /// `,"name":"…"`
-    name: Part,
+    name: Kept<Arc<str>>,
     /// `,"trigger_type":"…"`
     trigger: Part,
-    /// `,"error_type":"…","error_message":`
-    error_type: Part,
+    /// `,"error_type":"…","error_message":` of a `'static` type name.
+    error_type: Kept<&'static str>,
     /// `,"error_chain":[…]`
     chain: Part,
     /// `,"context":{"module":"…","file":"…","line":N` (not closed)
-    context: Part,
+    context: Kept<&'static Callsite>,
 }
 
-/// Formatted bytes and the inputs they were made from.
+/// What a line was made from, besides its record.
+pub(crate) struct Origin<'a> {
+    /// The function's index in the collector (the parts kept are its own).
+    pub(crate) function: usize,
+    /// The record's `name`, shared.
+    pub(crate) name: &'a Arc<str>,
+    /// The record's `thread`, shared.
+    pub(crate) thread: &'a Arc<str>,
+    /// The callsite the record's `module_path`, `file` and `line` are from.
+    pub(crate) callsite: &'static Callsite,
+    /// The record's `timestamp` ([`LineParts::stamp_at`]).
+    pub(crate) stamp: Stamp,
+}
+
+/// A key that tells, without reading the text it stands for, whether a part
+/// was made from the same text: the text cannot change while the key is
+/// kept.
+trait SameText: Clone {
+    fn same_text(&self, other: &Self) -> bool;
+}
+
+/// Immutable shared text: kept (a reference held), its address is its own.
+impl SameText for Arc<str> {
+    fn same_text(&self, other: &Self) -> bool {
+        Arc::ptr_eq(self, other)
+    }
+}
+
+/// `'static` text never changes: the same address and length, the same text.
+impl SameText for &'static str {
+    fn same_text(&self, other: &Self) -> bool {
+        std::ptr::eq(*self, *other)
+    }
+}
+
+/// A `'static` callsite's module, file and line never change.
+impl SameText for &'static Callsite {
+    fn same_text(&self, other: &Self) -> bool {
+        std::ptr::eq(*self, *other)
+    }
+}
+
+/// Formatted bytes and the key of the text they were made from.
+struct Kept<K> {
+    key: Option<K>,
+    bytes: Vec<u8>,
+}
+
+impl<K> Default for Kept<K> {
+    fn default() -> Self {
+        Kept {
+            key: None,
+            bytes: Vec::new(),
+        }
+    }
+}
+
+impl<K: SameText> Kept<K> {
+    /// The bytes made from `key`'s text: those kept, or `make`'s.
+    fn get(&mut self, key: &K, make: impl FnOnce(&mut Vec<u8>)) -> &[u8] {
+        if !self.key.as_ref().is_some_and(|kept| kept.same_text(key)) {
+            self.bytes.clear();
+            make(&mut self.bytes);
+            self.key = Some(key.clone());
+        }
+        &self.bytes
+    }
+}
+
+/// Formatted bytes and the inputs they were made from, for text that can
+/// change in place (compared byte for byte).
 #[derive(Default)]
 struct Part {
     made: bool,
@@ -133,11 +207,17 @@ impl LineParts {
     /// `time` as [`push_timestamp`] writes it (without the quotes): the
     /// date and time to the second are formatted again only when the second
     /// changes.
+    #[cfg(test)]
     pub(crate) fn stamp(&mut self, time: SystemTime) -> Stamp {
+        self.stamp_at(time, UnixTime::of(time))
+    }
+
+    /// [`stamp`](Self::stamp) of `time`, split already (`unix`).
+    pub(crate) fn stamp_at(&mut self, time: SystemTime, unix: UnixTime) -> Stamp {
         // The years `format_rfc3339_micros` writes without clamping.
         const FIRST_SECOND: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
         const LAST_SECOND: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
-        let (secs, nanos) = monitor_sinks::time::unix_parts(time);
+        let UnixTime { secs, nanos } = unix;
         let mut stamp = *b"0000-00-00T00:00:00.000000Z";
         match self.second {
             Some((second, prefix)) if second == secs => stamp[..19].copy_from_slice(&prefix),
@@ -170,39 +250,39 @@ fn parts_of(functions: &mut Vec<FunctionParts>, index: usize) -> &mut FunctionPa
 /// of the errors log into `errors`: the same line with `error_chain`,
 /// `stack_trace` and `context` after the message. The shared fields are
 /// formatted once; the errors line is put together from the executions
-/// line's bytes and the errors-only part. `stamp` is `record.timestamp`
-/// (from [`LineParts::stamp`]); `function` is the function's index, whose
-/// parts `parts` keeps.
+/// line's bytes and the errors-only part. The repeating parts come from
+/// `parts` (made there when they are not kept yet).
 pub(crate) fn execution_lines(
     out: &mut Vec<u8>,
     errors: &mut Vec<u8>,
     record: &ExecutionRecord<'_>,
-    stamp: &Stamp,
+    origin: &Origin<'_>,
     parts: &mut LineParts,
-    function: usize,
 ) {
+    debug_assert!(std::ptr::eq(record.name, &**origin.name));
+    debug_assert!(std::ptr::eq(record.thread, &**origin.thread));
+    debug_assert!(
+        std::ptr::eq(record.module_path, origin.callsite.module_path())
+            && std::ptr::eq(record.file, origin.callsite.file())
+            && record.line == origin.callsite.line()
+    );
     out.clear();
     out.extend_from_slice(b"{\"id\":\"");
     let mut id = [0u8; 26];
     record.id.encode(&mut id);
     out.extend_from_slice(&id);
     out.extend_from_slice(b"\",\"timestamp\":\"");
-    out.extend_from_slice(stamp.as_bytes());
+    out.extend_from_slice(origin.stamp.as_bytes());
     out.push(b'"');
-    let thread = parts
-        .thread
-        .get(std::iter::once(record.thread.as_bytes()), |out| {
-            key(out, "thread");
-            push_str(out, record.thread);
-        });
-    let function_parts = parts_of(&mut parts.functions, function);
-    out.extend_from_slice(function_parts.name.get(
-        std::iter::once(record.name.as_bytes()),
-        |out| {
-            key(out, "name");
-            push_str(out, record.name);
-        },
-    ));
+    let thread = parts.thread.get(origin.thread, |out| {
+        key(out, "thread");
+        push_str(out, record.thread);
+    });
+    let function_parts = parts_of(&mut parts.functions, origin.function);
+    out.extend_from_slice(function_parts.name.get(origin.name, |out| {
+        key(out, "name");
+        push_str(out, record.name);
+    }));
     out.extend_from_slice(status_part(record.status));
     key(out, "duration_ms");
     push_duration(out, record.duration);
@@ -219,14 +299,17 @@ pub(crate) fn execution_lines(
         push_duration(out, busy);
     }
     if let Some(failure) = record.failure {
-        out.extend_from_slice(function_parts.error_type.get(
-            std::iter::once(failure.error_type.as_bytes()),
-            |out| {
-                key(out, "error_type");
-                push_str(out, &failure.error_type);
-                key(out, "error_message");
-            },
-        ));
+        let make = |out: &mut Vec<u8>| {
+            key(out, "error_type");
+            push_str(out, &failure.error_type);
+            key(out, "error_message");
+        };
+        match &failure.error_type {
+            Cow::Borrowed(error_type) => {
+                out.extend_from_slice(function_parts.error_type.get(error_type, make));
+            }
+            Cow::Owned(_) => make(out),
+        }
         push_str(out, &failure.message);
         if failure.message_truncated {
             key(out, "error_message_truncated");
@@ -252,7 +335,7 @@ pub(crate) fn execution_lines(
     if record.status.is_failure() {
         errors.extend_from_slice(&out[..shared]);
         if let Some(failure) = record.failure {
-            errors_only(errors, record, failure, function_parts);
+            errors_only(errors, record, origin.callsite, failure, function_parts);
         }
         errors.extend_from_slice(&out[shared..]);
     }
@@ -280,6 +363,7 @@ fn push_duration(out: &mut Vec<u8>, duration: std::time::Duration) {
 fn errors_only(
     out: &mut Vec<u8>,
     record: &ExecutionRecord<'_>,
+    callsite: &'static Callsite,
     failure: &Failure,
     parts: &mut FunctionParts,
 ) {
@@ -300,13 +384,7 @@ fn errors_only(
         Some(trace) => push_str(out, trace),
         None => out.extend_from_slice(b"null"),
     }
-    let line = record.line.to_le_bytes();
-    let location = [
-        record.module_path.as_bytes(),
-        record.file.as_bytes(),
-        line.as_slice(),
-    ];
-    out.extend_from_slice(parts.context.get(location.into_iter(), |out| {
+    out.extend_from_slice(parts.context.get(&callsite, |out| {
         key(out, "context");
         out.extend_from_slice(b"{\"module\":");
         push_str(out, record.module_path);
@@ -458,6 +536,8 @@ mod tests {
     /// field, before and after, byte for byte the same.
     #[test]
     fn the_errors_line_is_the_executions_line_with_the_errors_only_fields() {
+        static APP_JOB: Callsite =
+            Callsite::new(None, "app", "job", "span", "src/app.rs", 12, None, None);
         let mut failure = Failure::captured(
             "app::Error",
             ("bad \"input\"\n".to_owned(), true),
@@ -465,26 +545,33 @@ mod tests {
         );
         failure.stack_trace = Some("0: main".to_owned());
         let fields = vec![Field::new("user", FieldValue::U64(42))];
+        let (name, thread): (Arc<str>, Arc<str>) = ("app::job".into(), "worker-1".into());
         let record = |status, failure| ExecutionRecord {
             id: crate::ExecutionId::from_parts(1_765_000_000_000, 7, 1, 1),
-            name: "app::job",
+            name: &name,
             trigger_type: "span",
             status,
             timestamp: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_765_000_000_123),
             duration: std::time::Duration::from_micros(1500),
-            thread: "worker-1",
+            thread: &thread,
             failure,
             busy: Some(std::time::Duration::from_micros(700)),
             trace: None,
-            module_path: "app",
-            file: "src/app.rs",
-            line: 12,
+            module_path: APP_JOB.module_path(),
+            file: APP_JOB.file(),
+            line: APP_JOB.line(),
             fields: &fields,
         };
         let (mut out, mut errors, mut parts) = (Vec::new(), Vec::new(), LineParts::default());
         let mut lines = |out: &mut Vec<u8>, errors: &mut Vec<u8>, record: &ExecutionRecord<'_>| {
-            let stamp = parts.stamp(record.timestamp);
-            execution_lines(out, errors, record, &stamp, &mut parts, 0);
+            let origin = Origin {
+                function: 0,
+                name: &name,
+                thread: &thread,
+                callsite: &APP_JOB,
+                stamp: parts.stamp(record.timestamp),
+            };
+            execution_lines(out, errors, record, &origin, &mut parts);
         };
         lines(
             &mut out,
@@ -493,6 +580,17 @@ mod tests {
         );
         let executions = String::from_utf8(out.clone()).unwrap();
         let errors_text = String::from_utf8(errors.clone()).unwrap();
+        assert_eq!(
+            executions,
+            concat!(
+                r#"{"id":"01KBS35CG0000001R004000001","timestamp":"2025-12-06T05:46:40.123000Z","#,
+                r#""name":"app::job","status":"error","duration_ms":1.5,"trigger_type":"span","#,
+                r#""thread":"worker-1","busy_ms":0.7,"error_type":"app::Error","#,
+                r#""error_message":"bad \"input\"\n","error_message_truncated":true,"#,
+                r#""fields":{"user":42}}"#,
+                "\n"
+            )
+        );
         let cut = executions.find(",\"fields\"").unwrap();
         let (head, tail) = executions.split_at(cut);
         assert!(
@@ -515,6 +613,126 @@ mod tests {
         assert!(errors.is_empty());
         lines(&mut out, &mut errors, &record(Status::Panic, None));
         assert_eq!(errors, out);
+    }
+
+    /// Lines made with the parts kept from earlier lines are the lines made
+    /// from scratch, whichever input changes from one line to the next
+    /// (the name, thread, trigger, error type, message, chain, callsite,
+    /// status, timestamp) and whichever function they are kept for.
+    #[test]
+    fn kept_parts_never_outlive_what_they_were_made_from() {
+        static FIRST: Callsite =
+            Callsite::new(None, "app", "job", "call", "src/app.rs", 12, None, None);
+        static SECOND: Callsite = Callsite::new(
+            None,
+            "app::b",
+            "run",
+            "call",
+            "src/b \"q\".rs",
+            7,
+            None,
+            None,
+        );
+        static THIRD: Callsite = Callsite::new(
+            None,
+            "app::b",
+            "run",
+            "call",
+            "src/b \"q\".rs",
+            8,
+            None,
+            None,
+        );
+        let names: Vec<Arc<str>> = ["app::job", "app::job", "other\tname"]
+            .into_iter()
+            .map(Arc::from)
+            .collect();
+        let threads: Vec<Arc<str>> = ["main", "worker-1", "main"]
+            .into_iter()
+            .map(Arc::from)
+            .collect();
+        let triggers = ["call", "span", "call\n"];
+        let error_types = [
+            Cow::Borrowed("app::Error"),
+            Cow::Borrowed("app::Other"),
+            Cow::Owned("app::Owned".into()),
+            Cow::Owned("app::Owned2".into()),
+        ];
+        let chains: [Vec<String>; 4] = [
+            vec![],
+            vec!["reset".into()],
+            vec!["reset".into(), "by \"peer\"".into()],
+            vec!["reset by".into(), "\"peer\"".into()],
+        ];
+        let callsites: [&'static Callsite; 3] = [&FIRST, &SECOND, &THIRD];
+        let statuses = [
+            Status::Error,
+            Status::Success,
+            Status::Panic,
+            Status::Cancelled,
+        ];
+        let mut kept = LineParts::default();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut pick = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for step in 0..5_000u64 {
+            let failure = Failure {
+                error_type: error_types[pick(error_types.len())].clone(),
+                message: ["boom", "bad \"x\"", "é ✓"][pick(3)].to_owned(),
+                chain: chains[pick(chains.len())].clone(),
+                location: (pick(4) == 0).then(|| "src/app.rs:3:9".to_owned()),
+                ..Failure::default()
+            };
+            let (name, thread) = (&names[pick(names.len())], &threads[pick(threads.len())]);
+            let callsite = callsites[pick(callsites.len())];
+            let status = statuses[pick(statuses.len())];
+            let record = ExecutionRecord {
+                id: crate::ExecutionId::from_parts(1_765_000_000_000 + step, 7, 1, step as u32),
+                name,
+                trigger_type: triggers[pick(triggers.len())],
+                status,
+                timestamp: SystemTime::UNIX_EPOCH
+                    + std::time::Duration::from_nanos(
+                        1_765_000_000_000_000_000 + step * 333_333_337,
+                    ),
+                duration: std::time::Duration::from_nanos(step * 7_919),
+                thread,
+                failure: status.is_failure().then_some(&failure),
+                busy: None,
+                trace: None,
+                module_path: callsite.module_path(),
+                file: callsite.file(),
+                line: callsite.line(),
+                fields: &[],
+            };
+            let function = pick(3);
+            let lines = |parts: &mut LineParts| {
+                let origin = Origin {
+                    function,
+                    name,
+                    thread,
+                    callsite,
+                    stamp: parts.stamp(record.timestamp),
+                };
+                let (mut out, mut errors) = (Vec::new(), Vec::new());
+                execution_lines(&mut out, &mut errors, &record, &origin, parts);
+                (out, errors)
+            };
+            let with_kept = lines(&mut kept);
+            let from_scratch = lines(&mut LineParts::default());
+            assert_eq!(
+                String::from_utf8(with_kept.0).unwrap(),
+                String::from_utf8(from_scratch.0).unwrap()
+            );
+            assert_eq!(
+                String::from_utf8(with_kept.1).unwrap(),
+                String::from_utf8(from_scratch.1).unwrap()
+            );
+        }
     }
 
     #[test]
