@@ -197,21 +197,29 @@ pub(crate) fn push_millis(out: &mut Vec<u8>, nanos: u64) {
         }
         return;
     }
-    push_u64(out, whole);
-    if fraction == 0 {
-        out.extend_from_slice(b".0");
-        return;
+    // `whole` (below 10^9: at most 9 digits, written from the right before
+    // the point), `.`, then the six digits of `fraction`: one copy.
+    let mut text = [0u8; 16];
+    let mut start = 9;
+    let mut rest = whole;
+    loop {
+        start -= 1;
+        text[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
     }
-    let mut digits = [b'.', 0, 0, 0, 0, 0, 0];
-    put_six_digits(&mut digits[1..], fraction);
-    // Without the trailing zeros (`fraction` is not 0: one digit stays).
-    let mut keep = digits.len();
+    text[9] = b'.';
+    put_six_digits(&mut text[10..16], fraction);
+    // Without the trailing zeros (one digit stays: `x.0` for a whole number).
+    let mut end = text.len();
     let mut value = fraction;
-    while value.is_multiple_of(10) {
+    while end > 11 && value.is_multiple_of(10) {
         value /= 10;
-        keep -= 1;
+        end -= 1;
     }
-    out.extend_from_slice(&digits[..keep]);
+    out.extend_from_slice(&text[start..end]);
 }
 
 #[cfg(test)]
