@@ -385,7 +385,8 @@ mod tests {
         };
         for _ in 0..5 {
             let id = crate::ExecutionId::from_parts(0, 1, 1, 1);
-            functions[0].observe(Status::Error, 1_000, now, id, Some(&failure));
+            let now_text = crate::Timestamp(now).to_string();
+            functions[0].observe(Status::Error, 1_000, now, &now_text, id, Some(&failure));
             let facts = ExecutionFacts {
                 id,
                 status: Status::Error,

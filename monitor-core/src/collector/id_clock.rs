@@ -81,20 +81,36 @@ impl IdClock {
     /// The id of the execution that started at `start_tick` as `local`,
     /// logged as started at `started`; moves the anchor first if the two
     /// times are more than [`REANCHOR_AFTER`] apart.
+    #[cfg(test)]
     pub(crate) fn id(
         &mut self,
         start_tick: u64,
         local: LocalId,
         started: SystemTime,
     ) -> ExecutionId {
-        let logged = nanos_since_epoch(started);
+        self.id_logged_at(start_tick, local, nanos_since_epoch(started))
+    }
+
+    /// [`id`](Self::id), with the logged start time in nanoseconds since
+    /// the epoch.
+    pub(crate) fn id_logged_at(
+        &mut self,
+        start_tick: u64,
+        local: LocalId,
+        logged: i128,
+    ) -> ExecutionId {
         let mut derived = self.derived_nanos(start_tick);
         if (derived - logged).unsigned_abs() > REANCHOR_AFTER.as_nanos() {
             self.anchor_nanos = logged;
             self.anchor_tick = start_tick;
             derived = logged;
         }
-        let ms = derived.div_euclid(1_000_000).max(0) as u64;
+        // Before the epoch: 0. Dividing a u64 when it fits (the usual case)
+        // instead of an i128.
+        let ms = match u64::try_from(derived) {
+            Ok(nanos) => nanos / 1_000_000,
+            Err(_) => derived.div_euclid(1_000_000).max(0) as u64,
+        };
         ExecutionId::from_parts(ms, self.run, local.thread, local.sequence)
     }
 }

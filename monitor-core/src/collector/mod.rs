@@ -14,6 +14,7 @@ mod logs;
 mod persistence;
 mod rollups;
 mod status_file;
+mod unix_time;
 
 pub(crate) use status_file::hostname;
 
@@ -24,6 +25,7 @@ pub(crate) use id_clock::IdClock;
 pub(crate) use logs::{LogFiles, LogsConfig};
 pub(crate) use persistence::Persistence;
 pub(crate) use rollups::{minute_of, Unsaved};
+use unix_time::UnixTime;
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -187,6 +189,8 @@ pub(crate) struct Collector {
     /// A failure's errors-log line, built from `line`'s bytes.
     errors_line: Vec<u8>,
     scratch: String,
+    /// The repeating parts of the lines, formatted once.
+    line_parts: json::LineParts,
     /// Executions dropped on overflow, reported so far.
     dropped_total: u64,
     orphan_seen: u64,
@@ -317,6 +321,7 @@ impl Collector {
             line: Vec::with_capacity(512),
             errors_line: Vec::with_capacity(1024),
             scratch: String::with_capacity(32),
+            line_parts: json::LineParts::default(),
             dropped_total: 0,
             orphan_seen: parts.orphan_baseline,
             last_tick: Instant::now(),
@@ -507,6 +512,7 @@ impl Collector {
     fn drain_pass(&mut self, pass: Pass) -> usize {
         self.adopt_new_rings();
         let wall_now = self.clock.now();
+        let wall_unix = UnixTime::of(wall_now);
         self.notice_clock_jump(wall_now);
         self.advance_trace_interval(wall_now);
         let mut processed = 0;
@@ -534,10 +540,12 @@ impl Collector {
                     // The error's details, from the ring's bytes into a reused failure.
                     let mut staged = std::mem::take(&mut self.staged);
                     self.rings[index].read_staged(event.local_id(), &mut staged);
-                    self.process(event, &thread_name, wall_now, tick_now, Some(&staged));
+                    let now = (wall_now, wall_unix, tick_now);
+                    self.process(event, &thread_name, now, Some(&staged));
                     self.staged = staged;
                 } else {
-                    self.process(event, &thread_name, wall_now, tick_now, None);
+                    let now = (wall_now, wall_unix, tick_now);
+                    self.process(event, &thread_name, now, None);
                 }
                 taken += 1;
             }
@@ -678,14 +686,15 @@ impl Collector {
         index
     }
 
-    /// `staged`: the details of a staged error (`event.staged`), read from
-    /// its ring's bytes.
+    /// `now`: the monitor's clock at the start of the drain pass (also
+    /// split), and the tick read when the pass reached this ring. `staged`:
+    /// the details of a staged error (`event.staged`), read from its ring's
+    /// bytes.
     fn process(
         &mut self,
         mut event: Event,
         thread: &Arc<str>,
-        wall_now: SystemTime,
-        tick_now: u64,
+        (wall_now, wall_unix, tick_now): (SystemTime, UnixTime, u64),
         staged: Option<&Failure>,
     ) {
         if let Some(failure) = event
@@ -698,15 +707,38 @@ impl Collector {
         crash_hook(&mut self.crash_requested, CrashPoint::BeforeCounting);
         let index = self.function_index(event.callsite);
         let nanos = ticks::nanos_between(event.start, event.end);
-        let age = Duration::from_nanos(ticks::nanos_between(event.start, tick_now));
-        let started = wall_now.checked_sub(age).unwrap_or(wall_now);
-        let id = self.ids.id(event.start, event.local_id(), started);
-        let since_end = Duration::from_nanos(ticks::nanos_between(event.end, tick_now));
-        let finished = wall_now.checked_sub(since_end).unwrap_or(wall_now);
-        self.rollups.observe(index, finished, event.status, nanos);
+        // Now minus the event's age, as a `SystemTime` and split (in
+        // integers, from the pass's split clock: the same time).
+        let age = ticks::nanos_between(event.start, tick_now);
+        let (started, started_unix) = match wall_now.checked_sub(Duration::from_nanos(age)) {
+            Some(started) => (
+                started,
+                wall_unix
+                    .minus_nanos(age)
+                    .unwrap_or_else(|| UnixTime::of(started)),
+            ),
+            None => (wall_now, wall_unix),
+        };
+        let id = self
+            .ids
+            .id_logged_at(event.start, event.local_id(), started_unix.as_nanos());
+        let since_end = ticks::nanos_between(event.end, tick_now);
+        let finished = || {
+            wall_now
+                .checked_sub(Duration::from_nanos(since_end))
+                .unwrap_or(wall_now)
+        };
+        let finished_minute = match wall_unix.minus_nanos(since_end) {
+            Some(unix) => rollups::minute_of_unix(unix, finished),
+            None => minute_of(finished()),
+        };
+        self.rollups
+            .observe(index, finished_minute, event.status, nanos);
         let failure = event.failure().or(staged);
+        let stamp = self.line_parts.stamp_at(started, started_unix);
         let function = &mut self.functions[index];
-        let observation = function.observe(event.status, nanos, started, id, failure);
+        let observation =
+            function.observe(event.status, nanos, started, stamp.as_str(), id, failure);
         // Counted: from here on a panic loses at most this event's lines.
         self.in_flight = None;
         let facts = ExecutionFacts {
@@ -736,11 +768,19 @@ impl Collector {
             line: event.callsite.line(),
             fields: event.fields(),
         };
+        let origin = json::Origin {
+            function: index,
+            name: &function.name,
+            thread,
+            callsite: event.callsite,
+            stamp,
+        };
         json::execution_lines(
             &mut self.line,
             &mut self.errors_line,
             &record,
-            &mut self.scratch,
+            &origin,
+            &mut self.line_parts,
         );
         self.logs.executions.write_line(&self.line, wall_now);
         if event.status.is_failure() {

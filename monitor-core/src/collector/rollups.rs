@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use monitor_sinks::stats_store::{RollupRow, SaveStamp, MINUTE_SECS};
 
+use super::unix_time::UnixTime;
 use crate::event::Status;
 use crate::stats::Histogram;
 
@@ -31,6 +32,16 @@ pub(crate) fn minute_of(time: SystemTime) -> i64 {
         Err(before) => -(before.duration().as_secs_f64().ceil() as i64),
     };
     secs.div_euclid(i64::from(MINUTE_SECS)) * i64::from(MINUTE_SECS)
+}
+
+/// [`minute_of`] the time `unix` splits (`time`): from its whole seconds,
+/// unless it is before 1970.
+pub(crate) fn minute_of_unix(unix: UnixTime, time: impl FnOnce() -> SystemTime) -> i64 {
+    if unix.secs >= 0 {
+        unix.secs - unix.secs % i64::from(MINUTE_SECS)
+    } else {
+        minute_of(time())
+    }
 }
 
 /// The executions of one function in one minute.
@@ -90,18 +101,12 @@ pub(crate) struct RollupBuffer {
 }
 
 impl RollupBuffer {
-    /// Counts one execution of function `index` that finished at `finished`.
-    pub(crate) fn observe(
-        &mut self,
-        index: usize,
-        finished: SystemTime,
-        status: Status,
-        nanos: u64,
-    ) {
+    /// Counts one execution of function `index` that finished in `minute`
+    /// ([`minute_of`] its end).
+    pub(crate) fn observe(&mut self, index: usize, minute: i64, status: Status, nanos: u64) {
         if index >= self.by_function.len() {
             self.by_function.resize_with(index + 1, Vec::new);
         }
-        let minute = minute_of(finished);
         let buckets = &mut self.by_function[index];
         let position = match buckets.iter().rposition(|bucket| bucket.minute == minute) {
             Some(position) => position,
@@ -242,6 +247,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_minute_of_a_split_time_is_its_minute() {
+        let mut times = vec![UNIX_EPOCH - Duration::from_nanos(1), UNIX_EPOCH];
+        for secs in [59, 60, 61, 119, 120, 1_796_342_399] {
+            for nanos in [0, 1, 999_999_999] {
+                let offset = Duration::from_secs(secs) + Duration::from_nanos(nanos);
+                times.push(UNIX_EPOCH + offset);
+                times.push(UNIX_EPOCH - offset);
+            }
+        }
+        for time in times {
+            assert_eq!(
+                minute_of_unix(UnixTime::of(time), || time),
+                minute_of(time),
+                "{time:?}"
+            );
+        }
+    }
+
+    #[test]
     fn minutes_round_down_on_both_sides_of_the_epoch() {
         assert_eq!(minute_of(UNIX_EPOCH + Duration::from_secs(119)), 60);
         assert_eq!(minute_of(UNIX_EPOCH + Duration::from_secs(120)), 120);
@@ -253,10 +277,11 @@ mod tests {
     fn buckets_per_minute_count_statuses_and_time_completed_executions_only() {
         let mut buffer = RollupBuffer::default();
         let t = UNIX_EPOCH + Duration::from_secs(600);
-        buffer.observe(1, t, Status::Success, 1_000);
-        buffer.observe(1, t + Duration::from_secs(59), Status::Error, 3_000);
-        buffer.observe(1, t + Duration::from_secs(60), Status::Panic, 5_000);
-        buffer.observe(1, t, Status::Cancelled, 99_000);
+        let minute = |time| minute_of(time);
+        buffer.observe(1, minute(t), Status::Success, 1_000);
+        buffer.observe(1, minute(t + Duration::from_secs(59)), Status::Error, 3_000);
+        buffer.observe(1, minute(t + Duration::from_secs(60)), Status::Panic, 5_000);
+        buffer.observe(1, minute(t), Status::Cancelled, 99_000);
         let names = ["zero", "one"];
         let rows = buffer.take_rows(|i| names[i]);
         assert_eq!(rows.len(), 2);
@@ -274,8 +299,13 @@ mod tests {
     fn ended_minutes_move_to_the_archive_and_age_out() {
         let mut buffer = RollupBuffer::default();
         let t = UNIX_EPOCH + Duration::from_secs(600);
-        buffer.observe(0, t, Status::Success, 1);
-        buffer.observe(0, t + Duration::from_secs(60), Status::Success, 1);
+        buffer.observe(0, minute_of(t), Status::Success, 1);
+        buffer.observe(
+            0,
+            minute_of(t + Duration::from_secs(60)),
+            Status::Success,
+            1,
+        );
         let names = ["f"];
         let ended = buffer.take_before(660, |i| names[i]);
         assert_eq!(ended.len(), 1);

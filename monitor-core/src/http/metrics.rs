@@ -289,6 +289,7 @@ impl MetricsBench {
         use crate::event::Status;
         use crate::stats::FunctionRecord;
         let now = std::time::SystemTime::now();
+        let now_text = crate::Timestamp(now).to_string();
         let mut records: Vec<FunctionRecord> = (0..functions)
             .map(|index| {
                 let mut record =
@@ -300,7 +301,7 @@ impl MetricsBench {
                         Status::Success
                     };
                     let id = crate::ExecutionId::from_parts(0, 1, 1, run as u32);
-                    record.observe(status, 500 + run * run * 997, now, id, None);
+                    record.observe(status, 500 + run * run * 997, now, &now_text, id, None);
                 }
                 record
             })

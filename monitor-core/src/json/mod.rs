@@ -46,8 +46,15 @@ impl serde::de::Error for Error {
 /// Appends `text` as a JSON string (with quotes). Control characters and
 /// DEL are escaped, so a string never breaks a line.
 pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
     let bytes = text.as_bytes();
+    if clean(bytes) {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    out.push(b'"');
     // Most text needs no escape: skip it eight bytes at a time.
     let clean = clean_prefix(bytes);
     out.extend_from_slice(&bytes[..clean]);
@@ -78,11 +85,9 @@ pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// How many leading bytes of `bytes` need no escape, in whole words of 8
-/// (the rest, from the first word with a byte to escape, is left to the
-/// byte loop): a word needs a look when one of its bytes is below 0x20, or
-/// is `"`, `\\` or DEL (0x7f).
-fn clean_prefix(bytes: &[u8]) -> usize {
+/// True when one of the eight bytes of `word` may need an escape: a byte
+/// below 0x20, or `"`, `\\` or DEL (0x7f). Exact when it says no.
+fn may_need_escape(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     /// A high bit in each byte of `word` that is zero (exact where it
@@ -90,16 +95,37 @@ fn clean_prefix(bytes: &[u8]) -> usize {
     fn zero_bytes(word: u64) -> u64 {
         word.wrapping_sub(ONES) & !word & HIGHS
     }
+    // Bytes below 0x20 (ignoring ones ≥ 0x80, which never need an
+    // escape: `word & !HIGHS` clears their high bit first).
+    let low = (word & !HIGHS).wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    let special = zero_bytes(word ^ (ONES * u64::from(b'"')))
+        | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+        | zero_bytes(word ^ (ONES * 0x7f));
+    low | special != 0
+}
+
+/// True when no byte of `bytes` needs an escape (eight at a time; the last
+/// few padded with spaces).
+fn clean(bytes: &[u8]) -> bool {
+    let chunks = bytes.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        if may_need_escape(u64::from_le_bytes(chunk.try_into().expect("eight bytes"))) {
+            return false;
+        }
+    }
+    let mut last = [b' '; 8];
+    last[..tail.len()].copy_from_slice(tail);
+    !may_need_escape(u64::from_le_bytes(last))
+}
+
+/// How many leading bytes of `bytes` need no escape, in whole words of 8
+/// (the rest, from the first word with a byte to escape, is left to the
+/// byte loop).
+fn clean_prefix(bytes: &[u8]) -> usize {
     let mut clean = 0;
     for chunk in bytes.chunks_exact(8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        // Bytes below 0x20 (ignoring ones ≥ 0x80, which never need an
-        // escape: `word & !HIGHS` clears their high bit first).
-        let low = (word & !HIGHS).wrapping_sub(ONES * 0x20) & !word & HIGHS;
-        let special = zero_bytes(word ^ (ONES * u64::from(b'"')))
-            | zero_bytes(word ^ (ONES * u64::from(b'\\')))
-            | zero_bytes(word ^ (ONES * 0x7f));
-        if low | special != 0 {
+        if may_need_escape(u64::from_le_bytes(chunk.try_into().expect("eight bytes"))) {
             break;
         }
         clean += 8;
@@ -119,6 +145,81 @@ pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
     } else {
         out.extend_from_slice(b"null");
     }
+}
+
+/// `00` to `99`.
+static DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0; 2]; 100];
+    let mut n = 0;
+    while n < 100 {
+        pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+        n += 1;
+    }
+    pairs
+};
+
+/// Writes `n` (below 1,000,000) as six ASCII digits, with leading zeros,
+/// into `out[..6]`.
+pub(crate) fn put_six_digits(out: &mut [u8], n: u32) {
+    let n = n % 1_000_000;
+    let (high, low) = ((n / 10_000) as usize, n % 10_000);
+    let (middle, last) = ((low / 100) as usize, (low % 100) as usize);
+    out[..2].copy_from_slice(&DIGIT_PAIRS[high]);
+    out[2..4].copy_from_slice(&DIGIT_PAIRS[middle]);
+    out[4..6].copy_from_slice(&DIGIT_PAIRS[last]);
+}
+
+/// Appends `nanos` in milliseconds: byte for byte what
+/// `push_f64(nanos as f64 / 1e6)` appends, without the float formatting.
+///
+/// Why the digits are the same: below 10^15 ns the value has at most 15
+/// significant decimal digits (`q.ffffff`), and two decimals of at most 15
+/// significant digits never round to the same `f64` (`f64::DIGITS` is 15).
+/// So the shortest decimal that reads back as that `f64`, which `ryu` writes,
+/// is this one, with its trailing zeros dropped; `ryu` writes it as
+/// `q.ffffff` from 1e-5 up (`2.0`, `0.00004`) and in exponent form below
+/// (`9e-6`). Longer durations (over 11 days) go through `ryu`.
+pub(crate) fn push_millis(out: &mut Vec<u8>, nanos: u64) {
+    const EXACT_BELOW: u64 = 1_000_000_000_000_000;
+    if nanos >= EXACT_BELOW {
+        push_f64(out, nanos as f64 / 1e6);
+        return;
+    }
+    let whole = nanos / 1_000_000;
+    let fraction = (nanos % 1_000_000) as u32;
+    if whole == 0 && fraction < 10 {
+        match fraction {
+            0 => out.extend_from_slice(b"0.0"),
+            digit => {
+                out.push(b'0' + digit as u8);
+                out.extend_from_slice(b"e-6");
+            }
+        }
+        return;
+    }
+    // `whole` (below 10^9: at most 9 digits, written from the right before
+    // the point), `.`, then the six digits of `fraction`: one copy.
+    let mut text = [0u8; 16];
+    let mut start = 9;
+    let mut rest = whole;
+    loop {
+        start -= 1;
+        text[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    text[9] = b'.';
+    put_six_digits(&mut text[10..16], fraction);
+    // Without the trailing zeros (one digit stays: `x.0` for a whole number).
+    let mut end = text.len();
+    let mut value = fraction;
+    while end > 11 && value.is_multiple_of(10) {
+        value /= 10;
+        end -= 1;
+    }
+    out.extend_from_slice(&text[start..end]);
 }
 
 #[cfg(test)]
@@ -251,6 +352,56 @@ mod tests {
         assert!(from_str::<Vec<u8>>(&deep).is_err());
         assert!(from_str::<u8>("300").is_err());
         assert!(from_str::<Kind>("\"other\"").is_err());
+    }
+
+    /// What `push_f64` (ryu) writes for `nanos as f64 / 1e6`.
+    fn millis_by_ryu(nanos: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        push_f64(&mut out, nanos as f64 / 1e6);
+        out
+    }
+
+    #[test]
+    fn six_digits_are_the_number_with_leading_zeros() {
+        let mut out = [0; 6];
+        for n in (0..1_000_000).step_by(7).chain([999_999, 10, 100_000]) {
+            put_six_digits(&mut out, n);
+            assert_eq!(out, format!("{n:06}").as_bytes());
+        }
+    }
+
+    #[test]
+    fn milliseconds_are_written_as_ryu_writes_them() {
+        let mut out = Vec::new();
+        let mut check = |nanos: u64| {
+            out.clear();
+            push_millis(&mut out, nanos);
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&millis_by_ryu(nanos)),
+                "{nanos} ns"
+            );
+        };
+        // Every duration up to 1.2 ms, then around each power of ten and the
+        // exact-digits bound, then a spread of large ones.
+        for nanos in 0..1_200_000 {
+            check(nanos);
+        }
+        for power in 0..20 {
+            let at = 10u64.pow(power);
+            for nanos in at.saturating_sub(1_000)..at.saturating_add(1_000) {
+                check(nanos);
+            }
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..500_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            check(x >> (x % 64));
+            check(x % 2_000_000_000_000_000);
+        }
+        check(u64::MAX);
     }
 
     #[test]

@@ -80,11 +80,14 @@ impl FunctionRecord {
         self.success_count + self.error_count + self.panic_count
     }
 
+    /// Counts one execution that started at `started` (`started_text`: the
+    /// same time in RFC 3339, as [`Timestamp`] shows it).
     pub(crate) fn observe(
         &mut self,
         status: Status,
         nanos: u64,
         started: SystemTime,
+        started_text: &str,
         id: ExecutionId,
         failure: Option<&Failure>,
     ) -> Observation {
@@ -104,22 +107,33 @@ impl FunctionRecord {
                 self.consecutive_failures += 1;
                 if let Some(failure) = failure {
                     let time = Timestamp(started);
-                    new_pattern =
-                        self.patterns
-                            .observe(&failure.error_type, &failure.message, time, id);
+                    new_pattern = self.patterns.observe(
+                        &failure.error_type,
+                        &failure.message,
+                        started_text,
+                        id,
+                    );
                     // Rings are drained one after another: an older error of
                     // another thread may arrive after a newer one.
-                    if self
-                        .last_error
-                        .as_ref()
-                        .is_none_or(|last| last.time <= time)
-                    {
-                        self.last_error = Some(LastError {
-                            time,
-                            error_type: failure.error_type.to_string(),
-                            message: failure.message.clone(),
-                            execution_id: Some(id),
-                        });
+                    match &mut self.last_error {
+                        // In place: its strings keep their memory.
+                        Some(last) if last.time <= time => {
+                            last.time = time;
+                            last.error_type.clear();
+                            last.error_type.push_str(&failure.error_type);
+                            last.message.clear();
+                            last.message.push_str(&failure.message);
+                            last.execution_id = Some(id);
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.last_error = Some(LastError {
+                                time,
+                                error_type: failure.error_type.to_string(),
+                                message: failure.message.clone(),
+                                execution_id: Some(id),
+                            });
+                        }
                     }
                 }
             }
@@ -217,10 +231,11 @@ mod tests {
             ..Failure::default()
         };
         let id = |n| ExecutionId::from_parts(0, 1, 1, n);
-        record.observe(Status::Success, 1_000, now, id(1), None);
-        record.observe(Status::Error, 2_000, now, id(2), Some(&failure));
-        record.observe(Status::Panic, 3_000, now, id(3), Some(&failure));
-        record.observe(Status::Cancelled, 4_000, now, id(4), None);
+        let text = Timestamp(now).to_string();
+        record.observe(Status::Success, 1_000, now, &text, id(1), None);
+        record.observe(Status::Error, 2_000, now, &text, id(2), Some(&failure));
+        record.observe(Status::Panic, 3_000, now, &text, id(3), Some(&failure));
+        record.observe(Status::Cancelled, 4_000, now, &text, id(4), None);
         let stats = record.snapshot();
         assert_eq!(stats.total_executions, 3);
         assert_eq!(stats.cancelled_count, 1);

@@ -17,8 +17,6 @@
 //! So `user_42` → `user_<n>` and `req-7f3a9c1b` → `req-<hex>`, while a word
 //! that merely ends in a digit (`line1`) stays a word.
 
-use std::fmt::Write;
-
 use serde::{Deserialize, Serialize};
 
 use super::ErrorPattern;
@@ -45,6 +43,16 @@ pub(crate) fn fingerprint_into(error_type: &str, message: &str, out: &mut String
     out.clear();
     out.push_str(error_type);
     out.push_str(": ");
+    if message.is_ascii() {
+        // Normalising makes no byte more than three (`5` → `<n>`): with
+        // room for three times the message the cap cannot be reached.
+        if out.len() + 3 * message.len() <= MAX_FINGERPRINT {
+            normalise_short_ascii(message, out);
+        } else {
+            normalise_ascii(message, out);
+        }
+        return;
+    }
     for word in split_keep_separators(message) {
         if out.len() > MAX_FINGERPRINT {
             break;
@@ -53,12 +61,138 @@ pub(crate) fn fingerprint_into(error_type: &str, message: &str, out: &mut String
     }
 }
 
+/// A word byte (ASCII letter or digit, `-`, `_`), in [`BYTE_CLASS`].
+const WORD: u8 = 1;
+/// An ASCII digit (also a [`WORD`] byte).
+const DIGIT: u8 = 2;
+
+/// [`WORD`] and [`DIGIT`] of each byte (0 for every non-ASCII byte).
+static BYTE_CLASS: [u8; 256] = {
+    let mut class = [0; 256];
+    let mut byte = 0;
+    while byte < 128 {
+        let b = byte as u8;
+        if b.is_ascii_digit() {
+            class[byte] = WORD | DIGIT;
+        } else if is_word_byte(b) {
+            class[byte] = WORD;
+        }
+        byte += 1;
+    }
+    class
+};
+
+/// [`normalise_ascii`] for a message too short to reach the cap: only the
+/// words with a digit are looked at, found from their digits (eight bytes at
+/// a time); the text between them is copied as it is.
+fn normalise_short_ascii(message: &str, out: &mut String) {
+    let bytes = message.as_bytes();
+    let is_word = |b: u8| BYTE_CLASS[usize::from(b)] & WORD != 0;
+    // `message[copied..]` is still to be appended.
+    let mut copied = 0;
+    while let Some(digit) = first_digit(&bytes[copied..]).map(|at| copied + at) {
+        // The word the digit is in: back to its start (the byte before
+        // `copied`, if any, ended the previous word: not a word byte)...
+        let mut start = digit;
+        while start > copied && is_word(bytes[start - 1]) {
+            start -= 1;
+        }
+        // ...and on to its end.
+        let mut end = digit + 1;
+        let mut all_digits = start == digit;
+        while let Some(&b) = bytes.get(end) {
+            let class = BYTE_CLASS[usize::from(b)];
+            if class & WORD == 0 {
+                break;
+            }
+            all_digits &= class & DIGIT != 0;
+            end += 1;
+        }
+        out.push_str(&message[copied..start]);
+        if all_digits {
+            out.push_str("<n>");
+        } else {
+            normalise_word(&message[start..end], out);
+        }
+        copied = end;
+    }
+    out.push_str(&message[copied..]);
+}
+
+/// Where the first ASCII digit of `bytes` (all ASCII) is.
+fn first_digit(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in chunks.by_ref() {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // Each byte is below 0x80, so neither sum carries into the next
+        // byte: the high bit says `byte >= b'0'` in the first, `byte > b'9'`
+        // in the second.
+        let at_least_zero = word.wrapping_add(ONES * (0x80 - u64::from(b'0')));
+        let above_nine = word.wrapping_add(ONES * (0x7f - u64::from(b'9')));
+        let digits = at_least_zero & !above_nine & HIGHS;
+        if digits != 0 {
+            return Some(offset + (digits.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|at| offset + at)
+}
+
+/// The loop of [`fingerprint_into`] for an ASCII message, one pass over its
+/// bytes: the same runs, judged the same way, but only a word with a digit
+/// is looked at again (plain words and separators are copied in stretches).
+fn normalise_ascii(message: &str, out: &mut String) {
+    let bytes = message.as_bytes();
+    // `message[copied..at]` is still to be appended as it is.
+    let mut copied = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        if out.len() + (at - copied) > MAX_FINGERPRINT {
+            break;
+        }
+        let start = at;
+        if BYTE_CLASS[usize::from(bytes[at])] & WORD == 0 {
+            while at < bytes.len() && BYTE_CLASS[usize::from(bytes[at])] & WORD == 0 {
+                at += 1;
+            }
+            continue;
+        }
+        let (mut any_digit, mut all_digits) = (false, true);
+        while let Some(&b) = bytes.get(at) {
+            let class = BYTE_CLASS[usize::from(b)];
+            if class & WORD == 0 {
+                break;
+            }
+            any_digit |= class & DIGIT != 0;
+            all_digits &= class & DIGIT != 0;
+            at += 1;
+        }
+        if any_digit {
+            out.push_str(&message[copied..start]);
+            if all_digits {
+                out.push_str("<n>");
+            } else {
+                normalise_word(&message[start..at], out);
+            }
+            copied = at;
+        }
+    }
+    out.push_str(&message[copied..at]);
+}
+
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '-' || c == '_'
 }
 
 /// [`is_word_char`] of an ASCII byte.
-fn is_word_byte(b: u8) -> bool {
+const fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
@@ -196,13 +330,14 @@ struct PatternEntry {
 }
 
 impl PatternTable {
-    /// Counts one error (of the execution `id`); returns true when its
-    /// pattern was not seen before.
+    /// Counts one error (of the execution `id`, at `time`: RFC 3339 as
+    /// [`Timestamp`] shows it); returns true when its pattern was not seen
+    /// before.
     pub(crate) fn observe(
         &mut self,
         error_type: &str,
         message: &str,
-        time: Timestamp,
+        time: &str,
         id: ExecutionId,
     ) -> bool {
         // Into a reused buffer: a known pattern (the usual case) allocates nothing.
@@ -219,7 +354,7 @@ impl PatternTable {
             entry.example.push_str(message);
             entry.example_id = Some(id);
             entry.last_seen.clear();
-            let _ = write!(entry.last_seen, "{time}");
+            entry.last_seen.push_str(time);
             self.scratch.0 = fingerprint;
             return false;
         }
@@ -232,7 +367,7 @@ impl PatternTable {
             count: 1,
             example: message.to_owned(),
             example_id: Some(id),
-            last_seen: time.to_string(),
+            last_seen: time.to_owned(),
         });
         self.scratch.0 = fingerprint;
         true
@@ -333,6 +468,82 @@ mod tests {
         }
     }
 
+    /// The fingerprint as the run-by-run loop makes it (the path of a
+    /// message that is not all ASCII).
+    fn reference_fingerprint(error_type: &str, message: &str) -> String {
+        let mut out = format!("{error_type}: ");
+        for word in reference_runs(message) {
+            if out.len() > MAX_FINGERPRINT {
+                break;
+            }
+            normalise_word(word, &mut out);
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// An ASCII message's one-pass fingerprint is the run-by-run one:
+        /// numbers, hex, ids, dates and separators, up to past the length cap.
+        #[test]
+        fn the_ascii_pass_normalises_like_the_run_by_run_loop(
+            words in proptest::collection::vec(prop_oneof![
+                "[a-z]{1,8}",
+                "[0-9]{1,20}",
+                "0[xX][0-9a-fA-F]{0,12}",
+                "[0-9a-f]{6,40}",
+                "[0-9a-fA-F]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                "[a-zA-Z0-9_-]{1,16}",
+                "[ -~]{1,6}",
+                "[\\x00-\\x7f]{1,4}",
+            ], 0..60),
+            error_type in "[A-Za-z:_]{0,30}",
+        ) {
+            let message: String = words.concat();
+            let mut out = String::new();
+            fingerprint_into(&error_type, &message, &mut out);
+            prop_assert_eq!(out, reference_fingerprint(&error_type, &message));
+        }
+    }
+
+    #[test]
+    fn the_first_digit_is_found_wherever_it_sits() {
+        for length in 0..40 {
+            let plain: Vec<u8> = (0..length).map(|i| b"az/:-_ \x7f\x00"[i % 9]).collect();
+            assert_eq!(first_digit(&plain), None);
+            for at in 0..length {
+                for digit in b'0'..=b'9' {
+                    let mut bytes = plain.clone();
+                    bytes[at] = digit;
+                    assert_eq!(first_digit(&bytes), Some(at));
+                }
+            }
+        }
+        for byte in 0u8..0x80 {
+            let found = first_digit(&[byte; 11]);
+            assert_eq!(found.is_some(), byte.is_ascii_digit(), "{byte}");
+        }
+    }
+
+    #[test]
+    fn the_ascii_pass_stops_at_the_cap_where_the_loop_does() {
+        for length in 490..530 {
+            for message in [
+                "a".repeat(length) + " 42 b",
+                "x1 ".repeat(length / 3),
+                "7".repeat(length) + "-x 9",
+                format!("{} user_42 {}", "w ".repeat(length / 2), "z".repeat(30)),
+            ] {
+                for error_type in ["", "E", "some::long::ErrorType"] {
+                    let mut out = String::new();
+                    fingerprint_into(error_type, &message, &mut out);
+                    assert_eq!(out, reference_fingerprint(error_type, &message));
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_uuid_is_five_hex_groups_of_8_4_4_4_12() {
         assert!(is_uuid("550e8400-e29b-41d4-a716-446655440000"));
@@ -386,10 +597,11 @@ mod tests {
     fn a_new_pattern_is_reported_once() {
         let mut table = PatternTable::default();
         let now = Timestamp(std::time::UNIX_EPOCH);
+        let now_text = now.to_string();
         let id = |n| ExecutionId::from_parts(0, 1, 1, n);
-        assert!(table.observe("E", "timeout after 5 ms", now, id(1)));
-        assert!(!table.observe("E", "timeout after 6 ms", now, id(2)));
-        assert!(table.observe("E", "refused", now, id(3)));
+        assert!(table.observe("E", "timeout after 5 ms", &now_text, id(1)));
+        assert!(!table.observe("E", "timeout after 6 ms", &now_text, id(2)));
+        assert!(table.observe("E", "refused", &now_text, id(3)));
         let top = table.top(5);
         assert_eq!(top[0].count, 2);
         assert_eq!(
@@ -411,8 +623,8 @@ mod tests {
         assert_eq!(table.top(1)[0].example_id, None);
         assert_eq!(table.top(1)[0].count, 3);
         let id = ExecutionId::from_parts(1_765_000_000_000, 7, 1, 1);
-        let now = Timestamp(std::time::UNIX_EPOCH);
-        assert!(!table.observe("E", "refused", now, id));
+        let now = Timestamp(std::time::UNIX_EPOCH).to_string();
+        assert!(!table.observe("E", "refused", &now, id));
         let text = crate::json::to_string(&table).unwrap();
         assert!(text.contains(&format!(r#""example_id":"{id}""#)), "{text}");
         let back: PatternTable = crate::json::from_str(&text).unwrap();

@@ -127,6 +127,9 @@ pub struct RotatingLog {
     lines_since_attempt: u64,
     last_attempt: Option<SystemTime>,
     last_now: SystemTime,
+    /// The latest `now` a line was checked for rotation at, and its Unix
+    /// second (lines written together share it).
+    last_second: Option<(SystemTime, i64)>,
     maint: Maintenance,
 }
 
@@ -209,6 +212,7 @@ impl RotatingLog {
             lines_since_attempt: 0,
             last_attempt: None,
             last_now: now,
+            last_second: None,
             maint,
         };
         log.startup(now);
@@ -395,7 +399,14 @@ impl RotatingLog {
     fn check_rotation(&mut self, now: SystemTime, len: u64) -> bool {
         let mut rotate = false;
         if let Some(period_len) = self.cfg.rotation.period_secs() {
-            let secs = unix_parts(now).0;
+            let secs = match self.last_second {
+                Some((then, secs)) if then == now => secs,
+                _ => {
+                    let secs = unix_parts(now).0;
+                    self.last_second = Some((now, secs));
+                    secs
+                }
+            };
             match self.tail_period() {
                 Some(p) if p.contains(secs) => {}
                 old => {

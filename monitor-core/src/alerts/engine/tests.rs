@@ -59,7 +59,8 @@ impl Harness {
         let started_ms = self.now.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         let id = ExecutionId::from_parts(started_ms, 7, 1, self.last_id.sequence() + 1);
         self.last_id = id;
-        let observation = record.observe(status, nanos, self.now, id, failure.as_ref());
+        let now_text = crate::Timestamp(self.now).to_string();
+        let observation = record.observe(status, nanos, self.now, &now_text, id, failure.as_ref());
         let facts = ExecutionFacts {
             id,
             status,
