@@ -25,7 +25,10 @@ use monitor::{monitored, Monitor, Retention};
 /// Executions recorded between two flushes; also the per-thread ring size.
 const BATCH: u64 = 1 << 16;
 
-#[derive(Debug)]
+/// `Clone` and plain data, like `overhead`'s `WorkError`: the collector
+/// formats its message and chain (`capture/deferred.rs`), so that work is
+/// timed here, not on the caller.
+#[derive(Debug, Clone)]
 pub struct JobError {
     code: u64,
 }

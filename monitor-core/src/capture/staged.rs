@@ -255,17 +255,13 @@ pub(crate) fn stage_deferred(
             let mut stage = stage.try_borrow_mut().ok()?;
             let stage = &mut *stage;
             let record = &mut stage.deferred;
-            put(record, KIND_AT, &[KIND_DEFERRED]);
-            put(
-                record,
-                TYPE_AT,
-                &(type_name.as_ptr() as usize).to_ne_bytes(),
-            );
-            put(record, TYPE_AT + WORD, &type_name.len().to_ne_bytes());
-            put(record, TRUNCATED_AT, &[0]);
-            put(record, CHAIN_COUNT_AT, &0u32.to_ne_bytes());
-            put(record, SHAPE_AT, &shape.to_ne_bytes());
-            put(record, FORMAT_AT, &(format as usize).to_ne_bytes());
+            put(record, KIND_AT, [KIND_DEFERRED]);
+            put(record, TYPE_AT, (type_name.as_ptr() as usize).to_ne_bytes());
+            put(record, TYPE_AT + WORD, type_name.len().to_ne_bytes());
+            put(record, TRUNCATED_AT, [0]);
+            put(record, CHAIN_COUNT_AT, 0u32.to_ne_bytes());
+            put(record, SHAPE_AT, shape.to_ne_bytes());
+            put(record, FORMAT_AT, (format as usize).to_ne_bytes());
             stage.deferred_len = 0;
             if !write_value(&mut record[DEFERRED_VALUE_AT..end]) {
                 return None;
@@ -278,10 +274,13 @@ pub(crate) fn stage_deferred(
 }
 
 /// Writes `bytes` into `record` at `at`.
-fn put(record: &mut [Byte], at: usize, bytes: &[u8]) {
-    for (slot, &byte) in record[at..at + bytes.len()].iter_mut().zip(bytes) {
-        *slot = MaybeUninit::new(byte);
-    }
+#[inline(always)]
+fn put<const N: usize>(record: &mut [Byte], at: usize, bytes: [u8; N]) {
+    let slots = &mut record[at..at + N];
+    // SAFETY: `slots` is exactly `N` bytes long (the indexing checked it) and
+    // cannot overlap `bytes`, a local; writing initialised bytes into
+    // `MaybeUninit<u8>` slots is always allowed.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), slots.as_mut_ptr().cast::<u8>(), N) };
 }
 
 /// Hands the staged record, stamped with the execution's `id`, to `use_it`
@@ -292,9 +291,9 @@ pub(crate) fn with_record<R>(id: LocalId, use_it: impl FnOnce(&[Byte]) -> R) -> 
             let mut stage = stage.try_borrow_mut().ok()?;
             let stage = &mut *stage;
             let stamp = |record: &mut [Byte]| {
-                put(record, 0, &(record.len() as u32).to_ne_bytes());
-                put(record, ID_AT, &id.thread.to_ne_bytes());
-                put(record, ID_AT + 2, &id.sequence.to_ne_bytes());
+                put(record, 0, (record.len() as u32).to_ne_bytes());
+                put(record, ID_AT, id.thread.to_ne_bytes());
+                put(record, ID_AT + 2, id.sequence.to_ne_bytes());
             };
             if stage.deferred_len > 0 {
                 let record = &mut stage.deferred[..stage.deferred_len];
