@@ -29,7 +29,7 @@ def benches(group):
     return sorted(b for b in os.listdir(d) if os.path.exists(os.path.join(d, b, "new", "estimates.json")))
 
 
-order = ["bare", "monitored", "floor_2tsc_1push", "metered", "autometrics", "tracing_json_appender",
+order = ["bare", "monitored", "monitored_formatted", "floor_2tsc_1push", "metered", "autometrics", "tracing_json_appender",
          "monitored_no_backtrace", "monitored_backtrace"]
 overheads = {}
 for group in ["success", "error", "success_2threads", "error_2threads", "error_burst"]:
@@ -63,6 +63,8 @@ for group in ["success", "error", "success_2threads", "error_2threads", "error_b
         checks = []
         if "metered" in over:
             checks.append(f"monitored / metered overhead = {mon / over['metered']:.2f} (target ≤ 1.00)")
+            if "monitored_formatted" in over:
+                checks.append(f"monitored_formatted (not Clone: formatted on the caller) / metered overhead = {over['monitored_formatted'] / over['metered']:.2f}")
         if group == "error_2threads" and overheads.get("error", {}).get("monitored"):
             checks.append(f"monitored, 2 threads / 1 thread = {mon / overheads['error']['monitored']:.2f} (target ≤ 1.20)")
         if "monitored_backtrace" in over:
