@@ -27,7 +27,9 @@ use std::ptr;
 
 use super::classify::{error_failure, write_error_details};
 use super::limits::current_limits;
-use super::staged::{stage_deferred, stage_text_into, DEFERRED_MAX, DEFERRED_VALUE_AT};
+use super::staged::{
+    stage_deferred, stage_text_into, DEFERRED_MAX, DEFERRED_VALUE_AT, FORMAT_PANICKED,
+};
 use super::Outcome;
 
 /// The largest error value the collector formats.
@@ -119,9 +121,19 @@ unsafe fn format<E: Error + 'static>(value: *const u8, into: &mut Vec<u8>) {
     // record is not aligned for `E`, hence the unaligned read.
     let error: E = unsafe { ptr::read_unaligned(value.cast::<E>()) };
     let limits = current_limits();
-    stage_text_into(into, core::any::type_name::<E>(), |w| {
-        write_error_details(w, &error, &limits);
-    });
+    let type_name = core::any::type_name::<E>();
+    // `Display` panics are caught text by text; a panicking `source()` is
+    // caught here: it must not take the collector down.
+    let formatted = catch_unwind(AssertUnwindSafe(|| {
+        stage_text_into(into, type_name, |w| write_error_details(w, &error, &limits));
+    }));
+    if formatted.is_err() {
+        stage_text_into(into, type_name, |w| {
+            w.message(FORMAT_PANICKED, limits.max_message_bytes, |text, w| {
+                w.write_str(text)
+            });
+        });
+    }
 }
 
 #[cfg(test)]
@@ -248,6 +260,28 @@ mod tests {
         let _ = classify(&BadClone);
         let (_, failure) = through_the_ring();
         assert_eq!(failure.message, "formatted here");
+    }
+
+    #[test]
+    fn a_panicking_source_on_the_reader_is_contained() {
+        #[derive(Debug, Clone, Copy)]
+        struct BadSource;
+        impl fmt::Display for BadSource {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("fine so far")
+            }
+        }
+        impl Error for BadSource {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                panic!("source panicked")
+            }
+        }
+        let Outcome::Staged(_) = classify(&BadSource) else {
+            panic!("expected a staged error");
+        };
+        let (_, failure) = through_the_ring();
+        assert_eq!(failure.message, FORMAT_PANICKED);
+        assert!(failure.chain.is_empty());
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub(crate) type FormatDeferred = unsafe fn(value: *const u8, into: &mut Vec<u8>)
 
 /// What a formatting that panicked leaves instead of its text (the same
 /// words the boxed path used).
-const FORMAT_PANICKED: &str = "<the error's formatting panicked>";
+pub(crate) const FORMAT_PANICKED: &str = "<the error's formatting panicked>";
 
 thread_local! {
     /// The record being built for this thread's latest `Err`.
