@@ -153,3 +153,54 @@ fn a_callsite_gets_one_trace_per_interval_plus_one_per_new_shape() {
     assert_eq!(messages[0], "bad config at line 0");
     assert_eq!(messages[15], "bad config f");
 }
+
+#[monitored(name = "parse_quantity")]
+#[inline(never)]
+fn parse_quantity(text: &str) -> Result<u32, std::num::ParseIntError> {
+    text.parse()
+}
+
+#[monitored(name = "parse_price")]
+#[inline(never)]
+fn parse_price(text: &str) -> Result<u32, std::num::ParseIntError> {
+    text.parse()
+}
+
+/// Whether the first error of `name` (a callsite no other test uses: a
+/// callsite gets one trace per interval) got a trace under a monitor built
+/// with traces chosen `on`, then capture limits that leave `backtraces` unset.
+fn traced_after_limits(on: bool) -> bool {
+    let (name, call): (&str, fn(&str) -> Result<u32, std::num::ParseIntError>) = if on {
+        ("parse_quantity", parse_quantity)
+    } else {
+        ("parse_price", parse_price)
+    };
+    let _lock = exclusive();
+    let dir = temp_dir(&format!("stack-traces-limits-{on}"));
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .capture_backtraces(on)
+        .capture_limits(monitor::CaptureLimits {
+            max_message_bytes: 64,
+            ..monitor::CaptureLimits::default()
+        })
+        .install()
+        .unwrap();
+    call("12x").unwrap_err();
+    assert!(guard.flush());
+    drop(guard);
+    let lines = errors(&dir);
+    let line = lines
+        .iter()
+        .find(|line| line["name"] == name)
+        .expect("an error line");
+    line["stack_trace"].is_string()
+}
+
+#[test]
+fn capture_limits_keep_the_choice_of_capture_backtraces() {
+    // Both ways, so that whatever `RUST_BACKTRACE` says here, one of the
+    // two would fail if the limits' `None` undid the choice.
+    assert!(traced_after_limits(true));
+    assert!(!traced_after_limits(false));
+}

@@ -206,9 +206,29 @@ impl MonitorBuilder {
         self
     }
 
-    /// Caps on captured error text (see [`CaptureLimits`]).
+    /// Caps on captured error text (see [`CaptureLimits`]). Its
+    /// `backtraces: None` leaves stack traces as they were chosen (by
+    /// [`capture_backtraces`](Self::capture_backtraces), before or after
+    /// this call, else the environment), so
+    /// `..CaptureLimits::default()` does not undo that choice.
+    ///
+    /// ```
+    /// use monitor_core::{CaptureLimits, Monitor};
+    ///
+    /// let builder = Monitor::builder()
+    ///     .capture_backtraces(false)
+    ///     .capture_limits(CaptureLimits {
+    ///         max_message_bytes: 1024,
+    ///         ..CaptureLimits::default()
+    ///     });
+    /// # drop(builder);
+    /// ```
     pub fn capture_limits(mut self, limits: CaptureLimits) -> Self {
-        self.limits = limits;
+        let backtraces = limits.backtraces.or(self.limits.backtraces);
+        self.limits = CaptureLimits {
+            backtraces,
+            ..limits
+        };
         self
     }
 
