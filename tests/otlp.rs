@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{exclusive, temp_dir};
 use monitor::{monitored, AlertRule, AlertState, InstallError, Monitor, OtlpConfig};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric};
 use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span};
 use receiver::{attribute, spans, Received, Receiver, PATIENCE};
@@ -438,6 +439,41 @@ fn an_execution_listed_as_stuck_is_kept_whatever_the_ratio() {
     let exported_id = attribute(&spans[0].attributes, "monitor.execution_id").unwrap();
     assert_eq!(exported_id[10..], stuck_id);
     assert_eq!(monitor::otlp_stats().spans_sampled_out, 1);
+    drop(guard);
+}
+
+/// The `monitor.running_executions` point of `function` in `metrics`.
+fn running_count(request: &ExportMetricsServiceRequest, function: &str) -> i64 {
+    let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
+    let gauge = points(metrics, "monitor.running_executions");
+    let point = gauge
+        .iter()
+        .find(|p| attribute(&p.attributes, "function").as_deref() == Some(function))
+        .unwrap_or_else(|| panic!("no running point for {function}: {gauge:?}"));
+    int(point)
+}
+
+#[test]
+fn the_running_executions_are_a_gauge_as_on_metrics() {
+    let _exclusive = exclusive();
+    let receiver = Receiver::start();
+    let guard = Monitor::builder()
+        .log_dir(temp_dir("otlp-running"))
+        .otlp(config(&receiver))
+        .install()
+        .unwrap();
+    let (release, thread) = waiting_on_a_thread();
+    assert!(ok(1).is_ok());
+    assert!(monitor::flush());
+    let (_, request) = receiver.next_metrics();
+    assert_eq!(running_count(&request, "otlp::waiting"), 1);
+    // Every function has a point, 0 for one with nothing running.
+    assert_eq!(running_count(&request, "otlp::ok"), 0);
+    release.send(()).unwrap();
+    thread.join().unwrap();
+    assert!(monitor::flush());
+    let (_, request) = receiver.next_metrics();
+    assert_eq!(running_count(&request, "otlp::waiting"), 0);
     drop(guard);
 }
 

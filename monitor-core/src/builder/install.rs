@@ -103,6 +103,7 @@ impl MonitorBuilder {
                         alerts: Arc::clone(&alerts_shared),
                         self_stats: Arc::clone(&self_stats),
                         resources: Arc::clone(&resources),
+                        running: Arc::clone(&running),
                     },
                 )
             })

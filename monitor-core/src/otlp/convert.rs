@@ -309,6 +309,28 @@ pub(crate) struct SelfNumbers {
     pub(crate) restarts: u64,
     /// The collector's latest resource sample, if it took one.
     pub(crate) resources: Option<ResourceSample>,
+    /// The collector's latest sample of the running executions.
+    pub(crate) running: Arc<crate::collector::RunningNow>,
+}
+
+/// One point per function: how many of its executions the sample lists
+/// (every function, 0 for one with none; by name, as `/metrics` does).
+fn running_points(
+    functions: &[crate::stats::FunctionStats],
+    running: &crate::collector::RunningNow,
+    point: impl Fn(&str, u64) -> NumberDataPoint,
+) -> Vec<NumberDataPoint> {
+    let mut counts: std::collections::BTreeMap<&str, u64> = functions
+        .iter()
+        .map(|function| (function.name.as_str(), 0))
+        .collect();
+    for execution in &running.executions {
+        *counts.entry(execution.name.as_str()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(name, count)| point(name, count))
+        .collect()
 }
 
 /// The metrics: the same set as the Prometheus exposition (`/metrics`),
@@ -433,6 +455,14 @@ pub(crate) fn metrics_request(
                     )
                 })
                 .collect(),
+        ),
+        gauge(
+            "monitor.running_executions",
+            "Executions of each function started and not finished, at the collector's latest sample (0 for a function with none).",
+            "{execution}",
+            running_points(functions, &numbers.running, |name, count| {
+                point(vec![text("function", name)], as_i64(count))
+            }),
         ),
         sum(
             "monitor.dropped_executions",
@@ -562,6 +592,7 @@ mod tests {
                 queue_depth: 0,
                 restarts: 0,
                 resources: None,
+                running: Arc::default(),
             },
             UNIX_EPOCH,
             UNIX_EPOCH + Duration::from_secs(1),

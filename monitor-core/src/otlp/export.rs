@@ -43,6 +43,8 @@ pub(crate) struct Sources {
     pub(crate) self_stats: Arc<SelfStats>,
     /// The collector's resource samples (the latest is exported).
     pub(crate) resources: Arc<Mutex<ResourceHistory>>,
+    /// The collector's latest sample of the running executions.
+    pub(crate) running: Arc<Mutex<Arc<crate::collector::RunningNow>>>,
 }
 
 /// The guard's end: stops the retries and waits for the last export.
@@ -247,10 +249,12 @@ impl Exporter {
         let published = Arc::clone(&self.sources.published.lock());
         let firing = self.sources.alerts.firing();
         let latest = self.sources.resources.lock().latest().cloned();
+        let running = Arc::clone(&self.sources.running.lock());
         let numbers = SelfNumbers {
             queue_depth: self.sources.self_stats.queue_depth.load(Ordering::Relaxed),
             restarts: self.sources.self_stats.restarts.load(Ordering::Relaxed),
             resources: latest,
+            running,
         };
         let body = convert::metrics_request(
             &self.resource,
