@@ -53,6 +53,7 @@ impl FunctionStatus {
 
 /// The latest error of a function.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct LastError {
     /// When it happened.
     pub time: Timestamp,
@@ -69,6 +70,7 @@ pub struct LastError {
 /// One recurring kind of error of a function: type plus message with numbers,
 /// ids and hex normalised away.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ErrorPattern {
     /// The normalised `type: message` text.
     pub fingerprint: String,
