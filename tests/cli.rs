@@ -699,15 +699,11 @@ fn bad_input_is_named_with_the_accepted_forms() {
     let dir = across_midnight("cli-bad-input");
 
     let missing = dir.join("no-such-dir");
-    for command in [
-        "status",
-        "health",
-        "executions",
-        "errors",
-        "stats",
-        "trend",
-        "tail",
-    ] {
+    // `health` has no verdict to give: 3, which no verdict uses.
+    let run = monitor(&missing, &["health"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains(&missing.display().to_string()));
+    for command in ["status", "executions", "errors", "stats", "trend", "tail"] {
         let run = monitor(&missing, &[command]);
         assert_eq!(run.code, 1, "{command}");
         assert!(
@@ -718,6 +714,7 @@ fn bad_input_is_named_with_the_accepted_forms() {
     }
     let foreign = temp_dir("cli-not-a-monitor");
     std::fs::write(foreign.join("notes.txt"), "hello").unwrap();
+    assert_eq!(monitor(&foreign, &["health"]).code, 3);
     let run = monitor(&foreign, &["executions"]);
     assert_eq!(run.code, 1);
     assert!(

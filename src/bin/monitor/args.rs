@@ -53,7 +53,7 @@ impl Common {
 pub(crate) enum Command {
     /// The status report: every function, its runs, success rate, latency, errors; the alerts firing.
     Status,
-    /// The health verdict and its reasons. Exit code 0 green, 1 yellow, 2 red.
+    /// The health verdict and its reasons. Exit code 0 green, 1 yellow, 2 red, 3 no verdict (unreadable directory).
     Health,
     /// Executions, newest first.
     Executions(ExecutionsArgs),

@@ -1,5 +1,7 @@
 //! `monitor health`: the verdict and its reasons, and an exit code that
-//! cron and CI can use: 0 green, 1 yellow, 2 red.
+//! cron and CI can use: 0 green, 1 yellow, 2 red, 3 no verdict (the
+//! directory is missing, not a monitor's, or cannot be read: the
+//! "unknown" of Nagios-style checks, never mistaken for yellow).
 
 use monitor::query::{to_json, LogDir};
 use monitor::{Health, Verdict};

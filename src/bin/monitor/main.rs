@@ -66,7 +66,9 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
     let common = &cli.common;
     match &cli.command {
         Command::Status => status::run(&open(common)?, common, out),
-        Command::Health => health::run(&open(common)?, common, out),
+        Command::Health => open(common)
+            .and_then(|logs| health::run(&logs, common, out))
+            .map_err(Failure::unknown_health),
         Command::Executions(args) => executions::run(&open(common)?, common, args, out),
         Command::Show(args) => show::run(&open(common)?, common, args, out),
         Command::Errors(args) => errors::run(&open(common)?, common, args, out),

@@ -18,6 +18,15 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
+    /// `monitor health` could not reach a verdict: exit code 3, which no
+    /// verdict uses (0 green, 1 yellow, 2 red).
+    pub(crate) fn unknown_health(self) -> Failure {
+        match self {
+            Failure::Message { text, .. } => Failure::Message { text, code: 3 },
+            other => other,
+        }
+    }
+
     /// A failure with exit code 1 (bad directory, unknown id, unreadable files).
     pub(crate) fn new(text: impl fmt::Display) -> Failure {
         Failure::Message {
