@@ -586,20 +586,20 @@ mod tests {
         // and id (the first deferred error of a thread with a stack trace
         // or fields). Const evaluation rejects reading an uninitialised
         // byte, so this fails to build if the header starts uninitialised.
-        const HEADER_ZEROED: bool = {
+        const FRESH_HEADER: [u8; DEFERRED_VALUE_AT] = {
             let stage = Stage::new();
+            let mut header = [0xff; DEFERRED_VALUE_AT];
             let mut at = 0;
-            let mut zeroed = true;
             while at < DEFERRED_VALUE_AT {
                 // SAFETY: what this checks: `Stage::new` initialises the
                 // header (const evaluation would reject it otherwise).
-                zeroed &= unsafe { stage.deferred[at].assume_init() } == 0;
+                header[at] = unsafe { stage.deferred[at].assume_init() };
                 at += 1;
             }
             std::mem::forget(stage);
-            zeroed
+            header
         };
-        assert!(HEADER_ZEROED);
+        assert_eq!(FRESH_HEADER, [0; DEFERRED_VALUE_AT]);
     }
 
     #[test]
