@@ -431,3 +431,150 @@ fn a_future_dropped_before_its_first_poll_is_not_counted() {
     assert_eq!(stats.dropped_events, 0);
     assert_eq!(lines_named(&executions(&dir), "maybe_polled").len(), 1);
 }
+
+/// A plain-data error (`Clone`, nothing to drop): the collector formats a
+/// clone of it (`capture/deferred.rs`), unless it travels boxed (a stack
+/// trace, fields), when the caller does.
+#[derive(Debug, Clone, Copy)]
+enum Plain {
+    Busy { retry_ms: u32 },
+    Gone,
+}
+
+#[derive(Debug)]
+struct PlainCause;
+
+impl fmt::Display for PlainCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the pool is empty")
+    }
+}
+
+impl std::error::Error for PlainCause {}
+
+impl fmt::Display for Plain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Plain::Busy { retry_ms } => write!(f, "busy, retry in {retry_ms} ms"),
+            // A `Display` that calls a monitored function: on the collector's
+            // thread when the collector formats it.
+            Plain::Gone => write!(f, "gone after {} tries", tries(1)),
+        }
+    }
+}
+
+impl std::error::Error for Plain {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        static CAUSE: PlainCause = PlainCause;
+        match self {
+            Plain::Busy { .. } => Some(&CAUSE),
+            Plain::Gone => None,
+        }
+    }
+}
+
+#[monitored]
+fn tries(n: u32) -> u32 {
+    n + 1
+}
+
+#[monitored]
+fn generic_failure<E: std::error::Error + Clone + Send + 'static>(error: E) -> Result<(), E> {
+    Err(error)
+}
+
+#[monitored]
+async fn async_failure(error: Plain) -> Result<u8, Plain> {
+    Err(error)
+}
+
+#[monitored(fields(attempt))]
+fn failure_with_fields(attempt: u32) -> Result<(), Plain> {
+    Err(Plain::Busy { retry_ms: attempt })
+}
+
+#[test]
+fn plain_data_errors_read_the_same_formatted_by_the_collector_or_the_caller() {
+    let _lock = exclusive();
+    let dir = temp_dir("deferred-paths");
+    // A still clock: the trace interval does not move during the test.
+    let clock = monitor::ManualClock::new(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000),
+    );
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .clock(clock)
+        .capture_backtraces(true)
+        .install()
+        .unwrap();
+    // The first error at a callsite gets a trace (formatted on the caller),
+    // and so does one of a new shape (variant); the next of the same shape
+    // in the same interval does not (formatted by the collector).
+    for error in [
+        Plain::Busy { retry_ms: 30 },
+        Plain::Busy { retry_ms: 30 },
+        Plain::Gone,
+        Plain::Gone,
+    ] {
+        generic_failure(error).unwrap_err();
+    }
+    for _ in 0..2 {
+        block_on(async_failure(Plain::Busy { retry_ms: 5 })).unwrap_err();
+    }
+    failure_with_fields(7).unwrap_err();
+    assert!(guard.flush());
+    let lines = errors(&dir);
+    let module = module_path!();
+    let generic = lines_named(&lines, &format!("{module}::generic_failure"));
+    assert_eq!(generic.len(), 4, "{lines:#?}");
+    for (line, message, chain) in [
+        (
+            generic[0],
+            "busy, retry in 30 ms",
+            serde_json::json!(["the pool is empty"]),
+        ),
+        (generic[2], "gone after 2 tries", serde_json::json!([])),
+    ] {
+        assert_eq!(line["error_type"], "outcomes::Plain", "{line}");
+        assert_eq!(line["error_message"], message, "{line}");
+        assert_eq!(line["error_chain"], chain, "{line}");
+    }
+    for (traced, deferred) in [(generic[0], generic[1]), (generic[2], generic[3])] {
+        assert!(traced["stack_trace"].is_string(), "{traced}");
+        assert!(deferred["stack_trace"].is_null(), "{deferred}");
+        for field in [
+            "error_type",
+            "error_message",
+            "error_message_truncated",
+            "error_chain",
+        ] {
+            assert_eq!(traced[field], deferred[field], "{field}");
+        }
+    }
+    let asynchronous = lines_named(&lines, &format!("{module}::async_failure"));
+    assert_eq!(asynchronous.len(), 2);
+    for line in asynchronous {
+        assert_eq!(line["error_type"], "outcomes::Plain");
+        assert_eq!(line["error_message"], "busy, retry in 5 ms");
+        assert_eq!(
+            line["error_chain"],
+            serde_json::json!(["the pool is empty"])
+        );
+    }
+    let with_fields = lines_named(&lines, &format!("{module}::failure_with_fields"));
+    assert_eq!(with_fields.len(), 1);
+    assert_eq!(with_fields[0]["error_message"], "busy, retry in 7 ms");
+    assert_eq!(with_fields[0]["fields"]["attempt"], 7);
+    let stats = monitor::stats();
+    let generic = stats
+        .get(&format!("{module}::generic_failure"))
+        .expect("generic_failure's statistics");
+    assert_eq!((generic.total_executions, generic.error_count), (4, 4));
+    // `Gone`'s `Display` called `tries` twice: on the caller (recorded) and
+    // on the collector's thread, whose monitored calls are not recorded.
+    let tries = stats
+        .get(&format!("{module}::tries"))
+        .expect("tries' statistics");
+    assert_eq!(tries.total_executions, 1);
+    drop(guard);
+}

@@ -295,6 +295,63 @@ mod tests {
     }
 
     #[test]
+    fn zero_sized_padded_and_interior_mutable_errors_read_back_as_the_caller_saw_them() {
+        // A zero-sized error: no value bytes at all.
+        #[derive(Debug, Clone, Copy)]
+        struct Empty;
+        impl fmt::Display for Empty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("nothing to say")
+            }
+        }
+        impl Error for Empty {}
+        assert!(matches!(classify(&Empty), Outcome::Staged(_)));
+        let (record, failure) = through_the_ring();
+        assert_eq!(record.len(), DEFERRED_VALUE_AT);
+        assert_eq!(failure.message, "nothing to say");
+
+        // Variants of different sizes: the small one leaves padding
+        // (uninitialised bytes) in the record.
+        #[derive(Debug, Clone, Copy)]
+        enum Mixed {
+            Small(u8),
+            Large([u64; 4]),
+        }
+        impl fmt::Display for Mixed {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    Mixed::Small(byte) => write!(f, "small {byte}"),
+                    Mixed::Large(words) => write!(f, "large {}", words.iter().sum::<u64>()),
+                }
+            }
+        }
+        impl Error for Mixed {}
+        for (error, text) in [
+            (Mixed::Small(7), "small 7"),
+            (Mixed::Large([1, 2, 3, 4]), "large 10"),
+        ] {
+            assert!(matches!(classify(&error), Outcome::Staged(_)));
+            assert_eq!(through_the_ring().1.message, text);
+        }
+
+        // A `Cell` is `Clone + Send` and plain data: the clone taken when the
+        // error is returned is what the reader formats, whatever the caller
+        // does with its own value afterwards.
+        #[derive(Debug, Clone)]
+        struct Counted(std::cell::Cell<u32>);
+        impl fmt::Display for Counted {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "attempt {}", self.0.get())
+            }
+        }
+        impl Error for Counted {}
+        let error = Counted(std::cell::Cell::new(3));
+        assert!(matches!(classify(&error), Outcome::Staged(_)));
+        error.0.set(4);
+        assert_eq!(through_the_ring().1.message, "attempt 3");
+    }
+
+    #[test]
     fn the_shape_tells_variants_apart() {
         let shape = |error: Fetch| match classify(&error) {
             Outcome::Staged(staged) => staged.shape(),

@@ -89,6 +89,11 @@ thread_local! {
 /// This thread's latest `Err`: a text record, or a deferred one.
 struct Stage {
     text: Vec<u8>,
+    /// Starts zeroed: the header's length and id are written only by
+    /// [`with_record`], but [`Staged::shape`] and [`Staged::into_failure`]
+    /// read the header as `u8` before it (the first deferred error of a
+    /// thread, with a stack trace or fields). Only a value's bytes (its
+    /// padding) may be uninitialised.
     deferred: [Byte; DEFERRED_MAX],
     /// The deferred record's length; 0 when the latest record is text.
     deferred_len: usize,
@@ -98,7 +103,7 @@ impl Stage {
     const fn new() -> Self {
         Stage {
             text: Vec::new(),
-            deferred: [MaybeUninit::uninit(); DEFERRED_MAX],
+            deferred: [MaybeUninit::new(0); DEFERRED_MAX],
             deferred_len: 0,
         }
     }
@@ -342,7 +347,9 @@ impl Staged {
                 let stage = stage.try_borrow().ok()?;
                 if stage.deferred_len > 0 {
                     // SAFETY: a deferred record's header and shape were
-                    // written from integers by `stage_deferred`.
+                    // written from integers by `stage_deferred`, except its
+                    // length and id before `with_record`: those start zeroed
+                    // (`Stage::new`).
                     let header = unsafe { assume_init(&stage.deferred, DEFERRED_VALUE_AT) };
                     let variant = read_u64(header, SHAPE_AT);
                     return Some(super::trace_gate::shape_of(self.type_name, b"") ^ variant);
@@ -368,8 +375,10 @@ impl Staged {
                 if stage.deferred_len > 0 {
                     let len = std::mem::take(&mut stage.deferred_len);
                     let mut text = Vec::new();
-                    // SAFETY: the stage held a whole deferred record, and
-                    // taking its length leaves no one else to read it.
+                    // SAFETY: the stage held a whole deferred record (its
+                    // length and id zeroed if `with_record` never stamped
+                    // one, see `Stage::new`), and taking its length leaves
+                    // no one else to read it.
                     unsafe { format_deferred_record(&stage.deferred[..len], &mut text) };
                     return Some(decode_text(&text, &mut failure));
                 }
@@ -568,6 +577,29 @@ mod tests {
         });
         assert_eq!(failure.message, FORMAT_PANICKED);
         assert_eq!(failure.chain, vec![FORMAT_PANICKED.to_owned()]);
+    }
+
+    #[test]
+    fn a_fresh_stage_has_an_initialised_deferred_header() {
+        // `Staged::shape` and `Staged::into_failure` read a deferred
+        // record's header as `u8` before `with_record` stamped its length
+        // and id (the first deferred error of a thread with a stack trace
+        // or fields). Const evaluation rejects reading an uninitialised
+        // byte, so this fails to build if the header starts uninitialised.
+        const FRESH_HEADER: [u8; DEFERRED_VALUE_AT] = {
+            let stage = Stage::new();
+            let mut header = [0xff; DEFERRED_VALUE_AT];
+            let mut at = 0;
+            while at < DEFERRED_VALUE_AT {
+                // SAFETY: what this checks: `Stage::new` initialises the
+                // header (const evaluation would reject it otherwise).
+                header[at] = unsafe { stage.deferred[at].assume_init() };
+                at += 1;
+            }
+            std::mem::forget(stage);
+            header
+        };
+        assert_eq!(FRESH_HEADER, [0; DEFERRED_VALUE_AT]);
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! shutdown. Each write goes to `status.json.tmp` and is renamed over
 //! `status.json`, so a reader sees the previous file or the new one, never
 //! half of one. The writes of every second and the last one are fsynced
-//! before the rename (a machine that crashes keeps a whole file); a flush's
-//! write is not: a host that flushes often must not wait for the disk each
-//! time, and another process reads the new file from the page cache anyway. A write that fails (an unwritable directory) is
-//! counted and makes the `status file` component fail (`sink_failing`);
-//! the next second tries again with the state of then. FORMAT.md documents
-//! the fields.
+//! before the rename; a flush's write is not: a host that flushes often
+//! must not wait for the disk each time, and another process reads the new
+//! file from the page cache anyway. So a machine that crashes within a
+//! second of a flush may come back with a `status.json` that is empty
+//! (depending on the file system), rather than the previous whole one. A
+//! write that fails (an unwritable directory) is counted and makes the
+//! `status file` component fail (`sink_failing`); the next second tries
+//! again with the state of then. FORMAT.md documents the fields.
 
 use std::fs::File;
 use std::io::{self, Write};
