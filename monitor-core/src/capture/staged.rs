@@ -10,23 +10,23 @@
 //! | 4 | the record's length, header included |
 //! | 2 + 4 | the execution's thread number and sequence ([`LocalId`]) |
 //! | 1 | the record's kind: 0 text, 1 deferred |
-//! | 2 × word | the error type name: a `&'static str`'s address and length |
-//! | 1 | whether the message was cut at the limit (text) |
-//! | 4 | how many `source()` entries follow the message (text) |
 //!
 //! A *text* record goes on with the formatted details:
 //!
 //! | bytes | what |
 //! | --- | --- |
+//! | 2 × word | the error type name: a `&'static str`'s address and length |
+//! | 1 | whether the message was cut at the limit |
+//! | 4 | how many `source()` entries follow the message |
 //! | 4 + n | the message |
 //! | (4 + n) each | the chain, outermost first |
 //!
 //! A *deferred* record (`capture/deferred.rs`) carries the error itself, to
-//! be formatted by the collector:
+//! be formatted by the collector (which knows its type name), and nothing
+//! else: 27 bytes for an 8-byte error.
 //!
 //! | bytes | what |
 //! | --- | --- |
-//! | 8 | its shape for the trace gate (`trace_gate.rs`) |
 //! | word | the address of the function that formats it ([`FormatDeferred`]) |
 //! | `size_of::<E>()` | a clone of the error, moved bitwise |
 //!
@@ -61,8 +61,9 @@ pub(crate) const HEADER: usize = CHAIN_COUNT_AT + 4;
 
 const KIND_TEXT: u8 = 0;
 const KIND_DEFERRED: u8 = 1;
-const SHAPE_AT: usize = HEADER;
-const FORMAT_AT: usize = SHAPE_AT + 8;
+/// The part every record starts with: length, id, kind.
+const COMMON: usize = KIND_AT + 1;
+const FORMAT_AT: usize = COMMON;
 /// Where a deferred record's value starts.
 pub(crate) const DEFERRED_VALUE_AT: usize = FORMAT_AT + WORD;
 /// The longest deferred record: errors whose clone does not fit are
@@ -90,13 +91,16 @@ thread_local! {
 struct Stage {
     text: Vec<u8>,
     /// Starts zeroed: the header's length and id are written only by
-    /// [`with_record`], but [`Staged::shape`] and [`Staged::into_failure`]
-    /// read the header as `u8` before it (the first deferred error of a
-    /// thread, with a stack trace or fields). Only a value's bytes (its
-    /// padding) may be uninitialised.
+    /// [`with_record`], but [`Staged::into_failure`] reads the header as
+    /// `u8` before it (the first deferred error of a thread, with a stack
+    /// trace or fields). Only a value's bytes (its padding) may be
+    /// uninitialised.
     deferred: [Byte; DEFERRED_MAX],
     /// The deferred record's length; 0 when the latest record is text.
     deferred_len: usize,
+    /// The deferred error's shape for the trace gate (not in the record:
+    /// only the caller asks for it).
+    deferred_shape: u64,
 }
 
 impl Stage {
@@ -105,6 +109,7 @@ impl Stage {
             text: Vec::new(),
             deferred: [MaybeUninit::new(0); DEFERRED_MAX],
             deferred_len: 0,
+            deferred_shape: 0,
         }
     }
 }
@@ -261,13 +266,9 @@ pub(crate) fn stage_deferred(
             let stage = &mut *stage;
             let record = &mut stage.deferred;
             put(record, KIND_AT, [KIND_DEFERRED]);
-            put(record, TYPE_AT, (type_name.as_ptr() as usize).to_ne_bytes());
-            put(record, TYPE_AT + WORD, type_name.len().to_ne_bytes());
-            put(record, TRUNCATED_AT, [0]);
-            put(record, CHAIN_COUNT_AT, 0u32.to_ne_bytes());
-            put(record, SHAPE_AT, shape.to_ne_bytes());
             put(record, FORMAT_AT, (format as usize).to_ne_bytes());
             stage.deferred_len = 0;
+            stage.deferred_shape = shape;
             if !write_value(&mut record[DEFERRED_VALUE_AT..end]) {
                 return None;
             }
@@ -346,12 +347,7 @@ impl Staged {
             .try_with(|stage| {
                 let stage = stage.try_borrow().ok()?;
                 if stage.deferred_len > 0 {
-                    // SAFETY: a deferred record's header and shape were
-                    // written from integers by `stage_deferred`, except its
-                    // length and id before `with_record`: those start zeroed
-                    // (`Stage::new`).
-                    let header = unsafe { assume_init(&stage.deferred, DEFERRED_VALUE_AT) };
-                    let variant = read_u64(header, SHAPE_AT);
+                    let variant = stage.deferred_shape;
                     return Some(super::trace_gate::shape_of(self.type_name, b"") ^ variant);
                 }
                 let out = &stage.text;
@@ -402,8 +398,9 @@ pub(crate) fn record_len(prefix: [u8; 4]) -> usize {
 
 /// The execution id a record belongs to.
 pub(crate) fn record_id(record: &[Byte]) -> LocalId {
-    // SAFETY: every record's header is written from integers.
-    let header = unsafe { assume_init(record, HEADER) };
+    // SAFETY: every record starts with its length, id and kind, written
+    // from integers.
+    let header = unsafe { assume_init(record, COMMON) };
     LocalId {
         thread: u16::from_ne_bytes([header[ID_AT], header[ID_AT + 1]]),
         sequence: read_u32(header, ID_AT + 2),
@@ -419,8 +416,9 @@ pub(crate) fn record_id(record: &[Byte]) -> LocalId {
 /// `record` must be one whole record as [`with_record`] gave it, read once:
 /// a deferred record's value is moved out of it.
 pub(crate) unsafe fn decode(record: &[Byte], into: &mut Failure, scratch: &mut Vec<u8>) {
-    // SAFETY: every record's header is written from integers.
-    let header = unsafe { assume_init(record, HEADER) };
+    // SAFETY: every record starts with its length, id and kind, written
+    // from integers.
+    let header = unsafe { assume_init(record, COMMON) };
     if header[KIND_AT] == KIND_DEFERRED {
         // SAFETY: the caller gives a whole record, once.
         unsafe { format_deferred_record(record, scratch) };
@@ -438,8 +436,8 @@ pub(crate) unsafe fn decode(record: &[Byte], into: &mut Failure, scratch: &mut V
 /// `record` must be one whole deferred record from [`stage_deferred`],
 /// whose value no one else reads.
 unsafe fn format_deferred_record(record: &[Byte], into: &mut Vec<u8>) {
-    // SAFETY: a deferred record's header, shape and function address are
-    // written from integers.
+    // SAFETY: a deferred record's length, id, kind and function address are
+    // written from integers (the length and id start zeroed, `Stage::new`).
     let header = unsafe { assume_init(record, DEFERRED_VALUE_AT) };
     let format = read_word(header, FORMAT_AT);
     // SAFETY: `stage_deferred` wrote this address from a `FormatDeferred`
@@ -502,12 +500,6 @@ fn read_u32(bytes: &[u8], at: usize) -> u32 {
     let mut raw = [0; 4];
     raw.copy_from_slice(&bytes[at..at + 4]);
     u32::from_ne_bytes(raw)
-}
-
-fn read_u64(bytes: &[u8], at: usize) -> u64 {
-    let mut raw = [0; 8];
-    raw.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_ne_bytes(raw)
 }
 
 fn read_word(bytes: &[u8], at: usize) -> usize {
