@@ -21,6 +21,7 @@
 //! line and an alert. With [`Overflow::Block`] the caller wakes the collector
 //! and waits for room.
 
+mod byte_ring;
 mod chunked;
 
 use std::cell::RefCell;
@@ -34,6 +35,7 @@ use crate::capture::{Failure, StagedByte as Byte};
 use crate::event::Event;
 use crate::local_id::LocalId;
 
+use byte_ring::ByteProducer;
 pub(crate) use chunked::{Geometry, MemoryBudget, Wake};
 
 /// What a caller does when its queue is full: its thread's ring
@@ -108,7 +110,8 @@ impl QueueShared {
 /// (`capture/staged.rs`), about 100 bytes each for a 40-byte message with a
 /// `source()`, so a thread can queue about two thirds of a ring's worth of
 /// such errors before the collector reads them. Past half full it wakes the
-/// collector; when it is full, an error's details travel boxed instead.
+/// collector (looking at its fill once per eighth of it, `queue/byte_ring.rs`);
+/// when it is full, an error's details travel boxed instead.
 /// Pages are touched only as records are written (8,192 events: 512 KiB).
 const BYTE_RING_PER_EVENT: usize = 64;
 
@@ -132,7 +135,7 @@ struct LocalProducer {
     /// their executions are not recorded.
     producer: Option<chunked::Producer<Event>>,
     /// The byte ring's producer (`None` with `producer`).
-    bytes: Option<rtrb::Producer<Byte>>,
+    bytes: Option<ByteProducer>,
     shared: Arc<QueueShared>,
 }
 
@@ -211,57 +214,44 @@ pub(crate) fn push(event: Event) {
 
 /// Hands a staged error's `event` to the collector: its record (this
 /// thread's stage, stamped with `id`) into the thread's byte ring, then the
-/// event. `Err(event)` when the byte ring has no room for the record: the
-/// caller sends the details boxed.
+/// event. `Err(event)` when the byte ring has no room for the record (or
+/// the thread's ring is in use further up its stack): the caller sends the
+/// details boxed.
 pub(crate) fn push_staged(event: Event, id: LocalId) -> Result<(), Event> {
     let generation = GENERATION.load(Ordering::Relaxed);
     if generation == 0 {
         return Ok(());
     }
-    let mut event = Some(event);
-    let pushed = LOCAL
+    LOCAL
         .try_with(|local| {
             let Ok(mut local) = local.try_borrow_mut() else {
-                return false;
+                return Err(event);
             };
             if local.as_ref().is_none_or(|p| p.generation != generation) {
                 *local = register(generation);
             }
             let Some(producer) = local.as_mut() else {
                 // The monitor was uninstalled meanwhile: nothing to record into.
-                event = None;
-                return true;
+                return Ok(());
             };
             let Some(bytes) = producer.bytes.as_mut() else {
-                event = None; // a monitor thread: not recorded, not a drop
-                return true;
+                return Ok(()); // a monitor thread: not recorded, not a drop
             };
             // The record goes in first: once the collector sees the event,
             // the record's bytes are visible too (the event's release).
-            let in_ring = crate::capture::with_staged_record(id, |record| {
-                let free = bytes.slots();
-                let half = bytes.buffer().capacity() / 2;
-                let pushed = bytes.push_entire_slice(record).is_ok();
-                // Past half full: wake the collector (once per crossing)
-                // rather than wait for its idle sleep to end.
-                if pushed && free >= half && free - record.len() < half {
-                    producer.shared.wake.wake();
-                }
-                pushed
-            });
+            let wake = &producer.shared.wake;
+            let in_ring = crate::capture::with_staged_record(id, |record| bytes.push(record, wake));
             if in_ring != Some(true) {
-                return false;
+                return Err(event);
             }
-            if let Some(event) = event.take() {
-                push_local(producer, event);
-            }
-            true
+            push_local(producer, event);
+            Ok(())
         })
-        .unwrap_or(false);
-    match event {
-        Some(event) if !pushed => Err(event),
-        _ => Ok(()),
-    }
+        .unwrap_or_else(|_| {
+            // Thread-local storage torn down at thread exit.
+            ORPHAN_DROPS.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })
 }
 
 /// Pushes into this thread's ring. Always accounts for the event: queued, or
@@ -346,7 +336,7 @@ fn register(generation: u32) -> Option<LocalProducer> {
     Some(LocalProducer {
         generation,
         producer: Some(producer),
-        bytes: Some(bytes),
+        bytes: Some(ByteProducer::new(bytes)),
         shared,
     })
 }
