@@ -296,36 +296,34 @@ pub(crate) fn with_record<R>(id: LocalId, use_it: impl FnOnce(&[Byte]) -> R) -> 
         .try_with(|stage| {
             let mut stage = stage.try_borrow_mut().ok()?;
             let stage = &mut *stage;
-            let stamp = |record: &mut [Byte]| {
-                put(record, 0, (record.len() as u32).to_ne_bytes());
-                put(record, ID_AT, id.thread.to_ne_bytes());
-                put(record, ID_AT + 2, id.sequence.to_ne_bytes());
-            };
-            if stage.deferred_len > 0 {
-                let record = &mut stage.deferred[..stage.deferred_len];
-                stamp(record);
-                return Some(use_it(record));
-            }
-            let out = &mut stage.text;
-            if out.len() < HEADER {
+            let record = if stage.deferred_len > 0 {
+                &mut stage.deferred[..stage.deferred_len]
+            } else if stage.text.len() >= HEADER {
+                // SAFETY: the only writes through the view are the `put`s
+                // below, of initialised bytes.
+                unsafe { as_bytes_maybe_uninit(&mut stage.text) }
+            } else {
                 return None;
-            }
-            let len = out.len() as u32;
-            out[..4].copy_from_slice(&len.to_ne_bytes());
-            out[ID_AT..ID_AT + 2].copy_from_slice(&id.thread.to_ne_bytes());
-            out[ID_AT + 2..ID_AT + 6].copy_from_slice(&id.sequence.to_ne_bytes());
-            Some(use_it(as_bytes_maybe_uninit(out)))
+            };
+            put(record, 0, (record.len() as u32).to_ne_bytes());
+            put(record, ID_AT, id.thread.to_ne_bytes());
+            put(record, ID_AT + 2, id.sequence.to_ne_bytes());
+            Some(use_it(record))
         })
         .ok()
         .flatten()
 }
 
 /// `bytes` seen as possibly uninitialised bytes.
-fn as_bytes_maybe_uninit(bytes: &[u8]) -> &[Byte] {
+///
+/// # Safety
+///
+/// Only initialised bytes may be written through the view (with [`put`]):
+/// `bytes` must stay initialised.
+unsafe fn as_bytes_maybe_uninit(bytes: &mut [u8]) -> &mut [Byte] {
     // SAFETY: `MaybeUninit<u8>` has the layout of `u8` and every `u8` is a
-    // valid one; the slice is shared, so nothing can write an uninitialised
-    // byte through it into `bytes`.
-    unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<Byte>(), bytes.len()) }
+    // valid one; the caller keeps every byte initialised.
+    unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<Byte>(), bytes.len()) }
 }
 
 /// The first `len` bytes of `record`, which were written from integers.
