@@ -285,6 +285,44 @@ fn lookup_text(key: u64) -> Result<u64, LookupText> {
     lookup(key).map_err(LookupText)
 }
 
+/// [`Lookup`] in 8 bytes: carried in the event's word, not the byte ring
+/// (`capture/deferred.rs`).
+#[derive(Debug, Clone, Copy)]
+enum ShortLookup {
+    Missing { key: u32 },
+    Expired,
+}
+
+impl ShortLookup {
+    fn long(self) -> Lookup {
+        match self {
+            ShortLookup::Missing { key } => Lookup::Missing { key: key.into() },
+            ShortLookup::Expired => Lookup::Expired,
+        }
+    }
+}
+
+impl std::fmt::Display for ShortLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.long().fmt(f)
+    }
+}
+
+impl std::error::Error for ShortLookup {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&LOOKUP_CAUSE)
+    }
+}
+
+#[monitored]
+fn lookup_short(key: u32) -> Result<u32, ShortLookup> {
+    match key % 3 {
+        0 => Ok(key),
+        1 => Err(ShortLookup::Missing { key }),
+        _ => Err(ShortLookup::Expired),
+    }
+}
+
 #[test]
 fn a_plain_data_error_is_formatted_by_the_collector_with_the_same_text() {
     let _lock = exclusive();
@@ -311,6 +349,16 @@ fn a_plain_data_error_is_formatted_by_the_collector_with_the_same_text() {
         }
     });
     assert_eq!(count, 0, "the deferred error path allocated {count} times");
+    for key in 0..3000 {
+        std::hint::black_box(lookup_short(key).ok());
+    }
+    assert!(guard.flush());
+    let count = allocations_during(|| {
+        for key in 0..3000 {
+            std::hint::black_box(lookup_short(key).ok());
+        }
+    });
+    assert_eq!(count, 0, "the carried error path allocated {count} times");
     for key in 0..6 {
         std::hint::black_box(lookup_text(key).ok());
     }
@@ -336,6 +384,15 @@ fn a_plain_data_error_is_formatted_by_the_collector_with_the_same_text() {
         }
     }
     assert_eq!(formatted[1]["error_message"], "the entry expired");
+    // Carried in the event's word: the same text again.
+    let short = common::lines_named(&lines, "allocations::lookup_short");
+    assert_eq!(short.len(), 2000 + 2000);
+    for (short, long) in short[2000..].iter().zip(&deferred[2000..4000]) {
+        assert_eq!(short["error_type"], "allocations::ShortLookup");
+        for field in ["error_message", "error_message_truncated", "error_chain"] {
+            assert_eq!(short[field], long[field], "{field}");
+        }
+    }
 }
 
 #[test]

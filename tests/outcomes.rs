@@ -578,3 +578,65 @@ fn plain_data_errors_read_the_same_formatted_by_the_collector_or_the_caller() {
     assert_eq!(tries.total_executions, 1);
     drop(guard);
 }
+
+/// A second plain-data error of at most 8 bytes, for a generic function
+/// that fails with two types.
+#[derive(Debug, Clone, Copy)]
+struct Timeout {
+    after_ms: u16,
+}
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "timed out after {} ms", self.after_ms)
+    }
+}
+
+impl std::error::Error for Timeout {}
+
+#[monitored]
+fn fails_with<E: std::error::Error + Clone + Send + 'static>(error: E) -> Result<(), E> {
+    Err(error)
+}
+
+#[test]
+fn a_generic_function_failing_with_two_small_types_records_both_right() {
+    // A generic function's instantiations share one callsite: the first
+    // error type carried from it claims it, and the other type's errors go
+    // through the byte ring instead. Either way the text is the same.
+    let _lock = exclusive();
+    let dir = temp_dir("carried-two-types");
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .capture_backtraces(false)
+        .install()
+        .unwrap();
+    for round in 0..3u16 {
+        fails_with(Timeout { after_ms: round }).unwrap_err();
+        fails_with(Plain::Busy {
+            retry_ms: u32::from(round),
+        })
+        .unwrap_err();
+    }
+    assert!(guard.flush());
+    let lines = errors(&dir);
+    let failed = lines_named(&lines, &format!("{}::fails_with", module_path!()));
+    assert_eq!(failed.len(), 6, "{lines:#?}");
+    for (round, pair) in failed.chunks(2).enumerate() {
+        assert_eq!(pair[0]["error_type"], "outcomes::Timeout");
+        assert_eq!(
+            pair[0]["error_message"],
+            format!("timed out after {round} ms")
+        );
+        assert_eq!(pair[0]["error_chain"], serde_json::json!([]));
+        assert_eq!(pair[1]["error_type"], "outcomes::Plain");
+        assert_eq!(
+            pair[1]["error_message"],
+            format!("busy, retry in {round} ms")
+        );
+        assert_eq!(
+            pair[1]["error_chain"],
+            serde_json::json!(["the pool is empty"])
+        );
+    }
+}

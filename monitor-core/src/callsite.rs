@@ -11,7 +11,7 @@
 //! `main`, and a call never touches the slice.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use linkme::distributed_slice;
@@ -48,6 +48,10 @@ pub struct Callsite {
     trace_gate: AtomicU64,
     /// The shape of the error of the latest trace taken here.
     traced_shape: AtomicU64,
+    /// The address of the function that formats the errors this callsite's
+    /// events carry in their last word (`capture/deferred.rs`): set by the
+    /// first such error, never changed. Zero: none yet.
+    carried_format: AtomicUsize,
 }
 
 impl Callsite {
@@ -78,6 +82,7 @@ impl Callsite {
             collector_slot: AtomicU64::new(0),
             trace_gate: AtomicU64::new(0),
             traced_shape: AtomicU64::new(0),
+            carried_format: AtomicUsize::new(0),
         }
     }
 
@@ -132,6 +137,29 @@ impl Callsite {
             self.traced_shape.store(shape, Ordering::Relaxed);
         }
         won
+    }
+
+    /// Whether an error formatted by the function at address `format` may
+    /// be carried in an event's word from here: the first such error
+    /// claims the callsite for its formatter, and only errors with that
+    /// formatter are carried (a generic function's callsite is shared by
+    /// its instantiations, whose error types differ).
+    #[inline]
+    pub(crate) fn carries(&self, format: usize) -> bool {
+        let claimed = self.carried_format.load(Ordering::Relaxed);
+        claimed == format
+            || (claimed == 0
+                && self
+                    .carried_format
+                    .compare_exchange(0, format, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok())
+    }
+
+    /// The address of the formatter of the errors carried from here (see
+    /// [`carries`](Self::carries)); zero before the first. The event that
+    /// carries one is published after the claim, so its reader sees it.
+    pub(crate) fn carried_format(&self) -> usize {
+        self.carried_format.load(Ordering::Relaxed)
     }
 
     /// This callsite with the attribute's `stuck_after` (nanoseconds): an

@@ -1,12 +1,15 @@
 //! What travels through the queue: one small fixed-size [`Event`] per execution.
 //!
 //! On the success path an event is four words and a tag. An `Err`'s details
-//! ride as bytes in the thread's byte ring beside the event ring (`staged`);
+//! ride as bytes in the thread's byte ring beside the event ring, or, for an
+//! error of at most 8 bytes that the collector formats, in the event's last
+//! word ([`Details`]);
 //! the rarer details (a stack trace, context fields, a panic, a span) ride in
 //! a `Box` that only those paths allocate; a span that ended well carries its
 //! busy time inline in the same word ([`Extra`]).
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use serde::Serialize;
 
@@ -65,10 +68,147 @@ pub(crate) struct Event {
     /// they sit in the padding beside `status`.
     pub(crate) thread: u16,
     pub(crate) sequence: u32,
-    /// An error whose details travel as a record in the thread's byte ring
-    /// (`capture/staged.rs`), not in `extra`. Also in the padding.
-    pub(crate) staged: bool,
-    pub(crate) extra: Extra,
+    /// Where an error's details are, and what [`word`](Self::word) holds.
+    /// Also in the padding.
+    details: Details,
+    word: Word,
+}
+
+/// Where an event's error details travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Details {
+    /// In the [`Extra`] word, boxed (or no details at all).
+    InExtra,
+    /// As a record in the thread's byte ring (`capture/staged.rs`); the
+    /// word holds [`Extra::NONE`].
+    InByteRing,
+    /// In the word itself: the bytes of an error of at most 8 bytes that
+    /// the collector formats with its callsite's formatter
+    /// (`capture/deferred.rs`, [`Callsite::carried_format`]).
+    Carried,
+}
+
+/// The event's last word: its [`Extra`], or a carried error's bytes
+/// (possibly uninitialised: a moved value's padding), told apart by
+/// [`Event::details`].
+union Word {
+    extra: std::mem::ManuallyDrop<Extra>,
+    carried: MaybeUninit<u64>,
+}
+
+impl Event {
+    /// An event whose details, if any, are in `extra`.
+    #[inline(always)]
+    pub(crate) fn new(
+        callsite: &'static Callsite,
+        (start, end): (u64, u64),
+        status: Status,
+        id: LocalId,
+        extra: Extra,
+    ) -> Event {
+        Event {
+            callsite,
+            start,
+            end,
+            status,
+            thread: id.thread,
+            sequence: id.sequence,
+            details: Details::InExtra,
+            word: Word {
+                extra: std::mem::ManuallyDrop::new(extra),
+            },
+        }
+    }
+
+    /// An error whose details are a record in the thread's byte ring.
+    #[inline(always)]
+    pub(crate) fn in_byte_ring(
+        callsite: &'static Callsite,
+        span: (u64, u64),
+        id: LocalId,
+    ) -> Event {
+        let mut event = Event::new(callsite, span, Status::Error, id, Extra::NONE);
+        event.details = Details::InByteRing;
+        event
+    }
+
+    /// An error carried in the event's word: `value` holds the bytes of an
+    /// error that `callsite`'s [`Callsite::carried_format`] formats.
+    #[inline(always)]
+    pub(crate) fn carried(
+        callsite: &'static Callsite,
+        (start, end): (u64, u64),
+        id: LocalId,
+        value: MaybeUninit<u64>,
+    ) -> Event {
+        Event {
+            callsite,
+            start,
+            end,
+            status: Status::Error,
+            thread: id.thread,
+            sequence: id.sequence,
+            details: Details::Carried,
+            word: Word { carried: value },
+        }
+    }
+
+    /// Where the event's error details are.
+    pub(crate) fn details(&self) -> Details {
+        self.details
+    }
+
+    /// The event's [`Extra`] ([`Extra::NONE`] for a carried error).
+    pub(crate) fn extra(&self) -> &Extra {
+        match self.details {
+            Details::Carried => &NO_EXTRA,
+            // SAFETY: `details` says the word holds an `Extra`.
+            _ => unsafe { &self.word.extra },
+        }
+    }
+
+    /// The event's [`Extra`], to change (`None` for a carried error).
+    pub(crate) fn extra_mut(&mut self) -> Option<&mut Extra> {
+        match self.details {
+            Details::Carried => None,
+            // SAFETY: `details` says the word holds an `Extra`.
+            _ => Some(unsafe { &mut self.word.extra }),
+        }
+    }
+
+    /// Makes `extra` the event's details, in place of a byte ring record
+    /// or a carried error.
+    pub(crate) fn set_extra(&mut self, extra: Extra) {
+        if self.details != Details::Carried {
+            // SAFETY: `details` says the word holds an `Extra`, dropped here
+            // once and replaced below.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.word.extra) };
+        }
+        self.word.extra = std::mem::ManuallyDrop::new(extra);
+        self.details = Details::InExtra;
+    }
+
+    /// A carried error's bytes.
+    pub(crate) fn carried_value(&self) -> Option<&MaybeUninit<u64>> {
+        if self.details != Details::Carried {
+            return None;
+        }
+        // SAFETY: `details` says the word holds a carried error's bytes.
+        Some(unsafe { &self.word.carried })
+    }
+}
+
+/// The [`Extra`] of an event that carries its error in its word.
+static NO_EXTRA: Extra = Extra::NONE;
+
+impl Drop for Event {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.details != Details::Carried {
+            // SAFETY: `details` says the word holds an `Extra`, dropped once.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.word.extra) };
+        }
+    }
 }
 
 /// An `Option<Box<EventExtra>>` in one word, which can instead hold a span's
@@ -184,31 +324,33 @@ impl Event {
     }
 
     pub(crate) fn failure(&self) -> Option<&Failure> {
-        self.extra.get().and_then(|extra| extra.failure.as_deref())
+        self.extra()
+            .get()
+            .and_then(|extra| extra.failure.as_deref())
     }
 
     /// A span's busy time (spans only).
     pub(crate) fn busy_ns(&self) -> Option<u64> {
-        self.extra.busy_ns()
+        self.extra().busy_ns()
     }
 
     /// A root span's tree of child spans.
     pub(crate) fn trace(&self) -> Option<&ExecutionTrace> {
-        self.extra
+        self.extra()
             .get()
             .and_then(|extra| extra.span.as_ref())
             .and_then(|span| span.trace.as_ref())
     }
 
     pub(crate) fn fields(&self) -> &[Field] {
-        self.extra.get().map_or(&[], |extra| &extra.fields)
+        self.extra().get().map_or(&[], |extra| &extra.fields)
     }
 
     /// The OpenTelemetry span the call ran under (feature `otlp-tracing`).
     #[cfg(feature = "otlp")]
     pub(crate) fn otlp_parent(&self) -> Option<crate::otlp::Parent> {
         #[cfg(feature = "otlp-tracing")]
-        return self.extra.get().and_then(|extra| extra.parent);
+        return self.extra().get().and_then(|extra| extra.parent);
         #[cfg(not(feature = "otlp-tracing"))]
         None
     }
@@ -233,6 +375,35 @@ mod tests {
         assert_eq!(boxed.get().unwrap().fields.len(), 1);
         boxed.get_mut().unwrap().fields.clear();
         assert!(boxed.get().unwrap().fields.is_empty() && boxed.busy_ns().is_none());
+    }
+
+    #[test]
+    fn an_event_tells_a_carried_error_from_its_extra() {
+        static CALLSITE: Callsite =
+            Callsite::new(None, "event", "tests", "call", file!(), line!(), None, None);
+        let id = LocalId {
+            thread: 1,
+            sequence: 2,
+        };
+        // Bytes that would be a box's pointer if read as an `Extra` (even,
+        // not zero): dropping the event must not free them.
+        let word = MaybeUninit::new(0x1000_u64);
+        let mut event = Event::carried(&CALLSITE, (1, 2), id, word);
+        assert_eq!(event.details(), Details::Carried);
+        assert_eq!(event.status, Status::Error);
+        // SAFETY: written from an integer just above.
+        assert_eq!(unsafe { event.carried_value().unwrap().assume_init() }, 0x1000);
+        assert!(event.extra().get().is_none() && event.extra_mut().is_none());
+        drop(Event::carried(&CALLSITE, (1, 2), id, word));
+        // Boxed instead (a stack trace, say): the word is an `Extra` again.
+        event.set_extra(Extra::span_busy(5));
+        assert_eq!(event.details(), Details::InExtra);
+        assert!(event.carried_value().is_none());
+        assert_eq!(event.busy_ns(), Some(5));
+        let mut ring = Event::in_byte_ring(&CALLSITE, (1, 2), id);
+        assert_eq!(ring.details(), Details::InByteRing);
+        ring.set_extra(Extra::boxed(EventExtra::default()));
+        assert!(ring.extra().get().is_some());
     }
 
     #[test]

@@ -13,7 +13,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::callsite::Callsite;
-use crate::capture::{gated_stack_trace, shape_of, take_panic_failure, Failure, Outcome, Staged};
+use crate::capture::{
+    gated_stack_trace, shape_of, take_panic_failure, Carried, Failure, Outcome, Staged,
+    UnresolvedTrace,
+};
 use crate::event::{Event, EventExtra, Extra, Status};
 use crate::fields::{Field, FieldSlot, Held, HeldFields, NoFields};
 use crate::local_id::LocalId;
@@ -368,31 +371,47 @@ fn record(
     match outcome {
         // `always()` is a constant `false` without fields: this arm is gone.
         Outcome::Success if fields.always() => {
-            record_success_with_fields(callsite, start, id, end, fields.take());
+            record_success_with_fields(callsite, start, id, end, fields.take(), None);
         }
         Outcome::Success => {
             #[cfg(feature = "otlp-tracing")]
             if let Some(parent) = crate::otlp::parent::current() {
-                return record_success_under(callsite, start, id, end, parent);
+                return record_success_with_fields(
+                    callsite,
+                    start,
+                    id,
+                    end,
+                    Vec::new(),
+                    Some(parent),
+                );
             }
-            queue::push(Event {
+            queue::push(Event::new(
                 callsite,
-                start,
-                end,
-                status: Status::Success,
-                thread: id.thread,
-                sequence: id.sequence,
-                staged: false,
-                extra: Extra::NONE,
-            })
+                (start, end),
+                Status::Success,
+                id,
+                Extra::NONE,
+            ));
+        }
+        Outcome::Carried(carried) => {
+            record_carried(callsite, start, id, end, carried, fields.take());
         }
         Outcome::Staged(staged) => record_staged(callsite, start, id, end, staged, fields.take()),
         Outcome::Error(failure) => record_error(callsite, start, id, end, failure, fields.take()),
     }
 }
 
-/// A success of a function with `fields(always, …)`: its fields ride in an
-/// [`EventExtra`] (with the list, two allocations; measured in BENCHMARKS.md).
+/// The OpenTelemetry span the call runs under (feature `otlp-tracing`).
+#[cfg(feature = "otlp-tracing")]
+type Parent = Option<crate::otlp::Parent>;
+/// Nothing, without the `otlp-tracing` feature.
+#[cfg(not(feature = "otlp-tracing"))]
+type Parent = Option<std::convert::Infallible>;
+
+/// A success of a function with `fields(always, …)`, or one under an
+/// OpenTelemetry span: its fields and the span's ids ride in an
+/// [`EventExtra`] (with the list, two allocations; measured in
+/// BENCHMARKS.md). `parent`: the span, when the caller looked it up.
 #[inline(never)]
 fn record_success_with_fields(
     callsite: &'static Callsite,
@@ -400,14 +419,11 @@ fn record_success_with_fields(
     id: LocalId,
     end: u64,
     fields: Vec<Field>,
+    parent: Parent,
 ) {
     #[cfg(feature = "otlp-tracing")]
-    let parent = crate::otlp::parent::current();
-    #[cfg(feature = "otlp-tracing")]
-    let any = !fields.is_empty() || parent.is_some();
-    #[cfg(not(feature = "otlp-tracing"))]
-    let any = !fields.is_empty();
-    let extra = if !any {
+    let parent = parent.or_else(crate::otlp::parent::current);
+    let extra = if fields.is_empty() && parent.is_none() {
         Extra::NONE
     } else {
         Extra::boxed(EventExtra {
@@ -417,42 +433,13 @@ fn record_success_with_fields(
             ..EventExtra::default()
         })
     };
-    queue::push(Event {
+    queue::push(Event::new(
         callsite,
-        start,
-        end,
-        status: Status::Success,
-        thread: id.thread,
-        sequence: id.sequence,
-        staged: false,
+        (start, end),
+        Status::Success,
+        id,
         extra,
-    });
-}
-
-/// A success inside a `tracing` span with OpenTelemetry context (feature
-/// `otlp-tracing`, an OTLP exporter installed): the parent's ids ride along.
-#[cfg(feature = "otlp-tracing")]
-#[inline(never)]
-fn record_success_under(
-    callsite: &'static Callsite,
-    start: u64,
-    id: LocalId,
-    end: u64,
-    parent: crate::otlp::Parent,
-) {
-    queue::push(Event {
-        callsite,
-        start,
-        end,
-        status: Status::Success,
-        thread: id.thread,
-        sequence: id.sequence,
-        staged: false,
-        extra: Extra::boxed(EventExtra {
-            parent: Some(parent),
-            ..EventExtra::default()
-        }),
-    });
+    ));
 }
 
 /// The boxed error arm of [`record`] (an `Err` classified while this
@@ -474,22 +461,67 @@ fn record_error(
     failure.unresolved_trace = gated_stack_trace(callsite, || {
         shape_of(&failure.error_type, failure.message.as_bytes())
     });
-    queue::push(Event {
+    push_failure(callsite, (start, end), id, failure, fields);
+}
+
+/// Pushes an error whose details travel boxed.
+fn push_failure(
+    callsite: &'static Callsite,
+    span: (u64, u64),
+    id: LocalId,
+    failure: Box<Failure>,
+    fields: Vec<Field>,
+) {
+    queue::push(Event::new(
         callsite,
-        start,
-        end,
-        status: Status::Error,
-        thread: id.thread,
-        sequence: id.sequence,
-        staged: false,
-        extra: Extra::boxed(EventExtra {
+        span,
+        Status::Error,
+        id,
+        Extra::boxed(EventExtra {
             failure: Some(failure),
             span: None,
             fields,
             #[cfg(feature = "otlp-tracing")]
             parent: crate::otlp::parent::current(),
         }),
-    });
+    ));
+}
+
+/// An `Err` of at most 8 bytes that the collector formats
+/// (`capture/deferred.rs`): the event carries it in its last word, nothing
+/// else is written. With a stack trace or context fields, under an
+/// OpenTelemetry span, or from a callsite that carries another error type
+/// (a generic function's), it goes through the stage instead.
+#[cold]
+#[inline(never)]
+fn record_carried(
+    callsite: &'static Callsite,
+    start: u64,
+    id: LocalId,
+    end: u64,
+    carried: Carried,
+    fields: Vec<Field>,
+) {
+    let trace = gated_stack_trace(callsite, || carried.shape());
+    #[cfg(feature = "otlp-tracing")]
+    let unlinked = crate::otlp::parent::current().is_none();
+    #[cfg(not(feature = "otlp-tracing"))]
+    let unlinked = true;
+    if unlinked
+        && trace.is_none()
+        && fields.is_empty()
+        && callsite.carries(carried.format_address())
+    {
+        queue::push(Event::carried(callsite, (start, end), id, carried.value()));
+        return;
+    }
+    match carried.into_staged() {
+        Ok(staged) => send_staged(callsite, (start, end), id, staged, fields, trace),
+        Err(mut failure) => {
+            failure.unresolved_trace = trace;
+            push_failure(callsite, (start, end), id, failure, fields);
+        }
+    }
 }
 
 /// An `Err` whose details wait in the thread's stage (the usual case): they
@@ -507,16 +539,19 @@ fn record_staged(
     fields: Vec<Field>,
 ) {
     let trace = gated_stack_trace(callsite, || staged.shape());
-    let mut event = Event {
-        callsite,
-        start,
-        end,
-        status: Status::Error,
-        thread: id.thread,
-        sequence: id.sequence,
-        staged: true,
-        extra: Extra::NONE,
-    };
+    send_staged(callsite, (start, end), id, staged, fields, trace);
+}
+
+/// [`record_staged`] once the trace gate was asked.
+fn send_staged(
+    callsite: &'static Callsite,
+    span: (u64, u64),
+    id: LocalId,
+    staged: Staged,
+    fields: Vec<Field>,
+    trace: Option<UnresolvedTrace>,
+) {
+    let mut event = Event::in_byte_ring(callsite, span, id);
     // A call under an OpenTelemetry span (feature `otlp-tracing`) carries
     // the span's ids: boxed, like one with fields.
     #[cfg(feature = "otlp-tracing")]
@@ -533,14 +568,13 @@ fn record_staged(
     }
     let mut failure = staged.into_failure();
     failure.unresolved_trace = trace;
-    event.staged = false;
-    event.extra = Extra::boxed(EventExtra {
+    event.set_extra(Extra::boxed(EventExtra {
         failure: Some(Box::new(failure)),
         span: None,
         fields,
         #[cfg(feature = "otlp-tracing")]
         parent,
-    });
+    }));
     queue::push(event);
 }
 
@@ -552,36 +586,30 @@ fn record_panic(
     end: u64,
     fields: Vec<Field>,
 ) {
-    queue::push(Event {
+    queue::push(Event::new(
         callsite,
-        start,
-        end,
-        status: Status::Panic,
-        thread: id.thread,
-        sequence: id.sequence,
-        staged: false,
-        extra: Extra::boxed(EventExtra {
+        (start, end),
+        Status::Panic,
+        id,
+        Extra::boxed(EventExtra {
             failure: Some(Box::new(take_panic_failure(start))),
             span: None,
             fields,
             #[cfg(feature = "otlp-tracing")]
             parent: crate::otlp::parent::current(),
         }),
-    });
+    ));
 }
 
 #[cold]
 fn record_cancelled(callsite: &'static Callsite, start: u64, id: LocalId) {
-    queue::push(Event {
+    queue::push(Event::new(
         callsite,
-        start,
-        end: now(),
-        status: Status::Cancelled,
-        thread: id.thread,
-        sequence: id.sequence,
-        staged: false,
-        extra: Extra::NONE,
-    });
+        (start, now()),
+        Status::Cancelled,
+        id,
+        Extra::NONE,
+    ));
 }
 
 pin_project_lite::pin_project! {

@@ -89,7 +89,7 @@ pub mod __private {
     pub use crate::__monitor_register as register;
     pub use crate::callsite::{Callsite, Registration, MONITORED_FUNCTIONS};
     pub use crate::capture::{
-        Classify, ClassifyAny, ClassifyBoxError, ClassifyCloneError, ClassifyDebug,
+        Carried, Classify, ClassifyAny, ClassifyBoxError, ClassifyCloneError, ClassifyDebug,
         ClassifyDisplay, ClassifyDynError, ClassifyError, ClassifyResult, Outcome, Staged,
     };
     pub use crate::fields::{

@@ -375,6 +375,22 @@ impl Ring {
     }
 }
 
+impl Ring {
+    /// Formats the error `event` carries in its word (`capture/deferred.rs`)
+    /// into `into` (reusing its memory).
+    pub(crate) fn read_carried(&mut self, event: &Event, into: &mut Failure) {
+        let format = event.callsite.carried_format();
+        let Some(value) = event.carried_value().filter(|_| format != 0) else {
+            return details_lost(into);
+        };
+        // SAFETY: the callsite's formatter was claimed for the type whose
+        // bytes the event carries before the event was pushed
+        // (`Callsite::carries`), and it never changes; this event is read
+        // once.
+        unsafe { crate::capture::decode_carried(format, value, into, &mut self.formatted) };
+    }
+}
+
 /// Never expected: a staged event's whole record goes in before the event.
 #[cold]
 fn details_lost(into: &mut Failure) {

@@ -31,6 +31,9 @@ pub enum Outcome {
     /// An `Err` whose details wait in this thread's stage, formatted there
     /// without an allocation (see `capture/staged.rs`).
     Staged(Staged),
+    /// An `Err` of at most 8 bytes that the collector formats, cloned
+    /// (see `capture/deferred.rs`).
+    Carried(super::deferred::Carried),
 }
 
 /// Wraps a reference to the returned value for classification.
@@ -245,6 +248,10 @@ mod tests {
         match outcome {
             Outcome::Error(failure) => *failure,
             Outcome::Staged(staged) => staged.into_failure(),
+            Outcome::Carried(carried) => match carried.into_staged() {
+                Ok(staged) => staged.into_failure(),
+                Err(failure) => *failure,
+            },
             Outcome::Success => panic!("expected an error"),
         }
     }

@@ -21,16 +21,17 @@
 
 use std::error::Error;
 use std::hash::Hasher;
-use std::mem::{needs_drop, size_of, ManuallyDrop};
+use std::mem::{needs_drop, size_of, ManuallyDrop, MaybeUninit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use super::classify::{error_failure, write_error_details};
 use super::limits::current_limits;
 use super::staged::{
-    stage_deferred, stage_text_into, DEFERRED_MAX, DEFERRED_VALUE_AT, FORMAT_PANICKED,
+    decode_carried, stage_deferred, stage_text_into, FormatDeferred, Staged, DEFERRED_MAX,
+    DEFERRED_VALUE_AT, FORMAT_PANICKED,
 };
-use super::Outcome;
+use super::{Failure, Outcome};
 
 /// The largest error value the collector formats.
 pub(crate) const MAX_VALUE: usize = DEFERRED_MAX - DEFERRED_VALUE_AT;
@@ -40,15 +41,136 @@ const fn deferrable<E>() -> bool {
     !needs_drop::<E>() && size_of::<E>() <= MAX_VALUE
 }
 
+/// The largest error carried in an event's last word.
+const CARRIED_MAX: usize = size_of::<u64>();
+
+/// Whether an `E`'s clone can travel in an event's word: plain data of at
+/// most 8 bytes.
+const fn carriable<E>() -> bool {
+    !needs_drop::<E>() && size_of::<E>() <= CARRIED_MAX
+}
+
 /// Classifies an `Err(error)` of a `Clone + Send + 'static` error type.
 #[inline]
 pub(super) fn classify<E: Error + Clone + Send + 'static>(error: &E) -> Outcome {
-    if deferrable::<E>() {
+    if carriable::<E>() {
+        if let Some(carried) = Carried::of(error) {
+            return Outcome::Carried(carried);
+        }
+    } else if deferrable::<E>() {
         if let Some(staged) = stage_clone(error) {
             return Outcome::Staged(staged);
         }
     }
     error_failure(core::any::type_name::<E>(), error)
+}
+
+/// An `Err` of a plain-data type of at most 8 bytes, cloned: the caller
+/// hands its bytes to the collector in the event's last word (when its
+/// callsite carries this type's formatter, see `Callsite::carries`), and
+/// the collector formats it. Otherwise it goes through the stage like a
+/// larger one ([`into_staged`](Self::into_staged)).
+pub struct Carried {
+    /// The clone's bytes (its padding possibly uninitialised).
+    value: MaybeUninit<u64>,
+    format: FormatDeferred,
+    type_name: &'static str,
+    /// Its enum variant, for the trace gate (see [`variant_shape`]).
+    variant: u64,
+}
+
+impl Carried {
+    /// `error`'s clone. `None` when its `Clone` panicked.
+    #[inline]
+    fn of<E: Error + Clone + Send + 'static>(error: &E) -> Option<Carried> {
+        debug_assert!(carriable::<E>());
+        // A panicking `Clone` must not reach the host's function: the
+        // error is formatted on the caller instead.
+        let clone = catch_unwind(AssertUnwindSafe(|| error.clone())).ok()?;
+        // Moved into the bytes: the collector reads it out once.
+        let clone = ManuallyDrop::new(clone);
+        let mut value = MaybeUninit::<u64>::uninit();
+        // SAFETY: `E` is at most 8 bytes (`carriable`), the size of `value`,
+        // a local that cannot overlap the clone. The copy is untyped: the
+        // padding it copies stays uninitialised, which `MaybeUninit` allows.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                ptr::from_ref::<E>(&clone).cast::<u8>(),
+                value.as_mut_ptr().cast::<u8>(),
+                size_of::<E>(),
+            );
+        }
+        Some(Carried {
+            value,
+            format: format::<E>,
+            type_name: core::any::type_name::<E>(),
+            variant: variant_shape(error),
+        })
+    }
+
+    /// The error's shape for the trace gate (`trace_gate.rs`): its type and
+    /// enum variant.
+    pub(crate) fn shape(&self) -> u64 {
+        super::trace_gate::shape_of(self.type_name, b"") ^ self.variant
+    }
+
+    /// The address of the function that formats it (what a callsite
+    /// claims, `Callsite::carries`).
+    pub(crate) fn format_address(&self) -> usize {
+        self.format as usize
+    }
+
+    /// The clone's bytes, to travel in an event's word.
+    pub(crate) fn value(&self) -> MaybeUninit<u64> {
+        self.value
+    }
+
+    /// The error as a deferred record in this thread's stage, or, when the
+    /// stage cannot be used, formatted on the spot.
+    pub(crate) fn into_staged(self) -> Result<Staged, Box<Failure>> {
+        let bytes = self.value.as_ptr().cast::<MaybeUninit<u8>>();
+        let staged = stage_deferred(
+            self.type_name,
+            self.variant,
+            self.format,
+            CARRIED_MAX,
+            |slot| {
+                // SAFETY: `slot` is `CARRIED_MAX` bytes (the length given
+                // to `stage_deferred`), `bytes` the 8 bytes of `value`, a
+                // field of `self`: they cannot overlap. The formatter reads
+                // the first `size_of::<E>()` of them.
+                unsafe { ptr::copy_nonoverlapping(bytes, slot.as_mut_ptr(), CARRIED_MAX) };
+                true
+            },
+        );
+        staged.ok_or_else(|| {
+            let mut failure = Box::<Failure>::default();
+            let mut text = Vec::new();
+            // SAFETY: `format` was instantiated for the type whose bytes
+            // `value` holds (`of`), and they are read once: the stage
+            // refused them.
+            unsafe { decode_carried(self.format as usize, &self.value, &mut failure, &mut text) };
+            failure
+        })
+    }
+}
+
+impl PartialEq for Carried {
+    /// The same error type (the bytes are not compared: their padding may
+    /// be uninitialised).
+    fn eq(&self, other: &Self) -> bool {
+        self.type_name == other.type_name && self.format_address() == other.format_address()
+    }
+}
+
+impl Eq for Carried {}
+
+impl std::fmt::Debug for Carried {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Carried")
+            .field("type_name", &self.type_name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Clones `error` into this thread's stage as a deferred record. `None`
@@ -82,8 +204,6 @@ fn stage_clone<E: Error + Clone + Send + 'static>(error: &E) -> Option<Staged> {
         },
     )
 }
-
-use super::staged::Staged;
 
 /// What the caller can tell cheaply of a deferred error's pattern, for the
 /// trace gate: its enum variant (a hash of its discriminant; constant for
@@ -139,7 +259,7 @@ unsafe fn format<E: Error + 'static>(value: *const u8, into: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::staged::{decode, record_id, with_record, Byte, HEADER};
+    use crate::capture::staged::{decode, record_id, with_record, with_stage_in_use, Byte, HEADER};
     use crate::capture::Failure;
     use crate::local_id::LocalId;
     use std::fmt;
@@ -189,6 +309,24 @@ mod tests {
         // SAFETY: a whole record, decoded once.
         unsafe { decode(&record, &mut failure, &mut Vec::new()) };
         (record, failure)
+    }
+
+    /// A carried error as the collector reads it from an event's word.
+    fn through_the_word(outcome: Outcome) -> Failure {
+        let Outcome::Carried(carried) = outcome else {
+            panic!("expected a carried error");
+        };
+        let mut failure = Failure::default();
+        // SAFETY: the formatter of the type whose bytes it holds, read once.
+        unsafe {
+            decode_carried(
+                carried.format_address(),
+                &carried.value(),
+                &mut failure,
+                &mut Vec::new(),
+            );
+        };
+        failure
     }
 
     /// What the caller-formatted path records for `error`.
@@ -276,10 +414,7 @@ mod tests {
                 panic!("source panicked")
             }
         }
-        let Outcome::Staged(_) = classify(&BadSource) else {
-            panic!("expected a staged error");
-        };
-        let (_, failure) = through_the_ring();
+        let failure = through_the_word(classify(&BadSource));
         assert_eq!(failure.message, FORMAT_PANICKED);
         assert!(failure.chain.is_empty());
     }
@@ -305,10 +440,7 @@ mod tests {
             }
         }
         impl Error for Empty {}
-        assert!(matches!(classify(&Empty), Outcome::Staged(_)));
-        let (record, failure) = through_the_ring();
-        assert_eq!(record.len(), DEFERRED_VALUE_AT);
-        assert_eq!(failure.message, "nothing to say");
+        assert_eq!(through_the_word(classify(&Empty)).message, "nothing to say");
 
         // Variants of different sizes: the small one leaves padding
         // (uninitialised bytes) in the record.
@@ -346,9 +478,72 @@ mod tests {
         }
         impl Error for Counted {}
         let error = Counted(std::cell::Cell::new(3));
-        assert!(matches!(classify(&error), Outcome::Staged(_)));
+        let outcome = classify(&error);
         error.0.set(4);
-        assert_eq!(through_the_ring().1.message, "attempt 3");
+        assert_eq!(through_the_word(outcome).message, "attempt 3");
+    }
+
+    /// An 8-byte error, one variant with padding.
+    #[derive(Debug, Clone, Copy)]
+    enum Small {
+        Code(u32),
+        Flag(bool),
+    }
+
+    impl fmt::Display for Small {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Small::Code(code) => write!(f, "failed with code {code}"),
+                Small::Flag(flag) => write!(f, "flag was {flag}"),
+            }
+        }
+    }
+
+    impl Error for Small {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            static CAUSE: Cause = Cause;
+            Some(&CAUSE)
+        }
+    }
+
+    #[test]
+    fn an_error_of_at_most_8_bytes_is_carried_with_the_same_text() {
+        assert!(carriable::<Small>() && !carriable::<Fetch>());
+        for error in [Small::Code(503), Small::Flag(true)] {
+            let carried = through_the_word(classify(&error));
+            let mut expected = formatted_on_the_caller(&error);
+            expected.error_type = carried.error_type.clone();
+            assert!(carried.error_type.ends_with("deferred::tests::Small"));
+            assert_eq!(carried, expected);
+        }
+    }
+
+    #[test]
+    fn a_carried_error_can_go_through_the_stage_instead() {
+        // From a callsite that carries another type (a generic function's),
+        // or with a stack trace or fields: the stage, then the byte ring or
+        // a box.
+        let Outcome::Carried(carried) = classify(&Small::Code(7)) else {
+            panic!("expected a carried error");
+        };
+        let shape = carried.shape();
+        let Ok(staged) = carried.into_staged() else {
+            panic!("the stage is free");
+        };
+        assert_eq!(staged.shape(), shape, "the trace gate sees the same shape");
+        let (record, failure) = through_the_ring();
+        assert_eq!(record.len(), DEFERRED_VALUE_AT + CARRIED_MAX);
+        assert_eq!(failure.message, "failed with code 7");
+        assert_eq!(failure.chain, vec!["the peer went away".to_owned()]);
+
+        // The stage in use (an error's `Display` failing a monitored
+        // function while its own error is staged): formatted on the spot.
+        let Outcome::Carried(carried) = classify(&Small::Flag(false)) else {
+            panic!("expected a carried error");
+        };
+        let failure = with_stage_in_use(|| carried.into_staged());
+        let failure = failure.expect_err("the stage is in use");
+        assert_eq!(failure.message, "flag was false");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub use classify::{
     Classify, ClassifyAny, ClassifyBoxError, ClassifyCloneError, ClassifyDebug, ClassifyDisplay,
     ClassifyDynError, ClassifyError, ClassifyResult, Outcome,
 };
+pub use deferred::Carried;
 pub(crate) use limits::current_limits;
 pub(crate) use limits::set_limits;
 pub use limits::CaptureLimits;
@@ -23,8 +24,8 @@ pub(crate) use panic_hook::{install_panic_hook, take_panic_failure, FLUSH_ON_PAN
 pub(crate) use staged::stage;
 pub use staged::Staged;
 pub(crate) use staged::{
-    decode as decode_staged, record_id as staged_record_id, record_len as staged_record_len,
-    with_record as with_staged_record, Byte as StagedByte,
+    decode as decode_staged, decode_carried, record_id as staged_record_id,
+    record_len as staged_record_len, with_record as with_staged_record, Byte as StagedByte,
 };
 pub(crate) use trace_gate::{
     gated_stack_trace, next_interval as next_trace_interval, shape_of, TRACE_INTERVAL,

@@ -279,6 +279,15 @@ pub(crate) fn stage_deferred(
         .flatten()
 }
 
+/// Runs `f` while this thread's stage is in use (tests of the fallbacks).
+#[cfg(test)]
+pub(crate) fn with_stage_in_use<R>(f: impl FnOnce() -> R) -> R {
+    STAGE.with(|stage| {
+        let _held = stage.borrow_mut();
+        f()
+    })
+}
+
 /// Writes `bytes` into `record` at `at`.
 #[inline(always)]
 fn put<const N: usize>(record: &mut [Byte], at: usize, bytes: [u8; N]) {
@@ -425,6 +434,26 @@ pub(crate) unsafe fn decode(record: &[Byte], into: &mut Failure, scratch: &mut V
     }
     // SAFETY: a text record is written entirely from bytes (`stage_text_into`).
     decode_text(unsafe { assume_init(record, record.len()) }, into);
+}
+
+/// Decodes the error carried in an event's word (`capture/deferred.rs`)
+/// into `into`, formatting it first into `scratch`.
+///
+/// # Safety
+///
+/// `format` must be the address of the [`FormatDeferred`] instantiated for
+/// the type whose bytes `value` holds, and `value` read once.
+pub(crate) unsafe fn decode_carried(
+    format: usize,
+    value: &MaybeUninit<u64>,
+    into: &mut Failure,
+    scratch: &mut Vec<u8>,
+) {
+    // SAFETY: the caller's promise: a `FormatDeferred` of this process.
+    let format: FormatDeferred = unsafe { std::mem::transmute::<usize, FormatDeferred>(format) };
+    // SAFETY: the value's bytes, of the type `format` reads, read once.
+    unsafe { format(value.as_ptr().cast::<u8>(), scratch) };
+    decode_text(scratch, into);
 }
 
 /// Formats the deferred `record`'s error into a text record in `into`.

@@ -41,7 +41,7 @@ use crate::alerts::{Alerting, ComponentHealth, ExecutionFacts, HealthInputs};
 use crate::callsite::{self, Callsite};
 use crate::capture::{self, Failure};
 use crate::clock::Clock;
-use crate::event::Event;
+use crate::event::{Details, Event, Extra};
 use crate::execution_record::ExecutionRecord;
 use crate::queue::{QueueShared, Ring, ORPHAN_DROPS};
 use crate::resources::{MinuteRollup, ResourceHistory, ResourceSampler};
@@ -536,16 +536,22 @@ impl Collector {
                     break;
                 };
                 self.in_flight = Some(index);
-                if event.staged {
-                    // The error's details, from the ring's bytes into a reused failure.
-                    let mut staged = std::mem::take(&mut self.staged);
-                    self.rings[index].read_staged(event.local_id(), &mut staged);
-                    let now = (wall_now, wall_unix, tick_now);
-                    self.process(event, &thread_name, now, Some(&staged));
-                    self.staged = staged;
-                } else {
-                    let now = (wall_now, wall_unix, tick_now);
-                    self.process(event, &thread_name, now, None);
+                let now = (wall_now, wall_unix, tick_now);
+                match event.details() {
+                    Details::InExtra => self.process(event, &thread_name, now, None),
+                    details => {
+                        // The error's details, from the ring's bytes or the
+                        // event's word into a reused failure.
+                        let mut staged = std::mem::take(&mut self.staged);
+                        let ring = &mut self.rings[index];
+                        if details == Details::InByteRing {
+                            ring.read_staged(event.local_id(), &mut staged);
+                        } else {
+                            ring.read_carried(&event, &mut staged);
+                        }
+                        self.process(event, &thread_name, now, Some(&staged));
+                        self.staged = staged;
+                    }
                 }
                 taken += 1;
             }
@@ -688,8 +694,8 @@ impl Collector {
 
     /// `now`: the monitor's clock at the start of the drain pass (also
     /// split), and the tick read when the pass reached this ring. `staged`:
-    /// the details of a staged error (`event.staged`), read from its ring's
-    /// bytes.
+    /// the details of an error that travelled in its ring's bytes or in the
+    /// event's word (`event.details()`).
     fn process(
         &mut self,
         mut event: Event,
@@ -698,8 +704,8 @@ impl Collector {
         staged: Option<&Failure>,
     ) {
         if let Some(failure) = event
-            .extra
-            .get_mut()
+            .extra_mut()
+            .and_then(Extra::get_mut)
             .and_then(|extra| extra.failure.as_mut())
         {
             failure.resolve_trace();

@@ -415,16 +415,13 @@ where
                 None
             }
         };
-        queue::push(Event {
+        queue::push(Event::new(
             callsite,
-            start,
-            end,
+            (start, end),
             status,
-            thread: id.thread,
-            sequence: id.sequence,
-            staged: false,
-            extra: extra(busy, failure, trace, fields, status),
-        });
+            id,
+            extra(busy, failure, trace, fields, status),
+        ));
     }
 }
 
