@@ -185,9 +185,9 @@ pub(crate) struct Collector {
     publish_durations: bool,
     feed: Option<FeedTap>,
     self_stats: Arc<SelfStats>,
+    /// The lines other than executions' (gaps, clock jumps); an execution's
+    /// lines are built in the logs' own buffers.
     line: Vec<u8>,
-    /// A failure's errors-log line, built from `line`'s bytes.
-    errors_line: Vec<u8>,
     scratch: String,
     /// The repeating parts of the lines, formatted once.
     line_parts: json::LineParts,
@@ -319,7 +319,6 @@ impl Collector {
             feed: parts.feed,
             self_stats: parts.self_stats,
             line: Vec::with_capacity(512),
-            errors_line: Vec::with_capacity(1024),
             scratch: String::with_capacity(32),
             line_parts: json::LineParts::default(),
             dropped_total: 0,
@@ -775,17 +774,19 @@ impl Collector {
             callsite: event.callsite,
             stamp,
         };
+        // Built straight into the logs' buffers (no copy of either line);
+        // a success leaves the errors slot empty, which writes nothing.
+        let mut executions_line = self.logs.executions.line_slot();
+        let mut errors_line = self.logs.errors.line_slot();
         json::execution_lines(
-            &mut self.line,
-            &mut self.errors_line,
+            executions_line.buf(),
+            errors_line.buf(),
             &record,
             &origin,
             &mut self.line_parts,
         );
-        self.logs.executions.write_line(&self.line, wall_now);
-        if event.status.is_failure() {
-            self.logs.errors.write_line(&self.errors_line, wall_now);
-        }
+        executions_line.commit(wall_now);
+        errors_line.commit(wall_now);
         if let Some(feed) = &mut self.feed {
             feed.execution(&record, tick_now);
         }
