@@ -219,8 +219,10 @@ pub(crate) struct Collector {
     /// The latest sample's time and resident memory, for the memory rules.
     latest_rss: Option<(SystemTime, u64)>,
     /// The details of the staged error being processed (reused: no
-    /// allocation per error).
-    staged: Failure,
+    /// allocation per error). Boxed, so that taking it out for `process`
+    /// and putting it back moves a pointer, not the whole `Failure`; `None`
+    /// only after a panic in `process` (a fresh one is made then).
+    staged: Option<Box<Failure>>,
     /// When (collector clock) the next stack-trace interval starts.
     next_trace_interval: Option<SystemTime>,
     /// The OTLP exporter's end (feature `otlp`): dropped with the collector,
@@ -330,7 +332,7 @@ impl Collector {
             persistence,
             alerts: parts.alerts,
             queue_fill: 0.0,
-            staged: Failure::default(),
+            staged: Some(Box::default()),
             next_trace_interval: None,
             running_sampler: RunningSampler::default(),
             running: parts.running,
@@ -537,11 +539,11 @@ impl Collector {
                 self.in_flight = Some(index);
                 if event.staged {
                     // The error's details, from the ring's bytes into a reused failure.
-                    let mut staged = std::mem::take(&mut self.staged);
+                    let mut staged = self.staged.take().unwrap_or_default();
                     self.rings[index].read_staged(event.local_id(), &mut staged);
                     let now = (wall_now, wall_unix, tick_now);
-                    self.process(event, &thread_name, now, Some(&staged));
-                    self.staged = staged;
+                    self.process(event, &thread_name, now, Some(&*staged));
+                    self.staged = Some(staged);
                 } else {
                     let now = (wall_now, wall_unix, tick_now);
                     self.process(event, &thread_name, now, None);
