@@ -246,9 +246,11 @@ fn parts_of(functions: &mut Vec<FunctionParts>, index: usize) -> &mut FunctionPa
     &mut functions[index]
 }
 
-/// One line of the executions log into `out`, and, for a failure, its line
-/// of the errors log into `errors`: the same line with `error_chain`,
-/// `stack_trace` and `context` after the message. The shared fields are
+/// One line of the executions log appended to `out`, and, for a failure,
+/// its line of the errors log appended to `errors`: the same line with
+/// `error_chain`, `stack_trace` and `context` after the message. Both may
+/// already hold earlier lines (the collector builds the lines in the log
+/// files' own buffers), which stay as they are. The shared fields are
 /// formatted once; the errors line is put together from the executions
 /// line's bytes and the errors-only part. The repeating parts come from
 /// `parts` (made there when they are not kept yet).
@@ -266,7 +268,7 @@ pub(crate) fn execution_lines(
             && std::ptr::eq(record.file, origin.callsite.file())
             && record.line == origin.callsite.line()
     );
-    out.clear();
+    let at = out.len();
     out.extend_from_slice(b"{\"id\":\"");
     let mut id = [0u8; 26];
     record.id.encode(&mut id);
@@ -331,9 +333,8 @@ pub(crate) fn execution_lines(
         }
     }
     out.extend_from_slice(b"}\n");
-    errors.clear();
     if record.status.is_failure() {
-        errors.extend_from_slice(&out[..shared]);
+        errors.extend_from_slice(&out[at..shared]);
         if let Some(failure) = record.failure {
             errors_only(errors, record, origin.callsite, failure, function_parts);
         }
@@ -571,6 +572,8 @@ mod tests {
                 callsite: &APP_JOB,
                 stamp: parts.stamp(record.timestamp),
             };
+            out.clear();
+            errors.clear();
             execution_lines(out, errors, record, &origin, &mut parts);
         };
         lines(
@@ -618,7 +621,8 @@ mod tests {
     /// Lines made with the parts kept from earlier lines are the lines made
     /// from scratch, whichever input changes from one line to the next
     /// (the name, thread, trigger, error type, message, chain, callsite,
-    /// status, timestamp) and whichever function they are kept for.
+    /// status, timestamp) and whichever function they are kept for; lines
+    /// appended after earlier ones leave those as they were.
     #[test]
     fn kept_parts_never_outlive_what_they_were_made_from() {
         static FIRST: Callsite =
@@ -710,7 +714,7 @@ mod tests {
                 fields: &[],
             };
             let function = pick(3);
-            let lines = |parts: &mut LineParts| {
+            let lines = |parts: &mut LineParts, earlier: (&[u8], &[u8])| {
                 let origin = Origin {
                     function,
                     name,
@@ -718,19 +722,26 @@ mod tests {
                     callsite,
                     stamp: parts.stamp(record.timestamp),
                 };
-                let (mut out, mut errors) = (Vec::new(), Vec::new());
+                let (mut out, mut errors) = (earlier.0.to_vec(), earlier.1.to_vec());
                 execution_lines(&mut out, &mut errors, &record, &origin, parts);
                 (out, errors)
             };
-            let with_kept = lines(&mut kept);
-            let from_scratch = lines(&mut LineParts::default());
+            // Appended after earlier lines (as into a log's buffer), with
+            // the kept parts; from scratch into empty vectors.
+            let earlier: (&[u8], &[u8]) = match step % 3 {
+                0 => (b"", b""),
+                1 => (b"{\"earlier\":1}\n", b""),
+                _ => (b"{\"earlier\":1}\n", b"{\"earlier\":2}\n{\"x\":3}\n"),
+            };
+            let with_kept = lines(&mut kept, earlier);
+            let from_scratch = lines(&mut LineParts::default(), (b"", b""));
             assert_eq!(
                 String::from_utf8(with_kept.0).unwrap(),
-                String::from_utf8(from_scratch.0).unwrap()
+                String::from_utf8([earlier.0, &from_scratch.0].concat()).unwrap()
             );
             assert_eq!(
                 String::from_utf8(with_kept.1).unwrap(),
-                String::from_utf8(from_scratch.1).unwrap()
+                String::from_utf8([earlier.1, &from_scratch.1].concat()).unwrap()
             );
         }
     }

@@ -185,9 +185,9 @@ pub(crate) struct Collector {
     publish_durations: bool,
     feed: Option<FeedTap>,
     self_stats: Arc<SelfStats>,
+    /// The lines other than executions' (gaps, clock jumps); an execution's
+    /// lines are built in the logs' own buffers.
     line: Vec<u8>,
-    /// A failure's errors-log line, built from `line`'s bytes.
-    errors_line: Vec<u8>,
     scratch: String,
     /// The repeating parts of the lines, formatted once.
     line_parts: json::LineParts,
@@ -219,8 +219,10 @@ pub(crate) struct Collector {
     /// The latest sample's time and resident memory, for the memory rules.
     latest_rss: Option<(SystemTime, u64)>,
     /// The details of the staged error being processed (reused: no
-    /// allocation per error).
-    staged: Failure,
+    /// allocation per error). Boxed, so that taking it out for `process`
+    /// and putting it back moves a pointer, not the whole `Failure`; `None`
+    /// only after a panic in `process` (a fresh one is made then).
+    staged: Option<Box<Failure>>,
     /// When (collector clock) the next stack-trace interval starts.
     next_trace_interval: Option<SystemTime>,
     /// The OTLP exporter's end (feature `otlp`): dropped with the collector,
@@ -319,7 +321,6 @@ impl Collector {
             feed: parts.feed,
             self_stats: parts.self_stats,
             line: Vec::with_capacity(512),
-            errors_line: Vec::with_capacity(1024),
             scratch: String::with_capacity(32),
             line_parts: json::LineParts::default(),
             dropped_total: 0,
@@ -331,7 +332,7 @@ impl Collector {
             persistence,
             alerts: parts.alerts,
             queue_fill: 0.0,
-            staged: Failure::default(),
+            staged: Some(Box::default()),
             next_trace_interval: None,
             running_sampler: RunningSampler::default(),
             running: parts.running,
@@ -542,15 +543,15 @@ impl Collector {
                     details => {
                         // The error's details, from the ring's bytes or the
                         // event's word into a reused failure.
-                        let mut staged = std::mem::take(&mut self.staged);
+                        let mut staged = self.staged.take().unwrap_or_default();
                         let ring = &mut self.rings[index];
                         if details == Details::InByteRing {
                             ring.read_staged(event.local_id(), &mut staged);
                         } else {
                             ring.read_carried(&event, &mut staged);
                         }
-                        self.process(event, &thread_name, now, Some(&staged));
-                        self.staged = staged;
+                        self.process(event, &thread_name, now, Some(&*staged));
+                        self.staged = Some(staged);
                     }
                 }
                 taken += 1;
@@ -781,17 +782,19 @@ impl Collector {
             callsite: event.callsite,
             stamp,
         };
+        // Built straight into the logs' buffers (no copy of either line);
+        // a success leaves the errors slot empty, which writes nothing.
+        let mut executions_line = self.logs.executions.line_slot();
+        let mut errors_line = self.logs.errors.line_slot();
         json::execution_lines(
-            &mut self.line,
-            &mut self.errors_line,
+            executions_line.buf(),
+            errors_line.buf(),
             &record,
             &origin,
             &mut self.line_parts,
         );
-        self.logs.executions.write_line(&self.line, wall_now);
-        if event.status.is_failure() {
-            self.logs.errors.write_line(&self.errors_line, wall_now);
-        }
+        executions_line.commit(wall_now);
+        errors_line.commit(wall_now);
         if let Some(feed) = &mut self.feed {
             feed.execution(&record, tick_now);
         }

@@ -159,7 +159,7 @@ pub use config::{
     ERRORS_MAX_TOTAL_BYTES, EXECUTIONS_MAX_TOTAL_BYTES, EXECUTIONS_ROTATION_BYTES, TEN_MIB,
 };
 pub use retention::Retention;
-pub use writer::{LogHealth, RotatingLog};
+pub use writer::{LineSlot, LogHealth, RotatingLog};
 
 /// What the name of a rotated file of a log says (see the naming table
 /// above), for a reader of the directory.

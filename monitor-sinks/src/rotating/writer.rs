@@ -120,6 +120,10 @@ pub struct RotatingLog {
     /// Complete lines; `buf[start..]` is not written yet.
     buf: Vec<u8>,
     start: usize,
+    /// A line built in `buf` by a [`LineSlot`] that does not simply join the
+    /// buffered lines (a flush or rotation comes first) is moved here and
+    /// takes [`write_line`](RotatingLog::write_line)'s general path.
+    spare: Vec<u8>,
     markers: VecDeque<Marker>,
 
     health: LogHealth,
@@ -206,6 +210,7 @@ impl RotatingLog {
             last_target: None,
             buf: Vec::new(),
             start: 0,
+            spare: Vec::new(),
             markers: VecDeque::new(),
             health: LogHealth::default(),
             episode_dropped: 0,
@@ -280,6 +285,123 @@ impl RotatingLog {
     /// rotation happens between lines, before the first line of a new period
     /// or before a line that would take the file past the size limit.
     pub fn write_line(&mut self, line: &[u8], now: SystemTime) {
+        let Some(&last) = line.last() else { return };
+        let len = line.len() + usize::from(last != b'\n');
+        if self.joins_buffered(self.buf.len(), len, now) {
+            self.buf.extend_from_slice(line);
+            if last != b'\n' {
+                self.buf.push(b'\n');
+            }
+            self.joined(now);
+        } else {
+            self.write_line_general(line, now);
+        }
+    }
+
+    /// A slot for one line built in place, at the end of the log's own
+    /// buffer: what [`write_line`](Self::write_line) does with a line, without
+    /// copying it there from elsewhere. Append the line to
+    /// [`LineSlot::buf`], then [`LineSlot::commit`] it; a slot dropped
+    /// without `commit` (say, by a panic while building) leaves nothing
+    /// behind.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use monitor_sinks::rotating::{LogFileConfig, RotatingLog};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("rotating-slot-doc-{}", std::process::id()));
+    /// let now = SystemTime::now();
+    /// let mut log = RotatingLog::open(LogFileConfig::executions(&dir), now)?;
+    /// let mut slot = log.line_slot();
+    /// slot.buf().extend_from_slice(b"{\"timestamp\":\"2026-12-04T00:00:00Z\",\"n\":");
+    /// slot.buf().push(b'1');
+    /// slot.buf().push(b'}');
+    /// assert_eq!(slot.line(), b"{\"timestamp\":\"2026-12-04T00:00:00Z\",\"n\":1}");
+    /// slot.commit(now); // the missing `\n` is added, as by `write_line`
+    /// drop(log.line_slot()); // nothing written
+    /// log.sync(now);
+    /// assert_eq!(
+    ///     std::fs::read(log.current_path())?,
+    ///     b"{\"timestamp\":\"2026-12-04T00:00:00Z\",\"n\":1}\n"
+    /// );
+    /// # drop(log);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn line_slot(&mut self) -> LineSlot<'_> {
+        let at = self.buf.len();
+        LineSlot { log: self, at }
+    }
+
+    /// Whether a line of `len` bytes that starts at `at` (the end of the
+    /// buffered lines) simply joins them: no flush before or after it, no
+    /// rotation before it, not failing. Then
+    /// [`write_line_general`](Self::write_line_general) would do nothing but
+    /// append it and count it ([`joined`](Self::joined)).
+    fn joins_buffered(&mut self, at: usize, len: usize, now: SystemTime) -> bool {
+        if self.health.failing {
+            return false;
+        }
+        let pending = at.saturating_sub(self.start);
+        // Not `>`: a line that brings the pending bytes to the threshold is
+        // written at once, after it joined.
+        if pending + len >= self.flush_threshold {
+            return false;
+        }
+        if self.cfg.rotation.period_secs().is_some() {
+            let secs = self.second_of(now);
+            if !self.tail_period().is_some_and(|p| p.contains(secs)) {
+                return false;
+            }
+        }
+        if let Some(limit) = self.cfg.rotation.size_limit() {
+            let tail = match self.markers.back() {
+                Some(m) => at.saturating_sub(m.at) as u64,
+                None => self.size + pending as u64,
+            };
+            if tail > 0 && tail.saturating_add(len as u64) > limit {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The accounting of a line that [`joins_buffered`](Self::joins_buffered).
+    fn joined(&mut self, now: SystemTime) {
+        self.last_now = now;
+        self.lines_since_attempt += 1;
+        self.health.buffered_lines += 1;
+    }
+
+    /// A line built in `buf[at..]` by a [`LineSlot`].
+    fn commit_line(&mut self, at: usize, now: SystemTime) {
+        assert!(
+            self.buf.len() >= at,
+            "a LineSlot's line removed bytes from before it"
+        );
+        let Some(&last) = self.buf.get(at..).and_then(<[u8]>::last) else {
+            return;
+        };
+        if last != b'\n' {
+            self.buf.push(b'\n');
+        }
+        if self.joins_buffered(at, self.buf.len() - at, now) {
+            self.joined(now);
+            return;
+        }
+        // A flush, rotation or failure first: the general path, with the
+        // line out of the buffer (about once per 64 KiB of lines).
+        let mut line = std::mem::take(&mut self.spare);
+        line.clear();
+        line.extend_from_slice(&self.buf[at..]);
+        self.buf.truncate(at);
+        self.write_line_general(&line, now);
+        self.spare = line;
+    }
+
+    /// Everything [`write_line`](Self::write_line) may do before, while and
+    /// after appending a line.
+    fn write_line_general(&mut self, line: &[u8], now: SystemTime) {
         let Some(&last) = line.last() else { return };
         self.last_now = now;
         let add_newline = last != b'\n';
@@ -395,18 +517,23 @@ impl RotatingLog {
         });
     }
 
+    /// The Unix second of `now` (kept for the next line at the same `now`).
+    fn second_of(&mut self, now: SystemTime) -> i64 {
+        match self.last_second {
+            Some((then, secs)) if then == now => secs,
+            _ => {
+                let secs = unix_parts(now).0;
+                self.last_second = Some((now, secs));
+                secs
+            }
+        }
+    }
+
     /// Decides whether a rotation comes before a line of `len` bytes at `now`.
     fn check_rotation(&mut self, now: SystemTime, len: u64) -> bool {
         let mut rotate = false;
         if let Some(period_len) = self.cfg.rotation.period_secs() {
-            let secs = match self.last_second {
-                Some((then, secs)) if then == now => secs,
-                _ => {
-                    let secs = unix_parts(now).0;
-                    self.last_second = Some((now, secs));
-                    secs
-                }
-            };
+            let secs = self.second_of(now);
             match self.tail_period() {
                 Some(p) if p.contains(secs) => {}
                 old => {
@@ -679,6 +806,47 @@ impl RotatingLog {
             m.at = m.at.saturating_sub(start);
         }
         self.start = 0;
+    }
+}
+
+/// One line being built at the end of a [`RotatingLog`]'s buffer
+/// ([`RotatingLog::line_slot`]).
+#[must_use = "a line slot writes nothing until it is committed"]
+pub struct LineSlot<'a> {
+    log: &'a mut RotatingLog,
+    /// Where the line starts in the log's buffer.
+    at: usize,
+}
+
+impl LineSlot<'_> {
+    /// The buffer to append the line to. It may already hold earlier lines
+    /// (the ones not written yet): append only, never change or remove what
+    /// was there. The line follows [`RotatingLog::write_line`]'s rules: one
+    /// JSON object, no newline but an optional final one.
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.log.buf
+    }
+
+    /// The line appended so far.
+    pub fn line(&self) -> &[u8] {
+        self.log.buf.get(self.at..).unwrap_or_default()
+    }
+
+    /// Writes the line as [`RotatingLog::write_line`] would (an empty line
+    /// is ignored, a missing final `\n` added). Panics if bytes from before
+    /// the line were removed.
+    pub fn commit(self, now: SystemTime) {
+        let mut slot = std::mem::ManuallyDrop::new(self);
+        let at = slot.at;
+        slot.log.commit_line(at, now);
+    }
+}
+
+impl Drop for LineSlot<'_> {
+    /// An uncommitted line is taken back out of the buffer.
+    fn drop(&mut self) {
+        let at = self.at.min(self.log.buf.len());
+        self.log.buf.truncate(at);
     }
 }
 
