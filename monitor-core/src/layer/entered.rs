@@ -63,6 +63,10 @@ pub(super) fn pop(layer: usize, id: u64) -> Option<Entry> {
             let position = stack
                 .iter()
                 .rposition(|entry| entry.layer == layer && entry.id == id)?;
+            if position + 1 == stack.len() {
+                // The usual case: no entries to move down.
+                return stack.pop();
+            }
             Some(stack.remove(position))
         })
         .ok()
