@@ -461,4 +461,70 @@ mod tests {
         ring.read_staged(kept, &mut failure);
         assert_eq!(failure.message, "<the error's details were lost>");
     }
+
+    #[test]
+    fn carried_events_dropped_unread_free_nothing_and_are_never_formatted_by_a_guess() {
+        // A callsite no carried error claimed yet: its events' bytes have no
+        // formatter, and the collector reports their details lost instead
+        // of guessing one.
+        static CALLSITE: crate::callsite::Callsite = crate::callsite::Callsite::new(
+            None,
+            "queue",
+            "tests",
+            "carried",
+            file!(),
+            line!(),
+            None,
+            None,
+        );
+        let (mut producer, consumer) = chunked::ring::<Event>(
+            Geometry::for_capacity(4),
+            Arc::new(MemoryBudget::new(0)),
+            Arc::new(Wake::default()),
+        );
+        // Words an `Extra` would read as a box's pointer (even, not zero):
+        // dropping them as one would free what was never allocated.
+        let carried = |sequence: u32| {
+            let id = LocalId {
+                thread: 1,
+                sequence,
+            };
+            Event::carried(&CALLSITE, (1, 2), id, MaybeUninit::new(0x1000 << sequence))
+        };
+        let mut pushed = 0;
+        while producer.push(carried(pushed)).is_ok() {
+            pushed += 1;
+        }
+        // The push that found the ring full handed its event back, dropped.
+        assert!(pushed >= 4, "{pushed}");
+        let mut ring = Ring {
+            consumer,
+            bytes: rtrb::RingBuffer::new(16).1,
+            record: Vec::new(),
+            formatted: Vec::new(),
+            dropped_seen: 0,
+            thread_name: "test".into(),
+        };
+        let event = ring.consumer.pop().expect("a carried event");
+        let mut failure = Failure::default();
+        ring.read_carried(&event, &mut failure);
+        assert_eq!(failure.message, "<the error's details were lost>");
+        // An event that carries nothing is not read as carrying something.
+        let boxed = Event::new(
+            &CALLSITE,
+            (1, 2),
+            crate::event::Status::Error,
+            LocalId {
+                thread: 1,
+                sequence: 99,
+            },
+            crate::event::Extra::NONE,
+        );
+        failure = Failure::default();
+        ring.read_carried(&boxed, &mut failure);
+        assert_eq!(failure.message, "<the error's details were lost>");
+        // The rest go unread with the ring (a monitor shut down).
+        drop(ring);
+        drop(producer);
+    }
 }
