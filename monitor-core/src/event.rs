@@ -392,10 +392,8 @@ mod tests {
         assert_eq!(event.details(), Details::Carried);
         assert_eq!(event.status, Status::Error);
         // SAFETY: written from an integer just above.
-        assert_eq!(
-            unsafe { event.carried_value().unwrap().assume_init() },
-            0x1000
-        );
+        let carried = unsafe { event.carried_value().unwrap().assume_init() };
+        assert_eq!(carried, 0x1000);
         assert!(event.extra().get().is_none() && event.extra_mut().is_none());
         drop(Event::carried(&CALLSITE, (1, 2), id, word));
         // Boxed instead (a stack trace, say): the word is an `Extra` again.
