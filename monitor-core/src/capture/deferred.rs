@@ -75,8 +75,8 @@ pub struct Carried {
     value: MaybeUninit<u64>,
     format: FormatDeferred,
     type_name: &'static str,
-    /// Its enum variant, for the trace gate (see [`variant_shape`]).
-    variant: u64,
+    /// Its shape for the trace gate (see [`deferred_shape`]).
+    shape: u64,
 }
 
 impl Carried {
@@ -104,14 +104,14 @@ impl Carried {
             value,
             format: format::<E>,
             type_name: core::any::type_name::<E>(),
-            variant: variant_shape(error),
+            shape: deferred_shape::<E>(error),
         })
     }
 
     /// The error's shape for the trace gate (`trace_gate.rs`): its type and
     /// enum variant.
     pub(crate) fn shape(&self) -> u64 {
-        super::trace_gate::shape_of(self.type_name, b"") ^ self.variant
+        self.shape
     }
 
     /// The address of the function that formats it (what a callsite
@@ -131,7 +131,7 @@ impl Carried {
         let bytes = self.value.as_ptr().cast::<MaybeUninit<u8>>();
         let staged = stage_deferred(
             self.type_name,
-            self.variant,
+            self.shape,
             self.format,
             CARRIED_MAX,
             |slot| {
@@ -178,7 +178,7 @@ impl std::fmt::Debug for Carried {
 fn stage_clone<E: Error + Clone + Send + 'static>(error: &E) -> Option<Staged> {
     stage_deferred(
         core::any::type_name::<E>(),
-        variant_shape(error),
+        deferred_shape::<E>(error),
         format::<E>,
         size_of::<E>(),
         |slot| {
@@ -206,10 +206,14 @@ fn stage_clone<E: Error + Clone + Send + 'static>(error: &E) -> Option<Staged> {
 }
 
 /// What the caller can tell cheaply of a deferred error's pattern, for the
-/// trace gate: its enum variant (a hash of its discriminant; constant for
-/// a struct). The gate adds the type name.
-fn variant_shape<E>(error: &E) -> u64 {
-    let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
+/// trace gate (`trace_gate.rs`): its type, as the address of its formatter
+/// (one per type; two for one type only costs a trace), and its enum
+/// variant (a hash of its discriminant; constant for a struct). No hash of
+/// the type's name: the gate asks for the shape of nearly every error while
+/// traces are on.
+fn deferred_shape<E: Error + 'static>(error: &E) -> u64 {
+    let format: FormatDeferred = format::<E>;
+    let mut hasher = Fnv(0xcbf2_9ce4_8422_2325 ^ (format as usize as u64));
     std::hash::Hash::hash(&std::mem::discriminant(error), &mut hasher);
     hasher.0
 }
@@ -226,6 +230,11 @@ impl Hasher for Fnv {
         for &byte in bytes {
             self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
+    }
+
+    /// A whole word in one step (an enum's discriminant is an `isize`).
+    fn write_usize(&mut self, word: usize) {
+        self.0 = (self.0 ^ word as u64).wrapping_mul(0x0100_0000_01b3);
     }
 }
 
@@ -557,5 +566,10 @@ mod tests {
             shape(Fetch::Timeout { after_ms: 2 })
         );
         assert_ne!(shape(Fetch::Timeout { after_ms: 1 }), shape(Fetch::Refused));
+        // The first variant of two types: told apart by the type.
+        let Outcome::Carried(small) = classify(&Small::Code(1)) else {
+            panic!("expected a carried error");
+        };
+        assert_ne!(small.shape(), shape(Fetch::Timeout { after_ms: 1 }));
     }
 }
