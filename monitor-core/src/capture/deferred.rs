@@ -69,7 +69,7 @@ pub(super) fn classify<E: Error + Clone + Send + 'static>(error: &E) -> Outcome 
 /// hands its bytes to the collector in the event's last word (when its
 /// callsite carries this type's formatter, see `Callsite::carries`), and
 /// the collector formats it. Otherwise it goes through the stage like a
-/// larger one ([`into_staged`](Self::into_staged)).
+/// larger one (`into_staged`).
 pub struct Carried {
     /// The clone's bytes (its padding possibly uninitialised).
     value: MaybeUninit<u64>,
