@@ -84,21 +84,11 @@ impl Carried {
     #[inline]
     fn of<E: Error + Clone + Send + 'static>(error: &E) -> Option<Carried> {
         debug_assert!(carriable::<E>());
-        // A panicking `Clone` must not reach the host's function: the
-        // error is formatted on the caller instead.
-        let clone = catch_unwind(AssertUnwindSafe(|| error.clone())).ok()?;
-        // Moved into the bytes: the collector reads it out once.
-        let clone = ManuallyDrop::new(clone);
         let mut value = MaybeUninit::<u64>::uninit();
         // SAFETY: `E` is at most 8 bytes (`carriable`), the size of `value`,
-        // a local that cannot overlap the clone. The copy is untyped: the
-        // padding it copies stays uninitialised, which `MaybeUninit` allows.
-        unsafe {
-            ptr::copy_nonoverlapping(
-                ptr::from_ref::<E>(&clone).cast::<u8>(),
-                value.as_mut_ptr().cast::<u8>(),
-                size_of::<E>(),
-            );
+        // a local that cannot overlap `error`.
+        if !unsafe { move_clone_to(error, value.as_mut_ptr().cast::<u8>()) } {
+            return None;
         }
         Some(Carried {
             value,
@@ -182,27 +172,35 @@ fn stage_clone<E: Error + Clone + Send + 'static>(error: &E) -> Option<Staged> {
         format::<E>,
         size_of::<E>(),
         |slot| {
-            // A panicking `Clone` must not reach the host's function: the
-            // error is formatted on the caller instead.
-            let Ok(clone) = catch_unwind(AssertUnwindSafe(|| error.clone())) else {
-                return false;
-            };
-            // Moved into the record: the collector reads it out once.
-            let clone = ManuallyDrop::new(clone);
             // SAFETY: `slot` is exactly `size_of::<E>()` bytes (the length
-            // given to `stage_deferred`) and does not overlap the clone, a
-            // local. The copy is untyped: the padding it copies stays
-            // uninitialised, which the record's `MaybeUninit<u8>` bytes allow.
-            unsafe {
-                ptr::copy_nonoverlapping(
-                    ptr::from_ref::<E>(&clone).cast::<u8>(),
-                    slot.as_mut_ptr().cast::<u8>(),
-                    size_of::<E>(),
-                );
-            }
-            true
+            // given to `stage_deferred`), in the stage: it cannot overlap
+            // `error`.
+            unsafe { move_clone_to(error, slot.as_mut_ptr().cast::<u8>()) }
         },
     )
+}
+
+/// Clones `error` and moves the clone's bytes to `to`, for the collector
+/// to read out once. False when its `Clone` panicked: a panicking `Clone`
+/// must not reach the host's function, the error is formatted on the
+/// caller instead. The copy is untyped: the padding it copies stays
+/// uninitialised, so `to` must be read as `MaybeUninit` bytes.
+///
+/// # Safety
+///
+/// `to` must be valid for writes of `size_of::<E>()` bytes and must not
+/// overlap `error`.
+#[inline]
+unsafe fn move_clone_to<E: Clone>(error: &E, to: *mut u8) -> bool {
+    let Ok(clone) = catch_unwind(AssertUnwindSafe(|| error.clone())) else {
+        return false;
+    };
+    let clone = ManuallyDrop::new(clone);
+    // SAFETY: the caller's promise for `to`; the clone is a local.
+    unsafe {
+        ptr::copy_nonoverlapping(ptr::from_ref::<E>(&clone).cast::<u8>(), to, size_of::<E>())
+    };
+    true
 }
 
 /// What the caller can tell cheaply of a deferred error's pattern, for the
