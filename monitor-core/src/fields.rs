@@ -229,6 +229,17 @@ pub(crate) fn set_field(fields: &mut Vec<Field>, field: Field) {
     }
 }
 
+/// `name` cut at [`MAX_NAME_BYTES`] on a char boundary, as [`Field::new`]
+/// cuts it.
+#[inline]
+pub(crate) fn capped_name(name: &'static str) -> &'static str {
+    if name.len() > MAX_NAME_BYTES {
+        &name[..floor_char_boundary(name, MAX_NAME_BYTES)]
+    } else {
+        name
+    }
+}
+
 fn floor_char_boundary(text: &str, limit: usize) -> usize {
     let mut cut = limit.min(text.len());
     while !text.is_char_boundary(cut) {

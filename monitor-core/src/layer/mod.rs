@@ -15,6 +15,7 @@ mod entered;
 mod fields;
 mod states;
 mod tree;
+mod values;
 
 use std::sync::Arc;
 
@@ -27,7 +28,6 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::callsite::Callsite;
 use crate::capture::{gated_stack_trace, shape_of, take_panic_failure, Failure};
 use crate::event::{Event, EventExtra, Extra, Status};
-use crate::fields::Field;
 use crate::local_id::LocalId;
 use crate::queue;
 use crate::running::stack::SpanThread;
@@ -35,6 +35,7 @@ use crate::span_trace::SpanExtra;
 use crate::ticks::{nanos_between, now};
 
 use tree::{Parent, TraceBuilder};
+use values::SpanValues;
 
 /// A [`tracing_subscriber::Layer`] that records every closed `tracing` span as
 /// an execution, beside the `#[monitored]` functions: the same queue,
@@ -220,9 +221,9 @@ struct SpanState {
     busy: u64,
     status: Status,
     failure: Option<Box<Failure>>,
-    /// The span's own field values (empty, with no allocation, for a site
-    /// without fields); written only if the span ends as a failure.
-    fields: Vec<Field>,
+    /// The span's own field values (none for a site without fields);
+    /// written only if the span ends as a failure.
+    fields: SpanValues,
     /// Whether the site declares fields (see `callsites::Site::has_fields`).
     has_fields: bool,
     tree: Tree,
@@ -273,9 +274,9 @@ where
         }
         // Formatting runs host code (`Display` impls): not under the span's lock.
         let fields = if site.has_fields {
-            fields::span_fields(attrs.values())
+            SpanValues::of(attrs.values())
         } else {
-            Vec::new()
+            SpanValues::default()
         };
         let local = LocalId::next();
         // Listed as running only if it will be recorded as an execution.
@@ -311,13 +312,8 @@ where
             return;
         }
         // Formatting runs host code (`Display` impls): not under the table's lock.
-        let mut recorded = Vec::new();
-        values.record(&mut fields::FieldValues(&mut recorded));
-        states::with(layer, id, |state| {
-            for field in recorded {
-                crate::fields::set_field(&mut state.fields, field);
-            }
-        });
+        let recorded = SpanValues::of_record(values);
+        states::with(layer, id, |state| state.fields.merge(recorded));
     }
 
     fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
@@ -382,7 +378,7 @@ where
             return;
         };
         if !queue::enabled() {
-            fields::recycle(state.fields);
+            state.fields.recycle();
             return;
         }
         let SpanState {
@@ -409,7 +405,7 @@ where
                     builder.lock().close(node, end, status, error);
                 }
                 if self.roots_only || !own_execution {
-                    fields::recycle(fields);
+                    fields.recycle();
                     return;
                 }
                 None
@@ -502,15 +498,15 @@ fn extra(
     busy: u64,
     failure: Option<Box<Failure>>,
     trace: Option<crate::ExecutionTrace>,
-    fields: Vec<Field>,
+    fields: SpanValues,
     status: Status,
 ) -> Extra {
     let busy_ns = nanos_between(0, busy);
     // Kept only when the span failed, as `#[monitored]` does.
     let fields = if status.is_failure() {
-        fields
+        fields.into_fields()
     } else {
-        fields::recycle(fields);
+        fields.recycle();
         Vec::new()
     };
     if failure.is_none() && trace.is_none() && fields.is_empty() {
