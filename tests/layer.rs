@@ -582,6 +582,82 @@ fn a_per_layer_filter_picks_the_spans_beside_a_fmt_layer() {
     }
 }
 
+/// More spans open at once than the layer's table has slots (1,024), from
+/// two subscribers whose registries hand out the same ids: every span keeps
+/// its own state (fields, busy time, error) wherever it is kept, is listed
+/// as running until it closes, and is recorded once.
+#[test]
+fn many_spans_open_at_once_in_two_subscribers_each_keep_their_own_state() {
+    const OPEN: u64 = 1_500;
+    let _lock = exclusive();
+    let dir = temp_dir("layer-many-open");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    let first = Dispatch::new(tracing_subscriber::registry().with(monitor::layer()));
+    let second = Dispatch::new(tracing_subscriber::registry().with(monitor::layer()));
+
+    let open = |dispatch: &Dispatch, name: &'static str| {
+        tracing::dispatcher::with_default(dispatch, || {
+            (0..OPEN)
+                .map(|n| {
+                    let span = match name {
+                        "first" => info_span!(target: "many", "first", n),
+                        _ => info_span!(target: "many", "second", n),
+                    };
+                    span.in_scope(|| {
+                        if n % 100 == 7 {
+                            tracing::error!(error = %format!("{name} {n} failed"), "failed");
+                        }
+                    });
+                    span
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let first_spans = open(&first, "first");
+    let second_spans = open(&second, "second");
+    let running = monitor::running();
+    for name in ["many::first", "many::second"] {
+        let listed = running.iter().filter(|run| run.name == name).count();
+        assert_eq!(listed as u64, OPEN, "{name} listed as running");
+    }
+    // Closed in an order unlike creation: the second's spans in reverse.
+    drop(first_spans);
+    for span in second_spans.into_iter().rev() {
+        drop(span);
+    }
+    assert!(monitor::running().is_empty());
+
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    for name in ["many::first", "many::second"] {
+        let function = stats.get(name).unwrap();
+        assert_eq!(
+            (function.total_executions, function.error_count),
+            (OPEN, OPEN / 100),
+            "{name}"
+        );
+    }
+    let lines = executions(&dir);
+    for (name, short) in [("many::first", "first"), ("many::second", "second")] {
+        let recorded = lines_named(&lines, name);
+        assert_eq!(recorded.len() as u64, OPEN);
+        let mut failed: Vec<u64> = Vec::new();
+        for line in recorded {
+            assert!(line["busy_ms"].as_f64().unwrap() >= 0.0, "{line}");
+            if line["status"] == "error" {
+                let n = line["fields"]["n"].as_u64().unwrap();
+                assert_eq!(line["error_message"], format!("{short} {n} failed"));
+                failed.push(n);
+            } else {
+                assert!(line.get("fields").is_none(), "{line}");
+            }
+        }
+        failed.sort_unstable();
+        let expected: Vec<u64> = (0..OPEN).filter(|n| n % 100 == 7).collect();
+        assert_eq!(failed, expected, "{name}");
+    }
+}
+
 fn names_of_trace(line: &Value) -> Vec<&str> {
     names(&line["execution_trace"]["children"])
 }

@@ -236,15 +236,17 @@ impl Extra {
         Extra(Box::into_raw(Box::new(extra)) as usize)
     }
 
-    /// A span's busy time and nothing else: inline when it fits in the word
-    /// beside the tag bit (on 64-bit targets, up to 292 years), boxed
-    /// otherwise.
-    pub(crate) fn span_busy(busy_ns: u64) -> Extra {
-        match usize::try_from(busy_ns) {
+    /// A span's busy time and nothing else, in raw ticks: inline when it
+    /// fits in the word beside the tag bit (on 64-bit targets, up to 2^63
+    /// ticks), boxed otherwise. The ticks become nanoseconds when read
+    /// ([`busy_ns`](Self::busy_ns), on the collector), not on the span's
+    /// thread.
+    pub(crate) fn span_busy(busy_ticks: u64) -> Extra {
+        match usize::try_from(busy_ticks) {
             Ok(busy) if busy <= usize::MAX >> 1 => Extra(busy << 1 | 1),
             _ => Extra::boxed(EventExtra {
                 span: Some(SpanExtra {
-                    busy_ns,
+                    busy_ns: crate::ticks::nanos_between(0, busy_ticks),
                     trace: None,
                 }),
                 ..EventExtra::default()
@@ -272,10 +274,10 @@ impl Extra {
         self.pointer().map(|pointer| unsafe { &mut *pointer })
     }
 
-    /// A span's busy time, inline or boxed.
+    /// A span's busy time, inline (as ticks) or boxed (as nanoseconds).
     fn busy_ns(&self) -> Option<u64> {
         if self.0 & 1 == 1 {
-            return Some((self.0 >> 1) as u64);
+            return Some(crate::ticks::nanos_between(0, (self.0 >> 1) as u64));
         }
         self.get()
             .and_then(|extra| extra.span.as_ref())
@@ -365,7 +367,7 @@ mod tests {
         assert!(Extra::NONE.get().is_none() && Extra::NONE.busy_ns().is_none());
         for busy in [0, 1, 12_345, u64::MAX >> 1, u64::MAX] {
             let extra = Extra::span_busy(busy);
-            assert_eq!(extra.busy_ns(), Some(busy));
+            assert_eq!(extra.busy_ns(), Some(crate::ticks::nanos_between(0, busy)));
             assert_eq!(extra.get().is_some(), busy > u64::MAX >> 1);
         }
         let mut boxed = Extra::boxed(EventExtra {
@@ -400,7 +402,7 @@ mod tests {
         event.set_extra(Extra::span_busy(5));
         assert_eq!(event.details(), Details::InExtra);
         assert!(event.carried_value().is_none());
-        assert_eq!(event.busy_ns(), Some(5));
+        assert_eq!(event.busy_ns(), Some(crate::ticks::nanos_between(0, 5)));
         let mut ring = Event::in_byte_ring(&CALLSITE, (1, 2), id);
         assert_eq!(ring.details(), Details::InByteRing);
         ring.set_extra(Extra::boxed(EventExtra::default()));

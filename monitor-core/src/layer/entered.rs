@@ -73,6 +73,22 @@ pub(super) fn pop(layer: usize, id: u64) -> Option<Entry> {
         .flatten()
 }
 
+/// The innermost span of `layer` entered on this thread and not exited:
+/// the current span as the layer sees it (a span the layer's filter rejects
+/// never reaches its `on_enter`). Spans entered while no monitor was
+/// installed, or past [`MAX_ENTERED`], are not on the stack.
+#[inline]
+pub(super) fn innermost(layer: usize) -> Option<u64> {
+    ENTERED
+        .try_with(|stack| {
+            let stack = stack.try_borrow().ok()?;
+            let entry = stack.iter().rev().find(|entry| entry.layer == layer)?;
+            Some(entry.id)
+        })
+        .ok()
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,13 +99,18 @@ mod tests {
         push(2, 7, 150); // same id, another subscriber's layer
         push(1, 7, 200); // re-entry
         push(1, 8, 300);
+        assert_eq!(innermost(1), Some(8));
+        assert_eq!(innermost(2), Some(7));
         let inner = pop(1, 7).unwrap();
         assert_eq!((inner.at, inner.nested), (200, true));
         assert_eq!(pop(1, 8).unwrap().at, 300);
         let outer = pop(1, 7).unwrap();
         assert_eq!((outer.at, outer.nested), (100, false));
+        assert_eq!(innermost(1), None);
+        assert_eq!(innermost(2), Some(7));
         assert!(!pop(2, 7).unwrap().nested);
         assert!(pop(1, 7).is_none());
+        assert_eq!(innermost(2), None);
     }
 
     #[test]

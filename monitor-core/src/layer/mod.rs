@@ -28,6 +28,7 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::callsite::Callsite;
 use crate::capture::{gated_stack_trace, shape_of, take_panic_failure, Failure};
 use crate::event::{Event, EventExtra, Extra, Status};
+use crate::fields::Field;
 use crate::local_id::LocalId;
 use crate::queue;
 use crate::running::stack::SpanThread;
@@ -118,9 +119,12 @@ use values::SpanValues;
 /// share each span's state and count busy time twice.
 ///
 /// Memory: a span's state lives in a table of the layer's, from the span's
-/// creation to its close (the table's memory is that of the most spans open
-/// at once, reused afterwards: a span costs no allocation at steady state,
-/// and its state is also what [`running`](crate::running) lists);
+/// creation to its close (a fixed table of about 200 KiB, made at the first
+/// span, and for a span whose slot is taken, such as past 1,024
+/// spans open at once, a map whose memory
+/// is that of the most open at once, reused afterwards: a span costs no
+/// allocation at steady state, and its state is also what
+/// [`running`](crate::running) lists);
 /// a root's tree never holds more than `MAX_NODES` nodes however many spans
 /// open and close below it, so spans that stay open (or never close) cannot
 /// make memory grow without bound. Each span site leaks one small callsite,
@@ -262,7 +266,7 @@ where
         };
         let callsite = site.callsite;
         let start = now();
-        let tree = match recorded_parent(attrs, id, &ctx) {
+        let tree = match recorded_parent(self.key(), attrs, id, &ctx) {
             Some(parent) => join(self.key(), parent, callsite, start),
             None => Tree::Root,
         };
@@ -287,7 +291,7 @@ where
         } else {
             None
         };
-        let state = SpanState {
+        states::insert(self.key(), id.into_u64(), || SpanState {
             callsite,
             own_execution: site.own_execution,
             start,
@@ -299,8 +303,7 @@ where
             fields,
             has_fields: site.has_fields,
             tree,
-        };
-        states::insert(self.key(), id.into_u64(), state);
+        });
     }
 
     fn on_record(&self, id: &Id, values: &tracing_core::span::Record<'_>, _ctx: Context<'_, S>) {
@@ -336,14 +339,16 @@ where
             return;
         }
         let exited = now();
-        states::with(self.key(), id.into_u64(), |state| {
-            if !entry.nested {
-                state.busy += exited.saturating_sub(entry.at);
-            }
-            if unwinding && state.status != Status::Panic {
-                mark_panic(state);
-            }
-        });
+        if !entry.nested {
+            states::add_busy(self.key(), id.into_u64(), exited.saturating_sub(entry.at));
+        }
+        if unwinding {
+            states::with(self.key(), id.into_u64(), |state| {
+                if state.status != Status::Panic {
+                    mark_panic(state);
+                }
+            });
+        }
     }
 
     fn on_event(&self, event: &tracing_core::Event<'_>, ctx: Context<'_, S>) {
@@ -374,14 +379,16 @@ where
     fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
         // Taken out even when the monitor went away meanwhile, so no state
         // stays behind for a later span with the same id.
-        let Some(state) = states::remove(self.key(), id.into_u64()) else {
+        let enabled = queue::enabled();
+        let Some(closing) = states::remove_with(self.key(), id.into_u64(), |state| {
+            Closing::take(state, enabled)
+        }) else {
             return;
         };
-        if !queue::enabled() {
-            state.fields.recycle();
+        if !enabled {
             return;
         }
-        let SpanState {
+        let Closing {
             callsite,
             own_execution,
             start,
@@ -391,8 +398,7 @@ where
             failure,
             fields,
             tree,
-            ..
-        } = state;
+        } = closing;
         // Out of the table, so off the running list, before the execution is
         // recorded as ended.
         let end = now();
@@ -405,7 +411,7 @@ where
                     builder.lock().close(node, end, status, error);
                 }
                 if self.roots_only || !own_execution {
-                    fields.recycle();
+                    values::recycle_list(fields);
                     return;
                 }
                 None
@@ -416,8 +422,43 @@ where
             (start, end),
             status,
             id,
-            extra(busy, failure, trace, fields, status),
+            extra(busy, failure, trace, fields),
         ));
+    }
+}
+
+/// What a closing span's execution is made of, taken from its state where
+/// it lies in the table (the state itself is not moved).
+struct Closing {
+    callsite: &'static Callsite,
+    own_execution: bool,
+    start: u64,
+    id: LocalId,
+    busy: u64,
+    status: Status,
+    failure: Option<Box<Failure>>,
+    /// Empty unless the span failed (kept only then, as `#[monitored]` does).
+    fields: Vec<Field>,
+    tree: Tree,
+}
+
+impl Closing {
+    /// Takes what the execution needs out of `state`; with `recording`
+    /// false (no monitor any more), only gives its field list back.
+    #[inline]
+    fn take(state: &mut SpanState, recording: bool) -> Closing {
+        let failed = recording && state.status.is_failure();
+        Closing {
+            callsite: state.callsite,
+            own_execution: state.own_execution,
+            start: state.start,
+            id: state.id,
+            busy: state.busy,
+            status: state.status,
+            failure: state.failure.take(),
+            fields: state.fields.take_fields(failed),
+            tree: std::mem::replace(&mut state.tree, Tree::Root),
+        }
     }
 }
 
@@ -434,22 +475,27 @@ pub(crate) fn sample_running(mut each: impl FnMut(&'static Callsite, u64, LocalI
 
 /// The id of span `id`'s parent as this layer sees it (its nearest ancestor
 /// a per-layer filter lets through), as `ctx.span(id)?.parent()` gives it,
-/// but without looking the new span itself up in the registry: a root span,
-/// the most common kind, costs no lookup, and a contextual child one (the
-/// current span, which the registry made its parent).
-fn recorded_parent<S>(attrs: &Attributes<'_>, id: &Id, ctx: &Context<'_, S>) -> Option<u64>
+/// but without looking the new span itself up in the registry. A contextual
+/// span's parent (the most common kind, root or not) is the innermost span
+/// this layer entered on the thread (`entered.rs`), which is the registry's
+/// current span as the layer sees it: no lookup at all.
+fn recorded_parent<S>(
+    layer: usize,
+    attrs: &Attributes<'_>,
+    id: &Id,
+    ctx: &Context<'_, S>,
+) -> Option<u64>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let direct = if attrs.is_root() {
+    if attrs.is_root() {
         return None;
-    } else if attrs.is_contextual() {
-        // What `Registry::new_span` took as the parent, a moment ago.
-        ctx.current_span().id()?.clone()
-    } else {
-        attrs.parent()?.clone()
-    };
-    if let Some(parent) = ctx.span(&direct) {
+    }
+    if attrs.is_contextual() {
+        return entered::innermost(layer);
+    }
+    let direct = attrs.parent()?;
+    if let Some(parent) = ctx.span(direct) {
         return Some(parent.id().into_u64());
     }
     // Filtered out for this layer: its nearest ancestor that is not.
@@ -492,29 +538,23 @@ fn join(layer: usize, parent: u64, callsite: &'static Callsite, start: u64) -> T
 }
 
 /// What a closing span's event carries beyond its times: its busy time
-/// inline (no allocation) for a span with no failure and no trace, a box
-/// otherwise.
+/// (raw ticks) inline, with no allocation and no conversion, for a span with
+/// no failure, no trace and no fields; a box otherwise.
 fn extra(
     busy: u64,
     failure: Option<Box<Failure>>,
     trace: Option<crate::ExecutionTrace>,
-    fields: SpanValues,
-    status: Status,
+    fields: Vec<Field>,
 ) -> Extra {
-    let busy_ns = nanos_between(0, busy);
-    // Kept only when the span failed, as `#[monitored]` does.
-    let fields = if status.is_failure() {
-        fields.into_fields()
-    } else {
-        fields.recycle();
-        Vec::new()
-    };
     if failure.is_none() && trace.is_none() && fields.is_empty() {
-        return Extra::span_busy(busy_ns);
+        return Extra::span_busy(busy);
     }
     Extra::boxed(EventExtra {
         failure,
-        span: Some(SpanExtra { busy_ns, trace }),
+        span: Some(SpanExtra {
+            busy_ns: nanos_between(0, busy),
+            trace,
+        }),
         fields,
         // A span is exported by tracing-opentelemetry itself, if at all.
         #[cfg(feature = "otlp-tracing")]

@@ -8,7 +8,7 @@
 //! value (`%`, `?`, a string: formatted at once, since it borrows from the
 //! caller), a float that is not finite, an integer beyond 64 bits or a value
 //! past the first [`HELD`] turns the held values into a list (taken from
-//! this thread's spare lists, see [`recycle`]) and the span goes on with
+//! this thread's spare lists, see [`recycle_list`]) and the span goes on with
 //! that list, so names keep the order in which they first came and a value
 //! given again replaces the earlier one in place, as [`set_field`] does. The
 //! fields written are the same either way.
@@ -168,10 +168,24 @@ impl SpanValues {
         }
     }
 
-    /// Gives a list back for reuse by this thread's next spans.
-    pub(super) fn recycle(self) {
-        if let SpanValues::Listed(list) = self {
-            recycle_list(list);
+    /// The fields to write if the span failed (`failed`), else none; a list
+    /// not written goes back to this thread's spare lists. Leaves no values
+    /// behind.
+    pub(super) fn take_fields(&mut self, failed: bool) -> Vec<Field> {
+        match self {
+            SpanValues::Held { len, .. } if !failed => {
+                *len = 0;
+                Vec::new()
+            }
+            SpanValues::Held { .. } => std::mem::take(self).into_fields(),
+            SpanValues::Listed(list) => {
+                let list = std::mem::take(list);
+                if failed {
+                    return list;
+                }
+                recycle_list(list);
+                Vec::new()
+            }
         }
     }
 }
@@ -242,7 +256,7 @@ fn spare_list() -> Vec<Field> {
 
 /// Keeps `list` for this thread's next spans (its values are dropped; a list
 /// that never allocated is not kept).
-fn recycle_list(mut list: Vec<Field>) {
+pub(super) fn recycle_list(mut list: Vec<Field>) {
     if list.capacity() == 0 {
         return;
     }
