@@ -408,6 +408,17 @@ type Parent = Option<crate::otlp::Parent>;
 #[cfg(not(feature = "otlp-tracing"))]
 type Parent = Option<std::convert::Infallible>;
 
+/// The OpenTelemetry span the call runs under, if any (always `None`
+/// without the `otlp-tracing` feature): a call under one carries the span's
+/// ids, boxed, like one with fields.
+#[inline(always)]
+fn otel_parent() -> Parent {
+    #[cfg(feature = "otlp-tracing")]
+    return crate::otlp::parent::current();
+    #[cfg(not(feature = "otlp-tracing"))]
+    None
+}
+
 /// A success of a function with `fields(always, …)`, or one under an
 /// OpenTelemetry span: its fields and the span's ids ride in an
 /// [`EventExtra`] (with the list, two allocations; measured in
@@ -461,7 +472,7 @@ fn record_error(
     failure.unresolved_trace = gated_stack_trace(callsite, || {
         shape_of(&failure.error_type, failure.message.as_bytes())
     });
-    push_failure(callsite, (start, end), id, failure, fields);
+    push_failure(callsite, (start, end), id, failure, fields, otel_parent());
 }
 
 /// Pushes an error whose details travel boxed.
@@ -471,7 +482,10 @@ fn push_failure(
     id: LocalId,
     failure: Box<Failure>,
     fields: Vec<Field>,
+    parent: Parent,
 ) {
+    #[cfg(not(feature = "otlp-tracing"))]
+    let _ = parent;
     queue::push(Event::new(
         callsite,
         span,
@@ -482,7 +496,7 @@ fn push_failure(
             span: None,
             fields,
             #[cfg(feature = "otlp-tracing")]
-            parent: crate::otlp::parent::current(),
+            parent,
         }),
     ));
 }
@@ -503,11 +517,8 @@ fn record_carried(
     fields: Vec<Field>,
 ) {
     let trace = gated_stack_trace(callsite, || carried.shape());
-    #[cfg(feature = "otlp-tracing")]
-    let unlinked = crate::otlp::parent::current().is_none();
-    #[cfg(not(feature = "otlp-tracing"))]
-    let unlinked = true;
-    if unlinked
+    let parent = otel_parent();
+    if parent.is_none()
         && trace.is_none()
         && fields.is_empty()
         && callsite.carries(carried.format_address())
@@ -516,10 +527,10 @@ fn record_carried(
         return;
     }
     match carried.into_staged() {
-        Ok(staged) => send_staged(callsite, (start, end), id, staged, fields, trace),
+        Ok(staged) => send_staged(callsite, (start, end), id, staged, fields, trace, parent),
         Err(mut failure) => {
             failure.unresolved_trace = trace;
-            push_failure(callsite, (start, end), id, failure, fields);
+            push_failure(callsite, (start, end), id, failure, fields, parent);
         }
     }
 }
@@ -539,10 +550,12 @@ fn record_staged(
     fields: Vec<Field>,
 ) {
     let trace = gated_stack_trace(callsite, || staged.shape());
-    send_staged(callsite, (start, end), id, staged, fields, trace);
+    let parent = otel_parent();
+    send_staged(callsite, (start, end), id, staged, fields, trace, parent);
 }
 
-/// [`record_staged`] once the trace gate was asked.
+/// [`record_staged`] once the trace gate and the OpenTelemetry parent were
+/// asked.
 fn send_staged(
     callsite: &'static Callsite,
     span: (u64, u64),
@@ -550,17 +563,10 @@ fn send_staged(
     staged: Staged,
     fields: Vec<Field>,
     trace: Option<UnresolvedTrace>,
+    parent: Parent,
 ) {
     let mut event = Event::in_byte_ring(callsite, span, id);
-    // A call under an OpenTelemetry span (feature `otlp-tracing`) carries
-    // the span's ids: boxed, like one with fields.
-    #[cfg(feature = "otlp-tracing")]
-    let parent = crate::otlp::parent::current();
-    #[cfg(feature = "otlp-tracing")]
-    let unlinked = parent.is_none();
-    #[cfg(not(feature = "otlp-tracing"))]
-    let unlinked = true;
-    if unlinked && trace.is_none() && fields.is_empty() {
+    if parent.is_none() && trace.is_none() && fields.is_empty() {
         match queue::push_staged(event, id) {
             Ok(()) => return,
             Err(back) => event = back,
