@@ -122,8 +122,6 @@ pub(crate) struct Ring {
     bytes: rtrb::Consumer<Byte>,
     /// The record being read (reused).
     record: Vec<Byte>,
-    /// A deferred error's details, formatted (reused).
-    formatted: Vec<u8>,
     /// Dropped count already reported as a gap.
     pub(crate) dropped_seen: u64,
     pub(crate) thread_name: Arc<str>,
@@ -329,7 +327,6 @@ fn register(generation: u32) -> Option<LocalProducer> {
         consumer,
         bytes: bytes_consumer,
         record: Vec::new(),
-        formatted: Vec::new(),
         dropped_seen: 0,
         thread_name,
     });
@@ -368,7 +365,7 @@ impl Ring {
             if crate::capture::staged_record_id(&self.record) == id {
                 // SAFETY: a whole record just taken out of the ring, decoded
                 // once (a skipped one is never decoded).
-                unsafe { crate::capture::decode_staged(&self.record, into, &mut self.formatted) };
+                unsafe { crate::capture::decode_staged(&self.record, into) };
                 return;
             }
         }
@@ -387,7 +384,7 @@ impl Ring {
         // bytes the event carries before the event was pushed
         // (`Callsite::carries`), and it never changes; this event is read
         // once.
-        unsafe { crate::capture::decode_carried(format, value, into, &mut self.formatted) };
+        unsafe { crate::capture::decode_carried(format, value, into) };
     }
 }
 
@@ -404,6 +401,7 @@ fn details_lost(into: &mut Failure) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::DetailsWriter;
 
     fn stage_record(bytes: &mut rtrb::Producer<Byte>, sequence: u32, message: &str) {
         crate::capture::stage("app::Error", |w| {
@@ -434,7 +432,6 @@ mod tests {
             consumer,
             bytes: bytes_consumer,
             record: Vec::new(),
-            formatted: Vec::new(),
             dropped_seen: 0,
             thread_name: "test".into(),
         };
@@ -501,7 +498,6 @@ mod tests {
             consumer,
             bytes: rtrb::RingBuffer::new(16).1,
             record: Vec::new(),
-            formatted: Vec::new(),
             dropped_seen: 0,
             thread_name: "test".into(),
         };

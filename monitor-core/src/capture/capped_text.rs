@@ -4,6 +4,9 @@
 use std::fmt::{self, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+/// What a formatting that panicked leaves instead of its text.
+pub(crate) const FORMAT_PANICKED: &str = "<the error's formatting panicked>";
+
 /// A `fmt::Write` that keeps at most `limit` bytes (on a char boundary) and
 /// remembers whether anything was cut.
 pub(crate) struct CappedWriter {
@@ -52,16 +55,44 @@ pub(crate) fn capture_text<T: ?Sized>(
     limit: usize,
     format: impl FnOnce(&T, &mut CappedWriter) -> fmt::Result,
 ) -> (String, bool) {
-    let mut writer = CappedWriter::new(limit);
+    let writer = capture_with(CappedWriter::new(limit), value, format);
+    (writer.text, writer.truncated)
+}
+
+/// [`capture_text`] into `text`, emptied first, whose memory is reused (no
+/// allocation once it is big enough); returns whether the text was cut.
+pub(crate) fn capture_text_into<T: ?Sized>(
+    text: &mut String,
+    value: &T,
+    limit: usize,
+    format: impl FnOnce(&T, &mut dyn Write) -> fmt::Result,
+) -> bool {
+    let mut reused = std::mem::take(text);
+    reused.clear();
+    let writer = CappedWriter {
+        text: reused,
+        limit,
+        truncated: false,
+    };
+    let writer = capture_with(writer, value, |value, writer| format(value, writer));
+    *text = writer.text;
+    writer.truncated
+}
+
+fn capture_with<T: ?Sized>(
+    mut writer: CappedWriter,
+    value: &T,
+    format: impl FnOnce(&T, &mut CappedWriter) -> fmt::Result,
+) -> CappedWriter {
     let result = catch_unwind(AssertUnwindSafe(|| {
         let _ = format(value, &mut writer);
     }));
     if result.is_err() {
         writer.text.clear();
         writer.truncated = false;
-        writer.text.push_str("<the error's formatting panicked>");
+        writer.text.push_str(FORMAT_PANICKED);
     }
-    (writer.text, writer.truncated)
+    writer
 }
 
 /// Cuts `text` to at most `limit` bytes on a char boundary.
@@ -99,5 +130,26 @@ mod tests {
         }
         let (text, _) = capture_text(&Bad, 100, |v, w| write!(w, "{v}"));
         assert!(text.contains("panicked"));
+        let mut reused = String::from("earlier text");
+        assert!(!capture_text_into(&mut reused, &Bad, 100, |v, w| write!(
+            w,
+            "{v}"
+        )));
+        assert_eq!(reused, FORMAT_PANICKED);
+    }
+
+    #[test]
+    fn text_into_a_string_reuses_its_memory_and_is_cut_alike() {
+        let mut reused = String::with_capacity(64);
+        reused.push_str("earlier");
+        let capacity = reused.capacity();
+        let long = "é".repeat(100);
+        assert!(capture_text_into(&mut reused, &long, 5, |v, w| write!(
+            w,
+            "{v}"
+        )));
+        assert_eq!((reused.as_str(), reused.capacity()), ("éé", capacity));
+        assert!(!capture_text_into(&mut reused, "short", 5, |v, w| w.write_str(v)));
+        assert_eq!(reused, "short");
     }
 }

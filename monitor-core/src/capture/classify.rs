@@ -16,8 +16,9 @@ use std::error::Error;
 use std::fmt::{Debug, Display, Write};
 
 use super::capped_text::capture_text;
+use super::details::DetailsWriter;
 use super::limits::{current_limits, CaptureLimits};
-use super::staged::{stage, StageWriter, Staged};
+use super::staged::{stage, Staged};
 use super::Failure;
 
 /// How a returned value is classified.
@@ -174,7 +175,7 @@ pub(super) fn error_failure(type_name: &'static str, error: &(dyn Error + '_)) -
 /// What is recorded of an `Error`: its message and its `source()` chain,
 /// within `limits` (on the caller, or on the collector for a deferred one).
 pub(super) fn write_error_details(
-    w: &mut StageWriter<'_>,
+    w: &mut impl DetailsWriter,
     error: &(dyn Error + '_),
     limits: &CaptureLimits,
 ) {

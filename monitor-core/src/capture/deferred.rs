@@ -26,10 +26,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use super::classify::{error_failure, write_error_details};
+use super::details::{DetailsWriter, FailureWriter};
 use super::limits::current_limits;
 use super::staged::{
-    decode_carried, stage_deferred, stage_text_into, FormatDeferred, Staged, DEFERRED_MAX,
-    DEFERRED_VALUE_AT, FORMAT_PANICKED,
+    decode_carried, stage_deferred, FormatDeferred, Staged, DEFERRED_MAX, DEFERRED_VALUE_AT,
+    FORMAT_PANICKED,
 };
 use super::{Failure, Outcome};
 
@@ -135,11 +136,10 @@ impl Carried {
         );
         staged.ok_or_else(|| {
             let mut failure = Box::<Failure>::default();
-            let mut text = Vec::new();
             // SAFETY: `format` was instantiated for the type whose bytes
             // `value` holds (`of`), and they are read once: the stage
             // refused them.
-            unsafe { decode_carried(self.format as usize, &self.value, &mut failure, &mut text) };
+            unsafe { decode_carried(self.format as usize, &self.value, &mut failure) };
             failure
         })
     }
@@ -236,31 +236,31 @@ impl Hasher for Fnv {
     }
 }
 
-/// Formats the `E` at `value` into a text record in `into` (a
-/// [`FormatDeferred`](super::staged::FormatDeferred)).
+/// Formats the `E` at `value` straight into `into` (a
+/// [`FormatDeferred`](super::staged::FormatDeferred)), reusing its memory.
 ///
 /// # Safety
 ///
 /// `value` must point at `size_of::<E>()` bytes moved from a value of `E`
 /// (see [`stage_clone`]) that no one else reads as a value.
-unsafe fn format<E: Error + 'static>(value: *const u8, into: &mut Vec<u8>) {
+unsafe fn format<E: Error + 'static>(value: *const u8, into: &mut Failure) {
     // SAFETY: the caller's promise: the bytes of an `E`, read out once. The
     // record is not aligned for `E`, hence the unaligned read.
     let error: E = unsafe { ptr::read_unaligned(value.cast::<E>()) };
     let limits = current_limits();
-    let type_name = core::any::type_name::<E>();
+    let mut writer = FailureWriter::new(into, core::any::type_name::<E>());
     // `Display` panics are caught text by text; a panicking `source()` is
     // caught here: it must not take the collector down.
     let formatted = catch_unwind(AssertUnwindSafe(|| {
-        stage_text_into(into, type_name, |w| write_error_details(w, &error, &limits));
+        write_error_details(&mut writer, &error, &limits);
     }));
     if formatted.is_err() {
-        stage_text_into(into, type_name, |w| {
-            w.message(FORMAT_PANICKED, limits.max_message_bytes, |text, w| {
-                w.write_str(text)
-            });
+        writer.restart();
+        writer.message(FORMAT_PANICKED, limits.max_message_bytes, |text, w| {
+            w.write_str(text)
         });
     }
+    writer.finish();
 }
 
 #[cfg(test)]
@@ -314,7 +314,7 @@ mod tests {
         let record = with_record(ID, <[Byte]>::to_vec).expect("a staged record");
         let mut failure = Failure::default();
         // SAFETY: a whole record, decoded once.
-        unsafe { decode(&record, &mut failure, &mut Vec::new()) };
+        unsafe { decode(&record, &mut failure) };
         (record, failure)
     }
 
@@ -326,12 +326,7 @@ mod tests {
         let mut failure = Failure::default();
         // SAFETY: the formatter of the type whose bytes it holds, read once.
         unsafe {
-            decode_carried(
-                carried.format_address(),
-                &carried.value(),
-                &mut failure,
-                &mut Vec::new(),
-            );
+            decode_carried(carried.format_address(), &carried.value(), &mut failure);
         };
         failure
     }

@@ -4,6 +4,7 @@
 mod capped_text;
 mod classify;
 mod deferred;
+mod details;
 mod limits;
 mod panic_hook;
 mod stack_trace;
@@ -16,6 +17,8 @@ pub use classify::{
     ClassifyDynError, ClassifyError, ClassifyResult, Outcome,
 };
 pub use deferred::Carried;
+#[cfg(test)]
+pub(crate) use details::DetailsWriter;
 pub(crate) use limits::current_limits;
 pub(crate) use limits::set_limits;
 pub use limits::CaptureLimits;

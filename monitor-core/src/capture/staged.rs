@@ -44,6 +44,7 @@ use std::fmt::{self, Write};
 use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::details::DetailsWriter;
 use super::Failure;
 use crate::local_id::LocalId;
 
@@ -70,17 +71,16 @@ pub(crate) const DEFERRED_VALUE_AT: usize = FORMAT_AT + WORD;
 /// formatted on the caller.
 pub(crate) const DEFERRED_MAX: usize = DEFERRED_VALUE_AT + 128;
 
-/// Formats the deferred error at `value` into a text record in `into`.
+/// Formats the deferred error at `value` into `into` (its details only:
+/// type, message and chain; no stack trace), reusing its memory.
 ///
 /// # Safety
 ///
 /// `value` must point at `size_of::<E>()` bytes moved from a value of the
 /// `E` the function was instantiated for, that no one else reads as a value.
-pub(crate) type FormatDeferred = unsafe fn(value: *const u8, into: &mut Vec<u8>);
+pub(crate) type FormatDeferred = unsafe fn(value: *const u8, into: &mut Failure);
 
-/// What a formatting that panicked leaves instead of its text (the same
-/// words the boxed path used).
-pub(crate) const FORMAT_PANICKED: &str = "<the error's formatting panicked>";
+pub(crate) use super::capped_text::FORMAT_PANICKED;
 
 thread_local! {
     /// The record being built for this thread's latest `Err`.
@@ -127,9 +127,8 @@ pub(crate) struct StageWriter<'a> {
     out: &'a mut Vec<u8>,
 }
 
-impl StageWriter<'_> {
-    /// Writes the message: `format` of `value`, cut at `limit` bytes.
-    pub(crate) fn message<T: ?Sized>(
+impl DetailsWriter for StageWriter<'_> {
+    fn message<T: ?Sized>(
         &mut self,
         value: &T,
         limit: usize,
@@ -139,8 +138,7 @@ impl StageWriter<'_> {
         self.out[TRUNCATED_AT] = u8::from(truncated);
     }
 
-    /// Appends one `source()` entry, cut at `limit` bytes.
-    pub(crate) fn cause<T: ?Sized>(
+    fn cause<T: ?Sized>(
         &mut self,
         value: &T,
         limit: usize,
@@ -150,7 +148,9 @@ impl StageWriter<'_> {
         let count = read_u32(self.out, CHAIN_COUNT_AT) + 1;
         self.out[CHAIN_COUNT_AT..CHAIN_COUNT_AT + 4].copy_from_slice(&count.to_ne_bytes());
     }
+}
 
+impl StageWriter<'_> {
     /// A length-prefixed text; true when it was cut. A panic inside the
     /// formatting is caught and reported in the text instead.
     fn text<T: ?Sized>(
@@ -376,16 +376,17 @@ impl Staged {
                 let mut stage = stage.try_borrow_mut().ok()?;
                 if stage.deferred_len > 0 {
                     let len = std::mem::take(&mut stage.deferred_len);
-                    let mut text = Vec::new();
                     // SAFETY: the stage held a whole deferred record (its
                     // length and id zeroed if `with_record` never stamped
                     // one, see `Stage::new`), and taking its length leaves
                     // no one else to read it.
-                    unsafe { format_deferred_record(&stage.deferred[..len], &mut text) };
-                    return Some(decode_text(&text, &mut failure));
+                    unsafe { format_deferred_record(&stage.deferred[..len], &mut failure) };
+                    return Some(());
                 }
                 let out = &stage.text;
-                (out.len() >= HEADER).then(|| decode_text(out, &mut failure))
+                (out.len() >= HEADER).then(|| {
+                    decode_text(out, &mut failure);
+                })
             })
             .ok()
             .flatten();
@@ -414,54 +415,47 @@ pub(crate) fn record_id(record: &[Byte]) -> LocalId {
 }
 
 /// Decodes the whole `record` (read from a byte ring) into `into`, reusing
-/// its strings' memory (a deferred error is formatted first, into
-/// `scratch`). `into` gets no stack trace.
+/// its strings' memory (a deferred error is formatted straight into it).
+/// `into` gets no stack trace.
 ///
 /// # Safety
 ///
 /// `record` must be one whole record as [`with_record`] gave it, read once:
 /// a deferred record's value is moved out of it.
-pub(crate) unsafe fn decode(record: &[Byte], into: &mut Failure, scratch: &mut Vec<u8>) {
+pub(crate) unsafe fn decode(record: &[Byte], into: &mut Failure) {
     // SAFETY: every record starts with its length, id and kind, written
     // from integers.
     let header = unsafe { assume_init(record, COMMON) };
     if header[KIND_AT] == KIND_DEFERRED {
         // SAFETY: the caller gives a whole record, once.
-        unsafe { format_deferred_record(record, scratch) };
-        decode_text(scratch, into);
+        unsafe { format_deferred_record(record, into) };
         return;
     }
     // SAFETY: a text record is written entirely from bytes (`stage_text_into`).
     decode_text(unsafe { assume_init(record, record.len()) }, into);
 }
 
-/// Decodes the error carried in an event's word (`capture/deferred.rs`)
-/// into `into`, formatting it first into `scratch`.
+/// Formats the error carried in an event's word (`capture/deferred.rs`)
+/// straight into `into`, reusing its memory.
 ///
 /// # Safety
 ///
 /// `format` must be the address of the [`FormatDeferred`] instantiated for
 /// the type whose bytes `value` holds, and `value` read once.
-pub(crate) unsafe fn decode_carried(
-    format: usize,
-    value: &MaybeUninit<u64>,
-    into: &mut Failure,
-    scratch: &mut Vec<u8>,
-) {
+pub(crate) unsafe fn decode_carried(format: usize, value: &MaybeUninit<u64>, into: &mut Failure) {
     // SAFETY: the caller's promise: a `FormatDeferred` of this process.
     let format: FormatDeferred = unsafe { std::mem::transmute::<usize, FormatDeferred>(format) };
     // SAFETY: the value's bytes, of the type `format` reads, read once.
-    unsafe { format(value.as_ptr().cast::<u8>(), scratch) };
-    decode_text(scratch, into);
+    unsafe { format(value.as_ptr().cast::<u8>(), into) };
 }
 
-/// Formats the deferred `record`'s error into a text record in `into`.
+/// Formats the deferred `record`'s error straight into `into`.
 ///
 /// # Safety
 ///
 /// `record` must be one whole deferred record from [`stage_deferred`],
 /// whose value no one else reads.
-unsafe fn format_deferred_record(record: &[Byte], into: &mut Vec<u8>) {
+unsafe fn format_deferred_record(record: &[Byte], into: &mut Failure) {
     // SAFETY: a deferred record's length, id, kind and function address are
     // written from integers (the length and id start zeroed, `Stage::new`).
     let header = unsafe { assume_init(record, DEFERRED_VALUE_AT) };
@@ -554,7 +548,7 @@ mod tests {
         };
         let got = record_id(&record);
         // SAFETY: a whole record, decoded once.
-        unsafe { decode(&record, &mut failure, &mut Vec::new()) };
+        unsafe { decode(&record, &mut failure) };
         assert_eq!(staged.type_name, "app::Error");
         (failure, got)
     }
