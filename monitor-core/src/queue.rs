@@ -372,20 +372,18 @@ impl Ring {
     }
 }
 
-impl Ring {
-    /// Formats the error `event` carries in its word (`capture/deferred.rs`)
-    /// into `into` (reusing its memory).
-    pub(crate) fn read_carried(&mut self, event: &Event, into: &mut Failure) {
-        let format = event.callsite.carried_format();
-        let Some(value) = event.carried_value().filter(|_| format != 0) else {
-            return details_lost(into);
-        };
-        // SAFETY: the callsite's formatter was claimed for the type whose
-        // bytes the event carries before the event was pushed
-        // (`Callsite::carries`), and it never changes; this event is read
-        // once.
-        unsafe { crate::capture::decode_carried(format, value, into) };
-    }
+/// Formats the error `event` carries in its word (`capture/deferred.rs`)
+/// into `into` (reusing its memory). Needs nothing of the ring: the event
+/// holds the error and its callsite the formatter.
+pub(crate) fn read_carried(event: &Event, into: &mut Failure) {
+    let format = event.callsite.carried_format();
+    let Some(value) = event.carried_value().filter(|_| format != 0) else {
+        return details_lost(into);
+    };
+    // SAFETY: the callsite's formatter was claimed for the type whose bytes
+    // the event carries before the event was pushed (`Callsite::carries`),
+    // and it never changes; this event is read once.
+    unsafe { crate::capture::decode_carried(format, value, into) };
 }
 
 /// Never expected: a staged event's whole record goes in before the event.
@@ -503,7 +501,7 @@ mod tests {
         };
         let event = ring.consumer.pop().expect("a carried event");
         let mut failure = Failure::default();
-        ring.read_carried(&event, &mut failure);
+        read_carried(&event, &mut failure);
         assert_eq!(failure.message, "<the error's details were lost>");
         // An event that carries nothing is not read as carrying something.
         let boxed = Event::new(
@@ -517,7 +515,7 @@ mod tests {
             crate::event::Extra::NONE,
         );
         failure = Failure::default();
-        ring.read_carried(&boxed, &mut failure);
+        read_carried(&boxed, &mut failure);
         assert_eq!(failure.message, "<the error's details were lost>");
         // The rest go unread with the ring (a monitor shut down).
         drop(ring);

@@ -544,11 +544,10 @@ impl Collector {
                         // The error's details, from the ring's bytes or the
                         // event's word into a reused failure.
                         let mut staged = self.staged.take().unwrap_or_default();
-                        let ring = &mut self.rings[index];
                         if details == Details::InByteRing {
-                            ring.read_staged(event.local_id(), &mut staged);
+                            self.rings[index].read_staged(event.local_id(), &mut staged);
                         } else {
-                            ring.read_carried(&event, &mut staged);
+                            crate::queue::read_carried(&event, &mut staged);
                         }
                         self.process(event, &thread_name, now, Some(&*staged));
                         self.staged = Some(staged);
