@@ -14,6 +14,7 @@ use monitor::{Monitor, Overflow};
 use serde_json::Value;
 use tracing::{info_span, Dispatch};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::Layer as _;
 
 fn busy_ms(line: &Value) -> f64 {
     line["busy_ms"]
@@ -37,6 +38,75 @@ fn work() {
     while started.elapsed() < std::time::Duration::from_micros(50) {
         std::hint::spin_loop();
     }
+}
+
+/// A per-layer filter hides a span from the monitor, but not its children:
+/// they hang from its nearest recorded ancestor (as the layer documents),
+/// also when the hidden span is entered where that ancestor is not (a task
+/// span made inside a request and polled on another thread, there inside a
+/// recorded span of the worker's or not, or a span given an explicit
+/// parent).
+#[test]
+fn a_child_of_a_filtered_out_span_hangs_from_its_recorded_ancestor_wherever_it_is_entered() {
+    let _lock = exclusive();
+    let dir = temp_dir("slots-filtered-parent");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    // Beside a layer that sees every span: the spans the monitor's filter
+    // rejects exist (alone, it would leave them disabled altogether).
+    let dispatch = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(monitor::layer().roots_only(true).with_filter(
+                tracing_subscriber::filter::filter_fn(|metadata| metadata.target() == "kept"),
+            ))
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink)),
+    );
+
+    tracing::dispatcher::with_default(&dispatch, || {
+        let request = info_span!(target: "kept", "request");
+        // Made inside the request, entered (polled) on another thread.
+        let (task, polled) = request.in_scope(|| {
+            (
+                info_span!(target: "other", "task"),
+                info_span!(target: "other", "polled"),
+            )
+        });
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        task.in_scope(|| info_span!(target: "kept", "query").in_scope(|| {}));
+                        // The worker's own recorded span around the poll.
+                        info_span!(target: "kept", "worker").in_scope(|| {
+                            polled.in_scope(|| info_span!(target: "kept", "fetch").in_scope(|| {}));
+                        });
+                    });
+                })
+                .join()
+                .unwrap();
+        });
+        // Given the request as its parent explicitly, entered on this thread.
+        let side = info_span!(target: "other", parent: &request, "side");
+        side.in_scope(|| info_span!(target: "kept", "cache").in_scope(|| {}));
+        drop((task, polled, side));
+    });
+
+    assert!(guard.flush());
+    let stats = monitor::stats();
+    let names: Vec<&str> = stats.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["kept::request", "kept::worker"],
+        "under roots_only the children are in the request's trace, not roots"
+    );
+    let lines = executions(&dir);
+    let request = lines_named(&lines, "kept::request");
+    assert_eq!(request.len(), 1);
+    assert_eq!(
+        trace_names(request[0]),
+        ["kept::query", "kept::fetch", "kept::cache"]
+    );
+    let worker = lines_named(&lines, "kept::worker");
+    assert!(worker[0].get("execution_trace").is_none(), "{}", worker[0]);
 }
 
 /// Two subscribers' registries hand out the same ids, and a closed span's
