@@ -157,7 +157,21 @@ fn busy_time_stays_with_its_own_span_when_spans_share_a_slot() {
             span.in_scope(work);
         }
     });
-    drop((idle_first, worked_second, idle_second, worked_first));
+    // The slots' spans close while the overflow map's stay open; new spans
+    // take the slots (same id places, other generations) and are never
+    // entered, while the overflow map's spans are entered again.
+    drop((idle_first, worked_first));
+    let refilled: Vec<_> = tracing::dispatcher::with_default(&first, || {
+        (0..8)
+            .map(|_| info_span!(target: "slots", "idle_refilled"))
+            .collect()
+    });
+    tracing::dispatcher::with_default(&second, || {
+        for span in &worked_second {
+            span.in_scope(work);
+        }
+    });
+    drop((refilled, worked_second, idle_second));
 
     // One subscriber, one span at a time: each reuses the last one's id place
     // (and so its slot), alternately entered and not.
@@ -174,6 +188,7 @@ fn busy_time_stays_with_its_own_span_when_spans_share_a_slot() {
     for (name, count) in [
         ("slots::idle_first", 8),
         ("slots::idle_second", 8),
+        ("slots::idle_refilled", 8),
         ("slots::idle_reused", 20),
     ] {
         let recorded = lines_named(&lines, name);
@@ -396,5 +411,61 @@ fn running_sampled_while_threads_churn_spans_sees_every_long_span_and_loses_noth
     assert_eq!(
         per_thread.values().copied().collect::<Vec<_>>(),
         vec![ROUNDS * OPEN; THREADS]
+    );
+}
+
+/// A span moved to another thread, entered there by a panic that unwinds
+/// through it and its child, and closed on a third thread: one panic
+/// execution with its fields and its child, listed as running until it
+/// closes, recorded on the thread that closed it.
+#[test]
+fn a_span_that_panics_on_another_thread_and_closes_on_a_third_is_one_panic() {
+    let _lock = exclusive();
+    let dir = temp_dir("slots-panic-thread");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(monitor::layer()));
+
+    let span = tracing::dispatcher::with_default(
+        &dispatch,
+        || info_span!(target: "moved", "job", n = 3u64),
+    );
+    let kept = span.clone();
+    let runner = std::thread::Builder::new()
+        .name("runner".into())
+        .spawn({
+            let dispatch = dispatch.clone();
+            move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let _entered = span.entered();
+                    info_span!(target: "moved", "step").in_scope(|| panic!("runner broke"));
+                })
+            }
+        })
+        .unwrap();
+    assert!(runner.join().is_err());
+    let running: Vec<String> = monitor::running().into_iter().map(|run| run.name).collect();
+    assert_eq!(running, ["moved::job"]);
+    std::thread::Builder::new()
+        .name("closer".into())
+        .spawn(move || drop(kept))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(monitor::running().is_empty(), "{:?}", monitor::running());
+
+    assert!(guard.flush());
+    let lines = executions(&dir);
+    let job = lines_named(&lines, "moved::job");
+    assert_eq!(job.len(), 1);
+    let job = job[0];
+    assert_eq!(job["status"], "panic");
+    assert_eq!(job["error_message"], "runner broke");
+    assert_eq!(job["fields"]["n"], 3);
+    assert_eq!(job["thread"], "closer");
+    assert_eq!(trace_names(job), ["moved::step"]);
+    let step = lines_named(&lines, "moved::step");
+    assert_eq!(
+        (step[0]["status"].as_str(), step[0]["thread"].as_str()),
+        (Some("panic"), Some("runner"))
     );
 }
