@@ -469,3 +469,36 @@ fn a_span_that_panics_on_another_thread_and_closes_on_a_third_is_one_panic() {
         (Some("panic"), Some("runner"))
     );
 }
+
+/// A span entered again inside one of its children is not the current span
+/// there (tracing's registry skips a re-entry: the child stays current), so
+/// a span made inside, and an error event, both belong to the child, as the
+/// registry and every other layer see them.
+#[test]
+fn a_span_re_entered_inside_its_child_leaves_the_child_the_parent_of_new_spans() {
+    let _lock = exclusive();
+    let dir = temp_dir("slots-re-entered-parent");
+    let guard = Monitor::builder().log_dir(&dir).install().unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(monitor::layer()));
+
+    tracing::dispatcher::with_default(&dispatch, || {
+        let outer = info_span!(target: "again", "outer");
+        outer.in_scope(|| {
+            info_span!(target: "again", "middle").in_scope(|| {
+                outer.in_scope(|| {
+                    info_span!(target: "again", "inner").in_scope(|| {});
+                    tracing::error!("middle failed");
+                });
+            });
+        });
+    });
+
+    assert!(guard.flush());
+    let lines = executions(&dir);
+    let outer = lines_named(&lines, "again::outer");
+    assert_eq!(outer[0]["status"], "success");
+    let top = &outer[0]["execution_trace"]["children"];
+    assert_eq!(trace_names(outer[0]), ["again::middle"], "{top}");
+    assert_eq!(top[0]["status"], "error");
+    assert_eq!(top[0]["children"][0]["name"], "again::inner", "{top}");
+}
