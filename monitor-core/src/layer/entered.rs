@@ -75,14 +75,19 @@ pub(super) fn pop(layer: usize, id: u64) -> Option<Entry> {
 
 /// The innermost span of `layer` entered on this thread and not exited:
 /// the current span as the layer sees it (a span the layer's filter rejects
-/// never reaches its `on_enter`). Spans entered while no monitor was
-/// installed, or past [`MAX_ENTERED`], are not on the stack.
+/// never reaches its `on_enter`). A re-entry is skipped, as the registry
+/// skips it for its current span: inside `a > b > a`, `b` is current (the
+/// parent of a span made there, the span of an event). Spans entered while
+/// no monitor was installed, or past [`MAX_ENTERED`], are not on the stack.
 #[inline]
 pub(super) fn innermost(layer: usize) -> Option<u64> {
     ENTERED
         .try_with(|stack| {
             let stack = stack.try_borrow().ok()?;
-            let entry = stack.iter().rev().find(|entry| entry.layer == layer)?;
+            let entry = stack
+                .iter()
+                .rev()
+                .find(|entry| entry.layer == layer && !entry.nested)?;
             Some(entry.id)
         })
         .ok()
@@ -101,6 +106,10 @@ mod tests {
         push(1, 8, 300);
         assert_eq!(innermost(1), Some(8));
         assert_eq!(innermost(2), Some(7));
+        push(1, 7, 400); // re-entered inside 8: 8 stays the current span
+        assert_eq!(innermost(1), Some(8));
+        let again = pop(1, 7).unwrap();
+        assert_eq!((again.at, again.nested), (400, true));
         let inner = pop(1, 7).unwrap();
         assert_eq!((inner.at, inner.nested), (200, true));
         assert_eq!(pop(1, 8).unwrap().at, 300);

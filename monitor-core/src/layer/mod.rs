@@ -113,7 +113,12 @@ use values::SpanValues;
 /// by a flag they set when they start, not by their names), so the monitor
 /// never records its own work; spans a per-layer filter
 /// (`monitor::layer().with_filter(…)`) rejects: a filtered-out span's
-/// children hang from its nearest recorded ancestor.
+/// children hang from its nearest recorded ancestor. (Filter the layer with
+/// its own `with_filter`, as here, not `Filtered::new` or a boxed layer's:
+/// then it knows it is filtered and asks the registry for a new span's
+/// parent; otherwise it takes the innermost span it entered on the thread,
+/// which differs when a filtered-out span made below one recorded span is
+/// entered where another, or none, is.)
 ///
 /// Add one `MonitorLayer` per subscriber: two in the same subscriber would
 /// share each span's state and count busy time twice.
@@ -155,6 +160,10 @@ use values::SpanValues;
 #[derive(Clone, Debug, Default)]
 pub struct MonitorLayer {
     roots_only: bool,
+    /// Made into a per-layer filtered layer by its own `with_filter`: the
+    /// registry's current span may then be one this layer never sees
+    /// entered, so a new span's parent is asked of the registry.
+    filtered: bool,
 }
 
 /// A [`MonitorLayer`] with the default settings: every span recorded, root
@@ -257,6 +266,19 @@ impl<S> tracing_subscriber::Layer<S> for MonitorLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    /// As [`Layer::with_filter`](tracing_subscriber::Layer::with_filter),
+    /// and the layer then finds a new span's parent through the registry
+    /// (a span the filter rejects never reaches the layer's own stack of
+    /// entered spans).
+    fn with_filter<F>(mut self, filter: F) -> tracing_subscriber::filter::Filtered<Self, F, S>
+    where
+        Self: Sized,
+        F: tracing_subscriber::layer::Filter<S>,
+    {
+        self.filtered = true;
+        tracing_subscriber::filter::Filtered::new(self, filter)
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if !queue::enabled() {
             return;
@@ -266,7 +288,7 @@ where
         };
         let callsite = site.callsite;
         let start = now();
-        let tree = match recorded_parent(self.key(), attrs, id, &ctx) {
+        let tree = match recorded_parent(self.key(), self.filtered, attrs, id, &ctx) {
             Some(parent) => join(self.key(), parent, callsite, start),
             None => Tree::Root,
         };
@@ -478,9 +500,14 @@ pub(crate) fn sample_running(mut each: impl FnMut(&'static Callsite, u64, LocalI
 /// but without looking the new span itself up in the registry. A contextual
 /// span's parent (the most common kind, root or not) is the innermost span
 /// this layer entered on the thread (`entered.rs`), which is the registry's
-/// current span as the layer sees it: no lookup at all.
+/// current span as the layer sees it: no lookup at all. Not for a `filtered`
+/// layer: there the registry's current span may be one the filter rejected,
+/// whose nearest recorded ancestor need not be entered on this thread (a
+/// task span made inside a request and polled on another thread), so it is
+/// looked up, as an explicit parent is.
 fn recorded_parent<S>(
     layer: usize,
+    filtered: bool,
     attrs: &Attributes<'_>,
     id: &Id,
     ctx: &Context<'_, S>,
@@ -491,10 +518,16 @@ where
     if attrs.is_root() {
         return None;
     }
-    if attrs.is_contextual() {
-        return entered::innermost(layer);
-    }
-    let direct = attrs.parent()?;
+    let current;
+    let direct = if attrs.is_contextual() {
+        if !filtered {
+            return entered::innermost(layer);
+        }
+        current = ctx.current_span();
+        current.id()?
+    } else {
+        attrs.parent()?
+    };
     if let Some(parent) = ctx.span(direct) {
         return Some(parent.id().into_u64());
     }
