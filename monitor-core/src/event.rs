@@ -241,6 +241,7 @@ impl Extra {
     /// ticks), boxed otherwise. The ticks become nanoseconds when read
     /// ([`busy_ns`](Self::busy_ns), on the collector), not on the span's
     /// thread.
+    #[inline]
     pub(crate) fn span_busy(busy_ticks: u64) -> Extra {
         match usize::try_from(busy_ticks) {
             Ok(busy) if busy <= usize::MAX >> 1 => Extra(busy << 1 | 1),

@@ -573,6 +573,7 @@ fn join(layer: usize, parent: u64, callsite: &'static Callsite, start: u64) -> T
 /// What a closing span's event carries beyond its times: its busy time
 /// (raw ticks) inline, with no allocation and no conversion, for a span with
 /// no failure, no trace and no fields; a box otherwise.
+#[inline]
 fn extra(
     busy: u64,
     failure: Option<Box<Failure>>,
@@ -582,6 +583,17 @@ fn extra(
     if failure.is_none() && trace.is_none() && fields.is_empty() {
         return Extra::span_busy(busy);
     }
+    boxed_extra(busy, failure, trace, fields)
+}
+
+/// [`extra`] for a span with a failure, a trace or fields.
+#[inline(never)]
+fn boxed_extra(
+    busy: u64,
+    failure: Option<Box<Failure>>,
+    trace: Option<crate::ExecutionTrace>,
+    fields: Vec<Field>,
+) -> Extra {
     Extra::boxed(EventExtra {
         failure,
         span: Some(SpanExtra {
