@@ -125,11 +125,10 @@ use values::SpanValues;
 ///
 /// Memory: a span's state lives in a table of the layer's, from the span's
 /// creation to its close (a fixed table of about 200 KiB, made at the first
-/// span, and for a span whose slot is taken, such as past 1,024
-/// spans open at once, a map whose memory
-/// is that of the most open at once, reused afterwards: a span costs no
-/// allocation at steady state, and its state is also what
-/// [`running`](crate::running) lists);
+/// span, and for a span whose slot is taken, such as past 1,024 spans open
+/// at once, a map whose memory is that of the most open at once, reused
+/// afterwards: a span costs no allocation at steady state, and its state is
+/// also what [`running`](crate::running) lists);
 /// a root's tree never holds more than `MAX_NODES` nodes however many spans
 /// open and close below it, so spans that stay open (or never close) cannot
 /// make memory grow without bound. Each span site leaks one small callsite,
@@ -486,7 +485,8 @@ impl Closing {
 
 /// Calls `each` with every span recorded as an execution that is open now
 /// (the layer's table, all layers): callsite, start tick, id and the thread
-/// that started it. Holds each shard's lock in turn while reading it.
+/// that started it. Holds each slot's (or overflow shard's) lock in turn
+/// while reading it.
 pub(crate) fn sample_running(mut each: impl FnMut(&'static Callsite, u64, LocalId, &SpanThread)) {
     states::for_each(|state| {
         if let Some(thread) = &state.listed {
