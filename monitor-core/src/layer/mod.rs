@@ -401,7 +401,7 @@ where
         // Taken out even when the monitor went away meanwhile, so no state
         // stays behind for a later span with the same id.
         let enabled = queue::enabled();
-        let Some(closing) = states::remove_with(self.key(), id.into_u64(), |state| {
+        let Some((closing, notable)) = states::remove_with(self.key(), id.into_u64(), |state| {
             Closing::take(state, enabled)
         }) else {
             return;
@@ -409,47 +409,77 @@ where
         if !enabled {
             return;
         }
-        let Closing {
-            callsite,
-            own_execution,
-            start,
-            id,
-            busy,
-            status,
-            failure,
-            fields,
-            tree,
-        } = closing;
         // Out of the table, so off the running list, before the execution is
         // recorded as ended.
         let end = now();
+        match notable {
+            // The usual span: a root with nothing boxed, its busy time inline.
+            None => queue::push(Event::new(
+                closing.callsite,
+                (closing.start, end),
+                closing.status,
+                closing.id,
+                Extra::span_busy(closing.busy),
+            )),
+            Some(notable) => self.close_notable(closing, end, notable),
+        }
+    }
+}
+
+impl MonitorLayer {
+    /// The close of a span with a failure, fields to write or a place in a
+    /// trace (out of line: the usual close stays small).
+    #[inline(never)]
+    fn close_notable(&self, closing: Closing, end: u64, notable: Notable) {
+        let Notable {
+            failure,
+            fields,
+            tree,
+        } = notable;
         let trace = match tree {
             Tree::Root => None,
-            Tree::RootWithChildren(builder) => Some(builder.lock().finish(start, end)),
+            Tree::RootWithChildren(builder) => Some(builder.lock().finish(closing.start, end)),
             Tree::Child { builder, node, .. } => {
                 if let Some(node) = node {
                     let error = failure.as_ref().map(|failure| failure.message.clone());
-                    builder.lock().close(node, end, status, error);
+                    builder.lock().close(node, end, closing.status, error);
                 }
-                if self.roots_only || !own_execution {
+                if self.roots_only || !closing.own_execution {
                     values::recycle_list(fields);
                     return;
                 }
                 None
             }
         };
+        // Its busy time inline, with no allocation, when nothing is boxed.
+        let extra = if failure.is_none() && trace.is_none() && fields.is_empty() {
+            Extra::span_busy(closing.busy)
+        } else {
+            Extra::boxed(EventExtra {
+                failure,
+                span: Some(SpanExtra {
+                    busy_ns: nanos_between(0, closing.busy),
+                    trace,
+                }),
+                fields,
+                // A span is exported by tracing-opentelemetry itself, if at all.
+                #[cfg(feature = "otlp-tracing")]
+                parent: None,
+            })
+        };
         queue::push(Event::new(
-            callsite,
-            (start, end),
-            status,
-            id,
-            extra(busy, failure, trace, fields),
+            closing.callsite,
+            (closing.start, end),
+            closing.status,
+            closing.id,
+            extra,
         ));
     }
 }
 
-/// What a closing span's execution is made of, taken from its state where
-/// it lies in the table (the state itself is not moved).
+/// What every closing span's execution is made of, copied from its state
+/// where it lies in the table (the state itself is not moved).
+#[derive(Clone, Copy)]
 struct Closing {
     callsite: &'static Callsite,
     own_execution: bool,
@@ -457,29 +487,42 @@ struct Closing {
     id: LocalId,
     busy: u64,
     status: Status,
+}
+
+/// What only some closing spans have: a failure, fields to write (only if
+/// the span failed, as `#[monitored]` keeps them) or a place in a trace.
+struct Notable {
     failure: Option<Box<Failure>>,
-    /// Empty unless the span failed (kept only then, as `#[monitored]` does).
     fields: Vec<Field>,
     tree: Tree,
 }
 
 impl Closing {
-    /// Takes what the execution needs out of `state`; with `recording`
-    /// false (no monitor any more), only gives its field list back.
+    /// Takes what the execution needs out of `state`, with its [`Notable`]
+    /// parts if it has any; with `recording` false (no monitor any more),
+    /// only gives its field list back.
     #[inline]
-    fn take(state: &mut SpanState, recording: bool) -> Closing {
-        let failed = recording && state.status.is_failure();
-        Closing {
+    fn take(state: &mut SpanState, recording: bool) -> (Closing, Option<Notable>) {
+        let closing = Closing {
             callsite: state.callsite,
             own_execution: state.own_execution,
             start: state.start,
             id: state.id,
             busy: state.busy,
             status: state.status,
-            failure: state.failure.take(),
-            fields: state.fields.take_fields(failed),
-            tree: std::mem::replace(&mut state.tree, Tree::Root),
+        };
+        let fields = state
+            .fields
+            .take_fields(recording && state.status.is_failure());
+        if state.failure.is_none() && fields.is_empty() && matches!(state.tree, Tree::Root) {
+            return (closing, None);
         }
+        let notable = Notable {
+            failure: state.failure.take(),
+            fields,
+            tree: std::mem::replace(&mut state.tree, Tree::Root),
+        };
+        (closing, Some(notable))
     }
 }
 
@@ -568,43 +611,6 @@ fn join(layer: usize, parent: u64, callsite: &'static Callsite, start: u64) -> T
         node,
         depth,
     }
-}
-
-/// What a closing span's event carries beyond its times: its busy time
-/// (raw ticks) inline, with no allocation and no conversion, for a span with
-/// no failure, no trace and no fields; a box otherwise.
-#[inline]
-fn extra(
-    busy: u64,
-    failure: Option<Box<Failure>>,
-    trace: Option<crate::ExecutionTrace>,
-    fields: Vec<Field>,
-) -> Extra {
-    if failure.is_none() && trace.is_none() && fields.is_empty() {
-        return Extra::span_busy(busy);
-    }
-    boxed_extra(busy, failure, trace, fields)
-}
-
-/// [`extra`] for a span with a failure, a trace or fields.
-#[inline(never)]
-fn boxed_extra(
-    busy: u64,
-    failure: Option<Box<Failure>>,
-    trace: Option<crate::ExecutionTrace>,
-    fields: Vec<Field>,
-) -> Extra {
-    Extra::boxed(EventExtra {
-        failure,
-        span: Some(SpanExtra {
-            busy_ns: nanos_between(0, busy),
-            trace,
-        }),
-        fields,
-        // A span is exported by tracing-opentelemetry itself, if at all.
-        #[cfg(feature = "otlp-tracing")]
-        parent: None,
-    })
 }
 
 #[cold]
