@@ -223,26 +223,18 @@ pub(crate) fn stage(
         .try_with(|stage| {
             let mut stage = stage.try_borrow_mut().ok()?;
             stage.deferred_len = 0;
-            stage_text_into(&mut stage.text, type_name, write);
+            let out = &mut stage.text;
+            out.clear();
+            out.resize(HEADER, 0);
+            out[KIND_AT] = KIND_TEXT;
+            out[TYPE_AT..TYPE_AT + WORD]
+                .copy_from_slice(&(type_name.as_ptr() as usize).to_ne_bytes());
+            out[TYPE_AT + WORD..TYPE_AT + 2 * WORD].copy_from_slice(&type_name.len().to_ne_bytes());
+            write(&mut StageWriter { out });
             Some(Staged { type_name })
         })
         .ok()
         .flatten()
-}
-
-/// Builds a text record for an `Err` of `type_name` in `out` (the stage's,
-/// or the collector's for a deferred error).
-pub(crate) fn stage_text_into(
-    out: &mut Vec<u8>,
-    type_name: &'static str,
-    write: impl FnOnce(&mut StageWriter<'_>),
-) {
-    out.clear();
-    out.resize(HEADER, 0);
-    out[KIND_AT] = KIND_TEXT;
-    out[TYPE_AT..TYPE_AT + WORD].copy_from_slice(&(type_name.as_ptr() as usize).to_ne_bytes());
-    out[TYPE_AT + WORD..TYPE_AT + 2 * WORD].copy_from_slice(&type_name.len().to_ne_bytes());
-    write(&mut StageWriter { out });
 }
 
 /// Builds a deferred record in this thread's stage: `write_value` copies
@@ -384,9 +376,7 @@ impl Staged {
                     return Some(());
                 }
                 let out = &stage.text;
-                (out.len() >= HEADER).then(|| {
-                    decode_text(out, &mut failure);
-                })
+                (out.len() >= HEADER).then(|| decode_text(out, &mut failure))
             })
             .ok()
             .flatten();
@@ -431,7 +421,7 @@ pub(crate) unsafe fn decode(record: &[Byte], into: &mut Failure) {
         unsafe { format_deferred_record(record, into) };
         return;
     }
-    // SAFETY: a text record is written entirely from bytes (`stage_text_into`).
+    // SAFETY: a text record is written entirely from bytes (`stage`).
     decode_text(unsafe { assume_init(record, record.len()) }, into);
 }
 
@@ -469,13 +459,9 @@ unsafe fn format_deferred_record(record: &[Byte], into: &mut Failure) {
     unsafe { format(record[DEFERRED_VALUE_AT..].as_ptr().cast::<u8>(), into) };
 }
 
-/// Decodes a text `record` into `into`, reusing its strings' memory;
-/// returns the execution id the record belongs to.
-fn decode_text(record: &[u8], into: &mut Failure) -> LocalId {
-    let id = LocalId {
-        thread: u16::from_ne_bytes([record[ID_AT], record[ID_AT + 1]]),
-        sequence: read_u32(record, ID_AT + 2),
-    };
+/// Decodes a text `record` into `into`, reusing its strings' memory (its
+/// execution id is read by [`record_id`]).
+fn decode_text(record: &[u8], into: &mut Failure) {
     let type_ptr = read_word(record, TYPE_AT) as *const u8;
     let type_len = read_word(record, TYPE_AT + WORD);
     // SAFETY: the address and length were written by `stage` from a
@@ -513,7 +499,6 @@ fn decode_text(record: &[u8], into: &mut Failure) -> LocalId {
     into.stack_trace = None;
     into.location = None;
     into.unresolved_trace = None;
-    id
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> u32 {
