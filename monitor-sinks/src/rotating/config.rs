@@ -116,7 +116,7 @@ pub struct LogFileConfig {
     pub file_mode: u32,
     /// Bound on bytes of lines held in memory while writing fails (default
     /// 8 MiB). Lines that do not fit are dropped (the newest) and counted.
-    /// Also bounds the normal write buffer, which is at most 64 KiB.
+    /// Also bounds the normal write buffer, which is at most 256 KiB.
     pub max_buffered_bytes: usize,
 }
 

@@ -108,7 +108,7 @@
 //! file is next opened) and the whole line is written again. Only a file
 //! that refuses to shrink gets its torn line ended with `\n` instead.
 //!
-//! At every flush (about each 64 KiB of lines, and each explicit `flush`)
+//! At every flush (about each 256 KiB of lines, and each explicit `flush`)
 //! the writer compares the device/inode of `current{_base}.log` with the
 //! open file; if it was renamed (logrotate) or removed, a fresh current file
 //! is opened.
