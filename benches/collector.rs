@@ -10,6 +10,16 @@
 //! a whole line in the executions log (and every error one in the errors
 //! log), so the time measured is the time to write them.
 //!
+//! "Written" is `write(2)` returning: the lines are in the page cache, as
+//! for any buffered logger. Before each sample (untimed) the logs are
+//! `fsync`ed, so every sample starts with no dirty pages. Without that, a
+//! sample ran while the kernel was still writing back earlier samples' (and
+//! the other group's) gigabytes, and throttled the writer to the disk's own
+//! speed: the errors group measured 0.34 to 1.08 M executions/s from one
+//! run to the next, in whatever order the groups ran. Sustained for longer
+//! than the page cache absorbs, the logs cannot go faster than the disk
+//! (BENCHMARKS.md has this machine's).
+//!
 //! Run: `cargo bench --bench collector`; tabulate: `python3 benches/report.py`.
 
 use std::cell::Cell;
@@ -121,6 +131,7 @@ fn main() {
     for (name, parity) in [("success_executions", 0), ("error_executions", 1)] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
+                write_back(&dir);
                 let elapsed = record_and_flush(iters, parity);
                 let recorded = &recorded[parity as usize];
                 recorded.set(recorded.get() + iters);
@@ -164,6 +175,22 @@ fn main() {
         bytes as f64 / counted.max(1) as f64
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Writes back every log file under `dir` (`fsync`), so that the next sample
+/// does not run while the kernel writes back this one's lines.
+fn write_back(dir: &std::path::Path) {
+    for log in ["executions", "errors"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(log)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if let Ok(file) = std::fs::File::open(&path) {
+                let _ = file.sync_all();
+            }
+        }
+    }
 }
 
 /// Lines containing `needle` in every file of `dir` (rotated ones too), and
