@@ -168,6 +168,109 @@ fn an_unwritable_log_never_reaches_the_host() {
     assert_ne!(health.verdict, monitor::Verdict::Green, "{health}");
 }
 
+#[monitored(name = "rotating_numbered")]
+fn numbered(n: u64) -> Result<u64, String> {
+    if n.is_multiple_of(2) {
+        Err(format!("call {n} failed"))
+    } else {
+        Ok(n)
+    }
+}
+
+/// `rotating_numbered`'s lines in a log, in file order: the number of a
+/// failed call, `None` for a success.
+fn numbered_lines(path: &Path) -> Vec<Option<u64>> {
+    read_json_lines(path)
+        .iter()
+        .filter(|l| l["name"] == "rotating_numbered")
+        .map(|l| {
+            let message = l["error_message"].as_str()?;
+            Some(message.split(' ').nth(1).unwrap().parse().unwrap())
+        })
+        .collect()
+}
+
+/// Both logs on a full disk: the lines are kept in memory, `sink_failing`
+/// fires for each log once a flush has tried to write them; when the disk
+/// is usable again the next flush writes every kept line, in order, before
+/// the newer ones, and the alert resolves.
+#[test]
+fn lines_kept_while_the_disk_is_full_are_written_in_order_when_it_comes_back() {
+    let _lock = exclusive();
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let dir = temp_dir("rotation-disk-back");
+    let current = [
+        dir.join("executions/current.log"),
+        dir.join("errors/current_errors.log"),
+    ];
+    for path in &current {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("/dev/full", path).unwrap();
+    }
+    let (alerts, on_alert) = common::alert_recorder();
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .on_alert(on_alert)
+        .capture_backtraces(false)
+        .install()
+        .unwrap();
+    let sink_failing = |state: monitor::AlertState| {
+        alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.rule == monitor::AlertRule::SinkFailing && a.state == state)
+            .count()
+    };
+    for n in 0..100 {
+        let _ = numbered(n);
+    }
+    assert!(guard.flush());
+    assert!(
+        sink_failing(monitor::AlertState::Firing) > 0,
+        "{:?}",
+        alerts.lock().unwrap()
+    );
+    assert_eq!(sink_failing(monitor::AlertState::Resolved), 0);
+    let health = monitor::health().to_string();
+    assert!(
+        health.contains("executions log") && health.contains("errors log"),
+        "{health}"
+    );
+
+    for path in &current {
+        std::fs::remove_file(path).unwrap();
+    }
+    for n in 100..200 {
+        let _ = numbered(n);
+    }
+    assert!(guard.flush()); // writes the kept lines, then the new ones
+    assert!(guard.flush()); // the rules see both logs working again
+    assert!(
+        sink_failing(monitor::AlertState::Resolved) > 0,
+        "{:?}",
+        alerts.lock().unwrap()
+    );
+    assert_eq!(
+        numbered_lines(&current[0]),
+        (0..200)
+            .map(|n: u64| n.is_multiple_of(2).then_some(n))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        numbered_lines(&current[1]),
+        (0..200)
+            .filter(|n: &u64| n.is_multiple_of(2))
+            .map(Some)
+            .collect::<Vec<_>>()
+    );
+    let health = monitor::health().to_string();
+    assert!(!health.contains(" log"), "{health}");
+    drop(guard);
+}
+
 #[test]
 fn a_million_executions_across_fifty_rotations_lose_no_line() {
     let _lock = exclusive();
