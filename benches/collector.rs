@@ -20,6 +20,15 @@
 //! than the page cache absorbs, the logs cannot go faster than the disk
 //! (BENCHMARKS.md has this machine's).
 //!
+//! A second group, `collector_default_retention`, times the errors again
+//! under the library's default retention: the errors log rotates before
+//! 10 MiB and keeps at most 256 MiB, the executions log rotates before
+//! 128 MiB and keeps at most 1 GiB, so rotations and deletions are in the
+//! timing, and the page cache the logs use stays bounded. Lines that were
+//! deleted cannot be read back, so there the check is that none was dropped,
+//! every one was counted, no log reported failing (`sink_failing`), every
+//! file left holds whole lines, and the logs stayed within their caps.
+//!
 //! Run: `cargo bench --bench collector`; tabulate: `python3 benches/report.py`.
 
 use std::cell::Cell;
@@ -27,10 +36,13 @@ use std::error::Error;
 use std::fmt;
 use std::hint::black_box;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use monitor::{monitored, Monitor, Retention};
+
+use monitor::{monitored, Alert, AlertRule, Monitor, Retention};
 
 /// Executions recorded between two flushes; also the per-thread ring size.
 const BATCH: u64 = 1 << 16;
@@ -107,6 +119,44 @@ fn scratch_dir(what: &str) -> PathBuf {
 }
 
 fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20)
+        .configure_from_args();
+    every_line_kept(&mut c);
+    default_retention(&mut c);
+    c.final_summary();
+}
+
+/// Times `group/name`: ring-sized batches of executions of `parity`, after
+/// the logs under `dir` are written back (untimed); returns how many were
+/// recorded.
+fn time_executions(
+    c: &mut Criterion,
+    group: &str,
+    name: &str,
+    parity: u64,
+    dir: &std::path::Path,
+) -> u64 {
+    let recorded = Cell::new(0u64);
+    let mut group = c.benchmark_group(group);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            write_back(dir);
+            let elapsed = record_and_flush(iters, parity);
+            recorded.set(recorded.get() + iters);
+            elapsed
+        });
+    });
+    group.finish();
+    recorded.get()
+}
+
+/// `collector`: successes, then errors, into logs with no size cap; every
+/// line is read back at the end.
+fn every_line_kept(c: &mut Criterion) {
     let dir = scratch_dir("collector");
     let guard = Monitor::builder()
         .log_dir(&dir)
@@ -119,43 +169,11 @@ fn main() {
         .install()
         .expect("install the monitor");
 
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20)
-        .configure_from_args();
-
-    let recorded = [Cell::new(0u64), Cell::new(0u64)];
-    let mut group = c.benchmark_group("collector");
-    group.throughput(Throughput::Elements(1));
-    for (name, parity) in [("success_executions", 0), ("error_executions", 1)] {
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                write_back(&dir);
-                let elapsed = record_and_flush(iters, parity);
-                let recorded = &recorded[parity as usize];
-                recorded.set(recorded.get() + iters);
-                elapsed
-            });
-        });
-    }
-    group.finish();
-    c.final_summary();
+    let successes = time_executions(c, "collector", "success_executions", 0, &dir);
+    let errors = time_executions(c, "collector", "error_executions", 1, &dir);
 
     assert!(guard.flush());
-    let stats = monitor::stats();
-    assert_eq!(
-        stats.dropped_events, 0,
-        "the collector benchmark dropped executions"
-    );
-    let (successes, errors) = (recorded[0].get(), recorded[1].get());
-    let job = stats.get("bench_job").expect("bench_job was counted");
-    assert_eq!(
-        (job.success_count, job.error_count),
-        (successes, errors),
-        "every recorded execution is counted"
-    );
-    let counted = job.total_executions;
+    let counted = assert_all_counted(successes, errors);
     drop(guard); // everything written and synced
     let (lines, bytes) = count_lines(&dir.join("executions"), b"\"name\":\"bench_job\"");
     assert_eq!(
@@ -175,6 +193,79 @@ fn main() {
         bytes as f64 / counted.max(1) as f64
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `collector_default_retention`: errors into logs with the default
+/// rotation and size caps.
+fn default_retention(c: &mut Criterion) {
+    let dir = scratch_dir("collector-retention");
+    let sink_failing = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&sink_failing);
+    let guard = Monitor::builder()
+        .log_dir(&dir)
+        .queue_capacity(BATCH as usize)
+        .capture_backtraces(false)
+        .on_alert(move |alert: &Alert| {
+            if alert.rule == AlertRule::SinkFailing {
+                seen.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .install()
+        .expect("install the monitor");
+
+    let errors = time_executions(
+        c,
+        "collector_default_retention",
+        "error_executions",
+        1,
+        &dir,
+    );
+
+    assert!(guard.flush());
+    assert_all_counted(0, errors);
+    drop(guard);
+    assert_eq!(
+        sink_failing.load(Ordering::Relaxed),
+        0,
+        "no log reported failing"
+    );
+    let (execution_lines, execution_bytes) =
+        count_lines(&dir.join("executions"), b"\"name\":\"bench_job\"");
+    let (error_lines, error_bytes) = count_lines(&dir.join("errors"), b"\"name\":\"bench_job\"");
+    // The caps count the current file too; one file more allows for a
+    // deletion the maintenance thread had not made when the guard returned.
+    assert!(
+        execution_bytes <= (1 << 30) + (128 << 20),
+        "{execution_bytes} bytes of executions log"
+    );
+    assert!(
+        error_bytes <= (256 << 20) + (10 << 20),
+        "{error_bytes} bytes of errors log"
+    );
+    assert!(execution_lines <= errors && error_lines <= errors && error_lines > 0);
+    eprintln!(
+        "collector_default_retention: {errors} errors recorded, counted and written, none dropped; kept {:.1} MiB of executions log and {:.1} MiB of errors log",
+        execution_bytes as f64 / (1 << 20) as f64,
+        error_bytes as f64 / (1 << 20) as f64,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Asserts that nothing was dropped and that `bench_job` counted exactly
+/// the successes and errors recorded; returns its total.
+fn assert_all_counted(successes: u64, errors: u64) -> u64 {
+    let stats = monitor::stats();
+    assert_eq!(
+        stats.dropped_events, 0,
+        "the collector benchmark dropped executions"
+    );
+    let job = stats.get("bench_job").expect("bench_job was counted");
+    assert_eq!(
+        (job.success_count, job.error_count),
+        (successes, errors),
+        "every recorded execution is counted"
+    );
+    job.total_executions
 }
 
 /// Writes back every log file under `dir` (`fsync`), so that the next sample

@@ -80,12 +80,15 @@ if os.path.isdir(os.path.join(root, "parts")):
     for b in benches("parts"):
         print(f"| {b} | {fmt_ns(median_ns('parts', b))} |")
 
-if os.path.isdir(os.path.join(root, "collector")):
-    print("\n### `collector` (one collector thread; wall time per execution, flush included)\n")
+for group, what in [("collector", "logs with no size cap"),
+                    ("collector_default_retention", "the default rotation and size caps")]:
+    if not os.path.isdir(os.path.join(root, group)):
+        continue
+    print(f"\n### `{group}` (one collector thread, {what}; wall time per execution, flush included)\n")
     print("| benchmark | median per execution | executions/s |")
     print("| --- | ---: | ---: |")
-    for b in benches("collector"):
-        ns = median_ns("collector", b)
+    for b in benches(group):
+        ns = median_ns(group, b)
         print(f"| {b} | {fmt_ns(ns)} | {1e9 / ns / 1e6:.2f} M |")
 
 if os.path.isdir(os.path.join(root, "span_layer")):
