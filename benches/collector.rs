@@ -81,6 +81,9 @@ impl Error for JobCause {}
 
 static CAUSE: JobCause = JobCause;
 
+/// What every line of [`job`] holds, in both logs.
+const JOB_LINE: &[u8] = b"\"name\":\"bench_job\"";
+
 /// `Ok` on even input, `Err` on odd input.
 #[monitored(name = "bench_job")]
 #[inline(never)]
@@ -175,13 +178,13 @@ fn every_line_kept(c: &mut Criterion) {
     assert!(guard.flush());
     let counted = assert_all_counted(successes, errors);
     drop(guard); // everything written and synced
-    let (lines, bytes) = count_lines(&dir.join("executions"), b"\"name\":\"bench_job\"");
+    let (lines, bytes) = count_lines(&dir.join("executions"), JOB_LINE);
     assert_eq!(
         lines,
         successes + errors,
         "every execution is a line in the executions log"
     );
-    let (error_lines, _) = count_lines(&dir.join("errors"), b"\"name\":\"bench_job\"");
+    let (error_lines, _) = count_lines(&dir.join("errors"), JOB_LINE);
     assert_eq!(
         error_lines, errors,
         "every error is a line in the errors log"
@@ -229,9 +232,8 @@ fn default_retention(c: &mut Criterion) {
         0,
         "no log reported failing"
     );
-    let (execution_lines, execution_bytes) =
-        count_lines(&dir.join("executions"), b"\"name\":\"bench_job\"");
-    let (error_lines, error_bytes) = count_lines(&dir.join("errors"), b"\"name\":\"bench_job\"");
+    let (execution_lines, execution_bytes) = count_lines(&dir.join("executions"), JOB_LINE);
+    let (error_lines, error_bytes) = count_lines(&dir.join("errors"), JOB_LINE);
     // The caps count the current file too; one file more allows for a
     // deletion the maintenance thread had not made when the guard returned.
     assert!(
