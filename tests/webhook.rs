@@ -1,6 +1,7 @@
 //! `WebhookNotifier` against an HTTP server written here: a notification is
-//! delivered as JSON, retried after a 500, and given up after N tries with
-//! the failure in `health()`. Back-off of a millisecond; `flush()` waits
+//! delivered as JSON, retried after a 500, given up after N tries (at once
+//! after a 4xx) with the failure in `health()`; a bad URL or timeout is an
+//! install error. Back-off of a millisecond; `flush()` waits
 //! for the notifier, no sleeps.
 
 mod common;
@@ -180,25 +181,80 @@ fn a_failing_endpoint_is_given_up_after_n_tries_and_counted_in_health() {
 }
 
 #[test]
-fn a_url_that_cannot_be_requested_is_given_up_at_once_not_retried() {
+fn a_4xx_is_given_up_at_once_not_retried() {
     let _lock = exclusive();
     // A back-off of an hour: a retry would hold the notifier past every
     // flush, so the failure is counted only if no retry was made.
-    let hook = WebhookNotifier::new("ftp://hooks.example/alert")
+    let (url, requests) = server(vec![404; 1000]);
+    let hook = WebhookNotifier::new(url)
         .attempts(3)
         .backoff(Duration::from_secs(3600), Duration::from_secs(3600))
-        .name("bad-url-hook");
-    let guard = install("webhook-bad-url", hook);
+        .name("gone-hook");
+    let guard = install("webhook-404", hook);
     fire();
     assert!(guard.flush(), "the notifier is not waiting to retry");
     assert!(guard.flush());
+    let posted: Vec<String> = requests.try_iter().map(|(_, body)| body).collect();
+    assert!(!posted.is_empty());
+    assert!(
+        posted.windows(2).all(|pair| pair[0] != pair[1]),
+        "a notification was posted twice: {posted:?}"
+    );
     let health = monitor::health();
     assert!(
         health
             .reasons
             .iter()
-            .any(|r| r.contains("notifier") && r.contains("bad-url-hook")),
+            .any(|r| r.contains("notifier") && r.contains("gone-hook")),
         "{health}"
     );
     drop(guard);
+}
+
+#[test]
+fn a_url_that_cannot_be_requested_or_a_zero_timeout_is_an_install_error() {
+    let _lock = exclusive();
+    let secret = "T0000/B0000/s3cr3t";
+    for (hook, complaint) in [
+        (
+            WebhookNotifier::new(format!("ftp://hooks.example/{secret}")),
+            "scheme is \"ftp\"",
+        ),
+        (
+            WebhookNotifier::new(format!("hooks example/{secret}")),
+            "does not parse",
+        ),
+        (
+            WebhookNotifier::new(format!("/services/{secret}")),
+            "no http:// or https://",
+        ),
+        (
+            WebhookNotifier::new(format!("http:///{secret}")),
+            "does not parse",
+        ),
+        (
+            WebhookNotifier::new(format!("https://hooks.example/{secret}")).timeout(Duration::ZERO),
+            "timeout must be longer than zero",
+        ),
+    ] {
+        let refused = Monitor::builder()
+            .log_dir(temp_dir("webhook-refused"))
+            .notifier(hook.name("ops-hook"))
+            .install();
+        let Err(error) = refused else {
+            panic!("installed with a webhook that {complaint}");
+        };
+        let monitor::InstallError::InvalidConfig { setting, reason } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(*setting, "notifier");
+        assert!(
+            reason.starts_with("ops-hook: ") && reason.contains(complaint),
+            "{reason}"
+        );
+        assert!(!error.to_string().contains(secret), "{error}");
+    }
+    // Nothing was installed: a good webhook installs now.
+    let (url, _requests) = server(vec![]);
+    drop(install("webhook-accepted", quick(&url)));
 }

@@ -87,6 +87,47 @@ pub trait Notifier: Send + 'static {
     fn failures(&self) -> u64 {
         0
     }
+
+    /// What is wrong with this notifier's settings, if anything, checked
+    /// once by `install()`: an `Err(reason)` makes it return
+    /// [`InstallError::InvalidConfig`](crate::InstallError::InvalidConfig)
+    /// with the setting `notifier` and this notifier's [name](Self::name)
+    /// before the reason, and nothing is installed. Default: nothing wrong.
+    ///
+    /// ```
+    /// use monitor_core::{Alert, InstallError, Monitor, Notifier};
+    ///
+    /// struct Mailer {
+    ///     to: String,
+    /// }
+    ///
+    /// impl Notifier for Mailer {
+    ///     fn notify(&mut self, alert: &Alert) {
+    ///         // send the mail to self.to here
+    ///     }
+    ///
+    ///     fn validate(&self) -> Result<(), String> {
+    ///         if self.to.contains('@') {
+    ///             Ok(())
+    ///         } else {
+    ///             Err(format!("{:?} is not a mail address", self.to))
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let dir = std::env::temp_dir().join(format!("notifier-doc-{}", std::process::id()));
+    /// let refused = Monitor::builder()
+    ///     .log_dir(&dir)
+    ///     .notifier(Mailer { to: "ops".into() })
+    ///     .install();
+    /// assert!(matches!(
+    ///     refused,
+    ///     Err(InstallError::InvalidConfig { setting: "notifier", .. })
+    /// ));
+    /// ```
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The [`on_alert`](crate::MonitorBuilder::on_alert) callback as a notifier.

@@ -24,8 +24,10 @@ use super::types::Alert;
 /// error, a time-out, a `5xx` or a `429` answer is retried after a
 /// [back-off](Self::backoff) that doubles (default 500 ms, at most 30 s),
 /// up to [`attempts`](Self::attempts) tries in all (default 3). Any other
-/// answer outside `2xx`, and a URL that cannot be requested (malformed, or
-/// a scheme other than `http`/`https`), is not retried. A notification given up on is
+/// answer outside `2xx` is not retried. A URL that cannot be requested
+/// (malformed, a scheme other than `http`/`https`, no host) and a zero
+/// timeout are refused by `install()` ([`Notifier::validate`]). A
+/// notification given up on is
 /// counted ([`Notifier::failures`]): it raises the `notifier_failing`
 /// alert, which the other notifiers receive, and shows in
 /// [`health`](crate::health). Keep `attempts × timeout` plus the back-offs
@@ -85,7 +87,11 @@ enum Outcome {
 
 impl WebhookNotifier {
     /// A notifier POSTing to `url` (`http://` or `https://`), named
-    /// `webhook` in health reports.
+    /// `webhook` in health reports. `install()` refuses a URL that does not
+    /// parse, has another scheme or no host
+    /// ([`InstallError::InvalidConfig`](crate::InstallError::InvalidConfig),
+    /// setting `notifier`); the error does not repeat the URL, which often
+    /// holds a secret token.
     pub fn new(url: impl Into<String>) -> Self {
         WebhookNotifier {
             url: url.into(),
@@ -99,7 +105,8 @@ impl WebhookNotifier {
         }
     }
 
-    /// How long one POST may take, connecting included (default 5 s).
+    /// How long one POST may take, connecting included (default 5 s;
+    /// `install()` refuses zero).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -179,6 +186,30 @@ impl WebhookNotifier {
 }
 
 impl Notifier for WebhookNotifier {
+    fn validate(&self) -> Result<(), String> {
+        let example = "give one such as \"https://hooks.slack.com/services/…\"";
+        let uri: ureq::http::Uri = self
+            .url
+            .parse()
+            .map_err(|error| format!("the URL does not parse ({error}); {example}"))?;
+        match uri.scheme_str() {
+            Some("http" | "https") => {}
+            Some(other) => {
+                return Err(format!(
+                    "the URL's scheme is {other:?}, not http or https; {example}"
+                ))
+            }
+            None => return Err(format!("the URL has no http:// or https://; {example}")),
+        }
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(format!("the URL has no host; {example}"));
+        }
+        if self.timeout.is_zero() {
+            return Err("timeout must be longer than zero (default 5 s)".to_owned());
+        }
+        Ok(())
+    }
+
     fn notify(&mut self, alert: &Alert) {
         let body = Self::body(alert);
         let mut wait = self.backoff;

@@ -441,6 +441,14 @@ impl MonitorBuilder {
         if let Some(Err((setting, reason))) = self.otlp.as_ref().map(|otlp| otlp.validate()) {
             return invalid(setting, &reason);
         }
+        for notifier in &self.alerts.notifiers {
+            if let Err(reason) = notifier.validate() {
+                return Err(InstallError::InvalidConfig {
+                    setting: "notifier",
+                    reason: format!("{}: {reason}", notifier.name()),
+                });
+            }
+        }
         if self.stats_save_interval.is_zero() {
             return invalid(
                 "stats_save_interval",
