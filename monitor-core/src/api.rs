@@ -192,7 +192,9 @@ pub fn set_alert_rules(rules: crate::AlertRules) -> Result<(), crate::AlertsErro
 
 /// Gives the function `name` (as in the statistics) a whole rule set of its
 /// own, replacing the one it had, as [`set_alert_rules`] does for the global
-/// rules. Start from [`alert_rules`] to change one value:
+/// rules. Start from [`alert_rules`] to change one value. The monitor's own
+/// rules and the memory rules read the global rules only, never a
+/// function's.
 ///
 /// ```no_run
 /// let mut rules = monitor_core::alert_rules().for_function("scale_ec2").clone();

@@ -62,8 +62,8 @@ impl AlertRulesInUse {
 /// | `stuck_after` | 1 h | an execution still running after this is stuck (`#[monitored(stuck_after = "…")]` wins) |
 /// | `queue_fill_threshold` | 0.8 | a recording queue fuller than this raises `queue_full` |
 /// | `health_success_rate` | 0.9 | [`health`](crate::health) is yellow when a function's success rate in the window is below this (with more than `error_rate_min_executions` executions) |
-/// | `memory_threshold` | none | `memory_high` fires while the resident memory is above this many bytes |
-/// | `memory_growth` | none | `memory_growth` fires when the resident memory grows steadily (see [`MemoryGrowth`]) |
+/// | `memory_threshold` | none | `memory_high` fires while the resident memory is above this many bytes (global rules only) |
+/// | `memory_growth` | none | `memory_growth` fires when the resident memory grows steadily (see [`MemoryGrowth`]; global rules only) |
 /// | `pending_for` | empty (all zero) | a rule fires only after its condition held this long |
 /// | `severities` | empty | overrides of [`AlertRule::default_severity`] |
 /// | `disabled` | empty | rules that never fire |
@@ -71,7 +71,9 @@ impl AlertRulesInUse {
 /// The monitor rules (dropped executions, failing sinks, collector restarts,
 /// queue fill, failing notifiers) fire when their event happened within the
 /// last `window`, and resolve once a whole `window` passed without it. They
-/// use the global rules only.
+/// and the memory rules (`memory_high`, `memory_growth`: the process's
+/// memory, not a function's) use the global rules only: a function's own
+/// `memory_threshold` or `memory_growth` is never read.
 ///
 /// ```
 /// use std::time::Duration;
