@@ -12,6 +12,8 @@ use std::borrow::Cow;
 use std::fmt::{self, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::capture::prefix_within;
+
 pub use capture::{
     BareValue, FieldBare, FieldDebug, FieldDisplay, FieldSlot, Held, HeldFields, HeldValue,
     HoldBare, HoldBareCopy, HoldBareRef, HoldDebug, HoldDebugCopy, HoldDebugRef, HoldDisplay,
@@ -191,7 +193,7 @@ impl Field {
     pub fn new(name: impl Into<Cow<'static, str>>, value: FieldValue) -> Field {
         let mut name = name.into();
         if name.len() > MAX_NAME_BYTES {
-            let cut = floor_char_boundary(&name, MAX_NAME_BYTES);
+            let cut = prefix_within(&name, MAX_NAME_BYTES).len();
             name = match name {
                 Cow::Borrowed(name) => Cow::Borrowed(&name[..cut]),
                 Cow::Owned(mut name) => {
@@ -233,19 +235,7 @@ pub(crate) fn set_field(fields: &mut Vec<Field>, field: Field) {
 /// cuts it.
 #[inline]
 pub(crate) fn capped_name(name: &'static str) -> &'static str {
-    if name.len() > MAX_NAME_BYTES {
-        &name[..floor_char_boundary(name, MAX_NAME_BYTES)]
-    } else {
-        name
-    }
-}
-
-fn floor_char_boundary(text: &str, limit: usize) -> usize {
-    let mut cut = limit.min(text.len());
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    cut
+    prefix_within(name, MAX_NAME_BYTES)
 }
 
 /// `text` cut to [`MAX_VALUE_BYTES`] (the `…` included) when longer.
@@ -253,7 +243,7 @@ fn capped(text: &str) -> String {
     if text.len() <= MAX_VALUE_BYTES {
         return text.to_owned();
     }
-    let cut = floor_char_boundary(text, MAX_VALUE_BYTES - CUT_MARK.len());
+    let cut = prefix_within(text, MAX_VALUE_BYTES - CUT_MARK.len()).len();
     let mut out = String::with_capacity(cut + CUT_MARK.len());
     out.push_str(&text[..cut]);
     out.push_str(CUT_MARK);
@@ -279,10 +269,10 @@ impl Write for CappedValue {
         // Too long: keep what fits before the mark, on a char boundary.
         let keep = MAX_VALUE_BYTES - CUT_MARK.len();
         if self.text.len() > keep {
-            let cut = floor_char_boundary(&self.text, keep);
+            let cut = prefix_within(&self.text, keep).len();
             self.text.truncate(cut);
         } else {
-            let cut = floor_char_boundary(s, keep - self.text.len());
+            let cut = prefix_within(s, keep - self.text.len()).len();
             self.text.push_str(&s[..cut]);
         }
         self.text.push_str(CUT_MARK);

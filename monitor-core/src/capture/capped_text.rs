@@ -36,11 +36,7 @@ impl Write for CappedWriter {
             self.text.push_str(s);
             Ok(())
         } else {
-            let mut cut = room;
-            while !s.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            self.text.push_str(&s[..cut]);
+            self.text.push_str(prefix_within(s, room));
             self.truncated = true;
             // Stop the formatter early: a 1 MB message costs no more than the cap.
             Err(fmt::Error)
@@ -97,15 +93,24 @@ fn capture_with<T: ?Sized>(
 
 /// Cuts `text` to at most `limit` bytes on a char boundary.
 pub(crate) fn cap_string(mut text: String, limit: usize) -> (String, bool) {
-    if text.len() <= limit {
-        return (text, false);
+    let kept = prefix_within(&text, limit).len();
+    let truncated = kept < text.len();
+    text.truncate(kept);
+    (text, truncated)
+}
+
+/// The longest start of `s` of at most `room` bytes that ends on a char
+/// boundary (all of `s` when it fits).
+#[inline]
+pub(crate) fn prefix_within(s: &str, room: usize) -> &str {
+    if s.len() <= room {
+        return s;
     }
-    let mut cut = limit;
-    while !text.is_char_boundary(cut) {
+    let mut cut = room;
+    while !s.is_char_boundary(cut) {
         cut -= 1;
     }
-    text.truncate(cut);
-    (text, true)
+    &s[..cut]
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ mod stack_trace;
 mod staged;
 mod trace_gate;
 
-pub(crate) use capped_text::capture_text;
+pub(crate) use capped_text::{capture_text, prefix_within};
 pub use classify::{
     Classify, ClassifyAny, ClassifyBoxError, ClassifyCloneError, ClassifyDebug, ClassifyDisplay,
     ClassifyDynError, ClassifyError, ClassifyResult, Outcome,

@@ -80,6 +80,7 @@ pub(crate) const DEFERRED_MAX: usize = DEFERRED_VALUE_AT + 128;
 /// `E` the function was instantiated for, that no one else reads as a value.
 pub(crate) type FormatDeferred = unsafe fn(value: *const u8, into: &mut Failure);
 
+use super::capped_text::prefix_within;
 pub(crate) use super::capped_text::FORMAT_PANICKED;
 
 thread_local! {
@@ -199,11 +200,8 @@ impl Write for CappedBytes<'_> {
             self.room -= s.len();
             return Ok(());
         }
-        let mut cut = self.room;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        self.out.extend_from_slice(&s.as_bytes()[..cut]);
+        self.out
+            .extend_from_slice(prefix_within(s, self.room).as_bytes());
         self.room = 0;
         self.truncated = true;
         // Stop the formatter early: a 1 MB message costs no more than the cap.
