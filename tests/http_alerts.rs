@@ -107,11 +107,22 @@ fn alert_history_acknowledgement_and_rules_over_http() {
         .unwrap()
         .iter()
         .any(|a| a["episode"] == episode));
+    // Durations as on the command line (`monitor::parse_duration`).
+    let reply = request(
+        addr,
+        "GET",
+        "/api/alerts?history=6d23h30m&rule=consecutive_failures&function=http_alert_job",
+        "",
+        true,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["history"], json["history"]);
     // Without `history`: the firing alerts, as before.
     let firing = request(addr, "GET", "/api/alerts", "", true);
     assert!(firing.json().is_array());
     for bad in [
         "/api/alerts?history=7x",
+        "/api/alerts?history=30m1h",
         "/api/alerts?history&rule=no_such_rule",
         "/api/alerts?history&severity=fatal",
         "/api/alerts?history&limit=lots",

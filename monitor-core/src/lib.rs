@@ -18,6 +18,7 @@ mod capture;
 mod clock;
 mod collector;
 mod dir_lock;
+mod duration_text;
 mod event;
 mod execution_id;
 mod execution_record;
@@ -60,6 +61,7 @@ pub use api::{
 pub use builder::{Monitor, MonitorBuilder};
 pub use capture::{CaptureLimits, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use duration_text::parse_duration;
 pub use event::Status;
 pub use execution_id::{ExecutionId, ParseExecutionIdError};
 pub use execution_record::ExecutionRecord;

@@ -53,22 +53,13 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `7d`, `24h`, `90m`, `30s` before `now`, or an RFC 3339 time.
+/// A duration before `now` (`7d`, `24h`, `1h30m`: [`crate::parse_duration`],
+/// as on the command line), or an RFC 3339 time.
 fn parse_when(text: &str, now: SystemTime) -> Option<SystemTime> {
     if let Some(time) = monitor_sinks::time::parse_rfc3339(text) {
         return Some(time);
     }
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let secs = match unit {
-        "s" => number,
-        "m" => number.checked_mul(60)?,
-        "h" => number.checked_mul(3600)?,
-        "d" => number.checked_mul(86_400)?,
-        _ => return None,
-    };
-    now.checked_sub(Duration::from_secs(secs))
+    now.checked_sub(crate::parse_duration(text)?)
 }
 
 /// `GET /api/alerts`: the firing alerts; with `history` (optionally a
@@ -87,11 +78,11 @@ pub(super) fn alerts(request: &Request, firing: Vec<crate::Alert>, now: SystemTi
             "history" | "since" if value.is_empty() || value == "true" || value == "1" => {}
             "history" | "since" => match parse_when(value, now) {
                 Some(since) => query.since = Some(since),
-                None => return bad("not a time: write 7d, 24h, 90m, 30s or an RFC 3339 time"),
+                None => return bad("not a time: write a duration ago such as 7d, 24h, 90m or 1h30m, or an RFC 3339 time"),
             },
             "until" => match parse_when(value, now) {
                 Some(until) => query.until = Some(until),
-                None => return bad("not a time: write 7d, 24h, 90m, 30s or an RFC 3339 time"),
+                None => return bad("not a time: write a duration ago such as 7d, 24h, 90m or 1h30m, or an RFC 3339 time"),
             },
             "rule" => match AlertRule::from_name(value) {
                 Some(rule) => query.rule = Some(rule),

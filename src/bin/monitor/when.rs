@@ -1,10 +1,12 @@
 //! `--since`/`--until` (a duration ago or an RFC 3339 time), `--window` (a
 //! duration) and `--days` (a count).
 //!
-//! Durations are written as in `#[monitored(slow = "…")]`: one or more parts,
-//! each a number (fractions allowed) and a unit (`ns`, `us`/`µs`, `ms`, `s`,
-//! `m`/`min`, `h`, `d`), largest unit first, each unit once: `90s`, `1.5h`,
-//! `1h30m`, `7d`. A mistake gets one message that shows every accepted form.
+//! Durations are written as in `#[monitored(slow = "…")]`
+//! ([`monitor::parse_duration`], the same as the HTTP API's): one or more
+//! parts, each a number (fractions allowed) and a unit (`ns`, `us`/`µs`,
+//! `ms`, `s`, `m`/`min`, `h`, `d`), largest unit first, each unit once:
+//! `90s`, `1.5h`, `1h30m`, `7d`. A mistake gets one message that shows every
+//! accepted form.
 
 use std::time::{Duration, SystemTime};
 
@@ -16,17 +18,6 @@ pub(crate) const DURATION_FORMS: &str =
 pub(crate) const SINCE_FORMS: &str = "a duration ago such as `90s`, `15m`, `24h`, `7d` or `1h30m` \
      (units ns, us, ms, s, m, h, d), or an RFC 3339 time such as `2026-12-06T08:00:00Z` or \
      `2026-12-06T09:00:00+01:00`";
-
-/// Units, largest first, with their length in seconds.
-const UNITS: [(&[&str], f64); 7] = [
-    (&["d"], 86_400.0),
-    (&["h"], 3_600.0),
-    (&["m", "min"], 60.0),
-    (&["s"], 1.0),
-    (&["ms"], 1e-3),
-    (&["us", "µs"], 1e-6),
-    (&["ns"], 1e-9),
-];
 
 /// A point in time given on the command line: relative to now, or absolute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +46,7 @@ pub(crate) fn parse_since(text: &str) -> Result<Since, String> {
     if let Some(at) = monitor::Timestamp::parse(text.trim()) {
         return Ok(Since::At(at.system_time()));
     }
-    duration(text)
+    monitor::parse_duration(text)
         .map(Since::Ago)
         .ok_or_else(|| format!("`{text}` is not a time; write {SINCE_FORMS}"))
 }
@@ -74,7 +65,8 @@ pub(crate) fn parse_now(text: &str) -> Result<SystemTime, String> {
 
 /// `--window`: a duration.
 pub(crate) fn parse_window(text: &str) -> Result<Duration, String> {
-    duration(text).ok_or_else(|| format!("`{text}` is not a duration; write {DURATION_FORMS}"))
+    monitor::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration; write {DURATION_FORMS}"))
 }
 
 /// `--days`: a whole number of days from 1 to 3660.
@@ -85,43 +77,6 @@ pub(crate) fn parse_days(text: &str) -> Result<u32, String> {
             "`{text}` is not a number of days; write a whole number from 1 to 3660, e.g. `7` or `30`"
         )),
     }
-}
-
-/// Parses the attribute's duration grammar; `None` for anything else,
-/// including zero.
-fn duration(text: &str) -> Option<Duration> {
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    let mut seconds = 0.0_f64;
-    let mut previous: Option<usize> = None;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_len);
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-            return None;
-        }
-        let value: f64 = number.parse().ok()?;
-        let after = after.trim_start();
-        let unit_len = after
-            .find(|c: char| !c.is_alphabetic())
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        let position = UNITS.iter().position(|(names, _)| names.contains(&unit))?;
-        if previous.is_some_and(|before| position <= before) {
-            return None;
-        }
-        previous = Some(position);
-        seconds += value * UNITS[position].1;
-        rest = after.trim_start();
-    }
-    // Longer than zero, and shorter than 500 years.
-    (1e-9..500.0 * 365.0 * 86_400.0)
-        .contains(&seconds)
-        .then(|| Duration::from_secs_f64(seconds))
 }
 
 #[cfg(test)]
