@@ -22,7 +22,11 @@ pub enum AlertsError {
     /// No monitor is installed.
     NotInstalled,
     /// The collector did not answer within the flush timeout (it is stuck
-    /// in a sink, say); try again.
+    /// in a sink, say): the request stays queued and is carried out if the
+    /// collector gets to it, so read the state back
+    /// ([`alert_rules`](crate::alert_rules), the history) before repeating
+    /// it. Also the answer to a call from a sink, on the collector's own
+    /// thread, which cannot wait for itself: nothing was sent then.
     NoAnswer,
     /// A rule value is out of range; the rules in use did not change.
     InvalidRules {
@@ -46,7 +50,7 @@ impl fmt::Display for AlertsError {
         match self {
             AlertsError::NotInstalled => f.write_str("no monitor is installed"),
             AlertsError::NoAnswer => {
-                f.write_str("the monitor's collector did not answer in time; try again")
+                f.write_str("the monitor's collector did not answer in time; a request it got stays queued and may still be carried out")
             }
             AlertsError::InvalidRules { reason } => write!(f, "invalid alert rules: {reason}"),
             AlertsError::UnknownEpisode(id) => write!(f, "no alert episode has the id {id}"),
