@@ -233,6 +233,10 @@ fn a_url_that_cannot_be_requested_or_a_zero_timeout_is_an_install_error() {
             "does not parse",
         ),
         (
+            WebhookNotifier::new(format!("http://127.0.0.1:99999/{secret}")),
+            "port is not a number",
+        ),
+        (
             WebhookNotifier::new(format!("https://hooks.example/{secret}")).timeout(Duration::ZERO),
             "timeout must be longer than zero",
         ),

@@ -201,8 +201,21 @@ impl Notifier for WebhookNotifier {
             }
             None => return Err(format!("the URL has no http:// or https://; {example}")),
         }
-        if uri.host().is_none_or(str::is_empty) {
+        let host = uri.host().unwrap_or_default();
+        if host.is_empty() {
             return Err(format!("the URL has no host; {example}"));
+        }
+        // `Uri` keeps a port it cannot read as a number (`:99999`): the
+        // request would fail every time. (An empty port, `host:/`, is the
+        // default one.)
+        let authority = uri.authority().map_or("", |authority| authority.as_str());
+        let port_given = authority
+            .rsplit_once(host)
+            .is_some_and(|(_, after_host)| after_host.len() > ":".len());
+        if port_given && uri.port_u16().is_none() {
+            return Err(format!(
+                "the URL's port is not a number from 0 to 65535; {example}"
+            ));
         }
         if self.timeout.is_zero() {
             return Err("timeout must be longer than zero (default 5 s)".to_owned());
