@@ -209,9 +209,12 @@ impl Notifier for WebhookNotifier {
         // request would fail every time. (An empty port, `host:/`, is the
         // default one.)
         let authority = uri.authority().map_or("", |authority| authority.as_str());
-        let port_given = authority
-            .rsplit_once(host)
-            .is_some_and(|(_, after_host)| after_host.len() > ":".len());
+        let host_and_port = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, rest)| rest);
+        let port_given = host_and_port
+            .strip_prefix(host)
+            .is_some_and(|after_host| after_host.len() > ":".len());
         if port_given && uri.port_u16().is_none() {
             return Err(format!(
                 "the URL's port is not a number from 0 to 65535; {example}"
