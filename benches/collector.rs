@@ -41,7 +41,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-
 use monitor::{monitored, Alert, AlertRule, Monitor, Retention};
 
 /// Executions recorded between two flushes; also the per-thread ring size.

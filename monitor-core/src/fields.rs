@@ -243,9 +243,9 @@ fn capped(text: &str) -> String {
     if text.len() <= MAX_VALUE_BYTES {
         return text.to_owned();
     }
-    let cut = prefix_within(text, MAX_VALUE_BYTES - CUT_MARK.len()).len();
-    let mut out = String::with_capacity(cut + CUT_MARK.len());
-    out.push_str(&text[..cut]);
+    let kept = prefix_within(text, MAX_VALUE_BYTES - CUT_MARK.len());
+    let mut out = String::with_capacity(kept.len() + CUT_MARK.len());
+    out.push_str(kept);
     out.push_str(CUT_MARK);
     out
 }
@@ -272,8 +272,7 @@ impl Write for CappedValue {
             let cut = prefix_within(&self.text, keep).len();
             self.text.truncate(cut);
         } else {
-            let cut = prefix_within(s, keep - self.text.len()).len();
-            self.text.push_str(&s[..cut]);
+            self.text.push_str(prefix_within(s, keep - self.text.len()));
         }
         self.text.push_str(CUT_MARK);
         self.cut = true;

@@ -212,10 +212,11 @@ impl Notifier for WebhookNotifier {
         let host_and_port = authority
             .rsplit_once('@')
             .map_or(authority, |(_, rest)| rest);
-        let port_given = host_and_port
+        let port = host_and_port
             .strip_prefix(host)
-            .is_some_and(|after_host| after_host.len() > ":".len());
-        if port_given && uri.port_u16().is_none() {
+            .and_then(|after_host| after_host.strip_prefix(':'))
+            .unwrap_or_default();
+        if !port.is_empty() && port.parse::<u16>().is_err() {
             return Err(format!(
                 "the URL's port is not a number from 0 to 65535; {example}"
             ));

@@ -72,8 +72,8 @@ impl MonitorBuilder {
     /// install, `adjust` is applied to a copy of the global
     /// [`alert_rules`](Self::alert_rules) (whichever order the two calls
     /// come in). The monitor's own rules (drops, sinks, queue) and the
-    /// memory rules (the process's memory) always use the global rules. A `slow = "…"` in the function's attribute wins
-    /// over `slow_threshold`.
+    /// memory rules (the process's memory) always use the global rules. A
+    /// `slow = "…"` in the function's attribute wins over `slow_threshold`.
     ///
     /// ```
     /// use std::time::Duration;

@@ -53,6 +53,10 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// What `history`, `since` and `until` accept, for a 400's message.
+const NOT_A_TIME: &str =
+    "not a time: write a duration ago such as 7d, 24h, 90m or 1h30m, or an RFC 3339 time";
+
 /// A duration before `now` (`7d`, `24h`, `1h30m`: [`crate::parse_duration`],
 /// as on the command line), or an RFC 3339 time.
 fn parse_when(text: &str, now: SystemTime) -> Option<SystemTime> {
@@ -78,11 +82,11 @@ pub(super) fn alerts(request: &Request, firing: Vec<crate::Alert>, now: SystemTi
             "history" | "since" if value.is_empty() || value == "true" || value == "1" => {}
             "history" | "since" => match parse_when(value, now) {
                 Some(since) => query.since = Some(since),
-                None => return bad("not a time: write a duration ago such as 7d, 24h, 90m or 1h30m, or an RFC 3339 time"),
+                None => return bad(NOT_A_TIME),
             },
             "until" => match parse_when(value, now) {
                 Some(until) => query.until = Some(until),
-                None => return bad("not a time: write a duration ago such as 7d, 24h, 90m or 1h30m, or an RFC 3339 time"),
+                None => return bad(NOT_A_TIME),
             },
             "rule" => match AlertRule::from_name(value) {
                 Some(rule) => query.rule = Some(rule),
