@@ -19,6 +19,10 @@
 //!   plain data) is formatted by the collector;
 //! - `success_2threads`, `error_2threads`: the same with a second thread
 //!   calling the same variant in a loop meanwhile (timing on the first);
+//! - `two_threads_paired` (not a criterion group: a table and
+//!   `target/criterion/two_threads_paired.json`): one thread against two,
+//!   batch by batch, so both sample the same state of the machine
+//!   (`paired/mod.rs`); runs in a full run or when a filter names `paired`;
 //! - `parts`: one clock read (std `Instant`, quanta raw, quanta scaled, an
 //!   inline `rdtsc`), one ring push (push+pop pair, push into a pre-sized ring);
 //! - `error_burst`: bursts of [`BURST`] failing calls (flushed between
@@ -56,6 +60,7 @@ const BURST: u64 = 10_000;
 
 #[macro_use]
 mod work;
+mod paired;
 
 use work::{bare, monitored_work, WorkError};
 
@@ -495,6 +500,9 @@ fn main() {
 
     let mut c = criterion();
     caller_groups(&mut c);
+    if paired::selected() {
+        paired::two_threads_paired();
+    }
     parts_group(&mut c);
 
     assert!(guard.flush());

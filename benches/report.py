@@ -73,6 +73,23 @@ for group in ["success", "error", "success_2threads", "error_2threads", "error_b
             print(f"\n- {c}", end="")
         print()
 
+paired_path = os.path.join(root, "two_threads_paired.json")
+if os.path.exists(paired_path):
+    with open(paired_path) as f:
+        paired = json.load(f)
+    print("\n### `two_threads_paired` (median per call; one batch alone and one with a second caller, alternated)\n")
+    print("| path | route | one thread | two threads | overhead, two ÷ one (median of rounds) |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for path, routes in sorted(paired.items(), key=lambda item: item[0] != "success"):
+        for route, m in routes.items():
+            ratio = m.get("overhead_ratio_median_of_rounds")
+            ratio = "" if ratio is None else f"{ratio:.2f}"
+            print(f"| {path} | {route} | {fmt_ns(m['alone_ns'])} | {fmt_ns(m['two_threads_ns'])} | {ratio} |")
+    ratio = paired.get("error", {}).get("monitored", {}).get("overhead_ratio_median_of_rounds")
+    if ratio is not None:
+        print(f"\n- error: monitored's overhead, two threads / one = {ratio:.2f} (median of rounds; target ≤ 1.20)", end="")
+    print()
+
 if os.path.isdir(os.path.join(root, "parts")):
     print("\n### `parts` (median per operation)\n")
     print("| part | median |")
