@@ -8,6 +8,7 @@ Usage: python3 benches/report.py [target/criterion]
 import json
 import os
 import sys
+import time
 
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join("target", "criterion")
 
@@ -77,17 +78,23 @@ paired_path = os.path.join(root, "two_threads_paired.json")
 if os.path.exists(paired_path):
     with open(paired_path) as f:
         paired = json.load(f)
-    print("\n### `two_threads_paired` (median per call; one batch alone and one with a second caller, alternated)\n")
-    print("| path | route | one thread | two threads | overhead, two ÷ one (median of rounds) |")
-    print("| --- | --- | ---: | ---: | ---: |")
+    measured_at = paired.pop("measured_at_unix_secs", None)
+    when = "" if measured_at is None else time.strftime(", measured %Y-%m-%d %H:%M UTC", time.gmtime(measured_at))
+    print(f"\n### `two_threads_paired` (median per call; each round one batch alone, one calling at once with a second caller, one at a random phase of its cycle{when})\n")
+    print("| path | route | one thread | two, at once | two, random phase | overhead ÷ one: at once, random phase | second caller calling / in its flush: at once, random phase |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for path, routes in sorted(paired.items(), key=lambda item: item[0] != "success"):
         for route, m in routes.items():
-            ratio = m.get("overhead_ratio_median_of_rounds")
-            ratio = "" if ratio is None else f"{ratio:.2f}"
-            print(f"| {path} | {route} | {fmt_ns(m['alone_ns'])} | {fmt_ns(m['two_threads_ns'])} | {ratio} |")
-    ratio = paired.get("error", {}).get("monitored", {}).get("overhead_ratio_median_of_rounds")
-    if ratio is not None:
-        print(f"\n- error: monitored's overhead, two threads / one = {ratio:.2f} (median of rounds; target ≤ 1.20)", end="")
+            ratios = ""
+            if m.get("at_once_overhead_ratio") is not None:
+                ratios = f"{m['at_once_overhead_ratio']:.2f}, {m['random_phase_overhead_ratio']:.2f}"
+            shares = (f"{100 * m['at_once_second_calling_share']:.0f} % / {100 * m['at_once_second_flushing_share']:.0f} %, "
+                      f"{100 * m['random_phase_second_calling_share']:.0f} % / {100 * m['random_phase_second_flushing_share']:.0f} %")
+            print(f"| {path} | {route} | {fmt_ns(m['alone_ns'])} | {fmt_ns(m['at_once_ns'])} | {fmt_ns(m['random_phase_ns'])} | {ratios} | {shares} |")
+    mon = paired.get("error", {}).get("monitored", {})
+    if mon.get("at_once_overhead_ratio") is not None:
+        print(f"\n- error: monitored's overhead, two threads / one = {mon['at_once_overhead_ratio']:.2f} calling at once, "
+              f"{mon['random_phase_overhead_ratio']:.2f} at a random phase (medians of rounds; target ≤ 1.20)", end="")
     print()
 
 if os.path.isdir(os.path.join(root, "parts")):

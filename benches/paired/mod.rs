@@ -9,19 +9,26 @@
 //! of the machine as often as one thread with two: it has read from 0.58 to
 //! 1.43 for the same code.
 //!
-//! Here each round times one batch with the second caller parked and one
-//! while it calls the same route in a loop (the `_2threads` groups' second
-//! thread), in alternating order, so both conditions sample the same states
-//! of the machine. Printed and written to
-//! `target/criterion/two_threads_paired.json` for `report.py`: the medians
-//! of each condition, and the figure the target is stated in, the median
-//! over rounds of the overhead over the bare function (its medians) with
-//! two threads ÷ the overhead alone. `metered` is measured the same way, as
-//! a route whose threads do contend (its counters are shared atomics).
+//! Here each round times, in one go, a batch with the second caller
+//! parked and two while it calls the same route in a loop with its
+//! flushes (the `_2threads` groups' second thread), so every condition
+//! samples the same states of the machine: one started together with a
+//! batch of the second caller (the two call at once, the collector has
+//! just drained), one at a random point of its cycle (mostly during its flush,
+//! while the collector drains its errors, as in the groups). The second
+//! caller's batches and flushes are timestamped, and the table shows for
+//! how much of each condition's batches it was calling and was in its
+//! flush. The figure per condition is the median over rounds of the
+//! overhead over the bare function (its median in that condition) ÷ the
+//! overhead alone in the same round. `metered` is measured the same way,
+//! as a route whose threads do contend (its counters are shared atomics).
+//! Printed, and written to `target/criterion/two_threads_paired.json` for
+//! `report.py`.
 
-use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 use crate::{assert_nothing_dropped, timed_batches, Route, BATCH};
 
@@ -40,6 +47,32 @@ struct SecondCaller {
     parked: AtomicBool,
     /// Batches it has finished.
     batches: AtomicU64,
+    /// In lockstep, it waits after each batch and flush until `released`
+    /// reaches `batches`, so that its next batch starts with the timed one.
+    lockstep: AtomicBool,
+    released: AtomicU64,
+    /// Its latest cycles: when its batch began, when the batch ended (its
+    /// flush began: the collector drains), when the flush returned.
+    cycles: Mutex<Vec<Cycle>>,
+}
+
+/// One batch of the second caller and the flush after it.
+#[derive(Clone, Copy)]
+struct Cycle {
+    start: Instant,
+    calls_end: Instant,
+    end: Instant,
+}
+
+impl Cycle {
+    fn len(&self) -> Duration {
+        self.end - self.start
+    }
+}
+
+/// How much of `[start, end)` lies inside `[from, to)`.
+fn overlap(start: Instant, end: Instant, from: Instant, to: Instant) -> Duration {
+    end.min(to).saturating_duration_since(start.max(from))
 }
 
 impl SecondCaller {
@@ -55,21 +88,70 @@ impl SecondCaller {
                 self.parked.store(false, Ordering::Release);
                 continue;
             }
-            black_box(timed_batches(route, BATCH, parity));
-            self.batches.fetch_add(1, Ordering::Release);
+            let start = Instant::now();
+            let calls = timed_batches(route, BATCH, parity);
+            let cycle = Cycle {
+                start,
+                calls_end: start + calls,
+                end: Instant::now(),
+            };
+            {
+                let mut cycles = self.cycles.lock().unwrap();
+                if cycles.len() == 8 {
+                    cycles.remove(0);
+                }
+                cycles.push(cycle);
+            }
+            let finished = self.batches.fetch_add(1, Ordering::AcqRel) + 1;
+            while self.lockstep.load(Ordering::Acquire)
+                && self.released.load(Ordering::Acquire) < finished
+                && self.run.load(Ordering::Acquire)
+            {
+                std::hint::spin_loop();
+            }
         }
         self.parked.store(true, Ordering::Release);
     }
 
-    /// Starts the second caller and returns once it has finished a batch,
-    /// so the next batch timed runs while it is at work.
-    fn start(&self, thread: &Thread) {
+    /// Starts the second caller and returns once it has finished a batch
+    /// and its flush, so it is at work from then on. In lockstep it is
+    /// then released into its next batch as this returns.
+    fn start(&self, thread: &Thread, lockstep: bool) {
+        self.lockstep.store(lockstep, Ordering::Release);
         let before = self.batches.load(Ordering::Acquire);
         self.run.store(true, Ordering::Release);
         thread.unpark();
-        while self.batches.load(Ordering::Acquire) == before {
+        let finished = loop {
+            let now = self.batches.load(Ordering::Acquire);
+            if now != before {
+                break now;
+            }
             std::thread::yield_now();
-        }
+        };
+        self.released.store(finished, Ordering::Release);
+    }
+
+    /// The length of its latest cycle (batch and flush).
+    fn latest_cycle(&self) -> Duration {
+        self.cycles
+            .lock()
+            .unwrap()
+            .last()
+            .map_or(Duration::ZERO, Cycle::len)
+    }
+
+    /// The parts of `[start, end)` during which it was calling, and during
+    /// which it was in its flush (the collector draining its batch).
+    fn overlaps(&self, start: Instant, end: Instant) -> (Duration, Duration) {
+        let cycles = self.cycles.lock().unwrap();
+        cycles
+            .iter()
+            .fold((Duration::ZERO, Duration::ZERO), |(calls, flush), c| {
+                (
+                    calls + overlap(start, end, c.start, c.calls_end),
+                    flush + overlap(start, end, c.calls_end, c.end),
+                )
+            })
     }
 
     /// Stops the second caller and returns once it is parked.
@@ -81,66 +163,125 @@ impl SecondCaller {
     }
 }
 
-/// One route's rounds on one path: per call (ns), the batch timed alone
-/// and the one timed with the second caller, round by round.
-#[derive(Clone)]
-struct Rounds {
-    alone: Vec<f64>,
-    two_threads: Vec<f64>,
+/// Where in the second caller's cycle a two-thread batch starts.
+#[derive(Clone, Copy)]
+enum Phase {
+    /// In lockstep: its next batch starts with the timed one (released by
+    /// [`SecondCaller::start`]), so the two call at once, and the collector
+    /// has just drained.
+    AtOnce,
+    /// At a random point of its cycle (its batch of about 80 µs, then a flush
+    /// of a millisecond or more while the collector drains it), as in the
+    /// `_2threads` groups, where the two threads' cycles drift.
+    Random,
 }
 
-impl Rounds {
-    fn median_alone(&self) -> f64 {
-        median(self.alone.clone())
+/// The batches timed in one condition.
+#[derive(Clone, Default)]
+struct Condition {
+    /// Per call (ns), round by round.
+    per_call: Vec<f64>,
+    /// Summed over its batches: the time they lasted, the part of it the
+    /// second caller spent calling, and the part it spent in its flush.
+    timed: Duration,
+    beside_calls: Duration,
+    beside_flush: Duration,
+}
+
+impl Condition {
+    fn median(&self) -> f64 {
+        median(self.per_call.clone())
     }
 
-    fn median_two_threads(&self) -> f64 {
-        median(self.two_threads.clone())
+    /// The shares of this condition's time during which the second caller
+    /// was calling, and was in its flush.
+    fn shares_beside(&self) -> (f64, f64) {
+        let timed = self.timed.as_secs_f64();
+        (
+            self.beside_calls.as_secs_f64() / timed,
+            self.beside_flush.as_secs_f64() / timed,
+        )
     }
 
-    /// The median over rounds of the overhead over `bare` (its medians) with
-    /// two threads ÷ the overhead alone: each round's two batches ran a few
-    /// milliseconds apart, so a change of the machine's speed that lasts
-    /// seconds moves both.
-    fn median_overhead_ratio(&self, bare: &Rounds) -> f64 {
-        let (bare_alone, bare_two) = (bare.median_alone(), bare.median_two_threads());
+    /// The median over rounds of this condition's overhead over `bare`
+    /// (its median in the same condition) ÷ the overhead alone in the same
+    /// round: a round's batches run a few milliseconds apart, so a change
+    /// of the machine's speed that lasts seconds moves them all.
+    fn median_overhead_ratio(
+        &self,
+        bare: &Condition,
+        alone: &Condition,
+        bare_alone: &Condition,
+    ) -> f64 {
+        let (bare_here, bare_alone) = (bare.median(), bare_alone.median());
         median(
-            self.alone
+            alone
+                .per_call
                 .iter()
-                .zip(&self.two_threads)
-                .map(|(alone, two)| (two - bare_two) / (alone - bare_alone))
+                .zip(&self.per_call)
+                .map(|(alone, here)| (here - bare_here) / (alone - bare_alone))
                 .collect(),
         )
     }
 }
 
-/// Times [`ROUNDS`] pairs of batches of `route` (parity 0: `Ok`, 1: `Err`).
+/// One route's rounds on one path.
+#[derive(Clone, Default)]
+struct Rounds {
+    alone: Condition,
+    at_once: Condition,
+    random_phase: Condition,
+}
+
+/// Times [`ROUNDS`] rounds of `route` (parity 0: `Ok`, 1: `Err`): each one
+/// batch alone, one calling at once with the second caller, and one at a
+/// random phase of its cycle; alone first in even rounds, last in odd ones.
 fn paired(route: Route, parity: u64) -> Rounds {
     let second = SecondCaller::default();
-    let mut rounds = Rounds {
-        alone: Vec::with_capacity(ROUNDS),
-        two_threads: Vec::with_capacity(ROUNDS),
-    };
+    let mut rounds = Rounds::default();
+    // A fixed seed: the same phases in every run.
+    let mut random = 0x9e37_79b9_7f4a_7c15_u64;
     std::thread::scope(|scope| {
         let handle = scope.spawn(|| second.serve(route, parity));
         let thread = handle.thread().clone();
         second.halt();
-        let per_call = |elapsed: std::time::Duration| elapsed.as_nanos() as f64 / BATCH as f64;
+        let alone = |rounds: &mut Rounds| {
+            let calls = timed_batches(route, BATCH, parity);
+            rounds.alone.per_call.push(per_call(calls));
+            rounds.alone.timed += calls;
+        };
         for round in 0..ROUNDS {
             if round % 2 == 0 {
-                rounds
-                    .alone
-                    .push(per_call(timed_batches(route, BATCH, parity)));
+                alone(&mut rounds);
             }
-            second.start(&thread);
-            rounds
-                .two_threads
-                .push(per_call(timed_batches(route, BATCH, parity)));
-            second.halt();
+            for phase in [Phase::AtOnce, Phase::Random] {
+                second.start(&thread, matches!(phase, Phase::AtOnce));
+                if let Phase::Random = phase {
+                    random ^= random << 13;
+                    random ^= random >> 7;
+                    random ^= random << 17;
+                    let cycle = second.latest_cycle().as_nanos() as u64;
+                    let delay = Duration::from_nanos(random % cycle.max(1));
+                    let waited = Instant::now();
+                    while waited.elapsed() < delay {
+                        std::hint::spin_loop();
+                    }
+                }
+                let start = Instant::now();
+                let calls = timed_batches(route, BATCH, parity);
+                second.halt();
+                let (beside_calls, beside_flush) = second.overlaps(start, start + calls);
+                let condition = match phase {
+                    Phase::AtOnce => &mut rounds.at_once,
+                    Phase::Random => &mut rounds.random_phase,
+                };
+                condition.per_call.push(per_call(calls));
+                condition.timed += calls;
+                condition.beside_calls += beside_calls;
+                condition.beside_flush += beside_flush;
+            }
             if round % 2 == 1 {
-                rounds
-                    .alone
-                    .push(per_call(timed_batches(route, BATCH, parity)));
+                alone(&mut rounds);
             }
         }
         second.stop.store(true, Ordering::Release);
@@ -148,6 +289,10 @@ fn paired(route: Route, parity: u64) -> Rounds {
     });
     assert_nothing_dropped(route);
     rounds
+}
+
+fn per_call(elapsed: Duration) -> f64 {
+    elapsed.as_nanos() as f64 / BATCH as f64
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -172,9 +317,11 @@ pub fn selected() -> bool {
 /// and writes the medians for `report.py`.
 pub fn two_threads_paired() {
     let mut json = serde_json::Map::new();
-    println!("\ntwo_threads_paired: {ROUNDS} rounds of one batch alone, one with a second caller");
     println!(
-        "| path | route | one thread | two threads | overhead, two ÷ one (median of rounds) |"
+        "\ntwo_threads_paired: {ROUNDS} rounds of one batch alone, one calling at once with a second caller, one at a random phase of its cycle"
+    );
+    println!(
+        "| path | route | one thread | two, at once | two, random phase | overhead ÷ one: at once, random phase | second caller calling / in its flush: at once, random phase |"
     );
     for (path, parity) in [("success", 0), ("error", 1)] {
         let bare = paired(Route::Bare, parity);
@@ -184,25 +331,54 @@ pub fn two_threads_paired() {
             (Route::Metered, paired(Route::Metered, parity)),
             (Route::Bare, bare.clone()),
         ] {
-            let ratio =
-                (!matches!(route, Route::Bare)).then(|| rounds.median_overhead_ratio(&bare));
-            let (alone, two_threads) = (rounds.median_alone(), rounds.median_two_threads());
+            let ratios = (!matches!(route, Route::Bare)).then(|| {
+                (
+                    rounds
+                        .at_once
+                        .median_overhead_ratio(&bare.at_once, &rounds.alone, &bare.alone),
+                    rounds.random_phase.median_overhead_ratio(
+                        &bare.random_phase,
+                        &rounds.alone,
+                        &bare.alone,
+                    ),
+                )
+            });
+            let (at_once_calling, at_once_flushing) = rounds.at_once.shares_beside();
+            let (random_calling, random_flushing) = rounds.random_phase.shares_beside();
             println!(
-                "| {path} | {} | {alone:.2} ns | {two_threads:.2} ns | {} |",
+                "| {path} | {} | {:.2} ns | {:.2} ns | {:.2} ns | {} | {:.0} % / {:.0} %, {:.0} % / {:.0} % |",
                 route.name(),
-                ratio.map_or(String::new(), |r| format!("{r:.2}"))
+                rounds.alone.median(),
+                rounds.at_once.median(),
+                rounds.random_phase.median(),
+                ratios.map_or(String::new(), |(a, r)| format!("{a:.2}, {r:.2}")),
+                at_once_calling * 100.0,
+                at_once_flushing * 100.0,
+                random_calling * 100.0,
+                random_flushing * 100.0,
             );
             routes.insert(
                 route.name().to_owned(),
                 serde_json::json!({
-                    "alone_ns": alone,
-                    "two_threads_ns": two_threads,
-                    "overhead_ratio_median_of_rounds": ratio,
+                    "alone_ns": rounds.alone.median(),
+                    "at_once_ns": rounds.at_once.median(),
+                    "random_phase_ns": rounds.random_phase.median(),
+                    "at_once_overhead_ratio": ratios.map(|(a, _)| a),
+                    "random_phase_overhead_ratio": ratios.map(|(_, r)| r),
+                    "at_once_second_calling_share": at_once_calling,
+                    "at_once_second_flushing_share": at_once_flushing,
+                    "random_phase_second_calling_share": random_calling,
+                    "random_phase_second_flushing_share": random_flushing,
                 }),
             );
         }
         json.insert(path.to_owned(), routes.into());
     }
+    let measured_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs();
+    json.insert("measured_at_unix_secs".to_owned(), measured_at.into());
     let dir = criterion_home();
     std::fs::create_dir_all(&dir).expect("create criterion's directory");
     let text = serde_json::to_string_pretty(&json).expect("plain numbers serialize");
