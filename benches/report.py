@@ -95,6 +95,12 @@ if os.path.exists(paired_path):
     if mon.get("at_once_overhead_ratio") is not None:
         print(f"\n- error: monitored's overhead, two threads / one = {mon['at_once_overhead_ratio']:.2f} calling at once, "
               f"{mon['random_phase_overhead_ratio']:.2f} at a random phase (medians of rounds; target ≤ 1.20)", end="")
+    for path, routes in sorted(paired.items(), key=lambda item: item[0] != "success"):
+        for route, m in routes.items():
+            if m.get("at_once_full_overlap_rounds"):
+                print(f"\n- {path}, {route}, at once: the second caller calling for {100 * m['at_once_median_round_calling_share']:.0f} % "
+                      f"of the median round; the {m['at_once_full_overlap_rounds']} rounds with it calling for ≥ 90 % of the batch: "
+                      f"overhead ÷ one {m['at_once_full_overlap_overhead_ratio']:.2f}", end="")
     print()
 
 if os.path.isdir(os.path.join(root, "parts")):

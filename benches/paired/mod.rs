@@ -51,6 +51,9 @@ struct SecondCaller {
     /// reaches `batches`, so that its next batch starts with the timed one.
     lockstep: AtomicBool,
     released: AtomicU64,
+    /// Set when `serve` returns or unwinds: `start` and `halt` then fail
+    /// instead of waiting for it for ever.
+    gone: AtomicBool,
     /// Its latest cycles: when its batch began, when the batch ended (its
     /// flush began: the collector drains), when the flush returned.
     cycles: Mutex<Vec<Cycle>>,
@@ -77,6 +80,15 @@ fn overlap(start: Instant, end: Instant, from: Instant, to: Instant) -> Duration
 
 impl SecondCaller {
     fn serve(&self, route: Route, parity: u64) {
+        /// Marks the second caller gone however `serve` ends (a failed
+        /// `flush` assertion panics in `timed_batches`).
+        struct Gone<'a>(&'a AtomicBool);
+        impl Drop for Gone<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Release);
+            }
+        }
+        let _gone = Gone(&self.gone);
         while !self.stop.load(Ordering::Acquire) {
             if !self.run.load(Ordering::Acquire) {
                 self.parked.store(true, Ordering::Release);
@@ -126,6 +138,7 @@ impl SecondCaller {
             if now != before {
                 break now;
             }
+            self.check_alive();
             std::thread::yield_now();
         };
         self.released.store(finished, Ordering::Release);
@@ -158,8 +171,16 @@ impl SecondCaller {
     fn halt(&self) {
         self.run.store(false, Ordering::Release);
         while !self.parked.load(Ordering::Acquire) {
+            self.check_alive();
             std::thread::yield_now();
         }
+    }
+
+    fn check_alive(&self) {
+        assert!(
+            !self.gone.load(Ordering::Acquire) || self.stop.load(Ordering::Acquire),
+            "the second caller stopped (its panic is printed above)"
+        );
     }
 }
 
@@ -181,6 +202,9 @@ enum Phase {
 struct Condition {
     /// Per call (ns), round by round.
     per_call: Vec<f64>,
+    /// The share of each round's batch during which the second caller was
+    /// calling.
+    calling: Vec<f64>,
     /// Summed over its batches: the time they lasted, the part of it the
     /// second caller spent calling, and the part it spent in its flush.
     timed: Duration,
@@ -201,6 +225,35 @@ impl Condition {
             self.beside_calls.as_secs_f64() / timed,
             self.beside_flush.as_secs_f64() / timed,
         )
+    }
+
+    /// The median over rounds of the share of the batch during which the
+    /// second caller was calling (the time-weighted share above can hide
+    /// rounds with little overlap behind a few long ones).
+    fn median_calling(&self) -> f64 {
+        median(self.calling.clone())
+    }
+
+    /// [`median_overhead_ratio`](Self::median_overhead_ratio) over the rounds
+    /// whose batch ran with the second caller calling for at least 90 % of
+    /// it, and how many they were (`None` when none was).
+    fn overhead_ratio_while_calling(
+        &self,
+        bare: &Condition,
+        alone: &Condition,
+        bare_alone: &Condition,
+    ) -> Option<(f64, usize)> {
+        let (bare_here, bare_alone) = (bare.median(), bare_alone.median());
+        let ratios: Vec<f64> = alone
+            .per_call
+            .iter()
+            .zip(&self.per_call)
+            .zip(&self.calling)
+            .filter(|(_, calling)| **calling >= 0.9)
+            .map(|((alone, here), _)| (here - bare_here) / (alone - bare_alone))
+            .collect();
+        let rounds = ratios.len();
+        (rounds > 0).then(|| (median(ratios), rounds))
     }
 
     /// The median over rounds of this condition's overhead over `bare`
@@ -276,6 +329,9 @@ fn paired(route: Route, parity: u64) -> Rounds {
                     Phase::Random => &mut rounds.random_phase,
                 };
                 condition.per_call.push(per_call(calls));
+                condition
+                    .calling
+                    .push(beside_calls.as_secs_f64() / calls.as_secs_f64());
                 condition.timed += calls;
                 condition.beside_calls += beside_calls;
                 condition.beside_flush += beside_flush;
@@ -305,11 +361,41 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// no filter, as in a full run, or with a filter that names it. It has no
 /// criterion benchmark of its own, so criterion's filtering does not reach it.
 pub fn selected() -> bool {
+    /// Criterion's options that take a value as the next argument.
+    const TAKE_A_VALUE: [&str; 16] = [
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--color",
+        "--output-format",
+        "--plotting-backend",
+        "--profile-time",
+        "--format",
+    ];
     let args: Vec<String> = std::env::args().skip(1).collect();
     if !args.iter().any(|arg| arg == "--bench") || args.iter().any(|arg| arg == "--list") {
         return false;
     }
-    let filters: Vec<&String> = args.iter().filter(|arg| !arg.starts_with('-')).collect();
+    let mut filters = Vec::new();
+    let mut value_next = false;
+    for arg in &args {
+        if std::mem::take(&mut value_next) {
+            continue;
+        }
+        if arg.starts_with('-') {
+            value_next = TAKE_A_VALUE.contains(&arg.as_str());
+        } else {
+            filters.push(arg);
+        }
+    }
     filters.is_empty() || filters.iter().any(|f| f.contains("paired"))
 }
 
@@ -343,6 +429,16 @@ pub fn two_threads_paired() {
                     ),
                 )
             });
+            let full_overlap = (!matches!(route, Route::Bare))
+                .then(|| {
+                    rounds.at_once.overhead_ratio_while_calling(
+                        &bare.at_once,
+                        &rounds.alone,
+                        &bare.alone,
+                    )
+                })
+                .flatten();
+            let median_round_calling = rounds.at_once.median_calling();
             let (at_once_calling, at_once_flushing) = rounds.at_once.shares_beside();
             let (random_calling, random_flushing) = rounds.random_phase.shares_beside();
             println!(
@@ -357,6 +453,14 @@ pub fn two_threads_paired() {
                 random_calling * 100.0,
                 random_flushing * 100.0,
             );
+            if let Some((ratio, count)) = full_overlap {
+                println!(
+                    "  {path}, {}, at once: the second caller calling for {:.0} % of the median round; \
+                     the {count} rounds with it calling for ≥ 90 % of the batch: overhead ÷ one {ratio:.2}",
+                    route.name(),
+                    median_round_calling * 100.0
+                );
+            }
             routes.insert(
                 route.name().to_owned(),
                 serde_json::json!({
@@ -369,6 +473,9 @@ pub fn two_threads_paired() {
                     "at_once_second_flushing_share": at_once_flushing,
                     "random_phase_second_calling_share": random_calling,
                     "random_phase_second_flushing_share": random_flushing,
+                    "at_once_median_round_calling_share": median_round_calling,
+                    "at_once_full_overlap_rounds": full_overlap.map(|(_, n)| n),
+                    "at_once_full_overlap_overhead_ratio": full_overlap.map(|(r, _)| r),
                 }),
             );
         }
