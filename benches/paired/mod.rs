@@ -197,34 +197,45 @@ enum Phase {
     Random,
 }
 
-/// The batches timed in one condition.
+/// The batches timed in one condition, round by round.
 #[derive(Clone, Default)]
 struct Condition {
-    /// Per call (ns), round by round.
+    /// Per call (ns).
     per_call: Vec<f64>,
-    /// The share of each round's batch during which the second caller was
-    /// calling.
+    /// The share of the batch during which the second caller was calling,
+    /// and the share during which it was in its flush.
     calling: Vec<f64>,
-    /// Summed over its batches: the time they lasted, the part of it the
-    /// second caller spent calling, and the part it spent in its flush.
-    timed: Duration,
-    beside_calls: Duration,
-    beside_flush: Duration,
+    flushing: Vec<f64>,
 }
 
 impl Condition {
+    /// Records one batch of `calls`, beside which the second caller called
+    /// for `beside_calls` and flushed for `beside_flush`.
+    fn record(&mut self, calls: Duration, beside_calls: Duration, beside_flush: Duration) {
+        let share = |beside: Duration| beside.as_secs_f64() / calls.as_secs_f64();
+        self.per_call.push(per_call(calls));
+        self.calling.push(share(beside_calls));
+        self.flushing.push(share(beside_flush));
+    }
+
     fn median(&self) -> f64 {
         median(self.per_call.clone())
     }
 
-    /// The shares of this condition's time during which the second caller
-    /// was calling, and was in its flush.
+    /// The shares of this condition's time (all rounds, weighted by their
+    /// batches' lengths) during which the second caller was calling, and
+    /// was in its flush.
     fn shares_beside(&self) -> (f64, f64) {
-        let timed = self.timed.as_secs_f64();
-        (
-            self.beside_calls.as_secs_f64() / timed,
-            self.beside_flush.as_secs_f64() / timed,
-        )
+        let timed: f64 = self.per_call.iter().sum();
+        let weighted = |shares: &[f64]| {
+            shares
+                .iter()
+                .zip(&self.per_call)
+                .map(|(share, t)| share * t)
+                .sum::<f64>()
+                / timed
+        };
+        (weighted(&self.calling), weighted(&self.flushing))
     }
 
     /// The median over rounds of the share of the batch during which the
@@ -234,47 +245,27 @@ impl Condition {
         median(self.calling.clone())
     }
 
-    /// [`median_overhead_ratio`](Self::median_overhead_ratio) over the rounds
-    /// whose batch ran with the second caller calling for at least 90 % of
-    /// it, and how many they were (`None` when none was).
-    fn overhead_ratio_while_calling(
-        &self,
+    /// Round by round: this condition's overhead over `bare` (its median in
+    /// the same condition) ÷ the overhead `alone` in the same round (over
+    /// `bare_alone`'s median), with the share of the batch the second
+    /// caller spent calling. A round's batches run a few milliseconds
+    /// apart, so a change of the machine's speed that lasts seconds moves
+    /// them all.
+    fn overhead_ratios<'a>(
+        &'a self,
         bare: &Condition,
-        alone: &Condition,
+        alone: &'a Condition,
         bare_alone: &Condition,
-    ) -> Option<(f64, usize)> {
+    ) -> impl Iterator<Item = (f64, f64)> + 'a {
         let (bare_here, bare_alone) = (bare.median(), bare_alone.median());
-        let ratios: Vec<f64> = alone
+        alone
             .per_call
             .iter()
             .zip(&self.per_call)
             .zip(&self.calling)
-            .filter(|(_, calling)| **calling >= 0.9)
-            .map(|((alone, here), _)| (here - bare_here) / (alone - bare_alone))
-            .collect();
-        let rounds = ratios.len();
-        (rounds > 0).then(|| (median(ratios), rounds))
-    }
-
-    /// The median over rounds of this condition's overhead over `bare`
-    /// (its median in the same condition) ÷ the overhead alone in the same
-    /// round: a round's batches run a few milliseconds apart, so a change
-    /// of the machine's speed that lasts seconds moves them all.
-    fn median_overhead_ratio(
-        &self,
-        bare: &Condition,
-        alone: &Condition,
-        bare_alone: &Condition,
-    ) -> f64 {
-        let (bare_here, bare_alone) = (bare.median(), bare_alone.median());
-        median(
-            alone
-                .per_call
-                .iter()
-                .zip(&self.per_call)
-                .map(|(alone, here)| (here - bare_here) / (alone - bare_alone))
-                .collect(),
-        )
+            .map(move |((alone, here), calling)| {
+                ((here - bare_here) / (alone - bare_alone), *calling)
+            })
     }
 }
 
@@ -300,8 +291,7 @@ fn paired(route: Route, parity: u64) -> Rounds {
         second.halt();
         let alone = |rounds: &mut Rounds| {
             let calls = timed_batches(route, BATCH, parity);
-            rounds.alone.per_call.push(per_call(calls));
-            rounds.alone.timed += calls;
+            rounds.alone.record(calls, Duration::ZERO, Duration::ZERO);
         };
         for round in 0..ROUNDS {
             if round % 2 == 0 {
@@ -328,13 +318,7 @@ fn paired(route: Route, parity: u64) -> Rounds {
                     Phase::AtOnce => &mut rounds.at_once,
                     Phase::Random => &mut rounds.random_phase,
                 };
-                condition.per_call.push(per_call(calls));
-                condition
-                    .calling
-                    .push(beside_calls.as_secs_f64() / calls.as_secs_f64());
-                condition.timed += calls;
-                condition.beside_calls += beside_calls;
-                condition.beside_flush += beside_flush;
+                condition.record(calls, beside_calls, beside_flush);
             }
             if round % 2 == 1 {
                 alone(&mut rounds);
@@ -417,27 +401,35 @@ pub fn two_threads_paired() {
             (Route::Metered, paired(Route::Metered, parity)),
             (Route::Bare, bare.clone()),
         ] {
-            let ratios = (!matches!(route, Route::Bare)).then(|| {
+            // Bare is the reference: no ratio of its own.
+            let (ratios, full_overlap) = if matches!(route, Route::Bare) {
+                (None, None)
+            } else {
+                let at_once: Vec<(f64, f64)> = rounds
+                    .at_once
+                    .overhead_ratios(&bare.at_once, &rounds.alone, &bare.alone)
+                    .collect();
+                let random_phase = rounds
+                    .random_phase
+                    .overhead_ratios(&bare.random_phase, &rounds.alone, &bare.alone)
+                    .map(|(ratio, _)| ratio)
+                    .collect();
+                // The rounds whose batch ran with the second caller calling
+                // for at least 90 % of it.
+                let full: Vec<f64> = at_once
+                    .iter()
+                    .filter(|(_, calling)| *calling >= 0.9)
+                    .map(|(ratio, _)| *ratio)
+                    .collect();
+                let count = full.len();
                 (
-                    rounds
-                        .at_once
-                        .median_overhead_ratio(&bare.at_once, &rounds.alone, &bare.alone),
-                    rounds.random_phase.median_overhead_ratio(
-                        &bare.random_phase,
-                        &rounds.alone,
-                        &bare.alone,
-                    ),
+                    Some((
+                        median(at_once.into_iter().map(|(ratio, _)| ratio).collect()),
+                        median(random_phase),
+                    )),
+                    (count > 0).then(|| (median(full), count)),
                 )
-            });
-            let full_overlap = (!matches!(route, Route::Bare))
-                .then(|| {
-                    rounds.at_once.overhead_ratio_while_calling(
-                        &bare.at_once,
-                        &rounds.alone,
-                        &bare.alone,
-                    )
-                })
-                .flatten();
+            };
             let median_round_calling = rounds.at_once.median_calling();
             let (at_once_calling, at_once_flushing) = rounds.at_once.shares_beside();
             let (random_calling, random_flushing) = rounds.random_phase.shares_beside();
